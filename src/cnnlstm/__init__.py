@@ -7,10 +7,15 @@ Checked, swappable bridges from a Conv2D's ``(B, C, H, W)`` to an LSTM's ``(B, L
 from __future__ import annotations
 
 from cnnlstm.errors import CNNLSTMError, ConfigError, DataError, ShapeError
+from cnnlstm.layers import Bridge, GlobalPoolBridge, SequenceToSpatial, SpatialSequence
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bridge",
+    "GlobalPoolBridge",
+    "SequenceToSpatial",
+    "SpatialSequence",
     "CNNLSTMError",
     "ConfigError",
     "DataError",

@@ -10,18 +10,31 @@ length after a bridge, ``F`` features per step.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Literal, get_args
 
 import torch
+from einops import rearrange
 from torch import Tensor
 
 from cnnlstm.errors import ShapeError
 
 __all__ = [
+    "POOLS",
+    "POOL_STEPS",
+    "SPATIAL_ORDERS",
+    "OrderName",
+    "PoolName",
+    "StepsName",
     "check_lengths",
     "fold_time",
     "format_shape",
     "lengths_to_mask",
+    "pool_to_sequence",
+    "scan_order",
+    "sequence_to_spatial",
+    "spatial_to_sequence",
     "unfold_time",
 ]
 
@@ -110,3 +123,451 @@ def lengths_to_mask(lengths: Tensor, steps: int) -> Tensor:
     """
     steps_range = torch.arange(steps, device=lengths.device)  # (T,)
     return steps_range.unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+
+
+# --- Bridges: global pooling and spatial slicing -------------------------------------------------
+
+PoolName = Literal["avg", "max", "avgmax", "attention"]
+StepsName = Literal["single", "channels"]
+OrderName = Literal["columns", "rows", "raster", "raster_columns", "snake", "hilbert"]
+
+POOLS: tuple[str, ...] = get_args(PoolName)
+"""The ``pool`` names of :func:`pool_to_sequence` and ``GlobalPoolBridge``."""
+
+POOL_STEPS: tuple[str, ...] = get_args(StepsName)
+"""The ``steps`` names: one step of pooled features, or the channels read as steps."""
+
+SPATIAL_ORDERS: tuple[str, ...] = get_args(OrderName)
+"""The ``order`` names of :func:`spatial_to_sequence` and ``SpatialSequence``."""
+
+
+def _check_choice(name: str, value: object, choices: Sequence[str], who: str) -> None:
+    """Raise ``ValueError`` listing ``choices`` unless ``value`` is one of them."""
+    if not isinstance(value, str) or value not in choices:
+        valid = ", ".join(repr(choice) for choice in choices)
+        raise ValueError(f"{who}: {name} has to be one of {valid}, but got {value!r}.")
+
+
+def _pool_output_shape(
+    shape: Sequence[int], *, pool: str, steps: str, channels: int | None, who: str
+) -> tuple[int, ...]:
+    """Check the input shape of a global pooling bridge and return its output shape."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (4, 5):
+        raise ShapeError(
+            f"{who}: expected a 4-D feature map (B, C, H, W) or a 5-D clip (B, T, C, H, W), got "
+            f"a {len(shape)}-D tensor of shape {format_shape(shape)}. A sequence (B, L, F) needs "
+            f"no bridge; a single image needs a batch axis (x.unsqueeze(0))."
+        ) from None
+    if len(shape) == 5 and steps == "channels":
+        raise ShapeError(
+            f"{who}: steps='channels' reads the channels of one feature map (B, C, H, W) as steps, "
+            f"but got a 5-D clip of shape {format_shape(shape)}. For a clip use steps='single', "
+            f"which gives one feature vector per frame (B, T, C)."
+        ) from None
+    c, h, w = shape[-3:]
+    if h < 1 or w < 1:
+        raise ShapeError(
+            f"{who}: expected a feature map with H >= 1 and W >= 1 to pool over, got H={h}, W={w} "
+            f"in a tensor of shape {format_shape(shape)}."
+        ) from None
+    if channels is not None and c != channels:
+        raise ShapeError(
+            f"{who}: expected C={channels} channels, got C={c} in a tensor of shape "
+            f"{format_shape(shape)}. Build the bridge with channels={c} (the out_channels of the "
+            f"CNN's last layer), or change the CNN."
+        ) from None
+    features = 2 if pool == "avgmax" else 1
+    if len(shape) == 5:
+        return (shape[0], shape[1], c * features)  # (B, T, F)
+    if steps == "channels":
+        return (shape[0], c, features)  # (B, C, 1) or (B, C, 2)
+    return (shape[0], 1, c * features)  # (B, 1, F)
+
+
+def pool_to_sequence(
+    x: Tensor,
+    *,
+    pool: PoolName = "avg",
+    steps: StepsName = "single",
+    weight: Tensor | None = None,
+) -> Tensor:
+    """Pool each feature map over its ``H x W`` positions and return a sequence for an LSTM.
+
+    Args:
+        x: ``(B, C, H, W)`` feature maps, or ``(B, T, C, H, W)`` clips of them (the output of a
+            CNN wrapped in ``TimeDistributed``).
+        pool: ``"avg"``, ``"max"``, ``"avgmax"`` (both, concatenated: average features first,
+            then maxima) or ``"attention"`` (a softmax over positions of the scores a 1x1
+            convolution with ``weight`` gives each position, then the weighted sum).
+        steps: ``"single"``: one step of ``F`` pooled features, ``(B, 1, F)``; ``"channels"``:
+            the ``C`` channels read as ``C`` steps of ``F/C`` features each, ``(B, C, 1)``
+            (``(B, C, 2)`` for ``"avgmax"``). A clip always gives ``(B, T, F)``, one step per
+            frame, and needs ``steps="single"``.
+        weight: ``(1, C, 1, 1)``, the scoring convolution's weight; required by
+            ``pool="attention"`` and not accepted otherwise. ``GlobalPoolBridge`` learns it.
+
+    Returns:
+        ``(B, 1, F)``, ``(B, C, 1 | 2)`` or ``(B, T, F)`` with ``F = C`` (``2C`` for
+        ``"avgmax"``).
+
+    Raises:
+        ValueError: an unknown ``pool`` or ``steps``, or ``weight`` missing for attention.
+        ShapeError: ``x`` is not 4-D or 5-D, a clip with ``steps="channels"``, or ``weight``
+            does not fit ``C``.
+
+    Example:
+        >>> pool_to_sequence(torch.randn(8, 64, 7, 7), pool="avgmax").shape
+        torch.Size([8, 1, 128])
+        >>> pool_to_sequence(torch.randn(2, 10, 64, 7, 7)).shape
+        torch.Size([2, 10, 64])
+    """
+    _check_choice("pool", pool, POOLS, "pool_to_sequence")
+    _check_choice("steps", steps, POOL_STEPS, "pool_to_sequence")
+    who = f"pool_to_sequence(pool={pool!r}, steps={steps!r})"
+    _pool_output_shape(x.shape, pool=pool, steps=steps, channels=None, who=who)
+    if pool == "attention":
+        if weight is None:
+            raise ValueError(
+                f"{who}: weight has to be the (1, C, 1, 1) weight of the 1x1 scoring convolution, "
+                f"but got None. GlobalPoolBridge(pool='attention', channels=C) learns one."
+            )
+        channels = x.shape[-3]
+        if tuple(weight.shape) != (1, channels, 1, 1):
+            raise ShapeError(
+                f"{who}: expected a scoring weight of shape (1, {channels}, 1, 1) for C={channels} "
+                f"channels, got {format_shape(weight.shape)}."
+            ) from None
+    elif weight is not None:
+        raise ValueError(f"{who}: weight has to be None for pool={pool!r}, but got a tensor.")
+
+    clip = x.dim() == 5
+    batch = x.shape[0]
+    maps = fold_time(x) if clip else x  # (N, C, H, W) with N = B*T for a clip, else B
+    if pool == "attention" and weight is not None:
+        scores = torch.nn.functional.conv2d(maps, weight)  # (N, 1, H, W)
+        attention = rearrange(scores, "n 1 h w -> n (h w)").softmax(dim=-1)  # (N, H*W)
+        cells = rearrange(maps, "n c h w -> n c (h w)")  # (N, C, H*W)
+        pooled = torch.einsum("ncl,nl->nc", cells, attention)  # (N, C)
+    elif pool == "avg":
+        pooled = maps.mean(dim=(-2, -1))  # (N, C)
+    elif pool == "max":
+        pooled = maps.amax(dim=(-2, -1))  # (N, C)
+    else:
+        both = [maps.mean(dim=(-2, -1)), maps.amax(dim=(-2, -1))]
+        if steps == "channels":
+            return torch.stack(both, dim=-1)  # (B, C, 2)
+        pooled = torch.cat(both, dim=-1)  # (N, 2C)
+    if clip:
+        return unfold_time(pooled, batch)  # (B, T, F)
+    if steps == "channels":
+        return pooled.unsqueeze(-1)  # (B, C, 1)
+    return pooled.unsqueeze(1)  # (B, 1, F)
+
+
+def _hilbert_cells(height: int, width: int) -> list[int]:
+    """Flat indices ``y * width + x`` of a generalized Hilbert curve over an ``H x W`` grid.
+
+    ``walk`` fills a rectangle from one corner to the next corner along its ``major`` side, with
+    unit steps. It can when the major side is even or the minor side odd (the two ends then have
+    the checkerboard colours a path of that many cells needs) and the major side is not 1 unless
+    the rectangle is one cell. Long rectangles are cut in two along the major side; the others in
+    three, as Hilbert's curve does: up the first half of the minor side, across the far half,
+    and back down. Each cut keeps that condition for every part (the cut of the minor side is
+    even), so by induction the path never needs a diagonal step; the top level picks the
+    orientation that meets it, which every grid has.
+    """
+    cells: list[int] = []
+
+    def sign(v: int) -> int:
+        return (v > 0) - (v < 0)
+
+    def walk(x: int, y: int, ax: int, ay: int, bx: int, by: int) -> None:
+        major, minor = abs(ax + ay), abs(bx + by)
+        dax, day, dbx, dby = sign(ax), sign(ay), sign(bx), sign(by)
+        if minor == 1:
+            cells.extend((y + i * day) * width + x + i * dax for i in range(major))
+            return
+        if 2 * major > 3 * minor:
+            half = major // 2
+            if minor % 2 == 0 and half % 2 == 1:
+                half += 1
+            walk(x, y, half * dax, half * day, bx, by)
+            walk(x + half * dax, y + half * day, ax - half * dax, ay - half * day, bx, by)
+            return
+        up = minor // 2
+        if minor > 2 and up % 2 == 1:
+            up += 1
+        across = major // 2
+        walk(x, y, up * dbx, up * dby, across * dax, across * day)
+        walk(x + up * dbx, y + up * dby, ax, ay, bx - up * dbx, by - up * dby)
+        walk(
+            x + (major - 1) * dax + (up - 1) * dbx,
+            y + (major - 1) * day + (up - 1) * dby,
+            -up * dbx,
+            -up * dby,
+            -(major - across) * dax,
+            -(major - across) * day,
+        )
+
+    def unit_steps_possible(major: int, minor: int) -> bool:
+        return (major % 2 == 0 or minor % 2 == 1) and (major > 1 or minor == 1)
+
+    along_width = unit_steps_possible(width, height)
+    along_height = unit_steps_possible(height, width)
+    if along_width and (width >= height or not along_height):
+        walk(0, 0, width, 0, 0, height)
+    else:
+        walk(0, 0, 0, height, width, 0)
+    return cells
+
+
+@functools.lru_cache(maxsize=256)
+def _cell_order(order: str, height: int, width: int) -> tuple[int, ...]:
+    """The cached order behind :func:`scan_order`, as plain ints (no tensor ops to trace)."""
+    if order in ("raster", "rows"):
+        return tuple(range(height * width))
+    if order in ("raster_columns", "columns"):
+        return tuple(y * width + x for x in range(width) for y in range(height))
+    if order == "snake":
+        return tuple(
+            y * width + (x if y % 2 == 0 else width - 1 - x)  # odd rows right to left
+            for y in range(height)
+            for x in range(width)
+        )
+    return tuple(_hilbert_cells(height, width))
+
+
+def _build_gather_index(
+    order: str, height: int, width: int, device: torch.device, inverse: bool
+) -> Tensor:
+    """The ``(H*W,)`` int64 order, or its inverse permutation, as a tensor on ``device``."""
+    order_cells = _cell_order(order, height, width)
+    if inverse:
+        positions = [0] * len(order_cells)
+        for step, cell in enumerate(order_cells):
+            positions[cell] = step  # the step at which each raster cell is read
+        return torch.tensor(positions, dtype=torch.int64, device=device)
+    return torch.tensor(order_cells, dtype=torch.int64, device=device)
+
+
+_cached_gather_index = functools.lru_cache(maxsize=256)(_build_gather_index)
+
+
+def _gather_index(
+    order: str, height: int, width: int, device: torch.device, inverse: bool
+) -> Tensor:
+    """:func:`_build_gather_index`, cached per order, size and device: a forward only gathers.
+
+    While ``torch.jit.trace`` runs, the index is built afresh, so the trace records the same
+    operations on every invocation whether or not the cache was warm (the trace check compares
+    two invocations).
+    """
+    if torch.jit.is_tracing():  # type: ignore[attr-defined,no-untyped-call]
+        return _build_gather_index(order, height, width, device, inverse)
+    return _cached_gather_index(order, height, width, device, inverse)
+
+
+def _check_grid_size(height: int, width: int, who: str) -> None:
+    for name, value in (("height", height), ("width", width)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{who}: {name} has to be a positive int, but got {value!r}.")
+
+
+def scan_order(order: OrderName, height: int, width: int) -> Tensor:
+    """The order in which a scan visits the cells of an ``H x W`` grid, as flat indices.
+
+    Entry ``i`` is the raster index ``y * width + x`` of the ``i``-th cell visited, so
+    ``divmod(scan_order(...), width)`` gives the ``(y, x)`` path to plot. ``"raster"`` reads rows
+    top to bottom, each left to right; ``"raster_columns"`` columns left to right, each top to
+    bottom; ``"snake"`` rows top to bottom, even rows (0, 2, ...) left to right and odd rows right
+    to left; ``"hilbert"`` a generalized Hilbert curve that works for any ``H x W``, not only
+    powers of two, and equals the classic Hilbert curve on ``2^k x 2^k`` grids. On every grid,
+    consecutive cells of ``"snake"`` and ``"hilbert"`` are neighbours (Manhattan distance 1):
+    the Hilbert curve runs along whichever side makes the parity of every split work out, so it
+    never needs the diagonal step that a curve always running along the longer side takes on
+    some odd-sided grids. ``"columns"`` and ``"rows"`` read a whole column or row per step; their
+    cells come in the order of ``"raster_columns"`` and ``"raster"``.
+
+    Args:
+        order: one of :data:`SPATIAL_ORDERS`.
+        height: ``H``, at least 1.
+        width: ``W``, at least 1.
+
+    Returns:
+        ``(H*W,)`` int64 on the CPU, a permutation of ``range(H*W)`` (a fresh copy: it may be
+        modified).
+
+    Raises:
+        ValueError: an unknown order, or a size below 1.
+
+    Example:
+        >>> scan_order("snake", 2, 3).tolist()
+        [0, 1, 2, 5, 4, 3]
+        >>> scan_order("hilbert", 4, 4).reshape(4, 4).shape
+        torch.Size([4, 4])
+    """
+    _check_choice("order", order, SPATIAL_ORDERS, "scan_order")
+    _check_grid_size(height, width, "scan_order")
+    return torch.tensor(_cell_order(order, height, width), dtype=torch.int64)
+
+
+def _spatial_output_shape(shape: Sequence[int], *, order: str, who: str) -> tuple[int, ...]:
+    """Check the input shape of a spatial slicing bridge and return its output shape."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 5:
+        raise ShapeError(
+            f"{who}: expected a 4-D feature map (B, C, H, W), got a 5-D tensor of shape "
+            f"{format_shape(shape)}. For a clip of frames, wrap the CNN in TimeDistributed and "
+            f"pool each frame with GlobalPoolBridge, or keep the grid with ConvLSTM."
+        ) from None
+    if len(shape) != 4:
+        raise ShapeError(
+            f"{who}: expected a 4-D feature map (B, C, H, W), got a {len(shape)}-D tensor of "
+            f"shape {format_shape(shape)}. A single image needs a batch axis (x.unsqueeze(0))."
+        ) from None
+    b, c, h, w = shape
+    if order == "columns":
+        return (b, w, c * h)  # (B, W, C*H)
+    if order == "rows":
+        return (b, h, c * w)  # (B, H, C*W)
+    return (b, h * w, c)  # (B, H*W, C)
+
+
+def _spatial_input_shape(
+    shape: Sequence[int], *, order: str, height: int, width: int, channels: int | None, who: str
+) -> tuple[int, ...]:
+    """Check a sequence for :func:`sequence_to_spatial` and return the feature map's shape."""
+    shape = tuple(int(s) for s in shape)
+    expected = {
+        "columns": ("(B, W, C*H)", width, height, "W"),
+        "rows": ("(B, H, C*W)", height, width, "H"),
+    }.get(order, ("(B, H*W, C)", height * width, 1, "H*W"))
+    layout, steps, per_channel, steps_name = expected
+    if len(shape) != 3:
+        raise ShapeError(
+            f"{who}: expected a 3-D sequence {layout}, got a {len(shape)}-D tensor of shape "
+            f"{format_shape(shape)}."
+        ) from None
+    b, length, features = shape
+    if length != steps:
+        raise ShapeError(
+            f"{who}: expected L = {steps_name} = {steps} steps for height={height}, "
+            f"width={width}, got L={length} in a sequence of shape {format_shape(shape)}. Pass "
+            f"the height and width of the feature map the sequence came from."
+        ) from None
+    if features % per_channel != 0:
+        raise ShapeError(
+            f"{who}: expected F to be a multiple of {per_channel} (C channels of "
+            f"{per_channel} cells each), got F={features} in a sequence of shape "
+            f"{format_shape(shape)}."
+        ) from None
+    c = features // per_channel
+    if channels is not None and c != channels:
+        raise ShapeError(
+            f"{who}: expected C={channels} channels (F={channels * per_channel}), got F={features}"
+            f" in a sequence of shape {format_shape(shape)}."
+        ) from None
+    return (b, c, height, width)  # (B, C, H, W)
+
+
+def spatial_to_sequence(x: Tensor, *, order: OrderName = "columns") -> Tensor:
+    """Read a feature map as a sequence: slices (columns, rows) or cells in a scan order.
+
+    Args:
+        x: ``(B, C, H, W)``.
+        order: ``"columns"``: each column is a step, ``(B, W, C*H)``, with feature index
+            ``c*H + h`` (width is time, as CRNN reads a text line); ``"rows"``: each row is a
+            step, ``(B, H, C*W)``, feature index ``c*W + w``; ``"raster"``, ``"raster_columns"``,
+            ``"snake"``, ``"hilbert"``: each cell is a step of its ``C`` channels, in the order
+            :func:`scan_order` gives, ``(B, H*W, C)``.
+
+    Returns:
+        The sequence ``(B, L, F)``, a permutation of the entries of ``x``; the exact inverse is
+        :func:`sequence_to_spatial`.
+
+    Raises:
+        ValueError: an unknown order.
+        ShapeError: ``x`` is not 4-D (a clip of frames needs ``TimeDistributed`` and
+            ``GlobalPoolBridge``, or ``ConvLSTM``).
+
+    Example:
+        >>> spatial_to_sequence(torch.randn(8, 64, 4, 32)).shape
+        torch.Size([8, 32, 256])
+        >>> spatial_to_sequence(torch.randn(8, 64, 6, 5), order="hilbert").shape
+        torch.Size([8, 30, 64])
+    """
+    _check_choice("order", order, SPATIAL_ORDERS, "spatial_to_sequence")
+    _spatial_output_shape(x.shape, order=order, who=f"spatial_to_sequence(order={order!r})")
+    if order == "columns":
+        return rearrange(x, "b c h w -> b w (c h)")  # (B, W, C*H)
+    if order == "rows":
+        return rearrange(x, "b c h w -> b h (c w)")  # (B, H, C*W)
+    if order == "raster_columns":
+        return rearrange(x, "b c h w -> b (w h) c")  # (B, W*H, C)
+    cells = rearrange(x, "b c h w -> b (h w) c")  # (B, H*W, C), raster order
+    if order == "raster":
+        return cells
+    height, width = int(x.shape[-2]), int(x.shape[-1])  # plain ints even while tracing
+    index = _gather_index(order, height, width, cells.device, False)  # (H*W,)
+    return cells.index_select(1, index)  # (B, H*W, C), scan order
+
+
+def sequence_to_spatial(
+    seq: Tensor,
+    *,
+    order: OrderName = "columns",
+    height: int,
+    width: int,
+    channels: int | None = None,
+) -> Tensor:
+    """Put a sequence back on its grid: the exact inverse of :func:`spatial_to_sequence`.
+
+    For decoders and autoencoders: ``sequence_to_spatial(spatial_to_sequence(x, order=o),
+    order=o, height=H, width=W)`` equals ``x`` bit for bit, since every order only moves entries.
+
+    Args:
+        seq: ``(B, W, C*H)`` for ``"columns"``, ``(B, H, C*W)`` for ``"rows"``, ``(B, H*W, C)``
+            for the cell orders.
+        order: one of :data:`SPATIAL_ORDERS`, as given to :func:`spatial_to_sequence`.
+        height: ``H`` of the feature map.
+        width: ``W`` of the feature map.
+        channels: ``C``; inferred from ``F`` when None, checked when given.
+
+    Returns:
+        ``(B, C, H, W)``.
+
+    Raises:
+        ValueError: an unknown order, or a size below 1.
+        ShapeError: ``seq`` does not fit the order, height, width and channels.
+
+    Example:
+        >>> sequence_to_spatial(torch.randn(8, 32, 256), height=4, width=32).shape
+        torch.Size([8, 64, 4, 32])
+    """
+    _check_choice("order", order, SPATIAL_ORDERS, "sequence_to_spatial")
+    _check_grid_size(height, width, "sequence_to_spatial")
+    if channels is not None and (
+        isinstance(channels, bool) or not isinstance(channels, int) or channels < 1
+    ):
+        raise ValueError(
+            f"sequence_to_spatial: channels has to be a positive int or None, but got {channels!r}."
+        )
+    _spatial_input_shape(
+        seq.shape,
+        order=order,
+        height=height,
+        width=width,
+        channels=channels,
+        who=f"sequence_to_spatial(order={order!r}, height={height}, width={width})",
+    )
+    if order == "columns":
+        return rearrange(seq, "b w (c h) -> b c h w", h=height)  # (B, C, H, W)
+    if order == "rows":
+        return rearrange(seq, "b h (c w) -> b c h w", w=width)  # (B, C, H, W)
+    if order == "raster_columns":
+        return rearrange(seq, "b (w h) c -> b c h w", h=height)  # (B, C, H, W)
+    if order != "raster":
+        index = _gather_index(order, height, width, seq.device, True)  # (H*W,)
+        seq = seq.index_select(1, index)  # (B, H*W, C), raster order
+    return rearrange(seq, "b (h w) c -> b c h w", h=height)  # (B, C, H, W)

@@ -3,5 +3,7 @@
 from __future__ import annotations
 
 from cnnlstm.layers.base import Bridge
+from cnnlstm.layers.pooling import GlobalPoolBridge
+from cnnlstm.layers.spatial import SequenceToSpatial, SpatialSequence
 
-__all__ = ["Bridge"]
+__all__ = ["Bridge", "GlobalPoolBridge", "SequenceToSpatial", "SpatialSequence"]
