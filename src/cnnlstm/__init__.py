@@ -2,23 +2,57 @@
 
 Checked, swappable bridges from a Conv2D's ``(B, C, H, W)`` to an LSTM's ``(B, L, F)``,
 ``TimeDistributed`` for clips of frames, and ``ConvLSTM`` for recurrences that keep the grid.
+
+Example:
+    >>> import torch
+    >>> from cnnlstm import GlobalPoolBridge
+    >>> GlobalPoolBridge("avg")(torch.randn(8, 64, 7, 7)).shape
+    torch.Size([8, 1, 64])
 """
 
 from __future__ import annotations
 
 from cnnlstm.errors import CNNLSTMError, ConfigError, DataError, ShapeError
-from cnnlstm.layers import Bridge, GlobalPoolBridge, SequenceToSpatial, SpatialSequence
+from cnnlstm.interop.keras import from_keras
+from cnnlstm.layers import (
+    Bridge,
+    ConvLSTM,
+    ConvLSTM1d,
+    ConvLSTM2d,
+    ConvLSTM3d,
+    ConvLSTMCell,
+    GlobalPoolBridge,
+    SequenceToSpatial,
+    SpatialSequence,
+    TimeDistributed,
+)
+from cnnlstm.models import CNNLSTM, create_model, list_models, model_info, register_model
+from cnnlstm.summary import Summary, summary
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CNNLSTM",
     "Bridge",
-    "GlobalPoolBridge",
-    "SequenceToSpatial",
-    "SpatialSequence",
     "CNNLSTMError",
     "ConfigError",
+    "ConvLSTM",
+    "ConvLSTM1d",
+    "ConvLSTM2d",
+    "ConvLSTM3d",
+    "ConvLSTMCell",
     "DataError",
+    "GlobalPoolBridge",
+    "SequenceToSpatial",
     "ShapeError",
+    "SpatialSequence",
+    "Summary",
+    "TimeDistributed",
     "__version__",
+    "create_model",
+    "from_keras",
+    "list_models",
+    "model_info",
+    "register_model",
+    "summary",
 ]

@@ -1,1 +1,73 @@
-"""cnnlstm.data."""
+"""Data: built-in generators, readers for the user's files, batching, and DataModules.
+
+The DataModules import Lightning, which takes seconds to load, so they load on first use:
+``cnnlstm.data.DigitClipsDataModule`` works, and ``import cnnlstm.data`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from cnnlstm.data.arrays import ArrayDataset
+from cnnlstm.data.collate import pad_collate, pad_sequences
+from cnnlstm.data.mnist import load_mnist, read_idx, render_digits
+from cnnlstm.data.moving_digits import DigitClips, MovingDigits
+from cnnlstm.data.sensor_plant import ANOMALY_KINDS, Anomaly, SensorPlant, write_skab_csv
+from cnnlstm.data.sensors import SKAB, SensorCSV, SensorWindows, StandardScaler, sniff_delimiter
+from cnnlstm.data.text_lines import TextLines
+from cnnlstm.data.video import FrameFolder, VideoFolder
+
+if TYPE_CHECKING:
+    from cnnlstm.data.datamodules import (
+        ArrayDataModule,
+        DigitClipsDataModule,
+        MovingDigitsDataModule,
+        SensorDataModule,
+        TextLinesDataModule,
+        VideoDataModule,
+    )
+
+_LAZY = {
+    "ArrayDataModule",
+    "DigitClipsDataModule",
+    "MovingDigitsDataModule",
+    "SensorDataModule",
+    "TextLinesDataModule",
+    "VideoDataModule",
+}
+
+__all__ = [
+    "ANOMALY_KINDS",
+    "SKAB",
+    "Anomaly",
+    "ArrayDataModule",
+    "ArrayDataset",
+    "DigitClips",
+    "DigitClipsDataModule",
+    "FrameFolder",
+    "MovingDigits",
+    "MovingDigitsDataModule",
+    "SensorCSV",
+    "SensorDataModule",
+    "SensorPlant",
+    "SensorWindows",
+    "StandardScaler",
+    "TextLines",
+    "TextLinesDataModule",
+    "VideoDataModule",
+    "VideoFolder",
+    "load_mnist",
+    "pad_collate",
+    "pad_sequences",
+    "read_idx",
+    "render_digits",
+    "sniff_delimiter",
+    "write_skab_csv",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module("cnnlstm.data.datamodules"), name)
+    raise AttributeError(f"module 'cnnlstm.data' has no attribute {name!r}")

@@ -3,7 +3,32 @@
 from __future__ import annotations
 
 from cnnlstm.layers.base import Bridge
+from cnnlstm.layers.convlstm import (
+    ConvLSTM,
+    ConvLSTM1d,
+    ConvLSTM2d,
+    ConvLSTM3d,
+    ConvLSTMCell,
+    ConvLSTMCell1d,
+    ConvLSTMCell2d,
+    ConvLSTMCell3d,
+)
 from cnnlstm.layers.pooling import GlobalPoolBridge
 from cnnlstm.layers.spatial import SequenceToSpatial, SpatialSequence
+from cnnlstm.layers.time_distributed import TimeDistributed
 
-__all__ = ["Bridge", "GlobalPoolBridge", "SequenceToSpatial", "SpatialSequence"]
+__all__ = [
+    "Bridge",
+    "ConvLSTM",
+    "ConvLSTM1d",
+    "ConvLSTM2d",
+    "ConvLSTM3d",
+    "ConvLSTMCell",
+    "ConvLSTMCell1d",
+    "ConvLSTMCell2d",
+    "ConvLSTMCell3d",
+    "GlobalPoolBridge",
+    "SequenceToSpatial",
+    "SpatialSequence",
+    "TimeDistributed",
+]

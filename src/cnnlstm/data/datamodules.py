@@ -1,0 +1,697 @@
+"""Lightning DataModules: reproducible train / val / test splits and loaders for every reader.
+
+Every module takes ``batch_size``, ``num_workers`` and ``seed``. The seed fixes the split and the
+order the training loader shuffles in (a ``torch.Generator`` seeded with it, which also seeds the
+workers' RNGs). Splits are fractions (``0.1``) or counts (``100``) of samples: of clips for
+videos, of rows for sensor files (split by time, never shuffled across the split's boundary).
+
+Arguments are typed keyword arguments with defaults, so ``LightningCLI`` builds its options
+from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from cnnlstm.data.arrays import ArrayDataset
+from cnnlstm.data.collate import pad_collate
+from cnnlstm.data.moving_digits import DigitClips, MovingDigits
+from cnnlstm.data.sensors import NanPolicy, SensorCSV, SensorWindows, StandardScaler
+from cnnlstm.data.text_lines import DEFAULT_ALPHABET, TextLines
+from cnnlstm.data.video import FrameFolder, Sampling, VideoFolder
+from cnnlstm.errors import DataError
+
+__all__ = [
+    "ArrayDataModule",
+    "DigitClipsDataModule",
+    "MovingDigitsDataModule",
+    "SensorDataModule",
+    "TextLinesDataModule",
+    "VideoDataModule",
+    "split_sizes",
+]
+
+
+def split_sizes(total: int, val: float, test: float, *, what: str = "samples") -> tuple[int, ...]:
+    """``(train, val, test)`` sizes of ``total`` items; ``val``/``test`` fractions or counts.
+
+    A float in ``[0, 1)`` is a fraction (rounded, and at least 1 when above 0); an int is a count.
+
+    Example:
+        >>> split_sizes(100, 0.1, 0.2), split_sizes(100, 5, 0)
+        ((70, 10, 20), (95, 5, 0))
+    """
+    sizes = []
+    for name, share in (("val_split", val), ("test_split", test)):
+        if isinstance(share, bool) or share < 0:
+            raise ValueError(f"{name} has to be a fraction in [0, 1) or a count, but got {share!r}")
+        if isinstance(share, int):
+            sizes.append(share)
+        elif share < 1:
+            sizes.append(max(1, round(total * share)) if share > 0 else 0)
+        else:
+            raise ValueError(
+                f"{name} has to be a fraction in [0, 1) or an int count, but got {share!r}"
+            )
+    train = total - sum(sizes)
+    if train < 1:
+        raise DataError(
+            f"the splits take {sizes[0]} + {sizes[1]} of {total} {what}, leaving {train} to train "
+            f"on; use smaller val_split/test_split."
+        )
+    return (train, *sizes)
+
+
+def _check_loader_args(batch_size: int, num_workers: int) -> None:
+    if batch_size < 1:
+        raise ValueError(f"batch_size has to be a positive int, but got {batch_size}")
+    if num_workers < 0:
+        raise ValueError(f"num_workers has to be >= 0, but got {num_workers}")
+
+
+class _LoaderMixin(pl.LightningDataModule):
+    """Loaders over ``train_set`` / ``val_set`` / ``test_set`` with the module's settings."""
+
+    train_set: Dataset[Any] | None = None
+    val_set: Dataset[Any] | None = None
+    test_set: Dataset[Any] | None = None
+    collate_fn: Callable[[Any], Any] | None = None
+
+    def __init__(self, *, batch_size: int, num_workers: int, seed: int) -> None:
+        super().__init__()
+        _check_loader_args(batch_size, num_workers)
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+
+    def _loader(self, name: str, *, shuffle: bool) -> Any:
+        dataset = getattr(self, f"{name}_set")
+        if dataset is None:
+            self.setup("fit" if name in ("train", "val") else "test")
+            dataset = getattr(self, f"{name}_set")
+        if dataset is None or len(dataset) == 0:
+            return []  # an empty split: Lightning skips the loop
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
+            generator=torch.Generator().manual_seed(self.seed) if shuffle else None,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        """Training batches, shuffled in an order fixed by ``seed``."""
+        loader: DataLoader[Any] = self._loader("train", shuffle=True)
+        return loader
+
+    def val_dataloader(self) -> Any:
+        """Validation batches in order (an empty list when there is no validation split)."""
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> Any:
+        """Test batches in order (an empty list when there is no test split)."""
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> Any:
+        """The test batches, for ``predict``."""
+        return self._loader("test", shuffle=False)
+
+
+def _permutation(total: int, seed: int) -> list[int]:
+    return [int(i) for i in torch.randperm(total, generator=torch.Generator().manual_seed(seed))]
+
+
+class VideoDataModule(_LoaderMixin):
+    """Clips from a :class:`VideoFolder` or :class:`FrameFolder`, split by clip.
+
+    The split is over clips, so the sliding windows of one clip never land in two splits.
+    Training items use ``sampling``; validation and test items use ``eval_sampling``, with the
+    random windows fixed per item (seeded) so every evaluation sees the same frames. With
+    ``frames=None`` the loaders pad whole clips with :func:`~cnnlstm.data.collate.pad_collate`
+    and yield ``(x, lengths, y)``.
+
+    Args:
+        root: ``root/<class>/<clip>`` of videos or of frame folders.
+        format: ``"video"``, ``"frames"``, or ``"auto"`` (frames when the class folders hold
+            folders).
+        frames: ``T`` frames per item, or ``None`` for whole clips.
+        sampling: how training items pick frames: ``"uniform"``, ``"random"``, ``"sliding"``.
+        eval_sampling: the same for validation and test; ``None`` uses ``sampling``.
+        stride: steps between sliding windows.
+        size: ``(H, W)`` to resize frames to.
+        fps: sample at this many moments per second.
+        source_fps: the frame rate of frame folders (needed with ``fps``).
+        grayscale: one channel instead of RGB.
+        val_split: fraction or count of clips for validation.
+        test_split: fraction or count of clips for testing.
+        batch_size: items per batch.
+        num_workers: ``DataLoader`` worker processes.
+        seed: fixes the split, the shuffling and the evaluation windows.
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for label in ("left", "right"):
+        ...     for clip in range(5):
+        ...         (root / label / f"c{clip}").mkdir(parents=True)
+        ...         for t in range(4):
+        ...             Image.new("L", (16, 8)).save(root / label / f"c{clip}" / f"{t}.png")
+        >>> module = VideoDataModule(root, frames=3, val_split=2, test_split=2, batch_size=4)
+        >>> module.setup("fit")
+        >>> next(iter(module.train_dataloader()))[0].shape
+        torch.Size([4, 3, 3, 8, 16])
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        format: Literal["auto", "video", "frames"] = "auto",
+        frames: int | None = 16,
+        sampling: Sampling = "random",
+        eval_sampling: Sampling | None = "uniform",
+        stride: int | None = None,
+        size: tuple[int, int] | None = None,
+        fps: float | None = None,
+        source_fps: float | None = None,
+        grayscale: bool = False,
+        val_split: float = 0.1,
+        test_split: float = 0.1,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if format not in ("auto", "video", "frames"):
+            raise ValueError(f"format has to be 'auto', 'video' or 'frames', but got {format!r}")
+        self.save_hyperparameters()
+        self.root = Path(root)
+        self.format = format
+        self.frames = frames
+        # whole clips (frames=None) take every frame: there is nothing to sample
+        self.sampling: Sampling = sampling if frames is not None else "uniform"
+        self.eval_sampling: Sampling = (
+            (eval_sampling or sampling) if frames is not None else "uniform"
+        )
+        self.stride = stride
+        self.size = size
+        self.fps = fps
+        self.source_fps = source_fps
+        self.grayscale = grayscale
+        self.val_split = val_split
+        self.test_split = test_split
+        self.collate_fn = pad_collate if frames is None else None
+        self.classes: list[str] = []
+
+    def _dataset(self, sampling: Sampling, *, seed: int | None) -> VideoFolder | FrameFolder:
+        stride = self.stride if sampling == "sliding" else None
+        common: dict[str, Any] = {
+            "frames": self.frames,
+            "sampling": sampling,
+            "stride": stride,
+            "size": self.size,
+            "fps": self.fps,
+            "grayscale": self.grayscale,
+            "seed": seed,
+        }
+        kind = self.format
+        if kind == "auto":
+            kind = "frames" if self._holds_folders() else "video"
+        if kind == "frames":
+            return FrameFolder(self.root, source_fps=self.source_fps, **common)
+        return VideoFolder(self.root, **common)
+
+    def _holds_folders(self) -> bool:
+        if not self.root.is_dir():
+            return False
+        for class_dir in self.root.iterdir():
+            if class_dir.is_dir() and any(p.is_dir() for p in class_dir.iterdir()):
+                return True
+        return False
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        train_data = self._dataset(self.sampling, seed=None)
+        eval_data = self._dataset(self.eval_sampling, seed=self.seed)
+        self.classes = train_data.classes
+        self.num_classes = len(train_data.classes)
+        clips = len(train_data.samples)
+        n_train, n_val, _ = split_sizes(clips, self.val_split, self.test_split, what="clips")
+        order = _permutation(clips, self.seed)
+        self.split_clips = {
+            "train": sorted(order[:n_train]),
+            "val": sorted(order[n_train : n_train + n_val]),
+            "test": sorted(order[n_train + n_val :]),
+        }
+
+        def items(data: VideoFolder | FrameFolder, part: str) -> Subset[Any]:
+            wanted = set(self.split_clips[part])
+            return Subset(data, [i for i, c in enumerate(data.clip_index) if c in wanted])
+
+        self.train_set = items(train_data, "train")
+        self.val_set = items(eval_data, "val")
+        self.test_set = items(eval_data, "test")
+
+
+class ArrayDataModule(_LoaderMixin):
+    """Samples from an :class:`ArrayDataset` (``.npy`` / ``.npz``), split at random or in order.
+
+    Args:
+        path: the ``.npy`` or ``.npz`` file of samples.
+        y_path: an ``.npy`` file of labels for an ``.npy`` ``path``.
+        x_key: the samples' key in an ``.npz``.
+        y_key: the labels' key in an ``.npz``; ``None`` for no labels.
+        mmap: memory-map ``.npy`` files.
+        split: ``"random"`` (seeded) or ``"ordered"`` (first train, then val, then test: for
+            samples in time order).
+        val_split: fraction or count of samples for validation.
+        test_split: fraction or count of samples for testing.
+        batch_size: samples per batch.
+        num_workers: ``DataLoader`` worker processes.
+        seed: fixes the split and the shuffling.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "d.npz"
+        >>> np.savez(path, x=np.zeros((50, 4, 6), np.float32), y=np.arange(50) % 3)
+        >>> module = ArrayDataModule(path, batch_size=8)
+        >>> module.setup()
+        >>> next(iter(module.train_dataloader()))[0].shape
+        torch.Size([8, 4, 6])
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        y_path: str | Path | None = None,
+        x_key: str = "x",
+        y_key: str | None = "y",
+        mmap: bool = True,
+        split: Literal["random", "ordered"] = "random",
+        val_split: float = 0.1,
+        test_split: float = 0.1,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if split not in ("random", "ordered"):
+            raise ValueError(f"split has to be 'random' or 'ordered', but got {split!r}")
+        self.save_hyperparameters()
+        self.path = Path(path)
+        self.y_path = y_path
+        self.x_key = x_key
+        self.y_key = y_key
+        self.mmap = mmap
+        self.split = split
+        self.val_split = val_split
+        self.test_split = test_split
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        data = ArrayDataset(
+            self.path, y_path=self.y_path, x_key=self.x_key, y_key=self.y_key, mmap=self.mmap
+        )
+        self.dataset = data
+        n_train, n_val, _ = split_sizes(len(data), self.val_split, self.test_split)
+        order = (
+            _permutation(len(data), self.seed) if self.split == "random" else list(range(len(data)))
+        )
+        self.train_set = Subset(data, order[:n_train])
+        self.val_set = Subset(data, order[n_train : n_train + n_val])
+        self.test_set = Subset(data, order[n_train + n_val :])
+
+
+class SensorDataModule(_LoaderMixin):
+    """Windows of a sensor file, split by time, scaled with statistics of the training rows.
+
+    The rows are cut in time order: the first ones train, the next ones validate, the last ones
+    test; each window lies inside one part, so no window reaches across a boundary and the
+    training loader shuffles training windows only. The :class:`StandardScaler` is fitted on the
+    training rows alone. With ``train_path`` (a file of normal operation) training and
+    validation rows come from that file and the whole of ``path`` is the test set.
+
+    Args:
+        path: the sensor file (the test file when ``train_path`` is given).
+        train_path: a separate file to train and validate on.
+        window: ``W``, rows per window.
+        stride: rows between training window starts.
+        eval_stride: rows between validation/test window starts; ``None`` uses ``stride``.
+        val_split: fraction or count of (training file) rows for validation.
+        test_split: fraction or count of rows for testing (ignored with ``train_path``).
+        label_columns: label columns, never used as features.
+        datetime_column: the datetime column, ``"auto"`` or ``None``.
+        nan_policy: ``"fail"``, ``"ffill"`` or ``"interpolate"``.
+        columns: the feature columns (default: all but time and labels).
+        scale: standardise features with the training rows' mean and std.
+        batch_size: windows per batch.
+        num_workers: ``DataLoader`` worker processes.
+        seed: fixes the shuffling of training windows.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "pump.csv"
+        >>> rows = [f"{t};{np.sin(t / 5):.4f};{t % 7};{int(t > 150)}" for t in range(200)]
+        >>> _ = path.write_text("\\n".join(["time;flow;level;anomaly", *rows]))
+        >>> module = SensorDataModule(path, window=16, stride=4, batch_size=5)
+        >>> module.setup()
+        >>> module.row_splits
+        {'train': (0, 140), 'val': (140, 160), 'test': (160, 200)}
+        >>> next(iter(module.train_dataloader()))[0].shape
+        torch.Size([5, 16, 2])
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        train_path: str | Path | None = None,
+        window: int = 64,
+        stride: int = 1,
+        eval_stride: int | None = None,
+        val_split: float = 0.1,
+        test_split: float = 0.2,
+        label_columns: Sequence[str] = ("anomaly", "changepoint"),
+        datetime_column: str | None = "auto",
+        nan_policy: NanPolicy = "fail",
+        columns: list[str] | None = None,
+        scale: bool = True,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        if window < 1:
+            raise ValueError(f"window has to be a positive int, but got {window}")
+        if stride < 1 or (eval_stride is not None and eval_stride < 1):
+            raise ValueError(
+                f"stride and eval_stride have to be positive ints, but got stride={stride}, "
+                f"eval_stride={eval_stride}"
+            )
+        self.save_hyperparameters()
+        self.path = Path(path)
+        self.train_path = None if train_path is None else Path(train_path)
+        self.window = window
+        self.stride = stride
+        self.eval_stride = eval_stride or stride
+        self.val_split = val_split
+        self.test_split = test_split
+        self.options: dict[str, Any] = {
+            "label_columns": tuple(label_columns),
+            "datetime_column": datetime_column,
+            "nan_policy": nan_policy,
+            "columns": columns,
+        }
+        self.scale = scale
+        self.scaler: StandardScaler | None = None
+        self.row_splits: dict[str, tuple[int, int]] = {}
+
+    def _read(self, path: Path) -> SensorCSV:
+        return SensorCSV(path, window=self.window, stride=self.stride, **self.options)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        source = self._read(self.train_path or self.path)
+        rows = len(source.features)
+        test_share = 0 if self.train_path is not None else self.test_split
+        n_train, n_val, _ = split_sizes(rows, self.val_split, test_share, what="rows")
+        self.row_splits = {
+            "train": (0, n_train),
+            "val": (n_train, n_train + n_val),
+            "test": (n_train + n_val, rows),
+        }
+        self.feature_names = source.feature_names
+        self.num_features = len(source.feature_names)
+        self.scaler = StandardScaler().fit(source.features[:n_train]) if self.scale else None
+
+        def scaled(data: SensorCSV) -> np.ndarray:
+            values = data.features if self.scaler is None else self.scaler.transform(data.features)
+            return np.asarray(values, dtype=np.float32)
+
+        values = scaled(source)
+        where = str(source.path)
+
+        def part(name: str, stride: int) -> SensorWindows:
+            start, stop = self.row_splits[name]
+            return SensorWindows(
+                values,
+                source.targets,
+                window=self.window,
+                stride=stride,
+                start=start,
+                stop=stop,
+                source=f"{where} ({name} split)",
+            )
+
+        self.train_set = part("train", self.stride)
+        self.val_set = part("val", self.eval_stride) if n_val else None
+        if self.train_path is not None:
+            test = self._read(self.path)
+            if test.feature_names != source.feature_names:
+                raise DataError(
+                    f"{test.path}: its sensor columns {test.feature_names} differ from the "
+                    f"training file's {source.feature_names}."
+                )
+            self.test_data = test
+            self.test_set = SensorWindows(
+                scaled(test),
+                test.targets,
+                window=self.window,
+                stride=self.eval_stride,
+                source=str(test.path),
+            )
+        else:
+            self.test_data = source
+            self.test_set = part("test", self.eval_stride) if rows > n_train + n_val else None
+        self.source = source
+
+
+class _GeneratedDataModule(_LoaderMixin):
+    """Train, val and test sets drawn by a generator with three different seeds."""
+
+    def __init__(
+        self,
+        *,
+        train_samples: int,
+        val_samples: int,
+        test_samples: int,
+        batch_size: int,
+        num_workers: int,
+        seed: int,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
+        for name, count in (("train_samples", train_samples), ("val_samples", val_samples)):
+            if count < 1:
+                raise ValueError(f"{name} has to be a positive int, but got {count}")
+        if test_samples < 0:
+            raise ValueError(f"test_samples has to be >= 0, but got {test_samples}")
+        self.train_samples = train_samples
+        self.val_samples = val_samples
+        self.test_samples = test_samples
+
+    def setup(self, stage: str | None = None) -> None:
+        """The sets are built in ``__init__`` (bad options fail there); nothing to do."""
+
+
+class MovingDigitsDataModule(_GeneratedDataModule):
+    """:class:`~cnnlstm.data.moving_digits.MovingDigits` for next-frame prediction.
+
+    Training and validation sequences come from the ``"train"`` split with seeds ``seed`` and
+    ``seed + 1``, test sequences from the ``"test"`` split (other MNIST images when
+    ``mnist_root`` is given). Batches are ``(inputs (B, T_in, 1, H, W), targets (B, T_out, 1, H,
+    W))``.
+
+    Example:
+        >>> module = MovingDigitsDataModule(train_samples=4, val_samples=2, test_samples=2,
+        ...                                 canvas_size=32, digit_size=12, batch_size=2)
+        >>> next(iter(module.train_dataloader()))[0].shape
+        torch.Size([2, 10, 1, 32, 32])
+    """
+
+    def __init__(
+        self,
+        *,
+        train_samples: int = 10000,
+        val_samples: int = 1000,
+        test_samples: int = 1000,
+        num_digits: int = 2,
+        canvas_size: int = 64,
+        digit_size: int = 28,
+        frames: int = 20,
+        input_frames: int = 10,
+        speed: float = 0.1,
+        mnist_root: str | None = None,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            train_samples=train_samples,
+            val_samples=val_samples,
+            test_samples=test_samples,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )
+        self.save_hyperparameters()
+        options: dict[str, Any] = {
+            "num_digits": num_digits,
+            "canvas_size": canvas_size,
+            "digit_size": digit_size,
+            "frames": frames,
+            "input_frames": input_frames,
+            "speed": speed,
+            "mnist_root": mnist_root,
+        }
+        self.train_set = MovingDigits(num_samples=train_samples, seed=seed, **options)
+        self.val_set = MovingDigits(num_samples=val_samples, seed=seed + 1, **options)
+        self.test_set = (
+            MovingDigits(num_samples=test_samples, seed=seed + 2, split="test", **options)
+            if test_samples
+            else None
+        )
+
+
+class DigitClipsDataModule(_GeneratedDataModule):
+    """:class:`~cnnlstm.data.moving_digits.DigitClips` for clip classification.
+
+    Seeds and splits as in :class:`MovingDigitsDataModule`. Batches are
+    ``(clips (B, T, 1, H, W), labels (B,))``; ``num_classes`` says how many labels there are.
+
+    Example:
+        >>> module = DigitClipsDataModule(train_samples=4, val_samples=2, test_samples=2,
+        ...                               batch_size=4)
+        >>> next(iter(module.train_dataloader()))[0].shape
+        torch.Size([4, 10, 1, 32, 32])
+    """
+
+    def __init__(
+        self,
+        *,
+        train_samples: int = 2000,
+        val_samples: int = 400,
+        test_samples: int = 400,
+        label: Literal["digit", "direction"] = "digit",
+        directions: int = 4,
+        num_digits: int = 1,
+        canvas_size: int = 32,
+        digit_size: int = 18,
+        frames: int = 10,
+        speed: float = 0.08,
+        visible: float = 0.35,
+        occluder_value: float = 0.5,
+        mnist_root: str | None = None,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            train_samples=train_samples,
+            val_samples=val_samples,
+            test_samples=test_samples,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )
+        self.save_hyperparameters()
+        options: dict[str, Any] = {
+            "label": label,
+            "directions": directions,
+            "num_digits": num_digits,
+            "canvas_size": canvas_size,
+            "digit_size": digit_size,
+            "frames": frames,
+            "speed": speed,
+            "visible": visible,
+            "occluder_value": occluder_value,
+            "mnist_root": mnist_root,
+        }
+        self.train_set = DigitClips(num_samples=train_samples, seed=seed, **options)
+        self.val_set = DigitClips(num_samples=val_samples, seed=seed + 1, **options)
+        self.test_set = (
+            DigitClips(num_samples=test_samples, seed=seed + 2, split="test", **options)
+            if test_samples
+            else None
+        )
+        self.num_classes = self.train_set.num_classes
+
+
+class TextLinesDataModule(_GeneratedDataModule):
+    """:class:`~cnnlstm.data.text_lines.TextLines` for CTC text recognition.
+
+    Train, val and test lines are drawn with seeds ``seed``, ``seed + 1`` and ``seed + 2``.
+    Batches come from :meth:`TextLines.collate`: ``(images (B, 1, H, W), targets (sum of
+    lengths,), target_lengths (B,))``; ``num_classes`` counts the CTC blank.
+
+    Example:
+        >>> module = TextLinesDataModule(train_samples=4, val_samples=2, test_samples=2,
+        ...                              batch_size=2)
+        >>> next(iter(module.train_dataloader()))[0].shape
+        torch.Size([2, 1, 32, 128])
+    """
+
+    def __init__(
+        self,
+        *,
+        train_samples: int = 10000,
+        val_samples: int = 1000,
+        test_samples: int = 1000,
+        height: int = 32,
+        width: int = 128,
+        alphabet: str = DEFAULT_ALPHABET,
+        min_length: int = 3,
+        max_length: int = 10,
+        font_size: tuple[int, int] = (16, 24),
+        rotation: float = 3.0,
+        shear: float = 0.2,
+        scale: tuple[float, float] = (0.85, 1.0),
+        blur: float = 0.8,
+        noise: float = 0.08,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            train_samples=train_samples,
+            val_samples=val_samples,
+            test_samples=test_samples,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )
+        self.save_hyperparameters()
+        options: dict[str, Any] = {
+            "height": height,
+            "width": width,
+            "alphabet": alphabet,
+            "min_length": min_length,
+            "max_length": max_length,
+            "font_size": font_size,
+            "rotation": rotation,
+            "shear": shear,
+            "scale": scale,
+            "blur": blur,
+            "noise": noise,
+        }
+        self.train_set = TextLines(num_samples=train_samples, seed=seed, **options)
+        self.val_set = TextLines(num_samples=val_samples, seed=seed + 1, **options)
+        self.test_set = (
+            TextLines(num_samples=test_samples, seed=seed + 2, **options) if test_samples else None
+        )
+        self.collate_fn = TextLines.collate
+        self.num_classes = self.train_set.num_classes
+        self.alphabet = alphabet

@@ -1,0 +1,789 @@
+"""Clip datasets over the user's files: videos decoded with PyAV, folders of frames with Pillow.
+
+Both readers share one layout, ``root/<class>/<clip>``, one set of sampling options and one item
+format, ``(clip (T, C, H, W) float32 in [0, 1], label int64)``:
+
+- ``sampling="uniform"``: ``T`` frames spread over the clip, one at the centre of each of ``T``
+  equal segments;
+- ``sampling="random"``: a window of ``T`` consecutive frames at a random start;
+- ``sampling="sliding"``: every window of ``T`` consecutive frames, ``stride`` frames apart, each
+  window its own item (the dataset is indexed over ``(clip, window)``);
+- ``frames=None``: every frame of the clip (clips differ in length: batch them with
+  :func:`cnnlstm.data.collate.pad_collate`).
+
+With ``fps`` set, a clip is first read as a sequence of moments ``0, 1/fps, 2/fps, ...`` seconds
+(each showing the frame on screen at that moment), and the sampling above runs over those moments,
+so the same scene recorded at 10 and at 30 frames per second gives the same items.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import av
+import numpy as np
+import torch
+from av.video.reformatter import VideoReformatter
+from PIL import Image, UnidentifiedImageError
+from torch import Tensor
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from cnnlstm.errors import DataError
+
+__all__ = ["FrameFolder", "Sampling", "VideoFolder", "natural_key"]
+
+Sampling = Literal["uniform", "random", "sliding"]
+
+_SAMPLINGS = ("uniform", "random", "sliding")
+_SEEK_MIN_SKIP = 4  # seek only when it saves decoding at least this many frames
+
+
+def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders the digits in a name by value: ``frame2`` before ``frame10``.
+
+    Example:
+        >>> sorted(["frame10.png", "frame2.png", "frame1.png"], key=natural_key)
+        ['frame1.png', 'frame2.png', 'frame10.png']
+    """
+    parts = re.split(r"(\d+)", name)
+    return tuple((0, int(p)) if p.isdigit() else (1, p.lower()) for p in parts if p)
+
+
+def uniform_positions(length: int, frames: int) -> np.ndarray:
+    """Positions of ``frames`` samples spread over ``length`` steps: the centre of each segment.
+
+    Segment ``i`` of ``frames`` equal segments covers ``[i * length / frames, (i + 1) * length /
+    frames)``; its centre, rounded down, is ``(2 * i + 1) * length // (2 * frames)``. When
+    ``frames > length`` positions repeat.
+
+    Example:
+        >>> uniform_positions(10, 5).tolist()
+        [1, 3, 5, 7, 9]
+    """
+    i = np.arange(frames, dtype=np.int64)
+    return (2 * i + 1) * length // (2 * frames)
+
+
+def window_count(length: int, frames: int, stride: int) -> int:
+    """Number of windows of ``frames`` steps, ``stride`` apart, that fit in ``length`` steps.
+
+    Example:
+        >>> window_count(10, 4, 3)
+        3
+    """
+    return 0 if length < frames else (length - frames) // stride + 1
+
+
+@dataclass(frozen=True)
+class _StreamInfo:
+    """What a demux pass (no decoding) learns about a video stream."""
+
+    pts: np.ndarray  # (N,) presentation timestamps in stream time base, sorted
+    keyframes: np.ndarray  # (K,) frame indices of the keyframes, sorted
+    time_base: float
+    frame_duration: float  # seconds
+    seekable: bool  # False when packets carry no timestamps: frames are then counted
+
+    @property
+    def times(self) -> np.ndarray:
+        """Seconds of each frame from the first one, ``(N,)``."""
+        times: np.ndarray = (self.pts - self.pts[0]).astype(np.float64) * self.time_base
+        return times
+
+    def keyframe_before(self, index: int) -> int:
+        """Index of the last keyframe at or before frame ``index`` (0 when there is none)."""
+        k = int(np.searchsorted(self.keyframes, index, side="right")) - 1
+        return int(self.keyframes[k]) if k >= 0 else 0
+
+    def index_of(self, pts: int) -> int:
+        """Frame index of a decoded frame's timestamp (the nearest one when not exact)."""
+        i = int(np.searchsorted(self.pts, pts))
+        if i == len(self.pts) or (i > 0 and pts - self.pts[i - 1] < self.pts[i] - pts):
+            i -= 1
+        return i
+
+
+class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
+    """Shared machinery of :class:`VideoFolder` and :class:`FrameFolder`: layout, sampling, output.
+
+    Subclasses find the clips of a class folder (:meth:`_find_clips`), count a clip's frames and
+    give their times (:meth:`_frame_times`), and read frames: as ``uint8`` arrays
+    (:meth:`_read`), or straight into the float clip (:meth:`_read_float`).
+    """
+
+    kind = "clip"
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        frames: int | None = 16,
+        sampling: Sampling = "uniform",
+        stride: int | None = None,
+        size: tuple[int, int] | None = None,
+        fps: float | None = None,
+        grayscale: bool = False,
+        seed: int | None = None,
+        transform: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
+        if frames is not None and (isinstance(frames, bool) or frames < 1):
+            raise ValueError(f"frames has to be a positive int or None, but got {frames!r}")
+        if sampling not in _SAMPLINGS:
+            raise ValueError(f"sampling has to be one of {_SAMPLINGS}, but got {sampling!r}")
+        if frames is None and sampling != "uniform":
+            raise ValueError(
+                f"frames has to be an int with sampling={sampling!r}, but got None "
+                f"(frames=None returns whole clips)"
+            )
+        if stride is not None:
+            if sampling != "sliding":
+                raise ValueError(
+                    f"stride has to be None unless sampling='sliding', but got stride={stride} "
+                    f"with sampling={sampling!r}"
+                )
+            if stride < 1:
+                raise ValueError(f"stride has to be a positive int, but got {stride}")
+        if size is not None and (len(size) != 2 or min(size) < 1):
+            raise ValueError(f"size has to be (height, width) of positive ints, but got {size!r}")
+        if fps is not None and not fps > 0:
+            raise ValueError(f"fps has to be a positive number or None, but got {fps!r}")
+        self.root = Path(root)
+        self.frames = frames
+        self.sampling = sampling
+        self.stride = stride if stride is not None else (frames or 1)
+        self.size = None if size is None else (int(size[0]), int(size[1]))
+        self.fps = fps
+        self.grayscale = grayscale
+        self.seed = seed
+        self.transform = transform
+
+        self.classes, self.class_to_idx, self.samples = self._scan()
+        self.targets = [label for _, label in self.samples]
+        self._times: dict[int, np.ndarray] = {}
+        # items: one per clip, or one per (clip, window) with sliding windows
+        self.clip_index: list[int] = list(range(len(self.samples)))
+        self._starts: list[int] = [0] * len(self.samples)
+        if sampling == "sliding":
+            self._index_windows()
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def _find_clips(self, class_dir: Path) -> list[Path]:
+        raise NotImplementedError
+
+    def _scan(self) -> tuple[list[str], dict[str, int], list[tuple[Path, int]]]:
+        name = type(self).__name__
+        if not self.root.is_dir():
+            raise DataError(f"{name}: {self.root} is not a folder; expected root/<class>/<clip>.")
+        classes = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        if not classes:
+            raise DataError(
+                f"{name}: {self.root} holds no class folders; expected root/<class>/<clip>, one "
+                f"folder per class."
+            )
+        class_to_idx = {c: i for i, c in enumerate(classes)}
+        samples: list[tuple[Path, int]] = []
+        for c in classes:
+            clips = self._find_clips(self.root / c)
+            if not clips:
+                raise DataError(
+                    f"{name}: class folder {self.root / c} is empty; expected {self.kind}s in it "
+                    f"({self._expected()})."
+                )
+            samples.extend((clip, class_to_idx[c]) for clip in clips)
+        return classes, class_to_idx, samples
+
+    def _expected(self) -> str:
+        raise NotImplementedError
+
+    # -- timing and sampling -----------------------------------------------------------------
+
+    def _frame_times(self, clip: int) -> np.ndarray:
+        """Seconds of each frame of a clip from its first frame, ``(N,)``."""
+        raise NotImplementedError
+
+    def _read(self, clip: int, indices: np.ndarray) -> list[np.ndarray]:
+        """Frames ``indices`` (sorted, unique; empty: all) of a clip, each ``uint8 (C, H, W)``."""
+        raise NotImplementedError
+
+    def _describe(self, clip: int, frame: int) -> str:
+        """The file to name in an error about frame ``frame`` of clip ``clip``."""
+        return str(self.samples[clip][0])
+
+    def _times_of(self, clip: int) -> np.ndarray:
+        if clip not in self._times:
+            self._times[clip] = self._frame_times(clip)
+        return self._times[clip]
+
+    def num_frames(self, clip: int) -> int:
+        """Frames in clip ``clip`` as stored in the file (before ``fps`` resampling)."""
+        return len(self._times_of(clip))
+
+    def timeline(self, clip: int) -> np.ndarray:
+        """Source frame index of each step the sampling runs over, ``(M,)``.
+
+        Without ``fps`` the steps are the frames; with ``fps`` they are the moments ``k / fps``
+        seconds, each mapped to the frame on screen at that moment.
+        """
+        times = self._times_of(clip)
+        if self.fps is None:
+            return np.arange(len(times), dtype=np.int64)
+        steps = np.diff(times)
+        frame_duration = float(np.median(steps)) if len(steps) else 1.0 / self.fps
+        duration = float(times[-1]) + frame_duration
+        moments = np.arange(max(1, int(np.ceil(duration * self.fps - 1e-6)))) / self.fps
+        tolerance = 1e-3 * frame_duration
+        return np.searchsorted(times, moments + tolerance, side="right").astype(np.int64) - 1
+
+    def _index_windows(self) -> None:
+        frames = self.frames
+        assert frames is not None  # checked in __init__: sliding needs frames
+        self.clip_index, self._starts = [], []
+        for clip in range(len(self.samples)):
+            count = window_count(len(self.timeline(clip)), frames, self.stride)
+            self.clip_index.extend([clip] * count)
+            self._starts.extend(range(0, count * self.stride, self.stride))
+        if not self.clip_index:
+            raise DataError(
+                f"{type(self).__name__}: no clip under {self.root} has {frames} frames"
+                f"{'' if self.fps is None else f' at {self.fps} fps'}; use fewer frames."
+            )
+
+    def positions(self, index: int) -> np.ndarray:
+        """Steps of :meth:`timeline` that item ``index`` shows, ``(T,)``.
+
+        ``sampling="random"`` draws from a generator seeded with ``(seed, index)`` when ``seed``
+        is set (the same window every epoch, for validation), else from torch's global RNG, which
+        a ``DataLoader`` seeds in each worker.
+        """
+        clip = self.clip_index[index]
+        length = len(self.timeline(clip))
+        if self.frames is None:
+            return np.arange(length, dtype=np.int64)
+        frames = self.frames
+        if self.sampling == "uniform":
+            return uniform_positions(length, frames)
+        if self.sampling == "sliding":
+            return np.arange(self._starts[index], self._starts[index] + frames, dtype=np.int64)
+        # random: T consecutive steps; a clip shorter than T repeats its last step
+        if length <= frames:
+            return np.minimum(np.arange(frames, dtype=np.int64), length - 1)
+        generator = None
+        if self.seed is not None:
+            state = np.random.SeedSequence([self.seed, index]).generate_state(1)[0]
+            generator = torch.Generator().manual_seed(int(state))
+        start = int(torch.randint(0, length - frames + 1, (1,), generator=generator))
+        return np.arange(start, start + frames, dtype=np.int64)
+
+    # -- items -------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.clip_index)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        """Item ``index`` as ``(clip (T, C, H, W) float32 in [0, 1], label int64)``."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"{type(self).__name__} index {index} out of range {len(self)}")
+        index %= len(self)
+        clip = self.clip_index[index]
+        return self._clip_tensor(clip, self.positions(index)), torch.tensor(
+            self.samples[clip][1], dtype=torch.int64
+        )
+
+    def _clip_tensor(self, clip: int, positions: np.ndarray) -> Tensor:
+        if self.fps is None and self.frames is None:
+            out = self._read_float(clip, None)  # every frame: (T, C, H, W)
+        else:
+            sources = self.timeline(clip)[positions]  # (T,) frame indices in the file
+            wanted, inverse = np.unique(sources, return_inverse=True)
+            out = self._read_float(clip, wanted)  # (K, C, H, W)
+            if len(wanted) != len(sources) or not np.array_equal(wanted, sources):
+                out = out[torch.from_numpy(inverse.reshape(-1))]  # (T, C, H, W)
+        if self.size is not None and tuple(out.shape[-2:]) != self.size:
+            out = F.interpolate(out, size=self.size, mode="bilinear", antialias=True)
+            out.clamp_(0.0, 1.0)  # (T, C, size[0], size[1])
+        if self.transform is not None:
+            out = self.transform(out)
+        return out
+
+    def _read_float(self, clip: int, indices: np.ndarray | None) -> Tensor:
+        """Frames ``indices`` (all for ``None``) as ``float32 (K, C, H, W)`` in ``[0, 1]``.
+
+        Frames of different sizes are resized to ``size`` one by one; without ``size`` they are a
+        :class:`DataError`.
+        """
+        frames = self._read(clip, np.empty(0, dtype=np.int64) if indices is None else indices)
+        shape = frames[0].shape
+        odd = next((k for k, f in enumerate(frames) if f.shape != shape), None)
+        if odd is None:
+            return _to_float(frames)  # (K, C, H, W)
+        if self.size is None:
+            n = int(indices[odd]) if indices is not None else odd
+            h, w = frames[odd].shape[1:]
+            raise DataError(
+                f"{self._describe(clip, n)}: frame {n} is {w}x{h} (width x height) but the clip's "
+                f"first frame is {shape[2]}x{shape[1]}; pass size=(H, W) to resize every frame."
+            )
+        resized = [
+            F.interpolate(_to_float([f]), size=self.size, mode="bilinear", antialias=True)
+            for f in frames
+        ]
+        return torch.cat(resized).clamp_(0.0, 1.0)  # (K, C, size[0], size[1])
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(root={str(self.root)!r}, classes={len(self.classes)}, "
+            f"clips={len(self.samples)}, items={len(self)}, frames={self.frames}, "
+            f"sampling={self.sampling!r}, fps={self.fps})"
+        )
+
+
+class VideoFolder(_ClipFolder):
+    """Video clips in ``root/<class>/<clip>.<ext>``, decoded with PyAV (FFmpeg).
+
+    Decoding stops after the last frame an item needs, seeks to the keyframe before the first
+    one when that skips work, converts only the frames it returns, and lets FFmpeg decode on
+    several threads (``thread_type="AUTO"``). Frame counts, timestamps and keyframes come from a
+    demux pass (no decoding) the first time a clip is used and are kept for later epochs.
+
+    Args:
+        root: folder with one sub-folder per class (classes are the sorted folder names).
+        frames: ``T``, frames per item; ``None`` returns every frame of each clip.
+        sampling: ``"uniform"``, ``"random"`` or ``"sliding"`` (see the module docstring).
+        stride: steps between sliding windows (only with ``sampling="sliding"``); default
+            ``frames``, windows that do not overlap.
+        size: ``(H, W)`` to resize frames to (bilinear, antialiased); ``None`` keeps the size.
+        fps: sample at this many moments per second instead of per stored frame.
+        extensions: file name endings taken as videos (case-insensitive).
+        grayscale: one channel instead of RGB.
+        seed: fixes the windows of ``sampling="random"`` per item (see :meth:`positions`).
+        transform: applied to each ``(T, C, H, W)`` clip.
+        thread_type: FFmpeg's decoding threads: ``"AUTO"``, ``"FRAME"``, ``"SLICE"`` or
+            ``"NONE"``.
+
+    Raises:
+        DataError: a missing root, no class folders, an empty class folder; when reading, a file
+            that cannot be opened or decoded (named with the frame that failed).
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> (root / "walk").mkdir()
+        >>> with av.open(str(root / "walk" / "a.mp4"), "w") as out:
+        ...     stream = out.add_stream("mpeg4", rate=10)
+        ...     stream.width, stream.height = 32, 24
+        ...     for i in range(12):
+        ...         image = np.full((24, 32, 3), 20 * i, np.uint8)
+        ...         out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        ...     out.mux(stream.encode())
+        >>> clip, label = VideoFolder(root, frames=4)[0]
+        >>> clip.shape
+        torch.Size([4, 3, 24, 32])
+    """
+
+    kind = "video"
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        frames: int | None = 16,
+        sampling: Sampling = "uniform",
+        stride: int | None = None,
+        size: tuple[int, int] | None = None,
+        fps: float | None = None,
+        extensions: Sequence[str] = (".mp4", ".avi", ".mkv", ".webm"),
+        grayscale: bool = False,
+        seed: int | None = None,
+        transform: Callable[[Tensor], Tensor] | None = None,
+        thread_type: Literal["AUTO", "FRAME", "SLICE", "NONE"] = "AUTO",
+    ) -> None:
+        if isinstance(extensions, str) or not extensions:
+            raise ValueError(f"extensions has to be a non-empty tuple, but got {extensions!r}")
+        self.extensions = tuple(
+            e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions
+        )
+        self.thread_type = thread_type
+        self._info: dict[int, _StreamInfo] = {}
+        super().__init__(
+            root,
+            frames=frames,
+            sampling=sampling,
+            stride=stride,
+            size=size,
+            fps=fps,
+            grayscale=grayscale,
+            seed=seed,
+            transform=transform,
+        )
+
+    def _expected(self) -> str:
+        return "files ending in " + ", ".join(self.extensions)
+
+    def _find_clips(self, class_dir: Path) -> list[Path]:
+        files = [
+            p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in self.extensions
+        ]
+        return sorted(files, key=lambda p: natural_key(p.name))
+
+    def _open(self, path: Path) -> tuple[Any, Any]:
+        try:
+            container = av.open(str(path))
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: cannot open as a video ({_short(err)}).") from None
+        if not container.streams.video:
+            container.close()
+            raise DataError(f"{path}: has no video stream.")
+        return container, container.streams.video[0]
+
+    def stream_info(self, clip: int) -> _StreamInfo:
+        """Timestamps and keyframes of clip ``clip`` from a demux pass (cached)."""
+        if clip in self._info:
+            return self._info[clip]
+        path = self.samples[clip][0]
+        container, stream = self._open(path)
+        pts: list[int] = []
+        keyframes: list[int] = []
+        seekable = True
+        try:
+            with container:
+                for packet in container.demux(stream):
+                    if packet.size == 0:
+                        continue  # the flush packet at the end
+                    stamp = packet.pts if packet.pts is not None else packet.dts
+                    if stamp is None:
+                        seekable = False
+                        stamp = len(pts)
+                    if packet.is_keyframe:
+                        keyframes.append(stamp)
+                    pts.append(int(stamp))
+                rate = stream.average_rate
+                time_base = stream.time_base
+        except av.FFmpegError as err:
+            raise DataError(
+                f"{path}: cannot read the video after frame {len(pts)} ({_short(err)}); the file "
+                f"is corrupt or truncated."
+            ) from None
+        if not pts:
+            raise DataError(f"{path}: the video stream holds no frames.")
+        order = np.sort(np.asarray(pts, dtype=np.int64))
+        if not seekable or time_base is None:
+            seekable = False
+            order = np.arange(len(pts), dtype=np.int64)
+            keyframe_idx = np.zeros(1, dtype=np.int64)
+            tb = 1.0 / float(rate) if rate else 1.0 / 25
+        else:
+            tb = float(time_base)
+            keyframe_idx = np.searchsorted(order, np.asarray(sorted(keyframes), dtype=np.int64))
+            keyframe_idx = np.unique(np.concatenate([[0], keyframe_idx])).astype(np.int64)
+        steps = np.diff(order)
+        if len(steps):
+            frame_duration = float(np.median(steps)) * tb
+        else:
+            frame_duration = 1.0 / float(rate) if rate else tb
+        info = _StreamInfo(order, keyframe_idx, tb, frame_duration, seekable)
+        self._info[clip] = info
+        return info
+
+    def _frame_times(self, clip: int) -> np.ndarray:
+        return self.stream_info(clip).times
+
+    def _planes(self, frame: Any, reformatter: VideoReformatter) -> list[np.ndarray]:
+        """A decoded frame as channel planes, ``uint8 (H, W)`` views: R, G, B (or gray).
+
+        swscale converts to planar ``gbrp``, which holds the same values as packed ``rgb24``
+        without packing channels that the channels-first clip would unpack again. One
+        reformatter serves a whole clip, so swscale sets up its context once rather than for
+        every frame (which ``frame.reformat`` and ``frame.to_ndarray`` do). The views keep the
+        converted frame (which owns their memory) alive.
+        """
+        converted = reformatter.reformat(frame, format="gray" if self.grayscale else "gbrp")
+        order = (0,) if self.grayscale else (2, 0, 1)  # gbrp stores G, B, R
+        height, width = frame.height, frame.width
+        views = []
+        for k in order:
+            plane = converted.planes[k]
+            rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(height, plane.line_size)
+            views.append(rows[:, :width])  # (H, W)
+        return views
+
+    def _read_float(self, clip: int, indices: np.ndarray | None) -> Tensor:
+        path = self.samples[clip][0]
+        if indices is None:
+            return self._decode_all(path)
+        info = self.stream_info(clip)
+        try:
+            return self._decode_some(path, info, indices, seek=info.seekable)
+        except _SeekMissed:
+            return self._decode_some(path, info, indices, seek=False)
+
+    def _sink(self, path: Path, capacity: int) -> _FloatFrames:
+        return _FloatFrames(capacity, channels=1 if self.grayscale else 3, source=str(path))
+
+    def _decode_all(self, path: Path) -> Tensor:
+        container, stream = self._open(path)
+        stream.thread_type = self.thread_type
+        sink = self._sink(path, int(stream.frames or 0) or 64)
+        reformatter = VideoReformatter()
+        try:
+            with container:
+                for frame in container.decode(stream):
+                    sink.append(self._planes(frame, reformatter))
+        except av.FFmpegError as err:
+            raise DataError(
+                f"{path}: cannot decode frame {len(sink)} ({_short(err)}); the file is corrupt "
+                f"or truncated."
+            ) from None
+        if not len(sink):
+            raise DataError(f"{path}: the video stream holds no frames.")
+        return sink.result()
+
+    def _decode_some(
+        self, path: Path, info: _StreamInfo, indices: np.ndarray, *, seek: bool
+    ) -> Tensor:
+        container, stream = self._open(path)
+        stream.thread_type = self.thread_type
+        sink = self._sink(path, len(indices))
+        reformatter = VideoReformatter()
+        position = -1  # index of the last decoded frame
+        decoded: Iterator[Any] | None = None
+        target = int(indices[0])
+        try:
+            with container:
+                for target in (int(i) for i in indices):
+                    keyframe = info.keyframe_before(target) if seek else 0
+                    if keyframe > 0 and keyframe - position > _SEEK_MIN_SKIP:
+                        # skip the frames between here and the keyframe before the target
+                        container.seek(int(info.pts[keyframe]), stream=stream, backward=True)
+                        decoded = iter(container.decode(stream))
+                    elif decoded is None:
+                        decoded = iter(container.decode(stream))
+                    frame = None
+                    while position < target:
+                        frame = next(decoded, None)
+                        if frame is None:
+                            raise DataError(
+                                f"{path}: frame {target} cannot be decoded: the stream ends after "
+                                f"frame {position} of the {len(info.pts)} it lists; the file is "
+                                f"truncated or corrupt."
+                            )
+                        if not seek:
+                            position += 1
+                        elif frame.pts is None:
+                            raise _SeekMissed
+                        else:
+                            position = info.index_of(int(frame.pts))
+                    if position != target or frame is None:
+                        raise _SeekMissed  # the seek landed after the frame we need
+                    sink.append(self._planes(frame, reformatter))
+        except av.FFmpegError as err:
+            raise DataError(
+                f"{path}: cannot decode frame {target} ({_short(err)}); the file is corrupt or "
+                f"truncated."
+            ) from None
+        return sink.result()
+
+
+class _SeekMissed(Exception):
+    """A seek did not land on or before the frame wanted: decode from the start instead."""
+
+
+class FrameFolder(_ClipFolder):
+    """Clips stored as image files, ``root/<class>/<clip>/*.png|jpg``, read with Pillow.
+
+    Frames of a clip are taken in natural order (``frame2`` before ``frame10``). Sampling and
+    output are those of :class:`VideoFolder`. Frames carry no timestamps: to sample by time with
+    ``fps``, give the rate they were taken at as ``source_fps``.
+
+    Args:
+        root: folder with one sub-folder per class, one sub-sub-folder of images per clip.
+        frames: ``T``, frames per item; ``None`` returns every frame of each clip.
+        sampling: ``"uniform"``, ``"random"`` or ``"sliding"``.
+        stride: steps between sliding windows; default ``frames``.
+        size: ``(H, W)`` to resize frames to (bilinear, antialiased); without it, every frame of
+            a clip has to have the same size.
+        fps: sample at this many moments per second (needs ``source_fps``).
+        source_fps: frames per second the images were taken at.
+        extensions: file name endings taken as frames (case-insensitive).
+        grayscale: one channel instead of RGB.
+        seed: fixes the windows of ``sampling="random"`` per item.
+        transform: applied to each ``(T, C, H, W)`` clip.
+
+    Raises:
+        DataError: a missing root, no class folders, an empty class or clip folder; when
+            reading, an image that cannot be read (named with its frame number) or a frame whose
+            size differs from the clip's first frame.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> (root / "wave" / "clip0").mkdir(parents=True)
+        >>> for i in range(6):
+        ...     Image.new("RGB", (20, 10), (i, i, i)).save(root / "wave" / "clip0" / f"{i}.png")
+        >>> FrameFolder(root, frames=3)[0][0].shape
+        torch.Size([3, 3, 10, 20])
+    """
+
+    kind = "clip folder"
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        frames: int | None = 16,
+        sampling: Sampling = "uniform",
+        stride: int | None = None,
+        size: tuple[int, int] | None = None,
+        fps: float | None = None,
+        source_fps: float | None = None,
+        extensions: Sequence[str] = (".png", ".jpg", ".jpeg"),
+        grayscale: bool = False,
+        seed: int | None = None,
+        transform: Callable[[Tensor], Tensor] | None = None,
+    ) -> None:
+        if fps is not None and source_fps is None:
+            raise ValueError(
+                "source_fps has to be given with fps (images carry no timestamps), but got None"
+            )
+        if source_fps is not None and not source_fps > 0:
+            raise ValueError(f"source_fps has to be a positive number, but got {source_fps!r}")
+        if isinstance(extensions, str) or not extensions:
+            raise ValueError(f"extensions has to be a non-empty tuple, but got {extensions!r}")
+        self.extensions = tuple(
+            e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions
+        )
+        self.source_fps = source_fps
+        self._files: dict[Path, list[Path]] = {}
+        super().__init__(
+            root,
+            frames=frames,
+            sampling=sampling,
+            stride=stride,
+            size=size,
+            fps=fps,
+            grayscale=grayscale,
+            seed=seed,
+            transform=transform,
+        )
+
+    def _expected(self) -> str:
+        return "one folder of " + "/".join(self.extensions) + " frames per clip"
+
+    def _find_clips(self, class_dir: Path) -> list[Path]:
+        clips = sorted(
+            (p for p in class_dir.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)
+        )
+        for clip in clips:
+            files = [
+                p for p in clip.iterdir() if p.is_file() and p.suffix.lower() in self.extensions
+            ]
+            if not files:
+                raise DataError(
+                    f"FrameFolder: clip folder {clip} holds no frames; expected image files "
+                    f"ending in {', '.join(self.extensions)}."
+                )
+            self._files[clip] = sorted(files, key=lambda p: natural_key(p.name))
+        return clips
+
+    def frame_files(self, clip: int) -> list[Path]:
+        """The image files of clip ``clip`` in the order they are read."""
+        return self._files[self.samples[clip][0]]
+
+    def _frame_times(self, clip: int) -> np.ndarray:
+        count = len(self.frame_files(clip))
+        return np.arange(count, dtype=np.float64) / (self.source_fps or 1.0)
+
+    def _describe(self, clip: int, frame: int) -> str:
+        return str(self.frame_files(clip)[frame])
+
+    def _read(self, clip: int, indices: np.ndarray) -> list[np.ndarray]:
+        files = self.frame_files(clip)
+        if len(indices) == 0:
+            indices = np.arange(len(files))
+        mode = "L" if self.grayscale else "RGB"
+        frames: list[np.ndarray] = []
+        for i in indices:
+            path = files[int(i)]
+            try:
+                with Image.open(path) as image:
+                    pixels = np.asarray(image.convert(mode))
+            except (UnidentifiedImageError, OSError, ValueError) as err:
+                raise DataError(
+                    f"{path}: cannot read frame {int(i)} of clip {path.parent} ({_short(err)})."
+                ) from None
+            frames.append(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
+        return frames  # each (C, H, W)
+
+
+_SCALE = np.float32(255.0)
+
+
+def _to_float(frames: Sequence[np.ndarray]) -> Tensor:
+    """``uint8 (C, H, W)`` frames to one ``float32 (T, C, H, W)`` clip in ``[0, 1]``.
+
+    One pass per frame (NumPy, single-threaded: no contention with DataLoader workers), written
+    into one array that becomes the tensor without a copy.
+    """
+    c, h, w = frames[0].shape
+    out = np.empty((len(frames), c, h, w), dtype=np.float32)
+    for i, frame in enumerate(frames):
+        np.divide(frame, _SCALE, out=out[i])
+    return torch.from_numpy(out)
+
+
+class _FloatFrames:
+    """Decoded frames written straight into one ``float32 (T, C, H, W)`` array as they come.
+
+    Converting each frame while it is still in cache, into the array the clip tensor wraps,
+    saves keeping ``uint8`` copies and a second pass over the clip.
+    """
+
+    def __init__(self, capacity: int, *, channels: int, source: str) -> None:
+        self.capacity = max(1, capacity)
+        self.channels = channels
+        self.source = source
+        self._out: np.ndarray | None = None
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def append(self, planes: Sequence[np.ndarray]) -> None:
+        """Add one frame given as ``C`` planes ``uint8 (H, W)``."""
+        height, width = planes[0].shape
+        if self._out is None:
+            self._out = np.empty((self.capacity, self.channels, height, width), dtype=np.float32)
+        elif self._out.shape[2:] != (height, width):
+            expected = f"{self._out.shape[3]}x{self._out.shape[2]}"
+            raise DataError(
+                f"{self.source}: frame {self._count} is {width}x{height} (width x height) but the "
+                f"frames before it are {expected}; clips with changing frame sizes are not "
+                f"supported."
+            )
+        if self._count == self._out.shape[0]:  # more frames than the header said: grow
+            grown = np.empty((2 * self._count, *self._out.shape[1:]), dtype=np.float32)
+            grown[: self._count] = self._out
+            self._out = grown
+        frame = self._out[self._count]
+        for c, plane in enumerate(planes):
+            np.divide(plane, _SCALE, out=frame[c])
+        self._count += 1
+
+    def result(self) -> Tensor:
+        """The frames so far, ``float32 (T, C, H, W)``."""
+        assert self._out is not None, "no frames"
+        out = self._out[: self._count]
+        if self._count < self._out.shape[0]:
+            out = out.copy()  # do not keep the unused capacity alive
+        return torch.from_numpy(out)
+
+
+def _short(err: BaseException) -> str:
+    """A one-line description of a library error for a DataError message."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

@@ -1,0 +1,138 @@
+"""``TaskBase``: what every task shares: the model from the registry, AdamW and its schedule.
+
+A task is a ``LightningModule`` that owns one model (``self.model``), built by name from the
+model registry with the task's ``model_args``, and adds the loss, the metrics and ``predict``.
+Tasks call ``save_hyperparameters()``, so ``Task.load_from_checkpoint(path)`` rebuilds the same
+model from the checkpoint alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal, get_args
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities.types import OptimizerLRScheduler
+from torch import Tensor, nn
+
+from cnnlstm.errors import ConfigError
+from cnnlstm.models.registry import create_model
+
+__all__ = ["SCHEDULERS", "SchedulerName", "TaskBase"]
+
+SchedulerName = Literal["none", "cosine", "onecycle"]
+SCHEDULERS: tuple[str, ...] = get_args(SchedulerName)
+"""The ``scheduler`` names: constant rate, cosine decay to 0, or the one-cycle policy."""
+
+
+class TaskBase(pl.LightningModule):
+    """Shared parts of the tasks: model creation, optimizer and schedule, batch unpacking.
+
+    Args:
+        lr: the AdamW learning rate (the peak rate for ``"onecycle"``).
+        weight_decay: AdamW's decoupled weight decay.
+        scheduler: ``"none"``; ``"cosine"``: cosine decay from ``lr`` to 0 over the run;
+            ``"onecycle"``: warm up to ``lr`` and anneal (``torch.optim.lr_scheduler.OneCycleLR``).
+            Both schedules step every batch and take the run's length from the ``Trainer``
+            (``max_steps`` or ``max_epochs``).
+
+    Raises:
+        ValueError: for a learning rate that is not positive, a negative weight decay or an
+            unknown scheduler.
+    """
+
+    model: nn.Module
+
+    def __init__(
+        self, *, lr: float = 1e-3, weight_decay: float = 0.0, scheduler: SchedulerName = "cosine"
+    ) -> None:
+        super().__init__()
+        if not lr > 0:
+            raise ValueError(f"lr has to be a positive learning rate, but got {lr}")
+        if not weight_decay >= 0:
+            raise ValueError(f"weight_decay has to be >= 0, but got {weight_decay}")
+        if scheduler not in SCHEDULERS:
+            valid = ", ".join(repr(s) for s in SCHEDULERS)
+            raise ValueError(f"scheduler has to be one of {valid}, but got {scheduler!r}")
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.scheduler_name: SchedulerName = scheduler
+
+    @staticmethod
+    def build_model(name: str, model_args: Mapping[str, Any] | None, **task_args: Any) -> nn.Module:
+        """``create_model(name, **model_args, **task_args)``, refusing arguments set twice.
+
+        ``task_args`` are the model arguments the task owns (``num_classes``), so that the
+        task's metrics and the model's head agree.
+
+        Raises:
+            ValueError: when ``model_args`` sets one of ``task_args``.
+        """
+        args = dict(model_args or {})
+        for key, value in task_args.items():
+            if key in args:
+                raise ValueError(
+                    f"model_args has to leave {key!r} to the task (set the task's {key}="
+                    f"{args[key]!r} instead), but got model_args={args!r}"
+                )
+            args[key] = value
+        model: nn.Module = create_model(name, **args)
+        return model
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> Any:
+        """The model's output for ``x``; ``lengths`` is passed on only when given."""
+        if lengths is None:
+            return self.model(x)
+        return self.model(x, lengths=lengths)
+
+    def unpack_batch(self, batch: Any, layouts: Mapping[int, str]) -> tuple[Any, ...]:
+        """Check that ``batch`` is a tuple with one of the sizes in ``layouts`` and return it.
+
+        Args:
+            batch: what the ``DataLoader`` yields.
+            layouts: number of fields -> how the task reads them, for the error message,
+                e.g. ``{2: "(x, y)", 3: "(x, lengths, y)"}``.
+
+        Raises:
+            ValueError: for a batch that is not a tuple or list of one of those sizes.
+        """
+        if isinstance(batch, (tuple, list)) and len(batch) in layouts:
+            return tuple(batch)
+        wanted = " or ".join(layouts.values())
+        got = (
+            f"a {type(batch).__name__} of {len(batch)} fields"
+            if isinstance(batch, (tuple, list))
+            else f"a {type(batch).__name__}"
+        )
+        raise ValueError(f"{type(self).__name__}: a batch has to be {wanted}, but got {got}")
+
+    def configure_optimizers(self) -> OptimizerLRScheduler:
+        """AdamW over all parameters, with the chosen schedule stepped every batch.
+
+        Raises:
+            ConfigError: for a schedule when the ``Trainer`` sets no length of the run.
+        """
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if self.scheduler_name == "none":
+            return optimizer
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total) or total < 1:
+            raise ConfigError(
+                f"{type(self).__name__}: scheduler={self.scheduler_name!r} needs the length of "
+                f"the run, but the Trainer sets neither max_steps nor max_epochs; set one, or "
+                f"use scheduler='none'."
+            )
+        steps = int(total)
+        scheduler: torch.optim.lr_scheduler.LRScheduler
+        if self.scheduler_name == "cosine":
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        else:
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=self.lr, total_steps=steps
+            )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
