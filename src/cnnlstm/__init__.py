@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+from cnnlstm.detect import AnomalyDetector
 from cnnlstm.errors import CNNLSTMError, ConfigError, DataError, ShapeError
 from cnnlstm.interop.keras import from_keras
 from cnnlstm.layers import (
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CNNLSTM",
+    "AnomalyDetector",
     "Bridge",
     "CNNLSTMError",
     "ConfigError",

@@ -29,6 +29,11 @@ SMALL: dict[str, dict[str, object]] = {
         "image_size": (16, 16), "input_frames": 4, "output_frames": 3, "hidden_channels": (4, 8),
         "patch_size": 4,
     },
+    "window_cnnlstm": {"n_sensors": 4, "window": 8, "channels": (4,), "hidden_size": 8},
+    "mscred": {
+        "n_sensors": 4, "window": 12, "scales": (3, 6), "steps": 2, "gap": 2, "channels": 4,
+    },
+    "convlstm_ae": {"n_sensors": 4, "window": 8, "hidden_channels": 4},
 }  # fmt: skip
 
 OUTPUT: dict[str, Callable[[int], tuple[int, ...]]] = {
@@ -36,6 +41,9 @@ OUTPUT: dict[str, Callable[[int], tuple[int, ...]]] = {
     "image_sequence_classifier": lambda b: (b, 3),
     "crnn": lambda b: (b, math.ceil(64 / 4), 5),  # example line (1, 16, 64): 16 steps
     "convlstm_forecaster": lambda b: (b, 3, 1, 16, 16),
+    "window_cnnlstm": lambda b: (b, 8, 4),  # a next-row prediction for each of the 8 rows
+    "mscred": lambda b: (b, 2, 4, 4),  # the last signature matrices at 2 scales, 4x4 sensors
+    "convlstm_ae": lambda b: (b, 8, 4),  # the window, reconstructed
 }
 
 

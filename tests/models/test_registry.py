@@ -21,7 +21,15 @@ from cnnlstm.models.registry import (
     register_model,
 )
 
-BUILTIN = ["clip_classifier", "convlstm_forecaster", "crnn", "image_sequence_classifier"]
+BUILTIN = [
+    "clip_classifier",
+    "convlstm_ae",
+    "convlstm_forecaster",
+    "crnn",
+    "image_sequence_classifier",
+    "mscred",
+    "window_cnnlstm",
+]
 
 
 @pytest.fixture
@@ -156,6 +164,9 @@ def test_every_builtin_builds_with_its_defaults() -> None:
         "convlstm_forecaster": (10, 1, 64, 64),
         "crnn": (1, 32, 128),
         "image_sequence_classifier": (1, 28, 28),
+        "window_cnnlstm": (32, 8),
+        "mscred": (32, 8),
+        "convlstm_ae": (32, 8),
     }
     for name in BUILTIN:
         model = create_model(name)

@@ -5,6 +5,15 @@
 
 from __future__ import annotations
 
+from cnnlstm.models.anomaly import (
+    MSCRED,
+    ConvLSTMAutoencoder,
+    WindowCNNLSTM,
+    convlstm_ae,
+    mscred,
+    signature_matrices,
+    window_cnnlstm,
+)
 from cnnlstm.models.backbones import HeightCollapsingCNN, SimpleCNN
 from cnnlstm.models.classifiers import (
     CNNLSTMClassifier,
@@ -28,14 +37,18 @@ from cnnlstm.models.registry import (
 __all__ = [
     "CNNLSTM",
     "CRNN",
+    "MSCRED",
     "CNNLSTMClassifier",
+    "ConvLSTMAutoencoder",
     "ConvLSTMClassifier",
     "ConvLSTMForecaster",
     "HeightCollapsingCNN",
     "ModelInfo",
     "SimpleCNN",
     "SingleFrameClassifier",
+    "WindowCNNLSTM",
     "clip_classifier",
+    "convlstm_ae",
     "convlstm_forecaster",
     "copy_last_frame",
     "create_model",
@@ -46,5 +59,8 @@ __all__ = [
     "image_sequence_classifier",
     "list_models",
     "model_info",
+    "mscred",
     "register_model",
+    "signature_matrices",
+    "window_cnnlstm",
 ]

@@ -1,0 +1,117 @@
+"""Streaming latency of the default detector: one new row at a time, state kept vs re-scored.
+
+``window_cnnlstm`` is causal and recurrent, so :class:`cnnlstm.detect.StreamScorer` keeps the
+last ``receptive_field`` rows and the LSTM state and does a fixed, small amount of work per new
+row. The baseline is what a stateless service does: keep the last ``window`` rows and run the
+model over the whole window for each new row (conv stack and LSTM over ``window`` steps) to get
+the prediction of the next row. Both include scaling the row and computing its error, run on
+one torch thread (the detector's default), and are timed interleaved, one row per call, on rows
+of a :class:`~cnnlstm.data.sensor_plant.SensorPlant` recording. Before timing, the streamed
+scores are checked against :meth:`AnomalyDetector.score` on the same rows.
+
+Run: ``python -m benchmarks.bench_stream`` (under a minute on 2 cores), or ``--quick`` for a
+tiny size in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmarks.common import report, time_interleaved
+from cnnlstm.data.sensor_plant import SensorPlant
+from cnnlstm.detect import AnomalyDetector
+
+
+def _rescorer(detector: AnomalyDetector) -> Any:
+    """One row in, the next-row error from re-running the model over the last ``window`` rows."""
+    model = detector.model_
+    assert model is not None
+    mean = torch.as_tensor(detector.scaler.mean, dtype=torch.float32)
+    std = torch.as_tensor(detector.scaler.std, dtype=torch.float32)
+    scale = torch.as_tensor(detector.error_scale_, dtype=torch.float64)
+    rows: collections.deque[torch.Tensor] = collections.deque(maxlen=detector.window)
+    last: list[torch.Tensor] = []
+
+    @torch.inference_mode()
+    def update(row: np.ndarray) -> float:
+        scaled = (torch.from_numpy(np.array(row, dtype=np.float64)).float() - mean) / std  # (S,)
+        score = 0.0
+        if last:
+            score = float(((last[0] - scaled) ** 2).double().div(scale).mean())
+        rows.append(scaled)
+        window = torch.stack(list(rows)).unsqueeze(0)  # (1, W, S)
+        prediction = model(window)[0, -1]  # (S,): the whole window, every new row
+        last[:] = [prediction]
+        return score
+
+    return update
+
+
+def run_case(window: int, *, rows: int, repeat: int) -> dict[str, Any]:
+    """Fit a detector with ``window`` (one epoch: latency does not depend on training), time it."""
+    plant = SensorPlant(seed=0, n_anomalies=0)
+    train = plant.normal(max(400, 2 * window)).drop(columns="datetime").to_numpy()
+    stream = plant.generate(max(rows, 200), anomalies=False, index=1)[plant.sensor_names].to_numpy()
+    detector = AnomalyDetector(window=window, epochs=1).fit(train)
+
+    offline = detector.score(stream[:200])
+    check = detector.stream()
+    streamed = np.array([check.update(row)[0] for row in stream[:200]])
+    max_diff = float(np.abs(streamed - offline).max())
+
+    scorer = detector.stream()
+    rescore = _rescorer(detector)
+    position = {"stream": 0, "rescore": 0}
+
+    def next_row(name: str) -> np.ndarray:
+        position[name] += 1
+        row: np.ndarray = stream[position[name] % len(stream)]
+        return row
+
+    times = time_interleaved(
+        {
+            "stream": lambda: scorer.update(next_row("stream")),
+            "rescore": lambda: rescore(next_row("rescore")),
+        },
+        warmup=window,
+        repeat=repeat,
+    )
+    stream_ms, rescore_ms = times["stream"] * 1e3, times["rescore"] * 1e3
+    model = detector.model_
+    return {
+        "window": window,
+        "receptive_field": int(getattr(model, "receptive_field", 0)),
+        "stream_ms_per_row": stream_ms,
+        "rescore_ms_per_row": rescore_ms,
+        "speedup": rescore_ms / stream_ms,
+        "max_abs_diff_vs_offline": max_diff,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, print JSON and a table, and return the JSON document."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tiny size, in seconds")
+    args = parser.parse_args(argv)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        if args.quick:
+            rows_out = [run_case(32, rows=200, repeat=20)]
+        else:
+            rows_out = [run_case(w, rows=2000, repeat=500) for w in (32, 128, 512)]
+    finally:
+        torch.set_num_threads(threads)
+    extra = {"torch": torch.__version__, "threads": 1, "targets": "stream < 2 ms, speedup >= 10"}
+    report("Streaming latency of window_cnnlstm (ms per new row)", rows_out, extra=extra)
+    return {"rows": rows_out, **extra}
+
+
+if __name__ == "__main__":
+    main()

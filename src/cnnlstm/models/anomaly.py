@@ -1,0 +1,486 @@
+"""Anomaly-detection model families for multivariate sensor streams, fitted on normal rows only.
+
+Three families, registered with :func:`~cnnlstm.models.registry.register_model`. Each takes rows
+of ``S`` standardised sensors and gives, besides its training loss, per-sensor squared errors
+that :class:`cnnlstm.detect.AnomalyDetector` turns into one score per row:
+
+=================  ===================================================================
+``window_cnnlstm``  causal Conv2D over a ``(1, W, S)`` window image, rows as a sequence,
+                    an LSTM, and a next-row prediction head. Causal and recurrent, so a
+                    whole stream is scored in one pass and streams row by row in O(1).
+``mscred``          MSCRED (Zhang et al. 2019): sensor-by-sensor signature matrices over
+                    several lengths, a CNN + ConvLSTM encoder, a decoder reconstructing the
+                    last matrices; the residuals are the error.
+``convlstm_ae``     a ConvLSTM1d autoencoder over the window's rows (sensors as a 1-D
+                    grid); the reconstruction error of the window's rows is the error.
+=================  ===================================================================
+
+Shared interface: ``example_input_shape = (W, S)``, ``forward_features`` / ``forward_head``,
+``num_features``, ``loss(x)`` (the training objective on windows ``(B, W, S)``) and
+``errors(x)``: ``(B, W - 1, S)`` next-row errors for ``window_cnnlstm`` (``causal = True``),
+``(B, S)`` errors of the whole window for the window models (``causal = False``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from cnnlstm.errors import ShapeError
+from cnnlstm.functional import format_shape
+from cnnlstm.layers.convlstm import ConvLSTM, ConvLSTM1d
+from cnnlstm.layers.spatial import SpatialSequence
+from cnnlstm.layers.time_distributed import TimeDistributed
+from cnnlstm.models.registry import check_ints, check_positive_int, register_model
+
+__all__ = [
+    "MSCRED",
+    "ConvLSTMAutoencoder",
+    "WindowCNNLSTM",
+    "convlstm_ae",
+    "mscred",
+    "signature_matrices",
+    "window_cnnlstm",
+]
+
+LSTMState = tuple[Tensor, Tensor]
+
+
+def _check_rows(who: str, x: Tensor, sensors: int, min_rows: int) -> None:
+    """Raise ShapeError unless ``x`` is ``(B, W, S)`` with ``S = sensors`` and ``W >= min_rows``."""
+    if x.dim() != 3 or x.shape[-1] != sensors or x.shape[1] < min_rows:
+        raise ShapeError(
+            f"{who}: expected windows of rows (B, W, S) with S={sensors} sensors and "
+            f"W >= {min_rows} rows, got shape {format_shape(x.shape)}. Build the model with "
+            f"n_sensors equal to the number of sensor columns, and pass at least {min_rows} rows."
+        ) from None
+
+
+class WindowCNNLSTM(nn.Module):
+    """Next-row predictor: causal Conv2D over a window image, rows as a sequence, an LSTM.
+
+    A window of ``W`` rows of ``S`` sensors is a one-channel image ``(1, W, S)`` with time as
+    the height. Each Conv2D pads ``kernel_time - 1`` rows on the past side only (and "same" along
+    the sensors) and never strides, so output row ``t`` sees input rows ``<= t``.
+    ``SpatialSequence("rows")`` reads the map as ``(B, W, C*S)``; an LSTM and a linear head give
+    at step ``t`` the change from row ``t`` to row ``t + 1``, so the prediction of row ``t + 1``
+    is row ``t`` plus that change. Predicting the change keeps the model sane when a test
+    stream wanders to levels the (short) training stream never reached.
+
+    Args:
+        n_sensors: ``S``.
+        window: ``W``, the rows of a training window (``example_input_shape``).
+        channels: output channels of each causal Conv2D layer (ReLU after each).
+        kernel_time: the kernel's extent along time (rows).
+        kernel_sensors: the kernel's extent along the sensors (odd).
+        hidden_size: LSTM units.
+        num_layers: stacked LSTM layers.
+
+    Example:
+        >>> model = WindowCNNLSTM(n_sensors=8, window=32)
+        >>> model(torch.randn(4, 32, 8)).shape
+        torch.Size([4, 32, 8])
+    """
+
+    causal = True
+
+    def __init__(
+        self,
+        *,
+        n_sensors: int = 8,
+        window: int = 32,
+        channels: Sequence[int] = (8, 8),
+        kernel_time: int = 3,
+        kernel_sensors: int = 3,
+        hidden_size: int = 32,
+        num_layers: int = 1,
+    ) -> None:
+        super().__init__()
+        who = "window_cnnlstm"
+        self.n_sensors = check_positive_int(who, "n_sensors", n_sensors)
+        self.window = check_positive_int(who, "window", window)
+        self.channels = check_ints(who, "channels", channels)
+        self.kernel_time = check_positive_int(who, "kernel_time", kernel_time)
+        self.kernel_sensors = check_positive_int(who, "kernel_sensors", kernel_sensors)
+        if self.kernel_sensors % 2 == 0:
+            raise ValueError(
+                f"window_cnnlstm: kernel_sensors has to be odd (for 'same' padding along the "
+                f"sensors), but got {kernel_sensors}"
+            )
+        if self.window < 2:
+            raise ValueError(f"window_cnnlstm: window has to be at least 2, but got {window}")
+        self.hidden_size = check_positive_int(who, "hidden_size", hidden_size)
+        self.num_layers = check_positive_int(who, "num_layers", num_layers)
+        convs: list[nn.Module] = []
+        in_channels = 1
+        for out_channels in self.channels:
+            convs.append(nn.Conv2d(in_channels, out_channels, (self.kernel_time, kernel_sensors)))
+            in_channels = out_channels
+        self.convs = nn.ModuleList(convs)
+        self.bridge = SpatialSequence("rows")
+        features = self.bridge.out_features((1, in_channels, self.window, self.n_sensors))
+        self.lstm = nn.LSTM(features, self.hidden_size, self.num_layers, batch_first=True)
+        self.head = nn.Linear(self.hidden_size, self.n_sensors)
+        self.num_features = self.hidden_size
+        self.example_input_shape = (self.window, self.n_sensors)
+
+    @property
+    def receptive_field(self) -> int:
+        """Rows the conv stack sees behind (and including) each output row."""
+        return len(self.channels) * (self.kernel_time - 1) + 1
+
+    def _conv_sequence(self, x: Tensor) -> Tensor:
+        """``(B, L, S)`` rows -> ``(B, L, C*S)`` causal conv features, one step per row."""
+        image = rearrange(x, "b l s -> b 1 l s")  # (B, 1, L, S)
+        side = self.kernel_sensors // 2
+        for conv in self.convs:
+            image = F.pad(image, (side, side, self.kernel_time - 1, 0))  # past rows only
+            image = torch.relu(conv(image))  # (B, C, L, S)
+        return self.bridge(image)  # type: ignore[no-any-return]  # (B, L, C*S)
+
+    def forward_features(self, x: Tensor, state: LSTMState | None = None) -> Tensor:
+        """``(B, L, S)`` rows -> ``(B, L, hidden_size)`` LSTM outputs."""
+        _check_rows("WindowCNNLSTM", x, self.n_sensors, 1)
+        out, _ = self.lstm(self._conv_sequence(x), state)
+        return out  # type: ignore[no-any-return]  # (B, L, hidden)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """``(B, L, hidden_size)`` -> ``(B, L, S)``: at step ``t`` the change to row t+1."""
+        return self.head(features)  # type: ignore[no-any-return]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x: (B, L, S)`` -> ``(B, L, S)`` changes: row ``t + 1`` is predicted as ``x[:, t]``
+        plus output ``t`` (see :meth:`predict_next`)."""
+        return self.forward_head(self.forward_features(x))
+
+    def predict_next(self, x: Tensor) -> Tensor:
+        """``x: (B, L, S)`` -> ``(B, L, S)`` predictions; step ``t`` predicts row ``t + 1``."""
+        return x + self.forward(x)
+
+    def errors(self, x: Tensor) -> Tensor:
+        """``(B, L, S)`` -> ``(B, L - 1, S)`` squared errors of rows ``1 .. L-1``."""
+        _check_rows("WindowCNNLSTM", x, self.n_sensors, 2)
+        prediction = self.predict_next(x[:, :-1])  # (B, L-1, S)
+        return (prediction - x[:, 1:]) ** 2
+
+    def loss(self, x: Tensor) -> Tensor:
+        """Mean squared next-row error over the windows ``(B, W, S)``."""
+        return self.errors(x).mean()
+
+    def step(self, recent: Tensor, state: LSTMState | None) -> tuple[Tensor, LSTMState]:
+        """One streaming step: the newest row's prediction of the next row, and the new state.
+
+        Args:
+            recent: ``(B, k, S)``, the last ``k`` rows up to and including the newest, with
+                ``k = min(rows seen, receptive_field)``: the conv output of the newest row
+                depends on these alone, so the result equals the offline pass.
+            state: the LSTM ``(h, c)`` returned by the previous step, or None at the start.
+
+        Returns:
+            ``(prediction (B, S), (h, c))``.
+        """
+        _check_rows("WindowCNNLSTM.step", recent, self.n_sensors, 1)
+        field = self.receptive_field
+        if recent.shape[1] >= field:  # no past padding needed: each conv drops kernel_time - 1 rows
+            image = rearrange(recent[:, -field:], "b l s -> b 1 l s")  # (B, 1, R, S)
+            side = self.kernel_sensors // 2
+            for module in self.convs:
+                conv = cast(nn.Conv2d, module)
+                image = torch.relu(F.conv2d(image, conv.weight, conv.bias, padding=(0, side)))
+            newest = rearrange(image, "b c 1 s -> b (c s)")  # (B, C*S), as SpatialSequence("rows")
+        else:  # the first rows of a stream: pad the past as the offline pass does
+            newest = self._conv_sequence(recent)[:, -1]  # (B, C*S)
+        if state is None:
+            zeros = newest.new_zeros(self.num_layers, newest.shape[0], self.hidden_size)
+            state = (zeros, zeros)
+        hs, cs = [], []
+        layer_input = newest
+        for layer in range(self.num_layers):  # torch.lstm_cell: the same gates as nn.LSTM
+            h, c = torch.lstm_cell(
+                layer_input,
+                (state[0][layer], state[1][layer]),
+                getattr(self.lstm, f"weight_ih_l{layer}"),
+                getattr(self.lstm, f"weight_hh_l{layer}"),
+                getattr(self.lstm, f"bias_ih_l{layer}"),
+                getattr(self.lstm, f"bias_hh_l{layer}"),
+            )
+            hs.append(h)
+            cs.append(c)
+            layer_input = h
+        prediction = recent[:, -1] + self.head(layer_input)  # (B, S)
+        return prediction, (torch.stack(hs), torch.stack(cs))  # (num_layers, B, hidden) each
+
+
+def signature_matrices(x: Tensor, *, scales: Sequence[int], steps: int, gap: int) -> Tensor:
+    """MSCRED's signature matrices: inner products of the sensors over the last ``w`` rows.
+
+    For each of ``steps`` moments ``t`` (the window's last row and the ``steps - 1`` before it,
+    ``gap`` rows apart) and each scale ``w``, ``M[t, w, i, j] = sum_k x[t-k, i] x[t-k, j] / w``
+    over the ``w`` rows ending at ``t``.
+
+    Args:
+        x: ``(B, W, S)`` with ``W >= max(scales) + (steps - 1) * gap``.
+        scales: the window lengths ``w``.
+        steps: the moments in the sequence.
+        gap: rows between moments.
+
+    Returns:
+        ``(B, steps, len(scales), S, S)``, oldest moment first.
+
+    Example:
+        >>> signature_matrices(torch.randn(2, 32, 8), scales=(5, 10), steps=3, gap=4).shape
+        torch.Size([2, 3, 2, 8, 8])
+    """
+    need = max(scales) + (steps - 1) * gap
+    if x.dim() != 3 or x.shape[1] < need:
+        raise ShapeError(
+            f"signature_matrices: expected rows (B, W, S) with W >= max(scales) + (steps - 1) * "
+            f"gap = {need}, got shape {format_shape(x.shape)}. Pass longer windows or smaller "
+            f"scales."
+        ) from None
+    rows = x.shape[1]
+    moments = []
+    for step in range(steps):
+        end = rows - (steps - 1 - step) * gap
+        per_scale = [
+            torch.einsum("bki,bkj->bij", x[:, end - w : end], x[:, end - w : end]) / w
+            for w in scales
+        ]
+        moments.append(torch.stack(per_scale, dim=1))  # (B, n_scales, S, S)
+    return torch.stack(moments, dim=1)  # (B, steps, n_scales, S, S)
+
+
+class MSCRED(nn.Module):
+    """A small MSCRED: signature matrices -> CNN per moment -> ConvLSTM -> decoder.
+
+    Each window's rows become a sequence of ``steps`` images whose channels are the signature
+    matrices at the ``scales`` (:func:`signature_matrices`). A CNN wrapped in
+    :class:`~cnnlstm.layers.TimeDistributed` encodes each image, a ConvLSTM runs over the
+    moments, and a convolutional decoder reconstructs the last moment's matrices from the last
+    hidden state. The error of sensor ``i`` is the mean squared residual of row and column ``i``.
+
+    Args:
+        n_sensors: ``S``.
+        window: ``W``, rows per window; has to be at least ``max(scales) + (steps - 1) * gap``.
+        scales: signature window lengths in rows.
+        steps: moments in the ConvLSTM's sequence.
+        gap: rows between moments.
+        channels: CNN and ConvLSTM channels.
+
+    Example:
+        >>> model = MSCRED(n_sensors=8, window=32)
+        >>> model(torch.randn(2, 32, 8)).shape
+        torch.Size([2, 3, 8, 8])
+    """
+
+    causal = False
+
+    def __init__(
+        self,
+        *,
+        n_sensors: int = 8,
+        window: int = 32,
+        scales: Sequence[int] = (5, 10, 20),
+        steps: int = 4,
+        gap: int = 4,
+        channels: int = 16,
+    ) -> None:
+        super().__init__()
+        who = "mscred"
+        self.n_sensors = check_positive_int(who, "n_sensors", n_sensors)
+        self.window = check_positive_int(who, "window", window)
+        self.scales = check_ints(who, "scales", scales)
+        self.steps = check_positive_int(who, "steps", steps)
+        self.gap = check_positive_int(who, "gap", gap)
+        self.channels = check_positive_int(who, "channels", channels)
+        need = max(self.scales) + (self.steps - 1) * self.gap
+        if self.window < need:
+            raise ValueError(
+                f"mscred: window has to be at least max(scales) + (steps - 1) * gap = {need}, but "
+                f"got {window}"
+            )
+        n_scales = len(self.scales)
+        self.encoder = TimeDistributed(
+            nn.Sequential(nn.Conv2d(n_scales, channels, 3, padding=1), nn.ReLU())
+        )
+        self.convlstm = ConvLSTM(channels, channels, 3)
+        self.decoder = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(channels, n_scales, 3, padding=1),
+        )
+        self.num_features = channels
+        self.example_input_shape = (self.window, self.n_sensors)
+
+    def signatures(self, x: Tensor) -> Tensor:
+        """``(B, W, S)`` -> ``(B, steps, n_scales, S, S)`` signature matrices."""
+        _check_rows("MSCRED", x, self.n_sensors, self.window)
+        return signature_matrices(x, scales=self.scales, steps=self.steps, gap=self.gap)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """``(B, W, S)`` -> ``(B, channels, S, S)``: the ConvLSTM's last hidden map."""
+        encoded = self.encoder(self.signatures(x))  # (B, steps, channels, S, S)
+        out, _ = self.convlstm(encoded)  # (B, steps, channels, S, S)
+        return out[:, -1]  # type: ignore[no-any-return]  # (B, channels, S, S)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        """``(B, channels, S, S)`` -> ``(B, n_scales, S, S)`` reconstructed last matrices."""
+        return self.decoder(features)  # type: ignore[no-any-return]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x: (B, W, S)`` -> ``(B, n_scales, S, S)``, the last moment's matrices rebuilt."""
+        return self.forward_head(self.forward_features(x))
+
+    def _residuals(self, x: Tensor) -> Tensor:
+        target = self.signatures(x)[:, -1]  # (B, n_scales, S, S)
+        return (self.forward(x) - target) ** 2
+
+    def errors(self, x: Tensor) -> Tensor:
+        """``(B, W, S)`` -> ``(B, S)``: mean squared residual of each sensor's row and column."""
+        residual = self._residuals(x)  # (B, n_scales, S, S)
+        return (residual.mean(dim=(1, 3)) + residual.mean(dim=(1, 2))) / 2  # (B, S)
+
+    def loss(self, x: Tensor) -> Tensor:
+        """Mean squared residual of the reconstructed signature matrices."""
+        return self._residuals(x).mean()
+
+
+class ConvLSTMAutoencoder(nn.Module):
+    """ConvLSTM autoencoder of a window: rows as time, the sensors as a 1-D grid.
+
+    The window ``(B, W, S)`` is a sequence of ``W`` one-channel signals of width ``S``.
+    A :class:`~cnnlstm.layers.ConvLSTM1d` encoder reads it; its last hidden map, repeated ``W``
+    times, feeds a ConvLSTM1d decoder, and a 1x1 convolution gives back the ``W`` rows.
+
+    Args:
+        n_sensors: ``S``.
+        window: ``W``.
+        hidden_channels: channels of the encoder and decoder state.
+        kernel_size: extent of the convolutions along the sensors.
+
+    Example:
+        >>> model = ConvLSTMAutoencoder(n_sensors=8, window=16)
+        >>> model(torch.randn(2, 16, 8)).shape
+        torch.Size([2, 16, 8])
+    """
+
+    causal = False
+
+    def __init__(
+        self,
+        *,
+        n_sensors: int = 8,
+        window: int = 32,
+        hidden_channels: int = 8,
+        kernel_size: int = 3,
+    ) -> None:
+        super().__init__()
+        who = "convlstm_ae"
+        self.n_sensors = check_positive_int(who, "n_sensors", n_sensors)
+        self.window = check_positive_int(who, "window", window)
+        self.hidden_channels = check_positive_int(who, "hidden_channels", hidden_channels)
+        self.kernel_size = check_positive_int(who, "kernel_size", kernel_size)
+        self.encoder = ConvLSTM1d(1, hidden_channels, kernel_size)
+        self.decoder = ConvLSTM1d(hidden_channels, hidden_channels, kernel_size)
+        self.output = nn.Conv1d(hidden_channels, 1, 1)
+        self.num_features = hidden_channels
+        self.example_input_shape = (self.window, self.n_sensors)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """``(B, W, S)`` -> ``(B, hidden, S)``: the encoder's last hidden map (the code)."""
+        _check_rows("ConvLSTMAutoencoder", x, self.n_sensors, 1)
+        sequence = rearrange(x, "b w s -> b w 1 s")  # (B, W, 1, S)
+        out, _ = self.encoder(sequence)  # (B, W, hidden, S)
+        return out[:, -1]  # type: ignore[no-any-return]  # (B, hidden, S)
+
+    def forward_head(self, features: Tensor, steps: int | None = None) -> Tensor:
+        """``(B, hidden, S)`` -> ``(B, steps, S)`` reconstructed rows (``steps = W``)."""
+        steps = self.window if steps is None else steps
+        repeated = features.unsqueeze(1).expand(-1, steps, -1, -1)  # (B, W, hidden, S)
+        out, _ = self.decoder(repeated)  # (B, W, hidden, S)
+        rows = self.output(rearrange(out, "b w c s -> (b w) c s"))  # (B*W, 1, S)
+        reconstruction: Tensor = rearrange(rows, "(b w) 1 s -> b w s", w=steps)  # (B, W, S)
+        return reconstruction
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x: (B, W, S)`` -> ``(B, W, S)`` reconstruction."""
+        return self.forward_head(self.forward_features(x), x.shape[1])
+
+    def errors(self, x: Tensor) -> Tensor:
+        """``(B, W, S)`` -> ``(B, S)``: each sensor's squared error averaged over the rows."""
+        return ((self.forward(x) - x) ** 2).mean(dim=1)  # (B, S)
+
+    def loss(self, x: Tensor) -> Tensor:
+        """Mean squared reconstruction error."""
+        return ((self.forward(x) - x) ** 2).mean()
+
+
+@register_model("window_cnnlstm")
+def window_cnnlstm(
+    *,
+    n_sensors: int = 8,
+    window: int = 32,
+    channels: Sequence[int] = (8, 8),
+    kernel_time: int = 3,
+    kernel_sensors: int = 3,
+    hidden_size: int = 32,
+    num_layers: int = 1,
+) -> WindowCNNLSTM:
+    """Causal CNN-LSTM next-row predictor for sensor streams (anomaly detection, streams O(1)).
+
+    See :class:`WindowCNNLSTM`.
+    """
+    return WindowCNNLSTM(
+        n_sensors=n_sensors,
+        window=window,
+        channels=channels,
+        kernel_time=kernel_time,
+        kernel_sensors=kernel_sensors,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+    )
+
+
+@register_model("mscred")
+def mscred(
+    *,
+    n_sensors: int = 8,
+    window: int = 32,
+    scales: Sequence[int] = (5, 10, 20),
+    steps: int = 4,
+    gap: int = 4,
+    channels: int = 16,
+) -> MSCRED:
+    """MSCRED-style signature-matrix ConvLSTM autoencoder for sensor anomaly detection.
+
+    See :class:`MSCRED`.
+    """
+    return MSCRED(
+        n_sensors=n_sensors,
+        window=window,
+        scales=scales,
+        steps=steps,
+        gap=gap,
+        channels=channels,
+    )
+
+
+@register_model("convlstm_ae")
+def convlstm_ae(
+    *, n_sensors: int = 8, window: int = 32, hidden_channels: int = 8, kernel_size: int = 3
+) -> ConvLSTMAutoencoder:
+    """ConvLSTM1d autoencoder of windows of sensor rows for anomaly detection.
+
+    See :class:`ConvLSTMAutoencoder`.
+    """
+    return ConvLSTMAutoencoder(
+        n_sensors=n_sensors,
+        window=window,
+        hidden_channels=hidden_channels,
+        kernel_size=kernel_size,
+    )

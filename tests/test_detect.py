@@ -1,0 +1,230 @@
+"""AnomalyDetector: fitting, per-row scores, thresholds, POT, save/load, streaming, errors."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cnnlstm.data.sensor_plant import SensorPlant
+from cnnlstm.detect import AnomalyDetector, fit_gpd, pot_threshold
+from cnnlstm.errors import DataError
+
+TRAIN_ROWS = 400
+
+
+@pytest.fixture(scope="module")
+def plant() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    generator = SensorPlant(seed=0)
+    frame = generator.generate(2000)
+    names = generator.sensor_names
+    return frame[names].to_numpy(), frame["anomaly"].to_numpy().astype(np.int64), names
+
+
+@pytest.fixture(scope="module")
+def fitted(plant: tuple[np.ndarray, np.ndarray, list[str]]) -> AnomalyDetector:
+    rows, _, names = plant
+    return AnomalyDetector().fit(rows[:TRAIN_ROWS], columns=names)  # the defaults, as shipped
+
+
+@pytest.fixture(scope="module")
+def small_rows() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    t = np.arange(300)[:, None]
+    return np.sin(t / 7.0 + np.arange(4)) + 0.1 * rng.normal(size=(300, 4))
+
+
+def quick(**kwargs: object) -> AnomalyDetector:
+    args: dict[str, object] = {"window": 16, "epochs": 2, "batch_size": 32}
+    args.update(kwargs)
+    return AnomalyDetector(**args)  # type: ignore[arg-type]
+
+
+def precision_recall(flags: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    hits = float((flags & labels).sum())
+    return hits / max(int(flags.sum()), 1), hits / max(int(labels.sum()), 1)
+
+
+def test_finds_injected_anomalies_better_than_chance(
+    fitted: AnomalyDetector, plant: tuple[np.ndarray, np.ndarray, list[str]]
+) -> None:
+    rows, labels, names = plant
+    flags = fitted.predict(rows, columns=names)[TRAIN_ROWS:]
+    truth = labels[TRAIN_ROWS:]
+    precision, recall = precision_recall(flags, truth)
+    rng = np.random.default_rng(0)
+    shuffled = [precision_recall(flags, rng.permutation(truth)) for _ in range(50)]
+    chance_precision = max(p for p, _ in shuffled)
+    chance_recall = max(r for _, r in shuffled)
+    assert precision > 1.5 * chance_precision
+    assert recall > 1.5 * chance_recall
+    assert recall > 0.3
+
+
+def test_threshold_comes_from_the_training_rows_alone(
+    fitted: AnomalyDetector, plant: tuple[np.ndarray, np.ndarray, list[str]]
+) -> None:
+    rows, _, _ = plant
+    before = fitted.threshold_
+    fitted.score(rows[TRAIN_ROWS:] * 3.0)
+    fitted.predict(rows[TRAIN_ROWS:])
+    assert fitted.threshold_ == before
+    # Recomputed from the public scores of the training rows: the held-out quarter's quantile.
+    train_scores = fitted.score(rows[:TRAIN_ROWS])
+    np.testing.assert_allclose(train_scores, fitted.train_scores_, rtol=1e-6, atol=1e-9)
+    calibration = train_scores[TRAIN_ROWS - TRAIN_ROWS // 4 :]
+    assert before == pytest.approx(np.quantile(calibration, 0.99), rel=1e-6)
+
+
+def test_threshold_does_not_depend_on_test_rows(small_rows: np.ndarray) -> None:
+    train = small_rows[:200]
+    one = quick().fit(train)
+    one.score(small_rows[200:])
+    two = quick().fit(train)
+    assert one.threshold_ == two.threshold_
+    np.testing.assert_array_equal(one.score(small_rows), two.score(small_rows))
+
+
+def test_scores_are_causal(
+    fitted: AnomalyDetector, plant: tuple[np.ndarray, np.ndarray, list[str]]
+) -> None:
+    rows, _, _ = plant
+    rows = rows[:700].copy()
+    before = fitted.score(rows)
+    rows[500] += 10.0 * rows[:400].std(axis=0)
+    after = fitted.score(rows)
+    np.testing.assert_array_equal(before[:500], after[:500])
+    assert after[500] > before[500] + 1.0
+    assert before[0] == 0.0  # row 0 has no prediction
+
+
+def test_stream_equals_offline(
+    fitted: AnomalyDetector, plant: tuple[np.ndarray, np.ndarray, list[str]]
+) -> None:
+    rows, _, _ = plant
+    rows = rows[300:700]
+    offline = fitted.score(rows)
+    scorer = fitted.stream()
+    streamed = [scorer.update(row) for row in rows]
+    scores = np.array([score for score, _ in streamed])
+    np.testing.assert_allclose(scores, offline, rtol=1e-5, atol=1e-5)
+    flags = np.array([flag for _, flag in streamed])
+    assert (flags == (offline > fitted.threshold_)).mean() > 0.99  # equal up to ties at 1e-5
+
+
+@pytest.mark.parametrize("model", ["convlstm_ae", "mscred"])
+def test_window_models_stream_like_offline(model: str, small_rows: np.ndarray) -> None:
+    args = {"mscred": {"scales": (4, 8), "steps": 3, "gap": 3, "channels": 4}}.get(model, {})
+    detector = quick(model=model, model_args=args, smooth=3).fit(small_rows[:150])
+    rows = small_rows[150:220]
+    offline = detector.score(rows)
+    assert (offline[:15] == 0).all() and (offline[15:] > 0).all()  # window - 1 unscored rows
+    scorer = detector.stream()
+    streamed = np.array([scorer.update(row)[0] for row in rows])
+    np.testing.assert_allclose(streamed, offline, rtol=1e-5, atol=1e-6)
+
+
+def test_save_and_load_give_identical_scores(
+    fitted: AnomalyDetector, plant: tuple[np.ndarray, np.ndarray, list[str]], tmp_path: Path
+) -> None:
+    rows, _, names = plant
+    path = tmp_path / "detector.pt"
+    fitted.save(path)
+    loaded = AnomalyDetector.load(path)
+    assert loaded.threshold_ == fitted.threshold_
+    assert loaded.columns_ == names and loaded.n_features_ == 8
+    assert loaded.window == fitted.window and loaded.smooth == fitted.smooth
+    np.testing.assert_array_equal(loaded.score(rows[:600]), fitted.score(rows[:600]))
+    torch.load(path, weights_only=True)  # plain values and tensors only
+
+
+def test_pot_threshold_in_the_detector(small_rows: np.ndarray) -> None:
+    detector = quick(threshold="pot", quantile=0.99, pot_init=0.8, factor=1.5).fit(small_rows[:200])
+    calibration = detector.train_scores_[150:]
+    expected = pot_threshold(calibration, risk=0.01, init=0.8) * 1.5
+    assert detector.threshold_ == pytest.approx(expected)
+
+
+def test_fit_gpd_hand_computed() -> None:
+    # excesses 1, 2, 3: mean 2, sample variance 1, m^2/v = 4 -> xi = -1.5, sigma = 5
+    xi, sigma = fit_gpd(np.array([1.0, 2.0, 3.0]))
+    assert xi == pytest.approx(-1.5) and sigma == pytest.approx(5.0)
+
+
+@pytest.mark.parametrize(("xi", "sigma"), [(0.2, 1.0), (-0.2, 2.0), (0.0, 0.5)])
+def test_pot_recovers_a_known_tail(xi: float, sigma: float) -> None:
+    rng = np.random.default_rng(0)
+    uniform = rng.uniform(size=200_000)
+    exponential = -sigma * np.log1p(-uniform)
+    samples = exponential if xi == 0 else sigma / xi * ((1 - uniform) ** (-xi) - 1)  # inverse CDF
+    fit_xi, fit_sigma = fit_gpd(samples)
+    assert fit_xi == pytest.approx(xi, abs=0.03)
+    assert fit_sigma == pytest.approx(sigma, rel=0.05)
+    risk = 1e-3
+    true_level = -sigma * math.log(risk) if xi == 0 else sigma / xi * (risk ** (-xi) - 1)
+    assert pot_threshold(samples, risk=risk, init=0.9) == pytest.approx(true_level, rel=0.05)
+    assert np.mean(samples > true_level) == pytest.approx(risk, rel=0.2)
+
+
+def test_too_few_rows_nan_and_unfitted(small_rows: np.ndarray) -> None:
+    with pytest.raises(DataError, match="needs at least window=16 training rows, but got 10"):
+        quick().fit(small_rows[:10])
+    bad = small_rows[:100].copy()
+    bad[7, 2] = np.nan
+    with pytest.raises(DataError, match="row 7, column 2 is NaN"):
+        quick().fit(bad)
+    with pytest.raises(DataError, match="fitted first"):
+        quick().score(small_rows)
+    with pytest.raises(DataError, match="columns has to name the 4 sensors"):
+        quick().fit(small_rows[:100], columns=["a", "b"])
+
+
+def test_other_columns_are_a_data_error(
+    fitted: AnomalyDetector, plant: tuple[np.ndarray, np.ndarray, list[str]]
+) -> None:
+    rows, _, names = plant
+    with pytest.raises(DataError, match=r"fitted on 8 columns \['Accelerometer1RMS'.*7 unnamed"):
+        fitted.score(rows[:50, :7])
+    renamed = [*names[:-1], "Other"]
+    with pytest.raises(DataError, match=r"'Volume Flow RateRMS'\].*'Other'\]"):
+        fitted.score(rows[:50], columns=renamed)
+    with pytest.raises(DataError, match="expected 8 finite values"):
+        fitted.stream().update(rows[0, :3])
+
+
+def test_load_rejects_other_files(tmp_path: Path) -> None:
+    path = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    with pytest.raises(DataError, match="not a saved AnomalyDetector"):
+        AnomalyDetector.load(path)
+    with pytest.raises(DataError, match="no such file"):
+        AnomalyDetector.load(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"window": 1}, "window has to be at least 2"),
+        ({"epochs": 0}, "epochs has to be a positive int"),
+        ({"threshold": "max"}, "threshold has to be 'quantile' or 'pot'"),
+        ({"quantile": 1.0}, r"quantile has to be in \(0, 1\)"),
+        ({"threshold": "pot", "pot_init": 0.995}, "pot_init has to be in"),
+        ({"holdout": 1.0}, r"holdout has to be in \[0, 1\)"),
+        ({"model_args": {"window": 8}}, "model_args has to leave out 'window'"),
+        ({"factor": 0}, "factor has to be positive"),
+    ],
+)
+def test_bad_arguments(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        AnomalyDetector(**kwargs)  # type: ignore[arg-type]
+
+
+def test_progress_bar_and_thread_setting_restored(small_rows: np.ndarray) -> None:
+    threads = torch.get_num_threads()
+    detector = quick(epochs=1).fit(small_rows[:100], progress=True)
+    assert torch.get_num_threads() == threads
+    assert len(detector.train_loss_) == 1 and math.isfinite(detector.train_loss_[0])
+    assert "threshold_=" in repr(detector)
