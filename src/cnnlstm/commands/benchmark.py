@@ -1,0 +1,281 @@
+"""``cnnlstm benchmark skab``: the SKAB outlier and changepoint protocol, beside the leaderboard.
+
+::
+
+    cnnlstm benchmark skab DATA_DIR [--model NAME ...] [--output DIR] [--quick]
+
+For each of SKAB's labelled files (``valve1/*.csv``, ``valve2/*.csv``, ``other/*.csv``) and each
+model: fit an :class:`~cnnlstm.detect.AnomalyDetector` on the first :data:`TRAIN_ROWS` rows (its
+threshold comes from them alone), score the whole file in one pass (so the recurrent and window
+models are warmed up on the training rows), and judge the flags of rows ``TRAIN_ROWS`` onward.
+Confusion counts are summed over the files, then F1 = TP / (TP + (FP + FN) / 2), FAR and MAR
+(:func:`~cnnlstm.evaluation.skab_scores`). Changepoints are the rows where a file's flags flip,
+scored with NAB's standard profile and a 60 s window to the right of each labelled changepoint
+(:func:`~cnnlstm.evaluation.nab_score`). A "flag every row" line, computed from the same rows'
+labels, is the floor any detector has to beat (SKAB publishes it as F1 0.70, FAR 100, MAR 0:
+that figure only comes out when the first 400 rows of each file are left out).
+
+``--quick`` runs the first file of each folder with 2 epochs, to check the machinery in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnlstm.commands import USER_ERRORS, user_error
+from cnnlstm.commands.detect import DETECTOR_MODELS
+from cnnlstm.data.sensors import SKAB, SensorCSV
+from cnnlstm.detect import AnomalyDetector
+from cnnlstm.errors import DataError
+from cnnlstm.evaluation import (
+    Counts,
+    binary_counts,
+    changepoints_from_labels,
+    changepoints_from_predictions,
+    leaderboard_table,
+    nab_score,
+    skab_scores,
+)
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "FLOOR",
+    "QUICK_EPOCHS",
+    "TRAIN_ROWS",
+    "SkabRun",
+    "add_parser",
+    "build_parser",
+    "main",
+    "run",
+    "run_skab",
+]
+
+COMMAND = "benchmark"
+TRAIN_ROWS = 400
+"""Rows at the start of each file the detector is fitted on; the rest are judged."""
+DEFAULT_MODELS = DETECTOR_MODELS
+FLOOR = "flag every row (this data)"
+QUICK_EPOCHS = 2
+_NAB_WINDOW_SECONDS = 60.0
+_SKAB_HELP = "SKAB: fit on the first 400 rows of each file, judge the rest, pooled over files"
+_HELP = "run a published benchmark protocol and print our results beside the leaderboard"
+
+
+@dataclass
+class SkabRun:
+    """Pooled results of one detector (or the floor) over the files."""
+
+    name: str
+    counts: Counts = field(default_factory=Counts)
+    true_changepoints: list[np.ndarray] = field(default_factory=list)
+    alarms: list[np.ndarray] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, labels: np.ndarray, changepoints: np.ndarray, flags: np.ndarray) -> None:
+        """Add one file's judged rows: ``(N,)`` labels, labelled changepoints and flags."""
+        self.counts = self.counts + binary_counts(labels, flags)
+        self.true_changepoints.append(changepoints_from_labels(changepoints))
+        self.alarms.append(changepoints_from_predictions(flags))
+        self.lengths.append(len(flags))
+
+    def row(self) -> dict[str, Any]:
+        """``name, f1, far, mar, precision, recall`` (fractions), ``nab`` (0-100), counts."""
+        scores = skab_scores(self.counts)
+        has_changepoints = any(len(c) for c in self.true_changepoints)
+        nab = (
+            nab_score(
+                self.true_changepoints,
+                self.alarms,
+                window_seconds=_NAB_WINDOW_SECONDS,
+                n_rows_per_file=self.lengths,
+            )
+            if has_changepoints
+            else None
+        )
+        return {
+            "name": self.name,
+            "f1": scores["f1"],
+            "far": scores["far"],
+            "mar": scores["mar"],
+            "precision": scores["precision"],
+            "recall": scores["recall"],
+            "nab": nab,
+            "tp": self.counts.tp,
+            "fp": self.counts.fp,
+            "fn": self.counts.fn,
+            "tn": self.counts.tn,
+            "files": len(self.lengths),
+            "seconds": round(self.seconds, 1),
+        }
+
+
+def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    protocols = parser.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
+    skab = protocols.add_parser(
+        "skab",
+        help=_SKAB_HELP,
+        description=_SKAB_HELP,
+    )
+    skab.add_argument("data_dir", metavar="DATA_DIR", type=Path, help="the SKAB data folder")
+    skab.add_argument(
+        "--model",
+        action="append",
+        metavar="NAME",
+        help=f"a detector family to run (repeat for several; default: {', '.join(DEFAULT_MODELS)})",
+    )
+    skab.add_argument("--output", metavar="DIR", type=Path, help="write skab.json and skab.md here")
+    skab.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"the first file of each folder, {QUICK_EPOCHS} epochs: checks the run in seconds",
+    )
+    skab.add_argument("--seed", type=int, default=0, help="seeds every detector (default 0)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``benchmark`` (with its protocol ``skab``) to the ``cnnlstm`` subcommands."""
+    parser = subparsers.add_parser(COMMAND, help=_HELP, description=_HELP)
+    _configure(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with just this command, as ``cnnlstm benchmark`` reads its arguments."""
+    return _configure(argparse.ArgumentParser(prog=f"cnnlstm {COMMAND}", description=_HELP))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``cnnlstm benchmark`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen protocol; user mistakes print one error line and return 2."""
+    try:
+        models = tuple(args.model) if args.model else DEFAULT_MODELS
+        started = time.perf_counter()
+        rows = run_skab(args.data_dir, models=models, quick=args.quick, seed=args.seed)
+        wall = time.perf_counter() - started
+    except USER_ERRORS as error:
+        return user_error(COMMAND, error)
+    table = leaderboard_table(rows)
+    title = f"SKAB ({rows[0]['files']} files{', quick' if args.quick else ''})"
+    print(json.dumps({"benchmark": title, "rows": rows, "wall_seconds": round(wall, 1)}, indent=2))
+    print(f"\n### {title}\n\n{table}\n\nwall time {wall:.0f} s", flush=True)
+    if args.output is not None:
+        folder = Path(args.output)
+        folder.mkdir(parents=True, exist_ok=True)
+        document = {"benchmark": title, "rows": rows, "wall_seconds": round(wall, 1)}
+        (folder / "skab.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        (folder / "skab.md").write_text(f"### {title}\n\n{table}\n", encoding="utf-8")
+    return 0
+
+
+def _files(data_dir: Path, quick: bool) -> list[str]:
+    skab = SKAB(data_dir)
+    if not quick:
+        return skab.files
+    firsts: dict[str, str] = {}
+    for name in skab.files:
+        firsts.setdefault(name.split("/")[0], name)
+    return list(firsts.values())
+
+
+def run_skab(
+    data_dir: str | Path,
+    *,
+    models: Sequence[str] = DEFAULT_MODELS,
+    quick: bool = False,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Run the SKAB protocol (see the module docstring) and return one row per model + floor.
+
+    Args:
+        data_dir: the SKAB data folder.
+        models: detector families to run, with :class:`AnomalyDetector`'s defaults.
+        quick: the first file of each folder and :data:`QUICK_EPOCHS` epochs.
+        seed: seeds every detector.
+
+    Returns:
+        Rows as :meth:`SkabRun.row` makes them: the models in order, then :data:`FLOOR`.
+
+    Raises:
+        DataError: no SKAB layout, a file without an ``anomaly`` label or too short to judge.
+        ValueError: a model that is not a detector family.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    root = Path(data_dir)
+    files = _files(root, quick)
+    runs = {name: SkabRun(name) for name in models}
+    floor = SkabRun(FLOOR)
+    options: dict[str, Any] = {"seed": seed}
+    if quick:
+        options["epochs"] = QUICK_EPOCHS
+    unknown = [name for name in models if name not in DEFAULT_MODELS]
+    if unknown:
+        raise ValueError(
+            f"--model has to be one of the detector families {', '.join(DEFAULT_MODELS)}, but got "
+            f"{', '.join(unknown)}"
+        )
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
+    with progress, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # time gaps in SKAB files are known and harmless here
+        task = progress.add_task("SKAB", total=len(files) * len(models))
+        for file in files:
+            data = SensorCSV(root / file, window=1)
+            labels, changepoints = _labels(data)
+            if len(data.features) <= TRAIN_ROWS:
+                raise DataError(
+                    f"{data.path}: has {len(data.features)} rows; the protocol fits on the first "
+                    f"{TRAIN_ROWS} and needs rows after them."
+                )
+            judged = slice(TRAIN_ROWS, None)
+            floor.add(labels[judged], changepoints[judged], np.ones_like(labels[judged]))
+            for name in models:
+                progress.update(task, description=f"{name} {file}")
+                started = time.perf_counter()
+                detector = AnomalyDetector(model=name, **options)
+                detector.fit(data.features[:TRAIN_ROWS], columns=data.feature_names)
+                flags = (detector.score(data.features) > detector.threshold_).astype(np.int64)
+                runs[name].add(labels[judged], changepoints[judged], flags[judged])
+                runs[name].seconds += time.perf_counter() - started
+                progress.advance(task)
+    return [*(runs[name].row() for name in models), floor.row()]
+
+
+def _labels(data: SensorCSV) -> tuple[np.ndarray, np.ndarray]:
+    lower = [n.lower() for n in data.label_names]
+    if data.labels is None or "anomaly" not in lower:
+        raise DataError(
+            f"{data.path}: has no 'anomaly' label column; the SKAB files label every row."
+        )
+    labels = np.asarray(data.labels[:, lower.index("anomaly")], dtype=np.int64)
+    if "changepoint" in lower:
+        changepoints = np.asarray(data.labels[:, lower.index("changepoint")], dtype=np.int64)
+    else:
+        changepoints = np.zeros_like(labels)
+    return labels, changepoints
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,643 @@
+"""``cnnlstm detect``: fit an anomaly detector on normal sensor rows, score a file, write flags.
+
+::
+
+    cnnlstm detect INPUT.csv [--train NORMAL.csv | --train-rows N] --output OUT.csv [--report DIR]
+    cnnlstm detect - --stream --load DETECTOR.pt < rows.csv
+
+INPUT is read with :class:`~cnnlstm.data.sensors.SensorCSV`: the delimiter is sniffed, a datetime
+column is parsed when there is one, and the label columns ``anomaly`` / ``changepoint`` are kept
+apart: they never reach the detector (neither its weights nor its threshold), they only score
+the run. The detector (:class:`~cnnlstm.detect.AnomalyDetector`) is fitted on NORMAL.csv's rows,
+or on the first ``--train-rows`` rows of INPUT (default: the first :data:`DEFAULT_TRAIN_ROWS`
+rows, at most half the file), or read with ``--load``. OUT.csv gets one line per INPUT row, in
+order: ``datetime`` (or ``row``, 0-based, without a datetime column), ``score`` and ``anomaly``
+(0/1). It is written to a temporary file beside it and moved into place at the end, so a failed
+run never leaves a partial OUT.csv.
+
+With labels, the command prints precision, recall, F1, FAR and MAR (SKAB's definitions, see
+:mod:`cnnlstm.evaluation`) and, with a ``changepoint`` column, the NAB score (standard profile,
+a 60 s window to the right of each changepoint). With ``--train-rows`` the metrics count only
+the rows after the training rows: the rows the detector was fitted on say nothing about it.
+
+``--stream`` reads a header line and then rows from standard input as they arrive and writes
+``datetime,score,anomaly`` for each row to standard output at once, with
+:meth:`AnomalyDetector.stream <cnnlstm.detect.AnomalyDetector.stream>`: the recurrent state
+carries from row to row, so the scores equal the offline run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import math
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
+
+from cnnlstm.commands import USER_ERRORS, user_error
+from cnnlstm.data.sensors import WHITESPACE, SensorCSV, sniff_delimiter
+from cnnlstm.detect import AnomalyDetector, StreamScorer
+from cnnlstm.errors import DataError
+from cnnlstm.evaluation import (
+    binary_counts,
+    changepoints_from_labels,
+    changepoints_from_predictions,
+    nab_score,
+    skab_scores,
+    spans_from_binary,
+)
+
+__all__ = [
+    "DEFAULT_TRAIN_ROWS",
+    "DETECTOR_MODELS",
+    "NAB_WINDOW_SECONDS",
+    "add_parser",
+    "build_parser",
+    "detection_metrics",
+    "main",
+    "run",
+]
+
+COMMAND = "detect"
+DEFAULT_TRAIN_ROWS = 400
+"""Rows of INPUT fitted on when neither ``--train`` nor ``--train-rows`` is given (SKAB's
+protocol); capped at half the file so that something is left to score."""
+DETECTOR_MODELS = ("window_cnnlstm", "mscred", "convlstm_ae")
+"""The model families :class:`~cnnlstm.detect.AnomalyDetector` can fit."""
+NAB_WINDOW_SECONDS = 60.0
+"""NAB's scoring window to the right of each true changepoint, as SKAB sets it."""
+
+_LABELS = ("anomaly", "changepoint")
+_FIT_FLAGS = ("model", "window", "epochs", "threshold", "quantile", "factor", "seed")
+_HELP = "fit an anomaly detector on normal sensor rows, score a file and write its flags"
+
+
+def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument(
+        "input",
+        metavar="INPUT",
+        help="the delimited sensor file to score; '-' with --stream reads standard input",
+    )
+    train = parser.add_mutually_exclusive_group()
+    train.add_argument(
+        "--train", metavar="NORMAL.csv", type=Path, help="fit on this file of normal rows"
+    )
+    train.add_argument(
+        "--train-rows",
+        metavar="N",
+        type=int,
+        help=f"fit on the first N rows of INPUT (default: {DEFAULT_TRAIN_ROWS}, at most half)",
+    )
+    parser.add_argument(
+        "--output", "-o", metavar="OUT.csv", type=Path, help="where to write the scores and flags"
+    )
+    parser.add_argument(
+        "--report", metavar="DIR", type=Path, help="write a plot and a Markdown summary here"
+    )
+    parser.add_argument(
+        "--model",
+        help="detector family: window_cnnlstm (default), mscred or convlstm_ae",
+    )
+    parser.add_argument("--window", type=int, help="rows per window (default 32)")
+    parser.add_argument("--epochs", type=int, help="training passes (default 40)")
+    parser.add_argument(
+        "--threshold",
+        choices=("quantile", "pot"),
+        help="how the threshold is set from the training scores (default quantile)",
+    )
+    parser.add_argument(
+        "--quantile", type=float, help="training-score quantile of the threshold (default 0.99)"
+    )
+    parser.add_argument("--factor", type=float, help="multiplies the threshold (default 1)")
+    parser.add_argument("--seed", type=int, help="seeds the weights and batch order (default 0)")
+    parser.add_argument(
+        "--nan",
+        choices=("fail", "ffill", "interpolate"),
+        default="fail",
+        help="empty or NaN cells: stop (default), repeat the last value, or interpolate",
+    )
+    parser.add_argument("--save", metavar="DETECTOR.pt", type=Path, help="save the fitted detector")
+    parser.add_argument(
+        "--load", metavar="DETECTOR.pt", type=Path, help="use a saved detector instead of fitting"
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="score rows from standard input as they arrive; write them to standard output",
+    )
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``detect`` to the ``cnnlstm`` command line's subcommands."""
+    parser = subparsers.add_parser(COMMAND, help=_HELP, description=_HELP)
+    _configure(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with just this command, as ``cnnlstm detect`` reads its arguments."""
+    return _configure(argparse.ArgumentParser(prog=f"cnnlstm {COMMAND}", description=_HELP))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``cnnlstm detect`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the command; user mistakes print one error line and return 2."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code = _stream(args) if args.stream else _offline(args)
+        for warning in caught:
+            if issubclass(warning.category, UserWarning):
+                _note(args, f"warning: {' '.join(str(warning.message).split())}")
+        return code
+    except USER_ERRORS as error:
+        return user_error(COMMAND, error)
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.model is not None and args.model not in DETECTOR_MODELS:
+        raise ValueError(
+            f"--model has to be one of the detector families {', '.join(DETECTOR_MODELS)}, but "
+            f"got {args.model!r}"
+        )
+    if args.load is not None:
+        given = [
+            f"--{name.replace('_', '-')}" for name in _FIT_FLAGS if getattr(args, name) is not None
+        ]
+        given += ["--train"] * (args.train is not None)
+        given += ["--train-rows"] * (args.train_rows is not None)
+        if given:
+            raise ValueError(
+                f"--load uses the saved detector as it is, so {', '.join(given)} cannot be "
+                f"given with it; leave them out, or fit a new detector without --load."
+            )
+    if args.stream:
+        if args.input != "-":
+            raise ValueError(
+                f"INPUT has to be '-' with --stream (rows come on standard input), "
+                f"but got {args.input!r}"
+            )
+        if args.load is None and args.train is None:
+            raise ValueError(
+                "--stream needs a detector: pass --load DETECTOR.pt or --train NORMAL.csv."
+            )
+        if args.output is not None or args.report is not None:
+            raise ValueError("--stream writes to standard output: leave out --output and --report.")
+        if args.nan == "interpolate":
+            raise ValueError(
+                "--nan has to be fail or ffill with --stream (interpolating needs the rows after "
+                "a gap), but got interpolate"
+            )
+        return
+    if args.input == "-":
+        raise ValueError("INPUT has to be a file without --stream, but got '-'")
+    if args.output is None:
+        raise ValueError("--output OUT.csv has to be given: where the scores go.")
+    if args.train_rows is not None and args.train_rows < 1:
+        raise ValueError(f"--train-rows has to be a positive int, but got {args.train_rows}")
+
+
+def _detector(args: argparse.Namespace) -> AnomalyDetector:
+    """A new, unfitted detector from the flags (their defaults are AnomalyDetector's)."""
+    options = {name: getattr(args, name) for name in _FIT_FLAGS if getattr(args, name) is not None}
+    model = options.pop("model", "window_cnnlstm")
+    try:
+        return AnomalyDetector(model=model, **options)
+    except ValueError as error:
+        raise ValueError(f"--{error}") from None
+
+
+def _read(path: Path, nan: str) -> SensorCSV:
+    try:
+        return SensorCSV(path, window=1, nan_policy=nan)  # type: ignore[arg-type]
+    except DataError as error:
+        # the reader names its own argument; on the command line it is --nan
+        message = str(error).replace(
+            "pass nan_policy='ffill' or 'interpolate'", "pass --nan ffill or --nan interpolate"
+        )
+        raise DataError(message) from None
+
+
+def _check_same_columns(train: SensorCSV, data: SensorCSV) -> None:
+    missing = [c for c in data.feature_names if c not in train.feature_names]
+    extra = [c for c in train.feature_names if c not in data.feature_names]
+    if missing or extra:
+        raise DataError(
+            f"{train.path}: the training file has to have the sensor columns of {data.path}, but "
+            f"it lacks {missing} and has {extra} that {data.path.name} does not; its columns are "
+            f"{train.feature_names}."
+        )
+
+
+def _check_saved_columns(detector: AnomalyDetector, names: Sequence[str], source: str) -> None:
+    if list(names) != list(detector.columns_):
+        raise DataError(
+            f"{source}: the sensor columns {list(names)} differ from the saved detector's "
+            f"{detector.columns_}; score files with the columns the detector was fitted on."
+        )
+
+
+def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetector, int]:
+    """The detector (fitted, or loaded) and the rows of INPUT it was fitted on (0 if none)."""
+    if args.load is not None:
+        return AnomalyDetector.load(args.load), 0
+    detector = _detector(args)
+    if args.train is not None:
+        train = _read(args.train, args.nan)
+        if data is not None:
+            _check_same_columns(train, data)
+            rows = train.features[:, [train.feature_names.index(c) for c in data.feature_names]]
+            names = data.feature_names
+        else:
+            rows, names = train.features, train.feature_names
+        _note(args, f"fitting {detector.model_name} on the {len(rows)} rows of {args.train}")
+        with _fitting(detector):
+            detector.fit(rows, columns=names)
+        used = 0
+    else:
+        assert data is not None
+        total = len(data.features)
+        if args.train_rows is None:
+            used = min(DEFAULT_TRAIN_ROWS, total // 2)
+            why = f" (the default: {DEFAULT_TRAIN_ROWS}, at most half the file; set --train-rows)"
+        else:
+            used = args.train_rows
+            why = ""
+            if used >= total:
+                raise DataError(
+                    f"{data.path}: --train-rows has to leave rows to score, but got {used} of "
+                    f"{total} rows; pass fewer, or a file of normal rows with --train."
+                )
+        _note(args, f"fitting {detector.model_name} on the first {used} rows of {data.path}{why}")
+        with _fitting(detector):
+            detector.fit(data.features[:used], columns=data.feature_names)
+    if args.save is not None:
+        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
+        detector.save(args.save)
+        _note(args, f"saved the detector to {args.save}")
+    return detector, used
+
+
+@contextlib.contextmanager
+def _fitting(detector: AnomalyDetector) -> Iterator[None]:
+    """A rich status line on stderr while the detector fits, when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    text = (
+        f"fitting {detector.model_name}: {detector.epochs} epochs of windows of {detector.window}"
+    )
+    with Console(file=sys.stderr).status(text):
+        yield
+
+
+# ----------------------------------------------------------------------------- offline
+
+
+def _offline(args: argparse.Namespace) -> int:
+    _check_args(args)
+    data = _read(Path(args.input), args.nan)
+    detector, fitted_rows = _fit(args, data)
+    if args.load is not None:
+        _check_saved_columns(detector, data.feature_names, str(data.path))
+    scores = detector.score(data.features, columns=data.feature_names)
+    flags = (scores > detector.threshold_).astype(np.int64)
+    time_name, times = _time_cells(data)
+    _write_atomic(args.output, time_name, times, scores, flags)
+
+    spans = spans_from_binary(flags)
+    console = _console(args)
+    console.print(
+        f"threshold {detector.threshold_:.6g}: flagged {int(flags.sum())} of {len(flags)} rows "
+        f"in {len(spans)} spans; wrote {args.output}",
+        soft_wrap=True,
+    )
+    metrics = None
+    labels = _label(data, "anomaly")
+    if labels is not None:
+        changepoints = _label(data, "changepoint")
+        start = fitted_rows
+        metrics = detection_metrics(
+            labels[start:],
+            flags[start:],
+            changepoints=None if changepoints is None else changepoints[start:],
+            period_seconds=_period(data),
+        )
+        where = f"rows {start}-{len(flags) - 1}, after the training rows" if start else "all rows"
+        _print_metrics(console, metrics, where)
+    if args.report is not None:
+        _write_report(args, data, detector, scores, flags, metrics, spans)
+    return 0
+
+
+def _label(data: SensorCSV, name: str) -> np.ndarray | None:
+    lower = [n.lower() for n in data.label_names]
+    if data.labels is None or name not in lower:
+        return None
+    return np.asarray(data.labels[:, lower.index(name)], dtype=np.int64)
+
+
+def _period(data: SensorCSV) -> float:
+    """The median step between rows in seconds (1 without a datetime column)."""
+    if data.times is None or len(data.times) < 2:
+        return 1.0
+    times = data.times
+    if np.issubdtype(times.dtype, np.datetime64):
+        seconds = times.astype("datetime64[ns]").astype(np.int64) / 1e9
+    else:
+        seconds = times.astype(np.float64)
+    step = float(np.median(np.diff(seconds)))
+    return step if step > 0 else 1.0
+
+
+def detection_metrics(
+    labels: np.ndarray,
+    flags: np.ndarray,
+    *,
+    changepoints: np.ndarray | None = None,
+    period_seconds: float = 1.0,
+) -> dict[str, float]:
+    """Precision, recall, F1, FAR, MAR of row flags, and NAB when changepoints are labelled.
+
+    NAB uses the standard profile and a window of :data:`NAB_WINDOW_SECONDS` to the right of each
+    true changepoint, counted in rows of ``period_seconds``; it is left out when the rows hold
+    no labelled changepoint.
+
+    Args:
+        labels: ``(N,)`` 0/1 labelled anomalies.
+        flags: ``(N,)`` 0/1 flagged rows.
+        changepoints: ``(N,)`` 0/1 labelled changepoints, or ``None``.
+        period_seconds: the time between rows.
+
+    Returns:
+        ``{"precision", "recall", "f1", "far", "mar"}`` (fractions) and ``"nab"`` (0-100).
+
+    Example:
+        >>> m = detection_metrics(np.array([0, 1, 1, 0]), np.array([0, 1, 0, 1]))
+        >>> m["f1"], m["far"]
+        (0.5, 0.5)
+    """
+    scores = skab_scores(binary_counts(labels, flags))
+    metrics = {key: scores[key] for key in ("precision", "recall", "f1", "far", "mar")}
+    if changepoints is not None:
+        true = changepoints_from_labels(changepoints)
+        if len(true):
+            window_rows = max(1, round(NAB_WINDOW_SECONDS / period_seconds))
+            metrics["nab"] = nab_score(
+                [true],
+                [changepoints_from_predictions(flags)],
+                window_seconds=window_rows,
+                n_rows_per_file=[len(flags)],
+            )
+    return metrics
+
+
+def _print_metrics(console: Any, metrics: dict[str, float], where: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"against the labels ({where})", title_justify="left")
+    names = {
+        "precision": "precision",
+        "recall": "recall",
+        "f1": "F1",
+        "far": "FAR, %",
+        "mar": "MAR, %",
+        "nab": "NAB (standard)",
+    }
+    for key in metrics:
+        table.add_column(names[key], justify="right")
+    cells = []
+    for key, value in metrics.items():
+        if math.isnan(value):
+            cells.append("n/a")
+        elif key in ("far", "mar"):
+            cells.append(f"{100 * value:.2f}")
+        elif key == "nab":
+            cells.append(f"{value:.2f}")
+        else:
+            cells.append(f"{value:.3f}")
+    table.add_row(*cells)
+    console.print(table)
+
+
+def _write_report(
+    args: argparse.Namespace,
+    data: SensorCSV,
+    detector: AnomalyDetector,
+    scores: np.ndarray,
+    flags: np.ndarray,
+    metrics: dict[str, float] | None,
+    spans: list[tuple[int, int]],
+) -> None:
+    from cnnlstm.reports.anomaly import plot_detection, write_summary
+
+    folder = Path(args.report)
+    folder.mkdir(parents=True, exist_ok=True)
+    plot = plot_detection(
+        data.times,
+        data.features,
+        scores,
+        detector.threshold_,
+        labels=_label(data, "anomaly"),
+        predictions=flags,
+        columns=data.feature_names,
+        path=folder / "detection.png",
+        title=f"{data.path.name}: {detector.model_name}",
+    )
+    summary = write_summary(
+        folder / "summary.md",
+        input_name=str(data.path),
+        model=repr(detector),
+        threshold=detector.threshold_,
+        n_rows=len(flags),
+        n_flagged=int(flags.sum()),
+        metrics=metrics,
+        plot_name=plot.name,
+        flagged_spans=spans,
+    )
+    _console(args).print(f"wrote {plot} and {summary}", soft_wrap=True)
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def _time_text(value: Any) -> str:
+    """One time cell as OUT.csv writes it: ``2020-03-09 10:14:33``, or seconds as ``%g``."""
+    if isinstance(value, (float, int, np.floating, np.integer)):
+        return f"{float(value):g}"
+    return str(pd.Timestamp(value))
+
+
+def _time_cells(data: SensorCSV) -> tuple[str, list[str]]:
+    if data.times is None:
+        return "row", [str(i) for i in range(len(data.features))]
+    return "datetime", [_time_text(t) for t in data.times]
+
+
+def _write_atomic(
+    path: Path, time_name: str, times: list[str], scores: np.ndarray, flags: np.ndarray
+) -> None:
+    """Write OUT.csv to a temporary file in its folder, then move it into place."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--output has to be a file, but got the folder {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow([time_name, "score", "anomaly"])
+            for time, score, flag in zip(times, scores.tolist(), flags.tolist(), strict=True):
+                writer.writerow([time, f"{score:.8g}", flag])
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def _console(args: argparse.Namespace) -> Any:
+    from rich.console import Console
+
+    # with --stream, standard output carries the scores: everything else goes to stderr
+    return Console(file=sys.stderr if args.stream else sys.stdout, highlight=False)
+
+
+def _note(args: argparse.Namespace, text: str) -> None:
+    _console(args).print(text, soft_wrap=True, markup=False)
+
+
+# ----------------------------------------------------------------------------- stream
+
+
+def _stream(args: argparse.Namespace) -> int:
+    _check_args(args)
+    detector, _ = _fit(args, None)
+    source: TextIO = sys.stdin
+    out: TextIO = sys.stdout
+    rows = _stdin_rows(source)
+    header = next(rows, None)
+    if header is None:
+        raise DataError("stdin: no header line; expected the column names, then rows.")
+    columns = [c.strip() for c in header[1]]
+    missing = [c for c in detector.columns_ if c not in columns]
+    if missing:
+        raise DataError(
+            f"stdin: the header's columns {columns} lack the saved detector's {missing}; the "
+            f"detector was fitted on {detector.columns_}."
+        )
+    others = [c for c in columns if c not in detector.columns_ and c.lower() not in _LABELS]
+    if len(others) > 1:
+        raise DataError(
+            f"stdin: the columns {others} are neither the detector's sensors "
+            f"{detector.columns_} nor labels; only one (the datetime) may be added."
+        )
+    time_at = columns.index(others[0]) if others else None
+    sensor_at = [columns.index(c) for c in detector.columns_]
+    scorer: StreamScorer = detector.stream()
+    print(f"{'datetime' if time_at is not None else 'row'},score,anomaly", file=out, flush=True)
+    last: np.ndarray | None = None
+    for count, (line, cells) in enumerate(rows):
+        if len(cells) != len(columns):
+            raise DataError(
+                f"stdin: line {line} has {len(cells)} fields, but the header has {len(columns)}."
+            )
+        values = np.array([_cell(cells[i], line, columns[i]) for i in sensor_at])
+        holes = np.isnan(values)
+        if holes.any():
+            if args.nan == "fail" or last is None:
+                name = detector.columns_[int(np.flatnonzero(holes)[0])]
+                raise DataError(
+                    f"stdin: line {line}, column {name!r} is empty (NaN); pass --nan ffill to "
+                    f"repeat the last value."
+                )
+            values[holes] = last[holes]
+        last = values
+        score, flag = scorer.update(values)
+        when = _stream_time(cells[time_at], line) if time_at is not None else str(count)
+        print(f"{when},{score:.8g},{flag}", file=out, flush=True)
+    return 0
+
+
+def _stdin_rows(source: TextIO) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, cells)`` of the header and each non-blank line, read as they arrive.
+
+    The delimiter is sniffed from the header and the first row.
+    """
+    # readline, not iteration: each line is handed on as soon as it arrives
+    raw = enumerate(iter(source.readline, ""), start=1)
+    lines = ((number, text.rstrip("\r\n")) for number, text in raw)
+    lines = ((number, text) for number, text in lines if text.strip())
+    first = next(lines, None)
+    if first is None:
+        return
+    second = next(lines, None)
+    sample = [first[1]] + ([second[1]] if second is not None else [])
+    delimiter = sniff_delimiter(sample)
+
+    def split(text: str) -> list[str]:
+        if delimiter is None:
+            return [text]
+        if delimiter == WHITESPACE:
+            return text.split()
+        return next(csv.reader([text], delimiter=delimiter))
+
+    yield first[0], split(first[1])
+    if second is not None:
+        yield second[0], split(second[1])
+    for number, text in lines:
+        yield number, split(text)
+
+
+def _cell(text: str, line: int, column: str) -> float:
+    value = text.strip()
+    if value.lower() in ("", "nan", "na", "n/a", "null", "none", "-", "?"):
+        return math.nan
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise DataError(
+            f"stdin: line {line}, column {column!r}: {value!r} is not a finite number; expected "
+            f"numbers in the sensor columns."
+        )
+    return number
+
+
+def _stream_time(text: str, line: int) -> str:
+    value = text.strip()
+    try:
+        return f"{float(value):g}"
+    except ValueError:
+        pass
+    try:
+        return str(pd.Timestamp(value))
+    except ValueError:
+        raise DataError(
+            f"stdin: line {line}: {value!r} is not a date and time; expected the datetime in "
+            f"the first column that is not a sensor."
+        ) from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

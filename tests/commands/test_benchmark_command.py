@@ -1,0 +1,91 @@
+"""``cnnlstm benchmark skab --quick`` on three SKAB files: our row, the floor row (checked
+against the labels read independently here), the leaderboard, and the files it writes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cnnlstm.commands import benchmark as benchmark_command
+from cnnlstm.commands.benchmark import FLOOR, main
+
+SKAB_DIR = Path("/work/shared/data/skab")
+QUICK_FILES = ("valve1/0.csv", "valve2/0.csv", "other/1.csv")  # the first file of each folder
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    out = tmp_path_factory.mktemp("skab")
+    code = main(
+        ["skab", str(SKAB_DIR), "--quick", "--model", "window_cnnlstm", "--output", str(out)]
+    )
+    return code, out
+
+
+def test_quick_run_prints_our_row_beside_the_leaderboard(
+    quick_run: tuple[int, Path],
+) -> None:
+    code, out = quick_run
+    assert code == 0
+    table = (out / "skab.md").read_text()
+    assert "SKAB (3 files, quick)" in table
+    ours = [line for line in table.splitlines() if line.startswith("| window_cnnlstm |")]
+    assert len(ours) == 1 and ours[0].endswith("| this run |")
+    assert "| Conv-AE | 0.78 | 13.55 | 28.02 | 23.61 | SKAB |" in table
+    document = json.loads((out / "skab.json").read_text())
+    names = [row["name"] for row in document["rows"]]
+    assert names == ["window_cnnlstm", FLOOR]
+    row = document["rows"][0]
+    assert row["files"] == 3
+    judged = row["tp"] + row["fp"] + row["fn"] + row["tn"]
+    assert judged == sum(len(pd.read_csv(SKAB_DIR / f, sep=";")) - 400 for f in QUICK_FILES)
+    assert 0.0 <= row["f1"] <= 1.0 and 0.0 <= row["far"] <= 1.0
+
+
+def test_floor_row_equals_the_labels_counted_by_hand(quick_run: tuple[int, Path]) -> None:
+    _, out = quick_run
+    anomalous = normal = 0
+    for name in QUICK_FILES:
+        labels = pd.read_csv(SKAB_DIR / name, sep=";")["anomaly"].iloc[400:]
+        anomalous += int((labels == 1).sum())
+        normal += int((labels == 0).sum())
+    f1 = anomalous / (anomalous + normal / 2)  # every row flagged: FP = normal rows, FN = 0
+    floor = json.loads((out / "skab.json").read_text())["rows"][-1]
+    assert floor["name"] == FLOOR
+    assert floor["tp"] == anomalous and floor["fp"] == normal
+    assert floor["fn"] == floor["tn"] == 0
+    assert floor["f1"] == pytest.approx(f1)
+    assert floor["far"] == 1.0 and floor["mar"] == 0.0
+    assert f"| {FLOOR} | {f1:.2f} | 100.00 | 0.00 |" in (out / "skab.md").read_text()
+
+
+def test_quick_run_prints_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["skab", str(SKAB_DIR), "--quick", "--model", "mscred"]) == 0
+    printed = capsys.readouterr().out
+    document = json.loads(printed[: printed.index("\n### ")])
+    assert [row["name"] for row in document["rows"]] == ["mscred", FLOOR]
+    assert "| mscred |" in printed and "| MSCRED | 0.36 |" in printed
+
+
+def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["skab", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a folder" in err[0]
+    assert main(["skab", str(SKAB_DIR), "--quick", "--model", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "cnnlstm benchmark: error: --model has to be one of the detector families "
+        "window_cnnlstm, mscred, convlstm_ae, but got nope"
+    ]
+
+
+def test_add_parser_wires_the_command() -> None:
+    parser = argparse.ArgumentParser(prog="cnnlstm")
+    benchmark_command.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["benchmark", "skab", "data", "--model", "mscred", "--quick"])
+    assert args.func is benchmark_command.run
+    assert args.model == ["mscred"] and args.quick and args.data_dir == Path("data")

@@ -1,0 +1,342 @@
+"""``cnnlstm detect`` end to end on generated plant files: output, metrics, report, save/load,
+streaming, and one clear error line for each kind of bad input."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnnlstm.commands import detect as detect_command
+from cnnlstm.commands.detect import main
+from cnnlstm.data.sensor_plant import SensorPlant
+from cnnlstm.detect import AnomalyDetector
+
+TINY = ["--window", "8", "--epochs", "2"]
+TRAIN_ROWS = 200
+
+
+@pytest.fixture(scope="module")
+def plant_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A labelled recording (600 rows, 2 anomalies after 200 clean rows) and a normal one."""
+    root = tmp_path_factory.mktemp("plant")
+    plant = SensorPlant(
+        seed=0, n_anomalies=2, normal_rows=TRAIN_ROWS, anomaly_kinds=("spike", "noise")
+    )
+    plant.write_csv(root / "plant.csv", 600)
+    plant.write_normal_csv(root / "normal.csv", 300)
+    return {"plant": root / "plant.csv", "normal": root / "normal.csv", "root": root}
+
+
+@pytest.fixture(scope="module")
+def fitted_run(plant_files: dict[str, Path]) -> dict[str, object]:
+    """One offline run with --train-rows, --report and --save, and what it printed."""
+    root = plant_files["root"]
+    out, report, saved = root / "out.csv", root / "report", root / "detector.pt"
+    capture = io.StringIO()
+    stdout, sys.stdout = sys.stdout, capture
+    try:
+        code = main(
+            [
+                str(plant_files["plant"]),
+                "--train-rows",
+                str(TRAIN_ROWS),
+                "--output",
+                str(out),
+                "--report",
+                str(report),
+                "--save",
+                str(saved),
+                *TINY,
+            ]
+        )
+    finally:
+        sys.stdout = stdout
+    return {
+        "code": code,
+        "out": out,
+        "report": report,
+        "saved": saved,
+        "printed": capture.getvalue(),
+    }
+
+
+def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("cnnlstm detect: error: ")
+    return err[0]
+
+
+def test_output_has_one_row_per_input_row_in_order(
+    plant_files: dict[str, Path], fitted_run: dict[str, object]
+) -> None:
+    assert fitted_run["code"] == 0
+    out = pd.read_csv(fitted_run["out"])  # type: ignore[arg-type]
+    source = pd.read_csv(plant_files["plant"], sep=";")
+    assert list(out.columns) == ["datetime", "score", "anomaly"]
+    assert len(out) == len(source) == 600
+    assert out["datetime"].tolist() == source["datetime"].tolist()
+    detector = AnomalyDetector.load(fitted_run["saved"])  # type: ignore[arg-type]
+    flags = (out["score"].to_numpy() > detector.threshold_).astype(int)
+    np.testing.assert_array_equal(out["anomaly"].to_numpy(), flags)
+    assert set(out["anomaly"].unique()) <= {0, 1}
+    assert out["score"].iloc[0] == 0.0  # row 0 has no prediction yet
+
+
+def test_metrics_are_printed_for_the_rows_after_the_training_rows(
+    plant_files: dict[str, Path], fitted_run: dict[str, object]
+) -> None:
+    printed = str(fitted_run["printed"])
+    out = pd.read_csv(fitted_run["out"])  # type: ignore[arg-type]
+    labels = pd.read_csv(plant_files["plant"], sep=";")["anomaly"].to_numpy().astype(int)
+    flags = out["anomaly"].to_numpy()
+    tp = fp = fn = tn = 0
+    for label, flag in zip(labels[TRAIN_ROWS:], flags[TRAIN_ROWS:], strict=True):
+        tp += int(label == 1 and flag == 1)
+        fp += int(label == 0 and flag == 1)
+        fn += int(label == 1 and flag == 0)
+        tn += int(label == 0 and flag == 0)
+    f1 = tp / (tp + (fp + fn) / 2)
+    far, mar = 100 * fp / (fp + tn), 100 * fn / (fn + tp)
+    for heading in ("precision", "recall", "F1", "FAR", "MAR", "NAB (standard)"):
+        assert heading in printed
+    assert f"{f1:.3f}" in printed and f"{far:.2f}" in printed and f"{mar:.2f}" in printed
+    assert f"rows {TRAIN_ROWS}-599" in printed
+    assert f"flagged {flags.sum()} of 600 rows" in printed
+    assert f"fitting window_cnnlstm on the first {TRAIN_ROWS} rows" in printed
+
+
+def test_report_writes_plot_and_summary(fitted_run: dict[str, object]) -> None:
+    report = Path(str(fitted_run["report"]))
+    png = (report / "detection.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = (report / "summary.md").read_text()
+    assert summary.startswith("# Anomaly detection")
+    assert "](detection.png)" in summary and "F1" in summary
+
+
+def test_save_then_load_gives_identical_scores(
+    plant_files: dict[str, Path], fitted_run: dict[str, object], tmp_path: Path
+) -> None:
+    again = tmp_path / "again.csv"
+    code = main(
+        [str(plant_files["plant"]), "--load", str(fitted_run["saved"]), "--output", str(again)]
+    )
+    assert code == 0
+    assert again.read_bytes() == Path(str(fitted_run["out"])).read_bytes()
+
+
+def test_stream_gives_the_offline_scores(
+    plant_files: dict[str, Path],
+    fitted_run: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(plant_files["plant"].read_text()))
+    code = main(["-", "--stream", "--load", str(fitted_run["saved"])])
+    assert code == 0
+    streamed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    offline = pd.read_csv(fitted_run["out"])  # type: ignore[arg-type]
+    assert list(streamed.columns) == ["datetime", "score", "anomaly"]
+    assert streamed["datetime"].tolist() == offline["datetime"].tolist()
+    np.testing.assert_allclose(streamed["score"], offline["score"], atol=1e-5, rtol=0)
+    near = np.abs(offline["score"] - AnomalyDetector.load(fitted_run["saved"]).threshold_) < 1e-5
+    same = streamed["anomaly"].to_numpy() == offline["anomaly"].to_numpy()
+    assert (same | near.to_numpy()).all()
+
+
+def test_stream_with_train_gives_the_offline_scores(
+    plant_files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "offline.csv"
+    fit = ["--train", str(plant_files["normal"]), *TINY]
+    assert main([str(plant_files["plant"]), "-o", str(out), *fit]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(plant_files["plant"].read_text()))
+    assert main(["-", "--stream", *fit]) == 0
+    captured = capsys.readouterr()
+    assert "fitting window_cnnlstm on the 300 rows" in captured.err  # stdout carries the rows
+    streamed = pd.read_csv(io.StringIO(captured.out))
+    np.testing.assert_allclose(streamed["score"], pd.read_csv(out)["score"], atol=1e-5, rtol=0)
+
+
+def test_fit_on_a_normal_file_without_labels_in_input(
+    plant_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = pd.read_csv(plant_files["plant"], sep=";").drop(columns=["anomaly", "changepoint"])
+    frame = frame.drop(columns=["datetime"])
+    unlabelled = tmp_path / "unlabelled.csv"
+    frame.to_csv(unlabelled, index=False)  # commas, no datetime, no labels
+    out = tmp_path / "out.csv"
+    code = main([str(unlabelled), "--train", str(plant_files["normal"]), "-o", str(out), *TINY])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "on the 300 rows of" in printed and "precision" not in printed
+    written = pd.read_csv(out)
+    assert list(written.columns) == ["row", "score", "anomaly"]
+    assert written["row"].tolist() == list(range(600))
+
+
+def test_default_train_rows_are_said(
+    plant_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main([str(plant_files["plant"]), "-o", str(tmp_path / "o.csv"), *TINY])
+    assert code == 0
+    assert "on the first 300 rows" in capsys.readouterr().out  # 400 capped at half of 600
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _plant_text(plant_files: dict[str, Path]) -> list[str]:
+    return plant_files["plant"].read_text().splitlines()
+
+
+def _garbled(lines: list[str]) -> str:
+    return "\n".join([lines[0]] + [line.replace(";", ",", 3) for line in lines[1:]])
+
+
+def _ragged(lines: list[str]) -> str:
+    return "\n".join([*lines[:100], lines[100] + ";7;7", *lines[101:]])
+
+
+def _text_cell(lines: list[str]) -> str:
+    cells = lines[50].split(";")
+    cells[2] = "broken"
+    return "\n".join([*lines[:50], ";".join(cells), *lines[51:]])
+
+
+def _nan_rows(lines: list[str]) -> str:
+    cells = lines[300].split(";")
+    cells[1] = ""
+    return "\n".join([*lines[:300], ";".join(cells), *lines[301:]])
+
+
+BAD_FILES = [
+    ("wrong delimiter", _garbled, [], "line 2, column 'datetime'"),
+    ("ragged rows", _ragged, [], "line 101: rows have different numbers of fields"),
+    ("text in a sensor column", _text_cell, [], "line 51, column 'Accelerometer2RMS': 'broken'"),
+    ("NaN row, default --nan fail", _nan_rows, [], "--nan ffill"),
+    ("fewer training rows than a window", None, ["--train-rows", "5"], "window=8"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "extra", "expected"), BAD_FILES, ids=[b[0] for b in BAD_FILES]
+)
+def test_bad_input_is_one_line_and_no_output(
+    name: str,
+    edit: object,
+    extra: list[str],
+    expected: str,
+    plant_files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "input.csv"
+    lines = _plant_text(plant_files)
+    source.write_text(edit(lines) if callable(edit) else "\n".join(lines))
+    out = tmp_path / "result" / "out.csv"
+    assert main([str(source), "-o", str(out), *TINY, *extra]) == 2
+    assert expected in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_nan_rows_are_filled_with_ffill(
+    plant_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "holes.csv"
+    source.write_text(_nan_rows(_plant_text(plant_files)))
+    out = tmp_path / "out.csv"
+    assert main([str(source), "-o", str(out), "--nan", "ffill", *TINY]) == 0
+    assert len(pd.read_csv(out)) == 600
+
+
+def test_columns_that_differ_from_the_saved_detector(
+    plant_files: dict[str, Path],
+    fitted_run: dict[str, object],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lines = _plant_text(plant_files)
+    source = tmp_path / "renamed.csv"
+    source.write_text("\n".join([lines[0].replace("Current", "Amps"), *lines[1:]]))
+    out = tmp_path / "out.csv"
+    assert main([str(source), "--load", str(fitted_run["saved"]), "-o", str(out)]) == 2
+    line = _error_line(capsys)
+    assert "'Amps'" in line and "'Current'" in line  # both lists are named
+    assert not out.exists()
+
+
+def test_training_file_with_other_columns(
+    plant_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    normal = pd.read_csv(plant_files["normal"], sep=";").rename(columns={"Voltage": "Volts"})
+    train = tmp_path / "normal.csv"
+    normal.to_csv(train, sep=";", index=False)
+    out = tmp_path / "out.csv"
+    assert main([str(plant_files["plant"]), "--train", str(train), "-o", str(out), *TINY]) == 2
+    line = _error_line(capsys)
+    assert "lacks ['Voltage']" in line and "has ['Volts']" in line
+    assert not out.exists()
+
+
+def test_missing_input_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.csv"
+    assert main([str(tmp_path / "nowhere.csv"), "-o", str(out)]) == 2
+    assert "nowhere.csv: no such file" in _error_line(capsys)
+    assert not out.exists()
+
+
+def test_failure_while_writing_leaves_no_partial_output(
+    plant_files: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out.csv"
+    out.write_text("the previous run\n")
+
+    def short_times(data: object) -> tuple[str, list[str]]:
+        return "row", ["0", "1", "2"]  # 3 times for 600 scores: the writer fails after 3 lines
+
+    monkeypatch.setattr(detect_command, "_time_cells", short_times)
+    assert main([str(plant_files["plant"]), "-o", str(out), *TINY]) == 2
+    _error_line(capsys)
+    assert out.read_text() == "the previous run\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]  # no temporary file left
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-", "--stream"], "--stream needs a detector"),
+        (["in.csv", "--stream", "--load", "d.pt"], "INPUT has to be '-' with --stream"),
+        (["in.csv", "--load", "d.pt", "--window", "4", "-o", "o.csv"], "--window"),
+        (["in.csv"], "--output OUT.csv has to be given"),
+        (["in.csv", "-o", "o.csv", "--model", "crnn"], "detector families window_cnnlstm,"),
+        (["-", "--stream", "--load", "d.pt", "--nan", "interpolate"], "fail or ffill"),
+    ],
+)
+def test_argument_mistakes(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert expected in _error_line(capsys)
+
+
+def test_add_parser_wires_the_command() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="cnnlstm")
+    detect_command.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["detect", "in.csv", "-o", "out.csv", "--window", "8"])
+    assert args.func is detect_command.run and args.window == 8 and args.model is None
