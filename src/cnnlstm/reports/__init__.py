@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from cnnlstm.reports.anomaly import plot_detection, write_summary
+from cnnlstm.reports.plots import plot_bridge_comparison
 
-__all__ = ["plot_detection", "write_summary"]
+__all__ = ["plot_bridge_comparison", "plot_detection", "write_summary"]

@@ -1,0 +1,263 @@
+"""The `cnnlstm` command: the demo runs, its losses fall, `summary` prints the stages, and
+mistakes (bad options, missing files, unknown models, bridges that do not fit) end in one line."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from cnnlstm import cli
+
+
+def test_demo_prints_every_stage_of_every_model_and_exits_0(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["demo", "--steps", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    for stage in ["GlobalPoolBridge", "SpatialSequence", "TimeDistributed", "ConvLSTM", "LSTM"]:
+        assert stage in out
+    # Bridge outputs worked out by hand from the demo CNN: (N, C, H, W) -> (N, 16, H/4, W/4).
+    assert "(2, 1, 32)" in out  # avgmax pooling of 16 channels: one step of 2*16 features
+    assert "(2, 16, 64)" in out  # columns of a (16, 4, 16) map: 16 steps of 16*4 features
+    assert "(2, 6, 16)" in out  # 6 frames, each pooled to 16 features
+    assert "(2, 5, 8, 16, 16)" in out  # ConvLSTM keeps the grid: 8 hidden channels
+    assert out.count("after 3 steps") == 4
+    assert "Total params" in out
+
+
+def test_demo_losses_fall_and_the_thread_count_is_restored() -> None:
+    threads = torch.get_num_threads()
+    results = cli.run_demo(steps=30, seed=1, console=Console(file=io.StringIO()))
+    assert [title for title, _, _ in results] == [demo.title for demo in cli.DEMOS]
+    for title, before, after in results:
+        assert after < 0.8 * before, (title, before, after)
+    assert torch.get_num_threads() == threads
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["demo", "--steps", "0"], "has to be a positive integer, but got '0'"),
+        (["demo", "--steps", "many"], "has to be a positive integer, but got 'many'"),
+        (["demo", "--seed", "x"], "has to be an integer, but got 'x'"),
+        (["demo", "--bogus"], "unrecognized arguments: --bogus"),
+        (["fly"], "invalid choice: 'fly'"),
+        ([], "choose a command: demo, fit, validate, test, predict, summary, compare, export"),
+    ],
+)
+def test_mistakes_end_in_one_line_on_stderr_and_exit_2(
+    argv: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("cnnlstm: error: ")
+    assert fragment in lines[0]
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["demo", "--help"]) == 0
+    assert "--steps" in capsys.readouterr().out
+
+
+def test_console_script_points_at_main() -> None:
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "cnnlstm"]
+    assert script.load() is cli.main
+
+
+# ----------------------------------------------------------------------------- generated data
+# The labels have to follow from the data, or the demo's falling loss would mean nothing.
+
+
+def test_blob_label_is_the_channel_with_the_blob() -> None:
+    x, y = cli.make_blob_images(16, torch.Generator().manual_seed(0))
+    assert x.shape == (16, 3, 32, 32)
+    blob_channel = x.mean(dim=(2, 3)).argmax(dim=1)  # the blob adds 2.0 over 64 of 1024 pixels
+    assert torch.equal(blob_channel, y)
+
+
+def test_text_line_label_is_the_number_of_strokes_minus_one() -> None:
+    x, y = cli.make_text_lines(16, torch.Generator().manual_seed(0))
+    assert x.shape == (16, 1, 16, 64)
+    for line, label in zip(x, y, strict=True):
+        bright = (line[0].mean(dim=0) > 0.5).int().tolist()  # (64,) columns with a stroke
+        starts = sum(1 for j in range(64) if bright[j] and (j == 0 or not bright[j - 1]))
+        assert starts == int(label) + 1
+
+
+def test_square_label_says_whether_it_grows() -> None:
+    x, y = cli.make_growing_squares(16, torch.Generator().manual_seed(0))
+    assert x.shape == (16, 6, 1, 16, 16)
+    area = (x > 0.5).flatten(2).sum(dim=2).float()  # (16, 6) bright pixels per frame
+    grows = (area[:, -1] > area[:, 0]).long()
+    assert torch.equal(grows, 1 - y)
+
+
+def test_dot_target_is_the_clip_and_each_frame_shifts_the_last() -> None:
+    x, target = cli.make_moving_dots(8, torch.Generator().manual_seed(0))
+    assert x.shape == (8, 6, 1, 16, 16)
+    assert target is x
+    for clip in x:
+        first, second = clip[0, 0], clip[1, 0]
+        shifts = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+        (shift,) = [s for s in shifts if torch.equal(torch.roll(first, s, dims=(0, 1)), second)]
+        for t in range(2, 6):
+            assert torch.equal(torch.roll(clip[t - 1, 0], shift, dims=(0, 1)), clip[t, 0])
+
+
+# ----------------------------------------------------------------------------- the other commands
+
+CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "digit_clips.yaml")
+TINY_MODEL = [
+    "--model.init_args.model_args.channels=[4, 8]",
+    "--model.init_args.model_args.hidden_size=8",
+]
+TINY_DATA = ["--data.init_args.train_samples=4", "--data.init_args.val_samples=4"]
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ["fit", "validate", "test", "predict", "summary", "compare", "export", "demo"]:
+        assert f"    {command} " in out, command
+
+
+def test_fit_help_is_lightning_clis(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["fit", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in [
+        "--trainer.max_epochs",
+        "--ckpt_path",
+        "--early_stopping.patience",
+        "--seed_everything",
+    ]:
+        assert option in out, option
+
+
+def test_summary_prints_every_stage_of_the_config_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["summary", "--config", CONFIG, *TINY_MODEL]) == 0
+    out = capsys.readouterr().out
+    assert "clip_classifier" in out and "val/acc" in out
+    # worked out by hand: clips (2, 10, 1, 32, 32); two CNN stages of 4 and 8 channels each halve
+    # H and W; each frame's (8, 8, 8) map is average-pooled to 8 features; LSTM of 8 units; 10
+    # classes
+    assert "(2, 10, 1, 32, 32)" in out
+    assert "(2, 10, 8, 8, 8)" in out  # TimeDistributed(SimpleCNN)
+    assert "(2, 10, 8)" in out  # GlobalPoolBridge and LSTM
+    assert "(2, 10)" in out  # the head
+    lstm = 4 * 8 * (8 + 8 + 2)  # 4 gates of 8 units; input and hidden weights; two biases
+    assert f"{lstm:,}" in out
+    assert not Path("runs").exists()  # nothing trained, nothing written
+
+
+def test_summary_returns_the_summary_of_a_changed_bridge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bridge = "--model.init_args.model_args.bridge=single_frame"
+    result = cli.run_summary(CONFIG, [*TINY_MODEL, bridge], console=Console(file=io.StringIO()))
+    assert result.input_shape == (2, 10, 1, 32, 32)
+    assert result.output_shape == (2, 10)
+    assert "LSTM" not in {row.type for row in result.rows}
+
+
+def _garbage_checkpoint(tmp_path: Path) -> str:
+    path = tmp_path / "garbage.ckpt"
+    path.write_text("not a checkpoint")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["fit", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
+        (["test", "--config", CONFIG, "--ckpt_path", "gone.ckpt"], "checkpoint file gone.ckpt"),
+        (["summary", "--config", "missing.yaml"], "config file missing.yaml does not exist"),
+        (["export", "--ckpt", "gone.ckpt"], "checkpoint file gone.ckpt does not exist"),
+        (["export", "--ckpt", "GARBAGE"], "garbage.ckpt: not a checkpoint torch.load can read"),
+        (
+            ["fit", "--config", CONFIG, "--model.init_args.model=clip_clasifier"],
+            "Unknown model 'clip_clasifier'. Did you mean 'clip_classifier'?",
+        ),
+        (
+            ["fit", "--config", CONFIG, "--model.init_args.model_args.bridge=columns"],
+            "bridge has to be one of 'temporal', 'convlstm', 'single_frame', but got 'columns'",
+        ),
+        (
+            ["fit", "--config", CONFIG, "--model.init_args.lr=-1"],
+            "lr has to be a positive learning rate, but got -1.0",
+        ),
+        (
+            ["fit", "--config", CONFIG, "--data.init_args.train_samples=0"],
+            "train_samples has to be a positive int, but got 0",
+        ),
+        (
+            # an image model on clips: the bridge cannot take this input; found in the first step
+            [
+                "fit",
+                "--config",
+                CONFIG,
+                *TINY_DATA,
+                "--trainer.enable_progress_bar=false",
+                "--trainer.enable_model_summary=false",
+                "--model.init_args.model=image_sequence_classifier",
+                '--model.init_args.model_args={"bridge": "hilbert", "image_size": [32, 32]}',
+            ],
+            "expected a 4-D input (B, 1, 32, 32), got a 5-D tensor of shape (4, 10, 1, 32, 32)",
+        ),
+        (["summary"], "the following arguments are required: --config"),
+        (["export", "--ckpt", "x.ckpt", "--format", "tflite"], "invalid choice: 'tflite'"),
+        (["compare", "--config", CONFIG, "--bridges", ","], "has to be a comma-separated list"),
+    ],
+)
+def test_user_mistakes_end_in_one_error_line_and_exit_2(
+    argv: list[str],
+    fragment: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    argv = [_garbage_checkpoint(tmp_path) if a == "GARBAGE" else a for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("cnnlstm: error: ")
+    assert fragment in lines[0]
+
+
+def test_an_option_lightningcli_does_not_know_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["fit", "--config", CONFIG, "--trainer.max_stepz=3"]) == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --trainer.max_stepz" in err
+    assert "Traceback" not in err
+
+
+def test_a_mistake_shows_no_traceback_when_run_as_a_program(tmp_path: Path) -> None:
+    # in a process of its own, Lightning's own messages included: the error is the last line
+    argv = ["fit", "--config", CONFIG, "--model.init_args.model=nonet"]
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnlstm.cli", *argv],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("cnnlstm: error: Unknown model 'nonet'")

@@ -1,0 +1,227 @@
+"""`cnnlstm fit | validate | test | predict` on LightningCLI: checkpoints, resume, logs, predict.
+
+Each run is configs/digit_clips.yaml shrunk to a few clips and a tiny model, in a temporary
+working directory (the runs go to ./runs). Expected values come from the CSV log, from the
+checkpoint files and from the task rebuilt independently, never from the CLI's own report.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+
+from cnnlstm import cli
+from cnnlstm.data.datamodules import DigitClipsDataModule
+from cnnlstm.tasks import ClassificationTask, ForecastTask, RecognitionTask
+
+CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "digit_clips.yaml")
+RUN = Path("runs") / "digit_clips"
+# 8 training clips in batches of 4: two steps an epoch, a validation after each epoch
+DATA = {"train_samples": 8, "val_samples": 4, "test_samples": 6, "batch_size": 4}
+TINY = [
+    *[arg for key, value in DATA.items() for arg in (f"--data.init_args.{key}", str(value))],
+    "--model.init_args.model_args.channels=[4, 8]",
+    "--model.init_args.model_args.hidden_size=8",
+    "--trainer.limit_val_batches=1",
+    "--trainer.log_every_n_steps=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_dir_on_one_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models; and the machine is shared
+    yield
+    torch.set_num_threads(threads)
+
+
+def fit(*extra: str) -> None:
+    assert cli.main(["fit", "--config", CONFIG, *TINY, *extra]) == 0
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def val_rows(version: int) -> list[dict[str, str]]:
+    return [r for r in read_csv(RUN / f"version_{version}" / "metrics.csv") if r["val/acc"]]
+
+
+def test_fit_writes_last_and_best_checkpoints_and_both_logs_in_one_version() -> None:
+    fit("--trainer.max_steps=2")
+    checkpoints = RUN / "checkpoints"
+    assert (checkpoints / "last.ckpt").is_file()
+    assert len(list(checkpoints.glob("best-*.ckpt"))) == 1
+    assert torch.load(checkpoints / "last.ckpt", weights_only=False)["global_step"] == 2
+    version = RUN / "version_0"
+    assert (version / "metrics.csv").is_file()
+    assert list(version.glob("events.out.tfevents.*"))  # TensorBoard in the same folder
+    assert not (RUN / "version_1").exists()
+    saved = yaml.safe_load((version / "config.yaml").read_text())
+    assert saved["checkpoint"]["monitor"] == "val/acc"  # "auto" resolved to the task's metric
+    assert saved["checkpoint"]["mode"] == "max"
+    assert saved["early_stopping"]["monitor"] == "val/acc"
+
+
+def test_resume_from_last_continues_the_global_step() -> None:
+    fit("--trainer.max_steps=2")
+    fit("--trainer.max_steps=5", "--ckpt_path=last")
+    last = torch.load(RUN / "checkpoints" / "last.ckpt", weights_only=False)
+    assert last["global_step"] == 5
+    resumed = read_csv(RUN / "version_1" / "metrics.csv")
+    train_steps = [int(r["step"]) for r in resumed if r["train/loss"]]
+    # three more optimizer steps, all logged after the first run's steps 0 and 1
+    assert len(train_steps) == 3
+    assert min(train_steps) >= 2
+
+
+def test_best_checkpoint_is_the_epoch_with_the_best_monitored_value() -> None:
+    # val/loss changes every epoch (the accuracy of 4 clips rarely does): a real choice
+    fit("--trainer.max_steps=8", "--model.init_args.lr=0.05", "--checkpoint.monitor=val/loss")
+    losses = [float(r["val/loss"]) for r in val_rows(0)]
+    assert len(losses) == 4
+    assert len(set(losses)) == 4
+    best_epoch = losses.index(min(losses))
+    (best,) = (RUN / "checkpoints").glob("best-*.ckpt")
+    assert best.name.startswith(f"best-epoch={best_epoch}-")
+    state = torch.load(best, weights_only=False)["callbacks"]
+    (checkpoint_state,) = [v for k, v in state.items() if k.startswith("ModelCheckpoint")]
+    assert float(checkpoint_state["best_model_score"]) == pytest.approx(min(losses))
+
+
+def test_early_stopping_is_on_by_default_and_can_be_switched_off() -> None:
+    # a threshold every val/acc reaches stops training after the first validation
+    fit("--trainer.max_epochs=3", "--early_stopping.stopping_threshold=0.0")
+    assert len(val_rows(0)) == 1
+    assert torch.load(RUN / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 2
+    fit("--trainer.max_epochs=3", "--early_stopping.stopping_threshold=0.0")
+    fit(
+        "--trainer.max_epochs=3",
+        "--early_stopping.stopping_threshold=0.0",
+        "--early_stopping.enabled=false",
+    )
+    assert len(val_rows(2)) == 3
+
+
+def test_predict_writes_the_probabilities_of_the_checkpointed_model() -> None:
+    fit("--trainer.max_steps=2")
+    ckpt = RUN / "checkpoints" / "last.ckpt"
+    assert cli.main(["predict", "--config", CONFIG, *TINY, f"--ckpt_path={ckpt}"]) == 0
+    saved = torch.load(RUN / "predictions" / "predictions.pt")
+    probabilities = saved["predictions"]
+    assert probabilities.shape == (6, 10)
+    assert saved["indices"] == list(range(6))
+    # the same clips through the task rebuilt from the checkpoint, one at a time
+    task = ClassificationTask.load_from_checkpoint(ckpt).eval()
+    data = DigitClipsDataModule(**DATA)
+    assert data.test_set is not None
+    with torch.no_grad():
+        for i in range(6):
+            clip, _ = data.test_set[i]
+            expected = torch.softmax(task(clip.unsqueeze(0)), dim=-1)[0]
+            torch.testing.assert_close(probabilities[i], expected, rtol=1e-4, atol=1e-6)
+
+
+def test_validate_and_test_report_the_task_metrics(capsys: pytest.CaptureFixture[str]) -> None:
+    fit("--trainer.max_steps=2")
+    ckpt = str(RUN / "checkpoints" / "last.ckpt")
+    assert cli.main(["validate", "--config", CONFIG, *TINY, f"--ckpt_path={ckpt}"]) == 0
+    assert cli.main(["test", "--config", CONFIG, *TINY, f"--ckpt_path={ckpt}"]) == 0
+    out = capsys.readouterr().out
+    assert "val/acc" in out
+    assert "test/acc" in out
+
+
+def test_print_config_writes_a_starting_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["fit", "--config", CONFIG, "--print_config"]) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["class_path"] == "cnnlstm.tasks.ClassificationTask"
+    assert config["data"]["class_path"] == "cnnlstm.data.DigitClipsDataModule"
+    loggers = {
+        entry["class_path"].rsplit(".", 1)[-1]: entry for entry in config["trainer"]["logger"]
+    }
+    assert set(loggers) == {"CSVLogger", "TensorBoardLogger"}
+    for entry in loggers.values():
+        assert (entry["init_args"]["save_dir"], entry["init_args"]["name"]) == (
+            "runs",
+            "digit_clips",
+        )
+    assert config["checkpoint"]["dirpath"] == "runs/digit_clips/checkpoints"
+    assert config["checkpoint"]["save_last"] is True
+    assert config["early_stopping"]["enabled"] is True
+    assert config["seed_everything"] == 0
+
+
+def test_print_config_without_a_config_names_the_short_class_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["fit", "--model", "ForecastTask", "--data", "MovingDigitsDataModule", "--print_config"]
+    assert cli.main(argv) == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["class_path"] == "cnnlstm.tasks.ForecastTask"
+    assert config["model"]["init_args"]["model"] == "convlstm_forecaster"
+
+
+def _checkpoint_callback(built: cli.CNNLSTMCLI) -> ModelCheckpoint:
+    (callback,) = [c for c in built.trainer.callbacks if isinstance(c, ModelCheckpoint)]  # type: ignore[attr-defined]
+    return callback
+
+
+def test_a_progress_bar_unless_switched_off() -> None:
+    argv = ["fit", "--config", CONFIG, *TINY]
+    with_bar = cli.build_cli([*argv, "--trainer.enable_progress_bar=true"], execute=False)
+    assert isinstance(with_bar.trainer.progress_bar_callback, RichProgressBar)
+    without = cli.build_cli(argv, execute=False)
+    assert without.trainer.progress_bar_callback is None
+
+
+def test_a_monitor_set_in_the_config_gets_its_mode_from_its_name() -> None:
+    argv = ["fit", "--config", CONFIG, *TINY, "--checkpoint.monitor=val/loss"]
+    callback = _checkpoint_callback(cli.build_cli(argv, execute=False))
+    assert (callback.monitor, callback.mode) == ("val/loss", "min")
+    assert not Path("runs").exists()  # building writes nothing
+
+
+def test_a_monitor_whose_name_says_nothing_needs_a_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["fit", "--config", CONFIG, *TINY, "--early_stopping.monitor=val/thing"]
+    assert cli.main(argv) == 2
+    assert "early_stopping.mode has to be 'min' or 'max'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("task", "expected"),
+    [
+        (ClassificationTask, ("val/acc", "max")),
+        (ForecastTask, ("val/mse", "min")),
+        (RecognitionTask, ("val/cer", "min")),
+        (torch.nn.Module, ("val/loss", "min")),
+    ],
+)
+def test_monitored_metric_of_each_task(task: type, expected: tuple[str, str]) -> None:
+    assert cli.monitored_metric(task) == expected
+
+
+def test_a_task_can_name_its_own_metric() -> None:
+    class Scored(ClassificationTask):
+        monitor = "val/f1"
+        monitor_mode = "max"
+
+    assert cli.monitored_metric(Scored) == ("val/f1", "max")
+
+
+@pytest.mark.parametrize(
+    ("metric", "mode"),
+    [("val/loss", "min"), ("test/mse_copy_last", "min"), ("val/cer", "min"), ("val/f1", "max")],
+)
+def test_metric_mode_from_the_name(metric: str, mode: str) -> None:
+    assert cli.metric_mode(metric) == mode

@@ -1,0 +1,244 @@
+"""`cnnlstm export`: ONNX and TorchScript files that match PyTorch, with dynamic batch and time.
+
+The exported files are checked here on inputs of their own, run with onnxruntime and
+``torch.jit.load`` directly and compared with the task rebuilt from the checkpoint, not with the
+numbers ``export`` prints. A model that freezes a value of its input into the traced graph is the
+deliberately broken case: its export has to fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+from torch import Tensor, nn
+
+from cnnlstm import cli
+from cnnlstm.data.datamodules import DigitClipsDataModule
+from cnnlstm.errors import ConfigError, DataError
+from cnnlstm.export import export_model, load_task, sequence_axes
+from cnnlstm.models import registry
+from cnnlstm.models.registry import create_model, register_model
+from cnnlstm.tasks import ClassificationTask
+
+CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "digit_clips.yaml")
+TINY = [
+    "--data.init_args.train_samples=4",
+    "--data.init_args.val_samples=4",
+    "--data.init_args.batch_size=4",
+    "--model.init_args.model_args.channels=[4, 8]",
+    "--model.init_args.model_args.hidden_size=8",
+    "--trainer.max_steps=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+]
+FROZEN = "test_export_frozen_scale"
+
+
+class FrozenScale(nn.Module):
+    """Clip logits times the sum of the input read as a Python float: tracing freezes that sum."""
+
+    def __init__(self, num_classes: int, frames: int) -> None:
+        super().__init__()
+        self.frames = frames
+        self.head = nn.Linear(frames, num_classes)
+
+    @property
+    def example_input_shape(self) -> tuple[int, ...]:
+        return (self.frames, 1, 32, 32)
+
+    def forward(self, x: Tensor) -> Tensor:
+        scale = float(x.sum()) / 1000.0  # a value of the traced batch, frozen into the graph
+        return self.head(x.mean(dim=(2, 3, 4))) * scale  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def frozen_model_registered() -> Iterator[None]:
+    @register_model(FROZEN)
+    def frozen(*, num_classes: int = 10, frames: int = 10) -> nn.Module:
+        """A clip classifier whose traced graph is wrong for any other input (a test model)."""
+        return FrozenScale(num_classes, frames)
+
+    yield
+    registry._REGISTRY.pop(FROZEN)
+
+
+def _fit(folder: Path, *extra: str) -> Path:
+    cwd = Path.cwd()
+    threads = torch.get_num_threads()
+    os.chdir(folder)
+    torch.set_num_threads(1)
+    try:
+        assert cli.main(["fit", "--config", CONFIG, *TINY, *extra]) == 0
+    finally:
+        os.chdir(cwd)
+        torch.set_num_threads(threads)
+    return folder / "runs" / "digit_clips" / "checkpoints" / "last.ckpt"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _fit(tmp_path_factory.mktemp("fit"))
+
+
+def _task_model(ckpt: Path) -> nn.Module:
+    return ClassificationTask.load_from_checkpoint(ckpt).model.eval()
+
+
+def test_onnx_export_round_trip_with_dynamic_batch_and_time(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "model.onnx"
+    assert (
+        cli.main(["export", "--ckpt", str(checkpoint), "--format", "onnx", "--output", str(out)])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "dynamic axes: batch, time" in printed
+    assert "ok" in printed.splitlines()[-1]
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    model = _task_model(checkpoint)
+    for shape in [(1, 10, 1, 32, 32), (5, 7, 1, 32, 32)]:  # another batch and another length
+        x = torch.rand(shape)
+        (got,) = session.run(None, {"input": x.numpy()})
+        with torch.no_grad():
+            expected = model(x).numpy()
+        assert got.shape == expected.shape == (shape[0], 10)
+        assert np.abs(got - expected).max() < 1e-4
+
+
+def test_torchscript_export_round_trip(checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model.pt"
+    argv = ["export", "--ckpt", str(checkpoint), "--format", "torchscript", "--output", str(out)]
+    assert cli.main(argv) == 0
+    loaded = torch.jit.load(str(out))
+    model = _task_model(checkpoint)
+    for shape in [(4, 10, 1, 32, 32), (2, 13, 1, 32, 32)]:
+        x = torch.rand(shape)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=1e-4)
+
+
+def test_export_defaults_to_a_file_next_to_the_checkpoint(checkpoint: Path) -> None:
+    assert cli.main(["export", "--ckpt", str(checkpoint)]) == 0
+    assert checkpoint.with_suffix(".onnx").is_file()
+
+
+def test_a_graph_that_froze_a_value_fails_the_check_and_exits_1(
+    frozen_model_registered: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = _fit(tmp_path, f"--model.init_args.model={FROZEN}", "--model.init_args.model_args={}")
+    capsys.readouterr()
+    out = tmp_path / "frozen.onnx"
+    assert cli.main(["export", "--ckpt", str(ckpt), "--output", str(out)]) == 1
+    assert "FAILED" in capsys.readouterr().out.splitlines()[-1]
+    # the file is wrong indeed: for another batch it disagrees with PyTorch
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    x = torch.rand(3, 10, 1, 32, 32)
+    (got,) = session.run(None, {"input": x.numpy()})
+    with torch.no_grad():
+        expected = _task_model(ckpt)(x).numpy()
+    assert np.abs(got - expected).max() > 1e-2
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_convlstm_keeps_a_dynamic_batch_and_a_fixed_time(fmt: str, tmp_path: Path) -> None:
+    model = create_model(
+        "clip_classifier",
+        num_classes=3,
+        frames=4,
+        image_size=(16, 16),
+        channels=(4,),
+        hidden_size=4,
+        bridge="convlstm",
+    ).eval()
+    report = export_model(model, tmp_path / f"m.{fmt}", format=fmt)
+    assert report.ok
+    assert report.dynamic_axes == {0: "batch"}
+    assert report.fixed_axes == {"time": 4}
+    assert report.notes[0].startswith("time is fixed at 4: the traced graph takes no other length")
+    x = torch.rand(6, 4, 1, 16, 16)  # a batch size the export never saw
+    if fmt == "onnx":
+        session = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
+        got = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    else:
+        got = torch.jit.load(str(report.path))(x)
+    with torch.no_grad():
+        torch.testing.assert_close(got, model(x), rtol=0, atol=1e-4)
+
+
+def test_a_text_line_recognizer_keeps_a_dynamic_width(tmp_path: Path) -> None:
+    model = create_model("crnn", num_classes=5, image_height=16, channels=(4, 8), hidden_size=8)
+    model.eval()
+    report = export_model(model, tmp_path / "crnn.onnx")
+    assert report.ok
+    assert report.dynamic_axes == {0: "batch", 3: "width"}
+    session = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
+    x = torch.rand(2, 1, 16, 100)
+    (got,) = session.run(None, {"input": x.numpy()})
+    assert got.shape == (2, 25, 5)  # ceil(100 / 4) steps
+    with torch.no_grad():
+        assert np.abs(got - model(x).numpy()).max() < 1e-4
+
+
+def test_sequence_axes() -> None:
+    crnn = create_model("crnn", num_classes=5, channels=(4,), hidden_size=4)
+    assert sequence_axes(crnn, crnn.example_input_shape) == {3: "width"}
+    image = create_model("image_sequence_classifier", channels=(4,), hidden_size=4)
+    assert sequence_axes(image, image.example_input_shape) == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"format": "tflite"}, "format has to be one of onnx, torchscript, but got 'tflite'"),
+        ({"tolerance": 0.0}, "tolerance has to be positive, but got 0.0"),
+    ],
+)
+def test_export_model_rejects_bad_arguments(
+    kwargs: dict[str, object], message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        export_model(nn.Identity(), tmp_path / "x", example_shape=(3,), **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_model_without_an_example_shape_needs_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="example_input_shape"):
+        export_model(nn.Linear(3, 2), tmp_path / "x.onnx")
+
+
+def test_load_task_of_a_checkpoint_written_by_a_plain_trainer(tmp_path: Path) -> None:
+    task = ClassificationTask(
+        "clip_classifier",
+        {"channels": (4,), "hidden_size": 4, "image_size": (32, 32)},
+        scheduler="none",
+    )
+    data = DigitClipsDataModule(train_samples=4, val_samples=4, test_samples=0, batch_size=4)
+    trainer = pl.Trainer(
+        max_steps=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(task, datamodule=data)
+    path = tmp_path / "plain.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = load_task(path)
+    assert type(loaded) is ClassificationTask
+    for name, value in task.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[name], value)
+
+
+def test_load_task_refuses_a_file_that_is_no_lightning_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "weights.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(DataError, match="expected a Lightning checkpoint with a state_dict"):
+        load_task(path)
