@@ -1,4 +1,10 @@
-"""Shared test settings: Keras runs on the torch backend; torch uses the machine's 2 cores."""
+"""Shared test settings.
+
+- Keras (used by the interop tests as the reference) runs on the torch backend.
+- torch runs on one thread: the tests use tiny tensors, where OpenMP's thread start-up costs more
+  than it saves, and a second thread makes timings swing on a shared 2-core machine.
+- Every test starts from the same torch seed.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,10 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import pytest
+import torch
+
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
