@@ -125,8 +125,11 @@ def test_metrics_pair_each_predicted_frame_with_its_target(
     x, _ = sequences
     perfect = _predict(task, x)  # targets that the model predicts exactly
     (logged,) = _trainer().test(task, _loader(x, perfect, batch_size=4), verbose=False)
+    # Not bitwise zero: the model's float32 output differs in the last bits between batches of 8
+    # (the targets) and of 4 (the test), and MAE sums 1e-10-sized gaps over a frame's pixels. A
+    # frame paired with the wrong target would give an MAE in the tens.
     assert logged["test/mse"] == pytest.approx(0.0, abs=1e-9)
-    assert logged["test/mae"] == pytest.approx(0.0, abs=1e-9)
+    assert logged["test/mae"] == pytest.approx(0.0, abs=1e-4)
     assert logged["test/ssim"] == pytest.approx(1.0, abs=1e-5)
     assert logged["test/mse_copy_last"] > 0.0
 

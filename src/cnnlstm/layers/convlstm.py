@@ -1,0 +1,801 @@
+"""ConvLSTM (Shi et al. 2015): an LSTM whose gates are convolutions, so the state keeps the grid.
+
+A Conv -> LSTM model flattens each frame into a vector before the recurrence; a ConvLSTM keeps
+``(C, H, W)`` all the way through, which is what next-frame prediction, precipitation nowcasting
+and per-pixel scores need. ``ConvLSTM`` works on 2-D frames, ``ConvLSTM1d`` on 1-D signals
+(``(B, T, C, W)``) and ``ConvLSTM3d`` on volumes (``(B, T, C, D, H, W)``).
+
+Each cell computes, with ``*`` a "same"-padded convolution and ``∘`` the elementwise product::
+
+    i, f, g, o = split(W_x * x_t + W_h * h_{t-1} + b)      # gate order (i, f, g, o)
+    i = σ(i + p_i ∘ c_{t-1});  f = σ(f + p_f ∘ c_{t-1});  g = tanh(g)
+    c_t = f ∘ c_{t-1} + i ∘ g
+    o = σ(o + p_o ∘ c_t);  h_t = o ∘ tanh(c_t)
+
+(the ``p`` terms only with ``peephole=True``). For speed, ``W_x * x_t`` is computed for many time
+steps in one convolution, folded into the batch (all steps at once when their gate
+pre-activations fit in :data:`INPUT_CONV_CHUNK_BYTES`, else in chunks that do); only
+``W_h * h_{t-1}`` runs step by step, and it is skipped at the first step when the initial state is
+zero.
+
+Parameter layout (the Keras import relies on these names): ``ConvLSTM.cells[k]`` for layer ``l``
+and direction ``d`` is at ``k = l * num_directions + d`` (the order of ``h_n``, as in
+``torch.nn.LSTM``); every cell has ``input_conv`` (``in -> 4*hidden``, with the bias) and
+``hidden_conv`` (``hidden -> 4*hidden``, no bias), whose output channels are the gates in the
+order (i, f, g, o), and with ``peephole=True`` the parameters ``peephole_i``, ``peephole_f``,
+``peephole_o`` of shape ``(hidden, 1, ..., 1)``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal, TypeAlias, cast
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+from torch import Tensor, nn
+
+from cnnlstm.errors import ShapeError
+from cnnlstm.functional import check_lengths, fold_time, format_shape, unfold_time
+
+__all__ = [
+    "INPUT_CONV_CHUNK_BYTES",
+    "ConvLSTM",
+    "ConvLSTM1d",
+    "ConvLSTM2d",
+    "ConvLSTM3d",
+    "ConvLSTMCell",
+    "ConvLSTMCell1d",
+    "ConvLSTMCell2d",
+    "ConvLSTMCell3d",
+]
+
+#: The input convolution runs on as many steps at once (folded into the batch) as keep its output,
+#: the gate pre-activations, within this many bytes. On CPU, one call over all steps of a large
+#: clip (e.g. 160 MB for B=4, T=10, 64x64, hidden 64) was slower than a call per step whose
+#: output stays in cache; small frames still get all their steps in one call.
+INPUT_CONV_CHUNK_BYTES = 16 * 2**20
+
+NormKind: TypeAlias = Literal["layer", "group"]
+#: ``h_n`` or ``c_n``: one stacked tensor when every layer has the same hidden size, else one
+#: tensor per layer.
+LayerStates: TypeAlias = Tensor | tuple[Tensor, ...]
+
+_CONVS: dict[int, type[nn.Conv1d] | type[nn.Conv2d] | type[nn.Conv3d]] = {
+    1: nn.Conv1d,
+    2: nn.Conv2d,
+    3: nn.Conv3d,
+}
+_SPATIAL_AXES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
+_CLASS_FOR_DIMS = {1: "ConvLSTM1d", 2: "ConvLSTM", 3: "ConvLSTM3d"}
+_NORMS = (None, "layer", "group")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if not _is_int(value) or cast(int, value) < 1:
+        raise ValueError(f"{name} has to be a positive integer, but got {value!r}")
+    return cast(int, value)
+
+
+def _kernel_tuple(kernel_size: int | Sequence[int], spatial_dims: int) -> tuple[int, ...]:
+    sizes: Sequence[object] = (
+        (kernel_size,) * spatial_dims
+        if isinstance(kernel_size, int)
+        else kernel_size
+        if isinstance(kernel_size, Sequence)
+        else ()
+    )
+    if len(sizes) != spatial_dims or not all(_is_int(k) and cast(int, k) >= 1 for k in sizes):
+        raise ValueError(
+            f"kernel_size has to be a positive integer or a tuple of {spatial_dims} positive "
+            f"integers, but got {kernel_size!r}"
+        )
+    return tuple(cast(int, k) for k in sizes)
+
+
+def _default_groups(hidden_channels: int) -> int:
+    """The largest divisor of ``hidden_channels`` that is at most 8 (GroupNorm's usual size)."""
+    return max(g for g in range(1, 9) if hidden_channels % g == 0)
+
+
+def _layout(spatial_dims: int, *, batch_first: bool = True, frame: bool = False) -> str:
+    leading = ["B"] if frame else ["B", "T"] if batch_first else ["T", "B"]
+    axes = [*leading, "C", *_SPATIAL_AXES[spatial_dims]]
+    return "(" + ", ".join(axes) + ")"
+
+
+class _ConvLSTMCellNd(nn.Module):
+    """One ConvLSTM cell over ``spatial_dims``-D grids; see :class:`ConvLSTMCell`."""
+
+    spatial_dims: ClassVar[int] = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        kernel_size: int | Sequence[int] = 3,
+        *,
+        bias: bool = True,
+        peephole: bool = False,
+        norm: NormKind | None = None,
+        norm_groups: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels = _check_positive_int("in_channels", in_channels)
+        self.hidden_channels = _check_positive_int("hidden_channels", hidden_channels)
+        self.kernel_size = _kernel_tuple(kernel_size, self.spatial_dims)
+        if norm not in _NORMS:
+            raise ValueError(f"norm has to be None, 'layer' or 'group', but got {norm!r}")
+        if norm != "group" and norm_groups is not None:
+            raise ValueError(
+                f"norm_groups has to be None unless norm='group', but got norm_groups="
+                f"{norm_groups!r} with norm={norm!r}"
+            )
+        self.bias = bool(bias)
+        self.peephole = bool(peephole)
+        self.norm = norm
+        conv = _CONVS[self.spatial_dims]
+        hidden = self.hidden_channels
+        kernel = cast(Any, self.kernel_size)  # a tuple of spatial_dims ints
+        self.input_conv = conv(in_channels, 4 * hidden, kernel, padding="same", bias=bias)
+        self.hidden_conv = conv(hidden, 4 * hidden, kernel, padding="same", bias=False)
+
+        self.peephole_i: nn.Parameter | None = None
+        self.peephole_f: nn.Parameter | None = None
+        self.peephole_o: nn.Parameter | None = None
+        if peephole:
+            shape = (hidden,) + (1,) * self.spatial_dims
+            self.peephole_i = nn.Parameter(torch.zeros(shape))
+            self.peephole_f = nn.Parameter(torch.zeros(shape))
+            self.peephole_o = nn.Parameter(torch.zeros(shape))
+
+        self.norm_groups: int | None = None
+        self.gate_norm: nn.GroupNorm | None = None
+        self.cell_norm: nn.GroupNorm | None = None
+        if norm is not None:
+            groups = 1 if norm == "layer" else norm_groups
+            if groups is None:
+                groups = _default_groups(hidden)
+            if not _is_int(groups) or groups < 1 or hidden % groups != 0:
+                raise ValueError(
+                    f"norm_groups has to be a positive divisor of hidden_channels={hidden}, but "
+                    f"got {groups!r}"
+                )
+            self.norm_groups = groups
+            # "layer" normalises all 4*hidden gate channels together; "group" keeps each group
+            # inside one gate (the gates are contiguous blocks of `hidden` channels).
+            gate_groups = 1 if norm == "layer" else 4 * groups
+            self.gate_norm = nn.GroupNorm(gate_groups, 4 * hidden)
+            self.cell_norm = nn.GroupNorm(groups, hidden)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default convolution init, forget-gate bias 1, peepholes and norms reset."""
+        self.input_conv.reset_parameters()
+        self.hidden_conv.reset_parameters()
+        if self.input_conv.bias is not None:
+            hidden = self.hidden_channels
+            with torch.no_grad():
+                self.input_conv.bias[hidden : 2 * hidden].fill_(1.0)
+        for weight in (self.peephole_i, self.peephole_f, self.peephole_o):
+            if weight is not None:
+                nn.init.zeros_(weight)
+        for norm in (self.gate_norm, self.cell_norm):
+            if norm is not None:
+                norm.reset_parameters()
+
+    def _update(self, gates: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The pointwise part of a step.
+
+        Args:
+            gates: ``(B, 4*hidden, *S)``: ``W_x * x_t + W_h * h_{t-1} + b``.
+            c: ``(B, hidden, *S)`` previous cell state, or None for zeros.
+
+        Returns:
+            ``(h_t, c_t)``, each ``(B, hidden, *S)``.
+        """
+        if self.gate_norm is not None:
+            gates = self.gate_norm(gates)
+        i, f, g, o = gates.chunk(4, dim=1)  # each (B, hidden, *S)
+        if c is not None and self.peephole_i is not None and self.peephole_f is not None:
+            i = i + self.peephole_i * c
+            f = f + self.peephole_f * c
+        ig = torch.sigmoid(i) * torch.tanh(g)
+        c_new = ig if c is None else torch.sigmoid(f) * c + ig
+        if self.peephole_o is not None:
+            o = o + self.peephole_o * c_new
+        c_out = c_new if self.cell_norm is None else self.cell_norm(c_new)
+        h_new = torch.sigmoid(o) * torch.tanh(c_out)
+        return h_new, c_new
+
+    def _frame_layout(self) -> str:
+        return _layout(self.spatial_dims, frame=True)
+
+    def _check_frame(self, x_t: Tensor) -> None:
+        name = type(self).__name__
+        if x_t.dim() != self.spatial_dims + 2:
+            hint = ""
+            if x_t.dim() == self.spatial_dims + 3:
+                hint = (
+                    f" For a whole sequence {_layout(self.spatial_dims)} use "
+                    f"{_CLASS_FOR_DIMS[self.spatial_dims]}, or step through x[:, t]."
+                )
+            raise ShapeError(
+                f"{name}: expected one frame {self._frame_layout()} with {self.spatial_dims + 2} "
+                f"dimensions, got a {x_t.dim()}-D tensor of shape {format_shape(x_t.shape)}." + hint
+            ) from None
+        if x_t.shape[1] != self.in_channels:
+            raise ShapeError(
+                f"{name}: expected {self.in_channels} input channels (in_channels), got "
+                f"{x_t.shape[1]} in a frame of shape {format_shape(x_t.shape)}. Change "
+                f"in_channels to {x_t.shape[1]} or feed frames with {self.in_channels} channels."
+            ) from None
+
+    def _check_state(self, x_t: Tensor, state: tuple[Tensor, Tensor]) -> None:
+        expected = (x_t.shape[0], self.hidden_channels, *x_t.shape[2:])
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ShapeError(
+                f"{type(self).__name__}: state has to be a pair (h, c), but got "
+                f"{type(state).__name__}."
+            ) from None
+        for label, tensor in zip(("h", "c"), state, strict=True):
+            if tuple(tensor.shape) != expected:
+                raise ShapeError(
+                    f"{type(self).__name__}: expected state {label} of shape "
+                    f"{format_shape(expected)} (B, hidden_channels, spatial size of the frame), "
+                    f"got {format_shape(tensor.shape)} for a frame of shape "
+                    f"{format_shape(x_t.shape)}. Pass the state this cell returned for the "
+                    f"previous frame of the same batch, or None to start from zeros."
+                ) from None
+
+    def forward(
+        self, x_t: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Advance the cell by one frame.
+
+        Args:
+            x_t: ``(B, C, *S)``, one frame.
+            state: ``(h, c)``, each ``(B, hidden, *S)``; None starts from zeros.
+
+        Returns:
+            ``(h, c)``, each ``(B, hidden, *S)``.
+
+        Raises:
+            ShapeError: the frame or the state has the wrong shape.
+        """
+        self._check_frame(x_t)
+        gates = self.input_conv(x_t)  # (B, 4*hidden, *S)
+        if state is None:
+            return self._update(gates, None)
+        self._check_state(x_t, state)
+        h, c = state
+        return self._update(gates + self.hidden_conv(h), c)
+
+    def step(
+        self, x_t: Tensor, state: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Stream one frame: the same as calling the cell; pass the returned state back in."""
+        return cast(tuple[Tensor, Tensor], self(x_t, state))
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.in_channels}, {self.hidden_channels}", f"kernel_size={self.kernel_size}"]
+        if not self.bias:
+            parts.append("bias=False")
+        if self.peephole:
+            parts.append("peephole=True")
+        if self.norm is not None:
+            parts.append(f"norm={self.norm!r}")
+            if self.norm == "group":
+                parts.append(f"norm_groups={self.norm_groups}")
+        return ", ".join(parts)
+
+
+class ConvLSTMCell(_ConvLSTMCellNd):
+    """One ConvLSTM cell on 2-D frames, for stepping through a stream one frame at a time.
+
+    Args:
+        in_channels: ``C`` of the input frames.
+        hidden_channels: channels of ``h`` and ``c``.
+        kernel_size: size of both convolutions, an int or ``(kH, kW)``; padding is "same", and
+            an even size puts the extra padding on the right/bottom (as Keras and PyTorch's
+            ``padding="same"`` do), so ``H`` and ``W`` never change.
+        bias: give ``input_conv`` a bias (the forget-gate part starts at 1).
+        peephole: add peephole connections. They are per-channel weights of shape
+            ``(hidden, 1, 1)``, so the cell still takes any frame size; Shi et al. use
+            full-size ``(hidden, H, W)`` Hadamard weights, which tie the layer to one size.
+        norm: None, ``"layer"`` (GroupNorm with 1 group over the ``4*hidden`` gate
+            pre-activations) or ``"group"`` (``4*norm_groups`` groups over the gates, so no
+            group spans two gates). Either also normalises ``c_t`` before the output ``tanh``
+            (``norm_groups`` groups; 1 for "layer"), as in Ba et al.'s layer-normalised LSTM;
+            the carried cell state itself stays unnormalised.
+        norm_groups: groups per gate for ``norm="group"``; it has to divide
+            ``hidden_channels``. Defaults to the largest divisor of it that is at most 8.
+
+    Raises:
+        ValueError: an argument is out of range.
+
+    Example:
+        >>> cell = ConvLSTMCell(3, 16)
+        >>> h, c = cell.step(torch.randn(2, 3, 32, 32))
+        >>> h, c = cell.step(torch.randn(2, 3, 32, 32), (h, c))
+        >>> h.shape
+        torch.Size([2, 16, 32, 32])
+    """
+
+    spatial_dims = 2
+
+
+class ConvLSTMCell1d(_ConvLSTMCellNd):
+    """One ConvLSTM cell on 1-D signals ``(B, C, W)``; arguments as :class:`ConvLSTMCell`.
+
+    Example:
+        >>> h, c = ConvLSTMCell1d(4, 8, 5).step(torch.randn(2, 4, 100))
+        >>> h.shape
+        torch.Size([2, 8, 100])
+    """
+
+    spatial_dims = 1
+
+
+class ConvLSTMCell3d(_ConvLSTMCellNd):
+    """One ConvLSTM cell on volumes ``(B, C, D, H, W)``; arguments as :class:`ConvLSTMCell`.
+
+    Example:
+        >>> h, c = ConvLSTMCell3d(1, 4).step(torch.randn(2, 1, 6, 8, 8))
+        >>> h.shape
+        torch.Size([2, 4, 6, 8, 8])
+    """
+
+    spatial_dims = 3
+
+
+ConvLSTMCell2d = ConvLSTMCell
+
+_CELLS: dict[int, type[_ConvLSTMCellNd]] = {1: ConvLSTMCell1d, 2: ConvLSTMCell, 3: ConvLSTMCell3d}
+
+
+class _ConvLSTMNd(nn.Module):
+    """Stacked, optionally bidirectional ConvLSTM over ``spatial_dims``-D grids."""
+
+    spatial_dims: ClassVar[int] = 2
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int | Sequence[int],
+        kernel_size: int | Sequence[int] = 3,
+        *,
+        num_layers: int | None = None,
+        bias: bool = True,
+        peephole: bool = False,
+        norm: NormKind | None = None,
+        norm_groups: int | None = None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        bidirectional: bool = False,
+        batch_first: bool = True,
+    ) -> None:
+        super().__init__()
+        self.in_channels = _check_positive_int("in_channels", in_channels)
+        if num_layers is not None:
+            _check_positive_int("num_layers", num_layers)
+        if _is_int(hidden_channels):
+            hidden = [_check_positive_int("hidden_channels", hidden_channels)] * (num_layers or 1)
+        elif isinstance(hidden_channels, Sequence) and len(hidden_channels) > 0:
+            hidden = [_check_positive_int("each hidden_channels entry", h) for h in hidden_channels]
+            if num_layers is not None and num_layers != len(hidden):
+                raise ValueError(
+                    f"num_layers has to match the {len(hidden)} entries of hidden_channels="
+                    f"{list(hidden)} (or be left out), but got num_layers={num_layers}"
+                )
+        else:
+            raise ValueError(
+                f"hidden_channels has to be a positive integer or a non-empty sequence of them "
+                f"(one per layer), but got {hidden_channels!r}"
+            )
+        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+                raise ValueError(f"{name} has to be a probability in [0, 1), but got {p!r}")
+        if dropout > 0 and len(hidden) == 1:
+            warnings.warn(
+                f"dropout={dropout} acts between stacked layers, so it has no effect with "
+                f"num_layers=1",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.hidden_channels: tuple[int, ...] = tuple(hidden)
+        self.num_layers = len(hidden)
+        self.kernel_size = _kernel_tuple(kernel_size, self.spatial_dims)
+        self.bias = bool(bias)
+        self.peephole = bool(peephole)
+        self.norm = norm
+        self.dropout = float(dropout)
+        self.recurrent_dropout = float(recurrent_dropout)
+        self.bidirectional = bool(bidirectional)
+        self.batch_first = bool(batch_first)
+        self.num_directions = 2 if bidirectional else 1
+
+        cell_class = _CELLS[self.spatial_dims]
+        cells = []
+        for layer, hidden_l in enumerate(self.hidden_channels):
+            layer_in = in_channels if layer == 0 else self.hidden_channels[layer - 1]
+            layer_in *= 1 if layer == 0 else self.num_directions
+            for _ in range(self.num_directions):
+                cells.append(
+                    cell_class(
+                        layer_in,
+                        hidden_l,
+                        self.kernel_size,
+                        bias=bias,
+                        peephole=peephole,
+                        norm=norm,
+                        norm_groups=norm_groups,
+                    )
+                )
+        self.cells = nn.ModuleList(cells)
+        self.norm_groups = norm_groups
+
+    # ----------------------------------------------------------------------------- sizes
+
+    @property
+    def out_channels(self) -> int:
+        """``C'``: channels of the output, ``hidden_channels[-1] * num_directions``."""
+        return self.hidden_channels[-1] * self.num_directions
+
+    def _layout(self) -> str:
+        return _layout(self.spatial_dims, batch_first=self.batch_first)
+
+    def _check_input_shape(self, shape: Sequence[int]) -> None:
+        name = type(self).__name__
+        ndim = self.spatial_dims + 3
+        if len(shape) != ndim:
+            hints = []
+            if len(shape) == ndim - 1:
+                hints.append(
+                    " For a single frame, add a time axis (x.unsqueeze(1)) or step through "
+                    f"{_CELLS[self.spatial_dims].__name__}."
+                )
+            if len(shape) - 3 in _CLASS_FOR_DIMS and len(shape) - 3 != self.spatial_dims:
+                other = _CLASS_FOR_DIMS[len(shape) - 3]
+                hints.append(f" For clips of {len(shape) - 3}-D grids use {other}.")
+            raise ShapeError(
+                f"{name}: expected an input {self._layout()} with {ndim} dimensions, got shape "
+                f"{format_shape(shape)} ({len(shape)}-D).{''.join(hints)}"
+            ) from None
+        if shape[2] != self.in_channels:
+            raise ShapeError(
+                f"{name}: expected {self.in_channels} input channels (in_channels) on axis 2 of "
+                f"{self._layout()}, got {shape[2]} in shape {format_shape(shape)}. Change "
+                f"in_channels to {shape[2]} or feed {self.in_channels}-channel frames."
+            ) from None
+        if min(shape) < 1:
+            raise ShapeError(
+                f"{name}: every axis of {self._layout()} has to be at least 1, but got shape "
+                f"{format_shape(shape)}."
+            ) from None
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """Output shape for an input of ``input_shape`` (batch axis included).
+
+        Raises:
+            ShapeError: the layer cannot take an input of this shape.
+        """
+        shape = tuple(int(s) for s in input_shape)
+        self._check_input_shape(shape)
+        return (*shape[:2], self.out_channels, *shape[3:])
+
+    def extra_repr(self) -> str:
+        hidden = self.hidden_channels
+        parts = [
+            f"{self.in_channels}, {hidden[0] if len(set(hidden)) == 1 else list(hidden)}",
+            f"kernel_size={self.kernel_size}",
+            f"num_layers={self.num_layers}",
+        ]
+        for name, default in (
+            ("bias", True),
+            ("peephole", False),
+            ("norm", None),
+            ("norm_groups", None),
+            ("dropout", 0.0),
+            ("recurrent_dropout", 0.0),
+            ("bidirectional", False),
+            ("batch_first", True),
+        ):
+            value = getattr(self, name)
+            if value != default:
+                parts.append(f"{name}={value!r}")
+        return ", ".join(parts)
+
+    # ----------------------------------------------------------------------------- state
+
+    def _cell(self, index: int) -> _ConvLSTMCellNd:
+        return cast(_ConvLSTMCellNd, self.cells[index])
+
+    def _state_shape(self, layer: int, batch: int, spatial: Sequence[int]) -> tuple[int, ...]:
+        return (self.num_directions, batch, self.hidden_channels[layer], *spatial)
+
+    def _initial_states(
+        self, state: tuple[LayerStates, LayerStates] | None, batch: int, spatial: Sequence[int]
+    ) -> list[tuple[Tensor, Tensor] | None]:
+        """Split ``state`` into one ``(h, c)`` pair per cell (None for zeros)."""
+        count = self.num_layers * self.num_directions
+        if state is None:
+            return [None] * count
+        name = type(self).__name__
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ShapeError(
+                f"{name}: state has to be a pair (h_0, c_0), but got {type(state).__name__}."
+            ) from None
+        per_cell: list[list[Tensor]] = [[], []]
+        uniform = len(set(self.hidden_channels)) == 1
+        stacked = (count, batch, self.hidden_channels[0], *spatial)
+        for slot, (label, part) in enumerate(zip(("h_0", "c_0"), state, strict=True)):
+            if isinstance(part, Tensor):
+                if not uniform or tuple(part.shape) != stacked:
+                    expected = (
+                        f"{format_shape(stacked)} (num_layers * num_directions, B, hidden, "
+                        f"{', '.join(_SPATIAL_AXES[self.spatial_dims])})"
+                        if uniform
+                        else f"a tuple of {self.num_layers} tensors (one per layer, since the "
+                        f"layers have hidden sizes {list(self.hidden_channels)})"
+                    )
+                    raise ShapeError(
+                        f"{name}: expected {label} to be {expected}, got a tensor of shape "
+                        f"{format_shape(part.shape)} for an input with B={batch} and spatial "
+                        f"size {format_shape(spatial)}. Pass back the state this layer returned "
+                        f"for the same batch, or None to start from zeros."
+                    ) from None
+                per_cell[slot] = list(part.unbind(0))
+                continue
+            expected_shapes = [
+                self._state_shape(layer, batch, spatial) for layer in range(self.num_layers)
+            ]
+            got = [tuple(t.shape) for t in part] if isinstance(part, (tuple, list)) else None
+            if got != expected_shapes:
+                shown = (
+                    "[" + ", ".join(format_shape(g) for g in got) + "]"
+                    if got is not None
+                    else type(part).__name__
+                )
+                raise ShapeError(
+                    f"{name}: expected {label} to be one tensor per layer of shapes "
+                    f"[{', '.join(format_shape(s) for s in expected_shapes)}] "
+                    f"(num_directions, B, hidden, spatial), got {shown}. Pass back the state "
+                    f"this layer returned for the same batch, or None to start from zeros."
+                ) from None
+            per_cell[slot] = [d for layer_state in part for d in layer_state.unbind(0)]
+        return list(zip(per_cell[0], per_cell[1], strict=True))
+
+    def _pack_states(self, states: list[Tensor]) -> LayerStates:
+        if len(set(self.hidden_channels)) == 1:
+            return torch.stack(states)  # (num_layers * num_directions, B, hidden, *S)
+        d = self.num_directions
+        return tuple(
+            torch.stack(states[layer * d : (layer + 1) * d])  # (num_directions, B, hidden_l, *S)
+            for layer in range(self.num_layers)
+        )
+
+    # ----------------------------------------------------------------------------- forward
+
+    def _scan(
+        self,
+        cell: _ConvLSTMCellNd,
+        sequence: Tensor,
+        state: tuple[Tensor, Tensor] | None,
+        valid: Tensor | None,
+        recurrent_mask: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Run one cell over time.
+
+        Args:
+            sequence: ``(B, T, C, *S)``, the layer's input in the order the cell reads it.
+            state: initial ``(h, c)``, each ``(B, hidden, *S)``, or None for zeros.
+            valid: ``(B, T, 1, ..., 1)`` bool, True on the steps inside each sequence, or None.
+            recurrent_mask: ``(B, hidden, *S)`` variational dropout mask on ``h``, or None.
+
+        Returns:
+            ``(output, h_n, c_n)``: output ``(B, T, hidden, *S)``, zero past each length.
+        """
+        batch, steps = sequence.shape[:2]
+        # Bytes of the gate pre-activations of one step: B * 4*hidden * prod(S) values.
+        step_bytes = batch * 4 * cell.hidden_channels * math.prod(sequence.shape[3:])
+        step_bytes *= sequence.element_size()
+        chunk = max(1, min(steps, INPUT_CONV_CHUNK_BYTES // max(step_bytes, 1)))
+        chunk = -(-steps // -(-steps // chunk))  # as many chunks, of even sizes
+        h, c = (None, None) if state is None else state
+        outputs = []
+        # split / unbind, not sequence[:, t]: the backward of an index fills a zero tensor the
+        # size of the whole sequence once per step; these write all steps' gradients at once.
+        t = 0
+        for part in torch.split(sequence, chunk, dim=1):  # (B, chunk, C, *S)
+            # The input convolution of `chunk` steps at once, folded into the batch.
+            gates_x = unfold_time(cell.input_conv(fold_time(part)), batch)
+            # gates_x: (B, chunk, 4*hidden, *S)
+            for gates in gates_x.unbind(1):  # (B, 4*hidden, *S)
+                if h is not None:
+                    h_in = h if recurrent_mask is None else h * recurrent_mask
+                    gates = gates + cell.hidden_conv(h_in)
+                h_new, c_new = cell._update(gates, c)
+                if valid is not None and h is not None and c is not None:
+                    # Every length is >= 1, so step 0 is always valid and needs no mask.
+                    valid_t = valid[:, t]  # (B, 1, ..., 1)
+                    h_new = torch.where(valid_t, h_new, h)
+                    c_new = torch.where(valid_t, c_new, c)
+                    outputs.append(h_new.masked_fill(~valid_t, 0.0))
+                else:
+                    outputs.append(h_new)
+                h, c = h_new, c_new
+                t += 1
+        assert h is not None and c is not None  # T >= 1 is checked in forward
+        return torch.stack(outputs, dim=1), h, c  # (B, T, hidden, *S), (B, hidden, *S) x2
+
+    def forward(
+        self,
+        x: Tensor,
+        state: tuple[LayerStates, LayerStates] | None = None,
+        lengths: Tensor | None = None,
+    ) -> tuple[Tensor, tuple[LayerStates, LayerStates]]:
+        """Run the stacked ConvLSTM over a sequence.
+
+        Args:
+            x: ``(B, T, C, *S)`` if ``batch_first`` else ``(T, B, C, *S)``, where ``S`` is
+                ``(W,)``, ``(H, W)`` or ``(D, H, W)``.
+            state: ``(h_0, c_0)`` in the form this layer returns as ``(h_n, c_n)``; None
+                starts from zeros.
+            lengths: ``(B,)`` valid steps of each sequence (1..T). Steps past a sequence's
+                length leave its state unchanged and output zeros; the backward direction
+                starts at each sequence's own last valid step, as with packed sequences in
+                ``torch.nn.LSTM``.
+
+        Returns:
+            ``(output, (h_n, c_n))``. ``output`` is ``(B, T, C', *S)`` (or ``(T, B, C', *S)``)
+            with ``C' = hidden_channels[-1] * num_directions``, directions concatenated on the
+            channel axis (forward first). When all layers have the same hidden size, ``h_n``
+            and ``c_n`` are ``(num_layers * num_directions, B, hidden, *S)`` as in
+            ``torch.nn.LSTM``; otherwise each is a tuple with one
+            ``(num_directions, B, hidden_l, *S)`` tensor per layer.
+
+        Raises:
+            ShapeError: ``x``, ``state`` or ``lengths`` has the wrong shape.
+        """
+        self._check_input_shape(tuple(x.shape))
+        if not self.batch_first:
+            x = rearrange(x, "t b ... -> b t ...")  # (B, T, C, *S)
+        batch, steps = x.shape[0], x.shape[1]
+        spatial = tuple(x.shape[3:])
+        initial = self._initial_states(state, batch, spatial)
+        lengths_ = None
+        if lengths is not None:
+            lengths_ = check_lengths(lengths, batch, steps, who=type(self).__name__)
+            lengths_ = lengths_.to(x.device)
+            if bool((lengths_ == steps).all()):
+                lengths_ = None
+        valid = None
+        reverse_index = None
+        if lengths_ is not None:
+            step_index = torch.arange(steps, device=x.device)  # (T,)
+            inside = step_index.unsqueeze(0) < lengths_.unsqueeze(1)  # (B, T)
+            valid = inside.view(batch, steps, *([1] * (self.spatial_dims + 1)))  # (B, T, 1, ...)
+            # Reverse each sequence within its own length; padding steps stay where they are.
+            reverse_index = torch.where(
+                inside, lengths_.unsqueeze(1) - 1 - step_index, step_index
+            )  # (B, T)
+        batch_index = torch.arange(batch, device=x.device).unsqueeze(1)  # (B, 1)
+
+        layer_input = x  # (B, T, C, *S)
+        h_n: list[Tensor] = []
+        c_n: list[Tensor] = []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.training and self.dropout > 0:
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+            outputs = []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                cell = self._cell(index)
+                sequence = layer_input
+                if direction == 1:
+                    sequence = (
+                        layer_input.flip(1)
+                        if reverse_index is None
+                        else layer_input[batch_index, reverse_index]
+                    )  # (B, T, C, *S), each sequence reversed within its length
+                recurrent_mask = None
+                if self.training and self.recurrent_dropout > 0:
+                    keep = 1.0 - self.recurrent_dropout
+                    shape = (batch, cell.hidden_channels, *spatial)
+                    recurrent_mask = torch.bernoulli(
+                        torch.full(shape, keep, dtype=x.dtype, device=x.device)
+                    ).div_(keep)  # (B, hidden, *S), fixed over time
+                output, h, c = self._scan(cell, sequence, initial[index], valid, recurrent_mask)
+                if direction == 1:
+                    output = (
+                        output.flip(1)
+                        if reverse_index is None
+                        else output[batch_index, reverse_index]
+                    )  # (B, T, hidden, *S), back in time order
+                outputs.append(output)
+                h_n.append(h)
+                c_n.append(c)
+            layer_input = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=2)
+            # layer_input: (B, T, hidden * num_directions, *S)
+
+        output = layer_input
+        if not self.batch_first:
+            output = rearrange(output, "b t ... -> t b ...")  # (T, B, C', *S)
+        return output, (self._pack_states(h_n), self._pack_states(c_n))
+
+
+class ConvLSTM(_ConvLSTMNd):
+    """Stacked ConvLSTM (Shi et al. 2015) on clips of 2-D frames: ``(B, T, C, H, W)`` in and out.
+
+    The input convolution of every layer runs over many frames at once (``B*T`` folded into
+    the batch, in chunks of at most :data:`INPUT_CONV_CHUNK_BYTES` of output); only the hidden
+    convolution runs inside the time loop. To stream frames, call it with ``T = 1`` and pass the
+    returned state back, or step through ``cells`` one frame at a time.
+
+    Args:
+        in_channels: ``C`` of the input frames.
+        hidden_channels: channels of ``h`` and ``c``: one int for every layer, or one per layer.
+        kernel_size: an int or ``(kH, kW)`` for every convolution, "same" padding (an even size
+            pads the extra row/column on the bottom/right, as Keras does).
+        num_layers: number of stacked layers; defaults to ``len(hidden_channels)``, or 1.
+        bias: give each input convolution a bias (the forget-gate part starts at 1).
+        peephole: per-channel peephole weights ``(hidden, 1, 1)`` (size-agnostic, where Shi et
+            al. use full-size Hadamard weights); see :class:`ConvLSTMCell`.
+        norm: None, ``"layer"`` or ``"group"`` normalisation of the gate pre-activations and of
+            ``c_t`` before the output ``tanh``; see :class:`ConvLSTMCell`.
+        norm_groups: groups per gate for ``norm="group"``; has to divide every hidden size.
+        dropout: dropout on the outputs of every layer but the last, in training only.
+        recurrent_dropout: variational dropout on ``h`` before the hidden convolution: one mask
+            per sequence, layer and direction, fixed over time (Gal & Ghahramani), training only.
+        bidirectional: also run each layer backwards in time; the directions are concatenated
+            on the channel axis.
+        batch_first: input and output are ``(B, T, ...)``; False means ``(T, B, ...)``.
+
+    Raises:
+        ValueError: an argument is out of range.
+
+    Example:
+        >>> convlstm = ConvLSTM(3, 16, num_layers=2)
+        >>> output, (h_n, c_n) = convlstm(torch.randn(2, 5, 3, 32, 32))
+        >>> output.shape, h_n.shape
+        (torch.Size([2, 5, 16, 32, 32]), torch.Size([2, 2, 16, 32, 32]))
+        >>> ConvLSTM(3, [16, 8], bidirectional=True).output_shape((2, 5, 3, 32, 32))
+        (2, 5, 16, 32, 32)
+    """
+
+    spatial_dims = 2
+
+
+class ConvLSTM1d(_ConvLSTMNd):
+    """ConvLSTM on sequences of 1-D signals ``(B, T, C, W)``; arguments as :class:`ConvLSTM`.
+
+    Example:
+        >>> output, _ = ConvLSTM1d(4, 8, 5)(torch.randn(2, 10, 4, 50))
+        >>> output.shape
+        torch.Size([2, 10, 8, 50])
+    """
+
+    spatial_dims = 1
+
+
+class ConvLSTM3d(_ConvLSTMNd):
+    """ConvLSTM on sequences of volumes ``(B, T, C, D, H, W)``; arguments as :class:`ConvLSTM`.
+
+    Example:
+        >>> output, _ = ConvLSTM3d(1, 4)(torch.randn(2, 3, 1, 6, 8, 8))
+        >>> output.shape
+        torch.Size([2, 3, 4, 6, 8, 8])
+    """
+
+    spatial_dims = 3
+
+
+ConvLSTM2d = ConvLSTM
