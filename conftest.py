@@ -1,4 +1,4 @@
-"""Shared test settings.
+"""Shared test settings, for the tests and for the doctests in src/.
 
 - Keras (used by the interop tests as the reference) runs on the torch backend.
 - torch runs on one thread: the tests use tiny tensors, where OpenMP's thread start-up costs more
