@@ -211,6 +211,46 @@ def test_conv_lstm2d_matches(
     assert any(isinstance(m, ConvLSTM) for m in converted.modules())
 
 
+@pytest.mark.parametrize(
+    ("return_sequences", "go_backwards", "kernel_size"),
+    [(True, False, 3), (False, False, 3), (True, True, (2, 3)), (False, False, (3, 1))],
+)
+def test_conv_lstm2d_default_valid_padding_matches(
+    return_sequences: bool, go_backwards: bool, kernel_size: int | tuple[int, int]
+) -> None:
+    """Keras's default padding="valid": the input convolution shrinks the grid."""
+    layer = L.ConvLSTM2D(
+        3,
+        kernel_size,
+        return_sequences=return_sequences,
+        go_backwards=go_backwards,
+        bias_initializer="random_normal",
+    )
+    assert layer.get_config()["padding"] == "valid"
+    model = _sequential((4, 6, 7, 2), layer)
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    grid = (6 - kh + 1, 7 - kw + 1)
+    assert tuple(model.output_shape[-3:-1]) == grid
+    converted = _assert_matches(model, _random((2, 4, 6, 7, 2)))
+    convlstm = next(m for m in converted.modules() if isinstance(m, ConvLSTM))
+    assert convlstm.padding == "valid"
+
+
+@pytest.mark.parametrize("last_returns_sequences", [False, True])
+def test_stacked_valid_conv_lstm2d_matches(last_returns_sequences: bool) -> None:
+    """Two stacked default (valid) ConvLSTM2D layers: each shrinks the grid again."""
+    model = _sequential(
+        (4, 7, 8, 2),
+        L.ConvLSTM2D(3, 3, return_sequences=True, bias_initializer="random_normal"),
+        L.ConvLSTM2D(2, (2, 3), return_sequences=last_returns_sequences),
+        L.Flatten(),
+        L.Dense(2),
+    )
+    # (7, 8) -> (5, 6) -> (4, 4)
+    assert tuple(model.layers[1].output.shape[-3:]) == (4, 4, 2)
+    _assert_matches(model, _random((2, 4, 7, 8, 2)))
+
+
 def test_stacked_conv_lstm2d_then_flatten_matches() -> None:
     model = _sequential(
         (4, 6, 7, 2),
@@ -477,7 +517,14 @@ def test_branching_model_is_refused() -> None:
 @pytest.mark.parametrize(
     ("layer", "words"),
     [
-        (lambda: L.ConvLSTM2D(2, 3, name="clstm"), ["'clstm' (ConvLSTM2D)", "padding='valid'"]),
+        (
+            lambda: L.ConvLSTM2D(2, 3, dilation_rate=2, name="clstm"),  # default padding="valid"
+            ["'clstm' (ConvLSTM2D)", "dilation_rate=(2, 2)"],
+        ),
+        (
+            lambda: L.ConvLSTM2D(2, 3, strides=(1, 2), name="clstm"),
+            ["'clstm' (ConvLSTM2D)", "strides=(1, 2)"],
+        ),
         (
             lambda: L.ConvLSTM2D(2, 3, padding="same", strides=2, name="clstm"),
             ["'clstm' (ConvLSTM2D)", "strides"],
@@ -492,6 +539,7 @@ def test_unsupported_conv_lstm_options(layer: Callable[[], keras.Layer], words: 
     message = _config_error(lambda: _sequential((3, 6, 6, 2), layer()))
     for word in words:
         assert word in message
+    assert "padding" not in message
 
 
 @pytest.mark.parametrize(

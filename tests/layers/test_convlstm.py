@@ -62,26 +62,31 @@ def reference(
     x: Tensor,
     *,
     lengths: list[int] | None = None,
-    state: tuple[Tensor, Tensor] | None = None,
+    state: tuple[Any, Any] | None = None,
 ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     """ConvLSTM the slow obvious way: per layer, direction, sequence and step, one convolution of
     the concatenation ``[x_t, h]`` with the input and hidden kernels side by side, and the gate
-    equations of Shi et al. written out.
+    equations of Shi et al. written out. With ``padding="valid"`` only ``h`` is zero-padded, to
+    the size of ``x_t``, and the convolution of the concatenation pads nothing.
 
-    ``state`` is stacked ``(layers * directions, B, hidden, *S)``. Returns ``(output, h_n, c_n)``
-    in the module's layout; h_n and c_n are lists with one ``(B, hidden, *S)`` per cell.
+    ``state`` is indexed by cell: ``state[0][k]`` is cell ``k``'s ``(B, hidden, *S_k)`` (a stacked
+    tensor or a list). Returns ``(output, h_n, c_n)`` in the module's layout; h_n and c_n are
+    lists with one ``(B, hidden, *S_k)`` per cell.
     """
     conv = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[module.spatial_dims]
     if not module.batch_first:
         x = x.transpose(0, 1)
     batch, steps = x.shape[:2]
-    spatial = x.shape[3:]
+    valid = getattr(module, "padding", "same") == "valid"
     lengths = lengths or [steps] * batch
     directions = 2 if module.bidirectional else 1
     layer_input = x
     h_n, c_n = [], []
     for layer in range(module.num_layers):
         hidden = module.hidden_channels[layer]
+        spatial = layer_input.shape[3:]
+        if valid:  # each layer's state is its input grid shrunk by kernel - 1 on every axis
+            spatial = tuple(s - k + 1 for s, k in zip(spatial, module.kernel_size, strict=True))
         outputs = []
         for direction in range(directions):
             cell = module.cells[layer * directions + direction]
@@ -94,12 +99,18 @@ def reference(
                     h = x.new_zeros(1, hidden, *spatial)
                     c = x.new_zeros(1, hidden, *spatial)
                 else:
-                    h = state[0][layer * directions + direction, b : b + 1]
-                    c = state[1][layer * directions + direction, b : b + 1]
+                    h = state[0][layer * directions + direction][b : b + 1]
+                    c = state[1][layer * directions + direction][b : b + 1]
                 order = range(lengths[b]) if direction == 0 else reversed(range(lengths[b]))
                 for t in order:
-                    both = torch.cat([layer_input[b : b + 1, t], h], dim=1)
-                    z = conv(same_pad(both, module.kernel_size), weight, bias)
+                    if valid:
+                        both = torch.cat(
+                            [layer_input[b : b + 1, t], same_pad(h, module.kernel_size)], dim=1
+                        )
+                        z = conv(both, weight, bias)
+                    else:
+                        both = torch.cat([layer_input[b : b + 1, t], h], dim=1)
+                        z = conv(same_pad(both, module.kernel_size), weight, bias)
                     if module.norm is not None:
                         groups = 1 if module.norm == "layer" else 4 * cell.norm_groups
                         norm = cell.gate_norm
@@ -141,6 +152,13 @@ def randomize(module: nn.Module) -> nn.Module:
     return module
 
 
+def per_cell(states: Tensor | tuple[Tensor, ...]) -> list[Tensor]:
+    """``h_n`` or ``c_n`` (stacked, or one tensor per layer) as one ``(B, hidden, *S)`` per cell."""
+    if isinstance(states, Tensor):
+        return list(states.unbind(0))
+    return [cell for layer in states for cell in layer.unbind(0)]
+
+
 # --- against the reference ------------------------------------------------------------------
 
 REFERENCE_CASES: list[tuple[int, dict[str, Any], list[int] | None, bool]] = [
@@ -165,6 +183,13 @@ REFERENCE_CASES: list[tuple[int, dict[str, Any], list[int] | None, bool]] = [
     (1, {"peephole": True, "kernel_size": 2}, None, True),
     (3, {"num_layers": 2}, None, False),
     (3, {"bidirectional": True, "peephole": True, "kernel_size": (3, 2, 1)}, [2, 4], True),
+    (2, {"padding": "valid"}, None, False),
+    (2, {"padding": "valid", "num_layers": 2, "bidirectional": True}, [4, 2], True),
+    (2, {"padding": "valid", "kernel_size": (2, 3), "peephole": True}, None, True),
+    (2, {"padding": "valid", "hidden_channels": [5, 3], "batch_first": False}, [1, 4], False),
+    (2, {"padding": "valid", "kernel_size": 2, "norm": "layer", "num_layers": 2}, None, True),
+    (1, {"padding": "valid", "kernel_size": 2, "num_layers": 2}, None, True),
+    (3, {"padding": "valid", "kernel_size": (2, 1, 3), "norm": "group"}, [2, 4], False),
 ]
 
 
@@ -181,14 +206,31 @@ def test_matches_reference(
     if not module.batch_first:
         shape = (steps, batch, *shape[2:])
     x = torch.randn(shape, dtype=torch.float64)
-    state = None
+    state: Any = None
+    ref_state: Any = None
     if with_state:
-        size = (module.num_layers * module.num_directions, batch, 4, *SPATIAL[dims])
-        state = (torch.randn(size, dtype=torch.float64), torch.randn(size, dtype=torch.float64))
+        valid = kwargs.get("padding") == "valid"
+        kernel = module.kernel_size
+        d = module.num_directions
+        per_layer = []  # (h_0, c_0) of each layer, (directions, B, hidden, *S_layer)
+        for layer in range(module.num_layers):
+            shrink = layer + 1 if valid else 0
+            grid = [s - shrink * (k - 1) for s, k in zip(SPATIAL[dims], kernel, strict=True)]
+            size = (d, batch, 4, *grid)
+            per_layer.append(
+                (torch.randn(size, dtype=torch.float64), torch.randn(size, dtype=torch.float64))
+            )
+        ref_state = tuple(
+            [cell for h in part for cell in h] for part in zip(*per_layer, strict=True)
+        )
+        if valid and module.num_layers > 1:  # the grids differ: one tensor per layer
+            state = tuple(tuple(part) for part in zip(*per_layer, strict=True))
+        else:
+            state = tuple(torch.cat(part) for part in zip(*per_layer, strict=True))
     output, (h_n, c_n) = module(
         x, state, lengths=None if lengths is None else torch.tensor(lengths)
     )
-    expected, h_ref, c_ref = reference(module, x, lengths=lengths, state=state)
+    expected, h_ref, c_ref = reference(module, x, lengths=lengths, state=ref_state)
     assert output.shape == module.output_shape(x.shape)
     torch.testing.assert_close(output, expected)
     if isinstance(h_n, Tensor):
@@ -243,13 +285,16 @@ def test_lengths_equal_running_each_sequence_alone() -> None:
 # --- against Keras 3 ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kernel_size", [3, 2, (2, 3)])
-def test_matches_keras_convlstm2d(kernel_size: int | tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("kernel_size", "padding"),
+    [(3, "same"), (2, "same"), ((2, 3), "same"), (3, "valid"), ((2, 3), "valid")],
+)
+def test_matches_keras_convlstm2d(kernel_size: int | tuple[int, int], padding: str) -> None:
     import keras  # conftest.py selects the torch backend
 
-    module = ConvLSTM(3, 4, kernel_size).eval()
+    module = ConvLSTM(3, 4, kernel_size, padding=padding).eval()  # type: ignore[arg-type]
     layer = keras.layers.ConvLSTM2D(
-        4, kernel_size, padding="same", return_sequences=True, return_state=True
+        4, kernel_size, padding=padding, return_sequences=True, return_state=True
     )
     x = torch.randn(2, 5, 3, 6, 7)
     x_keras = x.permute(0, 1, 3, 4, 2).numpy()  # (B, T, H, W, C)
@@ -284,6 +329,7 @@ def test_matches_keras_convlstm2d(kernel_size: int | tuple[int, int]) -> None:
         {"num_layers": 2, "bidirectional": True},
         {"peephole": True, "norm": "layer"},
         {"peephole": True, "norm": "group", "norm_groups": 1, "kernel_size": 2},
+        {"padding": "valid", "num_layers": 2, "kernel_size": 2, "bidirectional": True},
     ],
 )
 def test_gradcheck(kwargs: dict[str, Any]) -> None:
@@ -293,11 +339,11 @@ def test_gradcheck(kwargs: dict[str, Any]) -> None:
     x = torch.randn(2, 3, 2, 3, 3, dtype=torch.float64, requires_grad=True)
     lengths = torch.tensor([3, 2])
 
-    def run(x: Tensor, *values: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def run(x: Tensor, *values: Tensor) -> tuple[Tensor, ...]:
         output, (h_n, c_n) = torch.func.functional_call(
             module, dict(zip(names, values, strict=True)), (x,), {"lengths": lengths}
         )
-        return output, h_n, c_n
+        return output, *per_cell(h_n), *per_cell(c_n)
 
     assert torch.autograd.gradcheck(run, (x, *params), fast_mode=True)
 
@@ -356,6 +402,56 @@ def test_output_shape_matches_forward(
     assert h_n.shape == c_n.shape == (layers * directions, 2, hidden, *([size] * dims))
 
 
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "shape", "expected"),
+    [
+        (ConvLSTM, {}, (2, 5, 3, 9, 8), (2, 5, 4, 7, 6)),
+        (ConvLSTM, {"num_layers": 3}, (2, 5, 3, 9, 8), (2, 5, 4, 3, 2)),
+        (
+            ConvLSTM,
+            {"kernel_size": (2, 4), "bidirectional": True},
+            (2, 5, 3, 9, 8),
+            (2, 5, 8, 8, 5),
+        ),
+        (ConvLSTM, {"kernel_size": 1}, (2, 5, 3, 9, 8), (2, 5, 4, 9, 8)),
+        (ConvLSTM, {"batch_first": False}, (5, 2, 3, 3, 3), (5, 2, 4, 1, 1)),
+        (ConvLSTM1d, {"kernel_size": 5, "num_layers": 2}, (2, 5, 3, 12), (2, 5, 4, 4)),
+        (ConvLSTM3d, {"kernel_size": (1, 2, 3)}, (2, 5, 3, 4, 5, 6), (2, 5, 4, 4, 4, 4)),
+    ],
+)
+def test_valid_padding_shrinks_the_grid(
+    cls: Any, kwargs: dict[str, Any], shape: tuple[int, ...], expected: tuple[int, ...]
+) -> None:
+    """Each layer's input convolution is unpadded: the grid loses kernel - 1 per layer."""
+    module = cls(3, 4, padding="valid", **kwargs)
+    assert module.output_shape(shape) == expected
+    output, (h_n, _) = module(torch.randn(shape))
+    assert tuple(output.shape) == expected
+    last = h_n if isinstance(h_n, Tensor) else h_n[-1]
+    assert tuple(last.shape[-len(shape) + 3 :]) == expected[3:]
+
+
+def test_valid_padding_states_per_layer_and_carry_over() -> None:
+    """With padding='valid' and two layers the state grids differ, so h_n is one per layer."""
+    module = randomize(ConvLSTM(2, 3, num_layers=2, padding="valid", peephole=True))
+    x = torch.randn(2, 6, 2, 7, 8)
+    whole, (h_whole, c_whole) = module(x)
+    assert isinstance(h_whole, tuple) and isinstance(c_whole, tuple)
+    assert [tuple(h.shape) for h in h_whole] == [(1, 2, 3, 5, 6), (1, 2, 3, 3, 4)]
+    first, state = module(x[:, :4])
+    second, (h_n, c_n) = module(x[:, 4:], state)
+    torch.testing.assert_close(torch.cat([first, second], dim=1), whole)
+    for got, want in zip((*h_n, *c_n), (*h_whole, *c_whole), strict=True):
+        torch.testing.assert_close(got, want)
+    with pytest.raises(ShapeError, match="shrinks the grid with padding='valid'"):
+        module(x, (torch.zeros(2, 2, 3, 5, 6), torch.zeros(2, 2, 3, 5, 6)))
+    with pytest.raises(ShapeError, match=r"\(1, 2, 3, 3, 4\)\] .* got \[\(1, 2, 3, 5, 6\)"):
+        module(x, ((h_whole[0], h_whole[0]), (c_whole[0], c_whole[0])))
+    single = ConvLSTM(2, 3, padding="valid")
+    with pytest.raises(ShapeError, match=r"expected h_0 to be \(1, 2, 3, 5, 6\)"):
+        single(x, (torch.zeros(1, 2, 3, 7, 8), torch.zeros(1, 2, 3, 7, 8)))
+
+
 def test_state_carry_over_equals_one_run() -> None:
     module = ConvLSTM(2, 3, num_layers=2, peephole=True, norm="layer")
     randomize(module)
@@ -386,9 +482,12 @@ def test_unequal_hidden_sizes_give_one_state_per_layer() -> None:
         forward_only(x, (torch.zeros(2, 2, 5, 4, 4), torch.zeros(2, 2, 5, 4, 4)))
 
 
-def test_stepping_the_cells_equals_the_full_forward() -> None:
-    module = randomize(ConvLSTM(2, 3, num_layers=2, peephole=True, norm="group"))
-    x = torch.randn(2, 5, 2, 4, 6)
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_stepping_the_cells_equals_the_full_forward(padding: str) -> None:
+    module = randomize(
+        ConvLSTM(2, 3, num_layers=2, peephole=True, norm="group", padding=padding)  # type: ignore[arg-type]
+    )
+    x = torch.randn(2, 5, 2, 6, 7)
     output, (h_n, c_n) = module(x)
     cells = list(module.cells)
     states: list[tuple[Tensor, Tensor] | None] = [None, None]
@@ -400,15 +499,18 @@ def test_stepping_the_cells_equals_the_full_forward() -> None:
             frame = states[k][0]
         stepped.append(frame)
     torch.testing.assert_close(torch.stack(stepped, dim=1), output)
-    torch.testing.assert_close(h_n, torch.stack([s[0] for s in states if s is not None]))
-    torch.testing.assert_close(c_n, torch.stack([s[1] for s in states if s is not None]))
+    for got, want in zip(per_cell(h_n), [s[0] for s in states if s is not None], strict=True):
+        torch.testing.assert_close(got, want)
+    for got, want in zip(per_cell(c_n), [s[1] for s in states if s is not None], strict=True):
+        torch.testing.assert_close(got, want)
 
 
+@pytest.mark.parametrize("padding", ["same", "valid"])
 @pytest.mark.parametrize("cell_class", [ConvLSTMCell1d, ConvLSTMCell, ConvLSTMCell3d])
-def test_cell_step_matches_reference(cell_class: type[ConvLSTMCell]) -> None:
+def test_cell_step_matches_reference(cell_class: type[ConvLSTMCell], padding: Any) -> None:
     dims = cell_class.spatial_dims
-    cell = randomize(cell_class(3, 4, 3, peephole=True)).double()
-    wrapper = CLASSES[dims](3, 4, 3, peephole=True).double()
+    cell = randomize(cell_class(3, 4, 3, peephole=True, padding=padding)).double()
+    wrapper = CLASSES[dims](3, 4, 3, peephole=True, padding=padding).double()
     wrapper.cells[0].load_state_dict(cell.state_dict())
     x = torch.randn(2, 3, 3, *SPATIAL[dims], dtype=torch.float64)
     state = None
@@ -522,6 +624,12 @@ def test_repr_is_readable() -> None:
     assert cell_lines[1] == "2, 8, kernel_size=(3, 3), norm='group', norm_groups=8"
     assert any(line.startswith("(gate_norm): GroupNorm(32, 32") for line in cell_lines)
     assert ConvLSTM2d is ConvLSTM
+    valid = ConvLSTM(3, 4, padding="valid")
+    assert repr(valid).splitlines()[1].strip() == (
+        "3, 4, kernel_size=(3, 3), num_layers=1, padding='valid'"
+    )
+    assert "3, 4, kernel_size=(3, 3), padding='valid'" in repr(valid.cells[0])
+    assert repr(ConvLSTMCell(3, 4)).splitlines()[1].strip() == "3, 4, kernel_size=(3, 3)"
 
 
 # --- bad arguments and bad inputs -----------------------------------------------------------
@@ -544,6 +652,8 @@ BAD_ARGUMENTS: list[tuple[tuple[Any, ...], dict[str, Any], str]] = [
     ((3, 4), {"norm": "layer", "norm_groups": 2}, "norm_groups has to be None unless"),
     ((3, 6), {"norm": "group", "norm_groups": 4}, "norm_groups has to be a positive divisor"),
     ((3, [6, 4]), {"norm": "group", "norm_groups": 3}, "positive divisor of hidden_channels=4"),
+    ((3, 4), {"padding": "full"}, "padding has to be 'same' or 'valid', but got 'full'"),
+    ((3, 4), {"padding": 1}, "padding has to be 'same' or 'valid', but got 1"),
 ]
 
 
@@ -560,6 +670,8 @@ def test_bad_cell_arguments() -> None:
         ConvLSTMCell1d(2, 3, (3, 3))
     with pytest.raises(ValueError, match="hidden_channels has to be a positive integer"):
         ConvLSTMCell3d(2, -3)
+    with pytest.raises(ValueError, match="padding has to be 'same' or 'valid', but got 'causal'"):
+        ConvLSTMCell(2, 3, padding="causal")  # type: ignore[arg-type]
 
 
 BAD_INPUTS: list[tuple[Any, tuple[int, ...], str]] = [
@@ -575,6 +687,16 @@ BAD_INPUTS: list[tuple[Any, tuple[int, ...], str]] = [
     (ConvLSTM1d(3, 4), (2, 5, 3, 8, 8), r"\(B, T, C, W\) .* use ConvLSTM"),
     (ConvLSTM3d(3, 4), (2, 5, 3, 8, 8), r"\(B, T, C, D, H, W\) .* single frame.* ConvLSTM\."),
     (ConvLSTM(3, 4), (2, 0, 3, 8, 8), "at least 1"),
+    (
+        ConvLSTM(3, 4, num_layers=2, padding="valid"),
+        (2, 5, 3, 4, 8),
+        r"frames have to be at least \(5, 5\) in \(H, W\), got shape \(2, 5, 3, 4, 8\)",
+    ),
+    (
+        ConvLSTM1d(3, 4, 4, padding="valid"),
+        (2, 5, 3, 3),
+        r"kernel_size=\(4,\) and num_layers=1.* at least \(4\) in \(W\)",
+    ),
 ]
 
 
@@ -636,6 +758,18 @@ CELL_BAD_INPUTS: list[tuple[Any, tuple[int, ...], Any, str]] = [
         r"state c of shape \(2, 4, 8, 8\) .* got \(2, 4, 8, 7\)",
     ),
     (ConvLSTMCell(3, 4), (2, 3, 8, 8), torch.zeros(2, 4, 8, 8), "pair"),
+    (
+        ConvLSTMCell(3, 4, padding="valid"),
+        (2, 3, 8, 8),
+        (torch.zeros(2, 4, 8, 8), torch.zeros(2, 4, 8, 8)),
+        r"state h of shape \(2, 4, 6, 6\) .* minus kernel_size - 1.* got \(2, 4, 8, 8\)",
+    ),
+    (
+        ConvLSTMCell(3, 4, (2, 5), padding="valid"),
+        (2, 3, 8, 4),
+        None,
+        r"at least \(2, 5\) in its spatial axes, got a frame of shape \(2, 3, 8, 4\)",
+    ),
 ]
 
 

@@ -803,8 +803,9 @@ def _convert_conv_lstm2d(builder: _Builder, layer: Any, state: _State) -> _State
     config = _config(layer)
     _check_recurrent(layer, config)
     problems = []
-    if config["padding"] != "same":
-        problems.append(f"padding={config['padding']!r} (only 'same' is supported)")
+    padding = config["padding"]
+    if padding not in ("same", "valid"):
+        problems.append(f"padding={padding!r} (supported: 'same', 'valid')")
     if _pair(config["strides"]) != (1, 1):
         problems.append(f"strides={config['strides']} (only 1 is supported)")
     if _pair(config["dilation_rate"]) != (1, 1):
@@ -818,7 +819,12 @@ def _convert_conv_lstm2d(builder: _Builder, layer: Any, state: _State) -> _State
     recurrent = _array(cell.recurrent_kernel)  # (kh, kw, C', 4*C')
     filters, use_bias = int(config["filters"]), bool(config["use_bias"])
     convlstm = ConvLSTM(
-        kernel.shape[2], filters, _pair(config["kernel_size"]), bias=use_bias, batch_first=True
+        kernel.shape[2],
+        filters,
+        _pair(config["kernel_size"]),
+        bias=use_bias,
+        batch_first=True,
+        padding=padding,  # the input convolution's; Keras's recurrent one is always "same"
     )
     input_conv, hidden_conv = _convlstm_convs(convlstm, layer)
     _set(input_conv.weight, kernel.permute(3, 2, 0, 1), layer=layer, what="kernel")
@@ -1015,8 +1021,9 @@ def from_keras(model: Any) -> ConvertedKeras:
 
     Raises:
         ConfigError: a layer without a converter, or an option with no torch equivalent (a
-            non-default data format, a ConvLSTM2D with ``padding="valid"``, an activation torch's
-            LSTM cannot use, ...). The message names the layer and what is unsupported.
+            non-default data format, a ConvLSTM2D with strides or dilation other than 1, an
+            activation torch's LSTM cannot use, ...). The message names the layer and what is
+            unsupported.
 
     Example:
         >>> import keras  # with KERAS_BACKEND=torch

@@ -5,18 +5,22 @@ A Conv -> LSTM model flattens each frame into a vector before the recurrence; a 
 and per-pixel scores need. ``ConvLSTM`` works on 2-D frames, ``ConvLSTM1d`` on 1-D signals
 (``(B, T, C, W)``) and ``ConvLSTM3d`` on volumes (``(B, T, C, D, H, W)``).
 
-Each cell computes, with ``*`` a "same"-padded convolution and ``∘`` the elementwise product::
+Each cell computes, with ``*`` a convolution and ``∘`` the elementwise product::
 
     i, f, g, o = split(W_x * x_t + W_h * h_{t-1} + b)      # gate order (i, f, g, o)
     i = σ(i + p_i ∘ c_{t-1});  f = σ(f + p_f ∘ c_{t-1});  g = tanh(g)
     c_t = f ∘ c_{t-1} + i ∘ g
     o = σ(o + p_o ∘ c_t);  h_t = o ∘ tanh(c_t)
 
-(the ``p`` terms only with ``peephole=True``). For speed, ``W_x * x_t`` is computed for many time
-steps in one convolution, folded into the batch (all steps at once when their gate
-pre-activations fit in :data:`INPUT_CONV_CHUNK_BYTES`, else in chunks that do); only
-``W_h * h_{t-1}`` runs step by step, and it is skipped at the first step when the initial state is
-zero.
+(the ``p`` terms only with ``peephole=True``). ``W_h * h`` is always "same"-padded; ``W_x * x`` is
+too by default, and with ``padding="valid"`` (Keras ``ConvLSTM2D``'s default) it is unpadded, so
+the state grid is the frame grid shrunk by ``kernel_size - 1`` on each axis (and again by each
+stacked layer).
+
+For speed, ``W_x * x_t`` is computed for many time steps in one convolution, folded into the batch
+(all steps at once when their gate pre-activations fit in :data:`INPUT_CONV_CHUNK_BYTES`, else in
+chunks that do); only ``W_h * h_{t-1}`` runs step by step, and it is skipped at the first step
+when the initial state is zero.
 
 Parameter layout (the Keras import relies on these names): ``ConvLSTM.cells[k]`` for layer ``l``
 and direction ``d`` is at ``k = l * num_directions + d`` (the order of ``h_n``, as in
@@ -60,6 +64,7 @@ __all__ = [
 INPUT_CONV_CHUNK_BYTES = 16 * 2**20
 
 NormKind: TypeAlias = Literal["layer", "group"]
+PaddingKind: TypeAlias = Literal["same", "valid"]
 #: ``h_n`` or ``c_n``: one stacked tensor when every layer has the same hidden size, else one
 #: tensor per layer.
 LayerStates: TypeAlias = Tensor | tuple[Tensor, ...]
@@ -72,6 +77,7 @@ _CONVS: dict[int, type[nn.Conv1d] | type[nn.Conv2d] | type[nn.Conv3d]] = {
 _SPATIAL_AXES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
 _CLASS_FOR_DIMS = {1: "ConvLSTM1d", 2: "ConvLSTM", 3: "ConvLSTM3d"}
 _NORMS = (None, "layer", "group")
+_PADDINGS = ("same", "valid")
 
 
 def _is_int(value: object) -> bool:
@@ -100,6 +106,12 @@ def _kernel_tuple(kernel_size: int | Sequence[int], spatial_dims: int) -> tuple[
     return tuple(cast(int, k) for k in sizes)
 
 
+def _check_padding(padding: object) -> PaddingKind:
+    if padding not in _PADDINGS:
+        raise ValueError(f"padding has to be 'same' or 'valid', but got {padding!r}")
+    return cast(PaddingKind, padding)
+
+
 def _default_groups(hidden_channels: int) -> int:
     """The largest divisor of ``hidden_channels`` that is at most 8 (GroupNorm's usual size)."""
     return max(g for g in range(1, 9) if hidden_channels % g == 0)
@@ -126,11 +138,13 @@ class _ConvLSTMCellNd(nn.Module):
         peephole: bool = False,
         norm: NormKind | None = None,
         norm_groups: int | None = None,
+        padding: PaddingKind = "same",
     ) -> None:
         super().__init__()
         self.in_channels = _check_positive_int("in_channels", in_channels)
         self.hidden_channels = _check_positive_int("hidden_channels", hidden_channels)
         self.kernel_size = _kernel_tuple(kernel_size, self.spatial_dims)
+        self.padding = _check_padding(padding)
         if norm not in _NORMS:
             raise ValueError(f"norm has to be None, 'layer' or 'group', but got {norm!r}")
         if norm != "group" and norm_groups is not None:
@@ -144,7 +158,7 @@ class _ConvLSTMCellNd(nn.Module):
         conv = _CONVS[self.spatial_dims]
         hidden = self.hidden_channels
         kernel = cast(Any, self.kernel_size)  # a tuple of spatial_dims ints
-        self.input_conv = conv(in_channels, 4 * hidden, kernel, padding="same", bias=bias)
+        self.input_conv = conv(in_channels, 4 * hidden, kernel, padding=padding, bias=bias)
         self.hidden_conv = conv(hidden, 4 * hidden, kernel, padding="same", bias=False)
 
         self.peephole_i: nn.Parameter | None = None
@@ -215,6 +229,20 @@ class _ConvLSTMCellNd(nn.Module):
         h_new = torch.sigmoid(o) * torch.tanh(c_out)
         return h_new, c_new
 
+    def state_size(self, spatial: Sequence[int]) -> tuple[int, ...]:
+        """Spatial size of ``h`` and ``c`` for frames of spatial size ``spatial``.
+
+        It is ``spatial`` itself with ``padding="same"``; with ``"valid"`` each axis shrinks by
+        ``kernel_size - 1`` (sizes below 1 come out as they are; the forward pass rejects them).
+
+        Example:
+            >>> ConvLSTMCell(3, 8, 3, padding="valid").state_size((32, 20))
+            (30, 18)
+        """
+        if self.padding == "same":
+            return tuple(int(s) for s in spatial)
+        return tuple(int(s) - k + 1 for s, k in zip(spatial, self.kernel_size, strict=True))
+
     def _frame_layout(self) -> str:
         return _layout(self.spatial_dims, frame=True)
 
@@ -237,9 +265,16 @@ class _ConvLSTMCellNd(nn.Module):
                 f"{x_t.shape[1]} in a frame of shape {format_shape(x_t.shape)}. Change "
                 f"in_channels to {x_t.shape[1]} or feed frames with {self.in_channels} channels."
             ) from None
+        if self.padding == "valid" and min(self.state_size(x_t.shape[2:])) < 1:
+            raise ShapeError(
+                f"{name}: with padding='valid' and kernel_size={self.kernel_size}, a frame has "
+                f"to be at least {format_shape(self.kernel_size)} in its spatial axes, got a "
+                f"frame of shape {format_shape(x_t.shape)}. Feed larger frames, use a smaller "
+                f"kernel_size, or padding='same'."
+            ) from None
 
     def _check_state(self, x_t: Tensor, state: tuple[Tensor, Tensor]) -> None:
-        expected = (x_t.shape[0], self.hidden_channels, *x_t.shape[2:])
+        expected = (x_t.shape[0], self.hidden_channels, *self.state_size(x_t.shape[2:]))
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             raise ShapeError(
                 f"{type(self).__name__}: state has to be a pair (h, c), but got "
@@ -249,7 +284,8 @@ class _ConvLSTMCellNd(nn.Module):
             if tuple(tensor.shape) != expected:
                 raise ShapeError(
                     f"{type(self).__name__}: expected state {label} of shape "
-                    f"{format_shape(expected)} (B, hidden_channels, spatial size of the frame), "
+                    f"{format_shape(expected)} (B, hidden_channels, spatial size of the frame"
+                    f"{'' if self.padding == 'same' else ' minus kernel_size - 1'}), "
                     f"got {format_shape(tensor.shape)} for a frame of shape "
                     f"{format_shape(x_t.shape)}. Pass the state this cell returned for the "
                     f"previous frame of the same batch, or None to start from zeros."
@@ -262,16 +298,17 @@ class _ConvLSTMCellNd(nn.Module):
 
         Args:
             x_t: ``(B, C, *S)``, one frame.
-            state: ``(h, c)``, each ``(B, hidden, *S)``; None starts from zeros.
+            state: ``(h, c)``, each ``(B, hidden, *S')``; None starts from zeros. ``S'`` is
+                ``S``, or ``S - kernel_size + 1`` with ``padding="valid"``.
 
         Returns:
-            ``(h, c)``, each ``(B, hidden, *S)``.
+            ``(h, c)``, each ``(B, hidden, *S')``.
 
         Raises:
             ShapeError: the frame or the state has the wrong shape.
         """
         self._check_frame(x_t)
-        gates = self.input_conv(x_t)  # (B, 4*hidden, *S)
+        gates = self.input_conv(x_t)  # (B, 4*hidden, *S')
         if state is None:
             return self._update(gates, None)
         self._check_state(x_t, state)
@@ -286,6 +323,8 @@ class _ConvLSTMCellNd(nn.Module):
 
     def extra_repr(self) -> str:
         parts = [f"{self.in_channels}, {self.hidden_channels}", f"kernel_size={self.kernel_size}"]
+        if self.padding != "same":
+            parts.append(f"padding={self.padding!r}")
         if not self.bias:
             parts.append("bias=False")
         if self.peephole:
@@ -303,9 +342,9 @@ class ConvLSTMCell(_ConvLSTMCellNd):
     Args:
         in_channels: ``C`` of the input frames.
         hidden_channels: channels of ``h`` and ``c``.
-        kernel_size: size of both convolutions, an int or ``(kH, kW)``; padding is "same", and
-            an even size puts the extra padding on the right/bottom (as Keras and PyTorch's
-            ``padding="same"`` do), so ``H`` and ``W`` never change.
+        kernel_size: size of both convolutions, an int or ``(kH, kW)``; with "same" padding an
+            even size puts the extra padding on the right/bottom (as Keras and PyTorch's
+            ``padding="same"`` do), so ``H`` and ``W`` do not change.
         bias: give ``input_conv`` a bias (the forget-gate part starts at 1).
         peephole: add peephole connections. They are per-channel weights of shape
             ``(hidden, 1, 1)``, so the cell still takes any frame size; Shi et al. use
@@ -317,6 +356,9 @@ class ConvLSTMCell(_ConvLSTMCellNd):
             the carried cell state itself stays unnormalised.
         norm_groups: groups per gate for ``norm="group"``; it has to divide
             ``hidden_channels``. Defaults to the largest divisor of it that is at most 8.
+        padding: padding of the input convolution only: ``"same"`` keeps the grid, ``"valid"``
+            (Keras ``ConvLSTM2D``'s default) pads nothing, so ``h`` and ``c`` are
+            ``(H - kH + 1, W - kW + 1)``. The hidden convolution is always "same".
 
     Raises:
         ValueError: an argument is out of range.
@@ -327,6 +369,8 @@ class ConvLSTMCell(_ConvLSTMCellNd):
         >>> h, c = cell.step(torch.randn(2, 3, 32, 32), (h, c))
         >>> h.shape
         torch.Size([2, 16, 32, 32])
+        >>> ConvLSTMCell(3, 16, padding="valid").step(torch.randn(2, 3, 32, 32))[0].shape
+        torch.Size([2, 16, 30, 30])
     """
 
     spatial_dims = 2
@@ -381,9 +425,11 @@ class _ConvLSTMNd(nn.Module):
         recurrent_dropout: float = 0.0,
         bidirectional: bool = False,
         batch_first: bool = True,
+        padding: PaddingKind = "same",
     ) -> None:
         super().__init__()
         self.in_channels = _check_positive_int("in_channels", in_channels)
+        self.padding = _check_padding(padding)
         if num_layers is not None:
             _check_positive_int("num_layers", num_layers)
         if _is_int(hidden_channels):
@@ -437,6 +483,7 @@ class _ConvLSTMNd(nn.Module):
                         peephole=peephole,
                         norm=norm,
                         norm_groups=norm_groups,
+                        padding=padding,
                     )
                 )
         self.cells = nn.ModuleList(cells)
@@ -448,6 +495,19 @@ class _ConvLSTMNd(nn.Module):
     def out_channels(self) -> int:
         """``C'``: channels of the output, ``hidden_channels[-1] * num_directions``."""
         return self.hidden_channels[-1] * self.num_directions
+
+    @property
+    def _uniform_states(self) -> bool:
+        """Whether every layer's state has one shape, so ``h_n`` is one stacked tensor."""
+        same_grid = self.padding == "same" or self.num_layers == 1
+        return same_grid and len(set(self.hidden_channels)) == 1
+
+    def _layer_spatial(self, layer: int, spatial: Sequence[int]) -> tuple[int, ...]:
+        """Spatial size of layer ``layer``'s state (and output) for input frames of ``spatial``."""
+        shrink = layer + 1 if self.padding == "valid" else 0
+        return tuple(
+            int(s) - shrink * (k - 1) for s, k in zip(spatial, self.kernel_size, strict=True)
+        )
 
     def _layout(self) -> str:
         return _layout(self.spatial_dims, batch_first=self.batch_first)
@@ -480,6 +540,16 @@ class _ConvLSTMNd(nn.Module):
                 f"{name}: every axis of {self._layout()} has to be at least 1, but got shape "
                 f"{format_shape(shape)}."
             ) from None
+        if min(self._layer_spatial(self.num_layers - 1, shape[3:])) < 1:
+            least = tuple(1 + self.num_layers * (k - 1) for k in self.kernel_size)
+            raise ShapeError(
+                f"{name}: with padding='valid', kernel_size={self.kernel_size} and "
+                f"num_layers={self.num_layers}, each layer shrinks the grid by kernel_size - 1, "
+                f"so frames have to be at least {format_shape(least)} in "
+                f"({', '.join(_SPATIAL_AXES[self.spatial_dims])}), got shape "
+                f"{format_shape(shape)}. Feed larger frames, use fewer layers or a smaller "
+                f"kernel_size, or padding='same'."
+            ) from None
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         """Output shape for an input of ``input_shape`` (batch axis included).
@@ -489,7 +559,7 @@ class _ConvLSTMNd(nn.Module):
         """
         shape = tuple(int(s) for s in input_shape)
         self._check_input_shape(shape)
-        return (*shape[:2], self.out_channels, *shape[3:])
+        return (*shape[:2], self.out_channels, *self._layer_spatial(self.num_layers - 1, shape[3:]))
 
     def extra_repr(self) -> str:
         hidden = self.hidden_channels
@@ -507,6 +577,7 @@ class _ConvLSTMNd(nn.Module):
             ("recurrent_dropout", 0.0),
             ("bidirectional", False),
             ("batch_first", True),
+            ("padding", "same"),
         ):
             value = getattr(self, name)
             if value != default:
@@ -519,7 +590,12 @@ class _ConvLSTMNd(nn.Module):
         return cast(_ConvLSTMCellNd, self.cells[index])
 
     def _state_shape(self, layer: int, batch: int, spatial: Sequence[int]) -> tuple[int, ...]:
-        return (self.num_directions, batch, self.hidden_channels[layer], *spatial)
+        return (
+            self.num_directions,
+            batch,
+            self.hidden_channels[layer],
+            *self._layer_spatial(layer, spatial),
+        )
 
     def _initial_states(
         self, state: tuple[LayerStates, LayerStates] | None, batch: int, spatial: Sequence[int]
@@ -534,8 +610,13 @@ class _ConvLSTMNd(nn.Module):
                 f"{name}: state has to be a pair (h_0, c_0), but got {type(state).__name__}."
             ) from None
         per_cell: list[list[Tensor]] = [[], []]
-        uniform = len(set(self.hidden_channels)) == 1
-        stacked = (count, batch, self.hidden_channels[0], *spatial)
+        uniform = self._uniform_states
+        stacked = (count, batch, self.hidden_channels[0], *self._layer_spatial(0, spatial))
+        why_per_layer = (
+            f"the layers have hidden sizes {list(self.hidden_channels)}"
+            if len(set(self.hidden_channels)) > 1
+            else "each layer shrinks the grid with padding='valid'"
+        )
         for slot, (label, part) in enumerate(zip(("h_0", "c_0"), state, strict=True)):
             if isinstance(part, Tensor):
                 if not uniform or tuple(part.shape) != stacked:
@@ -543,8 +624,8 @@ class _ConvLSTMNd(nn.Module):
                         f"{format_shape(stacked)} (num_layers * num_directions, B, hidden, "
                         f"{', '.join(_SPATIAL_AXES[self.spatial_dims])})"
                         if uniform
-                        else f"a tuple of {self.num_layers} tensors (one per layer, since the "
-                        f"layers have hidden sizes {list(self.hidden_channels)})"
+                        else f"a tuple of {self.num_layers} tensors (one per layer, since "
+                        f"{why_per_layer})"
                     )
                     raise ShapeError(
                         f"{name}: expected {label} to be {expected}, got a tensor of shape "
@@ -574,7 +655,7 @@ class _ConvLSTMNd(nn.Module):
         return list(zip(per_cell[0], per_cell[1], strict=True))
 
     def _pack_states(self, states: list[Tensor]) -> LayerStates:
-        if len(set(self.hidden_channels)) == 1:
+        if self._uniform_states:
             return torch.stack(states)  # (num_layers * num_directions, B, hidden, *S)
         d = self.num_directions
         return tuple(
@@ -596,15 +677,17 @@ class _ConvLSTMNd(nn.Module):
 
         Args:
             sequence: ``(B, T, C, *S)``, the layer's input in the order the cell reads it.
-            state: initial ``(h, c)``, each ``(B, hidden, *S)``, or None for zeros.
+            state: initial ``(h, c)``, each ``(B, hidden, *S')``, or None for zeros; ``S'`` is
+                ``cell.state_size(S)`` (``S`` unless ``padding="valid"``).
             valid: ``(B, T, 1, ..., 1)`` bool, True on the steps inside each sequence, or None.
-            recurrent_mask: ``(B, hidden, *S)`` variational dropout mask on ``h``, or None.
+            recurrent_mask: ``(B, hidden, *S')`` variational dropout mask on ``h``, or None.
 
         Returns:
-            ``(output, h_n, c_n)``: output ``(B, T, hidden, *S)``, zero past each length.
+            ``(output, h_n, c_n)``: output ``(B, T, hidden, *S')``, zero past each length.
         """
         batch, steps = sequence.shape[:2]
-        # Bytes of the gate pre-activations of one step: B * 4*hidden * prod(S) values.
+        # Bytes of the gate pre-activations of one step: B * 4*hidden * prod(S) values (an upper
+        # bound with padding="valid", whose S' is smaller).
         step_bytes = batch * 4 * cell.hidden_channels * math.prod(sequence.shape[3:])
         step_bytes *= sequence.element_size()
         chunk = max(1, min(steps, INPUT_CONV_CHUNK_BYTES // max(step_bytes, 1)))
@@ -617,8 +700,8 @@ class _ConvLSTMNd(nn.Module):
         for part in torch.split(sequence, chunk, dim=1):  # (B, chunk, C, *S)
             # The input convolution of `chunk` steps at once, folded into the batch.
             gates_x = unfold_time(cell.input_conv(fold_time(part)), batch)
-            # gates_x: (B, chunk, 4*hidden, *S)
-            for gates in gates_x.unbind(1):  # (B, 4*hidden, *S)
+            # gates_x: (B, chunk, 4*hidden, *S')
+            for gates in gates_x.unbind(1):  # (B, 4*hidden, *S')
                 if h is not None:
                     h_in = h if recurrent_mask is None else h * recurrent_mask
                     gates = gates + cell.hidden_conv(h_in)
@@ -634,7 +717,7 @@ class _ConvLSTMNd(nn.Module):
                 h, c = h_new, c_new
                 t += 1
         assert h is not None and c is not None  # T >= 1 is checked in forward
-        return torch.stack(outputs, dim=1), h, c  # (B, T, hidden, *S), (B, hidden, *S) x2
+        return torch.stack(outputs, dim=1), h, c  # (B, T, hidden, *S'), (B, hidden, *S') x2
 
     def forward(
         self,
@@ -657,10 +740,12 @@ class _ConvLSTMNd(nn.Module):
         Returns:
             ``(output, (h_n, c_n))``. ``output`` is ``(B, T, C', *S)`` (or ``(T, B, C', *S)``)
             with ``C' = hidden_channels[-1] * num_directions``, directions concatenated on the
-            channel axis (forward first). When all layers have the same hidden size, ``h_n``
-            and ``c_n`` are ``(num_layers * num_directions, B, hidden, *S)`` as in
-            ``torch.nn.LSTM``; otherwise each is a tuple with one
-            ``(num_directions, B, hidden_l, *S)`` tensor per layer.
+            channel axis (forward first). When all layers have the same hidden size (and, with
+            ``padding="valid"``, there is one layer), ``h_n`` and ``c_n`` are
+            ``(num_layers * num_directions, B, hidden, *S)`` as in ``torch.nn.LSTM``; otherwise
+            each is a tuple with one ``(num_directions, B, hidden_l, *S_l)`` tensor per layer.
+            With ``padding="valid"`` every layer shrinks ``S`` by ``kernel_size - 1``, so the
+            output's and layer ``l``'s ``S_l`` is ``S - (l + 1) * (kernel_size - 1)``.
 
         Raises:
             ShapeError: ``x``, ``state`` or ``lengths`` has the wrong shape.
@@ -709,7 +794,7 @@ class _ConvLSTMNd(nn.Module):
                 recurrent_mask = None
                 if self.training and self.recurrent_dropout > 0:
                     keep = 1.0 - self.recurrent_dropout
-                    shape = (batch, cell.hidden_channels, *spatial)
+                    shape = (batch, cell.hidden_channels, *self._layer_spatial(layer, spatial))
                     recurrent_mask = torch.bernoulli(
                         torch.full(shape, keep, dtype=x.dtype, device=x.device)
                     ).div_(keep)  # (B, hidden, *S), fixed over time
@@ -743,8 +828,8 @@ class ConvLSTM(_ConvLSTMNd):
     Args:
         in_channels: ``C`` of the input frames.
         hidden_channels: channels of ``h`` and ``c``: one int for every layer, or one per layer.
-        kernel_size: an int or ``(kH, kW)`` for every convolution, "same" padding (an even size
-            pads the extra row/column on the bottom/right, as Keras does).
+        kernel_size: an int or ``(kH, kW)`` for every convolution; with "same" padding an even
+            size pads the extra row/column on the bottom/right, as Keras does.
         num_layers: number of stacked layers; defaults to ``len(hidden_channels)``, or 1.
         bias: give each input convolution a bias (the forget-gate part starts at 1).
         peephole: per-channel peephole weights ``(hidden, 1, 1)`` (size-agnostic, where Shi et
@@ -758,6 +843,9 @@ class ConvLSTM(_ConvLSTMNd):
         bidirectional: also run each layer backwards in time; the directions are concatenated
             on the channel axis.
         batch_first: input and output are ``(B, T, ...)``; False means ``(T, B, ...)``.
+        padding: padding of the input convolutions: ``"same"`` keeps ``(H, W)``; ``"valid"``
+            (Keras ``ConvLSTM2D``'s default) pads nothing, so each layer shrinks the grid by
+            ``kernel_size - 1``. The hidden convolutions are always "same".
 
     Raises:
         ValueError: an argument is out of range.
@@ -769,6 +857,8 @@ class ConvLSTM(_ConvLSTMNd):
         (torch.Size([2, 5, 16, 32, 32]), torch.Size([2, 2, 16, 32, 32]))
         >>> ConvLSTM(3, [16, 8], bidirectional=True).output_shape((2, 5, 3, 32, 32))
         (2, 5, 16, 32, 32)
+        >>> ConvLSTM(3, 16, num_layers=2, padding="valid").output_shape((2, 5, 3, 32, 32))
+        (2, 5, 16, 28, 28)
     """
 
     spatial_dims = 2
