@@ -16,6 +16,7 @@ from torch import nn
 from cnnlstm.data.datamodules import (
     ArrayDataModule,
     DigitClipsDataModule,
+    DigitImagesDataModule,
     MovingDigitsDataModule,
     SensorDataModule,
     TextLinesDataModule,
@@ -353,3 +354,57 @@ def test_generated_modules_give_disjoint_reproducible_sets() -> None:
         TextLinesDataModule(train_samples=0)
     with pytest.raises(ValueError, match="batch_size has to be a positive int"):
         DigitClipsDataModule(batch_size=0)
+
+
+# -- single digit images --------------------------------------------------------------------------
+
+MNIST = Path(__file__).parents[3] / "shared" / "data" / "mnist"
+
+
+def test_digit_images_module_options_are_typed_with_defaults() -> None:
+    test_every_option_is_typed_with_a_default(DigitImagesDataModule)
+
+
+def test_digit_images_module_splits_and_batches() -> None:
+    module = DigitImagesDataModule(
+        train_samples=6, val_samples=3, test_samples=2, image_size=20, noise=0.1, batch_size=4
+    )
+    assert (len(module.train_set), len(module.val_set), len(module.test_set)) == (6, 3, 2)
+    assert module.num_classes == 10
+    train = [module.train_set[i][0] for i in range(6)]
+    for part, size in ((module.val_set, 3), (module.test_set, 2)):
+        for i in range(size):
+            assert not any(torch.equal(part[i][0], t) for t in train)
+    images, labels = next(iter(module.train_dataloader()))
+    assert images.shape == (4, 1, 20, 20) and images.dtype == torch.float32
+    assert labels.shape == (4,) and labels.dtype == torch.int64
+    assert float(images.min()) >= 0.0 and float(images.max()) <= 1.0
+    # the batch holds items of the training set, labels with their images
+    for image, label in zip(images, labels, strict=True):
+        matches = [i for i in range(6) if torch.equal(module.train_set[i][0], image)]
+        assert len(matches) == 1 and module.train_set.label(matches[0]) == int(label)
+    again = DigitImagesDataModule(
+        train_samples=6, val_samples=3, test_samples=2, image_size=20, noise=0.1, batch_size=4
+    )
+    assert torch.equal(next(iter(again.train_dataloader()))[0], images)
+    assert torch.equal(
+        next(iter(again.val_dataloader()))[0], next(iter(module.val_dataloader()))[0]
+    )
+    other = DigitImagesDataModule(train_samples=6, val_samples=3, test_samples=0, seed=1)
+    assert not torch.equal(other.train_set[0][0], DigitImagesDataModule().train_set[0][0])
+    assert other.test_dataloader() == []
+    with pytest.raises(ValueError, match="val_samples has to be a positive int, but got 0"):
+        DigitImagesDataModule(val_samples=0)
+
+
+def test_digit_images_module_keeps_mnist_splits_apart() -> None:
+    module = DigitImagesDataModule(
+        train_samples=40, val_samples=20, test_samples=20, mnist_root=str(MNIST)
+    )
+    train = {module.train_set.digit_index(i) for i in range(40)}
+    val = {module.val_set.digit_index(i) for i in range(20)}
+    test = {module.test_set.digit_index(i) for i in range(20)}
+    assert len(train) == 40 and len(val) == 20 and len(test) == 20
+    assert train.isdisjoint(val) and max(train | val) < 8000 <= min(test)
+    with pytest.raises(ValueError, match="at most 8000"):
+        DigitImagesDataModule(train_samples=7990, val_samples=20, mnist_root=str(MNIST))

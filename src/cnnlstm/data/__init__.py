@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnnlstm.data.arrays import ArrayDataset
 from cnnlstm.data.collate import pad_collate, pad_sequences
+from cnnlstm.data.digit_images import DigitImages
 from cnnlstm.data.mnist import load_mnist, read_idx, render_digits
 from cnnlstm.data.moving_digits import DigitClips, MovingDigits
 from cnnlstm.data.sensor_plant import ANOMALY_KINDS, Anomaly, SensorPlant, write_skab_csv
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from cnnlstm.data.datamodules import (
         ArrayDataModule,
         DigitClipsDataModule,
+        DigitImagesDataModule,
         MovingDigitsDataModule,
         SensorDataModule,
         TextLinesDataModule,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "ArrayDataModule",
     "DigitClipsDataModule",
+    "DigitImagesDataModule",
     "MovingDigitsDataModule",
     "SensorDataModule",
     "TextLinesDataModule",
@@ -45,6 +48,8 @@ __all__ = [
     "ArrayDataset",
     "DigitClips",
     "DigitClipsDataModule",
+    "DigitImages",
+    "DigitImagesDataModule",
     "FrameFolder",
     "MovingDigits",
     "MovingDigitsDataModule",

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from cnnlstm.data.arrays import ArrayDataset
 from cnnlstm.data.collate import pad_collate
+from cnnlstm.data.digit_images import DigitImages
 from cnnlstm.data.moving_digits import DigitClips, MovingDigits
 from cnnlstm.data.sensors import NanPolicy, SensorCSV, SensorWindows, StandardScaler
 from cnnlstm.data.text_lines import DEFAULT_ALPHABET, TextLines
@@ -31,6 +32,7 @@ from cnnlstm.errors import DataError
 __all__ = [
     "ArrayDataModule",
     "DigitClipsDataModule",
+    "DigitImagesDataModule",
     "MovingDigitsDataModule",
     "SensorDataModule",
     "TextLinesDataModule",
@@ -695,3 +697,67 @@ class TextLinesDataModule(_GeneratedDataModule):
         self.collate_fn = TextLines.collate
         self.num_classes = self.train_set.num_classes
         self.alphabet = alphabet
+
+
+class DigitImagesDataModule(_GeneratedDataModule):
+    """:class:`~cnnlstm.data.digit_images.DigitImages` for image classification.
+
+    Training items are items ``[0, train_samples)`` of the ``"train"`` split, validation items
+    the next ``val_samples`` of it (so the two share no item: no MNIST digit, no drawn image),
+    and test items come from the ``"test"`` split (other MNIST images when ``mnist_root`` is
+    given), all with ``seed``. Batches are ``(images (B, 1, H, W), labels (B,))``;
+    ``num_classes`` is 10.
+
+    Args:
+        train_samples: training images.
+        val_samples: validation images.
+        test_samples: test images (0 for none).
+        image_size: the side of the square images in pixels.
+        noise: the standard deviation of Gaussian pixel noise (0 for none).
+        mnist_root: a folder with MNIST IDX files, or ``None`` to draw digits.
+        batch_size: images per batch.
+        num_workers: ``DataLoader`` worker processes.
+        seed: fixes the images, the MNIST order and the shuffling.
+
+    Example:
+        >>> module = DigitImagesDataModule(train_samples=4, val_samples=2, test_samples=2,
+        ...                                batch_size=4)
+        >>> next(iter(module.train_dataloader()))[0].shape
+        torch.Size([4, 1, 28, 28])
+    """
+
+    def __init__(
+        self,
+        *,
+        train_samples: int = 4000,
+        val_samples: int = 500,
+        test_samples: int = 500,
+        image_size: int = 28,
+        noise: float = 0.0,
+        mnist_root: str | None = None,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(
+            train_samples=train_samples,
+            val_samples=val_samples,
+            test_samples=test_samples,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )
+        self.save_hyperparameters()
+        options: dict[str, Any] = {
+            "image_size": image_size,
+            "noise": noise,
+            "mnist_root": mnist_root,
+            "seed": seed,
+        }
+        self.train_set = DigitImages(num_samples=train_samples, **options)
+        self.val_set = DigitImages(num_samples=val_samples, start=train_samples, **options)
+        self.test_set = (
+            DigitImages(num_samples=test_samples, split="test", **options) if test_samples else None
+        )
+        self.num_classes = self.train_set.num_classes
+        self.image_size = image_size
