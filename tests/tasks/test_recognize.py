@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from torchmetrics.text import CharErrorRate
 
 from cnnlstm.data.text_lines import TextLines
 from cnnlstm.errors import ConfigError, ShapeError
+from cnnlstm.models import registry
 from cnnlstm.models.registry import list_models, register_model
 from cnnlstm.tasks.recognize import RecognitionTask
 
@@ -172,17 +173,21 @@ class _PathModel(nn.Module):
 
 
 @pytest.fixture(scope="module")
-def path_model() -> str:
-    """The registry name of :class:`_PathModel` (registered once)."""
+def path_model() -> Iterator[str]:
+    """The registry name of :class:`_PathModel`, registered in a copy of the registry that is
+    put back afterwards, so no other test sees it in ``list_models()``."""
     name = "tests_tasks_ctc_path_model"
-    if name not in list_models():
+    list_models()  # loads the built-in families first, so the copy holds them
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
 
         @register_model(name)
         def factory(*, num_classes: int = 4) -> nn.Module:
             """A model that emits the CTC path written into its input (tests only)."""
             return _PathModel(num_classes)
 
-    return name
+        yield name
+    assert name not in list_models()
 
 
 def _path_batch(paths: list[list[int]], refs: list[str], alphabet: str) -> tuple[Tensor, ...]:

@@ -40,7 +40,7 @@ from cnnlstm.layers.pooling import GlobalPoolBridge
 from cnnlstm.layers.spatial import SpatialSequence
 from cnnlstm.layers.time_distributed import TimeDistributed
 from cnnlstm.models.backbones import SimpleCNN
-from cnnlstm.models.cnnlstm import CNNLSTM, _probe_output_shape
+from cnnlstm.models.cnnlstm import CNNLSTM, probe_output_shape
 from cnnlstm.models.registry import (
     check_choice,
     check_ints,
@@ -168,7 +168,7 @@ class ConvLSTMClassifier(nn.Module):
         self.backbone = (
             backbone if isinstance(backbone, TimeDistributed) else TimeDistributed(backbone)
         )
-        feature_shape = _probe_output_shape(self.backbone, (2, *self.input_shape))
+        feature_shape = probe_output_shape(self.backbone, (2, *self.input_shape))
         if len(feature_shape) != 5:
             raise ShapeError(
                 f"ConvLSTMClassifier: the backbone has to turn each frame into a feature map "
@@ -259,7 +259,7 @@ class SingleFrameClassifier(nn.Module):
                 f"{input_shape!r}."
             )
         self.backbone = backbone.module if isinstance(backbone, TimeDistributed) else backbone
-        feature_shape = _probe_output_shape(self.backbone, (2, *self.input_shape[1:]))
+        feature_shape = probe_output_shape(self.backbone, (2, *self.input_shape[1:]))
         if len(feature_shape) != 4:
             raise ShapeError(
                 f"SingleFrameClassifier: the backbone has to turn a frame into a feature map "
@@ -315,7 +315,7 @@ def _frame_backbone(
             f"{who}: backbone has to be an nn.Module or None, but got {type(backbone).__name__}."
         )
     frame_cnn = backbone.module if isinstance(backbone, TimeDistributed) else backbone
-    shape = _probe_output_shape(frame_cnn, (2, *frame_shape))
+    shape = probe_output_shape(frame_cnn, (2, *frame_shape))
     if len(shape) != 4:
         raise ConfigError(
             f"{who}: backbone has to map images (B, C, H, W) to feature maps (B, C', H', W'), "

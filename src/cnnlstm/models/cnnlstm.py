@@ -24,7 +24,7 @@ from cnnlstm.errors import ShapeError
 from cnnlstm.functional import check_lengths, format_shape, lengths_to_mask
 from cnnlstm.layers.time_distributed import TimeDistributed
 
-__all__ = ["CNNLSTM"]
+__all__ = ["CNNLSTM", "probe_output_shape"]
 
 # Batch size of the probe that finds the backbone's output shape. Two, not one, so layers that
 # squeeze or normalise over the batch behave as they do in training.
@@ -50,7 +50,7 @@ def _module_device_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.get_default_dtype()
 
 
-def _probe_output_shape(module: nn.Module, input_shape: Sequence[int]) -> tuple[int, ...]:
+def probe_output_shape(module: nn.Module, input_shape: Sequence[int]) -> tuple[int, ...]:
     """Output shape of ``module`` for an input of ``input_shape`` (batch axis included).
 
     Uses the module's own ``output_shape`` when it has one. Otherwise runs the module once on the
@@ -62,7 +62,7 @@ def _probe_output_shape(module: nn.Module, input_shape: Sequence[int]) -> tuple[
         ShapeError: the module cannot take an input of this shape.
 
     Example:
-        >>> _probe_output_shape(nn.Conv2d(3, 8, 3, stride=2), (2, 3, 32, 32))
+        >>> probe_output_shape(nn.Conv2d(3, 8, 3, stride=2), (2, 3, 32, 32))
         (2, 8, 15, 15)
     """
     shape = tuple(int(s) for s in input_shape)
@@ -210,9 +210,9 @@ class CNNLSTM(nn.Module):
         self.is_clip = len(shape) == 4
         probe_shape = (_PROBE_BATCH, *shape)
         self.backbone = self._wrap_if_frame_cnn(backbone, probe_shape)
-        feature_shape = _probe_output_shape(self.backbone, probe_shape)
+        feature_shape = probe_output_shape(self.backbone, probe_shape)
         try:
-            sequence_shape = _probe_output_shape(bridge, feature_shape)
+            sequence_shape = probe_output_shape(bridge, feature_shape)
         except ShapeError as error:
             raise ShapeError(
                 f"CNNLSTM: the backbone turns input_shape={format_shape(shape)} into "
@@ -268,12 +268,12 @@ class CNNLSTM(nn.Module):
         if not self.is_clip or isinstance(backbone, TimeDistributed):
             return backbone
         try:
-            _probe_output_shape(backbone, probe_shape)
+            probe_output_shape(backbone, probe_shape)
         except Exception:
             frames_shape = (probe_shape[0] * probe_shape[1], *probe_shape[2:])  # (B*T, C, H, W)
             frames = "(B*T, " + ", ".join(str(s) for s in frames_shape[1:]) + ")"
             try:
-                _probe_output_shape(backbone, frames_shape)
+                probe_output_shape(backbone, frames_shape)
             except Exception:
                 raise ShapeError(
                     f"CNNLSTM: the backbone takes neither the clip {_batch_shape(probe_shape)} "

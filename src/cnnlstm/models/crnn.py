@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from cnnlstm.errors import ConfigError
 from cnnlstm.layers.spatial import SpatialSequence
 from cnnlstm.models.backbones import HeightCollapsingCNN
-from cnnlstm.models.cnnlstm import CNNLSTM, _probe_output_shape
+from cnnlstm.models.cnnlstm import CNNLSTM, probe_output_shape
 from cnnlstm.models.registry import (
     check_ints,
     check_positive_int,
@@ -108,7 +108,7 @@ class CRNN(nn.Module):
             return lengths.to(torch.int64)
         shape = (1, self.in_channels, self.image_height)
         steps = {
-            w: _probe_output_shape(self.backbone, (*shape, w))[-1]
+            w: probe_output_shape(self.backbone, (*shape, w))[-1]
             for w in set(widths.reshape(-1).tolist())
         }
         return torch.tensor(
