@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from cnnlstm.data.moving_digits import _SPLIT_STREAM, Split, _Digits
+from cnnlstm.data.moving_digits import SPLIT_STREAM, DigitSource, Split
 
 __all__ = ["DigitImages"]
 
@@ -87,7 +87,7 @@ class DigitImages(Dataset[tuple[Tensor, Tensor]]):
         self.noise = noise
         self.start = start
         self.num_classes = 10
-        self._digits = _Digits(mnist_root, split, image_size)  # checks the split
+        self._digits = DigitSource(mnist_root, split, image_size)  # checks the split
         self._order: np.ndarray | None = None
         mnist = self._digits.mnist
         if mnist is not None:
@@ -98,7 +98,7 @@ class DigitImages(Dataset[tuple[Tensor, Tensor]]):
                     f"{split!r} split in '{mnist_root}'), but got {start} + {num_samples}; "
                     f"ask for fewer samples, or put the full MNIST (train-* files) there."
                 )
-            order_rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
+            order_rng = np.random.default_rng([seed, SPLIT_STREAM[split]])
             self._order = order_rng.permutation(available)  # (N,) rows of the split
 
     def __len__(self) -> int:
@@ -107,7 +107,7 @@ class DigitImages(Dataset[tuple[Tensor, Tensor]]):
     def _rng(self, index: int) -> np.random.Generator:
         if not 0 <= index < self.num_samples:
             raise IndexError(f"index {index} is out of range for {self.num_samples} samples")
-        return np.random.default_rng([self.seed, _SPLIT_STREAM[self.split], self.start + index])
+        return np.random.default_rng([self.seed, SPLIT_STREAM[self.split], self.start + index])
 
     def _pick(self, index: int) -> tuple[np.random.Generator, np.ndarray, np.ndarray]:
         """The item's generator (left for drawing and noise), ``(1,)`` label and ``(1,)`` row."""

@@ -32,10 +32,10 @@ from torch.utils.data import Dataset
 
 from cnnlstm.data.mnist import MnistDigits, load_mnist, render_digits
 
-__all__ = ["DigitClips", "MovingDigits", "Trajectory", "bounce"]
+__all__ = ["SPLIT_STREAM", "DigitClips", "DigitSource", "MovingDigits", "Trajectory", "bounce"]
 
 Split = Literal["train", "test"]
-_SPLIT_STREAM = {"train": 0, "test": 1}
+SPLIT_STREAM = {"train": 0, "test": 1}
 
 
 class Trajectory(NamedTuple):
@@ -101,11 +101,11 @@ def _check_common(
         )
 
 
-class _Digits:
+class DigitSource:
     """Where digit images come from: MNIST files under ``root``, or drawn per item."""
 
     def __init__(self, root: str | Path | None, split: Split, size: int) -> None:
-        if split not in _SPLIT_STREAM:
+        if split not in SPLIT_STREAM:
             raise ValueError(f"split has to be 'train' or 'test', but got {split!r}")
         self.size = size
         self.mnist: MnistDigits | None = None if root is None else load_mnist(root, split)
@@ -229,7 +229,7 @@ class MovingDigits(Dataset[tuple[Tensor, Tensor]]):
         self.speed = speed
         self.seed = seed
         self.split: Split = split
-        self._digits = _Digits(mnist_root, split, digit_size)
+        self._digits = DigitSource(mnist_root, split, digit_size)
 
     def __len__(self) -> int:
         return self.num_samples
@@ -237,7 +237,7 @@ class MovingDigits(Dataset[tuple[Tensor, Tensor]]):
     def _rng(self, index: int) -> np.random.Generator:
         if not 0 <= index < self.num_samples:
             raise IndexError(f"index {index} is out of range for {self.num_samples} samples")
-        return np.random.default_rng([self.seed, _SPLIT_STREAM[self.split], index])
+        return np.random.default_rng([self.seed, SPLIT_STREAM[self.split], index])
 
     def _plan(self, index: int) -> tuple[np.random.Generator, np.ndarray, np.ndarray, Trajectory]:
         """Draw digits and motion for item ``index``; the generator is left for the rendering."""
@@ -409,7 +409,7 @@ class DigitClips(Dataset[tuple[Tensor, Tensor]]):
         self.split: Split = split
         self.num_classes = 10 if label == "digit" else directions
         self._strips = strips
-        self._digits = _Digits(mnist_root, split, digit_size)
+        self._digits = DigitSource(mnist_root, split, digit_size)
 
     def __len__(self) -> int:
         return self.num_samples
@@ -447,7 +447,7 @@ class DigitClips(Dataset[tuple[Tensor, Tensor]]):
     def _make(self, index: int) -> _Clip:
         if not 0 <= index < self.num_samples:
             raise IndexError(f"index {index} is out of range for {self.num_samples} samples")
-        rng = np.random.default_rng([self.seed, _SPLIT_STREAM[self.split], index])
+        rng = np.random.default_rng([self.seed, SPLIT_STREAM[self.split], index])
         label = int(rng.integers(0, self.num_classes))
         digit = label if self.label == "digit" else None
         labels, rows = self._digits.pick(rng, self.num_digits, digit)
