@@ -1,28 +1,32 @@
 """`cnnlstm export`: ONNX and TorchScript files that match PyTorch, with dynamic batch and time.
 
 The exported files are checked here on inputs of their own, run with onnxruntime and
-``torch.jit.load`` directly and compared with the task rebuilt from the checkpoint, not with the
-numbers ``export`` prints. A model that freezes a value of its input into the traced graph is the
-deliberately broken case: its export has to fail.
+``torch.jit.load`` directly and compared with the task rebuilt from the checkpoint (or the model
+in PyTorch), not with the numbers ``export`` prints. ConvLSTM models keep a dynamic time axis (the
+loop is scripted); they are checked at lengths the export never saw, down to a single frame, and
+the scripted loop against the ConvLSTM itself for each of its options. A model that freezes a
+value of its input into the traced graph is the deliberately broken case: its export has to fail.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import lightning.pytorch as pl
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
 from torch import Tensor, nn
 
-from cnnlstm import cli
+from cnnlstm import cli, export
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.errors import ConfigError, DataError
 from cnnlstm.export import export_model, load_task, sequence_axes
+from cnnlstm.layers.convlstm import ConvLSTM, ConvLSTM1d, ConvLSTM3d
 from cnnlstm.models import registry
 from cnnlstm.models.registry import create_model, register_model
 from cnnlstm.tasks import ClassificationTask
@@ -147,30 +151,179 @@ def test_a_graph_that_froze_a_value_fails_the_check_and_exits_1(
     assert np.abs(got - expected).max() > 1e-2
 
 
+def _run_exported(fmt: str, path: Path) -> Callable[[Tensor], Tensor]:
+    """The exported file as a function, run by onnxruntime or torch.jit.load."""
+    if fmt == "onnx":
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return lambda x: torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    loaded = torch.jit.load(str(path))
+    return lambda x: loaded(x)  # type: ignore[no-any-return]
+
+
+CONVLSTM_MODELS = {
+    "clip_convlstm": lambda: create_model(
+        "clip_classifier", num_classes=3, frames=4, image_size=(16, 16), channels=(4,),
+        hidden_size=4, bridge="convlstm", bidirectional=True, norm="group",
+    ),
+    # hidden sizes that differ: the encoder's h_n and c_n are one tensor per layer
+    "forecaster": lambda: create_model(
+        "convlstm_forecaster", image_size=(16, 16), input_frames=4, output_frames=2,
+        hidden_channels=(4, 6), patch_size=4,
+    ),
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
-def test_a_convlstm_keeps_a_dynamic_batch_and_a_fixed_time(fmt: str, tmp_path: Path) -> None:
-    model = create_model(
-        "clip_classifier",
-        num_classes=3,
-        frames=4,
-        image_size=(16, 16),
-        channels=(4,),
-        hidden_size=4,
-        bridge="convlstm",
-    ).eval()
+@pytest.mark.parametrize("name", list(CONVLSTM_MODELS))
+def test_a_convlstm_model_exports_with_a_dynamic_time_axis(
+    name: str, fmt: str, tmp_path: Path
+) -> None:
+    model = CONVLSTM_MODELS[name]().eval()
+    report = export_model(model, tmp_path / f"m.{fmt}", format=fmt)
+    assert report.ok, report
+    assert report.dynamic_axes == {0: "batch", 1: "time"} and report.fixed_axes == {}
+    kind = "an ONNX Loop" if fmt == "onnx" else "a TorchScript loop"
+    assert report.notes == (f"time is dynamic: the ConvLSTM loop over time is exported as {kind}",)
+    if fmt == "onnx":
+        loops = [n for n in onnx.load(str(report.path)).graph.node if n.op_type == "Loop"]
+        assert loops  # the time loop, not 4 unrolled steps
+    run = _run_exported(fmt, report.path)
+    # lengths and batch sizes the export never saw, including a single frame
+    for shape in [(5, 7, 1, 16, 16), (1, 1, 1, 16, 16), (2, 11, 1, 16, 16)]:
+        x = torch.rand(shape)
+        with torch.no_grad():
+            expected = model(x)
+        got = run(x)
+        assert got.shape == expected.shape
+        assert (got - expected).abs().max() < 1e-4
+
+
+class ConvLSTMStates(nn.Module):
+    """A ConvLSTM whose mean output, h_n and c_n come out flattened side by side (a test model)."""
+
+    def __init__(self, convlstm: nn.Module) -> None:
+        super().__init__()
+        self.convlstm = convlstm
+
+    def forward(self, x: Tensor) -> Tensor:
+        output, (h_n, c_n) = self.convlstm(x)
+        states = [h_n, c_n] if isinstance(h_n, Tensor) else [*h_n, *c_n]
+        parts = [output.mean(dim=1).flatten(1)]  # (B, C' * prod(S))
+        parts += [state.transpose(0, 1).flatten(1) for state in states]  # (B, ...) each
+        return torch.cat(parts, dim=1)
+
+
+@pytest.mark.parametrize(
+    ("convlstm", "example"),
+    [
+        (ConvLSTM(2, 3, num_layers=2, bidirectional=True, peephole=True), (3, 2, 6, 5)),
+        (ConvLSTM(2, [3, 4], padding="valid", norm="layer"), (3, 2, 7, 7)),
+        (ConvLSTM(2, 4, norm="group", norm_groups=2, kernel_size=(3, 1)), (3, 2, 5, 6)),
+        (ConvLSTM1d(2, 3, 5, bidirectional=True), (4, 2, 9)),
+        (ConvLSTM3d(1, 2, num_layers=2), (2, 1, 3, 4, 4)),
+    ],
+    ids=["bidirectional-peephole", "valid-per-layer-states", "group-norm", "1d", "3d"],
+)
+def test_the_scripted_time_loop_computes_what_the_convlstm_computes(
+    convlstm: nn.Module, example: tuple[int, ...]
+) -> None:
+    model = ConvLSTMStates(convlstm).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():  # peepholes and norms start at 0 and 1
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    scripted, count = export._script_time_loops(model)
+    assert count == 1 and scripted is not model
+    assert model.convlstm is convlstm  # the model itself is left alone
+    with torch.no_grad():
+        traced = torch.jit.trace(scripted, (torch.randn(2, *example),), check_trace=False)
+        for steps in (1, 6):  # lengths the trace never saw
+            x = torch.randn(3, steps, *example[1:])
+            torch.testing.assert_close(traced(x), model(x), rtol=0, atol=1e-5)
+
+
+def test_a_time_major_convlstm_exports_with_a_dynamic_time_axis(tmp_path: Path) -> None:
+    class TimeMajor(nn.Module):
+        example_input_shape = (3, 2, 6, 6)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.convlstm = ConvLSTM(2, 3, batch_first=False, bidirectional=True)
+
+        def forward(self, x: Tensor) -> Tensor:
+            output, _ = self.convlstm(x.transpose(0, 1))  # (T, B, C', H, W)
+            return output.sum(dim=0)  # (B, C', H, W)
+
+    model = TimeMajor().eval()
+    report = export_model(model, tmp_path / "m.onnx")
+    assert report.ok and report.dynamic_axes == {0: "batch", 1: "time"}, report
+    run = _run_exported("onnx", report.path)
+    x = torch.randn(4, 9, 2, 6, 6)
+    with torch.no_grad():
+        assert (run(x) - model(x)).abs().max() < 1e-4
+
+
+class PythonLoop(nn.Module):
+    """Clips summed frame by frame in a Python loop: tracing freezes the number of frames."""
+
+    example_input_shape = (4, 1, 8, 8)
+
+    def forward(self, x: Tensor) -> Tensor:
+        total = x[:, 0]
+        for t in range(1, x.shape[1]):
+            total = total + x[:, t]
+        return total.flatten(1)  # (B, 64)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
+def test_a_loop_the_trace_unrolls_keeps_a_dynamic_batch_and_a_fixed_time(
+    fmt: str, tmp_path: Path
+) -> None:
+    model = PythonLoop()
     report = export_model(model, tmp_path / f"m.{fmt}", format=fmt)
     assert report.ok
     assert report.dynamic_axes == {0: "batch"}
     assert report.fixed_axes == {"time": 4}
     assert report.notes[0].startswith("time is fixed at 4: the traced graph takes no other length")
-    x = torch.rand(6, 4, 1, 16, 16)  # a batch size the export never saw
-    if fmt == "onnx":
-        session = ort.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
-        got = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
-    else:
-        got = torch.jit.load(str(report.path))(x)
+    x = torch.rand(6, 4, 1, 8, 8)  # a batch size the export never saw
+    torch.testing.assert_close(_run_exported(fmt, report.path)(x), model(x), rtol=0, atol=1e-5)
+
+
+def test_a_convlstm_that_cannot_be_scripted_falls_back_to_a_fixed_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(model: nn.Module) -> tuple[nn.Module, int]:
+        raise RuntimeError("Unsupported: a test refusal\nspread over lines")
+
+    monkeypatch.setattr(export, "_script_time_loops", refuse)
+    model = CONVLSTM_MODELS["clip_convlstm"]().eval()
+    report = export_model(model, tmp_path / "m.onnx")
+    assert report.ok and report.fixed_axes == {"time": 4}
+    assert report.notes[0] == (
+        "the ConvLSTM loop could not be scripted (RuntimeError: Unsupported: a test refusal "
+        "spread over lines)"
+    )
+    assert report.notes[1].startswith("time is fixed at 4: the traced graph takes no other")
+
+
+def test_cli_export_of_a_convlstm_checkpoint_has_a_dynamic_time_axis(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = _fit(
+        tmp_path,
+        "--model.init_args.model_args.bridge=convlstm",
+        "--model.init_args.model_args.channels=[4]",
+    )
+    capsys.readouterr()
+    out = tmp_path / "convlstm.onnx"
+    assert cli.main(["export", "--ckpt", str(ckpt), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "dynamic axes: batch, time" in printed
+    assert "exported as an ONNX Loop" in " ".join(printed.split())
+    assert "ok" in printed.splitlines()[-1]
+    run = _run_exported("onnx", out)
+    x = torch.rand(2, 13, 1, 32, 32)
     with torch.no_grad():
-        torch.testing.assert_close(got, model(x), rtol=0, atol=1e-4)
+        assert (run(x) - _task_model(ckpt)(x)).abs().max() < 1e-4
 
 
 def test_a_text_line_recognizer_keeps_a_dynamic_width(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from torch import nn
 from cnnlstm.errors import ShapeError
 from cnnlstm.layers.pooling import GlobalPoolBridge
 from cnnlstm.layers.time_distributed import TimeDistributed
-from cnnlstm.models.backbones import HeightCollapsingCNN, SimpleCNN
+from cnnlstm.models.backbones import NORMS, HeightCollapsingCNN, SimpleCNN
 from cnnlstm.models.cnnlstm import CNNLSTM
 
 pools = st.sampled_from(["max", "avg", None])
@@ -30,7 +30,7 @@ pools = st.sampled_from(["max", "avg", None])
     stage_pools=st.lists(pools, min_size=1, max_size=3),
     height=st.integers(1, 20),
     width=st.integers(1, 20),
-    norm=st.sampled_from(["batch", "group", None]),
+    norm=st.sampled_from(["batch", "group", "instance", "none", None]),
 )
 def test_simple_cnn_output_shape_is_the_floor_rule(
     stage_pools: list[str | None], height: int, width: int, norm: str | None
@@ -88,6 +88,55 @@ def test_simple_cnn_layers() -> None:
     assert "channels=[6, 12]" in repr(cnn) and "pool=['max', None]" in repr(cnn)
 
 
+NORM_LAYERS: dict[str | None, type[nn.Module] | None] = {
+    "batch": nn.BatchNorm2d,
+    "group": nn.GroupNorm,
+    "instance": nn.GroupNorm,
+    "none": None,
+    None: None,
+}
+
+
+@pytest.mark.parametrize("norm", [*NORMS, None])
+@pytest.mark.parametrize("backbone", [SimpleCNN, HeightCollapsingCNN])
+def test_each_norm_builds_its_layer(backbone: type[nn.Module], norm: str | None) -> None:
+    cnn = backbone(2, channels=(6, 12), norm=norm)
+    assert NORMS == ("batch", "group", "instance", "none")
+    assert cnn.norm == (norm or "none") and f"norm={cnn.norm!r}" in repr(cnn)
+    for stage, width in zip(cnn.stages, (6, 12), strict=True):
+        conv, second = stage[0], stage[1]
+        assert (conv.bias is None) == (norm not in ("none", None))  # a norm's shift replaces it
+        layer = NORM_LAYERS[norm]
+        if layer is None:
+            assert isinstance(second, nn.ReLU)
+            continue
+        assert type(second) is layer and second.weight.shape == (width,)
+        if norm == "instance":
+            assert second.num_groups == width  # one group per channel
+
+
+def test_instance_norm_normalises_each_channel_of_each_image_alone() -> None:
+    cnn = SimpleCNN(2, channels=(3,), pool=None, norm="instance", activation="tanh")
+    conv, norm = cnn.stages[0][0], cnn.stages[0][1]
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([0.5, 2.0, -1.0]))
+        norm.bias.copy_(torch.tensor([0.1, 0.0, 3.0]))
+    x = torch.randn(4, 2, 5, 7)
+    z = F.conv2d(x, conv.weight, padding=1)  # (4, 3, 5, 7)
+    expected = torch.empty_like(z)
+    for b in range(4):
+        for c in range(3):
+            plane = z[b, c]
+            mean, var = plane.mean(), plane.var(unbiased=False)
+            normed = (plane - mean) / torch.sqrt(var + 1e-5)
+            expected[b, c] = torch.tanh(normed * norm.weight[c] + norm.bias[c])
+    for mode in (cnn.train, cnn.eval):  # no running statistics: the same in training and eval
+        mode()
+        torch.testing.assert_close(cnn(x), expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(cnn(x[:1]), expected[:1], rtol=1e-4, atol=1e-5)  # batch-free
+    assert cnn(torch.randn(2, 2, 1, 1)).shape == (2, 3, 1, 1)  # a 1x1 map is no error
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -97,7 +146,11 @@ def test_simple_cnn_layers() -> None:
         ({"kernel_size": 4}, "kernel_size has to be an odd positive int"),
         ({"pool": "sum"}, "pool has to be 'max', 'avg' or None"),
         ({"pool": ("max",)}, r"one entry per stage \(2 for channels=\[4, 8\]\)"),
-        ({"norm": "layer"}, "norm has to be 'batch', 'group' or None, but got 'layer'"),
+        (
+            {"norm": "layer"},
+            r"norm has to be 'batch', 'group', 'instance' or 'none' \(or None\), but got 'layer'",
+        ),
+        ({"norm": ["batch"]}, r"norm has to be .* but got \['batch'\]"),
         ({"activation": "swish"}, "activation has to be one of 'relu'"),
         ({"dropout": 1.0}, r"dropout has to be a probability in \[0, 1\)"),
     ],

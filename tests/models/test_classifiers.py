@@ -8,6 +8,9 @@ pixel row reader against the LSTM fed the rows by hand.
 
 from __future__ import annotations
 
+import inspect
+import typing
+
 import pytest
 import torch
 from torch import Tensor, nn
@@ -15,6 +18,7 @@ from torch import Tensor, nn
 from cnnlstm.errors import ConfigError, ShapeError
 from cnnlstm.layers.convlstm import ConvLSTMCell
 from cnnlstm.layers.time_distributed import TimeDistributed
+from cnnlstm.models.backbones import NORMS, SimpleCNN
 from cnnlstm.models.classifiers import (
     CLIP_BRIDGES,
     IMAGE_BRIDGES,
@@ -126,6 +130,35 @@ def test_clip_classifier_takes_a_custom_backbone() -> None:
     assert clip_classifier(backbone=cnn, in_channels=2, image_size=(16, 16)).rnn.input_size == 5
 
 
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("bridge", CLIP_BRIDGES)
+def test_clip_classifier_norm_switch(bridge: str, norm: str) -> None:
+    model = clip_model(bridge=bridge, norm=norm).train()
+    cnn = model.backbone.module if isinstance(model.backbone, TimeDistributed) else model.backbone
+    assert isinstance(cnn, SimpleCNN) and cnn.norm == norm
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == (norm == "batch")
+    # What DDP needs: in training, a clip's logits do not depend on the other clips of the batch
+    # (each process sees only its part), unless batch norm pools their statistics.
+    x = torch.rand(4, 4, 1, 16, 16)
+    with torch.no_grad():
+        whole, half = model(x)[:2], model(x[:2])
+    assert torch.allclose(whole, half, atol=1e-5) == (norm != "batch")
+
+
+def test_image_sequence_classifier_norm_switch() -> None:
+    for norm in NORMS:
+        model = image_sequence_classifier(image_size=(16, 16), channels=(4,), norm=norm)
+        assert model.backbone.norm == norm
+    with pytest.raises(ConfigError, match="norm has to be one of 'batch', 'group', 'instance'"):
+        image_sequence_classifier(norm="layer")  # type: ignore[arg-type]
+
+
+def test_norm_is_in_the_factory_signature_that_configs_read() -> None:
+    signature = inspect.signature(clip_classifier)
+    assert signature.parameters["norm"].default == "batch"
+    assert typing.get_args(typing.get_type_hints(clip_classifier)["norm"]) == NORMS
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
@@ -147,6 +180,12 @@ def test_clip_classifier_takes_a_custom_backbone() -> None:
         ({"dropout": 2.0}, ConfigError, "dropout has to be a probability"),
         ({"backbone": "resnet"}, ConfigError, "backbone has to be an nn.Module or None"),
         ({"backbone": nn.Flatten()}, ConfigError, "backbone has to map images"),
+        (
+            {"norm": "layer"},
+            ConfigError,
+            "norm has to be one of 'batch', 'group', 'instance', 'none', but got 'layer'",
+        ),
+        ({"norm": None}, ConfigError, "norm has to be one of .* but got None"),
         ({"image_size": (2, 16)}, ShapeError, "expected H and W of at least 4"),
     ],
 )

@@ -6,6 +6,18 @@ rest of the height away, so any input height gives a ``(B, C, 1, W')`` map whose
 steps of the sequence. Both have ``output_shape(input_shape)`` (batch axis included), so
 ``CNNLSTM`` and ``TimeDistributed`` size themselves without a dry run. Any ``nn.Module`` can be
 used as a backbone instead; the model factories accept ``backbone: nn.Module | None``.
+
+Both take ``norm``, the normalisation after every convolution (:data:`NORMS`):
+
+- ``"batch"``: ``BatchNorm2d``, statistics over the batch (and every frame of a clip). Under DDP
+  each process normalises its own part of the batch, so training differs from one process unless
+  the ``Trainer`` converts it to ``SyncBatchNorm`` (``sync_batchnorm=True``, GPUs only).
+- ``"group"``: ``GroupNorm`` with up to 8 groups; ``"instance"``: instance normalisation with a
+  scale and shift per channel, built as ``GroupNorm`` with one group per channel (what
+  ``InstanceNorm2d(affine=True)`` computes, without its error on a 1x1 map). Both normalise each
+  image on its own: the same under DDP on any number of processes, in ``TimeDistributed``
+  chunks, and in training and eval.
+- ``"none"`` (or None): no normalisation; the convolutions get a bias instead.
 """
 
 from __future__ import annotations
@@ -19,14 +31,17 @@ from torch import Tensor, nn
 from cnnlstm.errors import ShapeError
 from cnnlstm.functional import format_shape
 
-__all__ = ["ACTIVATIONS", "HeightCollapsingCNN", "SimpleCNN"]
+__all__ = ["ACTIVATIONS", "NORMS", "HeightCollapsingCNN", "NormName", "SimpleCNN"]
 
 StagePool = Literal["max", "avg"]
-NormName = Literal["batch", "group"]
+NormName = Literal["batch", "group", "instance", "none"]
 ActivationName = Literal["relu", "gelu", "silu", "elu", "leaky_relu", "tanh"]
 
 ACTIVATIONS: tuple[str, ...] = get_args(ActivationName)
 """The ``activation`` names the backbones take."""
+
+NORMS: tuple[str, ...] = get_args(NormName)
+"""The ``norm`` names the backbones (and the model factories that build them) take."""
 
 _STAGE_POOLS: tuple[str, ...] = get_args(StagePool)
 
@@ -79,8 +94,11 @@ def _check_common(
             f"{who}: kernel_size has to be an odd positive int (so the padding keeps H and W), "
             f"but got {kernel_size!r}."
         )
-    if norm not in (None, "batch", "group"):
-        raise ValueError(f"{who}: norm has to be 'batch', 'group' or None, but got {norm!r}.")
+    if norm is not None and (not isinstance(norm, str) or norm not in NORMS):
+        raise ValueError(
+            f"{who}: norm has to be 'batch', 'group', 'instance' or 'none' (or None), but got "
+            f"{norm!r}."
+        )
     if activation not in ACTIVATIONS:
         valid = ", ".join(repr(a) for a in ACTIVATIONS)
         raise ValueError(f"{who}: activation has to be one of {valid}, but got {activation!r}.")
@@ -98,19 +116,21 @@ def _conv_block(
     out_channels: int,
     *,
     kernel_size: int,
-    norm: NormName | None,
+    norm: NormName,
     activation: ActivationName,
 ) -> list[nn.Module]:
     """Conv ("same" padding) -> norm -> activation; the conv has no bias when a norm follows."""
     layers: list[nn.Module] = [
         nn.Conv2d(
-            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=norm is None
+            in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=norm == "none"
         )
     ]
     if norm == "batch":
         layers.append(nn.BatchNorm2d(out_channels))
     elif norm == "group":
         layers.append(nn.GroupNorm(_groups(out_channels), out_channels))
+    elif norm == "instance":
+        layers.append(nn.GroupNorm(out_channels, out_channels))  # one group per channel
     layers.append(_activation(activation))
     return layers
 
@@ -156,7 +176,9 @@ class SimpleCNN(nn.Module):
         pool: ``"max"``, ``"avg"`` or None (no pooling): one value for every stage, or a
             sequence with one value per stage.
         norm: ``"batch"`` (BatchNorm2d), ``"group"`` (GroupNorm with up to 8 groups: keeps
-            ``TimeDistributed``'s chunking in training) or None (the convs get a bias).
+            ``TimeDistributed``'s chunking in training and needs no sync under DDP),
+            ``"instance"`` (as "group", one group per channel) or ``"none"`` / None (the
+            convs get a bias); see the module docstring.
         activation: one of :data:`ACTIVATIONS`.
         dropout: ``Dropout2d`` probability after every stage (0 adds none).
 
@@ -203,7 +225,7 @@ class SimpleCNN(nn.Module):
         self.out_channels = stages[-1]
         self.kernel_size = kernel_size
         self.pools = pools
-        self.norm: NormName | None = norm
+        self.norm: NormName = "none" if norm is None else norm
         self.activation: ActivationName = activation
         self.dropout = float(dropout)
 
@@ -211,7 +233,11 @@ class SimpleCNN(nn.Module):
         previous = in_channels
         for out_channels, stage_pool in zip(stages, pools, strict=True):
             layers = _conv_block(
-                previous, out_channels, kernel_size=kernel_size, norm=norm, activation=activation
+                previous,
+                out_channels,
+                kernel_size=kernel_size,
+                norm=self.norm,
+                activation=activation,
             )
             if stage_pool == "max":
                 layers.append(nn.MaxPool2d(2))
@@ -276,7 +302,8 @@ class HeightCollapsingCNN(nn.Module):
         channels: output channels of each stage (at least ``width_pools`` entries).
         width_pools: how many of the first stages also halve the width.
         kernel_size: odd size of every convolution.
-        norm: ``"batch"``, ``"group"`` or None.
+        norm: ``"batch"``, ``"group"``, ``"instance"`` or ``"none"`` / None, as in
+            :class:`SimpleCNN`.
         activation: one of :data:`ACTIVATIONS`.
         dropout: ``Dropout2d`` probability after every stage.
 
@@ -320,7 +347,7 @@ class HeightCollapsingCNN(nn.Module):
         self.out_channels = stages[-1]
         self.width_pools = width_pools
         self.kernel_size = kernel_size
-        self.norm: NormName | None = norm
+        self.norm: NormName = "none" if norm is None else norm
         self.activation: ActivationName = activation
         self.dropout = float(dropout)
 
@@ -328,7 +355,11 @@ class HeightCollapsingCNN(nn.Module):
         previous = in_channels
         for index, out_channels in enumerate(stages):
             layers = _conv_block(
-                previous, out_channels, kernel_size=kernel_size, norm=norm, activation=activation
+                previous,
+                out_channels,
+                kernel_size=kernel_size,
+                norm=self.norm,
+                activation=activation,
             )
             window = (2, 2) if index < width_pools else (2, 1)
             layers.append(nn.MaxPool2d(window, stride=window, ceil_mode=True))

@@ -39,7 +39,7 @@ from cnnlstm.layers.convlstm import ConvLSTM
 from cnnlstm.layers.pooling import GlobalPoolBridge
 from cnnlstm.layers.spatial import SpatialSequence
 from cnnlstm.layers.time_distributed import TimeDistributed
-from cnnlstm.models.backbones import SimpleCNN
+from cnnlstm.models.backbones import NORMS, NormName, SimpleCNN
 from cnnlstm.models.cnnlstm import CNNLSTM, probe_output_shape
 from cnnlstm.models.registry import (
     check_choice,
@@ -303,11 +303,13 @@ def _frame_backbone(
     in_channels: int,
     channels: Sequence[int],
     frame_shape: tuple[int, int, int],
+    *,
+    norm: NormName = "batch",
 ) -> tuple[nn.Module, int]:
     """The per-frame CNN (a SimpleCNN unless given) and its output channels ``C'``."""
     if backbone is None:
         widths = check_ints(who, "channels", channels)
-        cnn = SimpleCNN(in_channels, channels=widths)
+        cnn = SimpleCNN(in_channels, channels=widths, norm=norm)
         cnn.output_shape((1, *frame_shape))  # ShapeError now if the image is too small
         return cnn, cnn.out_channels
     if not isinstance(backbone, nn.Module):
@@ -339,6 +341,7 @@ def clip_classifier(
     dropout: float = 0.0,
     backbone: nn.Module | None = None,
     channels: Sequence[int] = (32, 64),
+    norm: NormName = "batch",
 ) -> nn.Module:
     """Clip classifier: per-frame CNN, then an LSTM/GRU (LRCN), a ConvLSTM, or one frame only.
 
@@ -361,13 +364,18 @@ def clip_classifier(
         backbone: a per-frame CNN ``(N, C, H, W) -> (N, C', H', W')`` to use instead of
             ``SimpleCNN(in_channels, channels=channels)``.
         channels: the channels of the built-in ``SimpleCNN``'s stages (each halves H and W).
+        norm: the built-in ``SimpleCNN``'s normalisation: ``"batch"``, ``"group"``,
+            ``"instance"`` or ``"none"``. Under DDP, ``"batch"`` normalises each process's part
+            of the batch (set the Trainer's ``sync_batchnorm: true`` on GPUs); ``"group"`` and
+            ``"instance"`` normalise each frame alone, so they train alike on any number of
+            processes. Not used with a ``backbone`` of your own.
 
     ``"single_frame"`` has no recurrence: ``rnn``, ``hidden_size`` and ``bidirectional`` are
     not used, so one config can switch between the bridges.
 
     Raises:
-        ConfigError: an unknown bridge, pool or rnn, ``rnn="gru"`` with ``bridge="convlstm"``,
-            or a bad size.
+        ConfigError: an unknown bridge, pool, rnn or norm, ``rnn="gru"`` with
+            ``bridge="convlstm"``, or a bad size.
         ShapeError: the backbone cannot take frames of ``image_size``.
 
     Example:
@@ -380,6 +388,7 @@ def clip_classifier(
     check_choice(who, "bridge", bridge, CLIP_BRIDGES)
     check_choice(who, "pool", pool, POOLS)
     check_choice(who, "rnn", rnn, _RNNS)
+    check_choice(who, "norm", norm, NORMS)
     if rnn == "gru" and bridge == "convlstm":
         raise ConfigError(
             f"{who}: rnn has to be 'lstm' with bridge='convlstm' (its recurrence is a ConvLSTM), "
@@ -394,7 +403,7 @@ def clip_classifier(
     dropout = check_probability(who, "dropout", dropout)
     input_shape = (frames, in_channels, height, width)
     cnn, features = _frame_backbone(
-        who, backbone, in_channels, channels, (in_channels, height, width)
+        who, backbone, in_channels, channels, (in_channels, height, width), norm=norm
     )
 
     if bridge == "single_frame":
@@ -439,6 +448,7 @@ def image_sequence_classifier(
     dropout: float = 0.0,
     backbone: nn.Module | None = None,
     channels: Sequence[int] = (32, 64),
+    norm: NormName = "batch",
 ) -> nn.Module:
     """Image classifier that reads one image as a sequence: CNN -> bridge -> LSTM/GRU -> head.
 
@@ -464,9 +474,11 @@ def image_sequence_classifier(
         backbone: a CNN ``(B, C, H, W) -> (B, C', H', W')`` to use instead of the built-in one.
         channels: the built-in ``SimpleCNN``'s stages (each halves H and W); ``()`` reads the
             raw pixels (row by row as in sequential MNIST with ``bridge="rows"``).
+        norm: the built-in ``SimpleCNN``'s normalisation: ``"batch"``, ``"group"``,
+            ``"instance"`` or ``"none"`` (see :func:`clip_classifier` for DDP).
 
     Raises:
-        ConfigError: an unknown bridge, pool or rnn, or a bad size.
+        ConfigError: an unknown bridge, pool, rnn or norm, or a bad size.
         ShapeError: the backbone cannot take images of ``image_size``.
 
     Example:
@@ -479,6 +491,7 @@ def image_sequence_classifier(
     check_choice(who, "bridge", bridge, IMAGE_BRIDGES)
     check_choice(who, "pool", pool, POOLS)
     check_choice(who, "rnn", rnn, _RNNS)
+    check_choice(who, "norm", norm, NORMS)
     check_positive_int(who, "num_classes", num_classes)
     check_positive_int(who, "in_channels", in_channels)
     check_positive_int(who, "hidden_size", hidden_size)
@@ -491,7 +504,9 @@ def image_sequence_classifier(
     if backbone is None and raw_pixels and len(channels) == 0:
         cnn, features = nn.Identity(), in_channels
     else:
-        cnn, features = _frame_backbone(who, backbone, in_channels, channels, image_shape)
+        cnn, features = _frame_backbone(
+            who, backbone, in_channels, channels, image_shape, norm=norm
+        )
 
     seq_bridge: nn.Module
     if bridge in SPATIAL_ORDERS:
