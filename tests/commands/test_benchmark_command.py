@@ -71,6 +71,16 @@ def test_quick_run_prints_json_and_table(capsys: pytest.CaptureFixture[str]) -> 
     assert "| mscred |" in printed and "| MSCRED | 0.36 |" in printed
 
 
+def test_models_option_takes_a_comma_separated_list(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = benchmark_command.build_parser()
+    args = parser.parse_args(["skab", str(SKAB_DIR), "--models", "mscred, window_cnnlstm"])
+    assert args.models == "mscred, window_cnnlstm"
+    code = main(["skab", str(SKAB_DIR), "--quick", "--models", "nope,mscred", "--model", "x"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "but got x, nope" in err  # --model first, then --models, in order
+
+
 def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["skab", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

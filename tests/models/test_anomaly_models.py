@@ -72,6 +72,7 @@ def test_bad_arguments(name: str, kwargs: dict[str, object], message: str) -> No
 
 
 def test_window_cnnlstm_is_causal() -> None:
+    torch.manual_seed(0)
     model = WindowCNNLSTM(n_sensors=4, window=16, channels=(3, 3, 3), kernel_time=3)
     x = torch.randn(1, 40, 4)
     changed = x.clone()
@@ -81,7 +82,7 @@ def test_window_cnnlstm_is_causal() -> None:
         conv_before, conv_after = model._conv_sequence(x), model._conv_sequence(changed)
     # Predictions made from rows <= t for t < 25 do not see row 25; step 25 does.
     torch.testing.assert_close(before[0, :25], after[0, :25], rtol=0, atol=0)
-    assert (before[0, 25] - after[0, 25]).abs().max() > 1e-3
+    assert (before[0, 25] - after[0, 25]).abs().max() > 1e-5
     # The conv stack sees exactly receptive_field = 3 * 2 + 1 = 7 rows: row 25 moves steps 25..31.
     assert model.receptive_field == 7
     moved = (conv_before - conv_after).abs().amax(dim=(0, 2)) > 0  # (L,)
@@ -130,11 +131,75 @@ def test_signature_matrices_match_a_loop() -> None:
         signature_matrices(torch.zeros(1, 10, 4), scales=(5,), steps=3, gap=4)
 
 
+def test_centred_signature_matrices_are_covariances_of_a_loop() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(1, 16, 3)) + np.array([5.0, -3.0, 0.5])  # levels far from zero
+    scales, steps, gap = (4, 6), 2, 3
+    got = signature_matrices(
+        torch.from_numpy(x), scales=scales, steps=steps, gap=gap, center=True
+    ).numpy()
+    for step in range(steps):
+        end = 16 - (steps - 1 - step) * gap
+        for k, w in enumerate(scales):
+            rows = x[0, end - w : end]
+            means = [sum(rows[d, i] for d in range(w)) / w for i in range(3)]
+            for i in range(3):
+                for j in range(3):
+                    total = sum((rows[d, i] - means[i]) * (rows[d, j] - means[j]) for d in range(w))
+                    assert got[0, step, k, i, j] == pytest.approx(total / w)
+    # a level shift of every sensor leaves centred matrices alone, not the paper's inner products
+    shifted = torch.from_numpy(x + 7.0)
+    for center, same in ((True, True), (False, False)):
+        a = signature_matrices(
+            torch.from_numpy(x), scales=scales, steps=steps, gap=gap, center=center
+        )
+        b = signature_matrices(shifted, scales=scales, steps=steps, gap=gap, center=center)
+        assert torch.allclose(a, b, atol=1e-9) is same
+
+
+@pytest.mark.parametrize("center", [True, False])
+def test_convlstm_ae_reconstructs_centred_windows(center: bool) -> None:
+    torch.manual_seed(0)
+    model = create_model("convlstm_ae", n_sensors=4, window=10, hidden_channels=3, center=center)
+    x = torch.randn(2, 10, 4)
+    offset = torch.tensor([3.0, -2.0, 1.0, 0.5])  # one level per sensor
+    with torch.no_grad():
+        errors, shifted = model.errors(x), model.errors(x + offset)
+        expected_target = x - x.mean(dim=1, keepdim=True) if center else x
+        by_hand = ((model(x) - expected_target) ** 2).mean(dim=1)
+    torch.testing.assert_close(errors, by_hand)
+    assert torch.allclose(errors, shifted, atol=1e-5) is center
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"channels": (3, 5, 4), "kernel_time": 4, "kernel_sensors": 5, "hidden_size": 7},
+        {"channels": (2,), "kernel_sensors": 1, "num_layers": 2, "hidden_size": 6},
+    ],
+)
+def test_row_stepper_equals_the_offline_pass(kwargs: dict[str, Any]) -> None:
+    torch.manual_seed(0)
+    model = WindowCNNLSTM(n_sensors=6, window=16, **kwargs).eval()
+    x = torch.randn(1, 40, 6)
+    with torch.no_grad():
+        offline = model.predict_next(x)[0].numpy()  # torch's conv, LSTM and head
+    stepper = model.stepper()
+    rows = x[0].numpy()
+    stepped = np.stack([stepper.update(row).copy() for row in rows])
+    np.testing.assert_allclose(stepped, offline, rtol=1e-5, atol=1e-5)
+    stepper.reset()  # a fresh stream starts from the past padding again
+    np.testing.assert_allclose(stepper.update(rows[0]), offline[0], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ShapeError, match=r"S=6 sensors, got shape \(5\)"):
+        stepper.update(rows[0, :5])
+
+
 def test_mscred_errors_are_residuals_of_the_last_signatures() -> None:
     model = MSCRED(n_sensors=4, window=12, scales=(3, 6), steps=3, gap=2, channels=4)
     x = torch.randn(2, 12, 4)
     with torch.no_grad():
-        target = signature_matrices(x, scales=(3, 6), steps=3, gap=2)[:, -1]
+        target = signature_matrices(x, scales=(3, 6), steps=3, gap=2, center=True)[:, -1]
         residual = (model(x) - target) ** 2  # (B, 2, 4, 4)
         errors = model.errors(x)
     for i in range(4):  # sensor i: its row and column of every scale's residual matrix
