@@ -130,6 +130,27 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for command in ["fit", "validate", "test", "predict", "summary", "compare", "export", "demo"]:
         assert f"    {command} " in out, command
+    for command in ["generate", "detect", "benchmark (bench)"]:
+        assert f"    {command}" in out, command
+
+
+def test_bench_is_benchmark(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from cnnlstm.commands import benchmark
+
+    parser = cli.build_parser()
+    assert cli.ALIASES["benchmark"] == ("bench",)
+    long = parser.parse_args(["benchmark", "skab", "data", "--quick"])
+    short = parser.parse_args(["bench", "skab", "data", "--quick"])
+    assert short.command == "bench" and long.command == "benchmark"
+    assert {**vars(short), "command": None} == {**vars(long), "command": None}
+    assert short.func is benchmark.run
+    # run through main, the alias reaches the benchmark command (its own error line)
+    assert cli.main(["bench", "skab", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cnnlstm benchmark: error: ")
+    assert "nowhere" in err[0]
+    assert cli.main(["bench", "--help"]) == 0
+    assert "skab" in capsys.readouterr().out
 
 
 def test_fit_help_is_lightning_clis(capsys: pytest.CaptureFixture[str]) -> None:

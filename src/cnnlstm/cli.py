@@ -17,6 +17,8 @@ Commands:
 - ``demo`` builds the three bridges and a ConvLSTM, each in a small model, prints every stage's
   shape, trains each for a few steps on generated data and prints the loss before and after. It
   downloads nothing and finishes in well under a minute on two CPU cores.
+- ``generate``, ``detect`` and ``benchmark`` (also ``bench``) live in :mod:`cnnlstm.commands`:
+  write the built-in data to files, detect anomalies in a sensor file, run the SKAB protocol.
 
 User mistakes (a bad option, a missing file, an unknown model, a bridge that cannot take the
 input) end with one ``cnnlstm: error: ...`` line on stderr and exit code 2 (LightningCLI prints
@@ -64,6 +66,7 @@ from cnnlstm.models.cnnlstm import CNNLSTM
 from cnnlstm.summary import Summary, summary
 
 __all__ = [
+    "ALIASES",
     "CNNLSTMCLI",
     "LIGHTNING_COMMANDS",
     "RUNS_DIR",
@@ -944,7 +947,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     for module in _command_modules().values():
-        module.add_parser(commands)
+        module.add_parser(_WithAliases(commands))
 
     demo = commands.add_parser(
         "demo",
@@ -962,9 +965,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMAND_MODULES = ("detect", "benchmark")
+_COMMAND_MODULES = ("generate", "detect", "benchmark")
 """Commands in modules of their own (:mod:`cnnlstm.commands`), each with ``add_parser(subparsers)``
 and ``run(args) -> int``; the ones that exist are added."""
+
+ALIASES: dict[str, tuple[str, ...]] = {"benchmark": ("bench",)}
+"""Other names a command answers to: ``cnnlstm bench`` is ``cnnlstm benchmark`` (DESIGN.md's
+name for it)."""
+
+_ALIAS_OF = {alias: name for name, aliases in ALIASES.items() for alias in aliases}
+
+
+class _WithAliases:
+    """The subcommands as a command module sees them: ``add_parser(name, ...)`` adds the
+    command with its :data:`ALIASES` (argparse's ``aliases=``)."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction[Any]) -> None:
+        self._subparsers = subparsers
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        kwargs.setdefault("aliases", list(ALIASES.get(name, ())))
+        parser: argparse.ArgumentParser = self._subparsers.add_parser(name, **kwargs)
+        return parser
+
 
 _COMMANDS = ("demo", *LIGHTNING_COMMANDS, "summary", "compare", "export")
 _TAKES_OVERRIDES = ("summary", "compare")
@@ -995,8 +1018,9 @@ def _run(argv: list[str]) -> int:
     if extra and args.command not in _TAKES_OVERRIDES:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     modules = _command_modules()
-    if args.command in modules:
-        code: int = modules[args.command].run(args)
+    command = _ALIAS_OF.get(args.command, args.command)
+    if command in modules:
+        code: int = modules[command].run(args)
         return code
     if args.command == "demo":
         run_demo(steps=args.steps, seed=args.seed)

@@ -4,6 +4,7 @@ streaming, and one clear error line for each kind of bad input."""
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -225,7 +226,8 @@ BAD_FILES = [
     ("ragged rows", _ragged, [], "line 101: rows have different numbers of fields"),
     ("text in a sensor column", _text_cell, [], "line 51, column 'Accelerometer2RMS': 'broken'"),
     ("NaN row, default --nan fail", _nan_rows, [], "--nan ffill"),
-    ("fewer training rows than a window", None, ["--train-rows", "5"], "window=8"),
+    ("fewer training rows than a window", None, ["--train-rows", "5"], "one window of 8 rows"),
+    ("no rows left to score", None, ["--train-rows", "600"], "has to leave rows to score"),
 ]
 
 
@@ -289,6 +291,19 @@ def test_training_file_with_other_columns(
     assert not out.exists()
 
 
+def test_training_file_shorter_than_a_window(
+    plant_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = tmp_path / "short.csv"
+    train.write_text("\n".join(plant_files["normal"].read_text().splitlines()[:6]))  # 5 rows
+    out = tmp_path / "out.csv"
+    assert main([str(plant_files["plant"]), "--train", str(train), "-o", str(out), *TINY]) == 2
+    line = _error_line(capsys)
+    assert "short.csv: the file has 5 training rows, fewer than one window of 8 rows" in line
+    assert capsys.readouterr().out == ""  # nothing said about fitting
+    assert not out.exists()
+
+
 def test_missing_input_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out.csv"
     assert main([str(tmp_path / "nowhere.csv"), "-o", str(out)]) == 2
@@ -324,6 +339,7 @@ def test_failure_while_writing_leaves_no_partial_output(
         (["in.csv"], "--output OUT.csv has to be given"),
         (["in.csv", "-o", "o.csv", "--model", "crnn"], "detector families window_cnnlstm,"),
         (["-", "--stream", "--load", "d.pt", "--nan", "interpolate"], "fail or ffill"),
+        (["in.csv", "-o", "o.csv", "--report", __file__], "--report has to be a folder"),
     ],
 )
 def test_argument_mistakes(
@@ -340,3 +356,65 @@ def test_add_parser_wires_the_command() -> None:
     detect_command.add_parser(parser.add_subparsers())
     args = parser.parse_args(["detect", "in.csv", "-o", "out.csv", "--window", "8"])
     assert args.func is detect_command.run and args.window == 8 and args.model is None
+
+
+# ----------------------------------------------------------------------------- the quick start
+
+
+def test_quick_start_pipeline_generate_detect_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's first command, smaller (1500 rows, 3 anomalies), through ``cnnlstm``."""
+    from PIL import Image
+
+    from cnnlstm import cli
+
+    monkeypatch.chdir(tmp_path)
+    assert (
+        cli.main(["generate", "sensor-plant", "plant.csv", "--rows", "1500", "--anomalies", "3"])
+        == 0
+    )
+    assert "--train-rows 400" in capsys.readouterr().out
+    argv = ["detect", "plant.csv", "--train-rows", "400", "--output", "scores.csv"]
+    assert cli.main([*argv, "--report", "report"]) == 0
+    printed = capsys.readouterr().out
+
+    with Image.open(tmp_path / "report" / "detection.png") as image:
+        assert image.format == "PNG" and image.size == (1600, 900)
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    assert "](detection.png)" in summary and "| F1 |" in summary
+
+    source = pd.read_csv(tmp_path / "plant.csv", sep=";")
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert len(source) == len(scores) == 1500
+    assert scores["datetime"].tolist() == source["datetime"].tolist()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "scores.csv").stat().st_mode & 0o777 == 0o666 & ~mask  # not 0o600
+
+    labels = source["anomaly"].to_numpy().astype(int)[400:]
+    flags = scores["anomaly"].to_numpy()[400:]
+    tp = int(((labels == 1) & (flags == 1)).sum())
+    fp = int(((labels == 0) & (flags == 1)).sum())
+    fn = int(((labels == 1) & (flags == 0)).sum())
+    f1 = tp / (tp + (fp + fn) / 2)
+    positives = int(labels.sum())
+    floor = positives / (positives + (len(labels) - positives) / 2)  # flag every row
+    assert "F1" in printed and f"{f1:.3f}" in printed
+    assert f1 > floor, (f1, floor)
+
+
+def test_readme_quick_start_commands_parse() -> None:
+    """The cnnlstm commands of the README's quick start exist with the flags it gives them."""
+    from cnnlstm import cli
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quick start", 1)[1]
+    first = section.split("```bash\n", 1)[1].splitlines()[0]
+    parts = [part.split() for part in first.split("&&")]
+    commands = [part[1:] for part in parts if part[0] == ".venv/bin/cnnlstm"]
+    assert [c[0] for c in commands] == ["generate", "detect"]
+    parser = cli.build_parser()
+    generate, detect = (parser.parse_args(c) for c in commands)
+    assert generate.name == "sensor-plant" and str(generate.output) == detect.input
+    assert detect.report is not None and detect.train_rows is not None

@@ -17,6 +17,7 @@ from cnnlstm.evaluation import Counts, skab_scores, spans_from_binary
 from cnnlstm.reports.anomaly import (
     _SHADE_ALPHA,
     LABEL_COLOR,
+    MAX_LANES,
     plot_detection,
     write_summary,
 )
@@ -182,3 +183,38 @@ def test_summary_without_labels_and_bad_counts(tmp_path: Path) -> None:
             metrics=None,
             plot_name="p.png",
         )
+
+
+def test_label_strip_and_training_rows_show_only_when_given(tmp_path: Path) -> None:
+    d = run_data()
+    common = {"columns": ["a", "b", "c", "d"], "predictions": (d["scores"] > 2.5).astype(int)}
+    full = plot_detection(
+        d["times"],
+        d["values"],
+        d["scores"],
+        2.5,
+        labels=d["labels"],
+        train_rows=200,
+        path=tmp_path / "full.png",
+        **common,  # type: ignore[arg-type]
+    )
+    bare = plot_detection(
+        d["times"], d["values"], d["scores"], 2.5, path=tmp_path / "bare.png", **common
+    )  # type: ignore[arg-type]
+    # the solid red bar of the labelled span (120 rows) in the strip: the sensor lines alone
+    # come near that colour only along anti-aliased edges
+    red = to_rgb(LABEL_COLOR)
+    assert pixels_near(full, red, tol=2) > 5 * max(pixels_near(bare, red, tol=2), 100)
+    # the grey shade of the training rows (a third of the axis) on the sensor and score panels
+    grey = shade_on_white("#7f7f7f", 0.12)
+    assert pixels_near(full, grey, tol=2) - pixels_near(bare, grey, tol=2) > 100_000
+    with pytest.raises(ValueError, match="train_rows has to be in"):
+        plot_detection(None, d["values"], d["scores"], 1.0, train_rows=N + 1, path=tmp_path / "x")
+
+
+def test_many_sensors_share_one_axis(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(200, MAX_LANES + 4))
+    path = plot_detection(None, values, np.abs(rng.normal(size=200)), 1.5, path=tmp_path / "m.png")
+    with Image.open(path) as image:
+        assert image.size == (1600, 900)

@@ -13,7 +13,10 @@ or on the first ``--train-rows`` rows of INPUT (default: the first :data:`DEFAUL
 rows, at most half the file), or read with ``--load``. OUT.csv gets one line per INPUT row, in
 order: ``datetime`` (or ``row``, 0-based, without a datetime column), ``score`` and ``anomaly``
 (0/1). It is written to a temporary file beside it and moved into place at the end, so a failed
-run never leaves a partial OUT.csv.
+run never leaves a partial OUT.csv. On a terminal, a progress bar runs while the detector fits.
+Mistakes in the input (a wrong delimiter, text in a sensor column, NaN cells, fewer training
+rows than one window, columns that differ from the training file's or the saved detector's) end
+with one line that says what is wrong and where, exit code 2, and no OUT.csv.
 
 With labels, the command prints precision, recall, F1, FAR and MAR (SKAB's definitions, see
 :mod:`cnnlstm.evaluation`) and, with a ``changepoint`` column, the NAB score (standard profile,
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import inspect
 import math
 import os
 import sys
@@ -81,6 +85,12 @@ _FIT_FLAGS = ("model", "window", "epochs", "threshold", "quantile", "factor", "s
 _HELP = "fit an anomaly detector on normal sensor rows, score a file and write its flags"
 
 
+def _default(name: str) -> Any:
+    """The default of an :class:`AnomalyDetector` argument, read from its signature (the flags
+    leave the defaults to it)."""
+    return inspect.signature(AnomalyDetector).parameters[name].default
+
+
 def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "input",
@@ -105,20 +115,30 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--model",
-        help="detector family: window_cnnlstm (default), mscred or convlstm_ae",
+        help=f"detector family: {', '.join(DETECTOR_MODELS)} (default {_default('model')})",
     )
-    parser.add_argument("--window", type=int, help="rows per window (default 32)")
-    parser.add_argument("--epochs", type=int, help="training passes (default 40)")
+    parser.add_argument(
+        "--window", type=int, help=f"rows per window (default {_default('window')})"
+    )
+    parser.add_argument(
+        "--epochs", type=int, help=f"training passes (default {_default('epochs')})"
+    )
     parser.add_argument(
         "--threshold",
         choices=("quantile", "pot"),
-        help="how the threshold is set from the training scores (default quantile)",
+        help=f"how the threshold is set from the training scores (default {_default('threshold')})",
     )
     parser.add_argument(
-        "--quantile", type=float, help="training-score quantile of the threshold (default 0.99)"
+        "--quantile",
+        type=float,
+        help=f"training-score quantile of the threshold (default {_default('quantile')})",
     )
-    parser.add_argument("--factor", type=float, help="multiplies the threshold (default 1)")
-    parser.add_argument("--seed", type=int, help="seeds the weights and batch order (default 0)")
+    parser.add_argument(
+        "--factor", type=float, help=f"multiplies the threshold (default {_default('factor')})"
+    )
+    parser.add_argument(
+        "--seed", type=int, help=f"seeds the weights and batch order (default {_default('seed')})"
+    )
     parser.add_argument(
         "--nan",
         choices=("fail", "ffill", "interpolate"),
@@ -210,6 +230,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError("INPUT has to be a file without --stream, but got '-'")
     if args.output is None:
         raise ValueError("--output OUT.csv has to be given: where the scores go.")
+    if args.report is not None and Path(args.report).exists() and not Path(args.report).is_dir():
+        raise ValueError(f"--report has to be a folder, but got the file {args.report}")
     if args.train_rows is not None and args.train_rows < 1:
         raise ValueError(f"--train-rows has to be a positive int, but got {args.train_rows}")
 
@@ -217,9 +239,8 @@ def _check_args(args: argparse.Namespace) -> None:
 def _detector(args: argparse.Namespace) -> AnomalyDetector:
     """A new, unfitted detector from the flags (their defaults are AnomalyDetector's)."""
     options = {name: getattr(args, name) for name in _FIT_FLAGS if getattr(args, name) is not None}
-    model = options.pop("model", "window_cnnlstm")
     try:
-        return AnomalyDetector(model=model, **options)
+        return AnomalyDetector(**options)
     except ValueError as error:
         raise ValueError(f"--{error}") from None
 
@@ -267,9 +288,9 @@ def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetec
             names = data.feature_names
         else:
             rows, names = train.features, train.feature_names
+        _check_enough(detector, len(rows), f"{args.train}: the file has", "more normal rows")
         _note(args, f"fitting {detector.model_name} on the {len(rows)} rows of {args.train}")
-        with _fitting(detector):
-            detector.fit(rows, columns=names)
+        _fit_rows(args, detector, rows, names)
         used = 0
     else:
         assert data is not None
@@ -285,9 +306,9 @@ def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetec
                     f"{data.path}: --train-rows has to leave rows to score, but got {used} of "
                     f"{total} rows; pass fewer, or a file of normal rows with --train."
                 )
+        _check_enough(detector, used, f"{data.path}: --train-rows gives", "a larger --train-rows")
         _note(args, f"fitting {detector.model_name} on the first {used} rows of {data.path}{why}")
-        with _fitting(detector):
-            detector.fit(data.features[:used], columns=data.feature_names)
+        _fit_rows(args, detector, data.features[:used], data.feature_names)
     if args.save is not None:
         Path(args.save).parent.mkdir(parents=True, exist_ok=True)
         detector.save(args.save)
@@ -295,11 +316,24 @@ def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetec
     return detector, used
 
 
-@contextlib.contextmanager
-def _fitting(detector: AnomalyDetector) -> Iterator[None]:
-    """A rich status line on stderr while the detector fits, when stderr is a terminal."""
+def _check_enough(detector: AnomalyDetector, rows: int, source: str, more: str) -> None:
+    if rows < detector.window:
+        raise DataError(
+            f"{source} {rows} training rows, fewer than one window of {detector.window} rows; "
+            f"pass {more} or a smaller --window."
+        )
+
+
+def _fit_rows(
+    args: argparse.Namespace, detector: AnomalyDetector, rows: np.ndarray, names: Sequence[str]
+) -> None:
+    """Fit with a progress bar when standard output is a terminal (a status line on standard
+    error with ``--stream``, whose standard output carries the scores)."""
+    if not args.stream:
+        detector.fit(rows, columns=names, progress=sys.stdout.isatty())
+        return
     if not sys.stderr.isatty():
-        yield
+        detector.fit(rows, columns=names)
         return
     from rich.console import Console
 
@@ -307,7 +341,7 @@ def _fitting(detector: AnomalyDetector) -> Iterator[None]:
         f"fitting {detector.model_name}: {detector.epochs} epochs of windows of {detector.window}"
     )
     with Console(file=sys.stderr).status(text):
-        yield
+        detector.fit(rows, columns=names)
 
 
 # ----------------------------------------------------------------------------- offline
@@ -345,7 +379,7 @@ def _offline(args: argparse.Namespace) -> int:
         where = f"rows {start}-{len(flags) - 1}, after the training rows" if start else "all rows"
         _print_metrics(console, metrics, where)
     if args.report is not None:
-        _write_report(args, data, detector, scores, flags, metrics, spans)
+        _write_report(args, data, detector, scores, flags, metrics, spans, fitted_rows)
     return 0
 
 
@@ -447,6 +481,7 @@ def _write_report(
     flags: np.ndarray,
     metrics: dict[str, float] | None,
     spans: list[tuple[int, int]],
+    fitted_rows: int,
 ) -> None:
     from cnnlstm.reports.anomaly import plot_detection, write_summary
 
@@ -460,8 +495,10 @@ def _write_report(
         labels=_label(data, "anomaly"),
         predictions=flags,
         columns=data.feature_names,
+        train_rows=fitted_rows,
+        metrics=metrics,
         path=folder / "detection.png",
-        title=f"{data.path.name}: {detector.model_name}",
+        title=f"{data.path}: {detector.model_name}",
     )
     summary = write_summary(
         folder / "summary.md",
@@ -508,6 +545,9 @@ def _write_atomic(
             writer.writerow([time_name, "score", "anomaly"])
             for time, score, flag in zip(times, scores.tolist(), flags.tolist(), strict=True):
                 writer.writerow([time, f"{score:.8g}", flag])
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temp, 0o666 & ~mask)  # mkstemp makes it private; the user's umask decides
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

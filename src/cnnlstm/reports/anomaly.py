@@ -1,10 +1,17 @@
 """The report of an anomaly-detection run: a plot of sensors and score, and a Markdown summary.
 
-``cnnlstm detect INPUT.csv --report DIR`` writes both: :func:`plot_detection` draws the sensors
-(standardised, so different units share one axis) above the anomaly score and its threshold,
-with labelled anomaly spans and detected spans shaded on both panels; :func:`write_summary`
-says what was run, how many rows were flagged in how many spans, the metrics when the input had
-labels, and embeds the plot.
+``cnnlstm detect INPUT.csv --report DIR`` writes both. :func:`plot_detection` draws three panels
+on one time axis:
+
+1. the sensors, each standardised in a lane of its own (up to :data:`MAX_LANES` sensors; more
+   share one axis), so a stuck, drifting or noisy sensor shows in its own line;
+2. the anomaly score on a log axis with the threshold, the score above it filled blue;
+3. a strip with the labelled anomaly spans (red) above the detected spans (blue), so a hit, a
+   miss and a false alarm read at a glance.
+
+Labelled spans are also shaded light red behind the first two panels, and the training rows
+(when given) grey. :func:`write_summary` says what was run, how many rows were flagged in how
+many spans, the metrics when the input had labels, and embeds the plot.
 
 matplotlib is imported inside :func:`plot_detection` (with the Agg renderer, no display needed),
 so importing this module stays cheap.
@@ -23,11 +30,23 @@ from numpy.typing import ArrayLike, NDArray
 from cnnlstm.errors import ShapeError
 from cnnlstm.evaluation import spans_from_binary
 
-__all__ = ["DETECTED_COLOR", "LABEL_COLOR", "plot_detection", "write_summary"]
+__all__ = [
+    "DETECTED_COLOR",
+    "LABEL_COLOR",
+    "MAX_LANES",
+    "THRESHOLD_COLOR",
+    "plot_detection",
+    "write_summary",
+]
 
 LABEL_COLOR = "#d62728"  # labelled anomaly spans: red
 DETECTED_COLOR = "#1f77b4"  # detected spans: blue
+THRESHOLD_COLOR = "#ff7f0e"  # the threshold: orange
+MAX_LANES = 16
+"""Up to this many sensors get a lane each; more are drawn on one shared axis."""
+_TRAIN_COLOR = "#7f7f7f"
 _SHADE_ALPHA = 0.18
+_LANE_CLIP = 4.0  # a lane shows -4..4 standard deviations; beyond is clipped to the lane
 
 
 def _x_values(times: ArrayLike | None, n: int) -> tuple[NDArray[np.float64], bool]:
@@ -67,13 +86,34 @@ def _span_edges(flags: ArrayLike, x: NDArray[np.float64], name: str) -> list[tup
             f"shape {tuple(arr.shape)}. Pass one 0/1 value per row."
         ) from None
     step = float(np.median(np.diff(x))) if x.shape[0] > 1 else 1.0
-    # a span of a row or two would vanish at 1600 px: draw it at least 0.3 % of the axis wide
-    min_width = 0.003 * float(x[-1] - x[0] + step) if x.shape[0] else 0.0
+    # a span of a row or two would vanish at 1600 px: draw it at least 0.2 % of the axis wide
+    min_width = 0.002 * float(x[-1] - x[0] + step) if x.shape[0] else 0.0
     bars = []
     for start, stop in spans_from_binary(arr):
         end = x[stop] if stop < x.shape[0] else x[-1] + step
         bars.append((float(x[start]), max(float(end - x[start]), min_width)))
     return bars
+
+
+def _metrics_text(metrics: Mapping[str, float]) -> str:
+    """``F1 0.667 · precision 0.755 · ...`` for a plot's title (FAR and MAR in percent)."""
+    parts = []
+    for key, name in (
+        ("f1", "F1"),
+        ("precision", "precision"),
+        ("recall", "recall"),
+        ("far", "FAR"),
+        ("mar", "MAR"),
+        ("nab", "NAB"),
+    ):
+        if key not in metrics or math.isnan(float(metrics[key])):
+            continue
+        value = float(metrics[key])
+        shown = f"{100 * value:.1f} %" if key in ("far", "mar") else f"{value:.3f}"
+        if key == "nab":
+            shown = f"{value:.1f}"
+        parts.append(f"{name} {shown}")
+    return "  ·  ".join(parts)
 
 
 def plot_detection(
@@ -85,29 +125,36 @@ def plot_detection(
     labels: ArrayLike | None = None,
     predictions: ArrayLike | None = None,
     columns: Sequence[str] | None = None,
+    train_rows: int = 0,
+    metrics: Mapping[str, float] | None = None,
     path: str | Path,
     title: str | None = None,
 ) -> Path:
-    """Draw sensors, score and threshold, with labelled and detected spans, to a 1600x900 PNG.
+    """Draw sensors, score and threshold, labelled and detected spans, to a 1600x900 PNG.
 
     Args:
         times: ``(N,)`` timestamps (datetime64, strings, Timestamps) or numbers; ``None`` for
             row numbers.
         values: ``(N, S)`` sensor readings; each column is standardised for the plot.
-        scores: ``(N,)`` anomaly scores.
+        scores: ``(N,)`` anomaly scores (rows scoring 0, before the first prediction, are left
+            out of the log axis).
         threshold: the score above which a row is flagged.
-        labels: ``(N,)`` 0/1 labelled anomalies, shaded red.
-        predictions: ``(N,)`` 0/1 flagged rows, hatched blue with a solid blue strip along the
-            top of each panel; by default ``scores > threshold``.
-        columns: ``S`` sensor names for the legend.
+        labels: ``(N,)`` 0/1 labelled anomalies: shaded red, and a red lane in the strip.
+        predictions: ``(N,)`` 0/1 flagged rows, the blue lane of the strip; by default
+            ``scores > threshold``.
+        columns: ``S`` sensor names for the lanes (or the legend, past :data:`MAX_LANES`).
+        train_rows: the first rows the detector was fitted on, shaded grey; 0 for none.
+        metrics: scores against the labels (``f1``, ``precision``, ``recall``, ``far``,
+            ``mar``, ``nab``) to print under the title.
         path: the PNG to write.
-        title: a title over both panels.
+        title: a title over the panels.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
         ShapeError: the arrays do not have one entry per row, or ``values`` is not 2-D.
+        ValueError: ``columns`` of another length than ``S``, ``train_rows`` out of range.
 
     Example:
         >>> import tempfile, os
@@ -135,6 +182,8 @@ def plot_detection(
             f"columns has to name the {sensors.shape[1]} sensor columns, but got {len(columns)} "
             f"names"
         )
+    if not 0 <= train_rows <= n:
+        raise ValueError(f"train_rows has to be in [0, {n}], but got {train_rows}")
     names = (
         list(columns) if columns is not None else [f"sensor {i}" for i in range(sensors.shape[1])]
     )
@@ -142,94 +191,135 @@ def plot_detection(
     flagged = score_arr > threshold if predictions is None else np.asarray(predictions)
     detected = _span_edges(flagged, x, "predictions")
     labelled = _span_edges(labels, x, "labels") if labels is not None else None
+    step = float(np.median(np.diff(x))) if n > 1 else 1.0
+    trained = (
+        [
+            (
+                float(x[0]),
+                float(x[train_rows] - x[0]) if train_rows < n else float(x[-1] - x[0] + step),
+            )
+        ]
+        if train_rows
+        else []
+    )
 
     from matplotlib import dates as mdates
-    from matplotlib.colors import to_rgb
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     fig = Figure(figsize=(16, 9), dpi=100, layout="constrained")
-    ax_top, ax_bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
-    shade_handles = []
-    for ax in (ax_top, ax_bottom):
+    ax_sensors, ax_score, ax_spans = fig.subplots(3, 1, sharex=True, height_ratios=(5.0, 2.6, 0.9))
+    for ax in (ax_sensors, ax_score):
         trans = ax.get_xaxis_transform()  # x in data, y in 0..1 of the axes
+        if trained:
+            ax.broken_barh(trained, (0, 1), transform=trans, color=_TRAIN_COLOR, alpha=0.12, lw=0)
         if labelled:
             ax.broken_barh(
                 labelled, (0, 1), transform=trans, color=LABEL_COLOR, alpha=_SHADE_ALPHA, lw=0
             )
-        if detected:
-            ax.broken_barh(
-                detected,
-                (0, 1),
-                transform=trans,
-                facecolor=(*to_rgb(DETECTED_COLOR), _SHADE_ALPHA / 2),
-                edgecolor=(*to_rgb(DETECTED_COLOR), 0.6),
-                hatch="///",
-                lw=0,
-            )
-            # a solid strip along the top keeps one-row alarms visible
-            ax.broken_barh(detected, (0.97, 0.03), transform=trans, color=DETECTED_COLOR, lw=0)
-    if labelled is not None:
-        shade_handles.append(
-            Patch(color=LABEL_COLOR, alpha=2 * _SHADE_ALPHA, label="labelled anomaly")
-        )
-    shade_handles.append(
-        Patch(
-            facecolor=(*to_rgb(DETECTED_COLOR), _SHADE_ALPHA),
-            edgecolor=(*to_rgb(DETECTED_COLOR), 0.8),
-            hatch="///",
-            lw=0,
-            label="detected",
-        )
-    )
 
+    # 1. sensors: a lane each, standardised and clipped to the lane
     standard = _standardise(sensors)  # (N, S)
-    for j, name in enumerate(names):
-        ax_top.plot(x, standard[:, j], lw=0.6, alpha=0.8, label=name)
-    ax_top.set_ylabel("sensor value (standardised)", fontsize=12)
-    ax_top.set_title("Sensors", fontsize=13, loc="left")
-    sensor_handles, _ = ax_top.get_legend_handles_labels()
-    ax_top.legend(
-        handles=[*sensor_handles, *shade_handles],
-        loc="upper left",
-        bbox_to_anchor=(1.005, 1.0),
-        fontsize=10,
-        frameon=False,
-    )
+    lanes = len(names) <= MAX_LANES
+    colors = [f"C{j % 10}" for j in range(len(names))]
+    if lanes:
+        spacing = 2 * _LANE_CLIP
+        centres = [-spacing * j for j in range(len(names))]  # the first sensor on top
+        for j, centre in enumerate(centres):
+            lane = np.clip(standard[:, j], -_LANE_CLIP, _LANE_CLIP) + centre  # (N,)
+            ax_sensors.plot(x, lane, lw=0.7, color=colors[j])
+        ax_sensors.set_yticks(centres, names, fontsize=10)
+        for label, color in zip(ax_sensors.get_yticklabels(), colors, strict=True):
+            label.set_color(color)
+        ax_sensors.set_ylim(centres[-1] - spacing / 2, spacing / 2)
+        ax_sensors.tick_params(axis="y", length=0)
+        ax_sensors.set_title("Sensors (each standardised, one lane each)", fontsize=13, loc="left")
+    else:
+        for j, name in enumerate(names):
+            ax_sensors.plot(x, standard[:, j], lw=0.5, alpha=0.7, color=colors[j], label=name)
+        ax_sensors.set_ylabel("standardised value", fontsize=11)
+        ax_sensors.set_title(f"{len(names)} sensors (standardised)", fontsize=13, loc="left")
 
-    ax_bottom.plot(x, score_arr, color="#222222", lw=0.9, label="anomaly score")
-    ax_bottom.axhline(threshold, color="#ff7f0e", lw=1.6, ls="--", label="threshold")
-    ax_bottom.set_ylabel("score", fontsize=12)
-    ax_bottom.set_title(
-        f"Anomaly score: {int(np.count_nonzero(flagged))} of {n} rows flagged in "
-        f"{len(detected)} spans",
+    # 2. score on a log axis: unscored rows (0) are left out
+    shown = np.where(score_arr > 0, score_arr, np.nan)  # (N,)
+    ax_score.plot(x, shown, color="#222222", lw=0.8)
+    ax_score.fill_between(
+        x,
+        threshold,
+        shown,
+        where=np.nan_to_num(shown) > threshold,
+        color=DETECTED_COLOR,
+        alpha=0.45,
+        lw=0,
+        interpolate=True,
+    )
+    ax_score.axhline(threshold, color=THRESHOLD_COLOR, lw=1.8, ls="--")
+    positive = shown[np.isfinite(shown)]
+    if positive.size and threshold > 0:
+        ax_score.set_yscale("log")
+        low = min(float(np.quantile(positive, 0.01)), threshold) / 1.5
+        ax_score.set_ylim(low, max(float(positive.max()), threshold) * 1.5)
+    ax_score.set_ylabel("score (log)" if threshold > 0 else "score", fontsize=11)
+    ax_score.set_title(
+        f"Anomaly score: {int(np.count_nonzero(flagged))} of {n} rows above the threshold "
+        f"{threshold:.4g}, in {len(detected)} spans",
         fontsize=13,
         loc="left",
     )
-    ax_bottom.legend(
-        handles=[
-            Line2D([], [], color="#222222", lw=1.2, label="anomaly score"),
-            Line2D([], [], color="#ff7f0e", lw=1.6, ls="--", label=f"threshold {threshold:.4g}"),
-            *shade_handles,
-        ],
-        loc="upper left",
-        bbox_to_anchor=(1.005, 1.0),
+
+    # 3. the spans: labelled (red) above detected (blue)
+    rows = [("detected", DETECTED_COLOR, detected)]
+    if labelled is not None:
+        rows.insert(0, ("labelled", LABEL_COLOR, labelled))
+    for k, (_, color, bars) in enumerate(reversed(rows)):
+        if bars:
+            ax_spans.broken_barh(bars, (k + 0.15, 0.7), color=color, lw=0)
+    if trained:
+        ax_spans.broken_barh(trained, (0, len(rows)), color=_TRAIN_COLOR, alpha=0.12, lw=0)
+    ax_spans.set_ylim(0, len(rows))
+    ax_spans.set_yticks([k + 0.5 for k in range(len(rows))], [r[0] for r in reversed(rows)])
+    ax_spans.tick_params(axis="y", length=0, labelsize=10)
+    for tick, row in zip(ax_spans.get_yticklabels(), reversed(rows), strict=True):
+        tick.set_color(row[1])
+
+    handles: list[Any] = [
+        Patch(color=DETECTED_COLOR, alpha=0.7, label="detected (score above threshold)"),
+        Line2D([], [], color=THRESHOLD_COLOR, lw=1.8, ls="--", label="threshold"),
+        Line2D([], [], color="#222222", lw=1.2, label="anomaly score"),
+    ]
+    if labelled is not None:
+        handles.insert(0, Patch(color=LABEL_COLOR, alpha=0.5, label="labelled anomaly"))
+    if trained:
+        handles.append(Patch(color=_TRAIN_COLOR, alpha=0.3, label=f"training rows ({train_rows})"))
+    if not lanes and len(names) <= 2 * MAX_LANES:
+        handles = [*ax_sensors.get_legend_handles_labels()[0], *handles]
+    fig.legend(
+        handles=handles,
+        loc="outside lower center",
+        ncols=min(len(handles), 5 if lanes else 8),
         fontsize=10,
         frameon=False,
     )
-    ax_bottom.set_xlabel("time" if is_date else "row", fontsize=12)
+
+    ax_spans.set_xlabel("time" if is_date else "row", fontsize=11)
     if is_date:
         locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
-        ax_bottom.xaxis.set_major_locator(locator)
+        ax_spans.xaxis.set_major_locator(locator)
         formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
-        ax_bottom.xaxis.set_major_formatter(formatter)
-    for ax in (ax_top, ax_bottom):
-        ax.tick_params(labelsize=10)
-        ax.grid(True, alpha=0.25, lw=0.5)
-        ax.set_xlim(float(x[0]), float(x[-1]))
-    if title:
-        fig.suptitle(title, fontsize=14)
+        ax_spans.xaxis.set_major_formatter(formatter)
+    for ax in (ax_sensors, ax_score, ax_spans):
+        ax.tick_params(axis="x", labelsize=10)
+        ax.grid(True, axis="x", alpha=0.3, lw=0.5)
+        ax.set_xlim(float(x[0]), float(x[-1] + step) if n else 1.0)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    ax_score.grid(True, axis="y", which="major", alpha=0.3, lw=0.5)
+    heading = title or ""
+    if metrics:
+        heading = f"{heading}\n{_metrics_text(metrics)}" if heading else _metrics_text(metrics)
+    if heading:
+        fig.suptitle(heading, fontsize=14)
 
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -318,8 +408,11 @@ def write_summary(
     lines += [
         "## Plot",
         "",
-        "Sensors (standardised) above the anomaly score and its threshold; labelled anomalies "
-        "are shaded red, detected spans blue.",
+        "Each sensor (standardised) in a lane of its own; the anomaly score on a log axis "
+        "against the threshold (dashed), the score above it filled blue; at the bottom, the "
+        "labelled anomalies (red) above the detected spans (blue). Labelled spans are shaded "
+        "red behind the sensors and the score, and the training rows, when the detector was "
+        "fitted on the first rows of the file, grey.",
         "",
         f"![sensors, score and threshold]({plot_name})",
         "",

@@ -1,0 +1,443 @@
+"""``cnnlstm generate``: write the built-in generated data to files, so every command can run on it.
+
+::
+
+    cnnlstm generate sensor-plant plant.csv [--rows 2000] [--anomalies 5] [--clean-rows 400]
+                                            [--sensors 8] [--seed 0] [--normal-rows N]
+    cnnlstm generate moving-digits digits.npz [--samples 256] [--seed 0]
+    cnnlstm generate digit-clips clips.npz | clips/ [--samples 256] [--seed 0]
+    cnnlstm generate text-lines lines.npz [--samples 256] [--seed 0]
+
+What each writes, and what reads it back:
+
+=============== ============================================================ ===================
+name            file                                                         read back with
+=============== ============================================================ ===================
+sensor-plant    :class:`~cnnlstm.data.sensor_plant.SensorPlant`'s recording  ``cnnlstm detect``,
+                in SKAB's layout: ``;``-separated, ``datetime``, the         :class:`SensorCSV`,
+                sensors, ``anomaly`` and ``changepoint``; the first          :class:`SKAB`
+                ``--clean-rows`` rows hold no anomaly (fit on them with
+                ``detect --train-rows``). ``--normal-rows N`` also writes
+                ``<name>-normal.csv`` beside it: another recording of the
+                same plant, N rows, no anomalies and no labels, for
+                ``detect --train``
+moving-digits   ``.npz``: ``x`` the 10 input frames ``(N, 10, 1, 64, 64)``,  :class:`ArrayDataset`
+                ``y`` the 10 frames that follow (float32 in [0, 1])
+digit-clips     ``.npz``: ``x`` clips ``(N, 10, 1, 32, 32)``, ``y`` the     :class:`ArrayDataset`
+                digit ``(N,)``; or, for a path without a suffix, a folder    :class:`FrameFolder`
+                ``<digit>/clip<i>/frame<t>.png`` (8-bit grayscale)           (``grayscale=True``)
+text-lines      ``.npz``: ``x`` images ``(N, 1, 32, 128)``, ``y`` the        :class:`ArrayDataset`
+                targets ``(N, max_length)`` padded with 0 (the CTC blank, so
+                ``TextLines.decode`` drops it), ``lengths`` ``(N,)`` and
+                ``alphabet``
+=============== ============================================================ ===================
+
+Files are written to a temporary name beside the output and moved into place at the end, so an
+interrupted run never leaves half a file. A folder output has to be new or empty. The image
+generators show a progress bar (rich, on standard error) when it is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnlstm.commands import USER_ERRORS, user_error
+
+__all__ = [
+    "DEFAULT_SAMPLES",
+    "GENERATORS",
+    "add_parser",
+    "build_parser",
+    "main",
+    "normal_path",
+    "run",
+]
+
+COMMAND = "generate"
+GENERATORS = ("sensor-plant", "moving-digits", "digit-clips", "text-lines")
+"""The names ``cnnlstm generate`` takes."""
+DEFAULT_SAMPLES = 256
+"""Samples the image generators write without ``--samples``."""
+
+_PLANT_DEFAULTS = {"rows": 2000, "anomalies": 5, "clean_rows": 400, "sensors": 8}
+_PLANT_FLAGS = ("rows", "anomalies", "clean_rows", "sensors", "normal_rows")
+_HELP = "write built-in generated data (sensor plant, digits, text lines) to files"
+
+
+def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("name", metavar="NAME", choices=GENERATORS, help=", ".join(GENERATORS))
+    parser.add_argument(
+        "output",
+        metavar="OUTPUT",
+        type=Path,
+        help="the file to write: .csv for sensor-plant, .npz for the others (digit-clips also "
+        "takes a folder, a path without a suffix, for PNG frames)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    plant = parser.add_argument_group("sensor-plant")
+    plant.add_argument(
+        "--rows",
+        type=int,
+        help=f"rows (seconds) of the recording (default {_PLANT_DEFAULTS['rows']})",
+    )
+    plant.add_argument(
+        "--anomalies",
+        type=int,
+        help=f"anomalies to inject (default {_PLANT_DEFAULTS['anomalies']})",
+    )
+    plant.add_argument(
+        "--clean-rows",
+        type=int,
+        help=f"rows at the start with no anomaly, to fit a detector on "
+        f"(default {_PLANT_DEFAULTS['clean_rows']})",
+    )
+    plant.add_argument(
+        "--sensors", type=int, help=f"sensors, 8 to 64 (default {_PLANT_DEFAULTS['sensors']})"
+    )
+    plant.add_argument(
+        "--normal-rows",
+        type=int,
+        metavar="N",
+        help="also write N anomaly-free rows of the same plant to <name>-normal.csv beside OUTPUT",
+    )
+    images = parser.add_argument_group("moving-digits, digit-clips, text-lines")
+    images.add_argument("--samples", type=int, help=f"samples to write (default {DEFAULT_SAMPLES})")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
+    """Add ``generate`` to the ``cnnlstm`` command line's subcommands."""
+    parser = subparsers.add_parser(COMMAND, help=_HELP, description=_HELP)
+    _configure(parser)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with just this command, as ``cnnlstm generate`` reads its arguments."""
+    return _configure(argparse.ArgumentParser(prog=f"cnnlstm {COMMAND}", description=_HELP))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``cnnlstm generate`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the data; user mistakes print one error line and return 2."""
+    try:
+        _check_args(args)
+        if args.name == "sensor-plant":
+            _sensor_plant(args)
+        else:
+            _images(args)
+    except USER_ERRORS as error:
+        return user_error(COMMAND, error)
+    return 0
+
+
+def normal_path(output: str | Path) -> Path:
+    """Where ``--normal-rows`` writes the anomaly-free file: ``<stem>-normal<suffix>`` beside
+    ``output``.
+
+    Example:
+        >>> normal_path("data/plant.csv").as_posix()
+        'data/plant-normal.csv'
+    """
+    path = Path(output)
+    return path.with_name(f"{path.stem}-normal{path.suffix or '.csv'}")
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.name == "sensor-plant":
+        if args.samples is not None:
+            raise ValueError(
+                "--samples is for moving-digits, digit-clips and text-lines; sensor-plant takes "
+                "--rows"
+            )
+        for name in ("rows", "normal_rows"):
+            value = getattr(args, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{_flag(name)} has to be a positive int, but got {value}")
+        for name in ("anomalies", "clean_rows"):
+            value = getattr(args, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{_flag(name)} has to be a non-negative int, but got {value}")
+        if args.sensors is not None and not 8 <= args.sensors <= 64:
+            raise ValueError(f"--sensors has to be in [8, 64], but got {args.sensors}")
+    else:
+        given = [_flag(name) for name in _PLANT_FLAGS if getattr(args, name) is not None]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for sensor-plant; "
+                f"{args.name} takes --samples and --seed"
+            )
+        if args.samples is not None and args.samples < 1:
+            raise ValueError(f"--samples has to be a positive int, but got {args.samples}")
+    output = Path(args.output)
+    folder = args.name == "digit-clips" and not output.suffix
+    wanted = ".csv" if args.name == "sensor-plant" else ".npz"
+    if not folder and output.suffix.lower() != wanted:
+        also = " or a folder (no suffix) for PNG frames" if args.name == "digit-clips" else ""
+        raise ValueError(
+            f"OUTPUT has to be a {wanted} file for {args.name}{also}, but got {str(output)!r}"
+        )
+    if folder:
+        if output.exists() and (not output.is_dir() or any(output.iterdir())):
+            raise ValueError(
+                f"OUTPUT has to be a new or empty folder for digit-clips frames, but "
+                f"{str(output)!r} {'is a file' if not output.is_dir() else 'holds files'}; "
+                f"name a new folder, or a .npz file"
+            )
+    elif output.is_dir():
+        raise ValueError(f"OUTPUT has to be a file, but got the folder {str(output)!r}")
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; moved onto ``path`` when the block ends
+    without an error, removed when it fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    temp = Path(name)
+    try:
+        yield temp
+        temp.chmod(0o666 & ~_umask())  # mkstemp makes it private; the user's umask decides
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _atomic_folder(path: Path) -> Iterator[Path]:
+    """A temporary folder beside ``path`` to fill; renamed to ``path`` at the end (an empty
+    ``path`` is replaced), removed when the block fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield temp
+        temp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the user's umask decides
+        if path.is_dir():
+            path.rmdir()  # empty: checked before writing
+        os.replace(temp, path)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _plant_option(args: argparse.Namespace, name: str) -> int:
+    value = getattr(args, name)
+    return int(_PLANT_DEFAULTS[name] if value is None else value)
+
+
+def _sensor_plant(args: argparse.Namespace) -> None:
+    from rich.table import Table
+
+    from cnnlstm.data.sensor_plant import SensorPlant, write_skab_csv
+
+    rows = _plant_option(args, "rows")
+    anomalies = _plant_option(args, "anomalies")
+    clean = _plant_option(args, "clean_rows")
+
+    def plant_of(length: int) -> SensorPlant:
+        return SensorPlant(
+            n_sensors=_plant_option(args, "sensors"),
+            seed=args.seed,
+            n_anomalies=anomalies,
+            normal_rows=clean,
+            rows=length,
+        )
+
+    least = plant_of(sys.maxsize).min_rows  # the length only has to pass the plant's check
+    if rows < least:
+        raise ValueError(
+            f"--rows has to be at least {least} for {anomalies} anomalies after {clean} clean "
+            f"rows (the longest anomalies and the gaps between them), but got {rows}; pass more "
+            f"--rows, or fewer --anomalies or --clean-rows"
+        )
+    plant = plant_of(rows)
+    output = Path(args.output)
+    frame = plant.generate(rows)
+    with _atomic_file(output) as temp:
+        write_skab_csv(frame, temp)
+    console = _console()
+    console.print(
+        f"wrote {output}: {rows} rows of {plant.n_sensors} sensors at 1 Hz, "
+        f"{len(plant.anomalies)} labelled anomalies after {clean} clean rows "
+        f"(fit on them: cnnlstm detect {output} --train-rows {clean} ...)",
+        soft_wrap=True,
+    )
+    if plant.anomalies:
+        table = Table(title_justify="left")
+        for column in ("rows", "kind", "sensors"):
+            table.add_column(column)
+        for anomaly in plant.anomalies:
+            table.add_row(
+                f"{anomaly.start}-{anomaly.end - 1}", anomaly.kind, ", ".join(anomaly.sensors)
+            )
+        console.print(table)
+    if args.normal_rows is not None:
+        normal = normal_path(output)
+        with _atomic_file(normal) as temp:
+            write_skab_csv(plant.normal(args.normal_rows), temp)
+        console.print(
+            f"wrote {normal}: {args.normal_rows} anomaly-free rows of the same plant, no labels "
+            f"(fit on them: cnnlstm detect {output} --train {normal} ...)",
+            soft_wrap=True,
+        )
+
+
+def _images(args: argparse.Namespace) -> None:
+    samples = DEFAULT_SAMPLES if args.samples is None else int(args.samples)
+    output = Path(args.output)
+    writers: dict[str, Callable[[int, int, Path], str]] = {
+        "moving-digits": _moving_digits,
+        "digit-clips": _digit_clips_npz,
+        "text-lines": _text_lines,
+    }
+    if args.name == "digit-clips" and not output.suffix:
+        with _atomic_folder(output) as temp:
+            what = _digit_clips_folder(samples, args.seed, temp)
+    else:
+        with _atomic_file(output) as temp:
+            what = writers[args.name](samples, args.seed, temp)
+    _console().print(f"wrote {output}: {what}", soft_wrap=True)
+
+
+def _fill(dataset: Any, samples: int, text: str, keep: Callable[[int, Any], None]) -> None:
+    """Draw items ``0..samples-1`` of ``dataset``, handing each to ``keep``, with a rich progress
+    bar on standard error (drawn only on a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    console = _console(stderr=True)
+    columns = (TextColumn(text), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task(text, total=samples)
+        for index in range(samples):
+            keep(index, dataset[index])
+            progress.advance(task)
+
+
+def _moving_digits(samples: int, seed: int, path: Path) -> str:
+    from cnnlstm.data.moving_digits import MovingDigits
+
+    data = MovingDigits(num_samples=samples, seed=seed)
+    inputs, targets = data[0]
+    x = np.empty((samples, *inputs.shape), dtype=np.float32)  # (N, T_in, 1, H, W)
+    y = np.empty((samples, *targets.shape), dtype=np.float32)  # (N, T_out, 1, H, W)
+
+    def keep(index: int, item: Any) -> None:
+        x[index], y[index] = item[0].numpy(), item[1].numpy()
+
+    _fill(data, samples, "moving-digits", keep)
+    np.savez_compressed(path, x=x, y=y)
+    return (
+        f"x {tuple(x.shape)} input frames, y {tuple(y.shape)} the frames that follow "
+        f"(read with cnnlstm.data.ArrayDataset)"
+    )
+
+
+def _digit_clips_npz(samples: int, seed: int, path: Path) -> str:
+    from cnnlstm.data.moving_digits import DigitClips
+
+    data = DigitClips(num_samples=samples, seed=seed)
+    clip, _ = data[0]
+    x = np.empty((samples, *clip.shape), dtype=np.float32)  # (N, T, 1, H, W)
+    y = np.empty(samples, dtype=np.int64)  # (N,)
+
+    def keep(index: int, item: Any) -> None:
+        x[index], y[index] = item[0].numpy(), int(item[1])
+
+    _fill(data, samples, "digit-clips", keep)
+    np.savez_compressed(path, x=x, y=y)
+    return f"x {tuple(x.shape)} clips, y {tuple(y.shape)} digits (read with ArrayDataset)"
+
+
+def _digit_clips_folder(samples: int, seed: int, root: Path) -> str:
+    from PIL import Image
+
+    from cnnlstm.data.moving_digits import DigitClips
+
+    data = DigitClips(num_samples=samples, seed=seed)
+    width = len(str(samples - 1))
+    frames = 0
+
+    def keep(index: int, item: Any) -> None:
+        nonlocal frames
+        clip, label = item
+        folder = root / str(int(label)) / f"clip{index:0{width}d}"
+        folder.mkdir(parents=True)
+        pixels = np.rint(clip[:, 0].numpy() * 255.0).astype(np.uint8)  # (T, H, W)
+        for t, frame in enumerate(pixels):
+            Image.fromarray(frame, mode="L").save(folder / f"frame{t}.png")
+        frames = len(pixels)
+
+    _fill(data, samples, "digit-clips", keep)
+    return (
+        f"{samples} clips of {frames} PNG frames as <digit>/clip<i>/frame<t>.png "
+        f"(read with cnnlstm.data.FrameFolder(..., grayscale=True))"
+    )
+
+
+def _text_lines(samples: int, seed: int, path: Path) -> str:
+    from cnnlstm.data.text_lines import TextLines
+
+    data = TextLines(num_samples=samples, seed=seed)
+    image, _ = data[0]
+    x = np.empty((samples, *image.shape), dtype=np.float32)  # (N, 1, H, W)
+    y = np.zeros((samples, data.max_length), dtype=np.int64)  # (N, max_length), 0-padded
+    lengths = np.empty(samples, dtype=np.int64)  # (N,)
+
+    def keep(index: int, item: Any) -> None:
+        target = item[1].numpy()
+        x[index], y[index, : len(target)], lengths[index] = item[0].numpy(), target, len(target)
+
+    _fill(data, samples, "text-lines", keep)
+    np.savez_compressed(path, x=x, y=y, lengths=lengths, alphabet=np.array(data.alphabet))
+    return (
+        f"x {tuple(x.shape)} images, y {tuple(y.shape)} targets padded with 0 (the CTC blank), "
+        f"lengths, alphabet (read with ArrayDataset)"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
