@@ -418,3 +418,26 @@ def test_readme_quick_start_commands_parse() -> None:
     generate, detect = (parser.parse_args(c) for c in commands)
     assert generate.name == "sensor-plant" and str(generate.output) == detect.input
     assert detect.report is not None and detect.train_rows is not None
+
+
+def test_fit_flags_reach_the_saved_detector(plant_files: dict[str, Path], tmp_path: Path) -> None:
+    """--smooth, --combine and --factor set the detector's options (read back from --save)."""
+    saved = tmp_path / "detector.pt"
+    flags = ["--smooth", "3", "--combine", "mean", "--factor", "2.5"]
+    code = main(
+        [
+            str(plant_files["plant"]),
+            "--train-rows",
+            str(TRAIN_ROWS),
+            "--output",
+            str(tmp_path / "out.csv"),
+            "--save",
+            str(saved),
+            *TINY,
+            *flags,
+        ]
+    )
+    assert code == 0
+    detector = AnomalyDetector.load(saved)
+    assert (detector.smooth, detector.combine, detector.factor) == (3, "mean", 2.5)
+    assert (detector.window, detector.epochs) == (8, 2)

@@ -49,7 +49,7 @@ import pandas as pd
 
 from cnnlstm.commands import USER_ERRORS, user_error
 from cnnlstm.data.sensors import WHITESPACE, SensorCSV, sniff_delimiter
-from cnnlstm.detect import AnomalyDetector, StreamScorer
+from cnnlstm.detect import DEFAULT_EPOCHS, AnomalyDetector, StreamScorer
 from cnnlstm.errors import DataError
 from cnnlstm.evaluation import (
     binary_counts,
@@ -81,7 +81,17 @@ NAB_WINDOW_SECONDS = 60.0
 """NAB's scoring window to the right of each true changepoint, as SKAB sets it."""
 
 _LABELS = ("anomaly", "changepoint")
-_FIT_FLAGS = ("model", "window", "epochs", "threshold", "quantile", "factor", "seed")
+_FIT_FLAGS = (
+    "model",
+    "window",
+    "epochs",
+    "threshold",
+    "quantile",
+    "factor",
+    "smooth",
+    "combine",
+    "seed",
+)
 _HELP = "fit an anomaly detector on normal sensor rows, score a file and write its flags"
 
 
@@ -121,7 +131,11 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--window", type=int, help=f"rows per window (default {_default('window')})"
     )
     parser.add_argument(
-        "--epochs", type=int, help=f"training passes (default {_default('epochs')})"
+        "--epochs",
+        type=int,
+        help="training passes (default: "
+        + ", ".join(f"{n} for {m}" for m, n in DEFAULT_EPOCHS.items())
+        + ")",
     )
     parser.add_argument(
         "--threshold",
@@ -135,6 +149,17 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--factor", type=float, help=f"multiplies the threshold (default {_default('factor')})"
+    )
+    parser.add_argument(
+        "--smooth",
+        type=int,
+        help="average each sensor's error over the last N scored rows, causally "
+        f"(default {_default('smooth')})",
+    )
+    parser.add_argument(
+        "--combine",
+        choices=("max", "mean"),
+        help=f"how the sensors' errors make a row's score (default {_default('combine')})",
     )
     parser.add_argument(
         "--seed", type=int, help=f"seeds the weights and batch order (default {_default('seed')})"
