@@ -226,6 +226,17 @@ def _garbage_checkpoint(tmp_path: Path) -> str:
             "train_samples has to be a positive int, but got 0",
         ),
         (
+            # SyncBatchNorm is CUDA-only: on CPU say what to do instead of Lightning's traceback
+            [
+                "fit",
+                "--config",
+                CONFIG,
+                "--trainer.accelerator=cpu",
+                "--trainer.sync_batchnorm=true",
+            ],
+            "trainer.sync_batchnorm has to run on GPUs",
+        ),
+        (
             # an image model on clips: the bridge cannot take this input; found in the first step
             [
                 "fit",

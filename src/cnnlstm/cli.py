@@ -665,6 +665,7 @@ class CNNLSTMCLI(LightningCLI):
         if config.prediction_writer.output_dir is None:
             config.prediction_writer.output_dir = str(self.run_dir / "predictions")
         _share_logger_versions(config.trainer.logger)
+        _check_sync_batchnorm(config.trainer)
 
     def instantiate_classes(self) -> None:
         """Build the task, data and trainer; a rejected argument becomes a ``ConfigError``."""
@@ -728,6 +729,19 @@ def _option(argv: Sequence[str], name: str) -> str | None:
         elif arg.startswith(f"{name}="):
             value = arg.split("=", 1)[1]
     return value
+
+
+def _check_sync_batchnorm(trainer: Any) -> None:
+    """``trainer.sync_batchnorm`` needs CUDA; on CPU say what to use instead of a traceback."""
+    if not trainer.get("sync_batchnorm"):
+        return
+    accelerator = str(trainer.get("accelerator") or "auto")
+    if accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available()):
+        raise ConfigError(
+            "trainer.sync_batchnorm has to run on GPUs (SyncBatchNorm is CUDA-only), but the "
+            f"accelerator is {accelerator!r} on a machine without CUDA; on CPU drop it and set "
+            "the model's norm to 'group' or 'instance' (model_args: {norm: group})."
+        )
 
 
 def _check_files(argv: Sequence[str]) -> None:
