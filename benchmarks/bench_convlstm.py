@@ -8,7 +8,17 @@ the same weights (their outputs are checked to agree before timing), the same co
 ("same" padding, bias, no peepholes, norm or dropout) and are timed interleaved in one run, so
 the ratios are fair on a busy machine. GFLOP/s counts the convolutions analytically (forward
 ``2 * B*T * H*W * 4h * (C_in + h) * k*k`` per layer, backward twice that, every step counted)
-beside the machine's float32 matmul rate measured in the same run.
+beside the machine's float32 matmul rate measured in the same run; ``ours_work_pct_of_matmul``
+counts only the convolutions cnnlstm really runs (:meth:`Case.work_flops`).
+
+How far could cnnlstm still go? One step of ours runs once under ``torch.profiler``:
+``ours_conv_share_pct`` is the share of its CPU time spent in convolution kernels (forward and
+backward), and ``ceiling_vs_keras`` is the speedup over Keras if everything else took no time
+at all: ``keras_ms / (ours_ms * conv_share)``. Keras calls the same oneDNN convolution kernels,
+so only arithmetic it does and we skip, or overhead it has and we do not, can separate the two.
+
+``--cpu-time`` times CPU seconds on one thread: on a machine shared with other work, wall time
+on 2 threads swings by tens of percent, CPU time by a few.
 
 Install the baseline with ``pip install --no-deps conv-lstm==0.1.2``; without it the script says
 so and times the rest.
@@ -22,7 +32,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import statistics
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -31,7 +43,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from benchmarks.common import matmul_gflops, report, time_interleaved
+from benchmarks.common import (
+    add_clock_arguments,
+    configure_clock,
+    cpu_pressure,
+    matmul_gflops,
+    report,
+    spread_pct,
+    time_interleaved_samples,
+)
 from cnnlstm.layers.convlstm import ConvLSTM
 
 
@@ -54,6 +74,22 @@ class Case:
             f"{self.name}: B={self.batch} T={self.steps} C={self.channels} "
             f"{self.side}x{self.side} h={self.hidden} L={self.layers}"
         )
+
+    def work_flops(self) -> int:
+        """FLOPs of the convolutions cnnlstm actually runs for forward + backward.
+
+        Less than ``3 * forward_flops()``: the hidden convolution is skipped at step 0 (the
+        state starts at zero), and the first layer's input needs no gradient, so its input
+        convolution's backward computes only the weight gradient (1x, not 2x, its forward).
+        """
+        total, in_channels = 0, self.channels
+        pixels = self.batch * self.side * self.side  # of one step
+        for layer in range(self.layers):
+            input_conv = 2 * pixels * self.steps * 4 * self.hidden * in_channels * self.kernel**2
+            hidden_conv = 2 * pixels * (self.steps - 1) * 4 * self.hidden**2 * self.kernel**2
+            total += (2 if layer == 0 else 3) * input_conv + 3 * hidden_conv
+            in_channels = self.hidden
+        return total
 
     def forward_flops(self) -> int:
         """Analytic FLOPs of the convolutions of one forward pass (every step counted)."""
@@ -146,8 +182,25 @@ def backward_step(forward: Callable[[], Tensor], parameters: list[Tensor]) -> Ca
     return step
 
 
+def conv_time_share(step: Callable[[], None]) -> float:
+    """Share of one call's CPU time spent in convolution kernels, forward and backward."""
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        step()
+    events = prof.key_averages()
+    total = sum(event.self_cpu_time_total for event in events)
+    conv = sum(event.self_cpu_time_total for event in events if "convolution" in event.key)
+    return conv / total if total > 0 else 0.0
+
+
 def bench_case(
-    case: Case, *, package: Any | None, keras: bool, warmup: int, repeat: int, matmul_rate: float
+    case: Case,
+    *,
+    package: Any | None,
+    keras: bool,
+    warmup: int,
+    repeat: int,
+    matmul_rate: float,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, Any]:
     """Check that the implementations agree, time them interleaved and return a table row."""
     torch.manual_seed(0)
@@ -176,7 +229,8 @@ def bench_case(
 
     steps = {name: backward_step(f, parameters[name]) for name, f in forwards.items()}
     print(f"timing {case.label} ...", file=sys.stderr, flush=True)
-    seconds = time_interleaved(steps, warmup=warmup, repeat=repeat)
+    samples = time_interleaved_samples(steps, warmup=warmup, repeat=repeat, clock=clock)
+    seconds = {name: statistics.median(values) for name, values in samples.items()}
 
     flops = 3 * case.forward_flops()  # forward + backward (input and weight gradients)
     row: dict[str, Any] = {"case": case.label, "ours_ms": seconds["ours"] * 1e3}
@@ -187,6 +241,14 @@ def bench_case(
     for name, value in seconds.items():
         row[f"{name}_gflops"] = flops / value / 1e9
     row["ours_pct_of_matmul"] = 100 * flops / seconds["ours"] / 1e9 / matmul_rate
+    # The convolutions cnnlstm really runs, at the matmul rate: no ConvLSTM could beat Keras
+    # by more than this without doing less arithmetic or outrunning the matmul.
+    row["ours_work_pct_of_matmul"] = 100 * case.work_flops() / seconds["ours"] / 1e9 / matmul_rate
+    conv_share = conv_time_share(steps["ours"])
+    row["ours_conv_share_pct"] = 100 * conv_share
+    if "keras" in seconds:
+        row["ceiling_vs_keras"] = seconds["keras"] / (seconds["ours"] * conv_share)
+    row["ours_spread_pct"] = spread_pct(samples["ours"])
     row["max_abs_diff"] = max_diff
     return row
 
@@ -197,13 +259,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="one tiny size, in seconds")
     parser.add_argument("--repeat", type=int, default=None, help="timed rounds per variant")
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras 3 comparison")
+    add_clock_arguments(parser)
     args = parser.parse_args(argv)
+    clock = configure_clock(args)
 
     cases = QUICK_CASES if args.quick else FULL_CASES
     repeat = args.repeat or (1 if args.quick else 5)
     warmup = 1
     package = load_conv_lstm()
-    matmul_rate = matmul_gflops(256 if args.quick else 1024, repeat=3 if args.quick else 10)
+    pressure_before = cpu_pressure()
+    matmul_rate = matmul_gflops(
+        256 if args.quick else 1024, repeat=3 if args.quick else 10, clock=clock
+    )
     rows = [
         bench_case(
             case,
@@ -212,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             warmup=warmup,
             repeat=repeat,
             matmul_rate=matmul_rate,
+            clock=clock,
         )
         for case in cases
     ]
@@ -219,7 +287,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "matmul_gflops": matmul_rate,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "clock": "cpu seconds" if args.cpu_time else "wall seconds",
         "repeat": repeat,
+        "cpu_pressure_pct_before": pressure_before,
+        "cpu_pressure_pct_after": cpu_pressure(),
         "conv_lstm": version("conv-lstm") if package is not None else "not installed",
     }
     if package is not None:

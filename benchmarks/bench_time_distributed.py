@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,7 +25,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.common import matmul_gflops, report, time_interleaved
+from benchmarks.common import (
+    add_clock_arguments,
+    configure_clock,
+    cpu_pressure,
+    matmul_gflops,
+    report,
+    time_interleaved,
+)
 from cnnlstm.layers.time_distributed import TimeDistributed
 
 CHANNELS = (16, 32, 64)
@@ -149,7 +157,13 @@ def training_flops(model: ClipClassifier, x: Tensor, y: Tensor) -> int:
 
 
 def bench_size(
-    size: Size, *, keras: bool, warmup: int, repeat: int, matmul_rate: float
+    size: Size,
+    *,
+    keras: bool,
+    warmup: int,
+    repeat: int,
+    matmul_rate: float,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, Any]:
     """Time the four variants at one size and return a table row."""
     torch.manual_seed(0)
@@ -166,7 +180,7 @@ def bench_size(
     if keras:
         steps["keras"] = keras_step(size, x, y)
     print(f"timing {size.label} ...", file=sys.stderr, flush=True)
-    seconds = time_interleaved(steps, warmup=warmup, repeat=repeat)
+    seconds = time_interleaved(steps, warmup=warmup, repeat=repeat, clock=clock)
 
     frames = size.batch * size.steps
     auto_chunk = models["auto"].frames.plan_chunk_size(frames, x.shape[2:])
@@ -196,32 +210,23 @@ def bench_size(
     return row
 
 
-def cpu_pressure() -> float | None:
-    """Share of the last 60 s in which some runnable task waited for a CPU (Linux PSI), in %.
-
-    Recorded so a reader can tell a quiet run from one sharing the machine with other work.
-    """
-    try:
-        with open("/proc/pressure/cpu") as file:
-            fields = dict(item.split("=") for item in file.readline().split()[1:])
-        return float(fields["avg60"])
-    except (OSError, KeyError, ValueError):
-        return None
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the benchmark, print JSON and a table, and return what was printed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one tiny size, in seconds")
     parser.add_argument("--repeat", type=int, default=None, help="timed rounds per variant")
     parser.add_argument("--no-keras", action="store_true", help="skip the Keras 3 comparison")
+    add_clock_arguments(parser)
     args = parser.parse_args(argv)
+    clock = configure_clock(args)
 
     sizes = QUICK_SIZES if args.quick else FULL_SIZES
     repeat = args.repeat or (1 if args.quick else 7)
     warmup = 1 if args.quick else 3  # Keras's first steps are slow: it builds as it goes
     pressure_before = cpu_pressure()
-    matmul_rate = matmul_gflops(256 if args.quick else 1024, repeat=3 if args.quick else 10)
+    matmul_rate = matmul_gflops(
+        256 if args.quick else 1024, repeat=3 if args.quick else 10, clock=clock
+    )
     rows = [
         bench_size(
             size, keras=not args.no_keras, warmup=warmup, repeat=repeat, matmul_rate=matmul_rate
@@ -232,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "matmul_gflops": matmul_rate,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "clock": "cpu seconds" if args.cpu_time else "wall seconds",
         "repeat": repeat,
         "cpu_pressure_pct_before": pressure_before,
         "cpu_pressure_pct_after": cpu_pressure(),

@@ -26,6 +26,9 @@ def test_quick_run_prints_json_and_a_table(capsys: pytest.CaptureFixture[str]) -
     (row,) = result["rows"]
     assert row["ours_ms"] > 0 and row["ours_gflops"] > 0 and result["matmul_gflops"] > 0
     assert row["speedup_vs_keras"] == pytest.approx(row["keras_ms"] / row["ours_ms"])
+    assert 0 < row["ours_conv_share_pct"] < 100
+    ceiling = row["keras_ms"] / (row["ours_ms"] * row["ours_conv_share_pct"] / 100)
+    assert row["ceiling_vs_keras"] == pytest.approx(ceiling)
     # Every implementation got the same weights and computed the same output before timing.
     assert row["max_abs_diff"] < 1e-5
     assert ("conv_lstm_ms" in row) == HAS_CONV_LSTM  # pip install --no-deps conv-lstm==0.1.2
@@ -43,8 +46,17 @@ def test_runs_without_conv_lstm(
     assert "conv-lstm is not importable" in captured.err
     assert result["conv_lstm"] == "not installed"
     (row,) = result["rows"]
-    assert set(row) == {"case", "ours_ms", "ours_gflops", "ours_pct_of_matmul", "max_abs_diff"}
-    assert row["ours_ms"] > 0
+    assert set(row) == {
+        "case",
+        "ours_ms",
+        "ours_gflops",
+        "ours_pct_of_matmul",
+        "ours_work_pct_of_matmul",
+        "ours_spread_pct",
+        "ours_conv_share_pct",
+        "max_abs_diff",
+    }
+    assert row["ours_ms"] > 0 and row["ours_spread_pct"] >= 0
 
 
 def test_forward_flops_count_convs_by_hand() -> None:
@@ -60,3 +72,40 @@ def test_forward_flops_count_convs_by_hand() -> None:
                 F.conv2d(frame, weight, padding=1)
             in_channels = case.hidden
     assert case.forward_flops() == counter.get_total_flops()
+
+
+def test_work_flops_are_what_torch_counts_in_our_forward_and_backward() -> None:
+    # torch's FLOP counter sees every convolution (and its backward, with only the gradients
+    # asked for) that cnnlstm's ConvLSTM actually runs.
+    case = bench.Case("t", batch=2, steps=3, channels=5, side=6, hidden=4, layers=2)
+    model = bench.ours_model(case)
+    x = torch.randn(case.batch, case.steps, case.channels, case.side, case.side)
+    with FlopCounterMode(display=False) as counter:
+        model(x)[0].sum().backward()
+    assert case.work_flops() == counter.get_total_flops()
+
+
+def test_cpu_time_mode_runs_on_one_thread(capsys: pytest.CaptureFixture[str]) -> None:
+    threads = torch.get_num_threads()
+    try:
+        result = bench.main(["--quick", "--no-keras", "--cpu-time"])
+        assert result["threads"] == 1 and result["clock"] == "cpu seconds"
+    finally:
+        torch.set_num_threads(threads)
+    (row,) = result["rows"]
+    assert row["ours_ms"] > 0
+    assert "clock: cpu seconds" in capsys.readouterr().out
+
+
+def test_conv_time_share_sees_convolutions() -> None:
+    weight = torch.randn(8, 4, 3, 3, requires_grad=True)
+    x = torch.randn(2, 4, 16, 16)
+
+    def conv_step() -> None:
+        F.conv2d(x, weight, padding=1).sum().backward()
+
+    def no_conv_step() -> None:
+        (x * 2).sum()
+
+    assert 0.0 < bench.conv_time_share(conv_step) <= 1.0
+    assert bench.conv_time_share(no_conv_step) == 0.0

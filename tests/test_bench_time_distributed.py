@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from benchmarks import bench_time_distributed as bench
+from benchmarks import common
 
 
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside Keras
@@ -56,3 +57,18 @@ def test_the_models_share_one_architecture() -> None:
     assert [c.out_channels for c in convs] == list(bench.CHANNELS)
     out = model(torch.randn(2, 3, 3, 16, 16))
     assert out.shape == (2, bench.CLASSES)
+
+
+def test_spread_and_interleaved_samples() -> None:
+    assert common.spread_pct([1.0, 2.0, 3.0]) == pytest.approx(100.0)
+    assert common.spread_pct([0.5]) == 0.0
+    ticks = iter(range(100))
+    calls: list[str] = []
+    samples = common.time_interleaved_samples(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+        warmup=1,
+        repeat=3,
+        clock=lambda: float(next(ticks)),
+    )
+    assert calls == ["a", "b", "a", "b", "a", "b", "a", "b"]  # warm-up, then round-robin
+    assert samples == {"a": [1.0, 1.0, 1.0], "b": [1.0, 1.0, 1.0]}

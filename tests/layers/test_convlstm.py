@@ -786,3 +786,60 @@ def test_errors_do_not_chain() -> None:
         ConvLSTM(3, 4)(torch.zeros(2, 5, 1, 8, 8))
     assert info.value.__cause__ is None and info.value.__suppress_context__
     assert re.search(r"Change in_channels to 1", str(info.value))
+
+
+# --- the fused gate update ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("with_h", [True, False])
+@pytest.mark.parametrize("with_c", [True, False])
+@pytest.mark.parametrize("uses", ["h", "c", "both"])
+def test_fused_gate_update_matches_the_formula_and_gradcheck(
+    with_h: bool, with_c: bool, uses: str
+) -> None:
+    """The eager fast path: forward as written in the paper, first derivatives by gradcheck."""
+    torch.manual_seed(0)
+    shape = (2, 3, 4, 5)  # hidden 3: gates (2, 12, 4, 5)
+    gates_x = torch.randn(2, 12, 4, 5, dtype=torch.float64, requires_grad=True)
+    gates_h = torch.randn_like(gates_x, requires_grad=True) if with_h else None
+    c = torch.randn(shape, dtype=torch.float64, requires_grad=True) if with_c else None
+
+    h_new, c_new = convlstm._lstm_pointwise(gates_x, gates_h, c)
+    gates = gates_x if gates_h is None else gates_x + gates_h
+    i, f, g, o = (gates[:, k * 3 : (k + 1) * 3] for k in range(4))
+    c_ref = torch.sigmoid(i) * torch.tanh(g)
+    if c is not None:
+        c_ref = c_ref + torch.sigmoid(f) * c
+    torch.testing.assert_close(c_new, c_ref)
+    torch.testing.assert_close(h_new, torch.sigmoid(o) * torch.tanh(c_ref))
+
+    inputs = tuple(t for t in (gates_x, gates_h, c) if t is not None)
+
+    def run(*values: Tensor) -> Tensor:
+        it = iter(values)
+        gx = next(it)
+        gh = next(it) if with_h else None
+        cc = next(it) if with_c else None
+        h_out, c_out = convlstm._lstm_pointwise(gx, gh, cc)
+        return {"h": h_out, "c": c_out, "both": h_out * c_out}[uses]
+
+    assert torch.autograd.gradcheck(run, inputs)
+
+
+def test_fast_path_keeps_the_standard_layout_and_matches_the_plain_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fused update changes speed, not results or layout."""
+    torch.manual_seed(0)
+    module = randomize(ConvLSTM(3, 4, num_layers=2))
+    x = torch.randn(2, 3, 3, 6, 5, requires_grad=True)
+    output, (h_n, c_n) = module(x)
+    assert output.is_contiguous()
+    grads = torch.autograd.grad((output.sum() + c_n.sum()), [x, *module.parameters()])
+    monkeypatch.setattr(convlstm, "_eager", lambda: False)
+    plain, (h_plain, c_plain) = module(x)
+    plain_grads = torch.autograd.grad((plain.sum() + c_plain.sum()), [x, *module.parameters()])
+    torch.testing.assert_close(output, plain)
+    torch.testing.assert_close(h_n, h_plain)
+    for got, expected in zip(grads, plain_grads, strict=True):
+        torch.testing.assert_close(got, expected)

@@ -388,3 +388,72 @@ def test_matches_keras_time_distributed_dense() -> None:
     expected = torch.as_tensor(keras.ops.convert_to_numpy(layer(x)))
     out = TimeDistributed(linear, chunk_size=3)(x)
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+
+
+# --- channels_last on CPU -----------------------------------------------------------------------
+
+
+class ViewHead(nn.Module):
+    """A custom forward that ``.view``s its conv output: only the standard layout allows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, kernel_size=3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        y: Tensor = self.conv(x)
+        return y.view(y.shape[0], -1)
+
+
+class MyConv(nn.Conv2d):
+    """A subclass may override forward: not known to be layout-agnostic."""
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        (small_cnn(), True),
+        (nn.Sequential(nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3)), nn.GELU()), True),
+        (nn.Conv2d(2, 3, 3), True),
+        (nn.Sequential(nn.MaxPool2d(2), nn.ReLU()), False),  # no convolution to speed up
+        (ViewHead(), False),
+        (nn.Sequential(MyConv(2, 3, 3), nn.ReLU()), False),
+        (nn.Sequential(nn.Conv2d(2, 3, 3), nn.LSTM(3, 3)), False),
+    ],
+)
+def test_which_modules_run_channels_last(module: nn.Module, expected: bool) -> None:
+    frames = torch.randn(4, 2, 6, 6)
+    assert TimeDistributed(module).uses_channels_last(frames) is expected
+    assert not TimeDistributed(module, channels_last=False).uses_channels_last(frames)
+    assert not TimeDistributed(module).uses_channels_last(frames[:, :, 0])  # 3-D frames
+
+
+def test_channels_last_changes_neither_values_gradients_nor_layout() -> None:
+    torch.manual_seed(0)
+    cnn = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2)
+    ).double()
+    x = torch.randn(3, 4, 2, 6, 6, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([4, 2, 3])
+    results = []
+    for channels_last in (True, False):
+        td = TimeDistributed(cnn, chunk_size=3, channels_last=channels_last).eval()
+        out = td(x, lengths=lengths)  # (B, T, 4, 3, 3)
+        assert out.is_contiguous()
+        grads = torch.autograd.grad(out.square().sum(), [x, *cnn.parameters()])
+        results.append((out, grads))
+    (out, grads), (plain, plain_grads) = results
+    torch.testing.assert_close(out, plain, rtol=1e-12, atol=1e-12)
+    for got, expected in zip(grads, plain_grads, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_a_module_that_views_its_output_still_runs() -> None:
+    module = ViewHead()
+    x = torch.randn(2, 3, 2, 5, 5)
+    torch.testing.assert_close(TimeDistributed(module)(x), step_loop(module, x))
+
+
+def test_bad_channels_last_is_rejected_when_built() -> None:
+    with pytest.raises(ValueError, match=r"channels_last has to be a bool, but got 'yes'"):
+        TimeDistributed(nn.Identity(), channels_last="yes")  # type: ignore[arg-type]

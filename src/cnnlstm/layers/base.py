@@ -1,12 +1,27 @@
-"""The interface every bridge shares: a module that knows its output shape before it sees data."""
+"""The interface every bridge shares, and how to find any module's output shape without data.
+
+:class:`Bridge` is a module that knows its output shape before it sees data.
+:func:`probe_output_shape` finds the output shape of any module: from its ``output_shape`` when
+it has one, else by running it on the ``meta`` device (:func:`meta_forward`: shapes only, no
+memory, no arithmetic), else on a zero batch. ``TimeDistributed`` and ``CNNLSTM`` both size
+themselves with it.
+"""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
-from torch import nn
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 
-__all__ = ["Bridge"]
+from cnnlstm.errors import ShapeError
+from cnnlstm.functional import format_shape
+
+__all__ = ["Bridge", "meta_forward", "probe_output_shape"]
 
 
 class Bridge(nn.Module):
@@ -28,3 +43,137 @@ class Bridge(nn.Module):
     def out_features(self, input_shape: Sequence[int]) -> int:
         """``F``: the features per step that the recurrent layer after this bridge receives."""
         return int(self.output_shape(input_shape)[-1])
+
+
+def _first_tensor(value: Any) -> Tensor:
+    """The first tensor of a module's output: ``output`` of ``(output, (h_n, c_n))``."""
+    while isinstance(value, (tuple, list)) and len(value) > 0:
+        value = value[0]
+    if isinstance(value, PackedSequence):
+        value = pad_packed_sequence(value, batch_first=True)[0]
+    if not isinstance(value, Tensor):
+        raise TypeError(f"expected a module output holding a tensor, but got {type(value)!r}")
+    return value
+
+
+def _device_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
+    """Device and floating dtype of a module's first floating parameter or buffer.
+
+    CPU and the default dtype (float32) for a module without any.
+    """
+    for tensor in itertools.chain(module.parameters(), module.buffers()):
+        if tensor.is_floating_point():
+            return tensor.device, tensor.dtype
+    return torch.device("cpu"), torch.get_default_dtype()
+
+
+def meta_forward(
+    module: nn.Module,
+    input_shape: Sequence[int],
+    *,
+    dtype: torch.dtype | None = None,
+    context: AbstractContextManager[Any] | None = None,
+) -> Any:
+    """Run ``module`` once on an empty ``meta`` tensor: shapes only, no data, no arithmetic.
+
+    The module's parameters and buffers are swapped for ``meta`` copies for the call (shared
+    weights stay shared by name), so its own state, running statistics included, is left
+    untouched; it runs in whatever mode (train or eval) it is in, under ``no_grad``. Python side
+    effects of ``forward`` (hooks, counters) do happen.
+
+    Args:
+        module: any module that takes one tensor.
+        input_shape: shape of that tensor, batch axis included.
+        dtype: dtype of the input; by default that of the module's first floating parameter or
+            buffer, or the default dtype.
+        context: entered around the module call alone, e.g. a ``TorchFunctionMode`` that
+            counts the tensors the module makes (the meta copies of the weights and the input
+            are made outside it).
+
+    Returns:
+        Whatever the module returns, with ``meta`` tensors in it.
+
+    Raises:
+        Exception: whatever the module raises on this input, or for an operation the ``meta``
+            device cannot do (``.item()``, data-dependent shapes).
+
+    Example:
+        >>> meta_forward(nn.Conv2d(3, 8, 3), (2, 3, 16, 16)).shape
+        torch.Size([2, 8, 14, 14])
+    """
+    tensors = itertools.chain(
+        module.named_parameters(remove_duplicate=False),
+        module.named_buffers(remove_duplicate=False),
+    )
+    state = {name: torch.empty_like(t, device="meta") for name, t in tensors}
+    if dtype is None:
+        _, dtype = _device_dtype(module)
+    x = torch.empty(tuple(int(s) for s in input_shape), device="meta", dtype=dtype)
+    with torch.no_grad(), context or nullcontext():
+        return torch.func.functional_call(module, state, (x,), tie_weights=False, strict=False)
+
+
+def probe_output_shape(
+    module: nn.Module, input_shape: Sequence[int], *, dtype: torch.dtype | None = None
+) -> tuple[int, ...]:
+    """Output shape of ``module`` for an input of ``input_shape`` (batch axis included).
+
+    Tries, in order:
+
+    1. the module's own ``output_shape(input_shape)``, when it has one that does not raise
+       ``NotImplementedError`` (a :class:`Bridge` subclass without its own);
+    2. one run on the ``meta`` device (:func:`meta_forward`: no memory, no arithmetic, the
+       weights untouched);
+    3. when the module cannot run there, one run on a zero tensor under ``no_grad``, on the
+       module's device.
+
+    Runs 2 and 3 happen in eval mode (so batch norm neither needs more than one sample nor
+    updates its running statistics), after which every submodule gets back the training flag
+    it had. A module that returns a tuple (an RNN's ``(output, state)``) reports its first
+    tensor; a ``PackedSequence`` is reported padded, batch first. Give a batch of 2 or more
+    when the module's output shape could depend on it (squeezing the batch axis).
+
+    Args:
+        module: the module to probe.
+        input_shape: the input's shape, batch axis included.
+        dtype: dtype of the probe input; by default that of the module's first floating
+            parameter or buffer, or the default dtype.
+
+    Returns:
+        The shape of the module's (first) output tensor.
+
+    Raises:
+        ShapeError: the module cannot take an input of this shape.
+
+    Example:
+        >>> probe_output_shape(nn.Conv2d(3, 8, 3, stride=2), (2, 3, 32, 32))
+        (2, 8, 15, 15)
+        >>> probe_output_shape(nn.LSTM(8, 16, batch_first=True), (2, 5, 8))
+        (2, 5, 16)
+    """
+    shape = tuple(int(s) for s in input_shape)
+    output_shape = getattr(module, "output_shape", None)
+    if callable(output_shape):
+        try:
+            return tuple(int(s) for s in output_shape(shape))
+        except NotImplementedError:
+            pass  # a Bridge subclass without its own output_shape: run it
+    flags = {m: m.training for m in module.modules()}
+    module.eval()
+    try:
+        try:
+            return tuple(_first_tensor(meta_forward(module, shape, dtype=dtype)).shape)
+        except Exception:  # the module does something the meta device cannot: run it
+            device, default_dtype = _device_dtype(module)
+            try:
+                with torch.no_grad():
+                    out = module(torch.zeros(shape, device=device, dtype=dtype or default_dtype))
+            except Exception as error:
+                raise ShapeError(
+                    f"{type(module).__name__} cannot take an input of shape "
+                    f"{format_shape(shape)}: {error}"
+                ) from None
+            return tuple(_first_tensor(out).shape)
+    finally:
+        for m, training in flags.items():
+            m.training = training

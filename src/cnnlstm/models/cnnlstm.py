@@ -11,7 +11,6 @@ bridge's output shape, worked out when the model is built, so nobody computes ``
 from __future__ import annotations
 
 import inspect
-import itertools
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -22,6 +21,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from cnnlstm.errors import ShapeError
 from cnnlstm.functional import check_lengths, format_shape, lengths_to_mask
+from cnnlstm.layers.base import probe_output_shape
 from cnnlstm.layers.time_distributed import TimeDistributed
 
 __all__ = ["CNNLSTM", "probe_output_shape"]
@@ -40,69 +40,6 @@ def _first_tensor(value: Any) -> Tensor:
     if not isinstance(value, Tensor):
         raise TypeError(f"expected a module output holding a tensor, but got {type(value)!r}")
     return value
-
-
-def _module_device_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
-    """Device and floating dtype of a module's first parameter or buffer (CPU float32 if none)."""
-    for tensor in itertools.chain(module.parameters(), module.buffers()):
-        if tensor.is_floating_point():
-            return tensor.device, tensor.dtype
-    return torch.device("cpu"), torch.get_default_dtype()
-
-
-def probe_output_shape(module: nn.Module, input_shape: Sequence[int]) -> tuple[int, ...]:
-    """Output shape of ``module`` for an input of ``input_shape`` (batch axis included).
-
-    Uses the module's own ``output_shape`` when it has one. Otherwise runs the module once on the
-    meta device (shapes only: no memory, no arithmetic, the weights untouched), and if the module
-    cannot run there, on a zero tensor under ``no_grad`` in eval mode, after which every submodule
-    gets back the training flag it had. A module that returns a tuple reports its first tensor.
-
-    Raises:
-        ShapeError: the module cannot take an input of this shape.
-
-    Example:
-        >>> probe_output_shape(nn.Conv2d(3, 8, 3, stride=2), (2, 3, 32, 32))
-        (2, 8, 15, 15)
-    """
-    shape = tuple(int(s) for s in input_shape)
-    output_shape = getattr(module, "output_shape", None)
-    if callable(output_shape):
-        try:
-            return tuple(int(s) for s in output_shape(shape))
-        except NotImplementedError:
-            pass  # a Bridge subclass without its own output_shape: run it
-    flags = {m: m.training for m in module.modules()}
-    module.eval()
-    try:
-        with torch.no_grad():
-            try:
-                return _meta_output_shape(module, shape)
-            except Exception:  # the module does something the meta device cannot: run it
-                device, dtype = _module_device_dtype(module)
-                try:
-                    out = module(torch.zeros(shape, device=device, dtype=dtype))
-                except Exception as error:
-                    raise ShapeError(
-                        f"{type(module).__name__} cannot take an input of shape "
-                        f"{format_shape(shape)}: {error}"
-                    ) from None
-                return tuple(_first_tensor(out).shape)
-    finally:
-        for m, training in flags.items():
-            m.training = training
-
-
-def _meta_output_shape(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
-    tensors = itertools.chain(
-        module.named_parameters(remove_duplicate=False),
-        module.named_buffers(remove_duplicate=False),
-    )
-    state = {name: torch.empty_like(t, device="meta") for name, t in tensors}
-    _, dtype = _module_device_dtype(module)
-    x = torch.empty(shape, device="meta", dtype=dtype)
-    out = torch.func.functional_call(module, state, (x,), tie_weights=False, strict=False)
-    return tuple(_first_tensor(out).shape)
 
 
 def _takes_lengths(module: nn.Module) -> bool:
