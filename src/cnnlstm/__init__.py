@@ -26,6 +26,7 @@ from cnnlstm.layers import (
     SequenceToSpatial,
     SpatialSequence,
     TimeDistributed,
+    probe_output_shape,
 )
 from cnnlstm.models import CNNLSTM, create_model, list_models, model_info, register_model
 from cnnlstm.summary import Summary, summary
@@ -55,6 +56,7 @@ __all__ = [
     "from_keras",
     "list_models",
     "model_info",
+    "probe_output_shape",
     "register_model",
     "summary",
 ]

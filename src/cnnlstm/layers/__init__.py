@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnlstm.layers.base import Bridge
+from cnnlstm.layers.base import Bridge, meta_forward, probe_output_shape
 from cnnlstm.layers.convlstm import (
     ConvLSTM,
     ConvLSTM1d,
@@ -31,4 +31,6 @@ __all__ = [
     "SequenceToSpatial",
     "SpatialSequence",
     "TimeDistributed",
+    "meta_forward",
+    "probe_output_shape",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from cnnlstm.models.anomaly import (
     MSCRED,
     ConvLSTMAutoencoder,
+    RowStepper,
     WindowCNNLSTM,
     convlstm_ae,
     mscred,
@@ -44,6 +45,7 @@ __all__ = [
     "ConvLSTMForecaster",
     "HeightCollapsingCNN",
     "ModelInfo",
+    "RowStepper",
     "SimpleCNN",
     "SingleFrameClassifier",
     "WindowCNNLSTM",
