@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from cnnlstm.errors import ShapeError
 from cnnlstm.functional import format_shape
 
-__all__ = ["Bridge", "meta_forward", "probe_output_shape"]
+__all__ = ["Bridge", "first_tensor", "meta_forward", "probe_output_shape"]
 
 
 class Bridge(nn.Module):
@@ -45,8 +45,15 @@ class Bridge(nn.Module):
         return int(self.output_shape(input_shape)[-1])
 
 
-def _first_tensor(value: Any) -> Tensor:
-    """The first tensor of a module's output: ``output`` of ``(output, (h_n, c_n))``."""
+def first_tensor(value: Any) -> Tensor:
+    """The first tensor of a module's output: ``output`` of ``(output, (h_n, c_n))``.
+
+    A ``PackedSequence`` is unpacked (batch first).
+
+    Example:
+        >>> first_tensor((torch.zeros(2, 3), (torch.zeros(1), torch.zeros(1)))).shape
+        torch.Size([2, 3])
+    """
     while isinstance(value, (tuple, list)) and len(value) > 0:
         value = value[0]
     if isinstance(value, PackedSequence):
@@ -162,7 +169,7 @@ def probe_output_shape(
     module.eval()
     try:
         try:
-            return tuple(_first_tensor(meta_forward(module, shape, dtype=dtype)).shape)
+            return tuple(first_tensor(meta_forward(module, shape, dtype=dtype)).shape)
         except Exception:  # the module does something the meta device cannot: run it
             device, default_dtype = _device_dtype(module)
             try:
@@ -173,7 +180,7 @@ def probe_output_shape(
                     f"{type(module).__name__} cannot take an input of shape "
                     f"{format_shape(shape)}: {error}"
                 ) from None
-            return tuple(_first_tensor(out).shape)
+            return tuple(first_tensor(out).shape)
     finally:
         for m, training in flags.items():
             m.training = training

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from einops import rearrange
@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from cnnlstm.errors import ShapeError
 from cnnlstm.functional import check_lengths, format_shape, lengths_to_mask
-from cnnlstm.layers.base import probe_output_shape
+from cnnlstm.layers.base import first_tensor, probe_output_shape
 from cnnlstm.layers.time_distributed import TimeDistributed
 
 __all__ = ["CNNLSTM", "probe_output_shape"]
@@ -29,17 +29,6 @@ __all__ = ["CNNLSTM", "probe_output_shape"]
 # Batch size of the probe that finds the backbone's output shape. Two, not one, so layers that
 # squeeze or normalise over the batch behave as they do in training.
 _PROBE_BATCH = 2
-
-
-def _first_tensor(value: Any) -> Tensor:
-    """The first tensor of a module's output: ``output`` of ``(output, (h_n, c_n))``."""
-    while isinstance(value, (tuple, list)) and len(value) > 0:
-        value = value[0]
-    if isinstance(value, PackedSequence):
-        value = pad_packed_sequence(value, batch_first=True)[0]
-    if not isinstance(value, Tensor):
-        raise TypeError(f"expected a module output holding a tensor, but got {type(value)!r}")
-    return value
 
 
 def _takes_lengths(module: nn.Module) -> bool:
@@ -278,9 +267,9 @@ class CNNLSTM(nn.Module):
         if lengths is not None and self.is_clip:
             lengths = check_lengths(lengths, batch_size, x.shape[1], who="CNNLSTM")
         if lengths is not None and self.is_clip and self._backbone_takes_lengths:
-            features = _first_tensor(self.backbone(x, lengths=lengths))
+            features = first_tensor(self.backbone(x, lengths=lengths))
         else:
-            features = _first_tensor(self.backbone(x))
+            features = first_tensor(self.backbone(x))
         sequence = self.bridge(features)  # (B, L, F)
         if sequence.dim() != 3 or sequence.shape[-1] != self.rnn.input_size:
             raise ShapeError(
