@@ -1,0 +1,566 @@
+"""``cnnlstm fit``, ``validate``, ``test``, ``predict`` and ``summary``: the Lightning side of the
+command line.
+
+:class:`CNNLSTMCLI` is Lightning's ``LightningCLI`` with the command line's defaults: CSV and
+TensorBoard logs in ``runs/<name>/version_<n>``, checkpoints in ``runs/<name>/checkpoints``
+(``last.ckpt`` and the best by the task's validation metric), early stopping on the same metric, a
+progress bar, and predictions written to ``runs/<name>/predictions``. :func:`build_cli` runs it on
+a command line, :func:`run_summary` builds a config's task without training and prints its model.
+
+:mod:`cnnlstm.cli` imports this module only for the commands that need it, so that ``cnnlstm
+detect``, ``generate``, ``benchmark``, ``demo`` and ``--help`` start without importing Lightning
+and jsonargparse; its names stay importable from :mod:`cnnlstm.cli` too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import (
+    BasePredictionWriter,
+    Callback,
+    EarlyStopping,
+    ModelCheckpoint,
+    ProgressBar,
+    RichProgressBar,
+    TQDMProgressBar,
+)
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from rich.console import Console
+from torch import Tensor
+
+from cnnlstm.errors import CNNLSTMError, ConfigError
+from cnnlstm.summary import Summary, summary
+
+__all__ = [
+    "CNNLSTMCLI",
+    "RUNS_DIR",
+    "PredictionWriter",
+    "TaskEarlyStopping",
+    "build_cli",
+    "metric_mode",
+    "monitored_metric",
+    "quiet_lightning",
+    "run_name",
+    "run_summary",
+]
+
+RUNS_DIR = "runs"
+"""Where runs write logs, checkpoints and predictions, relative to the working directory."""
+
+_TASK_METRICS: dict[str, tuple[str, Literal["min", "max"]]] = {
+    "ClassificationTask": ("val/acc", "max"),
+    "ForecastTask": ("val/mse", "min"),
+    "RecognitionTask": ("val/cer", "min"),
+}
+_LOWER_IS_BETTER = ("loss", "mse", "mae", "cer", "wer", "error")
+_HIGHER_IS_BETTER = ("acc", "f1", "ssim", "psnr", "auroc", "precision", "recall")
+
+
+def metric_mode(metric: str) -> Literal["min", "max"] | None:
+    """``"min"`` for a loss or an error, ``"max"`` for a score, ``None`` when the name says neither.
+
+    Example:
+        >>> metric_mode("val/loss"), metric_mode("val/acc"), metric_mode("val/thing")
+        ('min', 'max', None)
+    """
+    name = metric.rsplit("/", 1)[-1].lower()
+    if any(word in name for word in _LOWER_IS_BETTER):
+        return "min"
+    if any(word in name for word in _HIGHER_IS_BETTER):
+        return "max"
+    return None
+
+
+def monitored_metric(task: type[Any] | object) -> tuple[str, Literal["min", "max"]]:
+    """The validation metric a task is judged by, and whether lower or higher is better.
+
+    A task class says so with ``monitor`` and ``monitor_mode`` attributes; the built-in tasks
+    without them use ``val/acc`` (classification, higher is better), ``val/mse`` (forecasting)
+    and ``val/cer`` (recognition); any other module ``val/loss``.
+
+    Example:
+        >>> from cnnlstm.tasks import ClassificationTask
+        >>> monitored_metric(ClassificationTask)
+        ('val/acc', 'max')
+    """
+    klass = task if isinstance(task, type) else type(task)
+    metric, mode = getattr(klass, "monitor", None), getattr(klass, "monitor_mode", None)
+    if isinstance(metric, str) and mode in ("min", "max"):
+        return metric, mode
+    for base in klass.__mro__:
+        if base.__name__ in _TASK_METRICS:
+            return _TASK_METRICS[base.__name__]
+    return "val/loss", "min"
+
+
+def _join_batches(outputs: Sequence[Any]) -> Any:
+    """Per-batch outputs as one: tensors concatenated on the batch axis, lists chained."""
+    if outputs and all(isinstance(out, Tensor) for out in outputs):
+        tensors = [out.detach().cpu() for out in outputs]
+        if all(t.dim() > 0 and t.shape[1:] == tensors[0].shape[1:] for t in tensors):
+            return torch.cat(tensors)  # (N, ...)
+        return tensors
+    joined: list[Any] = []
+    for out in outputs:
+        if isinstance(out, (list, tuple)):
+            joined.extend(out)
+        else:
+            joined.append(out)
+    return joined
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Saves what ``cnnlstm predict`` returns to ``output_dir/predictions.pt``.
+
+    The file holds ``{"predictions": ..., "indices": [...]}``: the batch outputs joined (class
+    probabilities ``(N, K)``, forecast frames ``(N, K, C, H, W)``, or the list of strings a
+    recognizer reads) and each item's index in the dataset. With several processes each writes
+    ``predictions_rank<r>.pt``. Read it with ``torch.load(path)``.
+
+    Args:
+        output_dir: the folder; ``None`` for ``runs/<name>/predictions``.
+    """
+
+    def __init__(self, output_dir: str | None = None) -> None:
+        super().__init__(write_interval="epoch")
+        self.output_dir = output_dir
+        self.path: Path | None = None
+        """The file written by the last ``predict``, or ``None`` before one."""
+
+    def write_on_epoch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        predictions: Sequence[Any],
+        batch_indices: Sequence[Any],
+    ) -> None:
+        def indices(batches: Sequence[Any]) -> list[int]:
+            return [int(i) for batch in batches for i in (batch or [])]
+
+        # batch_indices has one list per dataloader; predictions too with several dataloaders
+        if len(trainer.num_predict_batches) > 1:
+            joined: Any = [_join_batches(p) for p in predictions]
+            where: Any = [indices(b) for b in batch_indices]
+        else:
+            joined = _join_batches(predictions)
+            where = indices(batch_indices[0]) if batch_indices else []
+        folder = Path(self.output_dir or Path(RUNS_DIR) / "predictions")
+        folder.mkdir(parents=True, exist_ok=True)
+        name = (
+            "predictions.pt"
+            if trainer.world_size == 1
+            else f"predictions_rank{trainer.global_rank}.pt"
+        )
+        self.path = folder / name
+        torch.save({"predictions": joined, "indices": where}, self.path)
+        count = len(joined)
+        print(f"cnnlstm: wrote {count} predictions to {self.path}")
+
+
+class TaskEarlyStopping(EarlyStopping):
+    """Lightning's ``EarlyStopping`` that a config can switch off with ``enabled: false``.
+
+    ``monitor: auto`` and ``mode: auto`` (the command line's defaults) stand for the task's
+    validation metric (:func:`monitored_metric`).
+
+    Args:
+        monitor: the logged metric to watch.
+        patience: validation checks without improvement before training stops.
+        mode: ``"min"`` when lower is better, ``"max"`` when higher is.
+        min_delta: the least change that counts as an improvement.
+        enabled: ``False`` turns early stopping off.
+        verbose: log each decision.
+        strict: fail when ``monitor`` is not logged.
+        check_finite: stop when the metric becomes NaN or infinite.
+        stopping_threshold: stop as soon as the metric reaches this value.
+        divergence_threshold: stop as soon as the metric gets worse than this value.
+        check_on_train_epoch_end: check at the end of each training epoch instead of after each
+            validation; off by default, since an epoch resumed from a checkpoint written after
+            its validation ends without logging the metric.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "auto",
+        *,
+        patience: int = 5,
+        mode: str = "auto",
+        min_delta: float = 0.0,
+        enabled: bool = True,
+        verbose: bool = False,
+        strict: bool = True,
+        check_finite: bool = True,
+        stopping_threshold: float | None = None,
+        divergence_threshold: float | None = None,
+        check_on_train_epoch_end: bool = False,
+    ) -> None:
+        if monitor == "auto" or mode == "auto":
+            raise ConfigError(
+                f"TaskEarlyStopping: monitor and mode have to be resolved before it is built (the "
+                f"command line does), but got monitor={monitor!r}, mode={mode!r}."
+            )
+        super().__init__(
+            monitor=monitor,
+            patience=patience,
+            mode=mode,
+            min_delta=min_delta,
+            verbose=verbose,
+            strict=strict,
+            check_finite=check_finite,
+            stopping_threshold=stopping_threshold,
+            divergence_threshold=divergence_threshold,
+            check_on_train_epoch_end=check_on_train_epoch_end,
+        )
+        self.enabled = enabled
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.enabled:
+            super().on_train_epoch_end(trainer, pl_module)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.enabled:
+            super().on_validation_end(trainer, pl_module)
+
+
+def _next_version(folder: Path) -> int:
+    """One more than the largest ``version_<n>`` in ``folder`` (0 when there is none)."""
+    numbers = [
+        int(path.name[len("version_") :])
+        for path in (folder.iterdir() if folder.is_dir() else [])
+        if path.is_dir() and path.name[len("version_") :].isdigit()
+    ]
+    return max(numbers, default=-1) + 1
+
+
+def _share_logger_versions(loggers: Any) -> None:
+    """Give the loggers of a config that write to one folder the same next ``version``.
+
+    Each logger would pick its own, so a CSV and a TensorBoard logger would end up in
+    ``version_0`` and ``version_1``.
+    """
+    if not isinstance(loggers, list):
+        return
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for logger in loggers:
+        init = getattr(logger, "init_args", None)
+        if init is None or getattr(init, "version", "set") is not None:
+            continue
+        save_dir, name = getattr(init, "save_dir", None), getattr(init, "name", None)
+        if isinstance(save_dir, str) and isinstance(name, str):
+            groups.setdefault((save_dir, name), []).append(init)
+    for (save_dir, name), inits in groups.items():
+        if len(inits) > 1:
+            version = _next_version(Path(save_dir) / name)
+            for init in inits:
+                init.version = version
+
+
+def _progress_bar() -> ProgressBar:
+    """Rich's progress bar when rich works here, else tqdm's."""
+    try:
+        return RichProgressBar()
+    except (ImportError, ModuleNotFoundError):
+        return TQDMProgressBar()
+
+
+def _import(class_path: str) -> Any:
+    module, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+class CNNLSTMCLI(LightningCLI):
+    """``LightningCLI`` with the command line's defaults: loggers, checkpoints, early stopping.
+
+    ``model:`` takes any ``LightningModule`` (the tasks of :mod:`cnnlstm.tasks`) and ``data:``
+    any ``LightningDataModule``, each as ``class_path`` and ``init_args``. Added to Lightning's
+    options: ``checkpoint`` (a ``ModelCheckpoint`` into ``runs/<name>/checkpoints`` keeping
+    ``last.ckpt`` and the best by the task's metric), ``early_stopping``
+    (:class:`TaskEarlyStopping`, patience 5) and ``prediction_writer`` (:class:`PredictionWriter`).
+    ``monitor: auto`` and ``mode: auto`` become the task's metric (:func:`monitored_metric`).
+    ``trainer.logger`` defaults to a CSV and a TensorBoard logger writing to
+    ``runs/<name>/version_<n>``; a progress bar is added unless ``trainer.enable_progress_bar``
+    is false. The task's own ``configure_optimizers`` is used (``lr``, ``scheduler``).
+
+    Args:
+        *args: ``LightningCLI``'s.
+        run_name: ``<name>`` in the paths above.
+        runs_dir: the folder the runs go to.
+        extra_callbacks: callbacks added to the trainer (besides the configured ones).
+        execute: ``False`` builds the task, data and trainer but does not run the command.
+        **kwargs: ``LightningCLI``'s; ``args=[...]`` takes the command line.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        run_name: str = "cnnlstm",
+        runs_dir: str = RUNS_DIR,
+        extra_callbacks: Sequence[Callback] = (),
+        execute: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.run_name = run_name
+        self.runs_dir = runs_dir
+        self.extra_callbacks = list(extra_callbacks)
+        self.execute = execute
+        self.monitor: tuple[str, str] = ("val/loss", "min")
+        defaults: dict[str, Any] = {
+            "model_class": pl.LightningModule,
+            "datamodule_class": pl.LightningDataModule,
+            "subclass_mode_model": True,
+            "subclass_mode_data": True,
+            "seed_everything_default": 0,
+            "auto_configure_optimizers": False,
+            "trainer_defaults": {"logger": self._default_loggers()},
+            "save_config_kwargs": {"overwrite": True},
+            "parser_kwargs": {"prog": "cnnlstm"},
+        }
+        super().__init__(*args, **{**defaults, **kwargs})
+
+    @property
+    def run_dir(self) -> Path:
+        """``runs_dir/run_name``: where this run's logs and checkpoints go."""
+        return Path(self.runs_dir) / self.run_name
+
+    def _default_loggers(self) -> list[dict[str, Any]]:
+        common = {"save_dir": self.runs_dir, "name": self.run_name}
+        return [
+            {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": common},
+            {
+                "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
+                "init_args": {**common, "default_hp_metric": False},
+            },
+        ]
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(TaskEarlyStopping, "early_stopping")
+        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
+        parser.set_defaults(
+            {
+                "checkpoint.dirpath": str(self.run_dir / "checkpoints"),
+                "checkpoint.filename": "best-{epoch}-{step}",
+                "checkpoint.monitor": "auto",
+                "checkpoint.mode": "auto",
+                "checkpoint.save_last": True,
+                "checkpoint.save_top_k": 1,
+                "early_stopping.monitor": "auto",
+                "early_stopping.mode": "auto",
+                "early_stopping.patience": 5,
+            }
+        )
+
+    def _config(self) -> Any:
+        return self.config[self.subcommand] if self.subcommand else self.config
+
+    def before_instantiate_classes(self) -> None:
+        """Resolve ``monitor: auto`` / ``mode: auto`` to the task's metric, fill default paths."""
+        config = self._config()
+        class_path = config.model.class_path
+        try:
+            task_class = _import(class_path)
+        except (ImportError, AttributeError):
+            raise ConfigError(f"model.class_path {class_path!r} cannot be imported.") from None
+        metric, mode = monitored_metric(task_class)
+        self.monitor = (metric, mode)
+        for key in ("checkpoint", "early_stopping"):
+            group = config[key]
+            if group.monitor == "auto":
+                group.monitor = metric
+            if group.mode == "auto":
+                guessed = mode if group.monitor == metric else metric_mode(str(group.monitor))
+                if guessed is None:
+                    raise ConfigError(
+                        f"{key}.mode has to be 'min' or 'max' for {key}.monitor="
+                        f"{group.monitor!r} (its name does not say which is better), but got "
+                        f"'auto'."
+                    )
+                group.mode = guessed
+        if config.prediction_writer.output_dir is None:
+            config.prediction_writer.output_dir = str(self.run_dir / "predictions")
+        _share_logger_versions(config.trainer.logger)
+        _check_sync_batchnorm(config.trainer)
+
+    def instantiate_classes(self) -> None:
+        """Build the task, data and trainer; a rejected argument becomes a ``ConfigError``."""
+        try:
+            super().instantiate_classes()
+        except CNNLSTMError:
+            raise
+        except (ValueError, TypeError) as error:
+            # jsonargparse wraps what a constructor raised in its own ValueError: unwrap it
+            root: BaseException = error
+            while root.__cause__ is not None:
+                root = root.__cause__
+            if isinstance(root, CNNLSTMError):
+                raise root from None
+            raise ConfigError(f"the config cannot be built: {root}") from None
+
+    def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        callbacks = trainer_config.get("callbacks") or []
+        callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+        callbacks.extend(self.extra_callbacks)
+        has_bar = any(isinstance(c, ProgressBar) for c in callbacks)
+        if trainer_config.get("enable_progress_bar", True) is not False and not has_bar:
+            callbacks.append(_progress_bar())
+        return super().instantiate_trainer(**{"callbacks": callbacks, **kwargs})
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        if self.execute:
+            super()._run_subcommand(subcommand)
+
+    def after_fit(self) -> None:
+        """Say where the checkpoints and logs are."""
+        log_dir = self.trainer.log_dir  # a collective under DDP: every process asks
+        if not self.trainer.is_global_zero:
+            return
+        callback = self.trainer.checkpoint_callback
+        if isinstance(callback, ModelCheckpoint) and callback.dirpath:
+            best = callback.best_model_path or "none (nothing validated)"
+            print(f"cnnlstm: checkpoints in {callback.dirpath} (best: {best})")
+        if log_dir:
+            print(f"cnnlstm: logs in {log_dir}")
+
+
+def _config_paths(argv: Sequence[str]) -> list[str]:
+    """The values of ``--config`` / ``-c`` in ``argv``."""
+    paths = []
+    for i, arg in enumerate(argv):
+        if arg in ("-c", "--config") and i + 1 < len(argv):
+            paths.append(argv[i + 1])
+        elif arg.startswith("--config="):
+            paths.append(arg.split("=", 1)[1])
+    return paths
+
+
+def _option(argv: Sequence[str], name: str) -> str | None:
+    """The last value of ``--name value`` or ``--name=value`` in ``argv``."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(f"{name}="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def _check_sync_batchnorm(trainer: Any) -> None:
+    """``trainer.sync_batchnorm`` needs CUDA; on CPU say what to use instead of a traceback."""
+    if not trainer.get("sync_batchnorm"):
+        return
+    accelerator = str(trainer.get("accelerator") or "auto")
+    if accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available()):
+        raise ConfigError(
+            "trainer.sync_batchnorm has to run on GPUs (SyncBatchNorm is CUDA-only), but the "
+            f"accelerator is {accelerator!r} on a machine without CUDA; on CPU drop it and set "
+            "the model's norm to 'group' or 'instance' (model_args: {norm: group})."
+        )
+
+
+def _check_files(argv: Sequence[str]) -> None:
+    """FileNotFoundError for a config or checkpoint file named in ``argv`` that is not there."""
+    for path in _config_paths(argv):
+        if path.endswith((".yaml", ".yml", ".json")) and not Path(path).is_file():
+            raise FileNotFoundError(f"config file {path} does not exist")
+    ckpt = _option(argv, "--ckpt_path")
+    keywords = ("last", "best", "hpc", "null", "None")
+    if ckpt and ckpt not in keywords and "://" not in ckpt and not Path(ckpt).is_file():
+        raise FileNotFoundError(
+            f"checkpoint file {ckpt} does not exist (--ckpt_path takes a file, 'last' or 'best')"
+        )
+
+
+def run_name(argv: Sequence[str]) -> str:
+    """The name a run's folder gets: the first config file's name without suffix, or cnnlstm.
+
+    Example:
+        >>> run_name(["fit", "--config", "configs/digit_clips.yaml"])
+        'digit_clips'
+    """
+    for path in _config_paths(argv):
+        if path.endswith((".yaml", ".yml", ".json")):
+            return Path(path).stem
+    return "cnnlstm"
+
+
+def build_cli(argv: Sequence[str], **kwargs: Any) -> CNNLSTMCLI:
+    """Run (or with ``execute=False`` only build) ``cnnlstm fit|validate|test|predict ...``.
+
+    Args:
+        argv: the command and its options, e.g. ``["fit", "--config", "configs/x.yaml"]``.
+        **kwargs: :class:`CNNLSTMCLI`'s (``run_name`` defaults to the config file's name).
+
+    Raises:
+        FileNotFoundError: a config or checkpoint file that is not there.
+    """
+    _check_files(argv)
+    # the tasks and DataModules are imported so that short names find them: --model ForecastTask
+    importlib.import_module("cnnlstm.tasks")
+    importlib.import_module("cnnlstm.data.datamodules")
+    kwargs.setdefault("run_name", run_name(argv))
+    with warnings.catch_warnings():
+        # LightningCLI warns when sys.argv has arguments too (under pytest, or for compare)
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+        return CNNLSTMCLI(args=list(argv), **kwargs)
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Hide Lightning's info messages (seed, accelerators, tips) while building, not training."""
+    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def run_summary(
+    config: str, overrides: Sequence[str] = (), *, console: Console | None = None
+) -> Summary:
+    """Build the task of a config without training and print its model stage by stage.
+
+    Args:
+        config: a YAML config as ``cnnlstm fit`` takes it.
+        overrides: further ``--key value`` options, as for ``cnnlstm fit``.
+        console: where to print (the terminal by default).
+
+    Returns:
+        The :class:`~cnnlstm.summary.Summary` of the model for a batch of two examples.
+
+    Raises:
+        ConfigError: the task's model has no ``example_input_shape``.
+    """
+    console = console or Console()
+    with quiet_lightning():
+        cli = build_cli(["fit", "--config", config, *overrides], execute=False)
+    task = cli.model
+    model = getattr(task, "model", task)
+    shape = getattr(model, "example_input_shape", None)
+    if shape is None:
+        raise ConfigError(
+            f"summary: the model of {config} ({type(model).__name__}) has to say its input with "
+            f"example_input_shape, as the models of cnnlstm.models do, but it has none."
+        )
+    name = getattr(task, "hparams", {}).get("model", type(model).__name__)
+    metric, mode = cli.monitor
+    console.print(
+        f"[bold]{config}[/bold]: {type(task).__name__} with model {name!r}; "
+        f"checkpoints keep the best {metric} ({mode})"
+    )
+    result = summary(model, (2, *shape))
+    console.print(result)
+    return result
