@@ -50,7 +50,8 @@ def unpatch_by_hand(patches: Tensor, p: int, channels: int) -> Tensor:
     return out
 
 
-def forecast_by_hand(model: ConvLSTMForecaster, x: Tensor) -> Tensor:
+def forecast_by_hand(model: ConvLSTMForecaster, x: Tensor, fed: Tensor | None = None) -> Tensor:
+    """The forecast; with ``fed`` (B, K, C, H, W), step k + 1 reads ``fed[:, k]`` (forced)."""
     p, c = model.patch_size, model.in_channels
     layers = len(model.hidden_channels)
     states: list[tuple[Tensor, Tensor] | None] = [None] * layers
@@ -61,7 +62,7 @@ def forecast_by_hand(model: ConvLSTMForecaster, x: Tensor) -> Tensor:
             layer_input = states[layer][0]
     step_input = patch_by_hand(x[:, -1], p)
     frames = []
-    for _ in range(model.output_frames):  # the forecaster, from the encoder's states
+    for k in range(model.output_frames):  # the forecaster, from the encoder's states
         layer_input = step_input
         hidden = []
         for layer in range(layers):
@@ -70,6 +71,8 @@ def forecast_by_hand(model: ConvLSTMForecaster, x: Tensor) -> Tensor:
             hidden.append(layer_input)
         step_input = torch.sigmoid(model.head(torch.cat(hidden, dim=1)))  # fed back next step
         frames.append(unpatch_by_hand(step_input, p, c))
+        if fed is not None:
+            step_input = patch_by_hand(fed[:, k], p)
     return torch.stack(frames, dim=1)
 
 
@@ -85,6 +88,47 @@ def test_forecast_matches_the_algorithm_stepped_by_hand(
         out = model(x)
         assert out.shape == (2, 2, in_channels, 8, 12)
         torch.testing.assert_close(out, forecast_by_hand(model, x), atol=1e-5, rtol=1e-4)
+
+
+def test_teacher_forcing_1_feeds_the_targets_and_0_the_model_its_own_forecast() -> None:
+    torch.manual_seed(0)
+    model = small(output_frames=3)
+    x, targets = torch.rand(2, 3, 1, 8, 12), torch.rand(2, 3, 1, 8, 12)
+    with torch.no_grad():
+        forced = model(x, targets, teacher_forcing=1.0)
+        torch.testing.assert_close(
+            forced, forecast_by_hand(model, x, fed=targets), atol=1e-5, rtol=1e-4
+        )
+        own = forecast_by_hand(model, x)
+        torch.testing.assert_close(model(x, targets, teacher_forcing=0.0), own)
+        torch.testing.assert_close(model(x, targets), own)
+        # the first step never sees a target; later steps do
+        torch.testing.assert_close(forced[:, 0], own[:, 0])
+        assert not torch.allclose(forced[:, 1:], own[:, 1:])
+
+
+def test_teacher_forcing_draws_truth_or_prediction_per_sequence_and_step() -> None:
+    torch.manual_seed(0)
+    model = small(output_frames=3)
+    x, targets = torch.rand(64, 3, 1, 8, 12), torch.rand(64, 3, 1, 8, 12)
+    with torch.no_grad():
+        forced = model(x, targets, teacher_forcing=1.0)
+        own = model(x)
+        mixed = model(x, targets, teacher_forcing=0.5)
+    # step 1 (the second frame) depends only on whether step 0's truth was fed in
+    like_forced = (mixed[:, 1] - forced[:, 1]).abs().amax(dim=(1, 2, 3)) < 1e-6
+    like_own = (mixed[:, 1] - own[:, 1]).abs().amax(dim=(1, 2, 3)) < 1e-6
+    assert bool((like_forced ^ like_own).all())
+    assert 16 < int(like_forced.sum()) < 48
+
+
+def test_teacher_forcing_errors() -> None:
+    model = small()
+    x = torch.rand(2, 3, 1, 8, 12)
+    with pytest.raises(ShapeError, match=r"targets .* \(2, 2, 1, 8, 12\).*got \(2, 3, 1, 8, 12\)"):
+        model(x, torch.rand(2, 3, 1, 8, 12), teacher_forcing=0.5)
+    with pytest.raises(ValueError, match=r"teacher_forcing has to be a probability in \[0, 1\]"):
+        model(x, torch.rand(2, 2, 1, 8, 12), teacher_forcing=1.5)
 
 
 def test_head_is_the_exact_inverse_of_the_patching() -> None:

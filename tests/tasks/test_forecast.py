@@ -207,5 +207,69 @@ def test_a_batch_of_the_wrong_layout_is_refused(
 
 
 def test_unknown_loss_fails_when_the_task_is_built() -> None:
-    with pytest.raises(ValueError, match="loss has to be 'mse' or 'l1\\+l2', but got 'l2'"):
+    with pytest.raises(ValueError, match="loss has to be 'mse', 'l1\\+l2' or 'bce', but got 'l2'"):
         ForecastTask(loss="l2")  # type: ignore[arg-type]
+
+
+def test_bce_loss_is_the_cross_entropy_of_the_intensities() -> None:
+    torch.manual_seed(0)
+    task = ForecastTask(model_args=MODEL_ARGS, loss="bce")
+    x, y = torch.rand(2, 4, 1, 16, 16), torch.rand(2, 2, 1, 16, 16)
+    preds = _predict(task, x).double()
+    (logged,) = _trainer().validate(task, _loader(x, y, batch_size=2), verbose=False)
+    target = y.double()
+    want = float(-(target * preds.log() + (1 - target) * (1 - preds).log()).mean())
+    assert logged["val/loss"] == pytest.approx(want, rel=1e-5)
+    # the metrics are the same as with the squared error: OpenSTL's, on the intensities
+    assert logged["val/mse"] == pytest.approx(
+        float((preds - target).square().sum(dim=(2, 3, 4)).mean()), rel=1e-5
+    )
+
+
+class _Recorder(torch.nn.Module):
+    """Wraps a forecaster and records the teacher forcing each call asked for."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = model
+        self.calls: list[float] = []
+
+    def forward(
+        self, x: Tensor, targets: Tensor | None = None, *, teacher_forcing: float = 0.0
+    ) -> Tensor:
+        self.calls.append(teacher_forcing if targets is not None else 0.0)
+        out: Tensor = self.inner(x, targets, teacher_forcing=teacher_forcing)
+        return out
+
+
+def test_teacher_forcing_decays_linearly_in_training_and_is_off_in_validation(
+    sequences: tuple[Tensor, Tensor],
+) -> None:
+    x, y = sequences
+    torch.manual_seed(0)
+    task = ForecastTask(
+        model_args=MODEL_ARGS, teacher_forcing=0.8, teacher_forcing_decay=0.5, scheduler="none"
+    )
+    recorder = _Recorder(task.model)
+    task.model = recorder
+    assert task.teacher_forcing_probability() == 0.0  # no trainer: none
+    _trainer(max_steps=8, limit_val_batches=0).fit(task, _loader(x, y, batch_size=8))
+    # 8 steps, decaying to 0 over the first 4: 0.8 * (1 - step / 4)
+    assert recorder.calls == pytest.approx([0.8, 0.6, 0.4, 0.2, 0.0, 0.0, 0.0, 0.0])
+    recorder.calls.clear()
+    _trainer().validate(task, _loader(x, y, batch_size=8), verbose=False)
+    assert recorder.calls == [0.0]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"teacher_forcing": -0.1}, r"teacher_forcing has to be a probability in \[0, 1\]"),
+        ({"teacher_forcing_decay": 0.0}, r"teacher_forcing_decay has to be a fraction in \(0, 1\]"),
+    ],
+)
+def test_bad_teacher_forcing_fails_when_the_task_is_built(
+    kwargs: dict[str, float], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        ForecastTask(**kwargs)  # type: ignore[arg-type]

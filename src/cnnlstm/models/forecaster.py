@@ -12,9 +12,11 @@ forecaster's layers start from the encoder's final states, layer for layer. Its 
 step is the previous prediction (patched): the last observed frame at the first step, then its
 own output, kept in the graph so training sees its own errors as it will when it forecasts.
 (Shi et al. feed the forecaster no input; feeding the prediction back lets every weight of the
-forecaster learn, and is what Srivastava et al.'s conditional decoder does.) The hidden states
-of all forecaster layers are concatenated and mapped to the patched frame by a 1x1 convolution,
-with a sigmoid since the frames are intensities in ``[0, 1]``.
+forecaster learn, and is what Srivastava et al.'s conditional decoder does.) In training,
+``targets`` with ``teacher_forcing`` feed the true previous frame instead, per sequence and step
+with that probability (scheduled sampling, as OpenSTL trains its ConvLSTM). The hidden states of
+all forecaster layers are concatenated and mapped to the patched frame by a 1x1 convolution, with
+a sigmoid since the frames are intensities in ``[0, 1]``.
 """
 
 from __future__ import annotations
@@ -160,26 +162,58 @@ class ConvLSTMForecaster(nn.Module):
         """Head of one step: concatenated hidden states ``(B, S, h, w)`` -> ``(B, C*p*p, h, w)``."""
         return torch.sigmoid(self.head(features))
 
-    def forward_features(self, x: Tensor) -> Tensor:
+    def _check_targets(self, x: Tensor, targets: Tensor, teacher_forcing: float) -> None:
+        who = "ConvLSTMForecaster"
+        if not 0.0 <= teacher_forcing <= 1.0:
+            raise ValueError(
+                f"{who}: teacher_forcing has to be a probability in [0, 1], but got "
+                f"{teacher_forcing!r}."
+            )
+        expected = (x.shape[0], self.output_frames, *x.shape[2:])
+        if tuple(targets.shape) != expected:
+            raise ShapeError(
+                f"{who}: expected targets (B, K, C, H, W) of shape {format_shape(expected)} "
+                f"(K = output_frames = {self.output_frames}, the rest as the inputs), got "
+                f"{format_shape(targets.shape)}."
+            ) from None
+
+    def forward_features(
+        self, x: Tensor, targets: Tensor | None = None, *, teacher_forcing: float = 0.0
+    ) -> Tensor:
         """Encode ``x`` and unroll the forecaster ``K`` steps.
 
         Args:
             x: input frames ``(B, N, C, H, W)`` in ``[0, 1]``.
+            targets: the true next frames ``(B, K, C, H, W)``, for teacher forcing in training.
+            teacher_forcing: with ``targets``, the probability that a sequence's forecaster
+                step ``k >= 1`` is fed the true frame ``k - 1`` instead of its own prediction
+                (drawn per sequence and step: scheduled sampling). 0 ignores ``targets``.
 
         Returns:
             ``(B, K, num_features, H/p, W/p)``: the forecaster's hidden states of all layers,
             concatenated on the channel axis, at each forecast step.
+
+        Raises:
+            ShapeError: ``x`` or ``targets`` has the wrong shape.
+            ValueError: ``teacher_forcing`` is not in ``[0, 1]``.
         """
         self._check_input(x)
         p = self.patch_size
         patched = rearrange(
             x, "b n c (h p1) (w p2) -> b n (c p1 p2) h w", p1=p, p2=p
         )  # (B, N, C*p*p, H/p, W/p)
+        true_patches = None
+        if targets is not None:
+            self._check_targets(x, targets, teacher_forcing)
+            if teacher_forcing > 0:
+                true_patches = rearrange(
+                    targets, "b k c (h p1) (w p2) -> b k (c p1 p2) h w", p1=p, p2=p
+                )  # (B, K, C*p*p, H/p, W/p)
         _, (h_n, c_n) = self.encoder(patched)
         states = list(zip(self._per_layer(h_n), self._per_layer(c_n), strict=True))
         step_input = patched[:, -1]  # (B, C*p*p, H/p, W/p)
         steps = []
-        for _ in range(self.output_frames):
+        for step in range(self.output_frames):
             layer_input = step_input
             hidden_states = []
             for layer, cell in enumerate(self.forecaster):
@@ -190,6 +224,9 @@ class ConvLSTMForecaster(nn.Module):
             features = torch.cat(hidden_states, dim=1)  # (B, num_features, H/p, W/p)
             steps.append(features)
             step_input = self._to_patches(features)  # (B, C*p*p, H/p, W/p)
+            if true_patches is not None:
+                use_truth = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < teacher_forcing
+                step_input = torch.where(use_truth, true_patches[:, step], step_input)
         return torch.stack(steps, dim=1)  # (B, K, num_features, H/p, W/p)
 
     @staticmethod
@@ -213,9 +250,16 @@ class ConvLSTMForecaster(nn.Module):
             patches, "b k (c p1 p2) h w -> b k c (h p1) (w p2)", p1=p, p2=p
         )  # (B, K, C, H, W)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Forecast ``K = output_frames`` frames ``(B, K, C, H, W)`` from ``(B, N, C, H, W)``."""
-        return self.forward_head(self.forward_features(x))
+    def forward(
+        self, x: Tensor, targets: Tensor | None = None, *, teacher_forcing: float = 0.0
+    ) -> Tensor:
+        """Forecast ``K = output_frames`` frames ``(B, K, C, H, W)`` from ``(B, N, C, H, W)``.
+
+        ``targets`` and ``teacher_forcing`` (scheduled sampling in training) are as in
+        :meth:`forward_features`.
+        """
+        features = self.forward_features(x, targets, teacher_forcing=teacher_forcing)
+        return self.forward_head(features)
 
 
 @register_model()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
+import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
@@ -26,7 +28,10 @@ class ForecastTask(TaskBase):
 
     Batches are ``(inputs (B, N, C, H, W), targets (B, K, C, H, W))`` as
     :class:`~cnnlstm.data.MovingDigits` yields them, with values in ``[0, 1]``. The loss is the
-    mean squared error over values, or with ``loss="l1+l2"`` that plus the mean absolute error.
+    mean squared error over values; with ``loss="l1+l2"`` that plus the mean absolute error; with
+    ``loss="bce"`` the binary cross-entropy of the predicted intensities (in ``(0, 1)``) against
+    the true ones, averaged over values, as many Moving MNIST codes train (the metrics stay the
+    same). ``teacher_forcing`` turns on scheduled sampling for models that take ``targets``.
 
     Logged for ``val`` and ``test``: ``loss``; ``mse`` and ``mae`` per frame as OpenSTL reports
     them (the error summed over a frame's ``C*H*W`` values, averaged over frames: see
@@ -40,10 +45,17 @@ class ForecastTask(TaskBase):
             ``(B, N, C, H, W)`` and returning ``(B, K, C, H, W)``.
         model_args: keyword arguments of the model factory (``in_channels``, ``image_size``,
             ``input_frames``, ``output_frames``, ...).
-        loss: ``"mse"`` or ``"l1+l2"``.
+        loss: ``"mse"``, ``"l1+l2"`` or ``"bce"``.
         lr: the AdamW learning rate (the peak for ``"onecycle"``).
         weight_decay: AdamW's weight decay.
         scheduler: ``"none"``, ``"cosine"`` or ``"onecycle"``, stepped every batch.
+        teacher_forcing: scheduled sampling in training: the probability, at the first step,
+            that the forecaster is fed the true previous frame instead of its own prediction
+            (the model's ``teacher_forcing``); it falls linearly to 0 over the first
+            ``teacher_forcing_decay`` of the training steps. 0 (the default) always feeds the
+            model its own predictions, as at test time.
+        teacher_forcing_decay: the fraction of the run, in ``(0, 1]``, over which
+            ``teacher_forcing`` falls to 0.
 
     Raises:
         ValueError: for an unknown loss or bad optimizer settings.
@@ -63,14 +75,27 @@ class ForecastTask(TaskBase):
         model: str = "convlstm_forecaster",
         model_args: dict[str, Any] | None = None,
         *,
-        loss: Literal["mse", "l1+l2"] = "mse",
+        loss: Literal["mse", "l1+l2", "bce"] = "mse",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         scheduler: SchedulerName = "cosine",
+        teacher_forcing: float = 0.0,
+        teacher_forcing_decay: float = 0.5,
     ) -> None:
         super().__init__(lr=lr, weight_decay=weight_decay, scheduler=scheduler)
-        if loss not in ("mse", "l1+l2"):
-            raise ValueError(f"loss has to be 'mse' or 'l1+l2', but got {loss!r}")
+        if loss not in ("mse", "l1+l2", "bce"):
+            raise ValueError(f"loss has to be 'mse', 'l1+l2' or 'bce', but got {loss!r}")
+        if not 0.0 <= teacher_forcing <= 1.0:
+            raise ValueError(
+                f"teacher_forcing has to be a probability in [0, 1], but got {teacher_forcing!r}"
+            )
+        if not 0.0 < teacher_forcing_decay <= 1.0:
+            raise ValueError(
+                f"teacher_forcing_decay has to be a fraction in (0, 1], but got "
+                f"{teacher_forcing_decay!r}"
+            )
+        self.teacher_forcing = teacher_forcing
+        self.teacher_forcing_decay = teacher_forcing_decay
         self.save_hyperparameters()
         self.loss_name = loss
         self.model = self.build_model(model, model_args)
@@ -90,19 +115,33 @@ class ForecastTask(TaskBase):
         }
         return MetricCollection(metrics, prefix=prefix, compute_groups=False)
 
-    def _predict(self, inputs: Tensor) -> Tensor:
+    def teacher_forcing_probability(self) -> float:
+        """This training step's scheduled-sampling probability (0 outside a ``Trainer`` fit)."""
+        if self.teacher_forcing == 0 or self._trainer is None:
+            return 0.0
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total) or total < 1:
+            return self.teacher_forcing
+        until = self.teacher_forcing_decay * total
+        return self.teacher_forcing * max(0.0, 1.0 - self.global_step / until)
+
+    def _predict(self, inputs: Tensor, targets: Tensor | None = None) -> Tensor:
         if inputs.dim() != 5:
             raise ShapeError(
                 f"ForecastTask: expected input frames (B, N, C, H, W), but got a "
                 f"{inputs.dim()}-D tensor of shape {format_shape(inputs.shape)}."
             ) from None
+        probability = self.teacher_forcing_probability() if targets is not None else 0.0
+        if probability > 0:
+            forced: Tensor = self.model(inputs, targets, teacher_forcing=probability)
+            return forced
         preds: Tensor = self(inputs)
         return preds
 
-    def _step(self, batch: Any) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """``(loss, inputs, predictions, targets)`` of a batch."""
+    def _step(self, batch: Any, *, train: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(loss, inputs, predictions, targets)`` of a batch (scheduled sampling if ``train``)."""
         inputs, targets = self.unpack_batch(batch, _LAYOUTS)
-        preds = self._predict(inputs)
+        preds = self._predict(inputs, targets if train else None)
         if preds.shape != targets.shape:
             raise ShapeError(
                 f"ForecastTask: the model predicted frames of shape {format_shape(preds.shape)} "
@@ -110,13 +149,18 @@ class ForecastTask(TaskBase):
                 f"output_frames={targets.shape[1] if targets.dim() == 5 else '?'} and the targets' "
                 f"channels and size (model_args)."
             ) from None
+        if self.loss_name == "bce":
+            # autocast refuses binary_cross_entropy on probabilities: compute it in float32
+            with torch.autocast(preds.device.type, enabled=False):
+                loss = F.binary_cross_entropy(preds.float(), targets.float())
+            return loss, inputs, preds, targets
         loss = F.mse_loss(preds, targets)
         if self.loss_name == "l1+l2":
             loss = loss + F.l1_loss(preds, targets)
         return loss, inputs, preds, targets
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        loss, inputs, _, _ = self._step(batch)
+        loss, inputs, _, _ = self._step(batch, train=True)
         self.log("train/loss", loss, prog_bar=True, batch_size=inputs.shape[0])
         return loss
 
