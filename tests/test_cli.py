@@ -293,3 +293,16 @@ def test_a_mistake_shows_no_traceback_when_run_as_a_program(tmp_path: Path) -> N
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("cnnlstm: error: Unknown model 'nonet'")
+
+
+def test_end_distributed_destroys_the_process_group(tmp_path: Path) -> None:
+    """A DDP rank leaves `cnnlstm fit` with its process group destroyed (gloo can abort at exit
+    otherwise); without a process group it does nothing."""
+    import torch.distributed as dist
+
+    cli._end_distributed()  # nothing initialised: a no-op
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    assert dist.is_initialized()
+    cli._end_distributed()
+    assert not dist.is_initialized()

@@ -549,11 +549,24 @@ def _one_line(error: BaseException) -> str:
     return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
 
 
+def _end_distributed() -> None:
+    """Destroy the process group a DDP run started, so that every rank exits cleanly.
+
+    Lightning leaves it initialised after ``fit``; with gloo, its threads still alive at
+    interpreter exit can abort a rank ("terminate called without an active exception").
+    """
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def _run(argv: list[str]) -> int:
     if argv and argv[0] in LIGHTNING_COMMANDS:
         from cnnlstm.commands.train import build_cli
 
-        build_cli(argv)
+        try:
+            build_cli(argv)
+        finally:
+            _end_distributed()
         return 0
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
