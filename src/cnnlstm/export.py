@@ -10,7 +10,7 @@ on a batch of another length, and compares each output with PyTorch's.
 Tracing unrolls Python loops, so a ConvLSTM's loop over time would be frozen at the example's
 length. Before tracing, every ConvLSTM in the model (in a copy; the model is left alone) is
 replaced by a stand-in compiled with ``torch.jit.script`` that runs the ConvLSTM's own cells
-(their convolutions and their ``_update``, the same weights) in a loop over however many steps the
+(their convolutions and their ``update``, the same weights) in a loop over however many steps the
 input has. The trace keeps that loop: a TorchScript loop in the TorchScript file, an ONNX ``Loop``
 in the ONNX file (the TorchScript-based exporter, ``dynamo=False``), so ``clip_classifier`` with
 ``bridge="convlstm"`` and ``convlstm_forecaster`` export with a dynamic time axis. Should a model
@@ -141,7 +141,7 @@ class _ScanMixin(nn.Module):
     """The ``forward`` a ConvLSTM cell gets in the stand-in: the cell run over a whole sequence.
 
     Mixed into a subclass of the cell's own class (see :func:`_scan_class`), so ``input_conv``,
-    ``hidden_conv`` and ``_update`` are the cell's: only the loop is written here. It is what
+    ``hidden_conv`` and ``update`` are the cell's: only the loop is written here. It is what
     ``ConvLSTM`` computes without ``lengths`` and from a zero state, in a form
     ``torch.jit.script`` compiles (the length of the loop is read from the input).
     """
@@ -150,17 +150,17 @@ class _ScanMixin(nn.Module):
         input_conv: nn.Module
         hidden_conv: nn.Module
 
-        def _update(self, gates: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]: ...
+        def update(self, gates: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]: ...
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``x: (B, T, C, *S)`` -> ``(output (B, T, hidden, *S'), h_T, c_T)``."""
         batch, steps = x.shape[0], x.shape[1]
         gates_x = self.input_conv(x.flatten(0, 1))  # (B*T, 4*hidden, *S')
         gates_x = gates_x.unflatten(0, (batch, steps))  # (B, T, 4*hidden, *S')
-        h, c = self._update(gates_x[:, 0], None)  # each (B, hidden, *S')
+        h, c = self.update(gates_x[:, 0], None)  # each (B, hidden, *S')
         outputs = [h]
         for t in range(1, steps):
-            h, c = self._update(gates_x[:, t] + self.hidden_conv(h), c)
+            h, c = self.update(gates_x[:, t] + self.hidden_conv(h), c)
             outputs.append(h)
         return torch.stack(outputs, dim=1), h, c  # (B, T, hidden, *S'), (B, hidden, *S') x2
 

@@ -306,8 +306,9 @@ class _ConvLSTMCellNd(nn.Module):
             if norm is not None:
                 norm.reset_parameters()
 
-    def _update(self, gates: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
-        """The pointwise part of a step.
+    def update(self, gates: Tensor, c: Tensor | None) -> tuple[Tensor, Tensor]:
+        """The pointwise part of a step (gates -> ``h_t``, ``c_t``); plain ops that TorchScript
+        compiles, so :mod:`cnnlstm.export` reuses it in its scripted loop over time.
 
         Args:
             gates: ``(B, 4*hidden, *S)``: ``W_x * x_t + W_h * h_{t-1} + b``.
@@ -333,12 +334,12 @@ class _ConvLSTMCellNd(nn.Module):
     def _step_update(
         self, gates_x: Tensor, gates_h: Tensor | None, c: Tensor | None
     ) -> tuple[Tensor, Tensor]:
-        """:meth:`_update` of ``gates_x + gates_h`` (``gates_h`` None for zero), each
+        """:meth:`update` of ``gates_x + gates_h`` (``gates_h`` None for zero), each
         ``(B, 4*hidden, *S)``; the fused :func:`_lstm_pointwise` when the cell is plain (no
         norm, no peephole) and ops run eagerly."""
         if self.gate_norm is None and self.peephole_i is None and _eager():
             return _lstm_pointwise(gates_x, gates_h, c)
-        return self._update(gates_x if gates_h is None else gates_x + gates_h, c)
+        return self.update(gates_x if gates_h is None else gates_x + gates_h, c)
 
     def state_size(self, spatial: Sequence[int]) -> tuple[int, ...]:
         """Spatial size of ``h`` and ``c`` for frames of spatial size ``spatial``.
