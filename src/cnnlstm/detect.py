@@ -255,9 +255,11 @@ class AnomalyDetector:
         device: str = "cpu",
         num_threads: int = 1,
     ) -> None:
+        if epochs is None:  # a family's own default; other registered models get the window's
+            epochs = DEFAULT_EPOCHS.get(model, DEFAULT_EPOCHS["window_cnnlstm"])
         for name, value in (
             ("window", window),
-            ("epochs", DEFAULT_EPOCHS.get(model, 40) if epochs is None else epochs),
+            ("epochs", epochs),
             ("batch_size", batch_size),
             ("smooth", smooth),
         ):
@@ -292,7 +294,7 @@ class AnomalyDetector:
                     f"{key}={self.model_args[key]!r}"
                 )
         self.window = window
-        self.epochs: int = DEFAULT_EPOCHS.get(model, 40) if epochs is None else epochs
+        self.epochs: int = epochs
         self.batch_size = batch_size
         self.lr = float(lr)
         self.threshold: ThresholdName = threshold
