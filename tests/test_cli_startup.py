@@ -1,4 +1,5 @@
-"""`cnnlstm` starts without Lightning: only the commands that train or load a task import it.
+"""`cnnlstm` starts without Lightning or pandas: only commands that train, load a task or read a
+table import them.
 
 Each case runs in a fresh interpreter, since this test process has long imported Lightning.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("lightning", "lightning.pytorch", "lightning.fabric", "jsonargparse")
+HEAVY = ("lightning", "lightning.pytorch", "lightning.fabric", "jsonargparse", "pandas")
 
 # runs main(argv) and prints, as JSON on the last line of stdout, its exit code and the heavy
 # modules that ended up imported

@@ -45,7 +45,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
-import pandas as pd
 
 from cnnlstm.commands import USER_ERRORS, user_error
 from cnnlstm.data.sensors import WHITESPACE, SensorCSV, sniff_delimiter
@@ -546,6 +545,8 @@ def _time_text(value: Any) -> str:
     """One time cell as OUT.csv writes it: ``2020-03-09 10:14:33``, or seconds as ``%g``."""
     if isinstance(value, (float, int, np.floating, np.integer)):
         return f"{float(value):g}"
+    import pandas as pd
+
     return str(pd.Timestamp(value))
 
 
@@ -695,6 +696,8 @@ def _stream_time(text: str, line: int) -> str:
         return f"{float(value):g}"
     except ValueError:
         pass
+    import pandas as pd
+
     try:
         return str(pd.Timestamp(value))
     except ValueError:

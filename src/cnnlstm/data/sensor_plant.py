@@ -29,13 +29,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
+
+if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
+    import pandas as pd
 
 __all__ = ["ANOMALY_KINDS", "Anomaly", "SensorPlant", "sensor_names", "write_skab_csv"]
 
@@ -104,6 +106,8 @@ def write_skab_csv(frame: pd.DataFrame, path: str | Path) -> None:
         frame: a frame from :meth:`SensorPlant.generate` or :meth:`SensorPlant.normal`.
         path: the file to write.
     """
+    import pandas as pd
+
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
         values = frame[column]
@@ -162,6 +166,8 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         num_samples: int = 16,
         start: str = "2021-01-01 00:00:00",
     ) -> None:
+        import pandas as pd
+
         super().__init__()
         if not 8 <= n_sensors <= 64:
             raise ValueError(f"n_sensors has to be in [8, 64], but got {n_sensors}")
@@ -325,6 +331,8 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         return records
 
     def _frame(self, values: np.ndarray) -> pd.DataFrame:
+        import pandas as pd
+
         times = pd.date_range(self.start, periods=len(values), freq="s")
         frame = pd.DataFrame(values, columns=self.sensor_names)
         frame.insert(0, "datetime", times)

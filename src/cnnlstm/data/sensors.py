@@ -15,16 +15,18 @@ import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from cnnlstm.data.video import natural_key
 from cnnlstm.errors import DataError
+
+if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
+    import pandas as pd
 
 __all__ = [
     "SKAB",
@@ -182,6 +184,8 @@ def _is_number(text: str) -> bool:
 
 
 def _looks_like_time(text: str) -> bool:
+    import pandas as pd
+
     if _is_number(text) or not any(ch.isdigit() for ch in text):
         return False
     with warnings.catch_warnings():
@@ -420,6 +424,8 @@ class SensorCSV(SensorWindows):
     # -- reading -----------------------------------------------------------------------------
 
     def _read_table(self) -> tuple[pd.DataFrame, np.ndarray]:
+        import pandas as pd
+
         try:
             text = self.path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
@@ -498,6 +504,8 @@ class SensorCSV(SensorWindows):
         return None
 
     def _parse_times(self, column: pd.Series) -> np.ndarray:
+        import pandas as pd
+
         text = column.fillna("").astype(str).str.strip()
         empty = np.flatnonzero((text == "").to_numpy())
         if len(empty):
@@ -559,12 +567,16 @@ class SensorCSV(SensorWindows):
         return np.asarray(self.times - self.times[0], dtype=np.float64)
 
     def _show_time(self, row: int) -> str:
+        import pandas as pd
+
         assert self.times is not None
         value = self.times[row]
         return str(pd.Timestamp(value)) if isinstance(value, np.datetime64) else f"{value:g}"
 
     def _numbers(self, column: pd.Series, name: str) -> np.ndarray:
         """A feature column as float64 with NaN for missing cells; text is a DataError."""
+        import pandas as pd
+
         if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
             column.dtype
         ):
@@ -604,6 +616,8 @@ class SensorCSV(SensorWindows):
         return values.astype(np.int64)
 
     def _apply_nan_policy(self, raw: np.ndarray) -> np.ndarray:
+        import pandas as pd
+
         holes = np.isnan(raw)
         if not holes.any():
             return raw
