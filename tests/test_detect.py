@@ -121,7 +121,7 @@ def test_window_models_stream_like_offline(model: str, small_rows: np.ndarray) -
     detector = quick(model=model, model_args=args, smooth=3).fit(small_rows[:150])
     rows = small_rows[150:220]
     offline = detector.score(rows)
-    assert (offline[:15] == 0).all() and (offline[15:] > 0).all()  # window - 1 unscored rows
+    assert (offline[:17] == 0).all() and (offline[17:] > 0).all()  # window + smooth - 2 unscored
     scorer = detector.stream()
     streamed = np.array([scorer.update(row)[0] for row in rows])
     np.testing.assert_allclose(streamed, offline, rtol=1e-5, atol=1e-6)
@@ -136,10 +136,11 @@ def test_scores_are_smoothed_per_sensor_then_combined(combine: str, small_rows: 
     scaled = (rows - detector.scaler.mean) / detector.scaler.std
     with torch.no_grad():
         errors = model.errors(torch.as_tensor(scaled, dtype=torch.float32)[None])[0].double()
-    ratios = errors.numpy() / detector.error_scale_  # (M - 1, S): rows 1.. are scored
-    expected = [0.0]  # row 0: nothing predicted it
-    for t in range(1, len(rows)):  # the slow obvious way: each sensor's mean, then max or mean
-        recent = ratios[max(0, t - 4) : t]  # the scored rows t-3..t (ratios[k] is row k + 1)
+    ratios = errors.numpy() / detector.error_scale_  # (M - 1, S): ratios[k] is row k + 1
+    first = detector.window - 1 + 3  # window - 1 warm-up rows, then 4 errors for the first mean
+    expected = [0.0] * first
+    for t in range(first, len(rows)):  # the slow obvious way: each sensor's mean, then max or mean
+        recent = ratios[t - 4 : t]  # rows t-3..t
         per_sensor = [sum(recent[:, j]) / len(recent) for j in range(rows.shape[1])]
         expected.append(max(per_sensor) if combine == "max" else sum(per_sensor) / len(per_sensor))
     np.testing.assert_allclose(detector.score(rows), expected, rtol=1e-6, atol=1e-9)
@@ -208,8 +209,8 @@ def test_pot_recovers_a_known_tail(xi: float, sigma: float) -> None:
 
 
 def test_too_few_rows_nan_and_unfitted(small_rows: np.ndarray) -> None:
-    with pytest.raises(DataError, match="needs at least window=16 training rows, but got 10"):
-        quick().fit(small_rows[:10])
+    with pytest.raises(DataError, match=r"needs at least window \+ smooth - 1 = 30 .* got 29"):
+        quick().fit(small_rows[:29])
     bad = small_rows[:100].copy()
     bad[7, 2] = np.nan
     with pytest.raises(DataError, match="row 7, column 2 is NaN"):
@@ -218,6 +219,16 @@ def test_too_few_rows_nan_and_unfitted(small_rows: np.ndarray) -> None:
         quick().score(small_rows)
     with pytest.raises(DataError, match="columns has to name the 4 sensors"):
         quick().fit(small_rows[:100], columns=["a", "b"])
+
+
+@pytest.mark.parametrize("model", ["window_cnnlstm", "convlstm_ae"])
+def test_the_fewest_training_rows_still_give_a_threshold(
+    model: str, small_rows: np.ndarray
+) -> None:
+    detector = quick(model=model, smooth=5).fit(small_rows[:20])  # window 16 + smooth 5 - 1
+    scores = detector.train_scores_
+    assert (scores[:19] == 0).all() and scores[19] > 0  # one scored row: the threshold's
+    assert detector.threshold_ == pytest.approx(scores[19] * detector.factor)
 
 
 def test_other_columns_are_a_data_error(

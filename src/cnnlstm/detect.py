@@ -12,12 +12,14 @@ and smoothed over time, per sensor, by a trailing (causal) mean over the last ``
 rows; a row's score then combines the sensors: ``combine="max"`` (the default) takes the worst
 sensor, so a fault in one sensor of many is not averaged away, ``"mean"`` their mean. With
 ``window_cnnlstm`` (the default model) the error of row ``t`` is that of the prediction made from
-rows ``< t``, so the whole stream is scored in one causal pass; row 0 has no prediction and
-scores 0.0. With the window models (``mscred``, ``convlstm_ae``) the error of row ``t`` is that of
-the window of ``window`` rows that ends at ``t``; the first ``window - 1`` rows, before a whole
-window exists, score 0.0. Unscored rows keep 0.0, which is never above a threshold, so they are
-never flagged. Everything after the model is causal, so :meth:`AnomalyDetector.stream` gives the
-offline scores row by row.
+rows ``< t``, so the whole stream is scored in one causal pass. With the window models
+(``mscred``, ``convlstm_ae``) the error of row ``t`` is that of the window of ``window`` rows that
+ends at ``t``. Either way the first ``window - 1`` rows have no error: the window models have no
+whole window yet, and the causal model's first predictions (from a few rows, a cold LSTM) are
+warm-up, not evidence. A row is scored once ``smooth`` errors exist (row ``window + smooth - 2``
+on), so every score is a mean over as many rows as the threshold's; earlier rows score 0.0,
+which is never above a threshold, so they are never flagged. Everything after the model is
+causal, so :meth:`AnomalyDetector.stream` gives the offline scores row by row.
 
 Calibration. The weights are fitted on the first ``1 - holdout`` of the training rows; the
 rest, scored out of sample as test rows will be, give the error scale and the threshold. All of
@@ -362,14 +364,16 @@ class AnomalyDetector:
             ``self``.
 
         Raises:
-            DataError: fewer rows than one window, NaN or infinite values, or ``columns`` of
-                another length than ``S``.
+            DataError: fewer rows than ``window + smooth - 1`` (the first scored row), NaN or
+                infinite values, or ``columns`` of another length than ``S``.
         """
         rows = _as_rows(train, "AnomalyDetector.fit")
-        if rows.shape[0] < self.window:
+        if rows.shape[0] <= self._first_scored():
             raise DataError(
-                f"AnomalyDetector.fit: needs at least window={self.window} training rows, but got "
-                f"{rows.shape[0]}; pass more normal rows or a smaller window."
+                f"AnomalyDetector.fit: needs at least window + smooth - 1 = "
+                f"{self._first_scored() + 1} training rows (window={self.window}, "
+                f"smooth={self.smooth}) to score one, but got "
+                f"{rows.shape[0]}; pass more normal rows, or a smaller window or smooth."
             )
         n_sensors = rows.shape[1]
         names = [str(c) for c in columns] if columns is not None else None
@@ -388,7 +392,8 @@ class AnomalyDetector:
         with _threads(self.num_threads):
             self._train(scaled[:split], progress)
             errors = self._row_errors(scaled)  # (N, S), zeros where unscored
-        calibrate = max(split, self._first_scored()) if self.holdout > 0 else self._first_scored()
+        first = self._first_scored()  # < len(rows), checked above
+        calibrate = max(split, first) if split < len(rows) else first  # else: the fitted rows
         self.error_scale_ = errors[calibrate:].mean(axis=0) + _EPS
         self.train_scores_ = self._scores_from_errors(errors)
         self.threshold_ = self._threshold(self.train_scores_[calibrate:])
@@ -443,9 +448,13 @@ class AnomalyDetector:
 
     # --- scoring -----------------------------------------------------------------------------
 
+    def _first_error(self) -> int:
+        """The first row with an error, ``window - 1``: every model has warmed up by then."""
+        return self.window - 1
+
     def _first_scored(self) -> int:
-        """The first row that gets a real score: 1 for the causal model, ``window - 1`` else."""
-        return 1 if self.causal else self.window - 1
+        """The first row that gets a score: the first whose smoothing mean is over ``smooth``."""
+        return self._first_error() + self.smooth - 1
 
     @torch.inference_mode()
     def _row_errors(self, scaled: Tensor) -> np.ndarray:
@@ -472,10 +481,9 @@ class AnomalyDetector:
         scores = np.zeros(len(scaled))
         if len(scaled) > first:
             zero = np.zeros((1, scaled.shape[1]))
-            sums = np.concatenate([zero, np.cumsum(scaled[first:], axis=0)])  # (M-first+1, S)
-            ends = np.arange(1, len(scaled) - first + 1)
-            starts = np.maximum(ends - self.smooth, 0)
-            smoothed = (sums[ends] - sums[starts]) / (ends - starts)[:, None]  # (M-first, S)
+            sums = np.concatenate([zero, np.cumsum(scaled, axis=0)])  # (M+1, S)
+            ends = np.arange(first + 1, len(scaled) + 1)  # each scored row's mean covers
+            smoothed = (sums[ends] - sums[ends - self.smooth]) / self.smooth  # the last smooth
             scores[first:] = smoothed.max(axis=1) if self.combine == "max" else smoothed.mean(1)
         return scores
 
@@ -642,6 +650,7 @@ class StreamScorer:
         self._filled = 0
         self._max = detector.combine == "max"
         self._threshold = detector.threshold_
+        self._first = detector._first_error()
         self.rows_seen = 0
 
     def update(self, row: np.ndarray) -> tuple[float, int]:
@@ -663,7 +672,7 @@ class StreamScorer:
         self.rows_seen += 1
         errors: np.ndarray | None = None
         if self.causal:
-            if self._prediction is not None:
+            if self._prediction is not None and self.rows_seen > self._first:  # else: warm-up
                 errors = np.square(self._prediction - scaled)  # (S,) float32, as offline
             self._prediction = self._stepper.update(scaled)
         else:
@@ -674,7 +683,9 @@ class StreamScorer:
         self._recent[self._slot] = errors / self._error_scale
         self._slot = (self._slot + 1) % len(self._recent)
         self._filled = min(self._filled + 1, len(self._recent))
-        smoothed = self._recent.sum(axis=0) / self._filled  # (S,): unfilled slots hold zeros
+        if self._filled < len(self._recent):
+            return 0.0, 0  # fewer than `smooth` errors yet: not scored, as offline
+        smoothed = self._recent.sum(axis=0) / len(self._recent)  # (S,)
         score = float(smoothed.max() if self._max else smoothed.mean())
         return score, int(score > self._threshold)
 

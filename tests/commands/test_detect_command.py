@@ -226,7 +226,7 @@ BAD_FILES = [
     ("ragged rows", _ragged, [], "line 101: rows have different numbers of fields"),
     ("text in a sensor column", _text_cell, [], "line 51, column 'Accelerometer2RMS': 'broken'"),
     ("NaN row, default --nan fail", _nan_rows, [], "--nan ffill"),
-    ("fewer training rows than a window", None, ["--train-rows", "5"], "one window of 8 rows"),
+    ("fewer training rows than a first score", None, ["--train-rows", "5"], "the 22 a first"),
     ("no rows left to score", None, ["--train-rows", "600"], "has to leave rows to score"),
 ]
 
@@ -299,7 +299,8 @@ def test_training_file_shorter_than_a_window(
     out = tmp_path / "out.csv"
     assert main([str(plant_files["plant"]), "--train", str(train), "-o", str(out), *TINY]) == 2
     line = _error_line(capsys)
-    assert "short.csv: the file has 5 training rows, fewer than one window of 8 rows" in line
+    assert "short.csv: the file has 5 training rows, fewer than the 22 a first score needs" in line
+    assert "(--window 8 + --smooth 15 - 1)" in line
     assert capsys.readouterr().out == ""  # nothing said about fitting
     assert not out.exists()
 

@@ -341,10 +341,12 @@ def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetec
 
 
 def _check_enough(detector: AnomalyDetector, rows: int, source: str, more: str) -> None:
-    if rows < detector.window:
+    need = detector.window + detector.smooth - 1  # the first scored row, which sets the threshold
+    if rows < need:
         raise DataError(
-            f"{source} {rows} training rows, fewer than one window of {detector.window} rows; "
-            f"pass {more} or a smaller --window."
+            f"{source} {rows} training rows, fewer than the {need} a first score needs (--window "
+            f"{detector.window} + --smooth {detector.smooth} - 1); pass {more}, or a smaller "
+            f"--window or --smooth."
         )
 
 
