@@ -1,7 +1,8 @@
 """Every config in configs/ trains: shortened to two steps on a few generated samples.
 
 The configs are what the README and the docs run; each has to work on a fresh machine, with
-nothing downloaded (generated data, no MNIST path), and say how to run it.
+nothing downloaded (generated data, no MNIST path), and say how to run it. The one for the
+user's own videos (`video_folder.yaml`) runs on a folder that `cnnlstm generate` writes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import yaml
 from cnnlstm import cli
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+VIDEO = CONFIGS[0].parent / "video_folder.yaml"
+GENERATED = [path for path in CONFIGS if path != VIDEO]  # data drawn by a DataModule itself
 SHORT = [
     "--trainer.max_steps=2",
     "--trainer.limit_val_batches=1",
@@ -46,7 +49,7 @@ def test_there_is_a_config_for_every_built_in_task() -> None:
     } <= tasks
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=[path.stem for path in CONFIGS])
+@pytest.mark.parametrize("config", GENERATED, ids=[path.stem for path in GENERATED])
 def test_config_trains_and_writes_a_checkpoint(config: Path) -> None:
     assert cli.main(["fit", "--config", str(config), *SHORT]) == 0
     last = Path("runs") / config.stem / "checkpoints" / "last.ckpt"
@@ -64,3 +67,35 @@ def test_config_works_on_a_fresh_machine_and_says_how_to_run_it(config: Path) ->
     data = yaml.safe_load(text)["data"]
     assert data["class_path"].startswith("cnnlstm.data.")
     assert data["init_args"].get("mnist_root") is None  # drawn digits, nothing to download
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the config's comment says to run first: digit clips as folders of PNG frames."""
+    root = tmp_path_factory.mktemp("video") / "clips"
+    assert (
+        cli.main(["generate", "digit-clips", str(root), "--samples", "60"]) == 0
+    )  # all ten digits
+    return root
+
+
+def _fit_video_folder(clips: Path, *more: str) -> int:
+    root = f"--data.init_args.root={clips}"
+    return cli.main(["fit", "--config", str(VIDEO), root, *SHORT[:4], *SHORT[-1:], *more])
+
+
+def test_the_own_videos_config_trains_on_a_folder_of_frames(clips: Path) -> None:
+    assert _fit_video_folder(clips) == 0
+    checkpoint = torch.load(Path("runs/video_folder/checkpoints/last.ckpt"), weights_only=False)
+    assert checkpoint["global_step"] == 2
+    assert checkpoint["hyper_parameters"]["num_classes"] == 10  # one per class folder
+
+
+def test_a_num_classes_unlike_the_class_folders_stops_before_training(
+    clips: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _fit_video_folder(clips, "--model.init_args.num_classes=3") == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("cnnlstm: error: ClassificationTask: the data has 10 classes ['0', ")
+    assert "built for num_classes=3; set num_classes: 10 under model.init_args" in error
+    assert not Path("runs/video_folder/checkpoints/last.ckpt").exists()

@@ -14,7 +14,7 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
-from cnnlstm.errors import ShapeError
+from cnnlstm.errors import ConfigError, ShapeError
 from cnnlstm.functional import format_shape
 from cnnlstm.tasks.base import SchedulerName, TaskBase
 from cnnlstm.tasks.metrics import format_confusion
@@ -48,6 +48,8 @@ class ClassificationTask(TaskBase):
     Raises:
         ValueError: for fewer than 2 classes, ``num_classes`` inside ``model_args``, or bad
             optimizer settings.
+        ConfigError: at the start of a run, when the DataModule says it holds another number
+            of classes (its ``num_classes``, e.g. the class folders of a ``VideoDataModule``).
 
     Example:
         >>> task = ClassificationTask(
@@ -89,6 +91,20 @@ class ClassificationTask(TaskBase):
         self.test_f1 = MulticlassF1Score(num_classes, average="macro")
         self.test_confusion_matrix = MulticlassConfusionMatrix(num_classes)
         self.test_confusion = None
+
+    def setup(self, stage: str) -> None:
+        """Check ``num_classes`` against the DataModule's, which Lightning has set up by now."""
+        trainer = getattr(self, "_trainer", None)
+        data = trainer.datamodule if trainer is not None else None
+        found = getattr(data, "num_classes", None)
+        if isinstance(found, int) and found != self.num_classes:
+            names = getattr(data, "classes", None)
+            shown = f" {list(names)}" if names else ""
+            raise ConfigError(
+                f"ClassificationTask: the data has {found} classes{shown}, but the model was "
+                f"built for num_classes={self.num_classes}; set num_classes: {found} under "
+                f"model.init_args (or --model.init_args.num_classes {found})."
+            )
 
     def _logits(self, x: Tensor, lengths: Tensor | None) -> Tensor:
         logits: Tensor = self(x, lengths)
