@@ -1,0 +1,300 @@
+"""Held-shift scores: against slow loops written here, streaming, and the detector option."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnlstm.data.sensor_plant import SensorPlant
+from cnnlstm.detect import AnomalyDetector
+from cnnlstm.scoring import (
+    HeldShift,
+    TrailingMax,
+    combine_scores,
+    cross_sensor_residuals,
+    cross_sensor_weights,
+    lag1_autocorrelation,
+    trailing_max,
+)
+
+SETTINGS = {"fast": 5, "tau": 20.0, "freeze": 3.0, "max_freeze": 30, "persistence": 0.5}
+
+
+def slow_held_shift(
+    train: np.ndarray,
+    rows: np.ndarray,
+    *,
+    fast: int,
+    tau: float,
+    freeze: float,
+    max_freeze: int,
+    persistence: float,
+    ridge: float = 1.0,
+    warmup: int = 100,
+) -> tuple[np.ndarray, list[bool], int]:
+    """The module docstring's recipe, one sensor and one row at a time.
+
+    Returns the (N, S) scaled absolute deviations, the gate, and how often a baseline was
+    released after ``max_freeze`` frozen rows (so a test can check that path ran)."""
+    n_sensors = train.shape[1]
+    mean = train.mean(axis=0)
+    train_residual = np.zeros_like(train)
+    residual = np.zeros_like(rows)
+    for s in range(n_sensors):
+        others = [o for o in range(n_sensors) if o != s]
+        x = train[:, others] - mean[others]
+        y = train[:, s] - mean[s]
+        # ridge as an augmented least-squares problem: [X; sqrt(ridge) I] w = [y; 0]
+        a = np.vstack([x, math.sqrt(ridge) * np.eye(len(others))])
+        b = np.concatenate([y, np.zeros(len(others))])
+        w = np.linalg.lstsq(a, b, rcond=None)[0]
+        train_residual[:, s] = y - x @ w
+        residual[:, s] = (rows[:, s] - mean[s]) - (rows[:, others] - mean[others]) @ w
+    for s in range(n_sensors):
+        sd = math.sqrt(sum(v * v for v in train_residual[:, s]) / len(train))  # mean 0
+        train_residual[:, s] /= sd
+        residual[:, s] /= sd
+    active = []
+    for s in range(n_sensors):
+        r = train_residual[:, s] - train_residual[:, s].mean()
+        top = sum(r[t] * r[t - 1] for t in range(1, len(r)))
+        active.append(top / sum(v * v for v in r) < persistence)
+    releases = 0
+
+    def run(series: np.ndarray, scale: float, use_freeze: bool) -> list[float]:
+        nonlocal releases
+        out, base, frozen, released = [], 0.0, 0, False
+        for t in range(len(series)):
+            if t + 1 < fast:
+                out.append(0.0)
+                base += (series[t] - base) / tau
+                continue
+            dev = sum(series[t - fast + 1 : t + 1]) / fast - base
+            out.append(dev)
+            follow = True
+            if use_freeze and abs(dev) / scale > freeze:
+                frozen += 1
+                if frozen > max_freeze and not released:
+                    releases += 1
+                    released = True  # follows until the alarm ends
+                follow = released
+            elif use_freeze:
+                frozen, released = 0, False
+            if follow:
+                base += (series[t] - base) / tau
+        return out
+
+    result = np.zeros_like(rows)
+    for s in range(n_sensors):
+        free = run(train_residual[:, s], 1.0, False)[min(warmup, len(train) // 2) :]
+        scale = max(math.sqrt(sum(d * d for d in free) / len(free)), 1e-3)
+        if active[s]:
+            result[:, s] = [abs(d) / scale for d in run(residual[:, s], scale, True)]
+    return result, active, releases
+
+
+@pytest.fixture(scope="module")
+def sensors() -> tuple[np.ndarray, np.ndarray]:
+    """Train (300, 4) and test (200, 4): three noisy sensors sharing a load, one random walk;
+    in the test rows sensor 0 shifts by 4 sd and holds it longer than ``max_freeze``."""
+    rng = np.random.default_rng(7)
+    n = 500
+    load = np.sin(np.arange(n) / 15.0)
+    rows = np.stack(
+        [
+            load + 0.5 * rng.normal(size=n),
+            -load + 0.5 * rng.normal(size=n),
+            0.5 * load + 0.5 * rng.normal(size=n),
+            np.cumsum(rng.normal(size=n)),
+        ],
+        axis=1,
+    )
+    rows[380:460, 0] -= 4.0
+    return rows[:300], rows[300:]
+
+
+def test_deviations_match_a_slow_loop(sensors: tuple[np.ndarray, np.ndarray]) -> None:
+    train, test = sensors
+    held = HeldShift(**SETTINGS).fit(train)  # type: ignore[arg-type]
+    expected, active, releases = slow_held_shift(train, test, **SETTINGS)  # type: ignore[arg-type]
+    assert active == [True, True, True, False]  # the random walk is left out
+    assert releases > 0  # the held shift outlasted max_freeze: the release path ran
+    np.testing.assert_allclose(held.deviations(test), expected, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(held.score(test), expected.max(axis=1), rtol=1e-9, atol=1e-9)
+    assert held.active_.tolist() == active
+
+
+def test_stream_equals_offline(sensors: tuple[np.ndarray, np.ndarray]) -> None:
+    train, test = sensors
+    held = HeldShift(**SETTINGS).fit(train)  # type: ignore[arg-type]
+    state = held.start()
+    streamed = [held.update(state, row) for row in test]
+    np.testing.assert_allclose(streamed, held.score(test), rtol=1e-12, atol=1e-12)
+
+
+def test_a_held_shift_stays_visible_and_a_false_alarm_is_released() -> None:
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(400, 3))
+    test = rng.normal(size=(700, 3))
+    test[200:, 1] += 3.0  # held from row 200 to the end
+    frozen = HeldShift(tau=50.0, max_freeze=300).fit(train)
+    following = HeldShift(tau=50.0, freeze=1e9).fit(train)  # never frozen
+    held, free = frozen.score(test), following.score(test)
+    quiet = held[20:200].max()
+    assert held[220:500].min() > 2 * quiet  # visible while held, up to max_freeze
+    assert free[400:500].max() < held[400:500].min() / 2  # an unfrozen baseline absorbs it
+    assert held[650:].max() < held[220:500].min() / 2  # after max_freeze it follows again
+
+
+def test_cross_sensor_weights_and_residuals() -> None:
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(500, 1))
+    rows = np.hstack([base, 2 * base + 0.1 * rng.normal(size=(500, 1)), rng.normal(size=(500, 1))])
+    rows += np.array([5.0, -3.0, 1.0])
+    weights = cross_sensor_weights(rows, ridge=0.0)
+    assert weights.shape == (4, 3)
+    np.testing.assert_array_equal(np.diag(weights[:3]), 0.0)
+    assert weights[0, 1] == pytest.approx(2.0, abs=0.05)  # sensor 1 is twice sensor 0
+    residual = cross_sensor_residuals(rows, weights)
+    np.testing.assert_allclose(residual.mean(axis=0), 0.0, atol=1e-9)  # intercepts fitted
+    assert residual[:, 1].std() < 0.15 < residual[:, 2].std()  # explained vs independent
+
+
+def test_lag1_autocorrelation_matches_a_loop() -> None:
+    x = np.random.default_rng(2).normal(size=(50, 3)).cumsum(axis=0)
+    for s in range(3):
+        c = x[:, s] - x[:, s].mean()
+        expected = sum(c[t] * c[t - 1] for t in range(1, 50)) / sum(v * v for v in c)
+        assert lag1_autocorrelation(x)[s] == pytest.approx(expected)
+    assert lag1_autocorrelation(np.ones((10, 1)))[0] == 1.0  # constant: persistent
+
+
+def test_trailing_max_and_its_stream_match_a_loop() -> None:
+    values = np.random.default_rng(3).normal(size=40)
+    for hold in (1, 3, 15, 60):
+        expected = [max(values[max(0, t - hold + 1) : t + 1]) for t in range(40)]
+        np.testing.assert_array_equal(trailing_max(values, hold), expected)
+        stream = TrailingMax(hold)
+        np.testing.assert_array_equal([stream.update(v) for v in values], expected)
+
+
+def test_combine_scores_matches_a_loop() -> None:
+    rng = np.random.default_rng(4)
+    error, level = rng.exponential(size=30), rng.exponential(size=30)
+    got = combine_scores(error, 2.0, level, 3.0, error_weight=0.5, hold=4)
+    expected = [
+        max(0.5 * error[t] / 2.0, max(level[max(0, t - 3) : t + 1]) / 3.0) for t in range(30)
+    ]
+    np.testing.assert_allclose(got, expected)
+    only_error = combine_scores(error, 2.0, level, 0.0, error_weight=0.5, hold=4)
+    np.testing.assert_allclose(only_error, 0.25 * error)  # a zero threshold switches a part off
+
+
+def test_state_dict_round_trip(sensors: tuple[np.ndarray, np.ndarray]) -> None:
+    train, test = sensors
+    held = HeldShift(**SETTINGS).fit(train)  # type: ignore[arg-type]
+    again = HeldShift.from_state_dict(held.state_dict())
+    np.testing.assert_array_equal(again.score(test), held.score(test))
+    assert "active=3/4" in repr(again)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"fast": 0}, "fast has to be a positive int"),
+        ({"tau": 0.5}, "tau has to be at least 1"),
+        ({"freeze": 0.0}, "freeze has to be positive"),
+        ({"max_freeze": 0}, "max_freeze has to be a positive int"),
+        ({"persistence": 2.0}, "persistence has to be in"),
+        ({"ridge": -1.0}, "ridge has to be >= 0"),
+        ({"warmup": -1}, "warmup has to be a non-negative int"),
+    ],
+)
+def test_bad_settings_fail_when_built(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        HeldShift(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="has to be fitted first"):
+        HeldShift().score(np.zeros((5, 2)))
+    held = HeldShift().fit(np.random.default_rng(0).normal(size=(50, 2)))
+    with pytest.raises(ValueError, match="the 2 sensors it was fitted on, but got 3"):
+        held.score(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match=r"rows \(N, S\), but got an array of shape \(5,\)"):
+        held.score(np.zeros(5))
+    with pytest.raises(ValueError, match="hold has to be a positive int"):
+        trailing_max(np.zeros(3), 0)
+
+
+# --- the detector option -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def plant_rows() -> np.ndarray:
+    generator = SensorPlant(seed=0)
+    return np.asarray(generator.generate(1500)[generator.sensor_names].to_numpy())
+
+
+@pytest.fixture(scope="module")
+def level_detector(plant_rows: np.ndarray) -> AnomalyDetector:
+    detector = AnomalyDetector(scoring="level", window=16, epochs=2, batch_size=32, seed=0)
+    return detector.fit(plant_rows[:400])
+
+
+def test_detector_level_scores_combine_error_and_level(
+    level_detector: AnomalyDetector, plant_rows: np.ndarray
+) -> None:
+    detector = level_detector
+    assert detector.threshold_ == 1.0 and detector.level_ is not None
+    assert detector.level_threshold_ > 0 and detector.error_threshold_ > 0
+    rows = plant_rows[:900]
+    error_only = AnomalyDetector(window=16, epochs=2, batch_size=32, seed=0).fit(rows[:400])
+    assert error_only.threshold_ == pytest.approx(detector.error_threshold_)  # same weights
+    errors = error_only.score(rows)
+    standard = (rows - rows[:400].mean(axis=0)) / rows[:400].std(axis=0)
+    level = HeldShift().fit(standard[:400]).score(standard)
+    level_threshold = 2.0 * np.quantile(level[300:400], 0.99)  # LEVEL_FACTOR x the quantile
+    assert detector.level_threshold_ == pytest.approx(level_threshold)
+    expected = [
+        max(
+            0.5 * errors[t] / error_only.threshold_,
+            max(level[max(0, t - 14) : t + 1]) / level_threshold,
+        )
+        for t in range(len(rows))
+    ]
+    np.testing.assert_allclose(detector.score(rows), expected, rtol=1e-6, atol=1e-9)
+    assert (detector.train_scores_ >= 0).all() and len(detector.train_scores_) == 400
+
+
+def test_detector_level_stream_equals_offline(
+    level_detector: AnomalyDetector, plant_rows: np.ndarray
+) -> None:
+    rows = plant_rows[300:700]
+    offline = level_detector.score(rows)
+    scorer = level_detector.stream()
+    streamed = [scorer.update(row) for row in rows]
+    np.testing.assert_allclose([s for s, _ in streamed], offline, rtol=1e-5, atol=1e-5)
+    assert offline[:9].max() == 0.0 < offline[9]  # the level scores from row fast - 1 on
+    flags = np.array([f for _, f in streamed])
+    assert (flags == (offline > 1.0)).mean() > 0.99  # equal up to ties at 1e-5
+
+
+def test_detector_level_save_load(
+    level_detector: AnomalyDetector, plant_rows: np.ndarray, tmp_path: Path
+) -> None:
+    path = tmp_path / "level.pt"
+    level_detector.save(path)
+    loaded = AnomalyDetector.load(path)
+    assert loaded.scoring == "level" and loaded.level_ is not None
+    assert loaded.level_threshold_ == level_detector.level_threshold_
+    rows = plant_rows[400:700]
+    np.testing.assert_allclose(loaded.score(rows), level_detector.score(rows), rtol=1e-6)
+
+
+def test_detector_rejects_an_unknown_scoring() -> None:
+    with pytest.raises(ValueError, match="scoring has to be 'error' or 'level', but got 'x'"):
+        AnomalyDetector(scoring="x")  # type: ignore[arg-type]
