@@ -38,7 +38,8 @@ def small_rows() -> np.ndarray:
 
 
 def quick(**kwargs: object) -> AnomalyDetector:
-    args: dict[str, object] = {"window": 16, "epochs": 2, "batch_size": 32}
+    # the error score's machinery; the level score (the default) has tests of its own
+    args: dict[str, object] = {"window": 16, "epochs": 2, "batch_size": 32, "scoring": "error"}
     args.update(kwargs)
     return AnomalyDetector(**args)  # type: ignore[arg-type]
 
@@ -72,11 +73,36 @@ def test_threshold_comes_from_the_training_rows_alone(
     fitted.score(rows[TRAIN_ROWS:] * 3.0)
     fitted.predict(rows[TRAIN_ROWS:])
     assert fitted.threshold_ == before
-    # Recomputed from the public scores of the training rows: the held-out quarter's quantile.
+    # Recomputed from the public scores of the training rows: the held-out quarter's quantiles.
     train_scores = fitted.score(rows[:TRAIN_ROWS])
     np.testing.assert_allclose(train_scores, fitted.train_scores_, rtol=1e-6, atol=1e-9)
-    calibration = train_scores[TRAIN_ROWS - TRAIN_ROWS // 4 :]
-    assert before == pytest.approx(np.quantile(calibration, 0.99) * 1.5, rel=1e-6)
+    calibration = slice(TRAIN_ROWS - TRAIN_ROWS // 4, TRAIN_ROWS)
+    error = fitted.score(rows[:TRAIN_ROWS], part="error")
+    level = fitted.score(rows[:TRAIN_ROWS], part="level")
+    assert fitted.error_threshold_ == pytest.approx(np.quantile(error[calibration], 0.99) * 1.5)
+    assert fitted.level_threshold_ == pytest.approx(np.quantile(level[calibration], 0.99) * 2.0)
+    assert before == 1.0  # the combined score is in units of the alarm level
+    held = [max(level[max(0, t - 14) : t + 1]) for t in range(TRAIN_ROWS)]  # 15 rows, slowly
+    expected = np.maximum(
+        0.5 * error / fitted.error_threshold_, np.array(held) / fitted.level_threshold_
+    )
+    np.testing.assert_allclose(train_scores, expected, rtol=1e-9)
+
+
+def test_scoring_error_keeps_the_error_score_alone(
+    plant: tuple[np.ndarray, np.ndarray, list[str]], small_rows: np.ndarray
+) -> None:
+    detector = AnomalyDetector(window=16, epochs=2, scoring="error").fit(small_rows[:150])
+    assert detector.level_ is None and detector.threshold_ == detector.error_threshold_
+    np.testing.assert_array_equal(
+        detector.score(small_rows), detector.score(small_rows, part="error")
+    )
+    with pytest.raises(
+        ValueError, match="part='level' needs a detector fitted with scoring='level'"
+    ):
+        detector.score(small_rows, part="level")
+    with pytest.raises(ValueError, match="part has to be 'all', 'error' or 'level', but got 'x'"):
+        detector.score(small_rows, part="x")  # type: ignore[arg-type]
 
 
 def test_threshold_does_not_depend_on_test_rows(small_rows: np.ndarray) -> None:

@@ -252,7 +252,8 @@ def test_detector_level_scores_combine_error_and_level(
     assert detector.threshold_ == 1.0 and detector.level_ is not None
     assert detector.level_threshold_ > 0 and detector.error_threshold_ > 0
     rows = plant_rows[:900]
-    error_only = AnomalyDetector(window=16, epochs=2, batch_size=32, seed=0).fit(rows[:400])
+    error_only = AnomalyDetector(window=16, epochs=2, batch_size=32, seed=0, scoring="error")
+    error_only.fit(rows[:400])
     assert error_only.threshold_ == pytest.approx(detector.error_threshold_)  # same weights
     errors = error_only.score(rows)
     standard = (rows - rows[:400].mean(axis=0)) / rows[:400].std(axis=0)

@@ -21,9 +21,9 @@ on), so every score is a mean over as many rows as the threshold's; earlier rows
 which is never above a threshold, so they are never flagged. Everything after the model is
 causal, so :meth:`AnomalyDetector.stream` gives the offline scores row by row.
 
-Held shifts (``scoring="level"``). A next-row predictor sees a held level shift (a valve that
-closes and stays closed) when it starts, then learns to expect it. With ``scoring="level"`` a
-:class:`~cnnlstm.scoring.HeldShift` scores each sensor's level, relative to the other sensors,
+Held shifts (``scoring="level"``, the default). A next-row predictor sees a held level shift (a
+valve that closes and stays closed) when it starts, then learns to expect it. So a
+:class:`~cnnlstm.scoring.HeldShift` also scores each sensor's level, relative to the other sensors,
 against a slow baseline that is frozen while the sensor is off it (see :mod:`cnnlstm.scoring`),
 with its own threshold from the same calibration rows (``quantile`` times
 :data:`~cnnlstm.scoring.LEVEL_FACTOR`), and a row's score becomes
@@ -34,7 +34,8 @@ against 0.79 and 0.85) it gave F1 0.88, FAR 9 %, MAR 16 %, NAB 42 (the error sco
 26 %, 39); on SensorPlant seeds 0-7 0.75 / 7 % / 29 % (0.64 / 9 % / 42 %), and on seeds 8-15,
 not used to choose it, 0.79 / 7 % / 24 % (0.71 / 7 % / 36 %). Then, frozen, one run on all 34
 SKAB files: F1 0.85, FAR 17 %, MAR 15 %, NAB 38 (the error score in the same run: 0.77, 19 %,
-27 %, 34); its false alarms come mostly from ``other/`` (29 %).
+27 %, 34); its false alarms come mostly from ``other/`` (29 %). ``scoring="error"`` keeps the
+error score alone; :meth:`AnomalyDetector.score` gives either part with ``part=``.
 
 Calibration. The weights are fitted on the first ``1 - holdout`` of the training rows; the
 rest, scored out of sample as test rows will be, give the error scale and the threshold. All of
@@ -90,6 +91,7 @@ __all__ = ["DEFAULT_EPOCHS", "AnomalyDetector", "StreamScorer", "fit_gpd", "pot_
 ThresholdName = Literal["quantile", "pot"]
 CombineName = Literal["max", "mean"]
 ScoringName = Literal["error", "level"]
+ScorePart = Literal["all", "error", "level"]
 
 DEFAULT_EPOCHS: dict[str, int] = {"window_cnnlstm": 40, "mscred": 10, "convlstm_ae": 10}
 """Training passes per family when ``epochs`` is None. A window model sees each row in ``window``
@@ -233,8 +235,8 @@ class AnomalyDetector:
             errors.
         combine: how a row's smoothed per-sensor errors become its score: ``"max"``, the
             worst sensor, or ``"mean"``.
-        scoring: ``"error"``, the model's error score alone, or ``"level"``, that score beside
-            a held-shift level score (see the module docstring and :mod:`cnnlstm.scoring`).
+        scoring: ``"level"``, the model's error score beside a held-shift level score (see the
+            module docstring and :mod:`cnnlstm.scoring`), or ``"error"``, the error score alone.
         seed: seeds the weights and the batch order.
         device: where the model runs.
         num_threads: torch CPU threads while fitting and scoring (restored after); these models
@@ -275,7 +277,7 @@ class AnomalyDetector:
         holdout: float = 0.25,
         smooth: int = 15,
         combine: CombineName = "max",
-        scoring: ScoringName = "error",
+        scoring: ScoringName = "level",
         seed: int = 0,
         device: str = "cpu",
         num_threads: int = 1,
@@ -553,29 +555,45 @@ class AnomalyDetector:
                 f"but got {shown}. Score files with the same sensor columns as the training data."
             )
 
-    def score(self, x: np.ndarray, *, columns: Sequence[str] | None = None) -> np.ndarray:
+    def score(
+        self, x: np.ndarray, *, columns: Sequence[str] | None = None, part: ScorePart = "all"
+    ) -> np.ndarray:
         """Score each row; see the module docstring for the rows that score 0.0.
 
         Args:
             x: ``(M, S)`` rows in the units of the training rows.
             columns: their names, checked against :attr:`columns_` when given.
+            part: ``"all"``, the detector's score (judged against :attr:`threshold_`);
+                ``"error"``, the model's error score alone (against :attr:`error_threshold_`);
+                ``"level"``, the held-shift level score alone (against
+                :attr:`level_threshold_`; ``scoring="level"`` only).
 
         Returns:
             ``(M,)`` float64 scores.
 
         Raises:
             DataError: not fitted, another number (or other names) of columns, NaN.
+            ValueError: an unknown ``part``, or ``"level"`` with ``scoring="error"``.
         """
+        if part not in ("all", "error", "level"):
+            raise ValueError(f"part has to be 'all', 'error' or 'level', but got {part!r}")
         self._model()
         rows = _as_rows(x, "AnomalyDetector.score")
         self._check_columns(rows.shape[1], columns, "AnomalyDetector.score")
         standard = np.asarray(self.scaler.transform(rows), dtype=np.float64)  # (M, S)
+        level: np.ndarray | None = None
+        if part == "level" or (part == "all" and self.level_ is not None):
+            if self.level_ is None:
+                raise ValueError("part='level' needs a detector fitted with scoring='level'")
+            level = self.level_.score(standard)
+            if part == "level":
+                return level
         scaled = torch.as_tensor(standard, dtype=torch.float32)
         with _threads(self.num_threads):
             errors = self._row_errors(scaled)
         scores = self._scores_from_errors(errors)
-        if self.level_ is not None:
-            scores = self._combined(scores, self.level_.score(standard))
+        if level is not None:
+            scores = self._combined(scores, level)
         return scores
 
     def predict(self, x: np.ndarray, *, columns: Sequence[str] | None = None) -> np.ndarray:

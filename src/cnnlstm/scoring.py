@@ -248,15 +248,18 @@ def combine_scores(
 
 @dataclass
 class HeldShiftState:
-    """Where a stream is: the last ``fast`` residuals, the baselines, the frozen-row counts and
-    which sensors' baselines were released (they follow until their alarm ends)."""
+    """Where a stream is: the last ``fast`` residuals, the baselines, the frozen-row counts,
+    which sensors' baselines were released (they follow until their alarm ends), and the
+    fitted map from a row to its scaled cross-sensor residuals (``row @ project + offset``)."""
 
     recent: np.ndarray
     baseline: np.ndarray
     frozen: np.ndarray
     released: np.ndarray
+    project: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    offset: np.ndarray = field(default_factory=lambda: np.empty(0))
     rows: int = 0
-    slot: int = field(default=0)
+    slot: int = 0
 
 
 class HeldShift:
@@ -362,11 +365,16 @@ class HeldShift:
         """A fresh stream state."""
         self._check_fitted()
         n = self.n_sensors
+        # residual / scale = (x - (x @ W + b)) / scale = x @ project + offset: one product a row
+        project = (np.eye(n) - self.weights_[:-1]) / self.residual_scale_  # (S, S)
+        offset = -self.weights_[-1] / self.residual_scale_  # (S,)
         return HeldShiftState(
             recent=np.zeros((self.fast, n)),
             baseline=np.zeros(n),
             frozen=np.zeros(n, dtype=np.int64),
             released=np.zeros(n, dtype=bool),
+            project=project,
+            offset=offset,
         )
 
     def _step(self, state: HeldShiftState, residual: np.ndarray, frozen: bool) -> np.ndarray:
@@ -376,26 +384,23 @@ class HeldShift:
         state.recent[state.slot] = residual
         state.slot = (state.slot + 1) % self.fast
         state.rows += 1
-        full = state.rows >= self.fast
+        moved = state.baseline + (residual - state.baseline) / self.tau  # (S,): if it follows
+        if state.rows < self.fast:  # the trailing mean is not whole yet: follow, score 0
+            state.baseline = moved
+            return np.zeros_like(residual)
         deviation: np.ndarray = state.recent.sum(axis=0) / self.fast - state.baseline  # (S,)
-        if not full:
-            deviation = np.zeros_like(deviation)
-        follow = np.ones(len(deviation), dtype=bool)
-        if frozen and full:
+        if frozen:
             alarm = np.abs(deviation) / self.deviation_scale_ > self.freeze
             state.frozen = np.where(alarm, state.frozen + 1, 0)
             state.released = alarm & (state.released | (state.frozen > self.max_freeze))
-            follow = ~alarm | state.released
-        moved = state.baseline + (residual - state.baseline) / self.tau
-        state.baseline = np.where(follow, moved, state.baseline)
+            state.baseline = np.where(~alarm | state.released, moved, state.baseline)
+        else:
+            state.baseline = moved
         return deviation
 
-    def _residuals(self, rows: np.ndarray) -> np.ndarray:
-        return cross_sensor_residuals(rows, self.weights_) / self.residual_scale_  # (N, S)
-
     def _deviations(self, rows: np.ndarray, *, frozen: bool) -> np.ndarray:
-        residuals = self._residuals(rows)
         state = self.start()
+        residuals: np.ndarray = rows @ state.project + state.offset  # (N, S), training-sd units
         out = np.empty_like(residuals)
         for t, residual in enumerate(residuals):
             out[t] = self._step(state, residual, frozen)
@@ -427,8 +432,7 @@ class HeldShift:
 
     def update(self, state: HeldShiftState, row: np.ndarray) -> float:
         """Score one ``(S,)`` row of a stream, advancing ``state``; equals :meth:`score`."""
-        self._check_fitted()
-        residual = self._residuals(np.asarray(row, dtype=np.float64)[None, :])[0]  # (S,)
+        residual = np.asarray(row, dtype=np.float64) @ state.project + state.offset  # (S,)
         deviation = np.abs(self._step(state, residual, True)) / self.deviation_scale_
         scored = deviation * self.active_
         return float(scored.max()) if len(scored) else 0.0

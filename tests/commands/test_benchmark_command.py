@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from cnnlstm.commands import benchmark as benchmark_command
-from cnnlstm.commands.benchmark import FLOOR, main
+from cnnlstm.commands.benchmark import FLOOR, QUICK_EPOCHS, main
+from cnnlstm.detect import AnomalyDetector
 
 SKAB_DIR = Path("/work/shared/data/skab")
 QUICK_FILES = ("valve1/0.csv", "valve2/0.csv", "other/1.csv")  # the first file of each folder
@@ -38,12 +39,29 @@ def test_quick_run_prints_our_row_beside_the_leaderboard(
     assert "| Conv-AE | 0.78 | 13.55 | 28.02 | 23.61 | SKAB |" in table
     document = json.loads((out / "skab.json").read_text())
     names = [row["name"] for row in document["rows"]]
-    assert names == ["window_cnnlstm", FLOOR]
-    row = document["rows"][0]
-    assert row["files"] == 3
-    judged = row["tp"] + row["fp"] + row["fn"] + row["tn"]
-    assert judged == sum(len(pd.read_csv(SKAB_DIR / f, sep=";")) - 400 for f in QUICK_FILES)
-    assert 0.0 <= row["f1"] <= 1.0 and 0.0 <= row["far"] <= 1.0
+    assert names == ["window_cnnlstm", "window_cnnlstm (error score)", FLOOR]
+    for row in document["rows"][:2]:
+        assert row["files"] == 3
+        judged = row["tp"] + row["fp"] + row["fn"] + row["tn"]
+        assert judged == sum(len(pd.read_csv(SKAB_DIR / f, sep=";")) - 400 for f in QUICK_FILES)
+        assert 0.0 <= row["f1"] <= 1.0 and 0.0 <= row["far"] <= 1.0
+
+
+def test_the_error_score_row_is_a_detector_fitted_with_scoring_error(
+    quick_run: tuple[int, Path],
+) -> None:
+    _, out = quick_run
+    row = json.loads((out / "skab.json").read_text())["rows"][1]
+    tp = fp = 0
+    for name in QUICK_FILES:  # the protocol again, by hand, with the error score alone
+        frame = pd.read_csv(SKAB_DIR / name, sep=";")
+        rows = frame.drop(columns=["datetime", "anomaly", "changepoint"]).to_numpy()
+        detector = AnomalyDetector(scoring="error", epochs=QUICK_EPOCHS, seed=0).fit(rows[:400])
+        flags = detector.predict(rows)[400:]
+        labels = frame["anomaly"].to_numpy()[400:]
+        tp += int(((flags == 1) & (labels == 1)).sum())
+        fp += int(((flags == 1) & (labels == 0)).sum())
+    assert (row["tp"], row["fp"]) == (tp, fp)
 
 
 def test_floor_row_equals_the_labels_counted_by_hand(quick_run: tuple[int, Path]) -> None:
@@ -64,11 +82,13 @@ def test_floor_row_equals_the_labels_counted_by_hand(quick_run: tuple[int, Path]
 
 
 def test_quick_run_prints_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["skab", str(SKAB_DIR), "--quick", "--model", "mscred"]) == 0
+    assert main(["skab", str(SKAB_DIR), "--quick", "--model", "mscred", "--scoring", "error"]) == 0
     printed = capsys.readouterr().out
     document = json.loads(printed[: printed.index("\n### ")])
-    assert [row["name"] for row in document["rows"]] == ["mscred", FLOOR]
-    assert "| mscred |" in printed and "| MSCRED | 0.36 |" in printed
+    assert [row["name"] for row in document["rows"]] == ["mscred (error score)", FLOOR]
+    assert "| mscred (error score) |" in printed and "| MSCRED | 0.36 |" in printed
+    assert main(["skab", str(SKAB_DIR), "--quick", "--scoring", "level,nope"]) == 2
+    assert "--scoring has to name some of level, error, but got nope" in capsys.readouterr().err
 
 
 def test_models_option_takes_a_comma_separated_list(capsys: pytest.CaptureFixture[str]) -> None:

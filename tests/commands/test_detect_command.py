@@ -422,9 +422,10 @@ def test_readme_quick_start_commands_parse() -> None:
 
 
 def test_fit_flags_reach_the_saved_detector(plant_files: dict[str, Path], tmp_path: Path) -> None:
-    """--smooth, --combine and --factor set the detector's options (read back from --save)."""
+    """--smooth, --combine, --factor and --scoring set the detector's options (read back from
+    --save)."""
     saved = tmp_path / "detector.pt"
-    flags = ["--smooth", "3", "--combine", "mean", "--factor", "2.5"]
+    flags = ["--smooth", "3", "--combine", "mean", "--factor", "2.5", "--scoring", "error"]
     code = main(
         [
             str(plant_files["plant"]),
@@ -442,3 +443,4 @@ def test_fit_flags_reach_the_saved_detector(plant_files: dict[str, Path], tmp_pa
     detector = AnomalyDetector.load(saved)
     assert (detector.smooth, detector.combine, detector.factor) == (3, "mean", 2.5)
     assert (detector.window, detector.epochs) == (8, 2)
+    assert detector.scoring == "error" and detector.level_ is None

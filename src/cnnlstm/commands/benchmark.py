@@ -2,7 +2,8 @@
 
 ::
 
-    cnnlstm benchmark skab DATA_DIR [--model NAME ... | --models A,B] [--output DIR] [--quick]
+    cnnlstm benchmark skab DATA_DIR [--model NAME ... | --models A,B] [--scoring level,error]
+                                    [--output DIR] [--quick]
 
 For each of SKAB's labelled files (``valve1/*.csv``, ``valve2/*.csv``, ``other/*.csv``) and each
 model: fit an :class:`~cnnlstm.detect.AnomalyDetector` on the first :data:`TRAIN_ROWS` rows (its
@@ -18,7 +19,10 @@ that figure only comes out when the first 400 rows of each file are left out).
 Every detector runs with :class:`~cnnlstm.detect.AnomalyDetector`'s defaults, which were chosen
 on ``valve1`` and generated plant data only (see :mod:`cnnlstm.detect`), never on this table; the
 window models train for fewer passes (:data:`~cnnlstm.detect.DEFAULT_EPOCHS`), so all three run
-in about 7 minutes on 2 shared cores (window_cnnlstm about 2).
+in about 7 minutes on 2 shared cores (window_cnnlstm about 2). Each model is fitted once and
+judged twice (``--scoring``): by the detector's score (``scoring="level"``, the default: the
+model's error beside the held-shift level score) and by the model's error score alone, against
+its own threshold from the same fit, so the models can be compared as CNN-LSTMs.
 
 ``--quick`` runs the first file of each folder with 2 epochs, to check the machinery in seconds.
 """
@@ -56,6 +60,7 @@ __all__ = [
     "DEFAULT_MODELS",
     "FLOOR",
     "QUICK_EPOCHS",
+    "SCORINGS",
     "TRAIN_ROWS",
     "SkabRun",
     "add_parser",
@@ -71,6 +76,8 @@ TRAIN_ROWS = 400
 DEFAULT_MODELS = DETECTOR_MODELS
 FLOOR = "flag every row (this data)"
 QUICK_EPOCHS = 2
+SCORINGS = ("level", "error")
+"""How each model's flags are judged: the detector's score, then the model's error score alone."""
 _NAB_WINDOW_SECONDS = 60.0
 _SKAB_HELP = "SKAB: fit on the first 400 rows of each file, judge the rest, pooled over files"
 _HELP = "run a published benchmark protocol and print our results beside the leaderboard"
@@ -144,6 +151,13 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="A,B",
         help="detector families to run, comma-separated (added to any --model)",
     )
+    skab.add_argument(
+        "--scoring",
+        metavar="A,B",
+        default=",".join(SCORINGS),
+        help="judge each model by these scores, comma-separated: 'level' (the detector's score) "
+        f"and 'error' (the model's error alone); default {','.join(SCORINGS)}",
+    )
     skab.add_argument("--output", metavar="DIR", type=Path, help="write skab.json and skab.md here")
     skab.add_argument(
         "--quick",
@@ -177,8 +191,11 @@ def run(args: argparse.Namespace) -> int:
         chosen = list(args.model or [])
         chosen += [n.strip() for n in (getattr(args, "models", None) or "").split(",") if n.strip()]
         models = tuple(dict.fromkeys(chosen)) if chosen else DEFAULT_MODELS
+        scorings = tuple(dict.fromkeys(n.strip() for n in args.scoring.split(",") if n.strip()))
         started = time.perf_counter()
-        rows = run_skab(args.data_dir, models=models, quick=args.quick, seed=args.seed)
+        rows = run_skab(
+            args.data_dir, models=models, scorings=scorings, quick=args.quick, seed=args.seed
+        )
         wall = time.perf_counter() - started
     except USER_ERRORS as error:
         return user_error(COMMAND, error)
@@ -209,32 +226,45 @@ def run_skab(
     data_dir: str | Path,
     *,
     models: Sequence[str] = DEFAULT_MODELS,
+    scorings: Sequence[str] = SCORINGS,
     quick: bool = False,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """Run the SKAB protocol (see the module docstring) and return one row per model + floor.
+    """Run the SKAB protocol (see the module docstring) and return one row per model and
+    scoring, then the floor.
 
     Args:
         data_dir: the SKAB data folder.
         models: detector families to run, with :class:`AnomalyDetector`'s defaults.
+        scorings: how to judge each fitted model (:data:`SCORINGS`): ``"level"``, the
+            detector's score against its threshold, named after the model; ``"error"``, the
+            model's error score alone against its own threshold, named ``"<model> (error
+            score)"``.
         quick: the first file of each folder and :data:`QUICK_EPOCHS` epochs.
         seed: seeds every detector.
 
     Returns:
-        Rows as :meth:`SkabRun.row` makes them: the models in order, then :data:`FLOOR`.
+        Rows as :meth:`SkabRun.row` makes them: each model's scorings in order, then
+        :data:`FLOOR`.
 
     Raises:
         DataError: no SKAB layout, a file without an ``anomaly`` label or too short to judge.
-        ValueError: a model that is not a detector family.
+        ValueError: a model that is not a detector family, or an unknown scoring.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     root = Path(data_dir)
     files = _files(root, quick)
-    runs = {name: SkabRun(name) for name in models}
+    bad = [name for name in scorings if name not in SCORINGS]
+    if bad or not scorings:
+        raise ValueError(
+            f"--scoring has to name some of {', '.join(SCORINGS)}, but got "
+            f"{', '.join(bad) or 'none'}"
+        )
+    runs = {(name, how): SkabRun(_row_name(name, how)) for name in models for how in scorings}
     floor = SkabRun(FLOOR)
-    options: dict[str, Any] = {"seed": seed}
+    options: dict[str, Any] = {"seed": seed, "scoring": "level" if "level" in scorings else "error"}
     if quick:
         options["epochs"] = QUICK_EPOCHS
     unknown = [name for name in models if name not in DEFAULT_MODELS]
@@ -268,11 +298,23 @@ def run_skab(
                 started = time.perf_counter()
                 detector = AnomalyDetector(model=name, **options)
                 detector.fit(data.features[:TRAIN_ROWS], columns=data.feature_names)
-                flags = (detector.score(data.features) > detector.threshold_).astype(np.int64)
-                runs[name].add(labels[judged], changepoints[judged], flags[judged])
-                runs[name].seconds += time.perf_counter() - started
+                fitted = time.perf_counter() - started
+                for how in scorings:
+                    started = time.perf_counter()
+                    if how == options["scoring"]:
+                        flags = detector.score(data.features) > detector.threshold_
+                    else:  # the error part of a level detector, against its own threshold
+                        error = detector.score(data.features, part="error")
+                        flags = error > detector.error_threshold_
+                    run = runs[name, how]
+                    run.add(labels[judged], changepoints[judged], flags[judged].astype(np.int64))
+                    run.seconds += fitted + time.perf_counter() - started
                 progress.advance(task)
-    return [*(runs[name].row() for name in models), floor.row()]
+    return [*(runs[name, how].row() for name in models for how in scorings), floor.row()]
+
+
+def _row_name(model: str, scoring: str) -> str:
+    return model if scoring == "level" else f"{model} (error score)"
 
 
 def _labels(data: SensorCSV) -> tuple[np.ndarray, np.ndarray]:

@@ -89,6 +89,7 @@ _FIT_FLAGS = (
     "factor",
     "smooth",
     "combine",
+    "scoring",
     "seed",
 )
 _HELP = "fit an anomaly detector on normal sensor rows, score a file and write its flags"
@@ -159,6 +160,12 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--combine",
         choices=("max", "mean"),
         help=f"how the sensors' errors make a row's score (default {_default('combine')})",
+    )
+    parser.add_argument(
+        "--scoring",
+        choices=("level", "error"),
+        help="'level': the model's error beside a held-shift level score; 'error': the error "
+        f"alone (default {_default('scoring')})",
     )
     parser.add_argument(
         "--seed", type=int, help=f"seeds the weights and batch order (default {_default('seed')})"
