@@ -393,9 +393,10 @@ def _offline(args: argparse.Namespace) -> int:
 
     spans = spans_from_binary(flags)
     console = _console(args)
+    unit = " (scores are in units of the alarm level)" if detector.level_ is not None else ""
     console.print(
-        f"threshold {detector.threshold_:.6g}: flagged {int(flags.sum())} of {len(flags)} rows "
-        f"in {len(spans)} spans; wrote {args.output}",
+        f"threshold {detector.threshold_:.6g}{unit}: flagged {int(flags.sum())} of {len(flags)} "
+        f"rows in {len(spans)} spans; wrote {args.output}",
         soft_wrap=True,
     )
     metrics = None
