@@ -19,7 +19,7 @@ that figure only comes out when the first 400 rows of each file are left out).
 Every detector runs with :class:`~cnnlstm.detect.AnomalyDetector`'s defaults, which were chosen
 on ``valve1`` and generated plant data only (see :mod:`cnnlstm.detect`), never on this table; the
 window models train for fewer passes (:data:`~cnnlstm.detect.DEFAULT_EPOCHS`), so all three run
-in about 7 minutes on 2 shared cores (window_cnnlstm about 2). Each model is fitted once and
+in about 5 minutes on 2 shared cores (window_cnnlstm under 2). Each model is fitted once and
 judged twice (``--scoring``): by the detector's score (``scoring="level"``, the default: the
 model's error beside the held-shift level score) and by the model's error score alone, against
 its own threshold from the same fit, so the models can be compared as CNN-LSTMs.
