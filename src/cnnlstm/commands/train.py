@@ -15,9 +15,14 @@ and jsonargparse; its names stay importable from :mod:`cnnlstm.cli` too.
 from __future__ import annotations
 
 import contextlib
+import csv
 import importlib
+import io
 import logging
+import os
+import tempfile
 import warnings
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -48,6 +53,7 @@ __all__ = [
     "build_cli",
     "metric_mode",
     "monitored_metric",
+    "prediction_rows",
     "quiet_lightning",
     "run_name",
     "run_summary",
@@ -118,13 +124,128 @@ def _join_batches(outputs: Sequence[Any]) -> Any:
     return joined
 
 
-class PredictionWriter(BasePredictionWriter):
-    """Saves what ``cnnlstm predict`` returns to ``output_dir/predictions.pt``.
+def _classes_of(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[str] | None:
+    """The class names of a classifier's predictions, when its DataModule names its items."""
+    from cnnlstm.tasks import ClassificationTask  # lazy: the tasks import the model zoo
 
-    The file holds ``{"predictions": ..., "indices": [...]}``: the batch outputs joined (class
-    probabilities ``(N, K)``, forecast frames ``(N, K, C, H, W)``, or the list of strings a
-    recognizer reads) and each item's index in the dataset. With several processes each writes
+    data = getattr(trainer, "datamodule", None)
+    classes = getattr(data, "classes", None)
+    if not isinstance(pl_module, ClassificationTask) or not callable(
+        getattr(data, "predict_items", None)
+    ):
+        return None
+    if not isinstance(classes, list) or len(classes) != pl_module.num_classes:
+        return None
+    return [str(name) for name in classes]
+
+
+def prediction_rows(
+    probabilities: Tensor,
+    indices: Sequence[int],
+    items: Sequence[tuple[str, int | None]],
+    classes: Sequence[str],
+    *,
+    top: int = 3,
+) -> list[dict[str, str]]:
+    """One row per clip of class probabilities ``(N, K)`` whose row ``r`` is item ``indices[r]``.
+
+    The items of one clip (the windows of sliding sampling) are averaged: the clip's
+    probabilities are the mean of its items'. Rows come in the order of the clips' first items.
+
+    Args:
+        probabilities: ``(N, K)``, one row per predicted item.
+        indices: the dataset index of each row.
+        items: ``(clip, label or None)`` of each dataset index, as
+            :meth:`~cnnlstm.data.VideoDataModule.predict_items` gives them.
+        classes: the ``K`` class names.
+        top: how many classes the ``top3`` column lists.
+
+    Returns:
+        Dicts with the keys ``clip``, ``predicted``, ``probability``, ``true`` (``""`` when the
+        class is not known), ``top3`` (``"name (p); name (p); ..."``; ``top<top>`` for another
+        ``top``) and ``items`` (the dataset indices of the clip's items, as ``predictions.pt``
+        lists them, space-separated).
+
+    Example:
+        >>> p = torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.9, 0.1]])
+        >>> rows = prediction_rows(p, [0, 1, 2], [("a.mp4", 1), ("a.mp4", 1), ("b.mp4", None)],
+        ...                        ["cat", "dog"])
+        >>> [(r["clip"], r["predicted"], r["probability"], r["true"]) for r in rows]
+        [('a.mp4', 'dog', '0.6000', 'dog'), ('b.mp4', 'cat', '0.9000', '')]
+    """
+    clips: dict[str, list[int]] = {}
+    for row, index in enumerate(indices):
+        clips.setdefault(items[index][0], []).append(row)
+    rows = []
+    for clip, where in clips.items():
+        mean = probabilities[where].double().mean(dim=0)  # (K,)
+        best = torch.topk(mean, min(top, len(classes)))
+        label = items[indices[where[0]]][1]
+        names = [classes[int(k)] for k in best.indices]
+        rows.append(
+            {
+                "clip": clip,
+                "predicted": names[0],
+                "probability": f"{float(best.values[0]):.4f}",
+                "true": "" if label is None else classes[label],
+                f"top{top}": "; ".join(
+                    f"{name} ({float(p):.4f})" for name, p in zip(names, best.values, strict=True)
+                ),
+                "items": " ".join(str(int(indices[r])) for r in where),
+            }
+        )
+    return rows
+
+
+def _write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it to ``path``."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _summary(rows: Sequence[dict[str, str]]) -> str:
+    """``6 clips; predicted '3' 4x, '7' 2x; accuracy 0.500 (3 of 6 clips of a known class)``."""
+    counts = Counter(row["predicted"] for row in rows).most_common()
+    shown = ", ".join(f"{name!r} {count}x" for name, count in counts[:5])
+    more = f" and {len(counts) - 5} more classes" if len(counts) > 5 else ""
+    text = f"{len(rows)} clips; predicted {shown}{more}"
+    known = [row for row in rows if row["true"]]
+    if known:
+        right = sum(row["predicted"] == row["true"] for row in known)
+        text += (
+            f"; accuracy {right / len(known):.3f} ({right} of {len(known)} clips of a known class)"
+        )
+    return text
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Saves what ``cnnlstm predict`` returns to ``output_dir/predictions.pt``, and a
+    classifier's predictions per clip to ``output_dir/predictions.csv``.
+
+    The ``.pt`` file holds ``{"predictions": ..., "indices": [...]}``: the batch outputs joined
+    (class probabilities ``(N, K)``, forecast frames ``(N, K, C, H, W)``, or the list of strings
+    a recognizer reads) and each item's index in the dataset. With several processes each writes
     ``predictions_rank<r>.pt``. Read it with ``torch.load(path)``.
+
+    The CSV is written for a :class:`~cnnlstm.tasks.ClassificationTask` whose DataModule names
+    its classes and its predict items (``classes`` and ``predict_items()``, as
+    :class:`~cnnlstm.data.VideoDataModule` does), with one process and one predict loader. It has
+    one row per clip, whose items are averaged (the windows of ``sliding`` sampling: the mean of
+    their probabilities), with the columns of :func:`prediction_rows`: ``clip`` (its path
+    relative to the folder predicted on), ``predicted`` (a class name), ``probability``, ``true``
+    (empty when not known), ``top3`` and ``items`` (the clip's indices in ``predictions.pt``). It is
+    written to a temporary file and then renamed, so a reader never sees half a file. A line
+    then says how many clips were predicted as what, and the accuracy when classes are known.
+    A run that writes no CSV removes the one an earlier run left beside the ``.pt``.
+
+    Before predicting, a classifier that predicts another number of classes than its data has
+    (a checkpoint trained on other class folders) stops the run with a :class:`ConfigError`.
 
     Args:
         output_dir: the folder; ``None`` for ``runs/<name>/predictions``.
@@ -135,6 +256,35 @@ class PredictionWriter(BasePredictionWriter):
         self.output_dir = output_dir
         self.path: Path | None = None
         """The file written by the last ``predict``, or ``None`` before one."""
+        self.csv_path: Path | None = None
+        """The CSV written by the last ``predict``, or ``None`` when it wrote none."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """Before predicting, check that the model predicts as many classes as the data has."""
+        if stage != "predict":
+            return
+        from cnnlstm.tasks import ClassificationTask
+
+        data = getattr(trainer, "datamodule", None)
+        found = getattr(data, "num_classes", None)
+        if not isinstance(pl_module, ClassificationTask) or not isinstance(found, int):
+            return
+        built = pl_module.num_classes
+        if built != found:
+            names = getattr(data, "classes", None)
+            shown = f" {list(names)}" if names else ""
+            fix = (
+                "the class names come from data.init_args.root, so set it to the class folders "
+                "the model was trained on (and data.init_args.predict_root to the clips to "
+                "predict on), or predict"
+                if hasattr(data, "predict_root")
+                else "predict on the data the model was trained on, or"
+            )
+            raise ConfigError(
+                f"predict: the model (from the checkpoint, when one is given) predicts {built} "
+                f"classes, but the data has {found} classes{shown}; {fix} with a checkpoint "
+                f"trained on these {found} classes."
+            )
 
     def write_on_epoch_end(
         self,
@@ -147,7 +297,8 @@ class PredictionWriter(BasePredictionWriter):
             return [int(i) for batch in batches for i in (batch or [])]
 
         # batch_indices has one list per dataloader; predictions too with several dataloaders
-        if len(trainer.num_predict_batches) > 1:
+        several = len(trainer.num_predict_batches) > 1
+        if several:
             joined: Any = [_join_batches(p) for p in predictions]
             where: Any = [indices(b) for b in batch_indices]
         else:
@@ -164,6 +315,24 @@ class PredictionWriter(BasePredictionWriter):
         torch.save({"predictions": joined, "indices": where}, self.path)
         count = len(joined)
         print(f"cnnlstm: wrote {count} predictions to {self.path}")
+        self.csv_path = None
+        classes = _classes_of(trainer, pl_module)
+        if several or trainer.world_size != 1 or classes is None or not isinstance(joined, Tensor):
+            if trainer.world_size == 1:  # a CSV of an earlier run would not match the new .pt
+                (folder / "predictions.csv").unlink(missing_ok=True)
+            return
+        data: Any = getattr(trainer, "datamodule", None)
+        items = data.predict_items()
+        rows = prediction_rows(joined, where, items, classes)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["clip"])
+        writer.writeheader()
+        writer.writerows(rows)
+        self.csv_path = folder / "predictions.csv"
+        _write_text_atomically(self.csv_path, text.getvalue())
+        source = getattr(data, "predict_source", None)
+        under = f" (clips under {source})" if source is not None else ""
+        print(f"cnnlstm: wrote {self.csv_path}{under}: {_summary(rows)}")
 
 
 class TaskEarlyStopping(EarlyStopping):

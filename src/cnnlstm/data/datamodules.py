@@ -18,6 +18,7 @@ from typing import Any, Literal
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from cnnlstm.data.arrays import ArrayDataset
@@ -26,8 +27,14 @@ from cnnlstm.data.digit_images import DigitImages
 from cnnlstm.data.moving_digits import DigitClips, MovingDigits
 from cnnlstm.data.sensors import NanPolicy, SensorCSV, SensorWindows, StandardScaler
 from cnnlstm.data.text_lines import DEFAULT_ALPHABET, TextLines
-from cnnlstm.data.video import FrameFolder, Sampling, VideoFolder
-from cnnlstm.errors import DataError
+from cnnlstm.data.video import (
+    FRAME_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    FrameFolder,
+    Sampling,
+    VideoFolder,
+)
+from cnnlstm.errors import ConfigError, DataError
 
 __all__ = [
     "ArrayDataModule",
@@ -136,10 +143,19 @@ class VideoDataModule(_LoaderMixin):
     """Clips from a :class:`VideoFolder` or :class:`FrameFolder`, split by clip.
 
     The split is over clips, so the sliding windows of one clip never land in two splits.
-    Training items use ``sampling``; validation and test items use ``eval_sampling``, with the
-    random windows fixed per item (seeded) so every evaluation sees the same frames. With
-    ``frames=None`` the loaders pad whole clips with :func:`~cnnlstm.data.collate.pad_collate`
+    Training items use ``sampling``; validation, test and predict items use ``eval_sampling``,
+    with the random windows fixed per item (seeded) so every evaluation sees the same frames.
+    With ``frames=None`` the loaders pad whole clips with :func:`~cnnlstm.data.collate.pad_collate`
     and yield ``(x, lengths, y)``.
+
+    ``predict`` runs on ``predict_root`` when it is given, else on the test split.
+    ``predict_root`` holds clips as they come (``predict_root/<clip>.mp4`` or
+    ``predict_root/<clip>/<frame>.png``: no label), or one folder per class as ``root`` does:
+    folders named after one of ``root``'s classes give their clips that label, other folders only
+    group clips. Class names and indices always come from ``root``, the classes the model was
+    trained on. :meth:`predict_items` names each predict item (its clip and its label), which is
+    what ``cnnlstm predict`` writes to ``predictions.csv``. The class names are saved in
+    checkpoints; loading one trained on other classes raises a :class:`ConfigError`.
 
     Args:
         root: ``root/<class>/<clip>`` of videos or of frame folders.
@@ -147,7 +163,7 @@ class VideoDataModule(_LoaderMixin):
             folders).
         frames: ``T`` frames per item, or ``None`` for whole clips.
         sampling: how training items pick frames: ``"uniform"``, ``"random"``, ``"sliding"``.
-        eval_sampling: the same for validation and test; ``None`` uses ``sampling``.
+        eval_sampling: the same for validation, test and predict; ``None`` uses ``sampling``.
         stride: steps between sliding windows.
         size: ``(H, W)`` to resize frames to.
         fps: sample at this many moments per second.
@@ -155,9 +171,14 @@ class VideoDataModule(_LoaderMixin):
         grayscale: one channel instead of RGB.
         val_split: fraction or count of clips for validation.
         test_split: fraction or count of clips for testing.
+        predict_root: clips to predict on (see above); ``None`` predicts on the test split.
         batch_size: items per batch.
         num_workers: ``DataLoader`` worker processes.
         seed: fixes the split, the shuffling and the evaluation windows.
+
+    Raises:
+        DataError: in ``setup``, for a ``root`` or ``predict_root`` that is missing or holds no
+            clips, and (in ``predict_dataloader``) for nothing to predict on.
 
     Example:
         >>> import tempfile
@@ -172,6 +193,11 @@ class VideoDataModule(_LoaderMixin):
         >>> module.setup("fit")
         >>> next(iter(module.train_dataloader()))[0].shape
         torch.Size([4, 3, 3, 8, 16])
+        >>> module.setup("predict")
+        >>> module.predict_items()[0]
+        ('left/c2', 0)
+        >>> next(iter(module.predict_dataloader()))[0].shape
+        torch.Size([2, 3, 3, 8, 16])
     """
 
     def __init__(
@@ -189,6 +215,7 @@ class VideoDataModule(_LoaderMixin):
         grayscale: bool = False,
         val_split: float = 0.1,
         test_split: float = 0.1,
+        predict_root: str | Path | None = None,
         batch_size: int = 8,
         num_workers: int = 0,
         seed: int = 0,
@@ -212,10 +239,24 @@ class VideoDataModule(_LoaderMixin):
         self.grayscale = grayscale
         self.val_split = val_split
         self.test_split = test_split
+        self.predict_root = None if predict_root is None else Path(predict_root)
         self.collate_fn = pad_collate if frames is None else None
         self.classes: list[str] = []
+        self.predict_set: Dataset[Any] | None = None
+        self.predict_source: Path | None = None
+        """The folder the names of :meth:`predict_items` are relative to (after setup)."""
+        self._predict_items: list[tuple[str, int | None]] = []
 
-    def _dataset(self, sampling: Sampling, *, seed: int | None) -> VideoFolder | FrameFolder:
+    def _dataset(
+        self,
+        sampling: Sampling,
+        *,
+        seed: int | None,
+        root: Path | None = None,
+        kind: Literal["video", "frames"] | None = None,
+        labelled: bool = True,
+    ) -> VideoFolder | FrameFolder:
+        root = self.root if root is None else root
         stride = self.stride if sampling == "sliding" else None
         common: dict[str, Any] = {
             "frames": self.frames,
@@ -225,29 +266,30 @@ class VideoDataModule(_LoaderMixin):
             "fps": self.fps,
             "grayscale": self.grayscale,
             "seed": seed,
+            "labelled": labelled,
         }
-        kind = self.format
-        if kind == "auto":
-            kind = "frames" if self._holds_folders() else "video"
+        if kind is None:
+            if self.format != "auto":
+                kind = self.format
+            else:
+                kind = "frames" if _class_folders_hold_folders(root) else "video"
         if kind == "frames":
-            return FrameFolder(self.root, source_fps=self.source_fps, **common)
-        return VideoFolder(self.root, **common)
-
-    def _holds_folders(self) -> bool:
-        if not self.root.is_dir():
-            return False
-        for class_dir in self.root.iterdir():
-            if class_dir.is_dir() and any(p.is_dir() for p in class_dir.iterdir()):
-                return True
-        return False
+            return FrameFolder(root, source_fps=self.source_fps, **common)
+        return VideoFolder(root, **common)
 
     def setup(self, stage: str | None = None) -> None:
+        # predicting on predict_root needs root's classes only, not its (maybe costly) splits
+        if stage != "predict" or self.predict_root is None:
+            self._setup_splits()
+        if stage in (None, "predict") and self.predict_set is None:
+            self._setup_predict()
+
+    def _setup_splits(self) -> None:
         if self.train_set is not None:
             return
         train_data = self._dataset(self.sampling, seed=None)
         eval_data = self._dataset(self.eval_sampling, seed=self.seed)
-        self.classes = train_data.classes
-        self.num_classes = len(train_data.classes)
+        self._set_classes(train_data.classes)
         clips = len(train_data.samples)
         n_train, n_val, _ = split_sizes(clips, self.val_split, self.test_split, what="clips")
         order = _permutation(clips, self.seed)
@@ -256,6 +298,7 @@ class VideoDataModule(_LoaderMixin):
             "val": sorted(order[n_train : n_train + n_val]),
             "test": sorted(order[n_train + n_val :]),
         }
+        self._eval_data = eval_data
 
         def items(data: VideoFolder | FrameFolder, part: str) -> Subset[Any]:
             wanted = set(self.split_clips[part])
@@ -264,6 +307,156 @@ class VideoDataModule(_LoaderMixin):
         self.train_set = items(train_data, "train")
         self.val_set = items(eval_data, "val")
         self.test_set = items(eval_data, "test")
+
+    def _set_classes(self, classes: list[str]) -> None:
+        self.classes = list(classes)
+        self.num_classes = len(self.classes)
+
+    def _setup_predict(self) -> None:
+        if self.predict_root is None:
+            self._setup_splits()
+            assert isinstance(self.test_set, Subset)  # built by _setup_splits
+            data = self._eval_data
+            self.predict_set = self.test_set
+            self.predict_source = self.root
+            self._predict_items = [
+                _item_of(data, int(i), data.root, data.samples[data.clip_index[int(i)]][1])
+                for i in self.test_set.indices
+            ]
+            return
+        if not self.classes:  # the model's classes: root's class folders (a scan, no decoding)
+            self._set_classes(self._dataset("uniform", seed=None).classes)
+        root = self.predict_root
+        kind, flat = _predict_layout(root, self.format)
+        data = self._dataset(
+            self.eval_sampling, seed=self.seed, root=root, kind=kind, labelled=not flat
+        )
+        index = {name: i for i, name in enumerate(self.classes)}
+        # a class folder named after one of root's classes keeps that label; others have none
+        labels = [-1 if flat else index.get(data.classes[label], -1) for _, label in data.samples]
+        self.predict_set = data if flat else _Relabelled(data, labels)
+        self.predict_source = root
+        self._predict_items = [
+            _item_of(data, i, root, labels[data.clip_index[i]]) for i in range(len(data))
+        ]
+
+    def predict_items(self) -> list[tuple[str, int | None]]:
+        """``(clip, label)`` of each item of the predict set, in order (after ``setup``).
+
+        ``clip`` is the clip's path relative to :attr:`predict_source` (``"cat/clip3.mp4"``,
+        ``"clip3"`` for a frame folder), the same for every window of a clip; ``label`` is its
+        index in :attr:`classes`, or ``None`` when the clip's class is not known.
+        """
+        return list(self._predict_items)
+
+    def predict_dataloader(self) -> Any:
+        """Batches of ``predict_root`` (when given) or of the test split, in order.
+
+        Raises:
+            DataError: when there is nothing to predict on: no ``predict_root`` and no test split.
+        """
+        if self.predict_set is None:
+            self.setup("predict")
+        if self.predict_set is None or len(self.predict_set) == 0:  # type: ignore[arg-type]
+            raise DataError(
+                f"VideoDataModule: nothing to predict on: predict_root is not set and the test "
+                f"split of {self.root} is empty (test_split={self.test_split!r}); pass "
+                f"--data.init_args.predict_root FOLDER, or a test_split above 0."
+            )
+        return self._loader("predict", shuffle=False)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The class names, which checkpoints keep so that predict can check them."""
+        return {"classes": list(self.classes)} if self.classes else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Check a checkpoint's class names against ``root``'s.
+
+        Raises:
+            ConfigError: when the model was trained on other classes than ``root`` holds.
+        """
+        saved = state_dict.get("classes")
+        if saved and self.classes and list(saved) != self.classes:
+            raise ConfigError(
+                f"VideoDataModule: the checkpoint's model was trained on the classes "
+                f"{list(saved)}, but {self.root} holds the class folders {self.classes}; set "
+                f"data.init_args.root to the folder it was trained on (the class names come from "
+                f"there)."
+            )
+        if saved and not self.classes:
+            self._set_classes(list(saved))
+
+
+def _class_folders_hold_folders(root: Path) -> bool:
+    """Whether some class folder of ``root`` holds folders (clips as frame folders)."""
+    if not root.is_dir():
+        return False
+    for class_dir in root.iterdir():
+        if class_dir.is_dir() and any(p.is_dir() for p in class_dir.iterdir()):
+            return True
+    return False
+
+
+def _holds(folder: Path, extensions: Sequence[str]) -> bool:
+    return any(p.is_file() and p.suffix.lower() in extensions for p in folder.iterdir())
+
+
+def _predict_layout(root: Path, format: str) -> tuple[Literal["video", "frames"], bool]:
+    """``(kind, flat)`` of a predict folder: videos or frame folders, directly in it or by class.
+
+    Raises:
+        DataError: for a folder that does not exist or holds no clips.
+    """
+    if not root.is_dir():
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise DataError(
+            f"VideoDataModule: predict_root {root} {what}; give a folder of videos or of frame "
+            f"folders (one folder of images per clip)."
+        )
+    folders = [p for p in root.iterdir() if p.is_dir()]
+    videos, images = format in ("auto", "video"), format in ("auto", "frames")
+    if videos and _holds(root, VIDEO_EXTENSIONS):
+        return "video", True
+    if images and any(_holds(d, FRAME_EXTENSIONS) for d in folders):
+        return "frames", True
+    if videos and any(_holds(d, VIDEO_EXTENSIONS) for d in folders):
+        return "video", False
+    if images and any(any(p.is_dir() for p in d.iterdir()) for d in folders):
+        return "frames", False
+    wanted = {
+        "auto": f"videos ({', '.join(VIDEO_EXTENSIONS)}) or folders of frames "
+        f"({', '.join(FRAME_EXTENSIONS)})",
+        "video": f"videos ({', '.join(VIDEO_EXTENSIONS)})",
+        "frames": f"folders of frames ({', '.join(FRAME_EXTENSIONS)})",
+    }[format]
+    raise DataError(
+        f"VideoDataModule: predict_root {root} holds no clips; expected {wanted} in it, or in "
+        f"one folder per class."
+    )
+
+
+def _item_of(
+    data: VideoFolder | FrameFolder, index: int, root: Path, label: int
+) -> tuple[str, int | None]:
+    """``(clip path relative to root, label or None)`` of item ``index`` of a clip dataset."""
+    path = data.samples[data.clip_index[index]][0]
+    return path.relative_to(root).as_posix(), (None if label < 0 else label)
+
+
+class _Relabelled(Dataset[tuple[Tensor, Tensor]]):
+    """A clip dataset with other labels: ``labels[clip]`` for every item of a clip (-1: none)."""
+
+    def __init__(self, data: VideoFolder | FrameFolder, labels: Sequence[int]) -> None:
+        self.data = data
+        self.labels = list(labels)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        x, _ = self.data[index]
+        clip = self.data.clip_index[index % len(self.data)]
+        return x, torch.tensor(self.labels[clip], dtype=torch.int64)
 
 
 class ArrayDataModule(_LoaderMixin):

@@ -35,9 +35,21 @@ from torch.utils.data import Dataset
 
 from cnnlstm.errors import DataError
 
-__all__ = ["FrameFolder", "Sampling", "VideoFolder", "natural_key"]
+__all__ = [
+    "FRAME_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "FrameFolder",
+    "Sampling",
+    "VideoFolder",
+    "natural_key",
+]
 
 Sampling = Literal["uniform", "random", "sliding"]
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm")
+"""File endings :class:`VideoFolder` takes as videos by default."""
+FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
+"""File endings :class:`FrameFolder` takes as frames by default."""
 
 _SAMPLINGS = ("uniform", "random", "sliding")
 _SEEK_MIN_SKIP = 4  # seek only when it saves decoding at least this many frames
@@ -130,6 +142,7 @@ class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
         grayscale: bool = False,
         seed: int | None = None,
         transform: Callable[[Tensor], Tensor] | None = None,
+        labelled: bool = True,
     ) -> None:
         if frames is not None and (isinstance(frames, bool) or frames < 1):
             raise ValueError(f"frames has to be a positive int or None, but got {frames!r}")
@@ -153,6 +166,7 @@ class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
         if fps is not None and not fps > 0:
             raise ValueError(f"fps has to be a positive number or None, but got {fps!r}")
         self.root = Path(root)
+        self.labelled = labelled
         self.frames = frames
         self.sampling = sampling
         self.stride = stride if stride is not None else (frames or 1)
@@ -178,6 +192,16 @@ class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
 
     def _scan(self) -> tuple[list[str], dict[str, int], list[tuple[Path, int]]]:
         name = type(self).__name__
+        if not self.labelled:
+            if not self.root.is_dir():
+                raise DataError(f"{name}: {self.root} is not a folder; expected root/<clip>.")
+            clips = self._find_clips(self.root)
+            if not clips:
+                raise DataError(
+                    f"{name}: {self.root} holds no {self.kind}s; expected root/<clip> "
+                    f"({self._expected()})."
+                )
+            return [], {}, [(clip, -1) for clip in clips]
         if not self.root.is_dir():
             raise DataError(f"{name}: {self.root} is not a folder; expected root/<class>/<clip>.")
         classes = sorted(p.name for p in self.root.iterdir() if p.is_dir())
@@ -365,6 +389,8 @@ class VideoFolder(_ClipFolder):
         transform: applied to each ``(T, C, H, W)`` clip.
         thread_type: FFmpeg's decoding threads: ``"AUTO"``, ``"FRAME"``, ``"SLICE"`` or
             ``"NONE"``.
+        labelled: ``False`` reads ``root/<clip>.<ext>``, videos without class folders (to predict
+            on): ``classes`` is then empty and every label ``-1``.
 
     Raises:
         DataError: a missing root, no class folders, an empty class folder; when reading, a file
@@ -397,11 +423,12 @@ class VideoFolder(_ClipFolder):
         stride: int | None = None,
         size: tuple[int, int] | None = None,
         fps: float | None = None,
-        extensions: Sequence[str] = (".mp4", ".avi", ".mkv", ".webm"),
+        extensions: Sequence[str] = VIDEO_EXTENSIONS,
         grayscale: bool = False,
         seed: int | None = None,
         transform: Callable[[Tensor], Tensor] | None = None,
         thread_type: Literal["AUTO", "FRAME", "SLICE", "NONE"] = "AUTO",
+        labelled: bool = True,
     ) -> None:
         if isinstance(extensions, str) or not extensions:
             raise ValueError(f"extensions has to be a non-empty tuple, but got {extensions!r}")
@@ -420,6 +447,7 @@ class VideoFolder(_ClipFolder):
             grayscale=grayscale,
             seed=seed,
             transform=transform,
+            labelled=labelled,
         )
 
     def _expected(self) -> str:
@@ -613,6 +641,8 @@ class FrameFolder(_ClipFolder):
         grayscale: one channel instead of RGB.
         seed: fixes the windows of ``sampling="random"`` per item.
         transform: applied to each ``(T, C, H, W)`` clip.
+        labelled: ``False`` reads ``root/<clip>/*.png``, clip folders without class folders (to
+            predict on): ``classes`` is then empty and every label ``-1``.
 
     Raises:
         DataError: a missing root, no class folders, an empty class or clip folder; when
@@ -641,10 +671,11 @@ class FrameFolder(_ClipFolder):
         size: tuple[int, int] | None = None,
         fps: float | None = None,
         source_fps: float | None = None,
-        extensions: Sequence[str] = (".png", ".jpg", ".jpeg"),
+        extensions: Sequence[str] = FRAME_EXTENSIONS,
         grayscale: bool = False,
         seed: int | None = None,
         transform: Callable[[Tensor], Tensor] | None = None,
+        labelled: bool = True,
     ) -> None:
         if fps is not None and source_fps is None:
             raise ValueError(
@@ -669,6 +700,7 @@ class FrameFolder(_ClipFolder):
             grayscale=grayscale,
             seed=seed,
             transform=transform,
+            labelled=labelled,
         )
 
     def _expected(self) -> str:
