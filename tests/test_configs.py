@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -99,3 +100,31 @@ def test_a_num_classes_unlike_the_class_folders_stops_before_training(
     assert error.startswith("cnnlstm: error: ClassificationTask: the data has 10 classes ['0', ")
     assert "built for num_classes=3; set num_classes: 10 under model.init_args" in error
     assert not Path("runs/video_folder/checkpoints/last.ckpt").exists()
+
+
+def _arrays(path: Path, top_label: int) -> Path:
+    rng = np.random.default_rng(0)
+    labels = np.arange(16) % (top_label + 1)  # every label from 0 to top_label
+    np.savez(path, x=rng.random((16, 1, 28, 28), dtype=np.float32), y=labels)
+    return path
+
+
+def _fit_arrays(path: Path) -> int:
+    config = CONFIGS[0].parent / "image_sequence.yaml"  # num_classes: 10
+    data = ["--data", "cnnlstm.data.ArrayDataModule", f"--data.init_args.path={path}"]
+    return cli.main(["fit", "--config", str(config), *data, *SHORT[:4], *SHORT[-1:]])
+
+
+def test_own_arrays_train_with_labels_the_head_covers(tmp_path: Path) -> None:
+    assert _fit_arrays(_arrays(tmp_path / "fewer.npz", top_label=4)) == 0  # 5 of 10 classes: fine
+
+
+def test_own_arrays_with_a_label_past_num_classes_stop_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _fit_arrays(_arrays(tmp_path / "more.npz", top_label=10)) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "the data has 11 classes (labels 0..10), but the model was built for" in error
+    assert "num_classes=10" in error
+    assert "set num_classes: 11 under model.init_args" in error
+    assert not Path("runs/image_sequence/checkpoints/last.ckpt").exists()

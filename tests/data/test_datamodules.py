@@ -408,3 +408,14 @@ def test_digit_images_module_keeps_mnist_splits_apart() -> None:
     assert train.isdisjoint(val) and max(train | val) < 8000 <= min(test)
     with pytest.raises(ValueError, match="at most 8000"):
         DigitImagesDataModule(train_samples=7990, val_samples=20, mnist_root=str(MNIST))
+
+
+def test_array_module_counts_integer_classes_and_refuses_negative_labels(tmp_path: Path) -> None:
+    path = tmp_path / "labels.npz"
+    np.savez(path, x=np.zeros((12, 2, 3), np.float32), y=np.array([0, 3, 1] * 4))
+    module = ArrayDataModule(path, batch_size=4)
+    module.setup()
+    assert module.num_classes == 4  # the largest label + 1
+    np.savez(path, x=np.zeros((12, 2, 3), np.float32), y=np.array([0, -1, 1] * 4))
+    with pytest.raises(DataError, match=r"labels\.npz: class labels have to be >= 0, .* is -1"):
+        ArrayDataModule(path, batch_size=4).setup()

@@ -476,6 +476,9 @@ class ArrayDataModule(_LoaderMixin):
         num_workers: ``DataLoader`` worker processes.
         seed: fixes the split and the shuffling.
 
+    After :meth:`setup`, integer labels ``(N,)`` give ``num_classes``: the largest label + 1,
+    the fewest outputs a classifier's head needs (``ClassificationTask`` checks it).
+
     Example:
         >>> import tempfile
         >>> path = Path(tempfile.mkdtemp()) / "d.npz"
@@ -521,6 +524,14 @@ class ArrayDataModule(_LoaderMixin):
             self.path, y_path=self.y_path, x_key=self.x_key, y_key=self.y_key, mmap=self.mmap
         )
         self.dataset = data
+        labels = data.y
+        if labels is not None and labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer):
+            if len(labels) and labels.min() < 0:
+                raise DataError(
+                    f"{self.path}: class labels have to be >= 0, but the smallest is "
+                    f"{labels.min()}; number the classes 0..K-1."
+                )
+            self.num_classes = int(labels.max()) + 1 if len(labels) else 0
         n_train, n_val, _ = split_sizes(len(data), self.val_split, self.test_split)
         order = (
             _permutation(len(data), self.seed) if self.split == "random" else list(range(len(data)))

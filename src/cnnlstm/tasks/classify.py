@@ -97,9 +97,11 @@ class ClassificationTask(TaskBase):
         trainer = getattr(self, "_trainer", None)
         data = trainer.datamodule if trainer is not None else None
         found = getattr(data, "num_classes", None)
-        if isinstance(found, int) and found != self.num_classes:
-            names = getattr(data, "classes", None)
-            shown = f" {list(names)}" if names else ""
+        names = getattr(data, "classes", None)  # named classes (folders): the count is exact
+        if isinstance(found, int) and (
+            found > self.num_classes or (names and found != self.num_classes)
+        ):
+            shown = f" {list(names)}" if names else f" (labels 0..{found - 1})"
             raise ConfigError(
                 f"ClassificationTask: the data has {found} classes{shown}, but the model was "
                 f"built for num_classes={self.num_classes}; set num_classes: {found} under "
