@@ -1,4 +1,4 @@
-"""Quality bars of issue 4: the built-in tasks trained for real on the built-in data.
+"""Quality bars: the built-in tasks trained for real on the built-in data.
 
 Three subcommands, each a real training run on Lightning's ``Trainer`` through the tasks of
 ``cnnlstm.tasks`` (no training loop of its own), scored on held-out samples:

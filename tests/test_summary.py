@@ -135,6 +135,14 @@ def test_bad_input_shape(shape: object) -> None:
         summary(nn.Identity(), shape)  # type: ignore[arg-type]
 
 
+def test_the_models_own_shape_without_a_batch_axis_says_what_to_pass() -> None:
+    cnn = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1))
+    model = CNNLSTM(cnn, GlobalPoolBridge("avg"), input_shape=(5, 1, 8, 8), hidden_size=4)
+    with pytest.raises(ValueError, match=r"shape of one sample; pass \(2, 5, 1, 8, 8\)"):
+        summary(model, model.input_shape)
+    assert summary(model, (2, *model.input_shape)).total_params > 0
+
+
 def test_bad_depth() -> None:
     with pytest.raises(ValueError, match="depth has to be a non-negative integer, but got -1"):
         summary(nn.Identity(), (2, 3), depth=-1)

@@ -189,6 +189,12 @@ def summary(
             "input_shape has to be a non-empty sequence of positive integers with the batch "
             f"axis first, e.g. (2, 3, 32, 32), but got {input_shape!r}"
         )
+    own = getattr(model, "input_shape", None) or getattr(model, "example_input_shape", None)
+    if isinstance(own, tuple) and shape == own:  # the model's per-sample shape, as it names it
+        raise ValueError(
+            f"input_shape has to start with the batch axis, but got {input_shape!r}, the model's "
+            f"shape of one sample; pass {(2, *shape)!r}"
+        )
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
         raise ValueError(f"depth has to be a non-negative integer, but got {depth!r}")
 
