@@ -74,6 +74,12 @@ HOLD = 15
 _FLOOR = 1e-3
 
 
+def _check_int(name: str, value: object, *, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        kind = {0: "a non-negative int", 1: "a positive int"}.get(least, f"an int >= {least}")
+        raise ValueError(f"{name} has to be {kind}, but got {value!r}")
+
+
 def _as_matrix(x: Any, who: str) -> np.ndarray:
     rows: np.ndarray = np.asarray(x, dtype=np.float64)
     if rows.ndim != 2:
@@ -171,8 +177,7 @@ def trailing_max(scores: np.ndarray, hold: int) -> np.ndarray:
         >>> trailing_max(np.array([0.0, 3.0, 0.0, 0.0, 1.0]), 2).tolist()
         [0.0, 3.0, 3.0, 0.0, 1.0]
     """
-    if isinstance(hold, bool) or not isinstance(hold, int) or hold < 1:
-        raise ValueError(f"hold has to be a positive int, but got {hold!r}")
+    _check_int("hold", hold, least=1)
     values: np.ndarray = np.asarray(scores, dtype=np.float64)
     out: np.ndarray = values.copy()
     for lag in range(1, min(hold, len(values))):
@@ -190,8 +195,7 @@ class TrailingMax:
     """
 
     def __init__(self, hold: int) -> None:
-        if isinstance(hold, bool) or not isinstance(hold, int) or hold < 1:
-            raise ValueError(f"hold has to be a positive int, but got {hold!r}")
+        _check_int("hold", hold, least=1)
         self._recent: collections.deque[float] = collections.deque(maxlen=hold)
 
     def update(self, value: float) -> float:
@@ -304,11 +308,9 @@ class HeldShift:
         ridge: float = 1.0,
         warmup: int = 100,
     ) -> None:
-        for name, value in (("fast", fast), ("max_freeze", max_freeze)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} has to be a positive int, but got {value!r}")
-        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-            raise ValueError(f"warmup has to be a non-negative int, but got {warmup!r}")
+        _check_int("fast", fast, least=1)
+        _check_int("max_freeze", max_freeze, least=1)
+        _check_int("warmup", warmup, least=0)
         if not tau >= 1:
             raise ValueError(f"tau has to be at least 1 row, but got {tau!r}")
         if not freeze > 0:
