@@ -18,9 +18,18 @@ is installed (``KERAS_BACKEND=torch`` is the natural choice next to PyTorch).
 Supported layers: ``InputLayer``, ``Conv2D``, ``MaxPooling2D``, ``AveragePooling2D``,
 ``GlobalAveragePooling2D``, ``GlobalMaxPooling2D``, ``BatchNormalization``, ``Dropout``,
 ``SpatialDropout2D``, ``Flatten``, ``Reshape``, ``Permute``, ``Dense``, ``Activation``, ``ReLU``,
-``LeakyReLU``, ``ELU``, ``Softmax``, ``LSTM``, ``GRU``, ``ConvLSTM2D``, ``TimeDistributed``
-(around any of these) and nested ``Sequential`` or functional models. Anything else raises
-:class:`~cnnlstm.errors.ConfigError` naming the layer.
+``LeakyReLU``, ``ELU``, ``Softmax``, ``LSTM``, ``GRU``, ``Bidirectional`` (around ``LSTM`` or
+``GRU``), ``ConvLSTM2D``, ``TimeDistributed`` (around any of these) and nested ``Sequential`` or
+functional models. Anything else raises :class:`~cnnlstm.errors.ConfigError` naming the layer.
+
+``Bidirectional`` becomes one bidirectional ``nn.LSTM`` or ``nn.GRU`` inside a
+:class:`Bidirectional` module, for every ``merge_mode``: "concat", "sum", "mul", "ave", and
+``None``, where the converted model returns the tuple ``(forward, backward)`` as Keras returns
+the pair (so only as the model's last layer, where Keras allows it too). An explicit
+``backward_layer=`` converts when it is the same kind (LSTM or GRU) with the same ``units`` and
+``use_bias`` as the forward layer and is the one that reads backwards; otherwise, and for the
+options the ``LSTM`` and ``GRU`` converters refuse, a ``ConfigError`` names the layer and the
+setting.
 
 Dropout inside ``LSTM``, ``GRU`` and ``ConvLSTM2D`` (``dropout=``, ``recurrent_dropout=``) only
 acts in training and is not carried over; ``Dropout`` layers are (as ``nn.Dropout``).
@@ -52,6 +61,7 @@ from cnnlstm.errors import ConfigError, ShapeError
 from cnnlstm.functional import format_shape
 
 __all__ = [
+    "Bidirectional",
     "ChannelsFirstToLast",
     "ChannelsLastToFirst",
     "ConvertedKeras",
@@ -311,6 +321,85 @@ class Recurrent(nn.Module):
         return f"return_sequences={self.return_sequences}, go_backwards={self.go_backwards}"
 
 
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(nn.Module):
+    """Run a bidirectional torch LSTM or GRU and merge its directions as Keras ``Bidirectional``.
+
+    The backward direction reads the sequence from its end. With ``return_sequences=True`` its
+    step ``t`` is the state after reading steps ``T-1`` down to ``t``, aligned to the original
+    time order as Keras aligns it; with ``return_sequences=False`` each direction gives its
+    final state: the forward one at the last step, the backward one at step 0 (not
+    ``output[:, -1]``, where the backward direction has read a single step).
+
+    Args:
+        rnn: ``nn.LSTM`` or ``nn.GRU`` with ``batch_first=True``, ``bidirectional=True`` and one
+            layer.
+        merge_mode: how the two directions' outputs ``(B, ..., U)`` combine: ``"concat"``
+            (forward first, ``(B, ..., 2U)``), ``"sum"``, ``"mul"``, ``"ave"``, or ``None`` for the
+            tuple ``(forward, backward)``, as Keras returns a list of the two.
+        return_sequences: return every step ``(B, T, ...)``; otherwise the final states
+            ``(B, ...)``.
+
+    Raises:
+        ValueError: ``rnn`` is not a one-layer bidirectional batch-first LSTM or GRU, or
+            ``merge_mode`` is not one of the above.
+
+    Example:
+        >>> rnn = nn.LSTM(8, 16, batch_first=True, bidirectional=True)
+        >>> Bidirectional(rnn, return_sequences=False)(torch.zeros(2, 5, 8)).shape
+        torch.Size([2, 32])
+    """
+
+    def __init__(
+        self,
+        rnn: nn.LSTM | nn.GRU,
+        *,
+        merge_mode: Literal["concat", "sum", "mul", "ave"] | None = "concat",
+        return_sequences: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(rnn, nn.LSTM | nn.GRU) or not (
+            rnn.bidirectional and rnn.batch_first and rnn.num_layers == 1
+        ):
+            raise ValueError(
+                f"rnn has to be a one-layer nn.LSTM or nn.GRU with batch_first=True and "
+                f"bidirectional=True, but got {rnn!r}"
+            )
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"merge_mode has to be one of {_MERGE_MODES}, but got {merge_mode!r}")
+        self.rnn = rnn
+        self.merge_mode = merge_mode
+        self.return_sequences = bool(return_sequences)
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        """``x``: ``(B, T, F)`` -> ``(B, T, U')`` or ``(B, U')``; a pair if ``merge_mode=None``."""
+        if x.dim() != 3 or x.shape[-1] != self.rnn.input_size:
+            raise ShapeError(
+                f"Bidirectional: expected sequences (B, T, {self.rnn.input_size}), got a tensor "
+                f"of shape {format_shape(x.shape)}. Pass batch-first steps with "
+                f"{self.rnn.input_size} features each."
+            ) from None
+        output: Tensor = self.rnn(x)[0]  # (B, T, 2U): forward, then backward in time order
+        forward, backward = output.chunk(2, dim=-1)  # (B, T, U) each
+        if not self.return_sequences:
+            # Each direction's final state: the backward one has read the whole sequence at t=0.
+            forward, backward = forward[:, -1], backward[:, 0]  # (B, U) each
+        if self.merge_mode == "concat":
+            return torch.cat([forward, backward], dim=-1)  # (B, ..., 2U)
+        if self.merge_mode == "sum":
+            return forward + backward
+        if self.merge_mode == "mul":
+            return forward * backward
+        if self.merge_mode == "ave":
+            return (forward + backward) / 2
+        return forward, backward
+
+    def extra_repr(self) -> str:
+        return f"merge_mode={self.merge_mode!r}, return_sequences={self.return_sequences}"
+
+
 class ConvertedKeras(nn.Sequential):
     """A converted Keras model: named torch layers run in order, channels-last in and out.
 
@@ -334,8 +423,12 @@ class ConvertedKeras(nn.Sequential):
         self.input_shape = tuple(None if s is None else int(s) for s in input_shape)
         self.keras_name = name
 
-    def forward(self, x: Tensor) -> Tensor:
-        """``x``: the Keras model's input layout, e.g. ``(B, H, W, C)``."""
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        """``x``: the Keras model's input layout, e.g. ``(B, H, W, C)``.
+
+        Returns what the Keras model returns: one tensor, or a tuple of two when it ends in a
+        ``Bidirectional`` layer with ``merge_mode=None``.
+        """
         expected = self.input_shape
         if x.dim() != len(expected) + 1 or any(
             want is not None and want != got
@@ -348,9 +441,10 @@ class ConvertedKeras(nn.Sequential):
                 f"{format_shape(x.shape)}. Pass the tensor you would give the Keras model; "
                 f"a channels-first (B, C, H, W) tensor needs x.permute(0, 2, 3, 1) first."
             ) from None
+        out: Tensor | tuple[Tensor, ...] = x
         for module in self:
-            x = module(x)
-        return x
+            out = module(out)
+        return out
 
     def extra_repr(self) -> str:
         shape = ", ".join("?" if s is None else str(s) for s in self.input_shape)
@@ -382,6 +476,7 @@ class _State:
 
     shape: tuple[int | None, ...]  # Keras shape, batch axis included
     perm: tuple[int, ...]  # torch dim i holds Keras axis perm[i]
+    outputs: int = 1  # how many tensors of that shape (2 after Bidirectional(merge_mode=None))
 
     @property
     def ndim(self) -> int:
@@ -727,7 +822,8 @@ def _convert_activation(builder: _Builder, layer: Any, state: _State) -> _State:
     return _State(state.shape, state.perm)
 
 
-def _check_recurrent(layer: Any, config: dict[str, Any]) -> None:
+def _check_recurrent(layer: Any, config: dict[str, Any], *, describe: str | None = None) -> None:
+    """Refuse recurrent options torch's layers cannot follow; ``describe`` names the layer."""
     problems = []
     if config.get("stateful"):
         problems.append("stateful=True")
@@ -746,32 +842,48 @@ def _check_recurrent(layer: Any, config: dict[str, Any]) -> None:
         )
     if problems:
         raise ConfigError(
-            f"from_keras: {_describe(layer)} cannot be converted: " + "; ".join(problems) + "."
+            f"from_keras: {describe or _describe(layer)} cannot be converted: "
+            + "; ".join(problems)
+            + "."
         )
 
 
-def _convert_lstm_gru(builder: _Builder, layer: Any, state: _State) -> _State:
+def _torch_rnn(layer: Any, *, bidirectional: bool = False) -> nn.LSTM | nn.GRU:
+    """A batch-first torch LSTM or GRU sized like the Keras ``LSTM`` or ``GRU`` ``layer``."""
     import keras
 
-    _expect_rank(layer, state, [3], "sequences (B, T, F)")
     config = _config(layer)
-    _check_recurrent(layer, config)
+    kind = nn.LSTM if isinstance(layer, keras.layers.LSTM) else nn.GRU
+    features = int(layer.cell.kernel.shape[0])  # the kernel is (F, G*U)
+    return kind(
+        features,
+        int(config["units"]),
+        batch_first=True,
+        bias=bool(config["use_bias"]),
+        bidirectional=bidirectional,
+    )
+
+
+def _copy_recurrent_weights(rnn: nn.LSTM | nn.GRU, layer: Any, *, suffix: str = "") -> None:
+    """Copy a Keras ``LSTM`` or ``GRU`` layer's weights into one direction of ``rnn``.
+
+    ``suffix`` picks the direction: ``""`` for the forward one, ``"_reverse"`` for the backward
+    one of a bidirectional ``rnn``.
+    """
     cell = layer.cell
     kernel = _array(cell.kernel)  # (F, G*U), Keras gate blocks side by side
     recurrent = _array(cell.recurrent_kernel)  # (U, G*U)
-    units, use_bias = int(config["units"]), bool(config["use_bias"])
-    rnn: nn.LSTM | nn.GRU
-    if isinstance(layer, keras.layers.LSTM):
+    units = recurrent.shape[0]
+    biases: tuple[Tensor, Tensor] | None = None
+    if isinstance(rnn, nn.LSTM):
         # Keras gates i, f, c, o are torch's i, f, g, o; Keras has one bias, torch two.
-        rnn = nn.LSTM(kernel.shape[0], units, batch_first=True, bias=use_bias)
         order = [0, 1, 2, 3]
-        biases = (_array(cell.bias), torch.zeros(4 * units)) if use_bias else None
+        if rnn.bias:
+            biases = (_array(cell.bias), torch.zeros(4 * units))
     else:
         # Keras gates z, r, h; torch r, z, n. The bias is (2, 3U): input and recurrent parts.
-        rnn = nn.GRU(kernel.shape[0], units, batch_first=True, bias=use_bias)
         order = [1, 0, 2]
-        biases = None
-        if use_bias:
+        if rnn.bias:
             bias = _array(cell.bias)  # (2, 3U)
             biases = (bias[0], bias[1])
 
@@ -779,13 +891,22 @@ def _convert_lstm_gru(builder: _Builder, layer: Any, state: _State) -> _State:
         blocks = t.chunk(len(order), dim=-1)
         return torch.cat([blocks[g] for g in order], dim=-1)
 
-    _set(rnn.get_parameter("weight_ih_l0"), gates(kernel).T, layer=layer, what="kernel")
-    _set(
-        rnn.get_parameter("weight_hh_l0"), gates(recurrent).T, layer=layer, what="recurrent_kernel"
-    )
+    def param(name: str) -> Tensor:
+        return rnn.get_parameter(f"{name}_l0{suffix}")
+
+    _set(param("weight_ih"), gates(kernel).T, layer=layer, what="kernel")
+    _set(param("weight_hh"), gates(recurrent).T, layer=layer, what="recurrent_kernel")
     if biases is not None:
-        _set(rnn.get_parameter("bias_ih_l0"), gates(biases[0]), layer=layer, what="bias")
-        _set(rnn.get_parameter("bias_hh_l0"), gates(biases[1]), layer=layer, what="bias")
+        _set(param("bias_ih"), gates(biases[0]), layer=layer, what="bias")
+        _set(param("bias_hh"), gates(biases[1]), layer=layer, what="bias")
+
+
+def _convert_lstm_gru(builder: _Builder, layer: Any, state: _State) -> _State:
+    _expect_rank(layer, state, [3], "sequences (B, T, F)")
+    config = _config(layer)
+    _check_recurrent(layer, config)
+    rnn = _torch_rnn(layer)
+    _copy_recurrent_weights(rnn, layer)
     module = Recurrent(
         rnn,
         return_sequences=bool(config["return_sequences"]),
@@ -793,6 +914,62 @@ def _convert_lstm_gru(builder: _Builder, layer: Any, state: _State) -> _State:
     )
     builder.add(layer.name, module)
     return _out(layer, state, "last")
+
+
+def _convert_bidirectional(builder: _Builder, layer: Any, state: _State) -> _State:
+    import keras
+
+    _expect_rank(layer, state, [3], "sequences (B, T, F)")
+    forward, backward = layer.forward_layer, layer.backward_layer
+    for direction, inner in (("forward", forward), ("backward", backward)):
+        if type(inner) not in (keras.layers.LSTM, keras.layers.GRU):
+            raise ConfigError(
+                f"from_keras: {_describe(layer)} wraps {_describe(inner)} as its {direction} "
+                f"layer; only LSTM and GRU can be converted inside Bidirectional."
+            )
+        _check_recurrent(
+            inner,
+            _config(inner),
+            describe=f"{_describe(layer)}: its {direction} {_describe(inner)}",
+        )
+    problems = []
+    if type(backward) is not type(forward):
+        problems.append(
+            f"backward_layer is {type(backward).__name__} but the forward layer is "
+            f"{type(forward).__name__}"
+        )
+    for setting in ("units", "use_bias"):
+        ours, theirs = _config(forward)[setting], _config(backward)[setting]
+        if ours != theirs:
+            problems.append(
+                f"backward_layer has {setting}={theirs!r}, the forward layer {setting}={ours!r}"
+            )
+    if forward.go_backwards:
+        problems.append(
+            "the forward layer has go_backwards=True and the backward_layer go_backwards=False "
+            "(Keras's fused GPU path and its CPU path disagree on that); pass the "
+            "go_backwards=True layer as backward_layer"
+        )
+    if problems:
+        raise ConfigError(
+            f"from_keras: {_describe(layer)} cannot be converted: "
+            + "; ".join(problems)
+            + ". It becomes one bidirectional torch LSTM or GRU, whose two directions have the "
+            "same kind, units and use_bias."
+        )
+    rnn = _torch_rnn(forward, bidirectional=True)
+    _copy_recurrent_weights(rnn, forward)
+    _copy_recurrent_weights(rnn, backward, suffix="_reverse")
+    module = Bidirectional(
+        rnn, merge_mode=layer.merge_mode, return_sequences=bool(layer.return_sequences)
+    )
+    builder.add(layer.name, module)
+    # One output's shape: with merge_mode=None Keras returns two of them.
+    shape = tuple(forward.compute_output_shape(state.shape))
+    if layer.merge_mode == "concat":
+        shape = (*shape[:-1], 2 * shape[-1])
+    outputs = 2 if layer.merge_mode is None else 1
+    return _State(shape, _perm("last", len(shape)), outputs=outputs)
 
 
 def _convert_conv_lstm2d(builder: _Builder, layer: Any, state: _State) -> _State:
@@ -915,6 +1092,7 @@ _WANTS: dict[_Converter, _Layout | None] = {
     _convert_permute: "last",
     _convert_dense: "last",
     _convert_lstm_gru: "last",
+    _convert_bidirectional: "last",
     _convert_conv_lstm2d: "frames",
 }
 
@@ -944,6 +1122,7 @@ def _converters() -> dict[type, _Converter]:
         layers.Softmax: _convert_activation,
         layers.LSTM: _convert_lstm_gru,
         layers.GRU: _convert_lstm_gru,
+        layers.Bidirectional: _convert_bidirectional,
         layers.ConvLSTM2D: _convert_conv_lstm2d,
         layers.TimeDistributed: _convert_time_distributed,
         keras.Sequential: _convert_model,
@@ -954,6 +1133,11 @@ def _convert_into(builder: _Builder, layer: Any, state: _State) -> _State:
     """Append the modules for one Keras layer (or nested model) and return the new state."""
     import keras
 
+    if state.outputs > 1:
+        raise ConfigError(
+            f"from_keras: {_describe(layer)} follows a layer that returns {state.outputs} "
+            f"tensors (Bidirectional with merge_mode=None); only a model's last layer may."
+        )
     converters = _converters()
     converter = converters.get(type(layer))
     if converter is None and type(layer).__name__ == "Functional":
@@ -970,6 +1154,15 @@ def _convert_into(builder: _Builder, layer: Any, state: _State) -> _State:
     return converter(builder, layer, state)
 
 
+def _one_layers_outputs(tensors: Sequence[Any]) -> bool:
+    """Whether ``tensors`` are all the outputs of one layer call, in the order it returns them."""
+    operation, node_index, _ = tensors[0]._keras_history
+    produced = list(operation._inbound_nodes[node_index].output_tensors)
+    return len(produced) == len(tensors) and all(
+        mine is theirs for mine, theirs in zip(produced, tensors, strict=True)
+    )
+
+
 def _chain(model: Any) -> Iterator[Any]:
     """The layers of a Sequential model, or of a functional model that is a single chain."""
     import keras
@@ -981,17 +1174,25 @@ def _chain(model: Any) -> Iterator[Any]:
         inputs, outputs = list(model.inputs), list(model.outputs)
     except (AttributeError, ValueError):
         inputs, outputs = [], []
-    if len(inputs) != 1 or len(outputs) != 1:
+    several = len(outputs) > 1 and not _one_layers_outputs(outputs)
+    if len(inputs) != 1 or not outputs or several:
         raise ConfigError(
             f"from_keras: model {model.name!r} ({type(model).__name__}) has {len(inputs)} inputs "
-            f"and {len(outputs)} outputs; only a chain from one input to one output is supported "
-            f"(build it with keras.Input so it has a known input)."
+            f"and {len(outputs)} outputs; only a chain from one input to one output (or to all "
+            f"the outputs of its last layer, in order) is supported (build it with keras.Input "
+            f"so it has a known input)."
         )
     ops: list[Any] = []
-    tensor = outputs[0]
-    while tensor is not inputs[0]:
-        operation, node_index, _ = tensor._keras_history
+    taken = outputs  # the tensors the model, or the layer after, takes from the next one back
+    while taken[0] is not inputs[0]:
+        operation, node_index, _ = taken[0]._keras_history
         node = operation._inbound_nodes[node_index]
+        produced = list(node.output_tensors)
+        if len(produced) != len(taken):
+            raise ConfigError(
+                f"from_keras: model {model.name!r} takes {len(taken)} of the {len(produced)} "
+                f"outputs of {_describe(operation)}; only a layer's whole output is supported."
+            )
         if len(node.input_tensors) != 1:
             raise ConfigError(
                 f"from_keras: {_describe(operation)} in model {model.name!r} takes "
@@ -999,7 +1200,7 @@ def _chain(model: Any) -> Iterator[Any]:
                 f"supported (no branches, merges or skip connections)."
             )
         ops.append(operation)
-        tensor = node.input_tensors[0]
+        taken = [node.input_tensors[0]]
     yield from reversed(ops)
 
 
@@ -1012,7 +1213,8 @@ def from_keras(model: Any) -> ConvertedKeras:
 
     Args:
         model: a built ``keras.Sequential``, or a functional ``keras.Model`` that is a single
-            chain of layers from one input to one output. Nested ``Sequential`` models and
+            chain of layers from one input to one output (or to both outputs of a final
+            ``Bidirectional(merge_mode=None)``). Nested ``Sequential`` models and
             ``TimeDistributed`` around supported layers are fine.
 
     Returns:
@@ -1022,8 +1224,9 @@ def from_keras(model: Any) -> ConvertedKeras:
     Raises:
         ConfigError: a layer without a converter, or an option with no torch equivalent (a
             non-default data format, a ConvLSTM2D with strides or dilation other than 1, an
-            activation torch's LSTM cannot use, ...). The message names the layer and what is
-            unsupported.
+            activation torch's LSTM cannot use, a ``Bidirectional`` whose ``backward_layer``
+            differs from the forward layer in kind, units or use_bias, ...). The message names
+            the layer and what is unsupported.
 
     Example:
         >>> import keras  # with KERAS_BACKEND=torch
