@@ -20,6 +20,7 @@ import importlib
 import io
 import logging
 import os
+import sys
 import tempfile
 import warnings
 from collections import Counter
@@ -673,6 +674,9 @@ def build_cli(argv: Sequence[str], **kwargs: Any) -> CNNLSTMCLI:
         FileNotFoundError: a config or checkpoint file that is not there.
     """
     _check_files(argv)
+    _log_to_current_stderr()
+    # "Seed set to 0" would come before anything else, even before a config's one-line error
+    logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
     # the tasks and DataModules are imported so that short names find them: --model ForecastTask
     importlib.import_module("cnnlstm.tasks")
     importlib.import_module("cnnlstm.data.datamodules")
@@ -681,6 +685,23 @@ def build_cli(argv: Sequence[str], **kwargs: Any) -> CNNLSTMCLI:
         # LightningCLI warns when sys.argv has arguments too (under pytest, or for compare)
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
         return CNNLSTMCLI(args=list(argv), **kwargs)
+
+
+def _log_to_current_stderr() -> None:
+    """Point Lightning's console log handlers at today's ``sys.stderr``.
+
+    Lightning adds them when it is first imported, bound to the ``sys.stderr`` of that moment; a
+    host that swaps the stream later (a notebook, a test runner, a caller that captured output)
+    would leave them writing to a stale or closed stream.
+    """
+    names = [
+        "lightning",
+        *(n for n in logging.Logger.manager.loggerDict if n.startswith("lightning.")),
+    ]
+    for name in names:
+        for handler in logging.getLogger(name).handlers:
+            if type(handler) is logging.StreamHandler and handler.stream is not sys.stderr:
+                handler.stream = sys.stderr  # not setStream: it would flush the stale stream
 
 
 @contextlib.contextmanager
