@@ -247,6 +247,43 @@ def test_too_few_rows_nan_and_unfitted(small_rows: np.ndarray) -> None:
         quick().fit(small_rows[:100], columns=["a", "b"])
 
 
+def test_a_dataframe_with_text_columns_names_them(
+    fitted: AnomalyDetector, small_rows: np.ndarray
+) -> None:
+    import pandas as pd  # the detector itself never imports it
+
+    frame = pd.DataFrame(small_rows[:100], columns=["a", "b", "c", "d"])
+    frame.insert(0, "datetime", [f"2021-01-01 00:{i // 60:02d}:{i % 60:02d}" for i in range(100)])
+    frame["label"] = ["normal"] * 99 + ["fault"]
+    frame["when"] = pd.to_datetime(frame["datetime"])  # datetimes convert, but are no sensor
+    with pytest.raises(DataError) as info:
+        quick().fit(frame)
+    message = str(info.value)
+    assert message.startswith("AnomalyDetector.fit: the DataFrame's column(s) 'datetime'")
+    assert "'label'" in message and "'when' (datetime64" in message
+    assert "frame[['a', 'b', 'c', 'd']]" in message and "SensorCSV" in message
+    assert "could not convert" not in message
+    with pytest.raises(DataError, match=r"AnomalyDetector.score: .*'datetime'"):
+        fitted.score(frame)
+    # The numeric columns alone are accepted, and read as the same rows as the array.
+    from_frame = quick(epochs=1).fit(frame[["a", "b", "c", "d"]])
+    from_array = quick(epochs=1).fit(small_rows[:100])
+    assert from_frame.threshold_ == from_array.threshold_
+
+
+def test_a_text_array_names_the_first_bad_column(small_rows: np.ndarray) -> None:
+    table = small_rows[:100].astype(object)
+    table[3, 2] = "n/a"
+    table[5, 3] = "fault"
+    with pytest.raises(DataError, match=r"column 2 \(the first such\) is not: row 3 holds 'n/a'"):
+        quick().fit(table)
+    strings = np.array([["1.0", "2.0"], ["3.0", "2021-01-01"]])
+    with pytest.raises(DataError, match=r"column 1 .* row 1 holds '2021-01-01', a str"):
+        quick().fit(strings)
+    with pytest.raises(DataError, match="could not be read as float64"):
+        quick().fit([[1.0, 2.0], [3.0]])  # ragged rows
+
+
 @pytest.mark.parametrize("model", ["window_cnnlstm", "convlstm_ae"])
 def test_the_fewest_training_rows_still_give_a_threshold(
     model: str, small_rows: np.ndarray

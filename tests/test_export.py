@@ -11,6 +11,7 @@ value of its input into the traced graph is the deliberately broken case: its ex
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -127,6 +128,38 @@ def test_torchscript_export_round_trip(checkpoint: Path, tmp_path: Path) -> None
         x = torch.rand(shape)
         with torch.no_grad():
             torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("missing", [("onnx",), ("onnxruntime",), ("onnx", "onnxruntime")])
+def test_onnx_export_without_the_export_extra_is_one_line_and_exit_2(
+    missing: tuple[str, ...],
+    checkpoint: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in missing:
+        monkeypatch.setitem(sys.modules, name, None)  # makes `import name` fail
+    out = tmp_path / "model.onnx"
+    argv = ["export", "--ckpt", str(checkpoint), "--format", "onnx", "--output", str(out)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("cnnlstm: error: ONNX export needs onnx and onnxruntime")
+    assert f"({' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed)" in err
+    assert "pip install -e '.[export]'" in err and "--format torchscript" in err
+    assert not out.exists()
+
+
+def test_export_model_without_onnx_raises_config_error_and_torchscript_still_works(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 2))
+    with pytest.raises(ConfigError, match=r"onnxruntime is not installed\): pip install"):
+        export_model(model, tmp_path / "m.onnx", example_shape=(3, 4))
+    report = export_model(model, tmp_path / "m.pt", format="torchscript", example_shape=(3, 4))
+    assert report.ok
 
 
 def test_export_defaults_to_a_file_next_to_the_checkpoint(checkpoint: Path) -> None:

@@ -192,8 +192,70 @@ def _threads(count: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _converts(values: Any) -> bool:
+    """Whether ``values`` (one column) can be read as float64."""
+    try:
+        np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _non_numeric_columns(frame: Any) -> list[tuple[str, str]]:
+    """``(name, dtype)`` of each column of a DataFrame that is not numbers (duck-typed:
+    ``.columns``, ``.dtypes``, ``.iloc``; pandas is not imported). Datetimes count as not
+    numbers even though they convert: fitting on a clock is never meant."""
+    bad = []
+    for index, (name, dtype) in enumerate(zip(frame.columns, frame.dtypes, strict=True)):
+        kind = getattr(dtype, "kind", "O")
+        if kind in "biuf":
+            continue
+        if kind in "mM" or not _converts(frame.iloc[:, index]):
+            bad.append((str(name), str(dtype)))
+    return bad
+
+
+def _first_bad_value(x: Any) -> tuple[int, int, Any] | None:
+    """``(column, row, value)`` of the first column of a 2-D array-like that is not numbers."""
+    try:
+        table = np.asarray(x, dtype=object)
+    except (TypeError, ValueError):  # ragged rows
+        return None
+    if table.ndim != 2:
+        return None
+    for column in range(table.shape[1]):
+        if not _converts(table[:, column]):
+            row = next(r for r in range(table.shape[0]) if not _converts([table[r, column]]))
+            return column, row, table[row, column]
+    return None
+
+
 def _as_rows(x: Any, who: str) -> np.ndarray:
-    rows = np.asarray(x, dtype=np.float64)
+    is_frame = hasattr(x, "columns") and hasattr(x, "dtypes") and hasattr(x, "iloc")
+    if is_frame and (bad := _non_numeric_columns(x)):
+        named = ", ".join(f"{name!r} ({dtype})" for name, dtype in bad)
+        numeric = [str(c) for c in x.columns if str(c) not in {name for name, _ in bad}]
+        raise DataError(
+            f"{who}: the DataFrame's column(s) {named} are not numbers; the detector reads "
+            f"sensor values only. Pass only the numeric sensor columns, e.g. frame[{numeric}], "
+            f"or read the file with SensorCSV, which keeps datetime and labels apart."
+        )
+    try:
+        rows = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        first = _first_bad_value(x)
+        if first is None:
+            raise DataError(
+                f"{who}: expected rows (N, S) of sensor values (numbers), but they could not be "
+                f"read as float64: {str(error).rstrip('.')}."
+            ) from None
+        column, row, value = first
+        raise DataError(
+            f"{who}: expected rows (N, S) of numbers, but column {column} (the first such) is "
+            f"not: row {row} holds {value!r}, a {type(value).__name__}. Pass only the numeric "
+            f"sensor columns, or read the file with SensorCSV, which keeps datetime and labels "
+            f"apart."
+        ) from None
     if rows.ndim != 2:
         raise DataError(
             f"{who}: expected rows (N, S) of sensor values, got an array of shape {rows.shape}."

@@ -343,6 +343,27 @@ def _check(run: Callable[[Tensor], Tensor], model: nn.Module, x: Tensor) -> Expo
     return ExportCheck(shape, float((got.float() - expected.float()).abs().max()))
 
 
+def _require_onnx() -> None:
+    """Check that ``onnx`` and ``onnxruntime`` (the ``[export]`` extra) can be imported.
+
+    Raises:
+        ConfigError: one of them is missing; the message says how to install it.
+    """
+    missing = []
+    for name in ("onnx", "onnxruntime"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ConfigError(
+            f"ONNX export needs onnx and onnxruntime ({' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed): pip install -e '.[export]' "
+            f"(or pip install onnx onnxruntime), or use --format torchscript "
+            f"(format='torchscript')."
+        ) from None
+
+
 def _onnx_runner(path: Path) -> Callable[[Tensor], Tensor]:
     import onnxruntime as ort
 
@@ -417,8 +438,8 @@ def export_model(
 
     Raises:
         ValueError: an unknown format or a tolerance that is not positive.
-        ConfigError: a model without ``example_input_shape`` (and no ``example_shape``), or one
-            that does not return one tensor.
+        ConfigError: a model without ``example_input_shape`` (and no ``example_shape``), one
+            that does not return one tensor, or ONNX export without onnx or onnxruntime.
 
     Example:
         >>> import tempfile
@@ -432,6 +453,8 @@ def export_model(
         raise ValueError(f"format has to be one of {', '.join(FORMATS)}, but got {format!r}")
     if not tolerance > 0:
         raise ValueError(f"tolerance has to be positive, but got {tolerance}")
+    if format == "onnx":
+        _require_onnx()
     shape = tuple(int(s) for s in example_shape) if example_shape else _example_shape(model)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -608,9 +631,12 @@ def export_checkpoint(
         The :class:`ExportReport`.
 
     Raises:
-        FileNotFoundError, DataError, ConfigError: see :func:`load_task`.
+        FileNotFoundError, DataError, ConfigError: see :func:`load_task`; ConfigError also
+            for ONNX export without onnx or onnxruntime (:func:`_require_onnx`).
     """
     console = console or Console()
+    if format == "onnx":
+        _require_onnx()  # before the checkpoint is loaded
     task = load_task(ckpt)
     model = getattr(task, "model", task)
     path = Path(output) if output is not None else Path(ckpt).with_suffix(_SUFFIXES[format])

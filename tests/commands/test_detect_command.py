@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -278,6 +280,125 @@ def test_columns_that_differ_from_the_saved_detector(
     assert not out.exists()
 
 
+def _with_status_column(plant_files: dict[str, Path], path: Path) -> Path:
+    """The plant file with a text column (an operator's note) after the datetime."""
+    lines = _plant_text(plant_files)
+    first, rest = lines[0].split(";", 1)
+    notes = ["ok", "check pump", "ok"]
+    rows = [
+        f"{r.split(';', 1)[0]};{notes[i % 3]};{r.split(';', 1)[1]}" for i, r in enumerate(lines[1:])
+    ]
+    path.write_text("\n".join([f"{first};status;{rest}", *rows]))
+    return path
+
+
+def _suggested_flag(line: str) -> list[str]:
+    """``["--columns", "A,B"]`` as the error line suggests it, split as a shell would."""
+    match = re.search(r"(--columns (?:'[^']*'|[^\s)]+))", line)
+    assert match is not None, line
+    return shlex.split(match.group(1))
+
+
+def test_a_text_column_is_named_and_columns_leaves_it_out(
+    plant_files: dict[str, Path],
+    fitted_run: dict[str, object],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = _with_status_column(plant_files, tmp_path / "notes.csv")
+    out = tmp_path / "out.csv"
+    fit = ["--train-rows", str(TRAIN_ROWS), *TINY]
+    assert main([str(source), "-o", str(out), *fit]) == 2
+    line = _error_line(capsys)
+    assert "line 2, column 'status': 'ok' is not a finite number" in line
+    assert "columns=[" not in line  # the Python argument; the command line has --columns
+    flag = _suggested_flag(line)
+    sensors = pd.read_csv(plant_files["plant"], sep=";").columns[1:-2].tolist()
+    assert flag == ["--columns", ",".join(sensors)]
+    assert not out.exists()
+    # The suggested flag works, and gives the scores of the file without the text column.
+    assert main([str(source), "-o", str(out), *fit, *flag]) == 0
+    got, expected = pd.read_csv(out), pd.read_csv(fitted_run["out"])  # type: ignore[arg-type]
+    assert got["datetime"].tolist() == expected["datetime"].tolist()
+    np.testing.assert_allclose(got["score"], expected["score"], atol=1e-6, rtol=0)
+    capsys.readouterr()
+    # A name that is not in the file says which are.
+    assert main([str(source), "-o", str(out), *fit, "--columns", "Current,Amps"]) == 2
+    assert "has no column 'Amps'; its columns are ['datetime', 'status'" in _error_line(capsys)
+
+
+def test_columns_with_load_and_with_stream(
+    plant_files: dict[str, Path],
+    fitted_run: dict[str, object],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = _with_status_column(plant_files, tmp_path / "notes.csv")
+    saved = str(fitted_run["saved"])
+    detector = AnomalyDetector.load(saved)
+    flag = ["--columns", ",".join(detector.columns_)]
+    offline = pd.read_csv(fitted_run["out"])  # type: ignore[arg-type]
+    out = tmp_path / "out.csv"
+    assert main([str(source), "--load", saved, "-o", str(out), *flag]) == 0
+    assert out.read_bytes() == Path(str(fitted_run["out"])).read_bytes()
+    # Another order than the detector's: the error says the order that works.
+    swapped = ["--columns", ",".join([*detector.columns_[1:], detector.columns_[0]])]
+    assert main([str(source), "--load", saved, "-o", str(tmp_path / "x.csv"), *swapped]) == 2
+    assert _suggested_flag(_error_line(capsys)) == flag
+    # --stream: the rows hold the text column too; without --columns it is refused ...
+    text = source.read_text()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    assert main(["-", "--stream", "--load", saved]) == 2
+    line = _error_line(capsys)
+    assert "['datetime', 'status']" in line and _suggested_flag(line) == flag
+    # ... and with it, the datetime is found by its name and the scores are the offline ones.
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    assert main(["-", "--stream", "--load", saved, *flag]) == 0
+    streamed = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert streamed["datetime"].tolist() == offline["datetime"].tolist()
+    np.testing.assert_allclose(streamed["score"], offline["score"], atol=1e-5, rtol=0)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    assert main(["-", "--stream", "--load", saved, *swapped]) == 2
+    assert "--columns: the sensor columns" in _error_line(capsys)
+
+
+def test_columns_with_train_reads_the_same_columns_of_both_files(
+    plant_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _with_status_column(plant_files, tmp_path / "notes.csv")
+    out = tmp_path / "out.csv"
+    picked = ["Current", "Pressure", "Voltage"]
+    argv = [str(source), "--train", str(plant_files["normal"]), "-o", str(out), *TINY]
+    saved = tmp_path / "d.pt"
+    assert main([*argv, "--columns", ",".join(picked), "--save", str(saved)]) == 0
+    assert AnomalyDetector.load(saved).columns_ == picked
+    assert len(pd.read_csv(out)) == 600
+
+
+def test_the_gap_warning_on_the_command_line_lists_gaps_without_dot_gaps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(0)
+    steps = np.ones(200)
+    steps[[50, 120, 150]] = 9.0
+    steps[90] = 29.0  # the longest gap: 29 s before row 90, on line 92
+    seconds = np.cumsum(steps)
+    values = np.sin(np.arange(200)[:, None] / 5 + np.arange(2)) + 0.1 * rng.normal(size=(200, 2))
+    lines = [
+        "time,a,b",
+        *(f"{t:g},{a:.5f},{b:.5f}" for t, (a, b) in zip(seconds, values, strict=True)),
+    ]
+    source = tmp_path / "gaps.csv"
+    source.write_text("\n".join(lines))
+    assert main([str(source), "-o", str(tmp_path / "o.csv"), "--train-rows", "60", *TINY]) == 0
+    warned = [w for w in capsys.readouterr().out.splitlines() if w.startswith("warning:")]
+    assert warned == [
+        f"warning: {source}: 4 gaps in time longer than 2 x the usual step of 1 s; the 3 "
+        f"longest: 29 s before line 92, 9 s before line 52, 9 s before line 122."
+    ]
+
+
 def test_training_file_with_other_columns(
     plant_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -341,6 +462,8 @@ def test_failure_while_writing_leaves_no_partial_output(
         (["in.csv", "-o", "o.csv", "--model", "crnn"], "detector families window_cnnlstm,"),
         (["-", "--stream", "--load", "d.pt", "--nan", "interpolate"], "fail or ffill"),
         (["in.csv", "-o", "o.csv", "--report", __file__], "--report has to be a folder"),
+        (["in.csv", "-o", "o.csv", "--columns", "a,,b"], "separated by commas, like --columns"),
+        (["in.csv", "-o", "o.csv", "--columns", "a,b,a"], "each column once, but got ['a']"),
     ],
 )
 def test_argument_mistakes(

@@ -198,7 +198,7 @@ def test_time_columns_headers_and_one_column(tmp_path: Path) -> None:
     # a numeric time column counts seconds; gaps are found in it
     rows = [f"{t},{t * 2}" for t in (0, 1, 2, 3, 10, 11, 12)]
     (tmp_path / "b.csv").write_text("\n".join(["time,flow", *rows]))
-    with pytest.warns(UserWarning, match=r"1 gap\(s\).*7 s before line 6"):
+    with pytest.warns(UserWarning, match=r": 1 gap in time .*: 7 s before line 6\.$"):
         data = SensorCSV(tmp_path / "b.csv", window=2)
     assert data.gaps == [(4, 7.0)] and data.times is not None and data.times[4] == 10.0
     for header, time_column in (
@@ -283,6 +283,86 @@ def test_bad_files_name_the_line_and_column(tmp_path: Path) -> None:
         SensorCSV(tmp_path / "missing.csv", window=0)
     with pytest.raises(ValueError, match="nan_policy has to be one of"):
         SensorCSV(write(rows), nan_policy="zero")  # type: ignore[arg-type]
+
+
+def _gappy_file(path: Path, steps: dict[int, int], rows: int = 60) -> Path:
+    """Rows one second apart but for ``steps`` (row -> seconds since the row before)."""
+    t, lines = 0, ["time;a;b"]
+    for i in range(rows):
+        t += steps.get(i, 1)
+        lines.append(f"{t};{i};{2 * i}")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def test_gap_warning_lists_the_longest_three_on_one_line(tmp_path: Path) -> None:
+    steps = {10: 31, 20: 12, 30: 5, 40: 7, 50: 3}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = SensorCSV(_gappy_file(tmp_path / "g.csv", steps), window=2)
+    (message,) = [str(w.message) for w in caught]
+    # row i is on line i + 2 (after the header)
+    assert data.gaps == [(row, float(s)) for row, s in sorted(steps.items())]
+    assert message == (
+        f"{tmp_path / 'g.csv'}: 5 gaps in time longer than 2 x the usual step of 1 s; the 3 "
+        f"longest: 31 s before line 12, 12 s before line 22, 7 s before line 42 "
+        f"(SensorCSV.gaps has them all)."
+    )
+    assert "\n" not in message
+
+
+def test_gap_warning_lists_all_of_up_to_three_gaps(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning) as record:
+        SensorCSV(_gappy_file(tmp_path / "g.csv", {10: 4, 30: 9}), window=2)
+    message = str(record[0].message)
+    assert message.endswith(
+        ": 2 gaps in time longer than 2 x the usual step of 1 s: 9 s before "
+        "line 32, 4 s before line 12."
+    )
+    assert ".gaps" not in message
+
+
+def test_text_columns_get_the_columns_that_read_as_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    lines = [f"2020-01-01 00:00:{i:02d};{i};ok;{-i};Zone {i % 2};0" for i in range(5)]
+    path.write_text("\n".join(["datetime;a;status;b;zone;anomaly", *lines]))
+    with pytest.raises(DataError) as info:
+        SensorCSV(path, window=1)
+    message = str(info.value)
+    assert "line 2, column 'status': 'ok' is not a finite number" in message
+    assert message.endswith("(pick the sensor columns with columns=['a', 'b']).")
+    assert info.value.suggested_columns == ["a", "b"]  # type: ignore[attr-defined]
+    # the suggestion is right: those columns read
+    assert SensorCSV(path, window=1, columns=["a", "b"]).features[:, 1].tolist() == [
+        0,
+        -1,
+        -2,
+        -3,
+        -4,
+    ]
+    # no column of numbers: the delimiter is the likelier mistake
+    path.write_text("p;q\nx;y\nz;w\n")
+    with pytest.raises(
+        DataError, match=r"no column \['p', 'q'\] reads as numbers; check the delim"
+    ):
+        SensorCSV(path, window=1)
+    # a text label is no sensor to pick
+    path.write_text("p;anomaly\n1;0\n2;maybe\n")
+    with pytest.raises(
+        DataError,
+        match=r"'maybe' is not a finite number; expected numbers in "
+        r"this column\.$",
+    ) as label_info:
+        SensorCSV(path, window=1)
+    assert not hasattr(label_info.value, "suggested_columns")
+
+
+def test_an_empty_column_gets_the_columns_to_keep(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    path.write_text("p;q;r\n1;;3\n2;nan;4\n")
+    with pytest.raises(DataError, match=r"leave it out with columns=\['p', 'r'\]\.$") as info:
+        SensorCSV(path, window=1, nan_policy="ffill")
+    assert info.value.suggested_columns == ["p", "r"]  # type: ignore[attr-defined]
 
 
 def test_sensor_windows_respect_their_rows() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import warnings
 from typing import Any
 
@@ -370,6 +372,41 @@ def test_even_kernel_keeps_the_grid(kernel_size: int | tuple[int, int]) -> None:
     output, (h_n, _) = module(torch.randn(2, 3, 2, 7, 8))
     assert output.shape == (2, 3, 3, 7, 8)
     assert h_n.shape == (1, 2, 3, 7, 8)
+
+
+_FRESH_PROCESS = """
+import warnings
+import torch
+warnings.simplefilter("error")  # any warning fails the run
+if {plain}:
+    torch.nn.Conv2d(2, 4, 4, padding="same")(torch.randn(1, 2, 6, 6))
+else:
+    from cnnlstm.layers.convlstm import ConvLSTM, ConvLSTM3d
+    output, _ = ConvLSTM(2, 3, kernel_size=4)(torch.randn(1, 2, 2, 6, 6))
+    ConvLSTM3d(2, 3, kernel_size=(2, 3, 3))(torch.randn(1, 2, 2, 4, 4, 4))
+    print(tuple(output.shape))
+"""
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_even_kernel_gives_no_torch_padding_warning(plain: bool) -> None:
+    # torch gives this warning once per process, so only a fresh one shows whether it leaks.
+    done = subprocess.run(
+        [sys.executable, "-c", _FRESH_PROCESS.format(plain=plain)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if plain:  # the control: torch does warn for a plain even-kernel "same" convolution
+        assert done.returncode != 0
+        assert "Using padding='same' with even kernel lengths" in done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "(1, 2, 3, 6, 6)"
+    with warnings.catch_warnings(record=True) as caught:  # and here, in this process
+        warnings.simplefilter("always")
+        ConvLSTM(2, 3, kernel_size=4)(torch.randn(1, 2, 2, 6, 6))
+    assert not caught
 
 
 @given(

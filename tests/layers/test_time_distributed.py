@@ -102,6 +102,52 @@ def test_wrong_inputs_raise_shape_error(
         assert fragment in str(info.value)
 
 
+def test_input_without_time_axis_says_how_it_was_folded() -> None:
+    td = TimeDistributed(nn.Conv2d(1, 8, 3))
+    with pytest.raises(ShapeError) as info:
+        td(torch.zeros(2, 1, 32, 32))  # an image batch, no time axis
+    message = str(info.value)
+    assert "(B, T, ...)" in message
+    assert "input of shape (2, 1, 32, 32) into (B*T, ...) = (2, 32, 32)" in message
+    assert "wrapped Conv2d, which raised: Given groups=1" in message
+    assert "x.unsqueeze(1)" in message
+    assert "\n" not in message
+    # The module's own error stays visible as the cause.
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert "expected input[1, 2, 32, 32] to have 1 channels" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"lengths": torch.tensor([3, 1])}])
+def test_module_errors_name_the_folded_shape_with_and_without_padding(
+    kwargs: dict[str, Tensor],
+) -> None:
+    td = TimeDistributed(nn.Linear(3, 2), chunk_size=2)
+    with pytest.raises(
+        ShapeError, match=r"input of shape \(2, 3, 4\) into \(B\*T, ...\) = \(6, 4\)"
+    ):
+        td(torch.randn(2, 3, 4), **kwargs)
+
+
+def test_value_errors_of_the_module_are_worded_too() -> None:
+    class Picky(nn.Module):
+        def forward(self, x: Tensor) -> Tensor:
+            raise ValueError("Picky: wants 5-D input\nsecond line")
+
+    with pytest.raises(ShapeError, match=r"which raised: Picky: wants 5-D input\. If") as info:
+        TimeDistributed(Picky())(torch.randn(2, 3, 4))
+    assert "second line" not in str(info.value)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_other_errors_of_the_module_pass_through() -> None:
+    class Broken(nn.Module):
+        def forward(self, x: Tensor) -> Tensor:
+            raise KeyError("missing")
+
+    with pytest.raises(KeyError):
+        TimeDistributed(Broken())(torch.randn(2, 3, 4))
+
+
 def test_lengths_and_mask_together_raise() -> None:
     td = TimeDistributed(nn.Linear(3, 2))
     with pytest.raises(ValueError, match="not both"):
@@ -366,6 +412,13 @@ def test_torch_export_with_dynamic_batch_and_time() -> None:
     exported = torch.export.export(td, (torch.randn(2, 4, 2, 6, 6),), dynamic_shapes=(dims,))
     x = torch.randn(3, 5, 2, 6, 6)
     torch.testing.assert_close(exported.module()(x), step_loop(td.module, x))
+
+
+def test_compiles_in_one_graph_despite_the_error_wording() -> None:
+    td = TimeDistributed(small_cnn(), chunk_size=2).eval()
+    compiled = torch.compile(td, fullgraph=True, backend="eager")  # a graph break would raise
+    x = torch.randn(2, 3, 2, 6, 6)
+    torch.testing.assert_close(compiled(x), step_loop(td.module, x))
 
 
 def test_repr_is_readable() -> None:

@@ -213,6 +213,27 @@ def test_clip_input_errors(bridge: str) -> None:
         model(torch.rand(2, 4, 1, 16, 16), lengths=torch.tensor([5, 1]))
 
 
+@pytest.mark.parametrize("bridge", CLIP_BRIDGES)
+def test_channels_last_clips_get_the_permute_that_fixes_them(bridge: str) -> None:
+    model = clip_model(bridge=bridge, in_channels=3)
+    x = torch.rand(2, 4, 16, 16, 3)  # (B, T, H, W, C)
+    with pytest.raises(ShapeError, match=r"channels-last \(B, T, H, W, C\)") as info:
+        model(x)
+    assert "x.permute(0, 1, 4, 2, 3)" in str(info.value)
+    assert model(x.permute(0, 1, 4, 2, 3)).shape == (2, 3)
+
+
+def test_channels_last_images_get_the_permute_that_fixes_them() -> None:
+    model = image_sequence_classifier(num_classes=3).eval()  # MNIST-sized, one channel
+    x = torch.rand(10, 28, 28, 1)  # (N, H, W, C), as numpy/Keras keep images
+    with pytest.raises(ShapeError) as info:
+        model(x)
+    message = str(info.value)
+    assert "got shape (10, 28, 28, 1) with 28" in message
+    assert "channels-last (N, H, W, C): np.moveaxis(x, -1, 1) or x.permute(0, 3, 1, 2)" in message
+    assert model(x.permute(0, 3, 1, 2)).shape == (10, 3)
+
+
 # --- image_sequence_classifier ---------------------------------------------------------------
 
 # After SimpleCNN(channels=(4, 8)) a 16x16 image is (8, 4, 4); the sequence (L, F) per bridge.

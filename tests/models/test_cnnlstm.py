@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 import torch
 from einops import rearrange
@@ -344,6 +345,41 @@ def test_input_shapes_accepted_and_rejected(
         assert fragment in message
         assert "(" + ", ".join(map(str, shape)) + ")" in message  # the shape received
         assert info.value.__cause__ is None
+
+
+@pytest.mark.parametrize(
+    ("case", "channels_last", "fragment"),
+    [
+        ("pool-avg", (2, 9, 9, 3), "(N, H, W, C): np.moveaxis(x, -1, 1) or x.permute(0, 3, 1, 2)."),
+        (
+            "clip-avg",
+            (2, 9, 16, 16, 3),
+            "(B, T, H, W, C): np.moveaxis(x, -1, 2) or x.permute(0, 1, 4, 2, 3).",
+        ),
+    ],
+)
+def test_channels_last_input_gets_the_permute_that_fixes_it(
+    case: str, channels_last: tuple[int, ...], fragment: str
+) -> None:
+    model = build(case).eval()
+    x = torch.randn(channels_last)
+    with pytest.raises(ShapeError) as info:
+        model(x)
+    message = str(info.value)
+    assert "This looks channels-last " + fragment in message
+    assert "Pass channels at axis" not in message
+    assert info.value.__cause__ is None
+    # Both suggested fixes are right: the model takes the moved input, and they agree.
+    order = tuple(int(i) for i in fragment.split("permute(")[1].rstrip(").").split(", "))
+    moved = torch.from_numpy(np.moveaxis(x.numpy(), -1, x.dim() - 3))
+    torch.testing.assert_close(model(x.permute(order)), model(moved))
+
+
+def test_channel_mismatch_that_is_not_channels_last_keeps_the_plain_hint() -> None:
+    model = build("pool-avg")
+    with pytest.raises(ShapeError, match="Pass channels at axis 1") as info:
+        model(torch.randn(2, 9, 9, 4))  # the last axis is not C=3 either
+    assert "channels-last" not in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,10 @@
 INPUT is read with :class:`~cnnlstm.data.sensors.SensorCSV`: the delimiter is sniffed, a datetime
 column is parsed when there is one, and the label columns ``anomaly`` / ``changepoint`` are kept
 apart: they never reach the detector (neither its weights nor its threshold), they only score
-the run. The detector (:class:`~cnnlstm.detect.AnomalyDetector`) is fitted on NORMAL.csv's rows,
-or on the first ``--train-rows`` rows of INPUT (default: the first :data:`DEFAULT_TRAIN_ROWS`
+the run. Every other column is a sensor, unless ``--columns A,B,C`` names the sensor columns
+(then the rest are left out, in INPUT, in NORMAL.csv and in the rows of ``--stream``). The
+detector (:class:`~cnnlstm.detect.AnomalyDetector`) is fitted on NORMAL.csv's rows, or on the
+first ``--train-rows`` rows of INPUT (default: the first :data:`DEFAULT_TRAIN_ROWS`
 rows, at most half the file), or read with ``--load``. OUT.csv gets one line per INPUT row, in
 order: ``datetime`` (or ``row``, 0-based, without a datetime column), ``score`` and ``anomaly``
 (0/1). It is written to a temporary file beside it and moved into place at the end, so a failed
@@ -37,6 +39,7 @@ import csv
 import inspect
 import math
 import os
+import shlex
 import sys
 import tempfile
 import warnings
@@ -47,7 +50,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from cnnlstm.commands import USER_ERRORS, user_error
-from cnnlstm.data.sensors import WHITESPACE, SensorCSV, sniff_delimiter
+from cnnlstm.data.sensors import GAPS_NOTE, WHITESPACE, SensorCSV, _time_name, sniff_delimiter
 from cnnlstm.detect import DEFAULT_EPOCHS, AnomalyDetector, StreamScorer
 from cnnlstm.errors import DataError
 from cnnlstm.evaluation import (
@@ -171,6 +174,12 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--seed", type=int, help=f"seeds the weights and batch order (default {_default('seed')})"
     )
     parser.add_argument(
+        "--columns",
+        metavar="A,B,C",
+        help="the sensor columns, comma-separated (default: every column but the datetime and "
+        "the labels); the same are read from --train and from the rows of --stream",
+    )
+    parser.add_argument(
         "--nan",
         choices=("fail", "ffill", "interpolate"),
         default="fail",
@@ -222,7 +231,30 @@ def run(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- checks
 
 
+def _columns(args: argparse.Namespace) -> list[str] | None:
+    """The names given with ``--columns``, or None without it."""
+    text = getattr(args, "columns", None)
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise ValueError(
+            f"--columns has to be column names separated by commas, like --columns a,b,c, but "
+            f"got {text!r}"
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"--columns has to name each column once, but got {repeated} twice")
+    return names
+
+
+def _columns_flag(names: Sequence[str]) -> str:
+    """``--columns a,b`` as a user would type it (quoted when a name has a blank)."""
+    return f"--columns {shlex.quote(','.join(names))}"
+
+
 def _check_args(args: argparse.Namespace) -> None:
+    _columns(args)
     if args.model is not None and args.model not in DETECTOR_MODELS:
         raise ValueError(
             f"--model has to be one of the detector families {', '.join(DETECTOR_MODELS)}, but "
@@ -276,15 +308,26 @@ def _detector(args: argparse.Namespace) -> AnomalyDetector:
         raise ValueError(f"--{error}") from None
 
 
-def _read(path: Path, nan: str) -> SensorCSV:
+def _read(path: Path, nan: str, columns: Sequence[str] | None = None) -> SensorCSV:
     try:
-        return SensorCSV(path, window=1, nan_policy=nan)  # type: ignore[arg-type]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            policy: Any = nan  # one of NanPolicy: argparse's choices
+            data = SensorCSV(path, window=1, nan_policy=policy, columns=columns)
     except DataError as error:
-        # the reader names its own argument; on the command line it is --nan
+        # the reader names its own arguments; on the command line they are --nan and --columns
         message = str(error).replace(
             "pass nan_policy='ffill' or 'interpolate'", "pass --nan ffill or --nan interpolate"
         )
+        suggested = getattr(error, "suggested_columns", None)
+        if suggested:
+            message = message.replace(f"columns={suggested!r}", _columns_flag(suggested))
         raise DataError(message) from None
+    for warning in caught:  # on: the command's own recorder prints them
+        # a command line user has no SensorCSV.gaps to look at
+        text = str(warning.message).replace(GAPS_NOTE, "")
+        warnings.warn_explicit(text, warning.category, warning.filename, warning.lineno)
+    return data
 
 
 def _check_same_columns(train: SensorCSV, data: SensorCSV) -> None:
@@ -302,7 +345,8 @@ def _check_saved_columns(detector: AnomalyDetector, names: Sequence[str], source
     if list(names) != list(detector.columns_):
         raise DataError(
             f"{source}: the sensor columns {list(names)} differ from the saved detector's "
-            f"{detector.columns_}; score files with the columns the detector was fitted on."
+            f"{detector.columns_}; score files with the columns the detector was fitted on "
+            f"({_columns_flag(detector.columns_)} picks them, in this order)."
         )
 
 
@@ -312,7 +356,7 @@ def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetec
         return AnomalyDetector.load(args.load), 0
     detector = _detector(args)
     if args.train is not None:
-        train = _read(args.train, args.nan)
+        train = _read(args.train, args.nan, _columns(args))
         if data is not None:
             _check_same_columns(train, data)
             rows = train.features[:, [train.feature_names.index(c) for c in data.feature_names]]
@@ -382,7 +426,7 @@ def _fit_rows(
 
 def _offline(args: argparse.Namespace) -> int:
     _check_args(args)
-    data = _read(Path(args.input), args.nan)
+    data = _read(Path(args.input), args.nan, _columns(args))
     detector, fitted_rows = _fit(args, data)
     if args.load is not None:
         _check_saved_columns(detector, data.feature_names, str(data.path))
@@ -615,6 +659,9 @@ def _stream(args: argparse.Namespace) -> int:
     if header is None:
         raise DataError("stdin: no header line; expected the column names, then rows.")
     columns = [c.strip() for c in header[1]]
+    chosen = _columns(args)
+    if chosen is not None and args.load is not None:
+        _check_saved_columns(detector, chosen, "--columns")
     missing = [c for c in detector.columns_ if c not in columns]
     if missing:
         raise DataError(
@@ -622,12 +669,17 @@ def _stream(args: argparse.Namespace) -> int:
             f"detector was fitted on {detector.columns_}."
         )
     others = [c for c in columns if c not in detector.columns_ and c.lower() not in _LABELS]
-    if len(others) > 1:
+    if len(others) > 1 and chosen is None:
         raise DataError(
             f"stdin: the columns {others} are neither the detector's sensors "
-            f"{detector.columns_} nor labels; only one (the datetime) may be added."
+            f"{detector.columns_} nor labels; only one (the datetime) may be added, or pass "
+            f"{_columns_flag(detector.columns_)} to read those and leave the rest."
         )
-    time_at = columns.index(others[0]) if others else None
+    # With --columns the columns left over are skipped, but for the datetime: the first named
+    # like one, or the only one left.
+    named = [c for c in others if _time_name(c)]
+    time_name = named[0] if named else others[0] if len(others) == 1 else None
+    time_at = columns.index(time_name) if time_name is not None else None
     sensor_at = [columns.index(c) for c in detector.columns_]
     scorer: StreamScorer = detector.stream()
     print(f"{'datetime' if time_at is not None else 'row'},score,anomaly", file=out, flush=True)

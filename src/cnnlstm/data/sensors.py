@@ -45,6 +45,11 @@ WHITESPACE = "whitespace"
 _TIME_NAMES = frozenset({"datetime", "timestamp", "time", "date"})
 _MISSING = frozenset({"", "nan", "na", "n/a", "null", "none", "-", "?"})
 _SNIFF_LINES = 50
+GAPS_SHOWN = 3
+"""The longest gaps in time that SensorCSV's warning lists (:attr:`SensorCSV.gaps` has all)."""
+GAPS_NOTE = " (SensorCSV.gaps has them all)"
+"""Ends the gap warning when it lists only some gaps; the command line, which has no
+``.gaps`` to show, takes it out."""
 
 
 class StandardScaler:
@@ -388,7 +393,7 @@ class SensorCSV(SensorWindows):
                 f"{self.columns}."
             )
 
-        raw = np.column_stack([self._numbers(frame[c], c) for c in self.feature_names])
+        raw = np.column_stack([self._numbers(frame[c], c, frame) for c in self.feature_names])
         self.features = self._apply_nan_policy(raw)
         self.labels: np.ndarray | None = None
         targets = np.zeros(len(self.features), dtype=np.int64)
@@ -550,13 +555,22 @@ class SensorCSV(SensorWindows):
         long = np.flatnonzero(steps > self.gap_factor * typical)
         self.gaps = [(int(i) + 1, float(steps[i])) for i in long]
         if self.gaps:
-            row, seconds_ = max(self.gaps, key=lambda gap: gap[1])
-            warnings.warn(
-                f"{self.path}: {len(self.gaps)} gap(s) in time longer than {self.gap_factor} x "
-                f"the usual step of {typical:g} s; the longest is {seconds_:g} s before line "
-                f"{self.lines[row]}. See .gaps.",
-                stacklevel=3,
-            )
+            warnings.warn(self._gap_message(typical), stacklevel=3)
+
+    def _gap_message(self, typical: float) -> str:
+        """One line on :attr:`gaps`: how many, and the (up to) :data:`GAPS_SHOWN` longest."""
+        count = len(self.gaps)
+        longest = sorted(self.gaps, key=lambda gap: (-gap[1], gap[0]))[:GAPS_SHOWN]
+        listed = ", ".join(
+            f"{seconds:g} s before line {self.lines[row]}" for row, seconds in longest
+        )
+        head = (
+            f"{self.path}: {count} gap{'s' if count > 1 else ''} in time longer than "
+            f"{self.gap_factor:g} x the usual step of {typical:g} s"
+        )
+        if count <= GAPS_SHOWN:
+            return f"{head}: {listed}."
+        return f"{head}; the {GAPS_SHOWN} longest: {listed}{GAPS_NOTE}."
 
     def _seconds(self) -> np.ndarray:
         """The times as float seconds from the first row."""
@@ -573,8 +587,14 @@ class SensorCSV(SensorWindows):
         value = self.times[row]
         return str(pd.Timestamp(value)) if isinstance(value, np.datetime64) else f"{value:g}"
 
-    def _numbers(self, column: pd.Series, name: str) -> np.ndarray:
-        """A feature column as float64 with NaN for missing cells; text is a DataError."""
+    def _numbers(
+        self, column: pd.Series, name: str, frame: pd.DataFrame | None = None
+    ) -> np.ndarray:
+        """A column as float64 with NaN for missing cells; text is a DataError.
+
+        With ``frame`` (a feature column), the error names the feature columns that do read
+        as numbers, the ``columns=`` that would skip the text.
+        """
         import pandas as pd
 
         if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
@@ -596,10 +616,20 @@ class SensorCSV(SensorWindows):
             except ValueError:
                 number = np.nan
             if not np.isfinite(number):
-                raise DataError(
+                message = (
                     f"{self.path}: line {self.lines[row]}, column {name!r}: {text!r} is not a "
-                    f"finite number; expected numbers in this column (pick the sensor columns "
-                    f"with columns=[...])."
+                    f"finite number; expected numbers in this column"
+                )
+                if frame is None:
+                    raise DataError(f"{message}.")
+                numeric = [c for c in self.feature_names if _reads_as_numbers(frame[c])]
+                if not numeric:
+                    raise DataError(
+                        f"{message}, and no column {self.feature_names} reads as numbers; check "
+                        f"the delimiter ({self.delimiter!r})."
+                    )
+                raise _columns_error(
+                    f"{message} (pick the sensor columns with columns={numeric!r}).", numeric
                 )
             values[row] = number
         return values
@@ -630,9 +660,11 @@ class SensorCSV(SensorWindows):
             )
         empty = np.flatnonzero(holes.all(axis=0))
         if len(empty):
-            raise DataError(
+            kept = [c for j, c in enumerate(self.feature_names) if j not in set(empty.tolist())]
+            raise _columns_error(
                 f"{self.path}: column {self.feature_names[empty[0]]!r} has no values at all; "
-                f"leave it out with columns=[...]."
+                f"leave it out with columns={kept!r}.",
+                kept,
             )
         if self.nan_policy == "ffill":
             filled = pd.DataFrame(raw).ffill().bfill().to_numpy(dtype=np.float64)
@@ -650,6 +682,26 @@ class SensorCSV(SensorWindows):
             f"{len(self.feature_names)}, labels={self.label_names}, window={self.window}, "
             f"stride={self.stride}, windows={len(self)})"
         )
+
+
+def _reads_as_numbers(column: pd.Series) -> bool:
+    """Whether every cell of ``column`` is a number or a missing-value marker."""
+    import pandas as pd
+
+    parsed = pd.to_numeric(column, errors="coerce")
+    for row in np.flatnonzero(parsed.isna().to_numpy()):
+        cell = column.iloc[row]
+        if not pd.isna(cell) and str(cell).strip().lower() not in _MISSING:
+            return False
+    return True
+
+
+def _columns_error(message: str, columns: list[str]) -> DataError:
+    """A DataError whose message suggests ``columns=<columns>``; the list is kept as
+    ``suggested_columns`` so that the command line can say it as ``--columns``."""
+    error = DataError(message)
+    error.suggested_columns = columns  # type: ignore[attr-defined]
+    return error
 
 
 def _time_name(name: str) -> bool:

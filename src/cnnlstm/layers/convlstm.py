@@ -37,6 +37,7 @@ order (i, f, g, o), and with ``peephole=True`` the parameters ``peephole_i``, ``
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -126,6 +127,25 @@ def _layout(spatial_dims: int, *, batch_first: bool = True, frame: bool = False)
     leading = ["B"] if frame else ["B", "T"] if batch_first else ["T", "B"]
     axes = [*leading, "C", *_SPATIAL_AXES[spatial_dims]]
     return "(" + ", ".join(axes) + ")"
+
+
+#: The start of the warning torch gives for a "same"-padded convolution with an even kernel.
+_EVEN_KERNEL_WARNING = r"Using padding='same' with even kernel lengths and odd dilation"
+
+
+@functools.cache
+def _spend_even_kernel_warning() -> None:
+    """Let torch give its even-kernel ``padding='same'`` warning once, silenced.
+
+    Even kernels are supported (the extra padding goes right/bottom, as in Keras), so the
+    warning, about a padded copy of the input, is noise to a ConvLSTM user. torch gives it once
+    per process (``TORCH_WARN_ONCE``, one call site for 1-D, 2-D and 3-D convolutions), so one
+    tiny convolution under a filter scoped to it, when the first even-kernel cell is built,
+    spends it: the per-step convolutions then run without a ``catch_warnings`` around each.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_EVEN_KERNEL_WARNING, category=UserWarning)
+        F.conv1d(torch.zeros(1, 1, 2), torch.zeros(1, 1, 2), padding="same")
 
 
 def _eager() -> bool:
@@ -261,6 +281,8 @@ class _ConvLSTMCellNd(nn.Module):
         kernel = cast(Any, self.kernel_size)  # a tuple of spatial_dims ints
         self.input_conv = conv(in_channels, 4 * hidden, kernel, padding=padding, bias=bias)
         self.hidden_conv = conv(hidden, 4 * hidden, kernel, padding="same", bias=False)
+        if any(k % 2 == 0 for k in self.kernel_size):  # hidden_conv is "same"-padded
+            _spend_even_kernel_warning()
 
         self.peephole_i: nn.Parameter | None = None
         self.peephole_f: nn.Parameter | None = None

@@ -248,10 +248,10 @@ class TimeDistributed(Bridge):
             shape = self.output_shape(x.shape, dtype=x.dtype)  # nothing to run the module on
             return torch.zeros(shape, dtype=x.dtype, device=x.device)  # (B, T, ...)
         if valid is None:
-            return unfold_time(self._run(frames), batch)  # (B, T, ...)
+            return unfold_time(self._run(frames, x.shape), batch)  # (B, T, ...)
 
         index = rearrange(valid, "b t -> (b t)").nonzero().squeeze(1)  # (N_valid,)
-        out = self._run(frames.index_select(0, index))  # (N_valid, ...)
+        out = self._run(frames.index_select(0, index), x.shape)  # (N_valid, ...)
         padded = out.new_zeros((batch * steps, *out.shape[1:]))  # (B*T, ...)
         return unfold_time(padded.index_copy(0, index, out), batch)  # (B, T, ...)
 
@@ -373,8 +373,11 @@ class TimeDistributed(Bridge):
             self._frame_bytes_cache[key] = max(1, per_frame)
         return self._frame_bytes_cache[key]
 
-    def _run(self, frames: Tensor) -> Tensor:
-        """Run the module on ``frames`` ``(N, ...)`` chunk by chunk; returns ``(N, ...)``."""
+    def _run(self, frames: Tensor, input_shape: torch.Size) -> Tensor:
+        """Run the module on ``frames`` ``(N, ...)`` chunk by chunk; returns ``(N, ...)``.
+
+        ``input_shape`` is the shape of the ``(B, T, ...)`` input, for error messages only.
+        """
         chunk = self.plan_chunk_size(
             frames.shape[0], frames.shape[1:], dtype=frames.dtype, device=frames.device
         )
@@ -382,13 +385,19 @@ class TimeDistributed(Bridge):
         if convert:  # once for all chunks: split keeps the layout
             frames = frames.contiguous(memory_format=torch.channels_last)
         if chunk >= frames.shape[0]:
-            out = self._call(frames)  # (N, ...)
+            out = self._call(frames, input_shape)  # (N, ...)
         else:
-            out = torch.cat([self._call(part) for part in torch.split(frames, chunk)])  # (N, ...)
+            parts = torch.split(frames, chunk)
+            out = torch.cat([self._call(part, input_shape) for part in parts])  # (N, ...)
         return out.contiguous() if convert else out  # the standard layout
 
-    def _call(self, frames: Tensor) -> Tensor:
-        out = self.module(frames)
+    def _call(self, frames: Tensor, input_shape: torch.Size) -> Tensor:
+        try:  # free when nothing is raised; the handler only words the error
+            out = self.module(frames)
+        except (RuntimeError, ValueError) as error:
+            if torch.compiler.is_compiling():  # the compiler's own errors stay as they are
+                raise
+            raise self._module_error(error, input_shape) from error
         if not isinstance(out, Tensor):
             raise TypeError(
                 f"TimeDistributed: the wrapped module has to return a tensor, but it returned "
@@ -402,6 +411,19 @@ class TimeDistributed(Bridge):
                 f"frame."
             ) from None
         return out
+
+    def _module_error(self, error: Exception, input_shape: torch.Size) -> ShapeError:
+        """The ShapeError saying how the input was folded before the wrapped module raised."""
+        lines = str(error).strip().splitlines()
+        first = lines[0].rstrip() if lines else type(error).__name__
+        first += "" if first.endswith((".", "!", "?")) else "."
+        folded = (input_shape[0] * input_shape[1], *input_shape[2:])  # (B*T, ...)
+        return ShapeError(
+            f"TimeDistributed: reads (B, T, ...) and folded the input of shape "
+            f"{format_shape(input_shape)} into (B*T, ...) = {format_shape(folded)} for the "
+            f"wrapped {type(self.module).__name__}, which raised: {first} If the input has no "
+            f"time axis, add one (x.unsqueeze(1)) or call the module directly."
+        )
 
     def _valid_steps(self, x: Tensor, lengths: Tensor | None, mask: Tensor | None) -> Tensor | None:
         """The ``(B, T)`` mask of valid steps, or None when every step is valid."""

@@ -40,7 +40,7 @@ from cnnlstm.layers.pooling import GlobalPoolBridge
 from cnnlstm.layers.spatial import SpatialSequence
 from cnnlstm.layers.time_distributed import TimeDistributed
 from cnnlstm.models.backbones import NORMS, NormName, SimpleCNN
-from cnnlstm.models.cnnlstm import CNNLSTM, probe_output_shape
+from cnnlstm.models.cnnlstm import CNNLSTM, _channels_last_hint, probe_output_shape
 from cnnlstm.models.registry import (
     check_choice,
     check_ints,
@@ -109,10 +109,15 @@ def _check_clip(who: str, x: Tensor, example: tuple[int, ...]) -> None:
             f"{x.dim()}-D tensor of shape {format_shape(x.shape)}.{hint}"
         ) from None
     if x.shape[2] != c:
+        hint = (
+            f"This looks channels-last {_channels_last_hint(5)}"
+            if x.shape[-1] == c
+            else f"Put the channels after the time axis, or build the model with "
+            f"in_channels={x.shape[2]}."
+        )
         raise ShapeError(
             f"{who}: expected C={c} channels at axis 2 of (B, T, C, H, W), got shape "
-            f"{format_shape(x.shape)}. Put the channels after the time axis, or build the model "
-            f"with in_channels={x.shape[2]}."
+            f"{format_shape(x.shape)}. {hint}"
         ) from None
 
 

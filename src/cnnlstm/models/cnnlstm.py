@@ -239,11 +239,16 @@ class CNNLSTM(nn.Module):
                 f"{where}: expected a {len(self.input_shape) + 1}-D input {expected}, got a "
                 f"{x.dim()}-D tensor of shape {format_shape(x.shape)}. {hint}"
             ) from None
-        if x.shape[-3] != self.input_shape[-3]:
+        channels = self.input_shape[-3]
+        if x.shape[-3] != channels:
+            hint = (
+                f"Pass channels at axis {x.dim() - 3}, or build the model with the input's shape."
+            )
+            if x.shape[-1] == channels:
+                hint = f"This looks channels-last {_channels_last_hint(x.dim())}"
             raise ShapeError(
-                f"{where}: expected input {expected} with C={self.input_shape[-3]} channels, got "
-                f"shape {format_shape(x.shape)} with {x.shape[-3]}. Pass channels at axis "
-                f"{x.dim() - 3}, or build the model with the input's shape."
+                f"{where}: expected input {expected} with C={channels} channels, got "
+                f"shape {format_shape(x.shape)} with {x.shape[-3]}. {hint}"
             ) from None
 
     def forward_features(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -324,6 +329,19 @@ class CNNLSTM(nn.Module):
             mask = mask.reshape(*mask.shape, *([1] * (out.dim() - 2)))  # (B, L, 1, ...)
             out = out.masked_fill(~mask, 0.0)
         return out
+
+
+def _channels_last_hint(dim: int) -> str:
+    """How to move the channels of a ``dim``-D channels-last batch in front of ``H, W``.
+
+    Example:
+        >>> _channels_last_hint(4)
+        '(N, H, W, C): np.moveaxis(x, -1, 1) or x.permute(0, 3, 1, 2).'
+    """
+    lead = ["N"] if dim == 4 else ["B", "T"] if dim == 5 else [f"D{i}" for i in range(dim - 3)]
+    axes = ", ".join([*lead, "H", "W", "C"])
+    order = ", ".join(str(i) for i in [*range(dim - 3), dim - 1, dim - 3, dim - 2])
+    return f"({axes}): np.moveaxis(x, -1, {dim - 3}) or x.permute({order})."
 
 
 def _batch_shape(shape: Sequence[int]) -> str:
