@@ -254,7 +254,9 @@ def combine_scores(
 class HeldShiftState:
     """Where a stream is: the last ``fast`` residuals, the baselines, the frozen-row counts,
     which sensors' baselines were released (they follow until their alarm ends), and the
-    fitted map from a row to its scaled cross-sensor residuals (``row @ project + offset``)."""
+    fitted constants a row needs: the map to its scaled cross-sensor residuals
+    (``row @ project + offset``), each sensor's freeze level in residual units (``limit``) and
+    the factor from a deviation to its score (``weight``, 0 for sensors the gate leaves out)."""
 
     recent: np.ndarray
     baseline: np.ndarray
@@ -262,6 +264,8 @@ class HeldShiftState:
     released: np.ndarray
     project: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     offset: np.ndarray = field(default_factory=lambda: np.empty(0))
+    limit: np.ndarray = field(default_factory=lambda: np.empty(0))
+    weight: np.ndarray = field(default_factory=lambda: np.empty(0))
     rows: int = 0
     slot: int = 0
 
@@ -371,6 +375,8 @@ class HeldShift:
         project = (np.eye(n) - self.weights_[:-1]) / self.residual_scale_  # (S, S)
         offset = -self.weights_[-1] / self.residual_scale_  # (S,)
         return HeldShiftState(
+            limit=self.freeze * self.deviation_scale_,
+            weight=self._weight(),
             recent=np.zeros((self.fast, n)),
             baseline=np.zeros(n),
             frozen=np.zeros(n, dtype=np.int64),
@@ -380,9 +386,9 @@ class HeldShift:
         )
 
     def _step(self, state: HeldShiftState, residual: np.ndarray, frozen: bool) -> np.ndarray:
-        """Advance ``state`` by one ``(S,)`` residual; returns its ``(S,)`` signed deviations
-        (0.0 until ``fast`` rows are in the trailing mean; the baseline starts at the training
-        level, 0)."""
+        """Advance ``state`` by one ``(S,)`` residual; returns its ``(S,)`` absolute deviations
+        in residual units (0.0 until ``fast`` rows are in the trailing mean; the baseline
+        starts at the training level, 0)."""
         state.recent[state.slot] = residual
         state.slot = (state.slot + 1) % self.fast
         state.rows += 1
@@ -390,15 +396,20 @@ class HeldShift:
         if state.rows < self.fast:  # the trailing mean is not whole yet: follow, score 0
             state.baseline = moved
             return np.zeros_like(residual)
-        deviation: np.ndarray = state.recent.sum(axis=0) / self.fast - state.baseline  # (S,)
+        size: np.ndarray = np.abs(state.recent.sum(axis=0) / self.fast - state.baseline)  # (S,)
         if frozen:
-            alarm = np.abs(deviation) / self.deviation_scale_ > self.freeze
-            state.frozen = np.where(alarm, state.frozen + 1, 0)
+            alarm = size > state.limit  # above `freeze` units
+            state.frozen = (state.frozen + 1) * alarm  # alarming rows in a row
             state.released = alarm & (state.released | (state.frozen > self.max_freeze))
-            state.baseline = np.where(~alarm | state.released, moved, state.baseline)
+            state.baseline = np.where(alarm & ~state.released, state.baseline, moved)
         else:
             state.baseline = moved
-        return deviation
+        return size
+
+    def _weight(self) -> np.ndarray:
+        """``(S,)``: a deviation's scale in units, 0 for the sensors the gate leaves out."""
+        weight: np.ndarray = self.active_ / self.deviation_scale_
+        return weight
 
     def _deviations(self, rows: np.ndarray, *, frozen: bool) -> np.ndarray:
         state = self.start()
@@ -422,8 +433,8 @@ class HeldShift:
         """``(N, S)`` rows from a fresh state -> ``(N, S)`` absolute deviations in units, 0 for
         sensors the gate leaves out."""
         x = self._check_rows(rows)
-        scaled: np.ndarray = np.abs(self._deviations(x, frozen=True)) / self.deviation_scale_
-        return scaled * self.active_
+        scaled: np.ndarray = self._deviations(x, frozen=True) * self._weight()
+        return scaled
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         """``(N, S)`` rows from a fresh state -> ``(N,)`` level scores (0 with no sensor scored)."""
@@ -435,8 +446,7 @@ class HeldShift:
     def update(self, state: HeldShiftState, row: np.ndarray) -> float:
         """Score one ``(S,)`` row of a stream, advancing ``state``; equals :meth:`score`."""
         residual = np.asarray(row, dtype=np.float64) @ state.project + state.offset  # (S,)
-        deviation = np.abs(self._step(state, residual, True)) / self.deviation_scale_
-        scored = deviation * self.active_
+        scored = self._step(state, residual, True) * state.weight  # (S,), 0 where not scored
         return float(scored.max()) if len(scored) else 0.0
 
     def state_dict(self) -> dict[str, Any]:
