@@ -341,3 +341,30 @@ def test_progress_bar_and_thread_setting_restored(small_rows: np.ndarray) -> Non
     assert torch.get_num_threads() == threads
     assert len(detector.train_loss_) == 1 and math.isfinite(detector.train_loss_[0])
     assert "threshold_=" in repr(detector)
+
+
+def test_sensor_scores_make_up_the_score(
+    fitted: AnomalyDetector, plant: tuple[np.ndarray, np.ndarray, list[str]], small_rows: np.ndarray
+) -> None:
+    rows, _, _ = plant
+    np.testing.assert_allclose(fitted.sensor_scores(rows).max(axis=1), fitted.score(rows))
+    mean = quick(combine="mean").fit(small_rows[:150])
+    np.testing.assert_allclose(mean.sensor_scores(small_rows).mean(axis=1), mean.score(small_rows))
+
+
+def test_sensor_scores_name_the_sensor_each_anomaly_was_injected_in(
+    fitted: AnomalyDetector, plant: tuple[np.ndarray, np.ndarray, list[str]]
+) -> None:
+    rows, _, names = plant
+    generator = SensorPlant(seed=0)
+    generator.generate(2000)  # the same recording as the fixture: its anomalies, with sensors
+    parts = fitted.sensor_scores(rows)
+    flagged = fitted.score(rows) > fitted.threshold_
+    named = 0
+    for anomaly in generator.anomalies:
+        inside = flagged[anomaly.start : anomaly.end]
+        if inside.any():  # a detected anomaly: its largest part comes from an injected sensor
+            top = parts[anomaly.start : anomaly.end][inside].sum(axis=0).argmax()
+            assert names[top] in anomaly.sensors, (anomaly, names[top])
+            named += 1
+    assert named >= 4  # of the 5 anomalies

@@ -84,7 +84,15 @@ from torch import Tensor, nn
 from cnnlstm.data.sensors import StandardScaler
 from cnnlstm.errors import ConfigError, DataError
 from cnnlstm.models.registry import create_model
-from cnnlstm.scoring import ERROR_WEIGHT, HOLD, LEVEL_FACTOR, HeldShift, TrailingMax, combine_scores
+from cnnlstm.scoring import (
+    ERROR_WEIGHT,
+    HOLD,
+    LEVEL_FACTOR,
+    HeldShift,
+    TrailingMax,
+    combine_scores,
+    trailing_max,
+)
 
 __all__ = ["DEFAULT_EPOCHS", "AnomalyDetector", "StreamScorer", "fit_gpd", "pot_threshold"]
 
@@ -588,17 +596,23 @@ class AnomalyDetector:
             errors[self.window - 1 :] = torch.cat(chunks)  # (M-W+1, S)
         return errors.double().cpu().numpy()
 
-    def _scores_from_errors(self, errors: np.ndarray) -> np.ndarray:
-        """``(M, S)`` errors -> ``(M,)`` scores: scaled, smoothed per sensor, then combined."""
+    def _smoothed_errors(self, errors: np.ndarray) -> np.ndarray:
+        """``(M, S)`` errors -> ``(M, S)``: scaled, then each sensor's mean over the last
+        ``smooth`` rows (0.0 before the first scored row)."""
         scaled = np.asarray(errors / self.error_scale_, dtype=np.float64)  # (M, S)
         first = self._first_scored()
-        scores = np.zeros(len(scaled))
+        smoothed = np.zeros_like(scaled)
         if len(scaled) > first:
             zero = np.zeros((1, scaled.shape[1]))
             sums = np.concatenate([zero, np.cumsum(scaled, axis=0)])  # (M+1, S)
             ends = np.arange(first + 1, len(scaled) + 1)  # each scored row's mean covers
-            smoothed = (sums[ends] - sums[ends - self.smooth]) / self.smooth  # the last smooth
-            scores[first:] = smoothed.max(axis=1) if self.combine == "max" else smoothed.mean(1)
+            smoothed[first:] = (sums[ends] - sums[ends - self.smooth]) / self.smooth  # the last
+        return smoothed
+
+    def _scores_from_errors(self, errors: np.ndarray) -> np.ndarray:
+        """``(M, S)`` errors -> ``(M,)`` scores: scaled, smoothed per sensor, then combined."""
+        smoothed = self._smoothed_errors(errors)  # (M, S)
+        scores: np.ndarray = smoothed.max(axis=1) if self.combine == "max" else smoothed.mean(1)
         return scores
 
     def _threshold(self, scores: np.ndarray) -> float:
@@ -657,6 +671,50 @@ class AnomalyDetector:
         if level is not None:
             scores = self._combined(scores, level)
         return scores
+
+    def sensor_scores(self, x: np.ndarray, *, columns: Sequence[str] | None = None) -> np.ndarray:
+        """Each sensor's part of each row's score: which sensor raised an alarm.
+
+        With ``scoring="level"``, sensor ``s`` scores ``max(error weight * its smoothed error /
+        error threshold, its held level score / level threshold)``; with ``"error"``, its
+        smoothed error. With ``combine="max"`` (the default) a row's :meth:`score` is the
+        largest of its sensors' (with ``"mean"`` the error part is their mean instead).
+
+        Args:
+            x: ``(M, S)`` rows in the units of the training rows.
+            columns: their names, checked against :attr:`columns_` when given.
+
+        Returns:
+            ``(M, S)`` float64, in the units of :meth:`score`.
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> detector = AnomalyDetector(window=16, epochs=1).fit(rng.normal(size=(200, 3)))
+            >>> rows = rng.normal(size=(100, 3))
+            >>> rows[60:, 1] += 8.0  # sensor 1 jumps and stays
+            >>> per_sensor = detector.sensor_scores(rows)
+            >>> bool(np.allclose(per_sensor.max(axis=1), detector.score(rows)))
+            True
+            >>> int(per_sensor[70].argmax())
+            1
+        """
+        self._model()
+        rows = _as_rows(x, "AnomalyDetector.sensor_scores")
+        self._check_columns(rows.shape[1], columns, "AnomalyDetector.sensor_scores")
+        standard = np.asarray(self.scaler.transform(rows), dtype=np.float64)  # (M, S)
+        with _threads(self.num_threads):
+            errors = self._row_errors(torch.as_tensor(standard, dtype=torch.float32))
+        smoothed = self._smoothed_errors(errors)  # (M, S)
+        if self.level_ is None:
+            return smoothed
+        parts = np.zeros_like(smoothed)
+        if self.error_threshold_ > 0:
+            parts = ERROR_WEIGHT * smoothed / self.error_threshold_
+        if self.level_threshold_ > 0:
+            level = self.level_.deviations(standard) / self.level_threshold_  # (M, S)
+            held = np.stack([trailing_max(column, HOLD) for column in level.T], axis=1)
+            parts = np.maximum(parts, held)
+        return parts
 
     def predict(self, x: np.ndarray, *, columns: Sequence[str] | None = None) -> np.ndarray:
         """``(M,)`` int64 flags: 1 where the score is above :attr:`threshold_`."""

@@ -507,6 +507,9 @@ def test_quick_start_pipeline_generate_detect_report(
         assert image.format == "PNG" and image.size == (1600, 900)
     summary = (tmp_path / "report" / "summary.md").read_text()
     assert "](detection.png)" in summary and "| F1 |" in summary
+    assert "flagged spans and the sensors behind them" in printed
+    spans = re.findall(r"  - rows (\d+)-(\d+): ([A-Za-z0-9 ,]+)", summary)  # each span, named
+    assert spans and all(names for _, _, names in spans)
 
     source = pd.read_csv(tmp_path / "plant.csv", sep=";")
     scores = pd.read_csv(tmp_path / "scores.csv")

@@ -71,6 +71,7 @@ __all__ = [
     "detection_metrics",
     "main",
     "run",
+    "span_sensors",
 ]
 
 COMMAND = "detect"
@@ -443,6 +444,11 @@ def _offline(args: argparse.Namespace) -> int:
         f"rows in {len(spans)} spans; wrote {args.output}",
         soft_wrap=True,
     )
+    culprits = span_sensors(
+        detector.sensor_scores(data.features), spans, data.feature_names, detector.threshold_
+    )
+    if spans:
+        _print_spans(console, spans, culprits)
     metrics = None
     labels = _label(data, "anomaly")
     if labels is not None:
@@ -457,8 +463,59 @@ def _offline(args: argparse.Namespace) -> int:
         where = f"rows {start}-{len(flags) - 1}, after the training rows" if start else "all rows"
         _print_metrics(console, metrics, where)
     if args.report is not None:
-        _write_report(args, data, detector, scores, flags, metrics, spans, fitted_rows)
+        _write_report(args, data, detector, scores, flags, metrics, spans, culprits, fitted_rows)
     return 0
+
+
+def span_sensors(
+    sensor_scores: np.ndarray,
+    spans: Sequence[tuple[int, int]],
+    names: Sequence[str],
+    threshold: float,
+) -> list[list[str]]:
+    """The sensors behind each flagged span, largest first.
+
+    A sensor counts when its part of the score (:meth:`AnomalyDetector.sensor_scores`) goes
+    above the threshold somewhere in the span; when none does alone (``combine="mean"``), the
+    largest one is named.
+
+    Args:
+        sensor_scores: ``(M, S)`` each sensor's part of each row's score.
+        spans: ``(start, stop)`` row spans (stop exclusive).
+        names: the ``S`` sensor names.
+        threshold: the detector's threshold.
+
+    Returns:
+        One list of sensor names per span.
+
+    Example:
+        >>> parts = np.array([[0.1, 0.2], [3.0, 1.5], [0.2, 2.0]])
+        >>> span_sensors(parts, [(1, 3)], ["flow", "pressure"], 1.0)
+        [['flow', 'pressure']]
+    """
+    named = []
+    for start, stop in spans:
+        peaks = sensor_scores[start:stop].max(axis=0)  # (S,)
+        order = np.argsort(-peaks, kind="stable")
+        above = [names[k] for k in order if peaks[k] > threshold]
+        named.append(above or [names[order[0]]])
+    return named
+
+
+_SPANS_SHOWN = 10
+
+
+def _print_spans(console: Any, spans: Sequence[tuple[int, int]], sensors: list[list[str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="flagged spans and the sensors behind them", title_justify="left")
+    table.add_column("rows")
+    table.add_column("sensors (largest part of the score first)")
+    for (start, stop), names in zip(spans[:_SPANS_SHOWN], sensors, strict=False):
+        table.add_row(f"{start}-{stop - 1}", ", ".join(names))
+    if len(spans) > _SPANS_SHOWN:
+        table.add_row("...", f"and {len(spans) - _SPANS_SHOWN} more spans (see the output file)")
+    console.print(table)
 
 
 def _label(data: SensorCSV, name: str) -> np.ndarray | None:
@@ -559,6 +616,7 @@ def _write_report(
     flags: np.ndarray,
     metrics: dict[str, float] | None,
     spans: list[tuple[int, int]],
+    culprits: list[list[str]],
     fitted_rows: int,
 ) -> None:
     from cnnlstm.reports.anomaly import plot_detection, write_summary
@@ -588,6 +646,7 @@ def _write_report(
         metrics=metrics,
         plot_name=plot.name,
         flagged_spans=spans,
+        span_sensors=culprits,
     )
     _console(args).print(f"wrote {plot} and {summary}", soft_wrap=True)
 

@@ -356,6 +356,7 @@ def write_summary(
     metrics: Mapping[str, Any] | None,
     plot_name: str,
     flagged_spans: Sequence[tuple[int, int]] | None = None,
+    span_sensors: Sequence[Sequence[str]] | None = None,
 ) -> Path:
     """Write a short Markdown summary of a detection run beside its plot.
 
@@ -371,6 +372,7 @@ def write_summary(
         plot_name: the plot's file name, relative to the summary, to embed.
         flagged_spans: ``(start, stop)`` row spans of flagged rows (stop exclusive); the first
             ten are listed.
+        span_sensors: the sensors behind each flagged span, listed beside it.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -394,7 +396,15 @@ def write_summary(
         f"- rows scored: {n_rows}",
         f"- rows flagged: {n_flagged} ({share:.1f} %)",
     ]
-    if flagged_spans is not None:
+    if flagged_spans is not None and span_sensors is not None:
+        lines.append(f"- flagged spans: {len(flagged_spans)}")
+        lines += [
+            f"  - rows {a}-{b - 1}: {', '.join(names)}"
+            for (a, b), names in zip(flagged_spans[:10], span_sensors, strict=False)
+        ]
+        if len(flagged_spans) > 10:
+            lines.append(f"  - and {len(flagged_spans) - 10} more")
+    elif flagged_spans is not None:
         shown = ", ".join(f"{a}-{b - 1}" for a, b in flagged_spans[:10])
         more = f", and {len(flagged_spans) - 10} more" if len(flagged_spans) > 10 else ""
         lines.append(
