@@ -12,11 +12,17 @@ without importing Lightning.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 from cnnlstm.errors import CNNLSTMError
 
-__all__ = ["USER_ERRORS", "user_error"]
+__all__ = ["USER_ERRORS", "atomic_file", "atomic_folder", "user_error"]
 
 USER_ERRORS: tuple[type[BaseException], ...] = (CNNLSTMError, OSError, ValueError)
 """The exceptions that mean the user asked for something that cannot be done (``OSError``: a
@@ -40,3 +46,56 @@ def _message(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename is not None:
         return f"{error.filename}: {error.strerror or type(error).__name__}."
     return str(error) or type(error).__name__
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to, moved onto ``path`` when the block ends
+    without an error and removed when it fails: a crash never leaves a half-written file, and
+    an earlier ``path`` stays as it was until the new one is whole.
+
+    The file gets the permissions the user's umask gives new files (``mkstemp`` alone would make
+    it private).
+
+    Example:
+        >>> target = Path(tempfile.mkdtemp()) / "out.csv"
+        >>> with atomic_file(target) as temp:
+        ...     _ = temp.write_text("row,score")
+        >>> target.read_text()
+        'row,score'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    temp = Path(name)
+    try:
+        yield temp
+        temp.chmod(0o666 & ~_umask())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """A temporary folder beside ``path`` to fill; renamed to ``path`` at the end (an empty
+    ``path`` is replaced), removed when the block fails."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield temp
+        temp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the user's umask decides
+        if path.is_dir():
+            path.rmdir()  # empty: checked before writing
+        os.replace(temp, path)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -34,14 +34,11 @@ carries from row to row, so the scores equal the offline run's.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import inspect
 import math
-import os
 import shlex
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -49,7 +46,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from cnnlstm.commands import USER_ERRORS, user_error
+from cnnlstm.commands import USER_ERRORS, atomic_file, user_error
 from cnnlstm.data.sensors import GAPS_NOTE, WHITESPACE, SensorCSV, _time_name, sniff_delimiter
 from cnnlstm.detect import DEFAULT_EPOCHS, AnomalyDetector, StreamScorer
 from cnnlstm.errors import DataError
@@ -676,22 +673,11 @@ def _write_atomic(
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"--output has to be a file, but got the folder {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow([time_name, "score", "anomaly"])
-            for time, score, flag in zip(times, scores.tolist(), flags.tolist(), strict=True):
-                writer.writerow([time, f"{score:.8g}", flag])
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temp, 0o666 & ~mask)  # mkstemp makes it private; the user's umask decides
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    with atomic_file(path) as temp, open(temp, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([time_name, "score", "anomaly"])
+        for time, score, flag in zip(times, scores.tolist(), flags.tolist(), strict=True):
+            writer.writerow([time, f"{score:.8g}", flag])
 
 
 def _console(args: argparse.Namespace) -> Any:

@@ -40,18 +40,14 @@ generators show a progress bar (rich, on standard error) when it is a terminal.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import shutil
 import sys
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnlstm.commands import USER_ERRORS, user_error
+from cnnlstm.commands import USER_ERRORS, atomic_file, atomic_folder, user_error
 
 __all__ = [
     "DEFAULT_SAMPLES",
@@ -212,46 +208,6 @@ def _check_args(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- writing
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def _atomic_file(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; moved onto ``path`` when the block ends
-    without an error, removed when it fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    temp = Path(name)
-    try:
-        yield temp
-        temp.chmod(0o666 & ~_umask())  # mkstemp makes it private; the user's umask decides
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-@contextlib.contextmanager
-def _atomic_folder(path: Path) -> Iterator[Path]:
-    """A temporary folder beside ``path`` to fill; renamed to ``path`` at the end (an empty
-    ``path`` is replaced), removed when the block fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        yield temp
-        temp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the user's umask decides
-        if path.is_dir():
-            path.rmdir()  # empty: checked before writing
-        os.replace(temp, path)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-
-
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
@@ -291,7 +247,7 @@ def _sensor_plant(args: argparse.Namespace) -> None:
     plant = plant_of(rows)
     output = Path(args.output)
     frame = plant.generate(rows)
-    with _atomic_file(output) as temp:
+    with atomic_file(output) as temp:
         write_skab_csv(frame, temp)
     console = _console()
     console.print(
@@ -311,7 +267,7 @@ def _sensor_plant(args: argparse.Namespace) -> None:
         console.print(table)
     if args.normal_rows is not None:
         normal = normal_path(output)
-        with _atomic_file(normal) as temp:
+        with atomic_file(normal) as temp:
             write_skab_csv(plant.normal(args.normal_rows), temp)
         console.print(
             f"wrote {normal}: {args.normal_rows} anomaly-free rows of the same plant, no labels "
@@ -329,10 +285,10 @@ def _images(args: argparse.Namespace) -> None:
         "text-lines": _text_lines,
     }
     if args.name == "digit-clips" and not output.suffix:
-        with _atomic_folder(output) as temp:
+        with atomic_folder(output) as temp:
             what = _digit_clips_folder(samples, args.seed, temp)
     else:
-        with _atomic_file(output) as temp:
+        with atomic_file(output) as temp:
             what = writers[args.name](samples, args.seed, temp)
     _console().print(f"wrote {output}: {what}", soft_wrap=True)
 

@@ -19,9 +19,7 @@ import csv
 import importlib
 import io
 import logging
-import os
 import sys
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -43,6 +41,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from rich.console import Console
 from torch import Tensor
 
+from cnnlstm.commands import atomic_file
 from cnnlstm.errors import CNNLSTMError, ConfigError
 from cnnlstm.summary import Summary, summary
 
@@ -198,18 +197,6 @@ def prediction_rows(
     return rows
 
 
-def _write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it to ``path``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _summary(rows: Sequence[dict[str, str]]) -> str:
     """``6 clips; predicted '3' 4x, '7' 2x; accuracy 0.500 (3 of 6 clips of a known class)``."""
     counts = Counter(row["predicted"] for row in rows).most_common()
@@ -330,7 +317,8 @@ class PredictionWriter(BasePredictionWriter):
         writer.writeheader()
         writer.writerows(rows)
         self.csv_path = folder / "predictions.csv"
-        _write_text_atomically(self.csv_path, text.getvalue())
+        with atomic_file(self.csv_path) as temp:
+            temp.write_text(text.getvalue(), encoding="utf-8")
         source = getattr(data, "predict_source", None)
         under = f" (clips under {source})" if source is not None else ""
         print(f"cnnlstm: wrote {self.csv_path}{under}: {_summary(rows)}")
