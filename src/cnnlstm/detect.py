@@ -653,10 +653,7 @@ class AnomalyDetector:
         """
         if part not in ("all", "error", "level"):
             raise ValueError(f"part has to be 'all', 'error' or 'level', but got {part!r}")
-        self._model()
-        rows = _as_rows(x, "AnomalyDetector.score")
-        self._check_columns(rows.shape[1], columns, "AnomalyDetector.score")
-        standard = np.asarray(self.scaler.transform(rows), dtype=np.float64)  # (M, S)
+        standard = self._standardised(x, columns, "AnomalyDetector.score")  # (M, S)
         level: np.ndarray | None = None
         if part == "level" or (part == "all" and self.level_ is not None):
             if self.level_ is None:
@@ -664,13 +661,22 @@ class AnomalyDetector:
             level = self.level_.score(standard)
             if part == "level":
                 return level
-        scaled = torch.as_tensor(standard, dtype=torch.float32)
-        with _threads(self.num_threads):
-            errors = self._row_errors(scaled)
-        scores = self._scores_from_errors(errors)
+        scores = self._scores_from_errors(self._errors(standard))
         if level is not None:
             scores = self._combined(scores, level)
         return scores
+
+    def _standardised(self, x: Any, columns: Sequence[str] | None, who: str) -> np.ndarray:
+        """Checked ``(M, S)`` rows, standardised with the training rows' scaler (float64)."""
+        self._model()
+        rows = _as_rows(x, who)
+        self._check_columns(rows.shape[1], columns, who)
+        return np.asarray(self.scaler.transform(rows), dtype=np.float64)
+
+    def _errors(self, standard: np.ndarray) -> np.ndarray:
+        """``(M, S)`` standardised rows -> the model's ``(M, S)`` errors, on its threads."""
+        with _threads(self.num_threads):
+            return self._row_errors(torch.as_tensor(standard, dtype=torch.float32))
 
     def sensor_scores(self, x: np.ndarray, *, columns: Sequence[str] | None = None) -> np.ndarray:
         """Each sensor's part of each row's score: which sensor raised an alarm.
@@ -698,13 +704,8 @@ class AnomalyDetector:
             >>> int(per_sensor[70].argmax())
             1
         """
-        self._model()
-        rows = _as_rows(x, "AnomalyDetector.sensor_scores")
-        self._check_columns(rows.shape[1], columns, "AnomalyDetector.sensor_scores")
-        standard = np.asarray(self.scaler.transform(rows), dtype=np.float64)  # (M, S)
-        with _threads(self.num_threads):
-            errors = self._row_errors(torch.as_tensor(standard, dtype=torch.float32))
-        smoothed = self._smoothed_errors(errors)  # (M, S)
+        standard = self._standardised(x, columns, "AnomalyDetector.sensor_scores")  # (M, S)
+        smoothed = self._smoothed_errors(self._errors(standard))  # (M, S)
         if self.level_ is None:
             return smoothed
         parts = np.zeros_like(smoothed)
