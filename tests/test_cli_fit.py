@@ -137,9 +137,15 @@ def test_validate_and_test_report_the_task_metrics(capsys: pytest.CaptureFixture
     ckpt = str(RUN / "checkpoints" / "last.ckpt")
     assert cli.main(["validate", "--config", CONFIG, *TINY, f"--ckpt_path={ckpt}"]) == 0
     assert cli.main(["test", "--config", CONFIG, *TINY, f"--ckpt_path={ckpt}"]) == 0
-    out = capsys.readouterr().out
-    assert "val/acc" in out
-    assert "test/acc" in out
+    printed = capsys.readouterr()
+    assert "val/acc" in printed.out
+    assert "test/acc" in printed.out
+    assert "warning" not in printed.err  # a checkpoint was given
+    assert cli.main(["validate", "--config", CONFIG, *TINY]) == 0
+    assert (
+        "cnnlstm: warning: validate without --ckpt_path runs the model as the config builds it, "
+        "untrained" in capsys.readouterr().err
+    )
 
 
 def test_print_config_writes_a_starting_config(capsys: pytest.CaptureFixture[str]) -> None:

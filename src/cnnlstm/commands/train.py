@@ -663,6 +663,13 @@ def build_cli(argv: Sequence[str], **kwargs: Any) -> CNNLSTMCLI:
     """
     _check_files(argv)
     _log_to_current_stderr()
+    if argv and argv[0] in ("validate", "test", "predict") and not _option(argv, "--ckpt_path"):
+        print(
+            f"cnnlstm: warning: {argv[0]} without --ckpt_path runs the model as the config "
+            f"builds it, untrained; pass --ckpt_path runs/<config name>/checkpoints/last.ckpt",
+            file=sys.stderr,
+            flush=True,
+        )
     # "Seed set to 0" would come before anything else, even before a config's one-line error
     logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
     # the tasks and DataModules are imported so that short names find them: --model ForecastTask
