@@ -277,3 +277,18 @@ def test_data_that_cannot_name_its_items_gets_the_pt_and_no_stale_csv(tmp_path: 
     assert torch.load(tmp_path / "predictions.pt")["predictions"].shape == (3, 10)
     assert writer.csv_path is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["predictions.pt"]
+
+
+def test_a_predict_root_that_mixes_layouts_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mixed = tmp_path / "new"
+    clips = sorted((Path("clips") / "3").iterdir())
+    shutil.copytree(clips[0], mixed / clips[0].name)  # new/<clip>/ of frames: a clip as it comes
+    shutil.copytree(clips[1], mixed / "3" / clips[1].name)  # new/3/<clip>/: a class folder
+    assert predict(f"--data.init_args.predict_root={mixed}") == 2
+    assert last_error(capsys) == (
+        f"cnnlstm: error: VideoDataModule: predict_root {mixed} mixes clips ({clips[0].name}) "
+        f"with folders of clips (3); use one layout: clips directly in it, or one folder per "
+        f"class."
+    )

@@ -413,11 +413,19 @@ def _predict_layout(root: Path, format: str) -> tuple[Literal["video", "frames"]
             f"VideoDataModule: predict_root {root} {what}; give a folder of videos or of frame "
             f"folders (one folder of images per clip)."
         )
-    folders = [p for p in root.iterdir() if p.is_dir()]
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
     videos, images = format in ("auto", "video"), format in ("auto", "frames")
+    # folders of clips (class or grouping folders): they hold videos or folders
+    grouping = [d for d in folders if _holds(d, VIDEO_EXTENSIONS) or any(_subfolders(d))]
     if videos and _holds(root, VIDEO_EXTENSIONS):
+        if grouping:
+            clip = min(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+            raise _mixed_layout(root, clip, grouping[0])
         return "video", True
-    if images and any(_holds(d, FRAME_EXTENSIONS) for d in folders):
+    frame_clips = [d for d in folders if _holds(d, FRAME_EXTENSIONS)] if images else []
+    if frame_clips:
+        if grouping:
+            raise _mixed_layout(root, frame_clips[0], grouping[0])
         return "frames", True
     if videos and any(_holds(d, VIDEO_EXTENSIONS) for d in folders):
         return "video", False
@@ -432,6 +440,17 @@ def _predict_layout(root: Path, format: str) -> tuple[Literal["video", "frames"]
     raise DataError(
         f"VideoDataModule: predict_root {root} holds no clips; expected {wanted} in it, or in "
         f"one folder per class."
+    )
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_dir()]
+
+
+def _mixed_layout(root: Path, clip: Path, folder: Path) -> DataError:
+    return DataError(
+        f"VideoDataModule: predict_root {root} mixes clips ({clip.name}) with folders of clips "
+        f"({folder.name}); use one layout: clips directly in it, or one folder per class."
     )
 
 
