@@ -347,7 +347,10 @@ def test_sensor_scores_make_up_the_score(
     fitted: AnomalyDetector, plant: tuple[np.ndarray, np.ndarray, list[str]], small_rows: np.ndarray
 ) -> None:
     rows, _, _ = plant
-    np.testing.assert_allclose(fitted.sensor_scores(rows).max(axis=1), fitted.score(rows))
+    scores, parts = fitted.score_detail(rows)
+    np.testing.assert_array_equal(scores, fitted.score(rows))  # the same scores, one pass
+    np.testing.assert_allclose(parts.max(axis=1), scores)
+    np.testing.assert_array_equal(fitted.sensor_scores(rows), parts)
     mean = quick(combine="mean").fit(small_rows[:150])
     np.testing.assert_allclose(mean.sensor_scores(small_rows).mean(axis=1), mean.score(small_rows))
 

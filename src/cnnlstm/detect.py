@@ -91,7 +91,6 @@ from cnnlstm.scoring import (
     HeldShift,
     TrailingMax,
     combine_scores,
-    trailing_max,
 )
 
 __all__ = ["DEFAULT_EPOCHS", "AnomalyDetector", "StreamScorer", "fit_gpd", "pot_threshold"]
@@ -611,7 +610,10 @@ class AnomalyDetector:
 
     def _scores_from_errors(self, errors: np.ndarray) -> np.ndarray:
         """``(M, S)`` errors -> ``(M,)`` scores: scaled, smoothed per sensor, then combined."""
-        smoothed = self._smoothed_errors(errors)  # (M, S)
+        return self._combine_sensors(self._smoothed_errors(errors))
+
+    def _combine_sensors(self, smoothed: np.ndarray) -> np.ndarray:
+        """``(M, S)`` smoothed errors -> ``(M,)``: the worst sensor, or their mean."""
         scores: np.ndarray = smoothed.max(axis=1) if self.combine == "max" else smoothed.mean(1)
         return scores
 
@@ -678,44 +680,48 @@ class AnomalyDetector:
         with _threads(self.num_threads):
             return self._row_errors(torch.as_tensor(standard, dtype=torch.float32))
 
-    def sensor_scores(self, x: np.ndarray, *, columns: Sequence[str] | None = None) -> np.ndarray:
-        """Each sensor's part of each row's score: which sensor raised an alarm.
+    def score_detail(
+        self, x: np.ndarray, *, columns: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's score and each sensor's part of it, from one pass over the rows.
 
-        With ``scoring="level"``, sensor ``s`` scores ``max(error weight * its smoothed error /
-        error threshold, its held level score / level threshold)``; with ``"error"``, its
-        smoothed error. With ``combine="max"`` (the default) a row's :meth:`score` is the
-        largest of its sensors' (with ``"mean"`` the error part is their mean instead).
+        A sensor's part is the row score its own values would give: with ``scoring="level"``,
+        ``max(error weight * its smoothed error / error threshold, its held level score / level
+        threshold)``; with ``"error"``, its smoothed error. With ``combine="max"`` (the default)
+        a row's score is the largest of its sensors' parts (with ``"mean"`` the error part is
+        their mean instead), so the part says which sensor raised an alarm.
 
         Args:
             x: ``(M, S)`` rows in the units of the training rows.
             columns: their names, checked against :attr:`columns_` when given.
 
         Returns:
-            ``(M, S)`` float64, in the units of :meth:`score`.
+            ``(scores (M,), parts (M, S))``, float64: ``scores`` is :meth:`score`'s.
 
         Example:
             >>> rng = np.random.default_rng(0)
             >>> detector = AnomalyDetector(window=16, epochs=1).fit(rng.normal(size=(200, 3)))
             >>> rows = rng.normal(size=(100, 3))
             >>> rows[60:, 1] += 8.0  # sensor 1 jumps and stays
-            >>> per_sensor = detector.sensor_scores(rows)
-            >>> bool(np.allclose(per_sensor.max(axis=1), detector.score(rows)))
+            >>> scores, parts = detector.score_detail(rows)
+            >>> bool(np.array_equal(parts.max(axis=1), scores))
             True
-            >>> int(per_sensor[70].argmax())
+            >>> int(parts[70].argmax())
             1
         """
-        standard = self._standardised(x, columns, "AnomalyDetector.sensor_scores")  # (M, S)
+        standard = self._standardised(x, columns, "AnomalyDetector.score_detail")  # (M, S)
         smoothed = self._smoothed_errors(self._errors(standard))  # (M, S)
+        scores = self._combine_sensors(smoothed)  # (M,)
         if self.level_ is None:
-            return smoothed
-        parts = np.zeros_like(smoothed)
-        if self.error_threshold_ > 0:
-            parts = ERROR_WEIGHT * smoothed / self.error_threshold_
-        if self.level_threshold_ > 0:
-            level = self.level_.deviations(standard) / self.level_threshold_  # (M, S)
-            held = np.stack([trailing_max(column, HOLD) for column in level.T], axis=1)
-            parts = np.maximum(parts, held)
-        return parts
+            return scores, smoothed
+        deviations = self.level_.deviations(standard)  # (M, S), as HeldShift.score takes them
+        level = deviations.max(axis=1) if deviations.shape[1] else np.zeros(len(deviations))
+        parts = [self._combined(smoothed[:, k], deviations[:, k]) for k in range(len(smoothed.T))]
+        return self._combined(scores, level), np.stack(parts, axis=1)
+
+    def sensor_scores(self, x: np.ndarray, *, columns: Sequence[str] | None = None) -> np.ndarray:
+        """``(M, S)``: each sensor's part of each row's score (see :meth:`score_detail`)."""
+        return self.score_detail(x, columns=columns)[1]
 
     def predict(self, x: np.ndarray, *, columns: Sequence[str] | None = None) -> np.ndarray:
         """``(M,)`` int64 flags: 1 where the score is above :attr:`threshold_`."""

@@ -428,7 +428,7 @@ def _offline(args: argparse.Namespace) -> int:
     detector, fitted_rows = _fit(args, data)
     if args.load is not None:
         _check_saved_columns(detector, data.feature_names, str(data.path))
-    scores = detector.score(data.features, columns=data.feature_names)
+    scores, parts = detector.score_detail(data.features, columns=data.feature_names)
     flags = (scores > detector.threshold_).astype(np.int64)
     time_name, times = _time_cells(data)
     _write_atomic(args.output, time_name, times, scores, flags)
@@ -441,9 +441,7 @@ def _offline(args: argparse.Namespace) -> int:
         f"rows in {len(spans)} spans; wrote {args.output}",
         soft_wrap=True,
     )
-    culprits = span_sensors(
-        detector.sensor_scores(data.features), spans, data.feature_names, detector.threshold_
-    )
+    culprits = span_sensors(parts, spans, data.feature_names, detector.threshold_)
     if spans:
         _print_spans(console, spans, culprits)
     metrics = None
