@@ -127,19 +127,27 @@ def _params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+Counts = tuple[int, int, int]
+
+
+def _budget(
+    args: argparse.Namespace, *, epochs: int, quick: Counts, full: Counts
+) -> tuple[int, dict[str, int]]:
+    """Epochs and ``{train,val,test}_samples`` of a bar: ``--quick`` or full size, then
+    ``--epochs`` and ``--train-samples`` when given."""
+    counts = quick if args.quick else full
+    sizes = dict(zip(("train_samples", "val_samples", "test_samples"), counts, strict=True))
+    sizes["train_samples"] = args.train_samples or sizes["train_samples"]
+    return args.epochs or (1 if args.quick else epochs), sizes
+
+
 # --------------------------------------------------------------------------- DigitClips
 
 
 def digit_clips(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Temporal vs single frame vs ConvLSTM on DigitClips, same data, seed and budget."""
     quick = args.quick
-    epochs = args.epochs or (1 if quick else 10)
-    sizes = (
-        {"train_samples": 32, "val_samples": 16, "test_samples": 16}
-        if quick
-        else {"train_samples": 2000, "val_samples": 400, "test_samples": 400}
-    )
-    sizes["train_samples"] = args.train_samples or sizes["train_samples"]
+    epochs, sizes = _budget(args, epochs=10, quick=(32, 16, 16), full=(2000, 400, 400))
     data = DigitClipsDataModule(
         **sizes,
         label="digit",
@@ -214,13 +222,7 @@ def _blank_frame_mse(dataset: Dataset[tuple[torch.Tensor, torch.Tensor]]) -> flo
 def moving_digits(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """ConvLSTM forecaster vs copy-last-frame on MovingDigits 10 -> 10, 64x64, two digits."""
     quick = args.quick
-    epochs = args.epochs or (1 if quick else 5)
-    sizes = (
-        {"train_samples": 8, "val_samples": 4, "test_samples": 4}
-        if quick
-        else {"train_samples": 2000, "val_samples": 200, "test_samples": 1000}
-    )
-    sizes["train_samples"] = args.train_samples or sizes["train_samples"]
+    epochs, sizes = _budget(args, epochs=5, quick=(8, 4, 4), full=(2000, 200, 1000))
     mnist_root = _mnist_root(args.mnist_root)
     data = MovingDigitsDataModule(
         **sizes,
@@ -333,13 +335,7 @@ def moving_digits(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[
 def text_lines(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """CRNN on TextLines: word accuracy and CER on fresh lines, greedy and beam decoding."""
     quick = args.quick
-    epochs = args.epochs or (1 if quick else 12)
-    sizes = (
-        {"train_samples": 32, "val_samples": 8, "test_samples": 8}
-        if quick
-        else {"train_samples": 8000, "val_samples": 500, "test_samples": 1000}
-    )
-    sizes["train_samples"] = args.train_samples or sizes["train_samples"]
+    epochs, sizes = _budget(args, epochs=12, quick=(32, 8, 8), full=(8000, 500, 1000))
     data = TextLinesDataModule(
         train_samples=sizes["train_samples"],
         val_samples=sizes["val_samples"],
