@@ -24,6 +24,7 @@ from cnnlstm.evaluation import (
     binary_counts,
     changepoints_from_labels,
     changepoints_from_predictions,
+    false_alarm_places,
     format_skab_scores,
     leaderboard_table,
     nab_file_tally,
@@ -348,3 +349,32 @@ def test_leaderboard_without_published_rows_and_rows_without_f1_last() -> None:
     assert body[0].startswith("| a | 0.50 | - |") and body[1].startswith("| cp only | - |")
     with pytest.raises(ValueError, match="'name'"):
         leaderboard_table([{"f1": 0.5}])
+
+
+@given(binary_lists, st.data())
+@settings(max_examples=60, deadline=None)
+def test_false_alarm_places_match_a_row_by_row_walk(labels: list[int], data: st.DataObject) -> None:
+    flags = data.draw(st.lists(st.integers(0, 1), min_size=len(labels), max_size=len(labels)))
+    expected = dict.fromkeys(
+        ("before", "between", "after", "normal_before", "normal_between", "normal_after"), 0
+    )
+    anomalies_seen, anomalies_total = 0, sum(labels)
+    for label, flag in zip(labels, flags, strict=True):
+        anomalies_seen += label
+        if label:
+            continue
+        part = (
+            "before"
+            if anomalies_seen == 0
+            else ("after" if anomalies_seen == anomalies_total else "between")
+        )
+        expected[f"normal_{part}"] += 1
+        expected[part] += flag
+    places = false_alarm_places(labels, flags)
+    assert places == expected
+    assert places["before"] + places["between"] + places["after"] == binary_counts(labels, flags).fp
+
+
+def test_false_alarm_places_checks_its_input() -> None:
+    with pytest.raises(ShapeError, match="false_alarm_places: y_true and y_pred"):
+        false_alarm_places([0, 1], [0, 1, 1])

@@ -41,6 +41,7 @@ __all__ = [
     "binary_counts",
     "changepoints_from_labels",
     "changepoints_from_predictions",
+    "false_alarm_places",
     "format_skab_scores",
     "leaderboard_table",
     "nab_file_tally",
@@ -132,6 +133,19 @@ class Counts:
         return self.tp + self.fp + self.fn + self.tn
 
 
+def _label_pair(
+    y_true: ArrayLike, y_pred: ArrayLike, who: str
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    t = _as_binary(y_true, f"{who}(y_true)")
+    p = _as_binary(y_pred, f"{who}(y_pred)")
+    if t.shape != p.shape:
+        raise ShapeError(
+            f"{who}: y_true and y_pred have to be the same length, but got {t.shape[0]} "
+            f"labels and {p.shape[0]} predictions. Predict one value per input row."
+        ) from None
+    return t, p
+
+
 def binary_counts(y_true: ArrayLike, y_pred: ArrayLike) -> Counts:
     """Count true/false positives/negatives of one file's row-wise decisions.
 
@@ -150,19 +164,55 @@ def binary_counts(y_true: ArrayLike, y_pred: ArrayLike) -> Counts:
         >>> binary_counts([0, 1, 1, 0], [0, 1, 0, 1])
         Counts(tp=1, fp=1, fn=1, tn=1)
     """
-    t = _as_binary(y_true, "binary_counts(y_true)")
-    p = _as_binary(y_pred, "binary_counts(y_pred)")
-    if t.shape != p.shape:
-        raise ShapeError(
-            f"binary_counts: y_true and y_pred have to be the same length, but got {t.shape[0]} "
-            f"labels and {p.shape[0]} predictions. Predict one value per input row."
-        ) from None
+    t, p = _label_pair(y_true, y_pred, "binary_counts")
     return Counts(
         tp=int(np.count_nonzero(t & p)),
         fp=int(np.count_nonzero(~t & p)),
         fn=int(np.count_nonzero(t & ~p)),
         tn=int(np.count_nonzero(~t & ~p)),
     )
+
+
+def false_alarm_places(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, int]:
+    """Where one file's false alarms fall, relative to its labelled anomalies.
+
+    Normal rows are split in three: ``before`` the first anomalous row, ``between`` the first
+    and the last one (gaps between anomalies), and ``after`` the last one; a file without an
+    anomaly is all ``before``. In SKAB's experiments the rows after a fault is removed are
+    labelled normal even where the plant has not returned to the state it was fitted on, so
+    false alarms there and before the fault say different things about a detector.
+
+    Args:
+        y_true: ``(N,)`` labels, 1 = anomalous row.
+        y_pred: ``(N,)`` predictions, 1 = flagged row.
+
+    Returns:
+        ``{"before", "between", "after"}``: the false alarms in each part, and
+        ``{"normal_before", "normal_between", "normal_after"}``: the normal rows in each part.
+
+    Raises:
+        ShapeError: the two arrays are not 1-D of the same length.
+        ValueError: a value is neither 0 nor 1.
+
+    Example:
+        >>> places = false_alarm_places([0, 0, 1, 0, 1, 0, 0], [1, 0, 1, 1, 0, 1, 1])
+        >>> places["before"], places["between"], places["after"], places["normal_after"]
+        (1, 1, 2, 2)
+    """
+    t, p = _label_pair(y_true, y_pred, "false_alarm_places")
+    anomalous = np.flatnonzero(t)
+    first, last = (anomalous[0], anomalous[-1]) if len(anomalous) else (len(t), len(t))
+    parts = {
+        "before": slice(0, first),
+        "between": slice(first, last + 1),
+        "after": slice(last + 1, None),
+    }
+    places: dict[str, int] = {}
+    for name, rows in parts.items():
+        normal = ~t[rows]
+        places[name] = int(np.count_nonzero(normal & p[rows]))
+        places[f"normal_{name}"] = int(np.count_nonzero(normal))
+    return places
 
 
 def _ratio(num: float, den: float) -> float:

@@ -32,7 +32,7 @@ def test_quick_run_prints_our_row_beside_the_leaderboard(
 ) -> None:
     code, out = quick_run
     assert code == 0
-    table = (out / "skab.md").read_text()
+    table, places_table = (out / "skab.md").read_text().split("where the false alarms fall")
     assert "SKAB (3 files, quick)" in table
     ours = [line for line in table.splitlines() if line.startswith("| window_cnnlstm |")]
     assert len(ours) == 1 and ours[0].endswith("| this run |")
@@ -45,6 +45,25 @@ def test_quick_run_prints_our_row_beside_the_leaderboard(
         judged = row["tp"] + row["fp"] + row["fn"] + row["tn"]
         assert judged == sum(len(pd.read_csv(SKAB_DIR / f, sep=";")) - 400 for f in QUICK_FILES)
         assert 0.0 <= row["f1"] <= 1.0 and 0.0 <= row["far"] <= 1.0
+        places = row["false_alarms"]
+        assert places["before"] + places["between"] + places["after"] == row["fp"]
+        normal = places["normal_before"] + places["normal_between"] + places["normal_after"]
+        assert normal == row["fp"] + row["tn"]
+        assert sorted(row["folders"]) == ["other", "valve1", "valve2"]
+    assert places_table.count("\n| window_cnnlstm") == 2  # and its error score's row
+
+
+def test_per_folder_scores_are_each_files_own_counts(quick_run: tuple[int, Path]) -> None:
+    """With one file per folder, a folder's F1 is that file's alone: recount the floor's by hand
+    (it flags every row, so its F1 is 2 * anomalous / (2 * anomalous + normal))."""
+    _, out = quick_run
+    floor = json.loads((out / "skab.json").read_text())["rows"][-1]
+    for file in QUICK_FILES:
+        labels = pd.read_csv(SKAB_DIR / file, sep=";")["anomaly"].to_numpy()[400:]
+        anomalous, normal = int(labels.sum()), int((labels == 0).sum())
+        scores = floor["folders"][file.split("/")[0]]
+        assert scores["f1"] == pytest.approx(2 * anomalous / (2 * anomalous + normal))
+        assert normal > 0 and scores["far"] == 1.0 and scores["mar"] == 0.0
 
 
 def test_the_error_score_row_is_a_detector_fitted_with_scoring_error(

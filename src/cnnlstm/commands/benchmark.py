@@ -24,12 +24,19 @@ judged twice (``--scoring``): by the detector's score (``scoring="level"``, the 
 model's error beside the held-shift level score) and by the model's error score alone, against
 its own threshold from the same fit, so the models can be compared as CNN-LSTMs.
 
+A second table gives each row's scores per folder and where its false alarms fall: before a
+file's first labelled anomaly, between anomalies, or after the last one
+(:func:`~cnnlstm.evaluation.false_alarm_places`), with the false alarm rate up to the last
+anomaly. In SKAB the rows after a fault is removed are labelled normal, also where the plant
+stays away from the state the detector was fitted on; most of our false alarms fall there.
+
 ``--quick`` runs the first file of each folder with 2 epochs, to check the machinery in seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import sys
 import time
@@ -51,6 +58,7 @@ from cnnlstm.evaluation import (
     binary_counts,
     changepoints_from_labels,
     changepoints_from_predictions,
+    false_alarm_places,
     leaderboard_table,
     nab_score,
     skab_scores,
@@ -65,6 +73,7 @@ __all__ = [
     "SkabRun",
     "add_parser",
     "build_parser",
+    "false_alarm_table",
     "main",
     "run",
     "run_skab",
@@ -93,10 +102,18 @@ class SkabRun:
     alarms: list[np.ndarray] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    folders: dict[str, Counts] = field(default_factory=dict)
+    places: collections.Counter[str] = field(default_factory=collections.Counter)
 
-    def add(self, labels: np.ndarray, changepoints: np.ndarray, flags: np.ndarray) -> None:
-        """Add one file's judged rows: ``(N,)`` labels, labelled changepoints and flags."""
-        self.counts = self.counts + binary_counts(labels, flags)
+    def add(
+        self, labels: np.ndarray, changepoints: np.ndarray, flags: np.ndarray, *, folder: str = ""
+    ) -> None:
+        """Add one file's judged rows: ``(N,)`` labels, labelled changepoints and flags, and
+        the SKAB folder the file is in (``valve1``, ``valve2``, ``other``)."""
+        counts = binary_counts(labels, flags)
+        self.counts = self.counts + counts
+        self.folders[folder] = self.folders.get(folder, Counts()) + counts
+        self.places.update(false_alarm_places(labels, flags))
         self.true_changepoints.append(changepoints_from_labels(changepoints))
         self.alarms.append(changepoints_from_predictions(flags))
         self.lengths.append(len(flags))
@@ -129,6 +146,11 @@ class SkabRun:
             "tn": self.counts.tn,
             "files": len(self.lengths),
             "seconds": round(self.seconds, 1),
+            "folders": {
+                name: {key: scores[key] for key in ("f1", "far", "mar")}
+                for name, scores in ((n, skab_scores(c)) for n, c in self.folders.items())
+            },
+            "false_alarms": dict(self.places),
         }
 
 
@@ -202,13 +224,14 @@ def run(args: argparse.Namespace) -> int:
     table = leaderboard_table(rows)
     title = f"SKAB ({rows[0]['files']} files{', quick' if args.quick else ''})"
     print(json.dumps({"benchmark": title, "rows": rows, "wall_seconds": round(wall, 1)}, indent=2))
-    print(f"\n### {title}\n\n{table}\n\nwall time {wall:.0f} s", flush=True)
+    places = f"#### Per folder, and where the false alarms fall\n\n{false_alarm_table(rows)}"
+    print(f"\n### {title}\n\n{table}\n\n{places}\n\nwall time {wall:.0f} s", flush=True)
     if args.output is not None:
         folder = Path(args.output)
         folder.mkdir(parents=True, exist_ok=True)
         document = {"benchmark": title, "rows": rows, "wall_seconds": round(wall, 1)}
         (folder / "skab.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        (folder / "skab.md").write_text(f"### {title}\n\n{table}\n", encoding="utf-8")
+        (folder / "skab.md").write_text(f"### {title}\n\n{table}\n\n{places}\n", encoding="utf-8")
     return 0
 
 
@@ -292,7 +315,10 @@ def run_skab(
                     f"{TRAIN_ROWS} and needs rows after them."
                 )
             judged = slice(TRAIN_ROWS, None)
-            floor.add(labels[judged], changepoints[judged], np.ones_like(labels[judged]))
+            folder = file.split("/")[0]
+            floor.add(
+                labels[judged], changepoints[judged], np.ones_like(labels[judged]), folder=folder
+            )
             for name in models:
                 progress.update(task, description=f"{name} {file}")
                 started = time.perf_counter()
@@ -307,10 +333,53 @@ def run_skab(
                         error = detector.score(data.features, part="error")
                         flags = error > detector.error_threshold_
                     run = runs[name, how]
-                    run.add(labels[judged], changepoints[judged], flags[judged].astype(np.int64))
+                    judged_flags = flags[judged].astype(np.int64)
+                    run.add(labels[judged], changepoints[judged], judged_flags, folder=folder)
                     run.seconds += fitted + time.perf_counter() - started
                 progress.advance(task)
     return [*(runs[name, how].row() for name in models for how in scorings), floor.row()]
+
+
+def false_alarm_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A Markdown table of each row's scores per SKAB folder and where its false alarms fall.
+
+    The last column is the false alarm rate on the normal rows before and between a file's
+    labelled anomalies, leaving out the rows after the last one (see
+    :func:`~cnnlstm.evaluation.false_alarm_places`).
+
+    Example:
+        >>> row = {"name": "ours", "folders": {"valve1": {"f1": 0.9, "far": 0.1, "mar": 0.2}},
+        ...        "false_alarms": {"before": 1, "between": 0, "after": 3, "normal_before": 9,
+        ...                         "normal_between": 1, "normal_after": 10}}
+        >>> false_alarm_table([row]).splitlines()[2]
+        '| ours | 0.90 / 10.0 / 20.0 | 1 / 0 / 3 | 10.0 |'
+    """
+    folders = list(dict.fromkeys(name for row in rows for name in row.get("folders", {})))
+    header = [
+        "detector",
+        *(f"{name} F1 / FAR % / MAR %" for name in folders),
+        "false alarms before / between / after the anomalies",
+        "FAR % up to the last anomaly",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        cells = [str(row["name"])]
+        for name in folders:
+            got = row.get("folders", {}).get(name)
+            cells.append(
+                "-"
+                if got is None
+                else f"{got['f1']:.2f} / {got['far'] * 100:.1f} / {got['mar'] * 100:.1f}"
+            )
+        places = row.get("false_alarms", {})
+        cells.append(
+            " / ".join(str(places.get(part, 0)) for part in ("before", "between", "after"))
+        )
+        alarms = places.get("before", 0) + places.get("between", 0)
+        normal = places.get("normal_before", 0) + places.get("normal_between", 0)
+        cells.append(f"{alarms / normal * 100:.1f}" if normal else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _row_name(model: str, scoring: str) -> str:
