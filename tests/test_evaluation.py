@@ -27,6 +27,7 @@ from cnnlstm.evaluation import (
     false_alarm_places,
     format_skab_scores,
     leaderboard_table,
+    lowest_far,
     nab_file_tally,
     nab_score,
     nab_windows,
@@ -378,3 +379,31 @@ def test_false_alarm_places_match_a_row_by_row_walk(labels: list[int], data: st.
 def test_false_alarm_places_checks_its_input() -> None:
     with pytest.raises(ShapeError, match="false_alarm_places: y_true and y_pred"):
         false_alarm_places([0, 1], [0, 1, 1])
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 1), st.integers(0, 6)), min_size=2, max_size=40),
+    st.sampled_from([0.0, 0.2, 0.5, 1.0]),
+)
+@settings(max_examples=80, deadline=None)
+def test_lowest_far_matches_trying_every_threshold(
+    rows: list[tuple[int, int]], max_mar: float
+) -> None:
+    labels = [label for label, _ in rows]
+    if 0 in labels and 1 in labels:
+        scores = [float(score) for _, score in rows]  # small integers: many ties
+        best = 1.0
+        for threshold in [-1.0, *scores]:  # flag the rows strictly above each threshold
+            counts = binary_counts(labels, [int(s > threshold) for s in scores])
+            if counts.fn / (counts.fn + counts.tp) <= max_mar:
+                best = min(best, counts.fp / (counts.fp + counts.tn))
+        assert lowest_far(labels, scores, max_mar=max_mar) == pytest.approx(best)
+
+
+def test_lowest_far_checks_its_input() -> None:
+    with pytest.raises(ValueError, match="needs anomalous and normal rows"):
+        lowest_far([0, 0], [1.0, 2.0])
+    with pytest.raises(ShapeError, match="the same length"):
+        lowest_far([0, 1], [1.0])
+    with pytest.raises(ValueError, match=r"max_mar has to be in \[0, 1\]"):
+        lowest_far([0, 1], [1.0, 2.0], max_mar=1.5)

@@ -44,6 +44,7 @@ __all__ = [
     "false_alarm_places",
     "format_skab_scores",
     "leaderboard_table",
+    "lowest_far",
     "nab_file_tally",
     "nab_score",
     "nab_windows",
@@ -213,6 +214,54 @@ def false_alarm_places(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, int]:
         places[name] = int(np.count_nonzero(normal & p[rows]))
         places[f"normal_{name}"] = int(np.count_nonzero(normal))
     return places
+
+
+def lowest_far(y_true: ArrayLike, scores: ArrayLike, *, max_mar: float = 0.2) -> float:
+    """The lowest false alarm rate any threshold on ``scores`` gets with MAR at most ``max_mar``.
+
+    A diagnostic, not a detector: the threshold is chosen with the labels. Rows with a score
+    above the threshold are flagged; every threshold between two distinct scores is tried. It
+    says whether a score's *ranking* of the rows can meet a target at all, whatever its
+    threshold.
+
+    Args:
+        y_true: ``(N,)`` labels, 1 = anomalous row, with at least one of each.
+        scores: ``(N,)`` scores, higher = more anomalous.
+        max_mar: the largest missing alarm rate allowed, in [0, 1].
+
+    Returns:
+        FAR as a fraction.
+
+    Raises:
+        ShapeError: the two arrays are not 1-D of the same length.
+        ValueError: labels that are not 0/1, or not both present; ``max_mar`` outside [0, 1].
+
+    Example:
+        >>> lowest_far([0, 0, 1, 1, 0], [0.1, 0.5, 0.9, 0.4, 0.2], max_mar=0.0)
+        0.3333333333333333
+    """
+    if not 0 <= max_mar <= 1:
+        raise ValueError(f"max_mar has to be in [0, 1], but got {max_mar!r}")
+    labels = _as_binary(y_true, "lowest_far(y_true)")
+    values = np.asarray(scores, dtype=np.float64)
+    if values.shape != labels.shape:
+        raise ShapeError(
+            f"lowest_far: y_true and scores have to be the same length, but got "
+            f"{labels.shape[0]} labels and {values.shape} scores."
+        ) from None
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        raise ValueError(
+            f"lowest_far needs anomalous and normal rows, but got {positives} and {negatives}"
+        )
+    order = np.argsort(-values, kind="stable")
+    ranked, hits = values[order], labels[order]
+    # entry k: the top k rows flagged (k = 0..N); a threshold can only fall between values
+    tp = np.concatenate([[0], np.cumsum(hits)])
+    fp = np.concatenate([[0], np.cumsum(~hits)])
+    cut = np.concatenate([[True], ranked[1:] != ranked[:-1], [True]])
+    allowed = cut & (1 - tp / positives <= max_mar + 1e-12)  # flagging every row always is
+    return float(fp[allowed].min() / negatives)
 
 
 def _ratio(num: float, den: float) -> float:
