@@ -175,6 +175,45 @@ def test_scores_are_smoothed_per_sensor_then_combined(combine: str, small_rows: 
     np.testing.assert_allclose(streamed, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_stream_smoothing_keeps_nothing_of_a_huge_error(small_rows: np.ndarray) -> None:
+    """The stream makes each sensor's smoothing sum again from the kept errors every row, so a
+    huge error that enters and leaves the window leaves no residue in later scores (a running
+    sum would carry ~1e-16 of it, here ~1e3 against scores near 1)."""
+    detector = quick(smooth=4).fit(small_rows[:150])
+    rows = small_rows[150:260].copy()
+    rows[30, 1] += 1e9 * small_rows[:150, 1].std()  # a squared error near 1e19
+    model = detector.model_
+    assert model is not None
+    scaled = (rows - detector.scaler.mean) / detector.scaler.std
+    with torch.no_grad():
+        errors = model.errors(torch.as_tensor(scaled, dtype=torch.float32)[None])[0].double()
+    ratios = errors.numpy() / detector.error_scale_  # (M - 1, S): ratios[k] is row k + 1
+    first = detector.window - 1 + 3
+    expected = [0.0] * first
+    for t in range(first, len(rows)):  # each window's sums, made from scratch
+        recent = ratios[t - 4 : t]
+        expected.append(max(sum(recent[:, j]) / len(recent) for j in range(rows.shape[1])))
+    assert min(expected[30:35]) > 1e18 and max(expected[36:]) < 100  # in the window, then out
+    scorer = detector.stream()
+    streamed = [scorer.update(row)[0] for row in rows]
+    np.testing.assert_allclose(streamed, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_stream_rejects_nan_and_inf_but_takes_huge_values(small_rows: np.ndarray) -> None:
+    detector = quick().fit(small_rows[:150])
+    scorer = detector.stream()
+    scorer.update(small_rows[150])
+    for bad in (np.nan, np.inf, -np.inf):
+        row = small_rows[151].copy()
+        row[2] = bad
+        with pytest.raises(DataError, match="expected 4 finite values"):
+            scorer.update(row)
+    assert scorer.rows_seen == 1  # a rejected row does not advance the stream
+    with np.errstate(all="ignore"):  # finite, though their sum overflows
+        scorer.update(np.full(4, 1e308))
+    assert scorer.rows_seen == 2
+
+
 def test_window_models_get_fewer_epochs_by_default() -> None:
     assert AnomalyDetector().epochs == DEFAULT_EPOCHS["window_cnnlstm"] == 40
     assert AnomalyDetector(model="mscred").epochs == DEFAULT_EPOCHS["mscred"] == 10

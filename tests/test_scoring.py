@@ -135,6 +135,21 @@ def test_stream_equals_offline(sensors: tuple[np.ndarray, np.ndarray]) -> None:
     np.testing.assert_allclose(streamed, held.score(test), rtol=1e-12, atol=1e-12)
 
 
+def test_a_huge_residual_leaves_nothing_behind(sensors: tuple[np.ndarray, np.ndarray]) -> None:
+    """The trailing mean is made again from the kept residuals every row, not kept running:
+    a huge value that enters and leaves it leaves no residue in later deviations."""
+    train, test = sensors
+    test = test.copy()
+    test[40, 0] += 1e12  # in the trailing mean of rows 40-44 (fast = 5)
+    held = HeldShift(**SETTINGS).fit(train)  # type: ignore[arg-type]
+    expected, _, _ = slow_held_shift(train, test, **SETTINGS)  # type: ignore[arg-type]
+    assert expected[40:45, 0].min() > 1e9 and expected[45:, :3].max() < 100
+    np.testing.assert_allclose(held.deviations(test), expected, rtol=1e-9, atol=1e-9)
+    state = held.start()
+    streamed = [held.update(state, row) for row in test]
+    np.testing.assert_allclose(streamed, expected.max(axis=1), rtol=1e-9, atol=1e-9)
+
+
 def test_a_held_shift_stays_visible_and_a_false_alarm_is_released() -> None:
     rng = np.random.default_rng(0)
     train = rng.normal(size=(400, 3))

@@ -237,6 +237,12 @@ def _first_bad_value(x: Any) -> tuple[int, int, Any] | None:
     return None
 
 
+def _all_finite(values: np.ndarray) -> bool:
+    """True when no value is NaN or infinite; a sum of floats is finite only then, unless it
+    overflows, so the exact check runs only for huge values or a bad row."""
+    return math.isfinite(sum(values.tolist())) or bool(np.isfinite(values).all())
+
+
 def _as_rows(x: Any, who: str) -> np.ndarray:
     is_frame = hasattr(x, "columns") and hasattr(x, "dtypes") and hasattr(x, "iloc")
     if is_frame and (bad := _non_numeric_columns(x)):
@@ -854,11 +860,20 @@ class StreamScorer:
         self._mean = np.asarray(detector.scaler.mean, dtype=np.float64)  # (S,)
         self._std = np.asarray(detector.scaler.std, dtype=np.float64)  # (S,)
         self._error_scale: np.ndarray = np.asarray(detector.error_scale_, dtype=np.float64)
-        self._recent = np.zeros((detector.smooth, detector.n_features_))  # (smooth, S) errors
+        n = detector.n_features_
+        self._recent = np.zeros((detector.smooth, n))  # (smooth, S): the last scaled errors
+        self._slots = list(self._recent)  # its rows, views: slot k is overwritten next
+        self._ones = np.ones(detector.smooth)  # ones @ _recent: each sensor's sum of errors
+        self._sums = np.zeros(n)  # (S,)
+        self._standard = np.zeros(n)  # (S,) float64: the row standardised
+        self._scaled = np.zeros(n, dtype=np.float32)  # (S,): the model's input
+        self._squared = np.zeros(n, dtype=np.float32)  # (S,): the row's squared error
         self._slot = 0
         self._filled = 0
         self._max = detector.combine == "max"
         self._threshold = detector.threshold_
+        self._error_threshold = detector.error_threshold_
+        self._level_threshold = detector.level_threshold_
         self._first = detector._first_error()
         self._level = detector.level_
         self._level_state = self._level.start() if self._level is not None else None
@@ -874,24 +889,25 @@ class StreamScorer:
         Raises:
             DataError: another number of values than the fitted columns, or NaN.
         """
-        values = np.array(row, dtype=np.float64)
-        if values.shape != self._mean.shape or not np.isfinite(values).all():
+        values = np.asarray(row, dtype=np.float64)
+        if values.shape != self._mean.shape or not _all_finite(values):
             raise DataError(
                 f"StreamScorer.update: expected {self.detector.n_features_} finite values for the "
                 f"columns {self.detector.columns_}, but got shape {values.shape}: {values}."
             )
-        standard = (values - self._mean) / self._std  # (S,) float64, as score() does
-        scaled = standard.astype(np.float32)  # (S,), the model's input, as score() does
+        standard = np.subtract(values, self._mean, out=self._standard)
+        np.divide(standard, self._std, out=standard)  # (S,) float64, as score() does
+        scaled = self._scaled
+        scaled[...] = standard  # (S,) float32, the model's input, as score() does
         self.rows_seen += 1
         score = self._error_score(scaled)
         if self._level is not None and self._level_state is not None:
             level = self._level.update(self._level_state, standard)
-            detector = self.detector
             combined = 0.0
-            if detector.error_threshold_ > 0:
-                combined = ERROR_WEIGHT * score / detector.error_threshold_
-            if detector.level_threshold_ > 0:
-                combined = max(combined, self._held.update(level / detector.level_threshold_))
+            if self._error_threshold > 0:
+                combined = ERROR_WEIGHT * score / self._error_threshold
+            if self._level_threshold > 0:
+                combined = max(combined, self._held.update(level / self._level_threshold))
             score = combined
         return score, int(score > self._threshold)
 
@@ -900,24 +916,34 @@ class StreamScorer:
         errors: np.ndarray | None = None
         if self.causal:
             if self._prediction is not None and self.rows_seen > self._first:  # else: warm-up
-                errors = np.square(self._prediction - scaled)  # (S,) float32, as offline
+                errors = np.subtract(self._prediction, scaled, out=self._squared)
+                np.square(errors, out=errors)  # (S,) float32, as offline
             self._prediction = self._stepper.update(scaled)
         else:
             with _threads(self.detector.num_threads):
                 errors = self._window_errors(scaled)
         if errors is None:
             return 0.0
-        self._recent[self._slot] = errors / self._error_scale
-        self._slot = (self._slot + 1) % len(self._recent)
-        self._filled = min(self._filled + 1, len(self._recent))
-        if self._filled < len(self._recent):
-            return 0.0  # fewer than `smooth` errors yet: not scored, as offline
-        smoothed = self._recent.sum(axis=0) / len(self._recent)  # (S,)
-        return float(smoothed.max() if self._max else smoothed.mean())
+        np.divide(errors, self._error_scale, out=self._slots[self._slot])  # over the oldest
+        self._slot = (self._slot + 1) % len(self._slots)
+        if self._filled < len(self._slots):
+            self._filled += 1
+            if self._filled < len(self._slots):
+                return 0.0  # fewer than `smooth` errors yet: not scored, as offline
+        # Each sensor's sum is made again from the kept errors every row (one product), not
+        # kept running: a huge error leaves nothing behind once it is out of the window.
+        sums = np.dot(self._ones, self._recent, out=self._sums)  # (S,)
+        if not self._max:
+            return float(sums.mean()) / len(self._slots)
+        values = sums.tolist()  # Python's max of a few floats is cheaper than numpy's
+        if math.isnan(sum(values)):  # numpy's max gives NaN for any NaN; Python's may not
+            return float(sums.max()) / len(self._slots)
+        return float(max(values)) / len(self._slots)
 
     @torch.inference_mode()
     def _window_errors(self, scaled: np.ndarray) -> np.ndarray | None:
-        self._rows.append(torch.from_numpy(scaled).to(self.detector.device))
+        row = torch.from_numpy(scaled.copy())  # a copy: `scaled` is reused for the next row
+        self._rows.append(row.to(self.detector.device))
         if len(self._rows) < self.detector.window:
             return None
         window = torch.stack(list(self._rows)).unsqueeze(0)  # (1, W, S)

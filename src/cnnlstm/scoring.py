@@ -256,18 +256,44 @@ class HeldShiftState:
     which sensors' baselines were released (they follow until their alarm ends), and the
     fitted constants a row needs: the map to its scaled cross-sensor residuals
     (``row @ project + offset``), each sensor's freeze level in residual units (``limit``) and
-    the factor from a deviation to its score (``weight``, 0 for sensors the gate leaves out)."""
+    the factor from a deviation to its score (``weight``, 0 for sensors the gate leaves out).
 
-    recent: np.ndarray
-    baseline: np.ndarray
+    The residuals (a ring: row ``slot`` is overwritten next) and the baseline are the rows of
+    one array, ``history`` (``recent`` and ``baseline`` are views of it), so that one product
+    with ``mix[slot]`` gives both the trailing mean minus the baseline and the baseline moved
+    toward the newest residual. The other arrays are scratch space, so a row allocates nothing.
+    """
+
+    history: np.ndarray  # (fast + 1, S): the ring of residuals, then the baseline
     frozen: np.ndarray
     released: np.ndarray
+    mix: np.ndarray  # (fast, 2, fast + 1): for each ring slot of the newest residual
     project: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     offset: np.ndarray = field(default_factory=lambda: np.empty(0))
     limit: np.ndarray = field(default_factory=lambda: np.empty(0))
     weight: np.ndarray = field(default_factory=lambda: np.empty(0))
     rows: int = 0
     slot: int = 0
+    quiet: bool = True  # no sensor frozen or released
+    recent: np.ndarray = field(init=False)  # (fast, S), a view of history
+    baseline: np.ndarray = field(init=False)  # (S,), a view of history
+    slots: list[np.ndarray] = field(init=False)  # the ring's rows, views of history
+    mixes: list[np.ndarray] = field(init=False)  # mix[k] for each slot k, views
+    mixed: np.ndarray = field(init=False)  # (2, S): mean - baseline, the moved baseline
+    deviation: np.ndarray = field(init=False)  # (S,), a view of mixed
+    moved: np.ndarray = field(init=False)  # (S,), a view of mixed
+    size: np.ndarray = field(init=False)  # (S,): the absolute deviation
+    alarm: np.ndarray = field(init=False)  # (S,) bool
+    scored: np.ndarray = field(init=False)  # (S,): size * weight
+
+    def __post_init__(self) -> None:
+        n = self.history.shape[1]
+        self.recent, self.baseline = self.history[:-1], self.history[-1]
+        self.slots, self.mixes = list(self.recent), list(self.mix)
+        self.mixed = np.zeros((2, n))
+        self.deviation, self.moved = self.mixed[0], self.mixed[1]
+        self.size, self.scored = np.zeros(n), np.zeros(n)
+        self.alarm = np.zeros(n, dtype=bool)
 
 
 class HeldShift:
@@ -370,40 +396,65 @@ class HeldShift:
     def start(self) -> HeldShiftState:
         """A fresh stream state."""
         self._check_fitted()
-        n = self.n_sensors
+        n, fast = self.n_sensors, self.fast
         # residual / scale = (x - (x @ W + b)) / scale = x @ project + offset: one product a row
         project = (np.eye(n) - self.weights_[:-1]) / self.residual_scale_  # (S, S)
         offset = -self.weights_[-1] / self.residual_scale_  # (S,)
+        # mix[k] @ history, with the newest residual r in ring slot k and the baseline b last:
+        # [sum(ring) / fast - b, b + (r - b) / tau] (the latter as r / tau + b (1 - 1 / tau))
+        mix = np.zeros((fast, 2, fast + 1))
+        mix[:, 0, :fast] = 1.0 / fast
+        mix[:, 0, fast] = -1.0
+        mix[np.arange(fast), 1, np.arange(fast)] = 1.0 / self.tau
+        mix[:, 1, fast] = 1.0 - 1.0 / self.tau
         return HeldShiftState(
-            limit=self.freeze * self.deviation_scale_,
-            weight=self._weight(),
-            recent=np.zeros((self.fast, n)),
-            baseline=np.zeros(n),
+            history=np.zeros((fast + 1, n)),  # the baseline starts at the training level, 0
             frozen=np.zeros(n, dtype=np.int64),
             released=np.zeros(n, dtype=bool),
+            mix=mix,
             project=project,
             offset=offset,
+            limit=self.freeze * self.deviation_scale_,
+            weight=self._weight(),
         )
 
     def _step(self, state: HeldShiftState, residual: np.ndarray, frozen: bool) -> np.ndarray:
         """Advance ``state`` by one ``(S,)`` residual; returns its ``(S,)`` absolute deviations
         in residual units (0.0 until ``fast`` rows are in the trailing mean; the baseline
-        starts at the training level, 0)."""
-        state.recent[state.slot] = residual
+        starts at the training level, 0). The result is ``state``'s buffer: copy it to keep it.
+        """
+        state.slots[state.slot][...] = residual
+        return self._advance(state, frozen)
+
+    def _advance(self, state: HeldShiftState, frozen: bool) -> np.ndarray:
+        """:meth:`_step` once the newest residual is in ``state.slots[state.slot]``."""
+        np.dot(state.mixes[state.slot], state.history, out=state.mixed)  # (2, S)
         state.slot = (state.slot + 1) % self.fast
         state.rows += 1
-        moved = state.baseline + (residual - state.baseline) / self.tau  # (S,): if it follows
         if state.rows < self.fast:  # the trailing mean is not whole yet: follow, score 0
-            state.baseline = moved
-            return np.zeros_like(residual)
-        size: np.ndarray = np.abs(state.recent.sum(axis=0) / self.fast - state.baseline)  # (S,)
-        if frozen:
-            alarm = size > state.limit  # above `freeze` units
-            state.frozen = (state.frozen + 1) * alarm  # alarming rows in a row
-            state.released = alarm & (state.released | (state.frozen > self.max_freeze))
-            state.baseline = np.where(alarm & ~state.released, state.baseline, moved)
-        else:
-            state.baseline = moved
+            state.baseline[...] = state.moved
+            state.size[...] = 0.0
+            return state.size
+        size = state.size
+        np.abs(state.deviation, out=size)  # (S,)
+        if not frozen:
+            state.baseline[...] = state.moved
+            return size
+        alarm = state.alarm
+        np.greater(size, state.limit, out=alarm)  # above `freeze` units
+        if True not in alarm.tolist():  # the usual row: every baseline follows, counts reset
+            if not state.quiet:
+                state.frozen[...] = 0
+                state.released[...] = False
+                state.quiet = True
+            state.baseline[...] = state.moved
+            return size
+        state.quiet = False
+        state.frozen += 1
+        state.frozen *= alarm  # alarming rows in a row
+        np.logical_or(state.released, state.frozen > self.max_freeze, out=state.released)
+        state.released &= alarm  # a released baseline follows until its alarm ends
+        np.copyto(state.baseline, state.moved, where=~alarm | state.released)  # frozen: stay
         return size
 
     def _weight(self) -> np.ndarray:
@@ -445,9 +496,19 @@ class HeldShift:
 
     def update(self, state: HeldShiftState, row: np.ndarray) -> float:
         """Score one ``(S,)`` row of a stream, advancing ``state``; equals :meth:`score`."""
-        residual = np.asarray(row, dtype=np.float64) @ state.project + state.offset  # (S,)
-        scored = self._step(state, residual, True) * state.weight  # (S,), 0 where not scored
-        return float(scored.max()) if len(scored) else 0.0
+        residual = state.slots[state.slot]  # (S,), in training-sd units, over the oldest
+        np.dot(np.asarray(row, dtype=np.float64), state.project, out=residual)
+        np.add(residual, state.offset, out=residual)
+        size = self._advance(state, True)
+        if state.rows < self.fast:
+            return 0.0
+        scored = np.multiply(size, state.weight, out=state.scored)  # (S,), 0 where not scored
+        values = scored.tolist()  # Python's max of a few floats is cheaper than numpy's
+        if not values:
+            return 0.0
+        if math.isnan(sum(values)):  # numpy's max gives NaN for any NaN; Python's may not
+            return float(scored.max())
+        return float(max(values))
 
     def state_dict(self) -> dict[str, Any]:
         """Settings and fitted arrays as plain values (``torch.save`` with weights_only reads

@@ -195,6 +195,18 @@ def test_row_stepper_equals_the_offline_pass(kwargs: dict[str, Any]) -> None:
         stepper.update(rows[0, :5])
 
 
+def test_row_stepper_returns_a_new_array_each_row() -> None:
+    # the stepper works in buffers it reuses; what it returns must not be one of them
+    torch.manual_seed(0)
+    stepper = WindowCNNLSTM(n_sensors=4, window=8).eval().stepper()
+    rows = np.random.default_rng(0).normal(size=(3, 4)).astype(np.float32)
+    first = stepper.update(rows[0])
+    kept = first.copy()
+    second = stepper.update(rows[1])
+    np.testing.assert_array_equal(first, kept)
+    assert not np.shares_memory(first, second)
+
+
 def test_mscred_errors_are_residuals_of_the_last_signatures() -> None:
     model = MSCRED(n_sensors=4, window=12, scales=(3, 6), steps=3, gap=2, channels=4)
     x = torch.randn(2, 12, 4)

@@ -34,6 +34,7 @@ co-movement, not a sensor holding a new level (``center=False`` restores the ori
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
@@ -232,6 +233,25 @@ class WindowCNNLSTM(nn.Module):
         return RowStepper(self)
 
 
+@dataclass(frozen=True)
+class _LSTMViews:
+    """One LSTM layer of a :class:`RowStepper`: its matrix and views into its buffers."""
+
+    joined: np.ndarray  # [input, h, 1]
+    matrix: np.ndarray  # (4*hidden, F + hidden + 1), gate rows f, i, o, g
+    gates: np.ndarray  # (4*hidden,)
+    sigmoids: np.ndarray  # (3*hidden,): f, i, o
+    forget_input: np.ndarray  # (2, hidden): f, i
+    cell_candidate: np.ndarray  # (2, hidden): c, g
+    products: np.ndarray  # (2, hidden): f * c, i * g
+    forget_product: np.ndarray  # (hidden,): f * c, a view of products
+    input_product: np.ndarray  # (hidden,): i * g, a view of products
+    cell: np.ndarray  # (hidden,)
+    out_gate: np.ndarray  # (hidden,)
+    h: np.ndarray  # (hidden,), a view of joined
+    next_input: np.ndarray | None  # the next layer's input, a view of its joined
+
+
 class RowStepper:
     """A :class:`WindowCNNLSTM`'s next-row prediction, one new row at a time, in plain numpy.
 
@@ -243,6 +263,11 @@ class RowStepper:
     calls, hooks or autograd. The buffers start at zeros, which is the past padding of the
     offline pass, so the predictions equal :meth:`WindowCNNLSTM.predict_next` on the whole
     stream (float32, up to rounding). Later weight changes are not seen: build a new stepper.
+
+    At these sizes a numpy call costs more than its arithmetic, so :meth:`update` makes few
+    calls and allocates only its result: each product writes straight into the buffer that
+    reads it (a conv layer's output row into the next layer's ring, the last one into the
+    LSTM's input), and the views into the buffers are made once, in :meth:`reset`.
 
     Example:
         >>> model = WindowCNNLSTM(n_sensors=3, window=8).eval()
@@ -280,11 +305,11 @@ class RowStepper:
                 matrix = rearrange(blocks, "o s t i r -> (o s) (t i r)")  # (C_out*S, kt*C_in*S)
                 ring.append(np.concatenate([matrix, column], axis=1).astype(np.float32))
             self._convs.append(ring)
-        # Each LSTM layer: one matrix over [input, h, 1], gate rows reordered to (i, f, o, g)
+        # Each LSTM layer: one matrix over [input, h, 1], gate rows reordered to (f, i, o, g)
         # and the sigmoid rows halved: sigmoid(x) = (tanh(x / 2) + 1) / 2, so one tanh serves
         # all four gates.
         i, f, g, o = (np.arange(k * hidden, (k + 1) * hidden) for k in range(4))
-        order = np.concatenate([i, f, o, g])
+        order = np.concatenate([f, i, o, g])
         half = np.where(np.arange(4 * hidden) < 3 * hidden, 0.5, 1.0)[:, None]  # (4*hidden, 1)
         self._lstm: list[np.ndarray] = []
         for layer in range(model.num_layers):
@@ -296,6 +321,10 @@ class RowStepper:
             self._lstm.append((joined[order] * half).astype(np.float32))  # (4*hidden, F+hidden+1)
         head = torch.cat([model.head.weight, model.head.bias[:, None]], dim=1)  # over [h, 1]
         self._head = head.detach().cpu().numpy().astype(np.float32)  # (S, hidden + 1)
+        # 0-d constants: a Python float would be converted again on every call.
+        self._zero = np.zeros((), dtype=np.float32)
+        self._one = np.ones((), dtype=np.float32)
+        self._half = np.full((), 0.5, dtype=np.float32)
         self.reset()
 
     def reset(self) -> None:
@@ -306,10 +335,44 @@ class RowStepper:
             values[-1] = 1.0  # the bias column's input
             return values
 
-        self._inputs = [buffer(ring[0].shape[1]) for ring in self._convs]
-        self._newest = self.kernel_time - 1  # the ring slot the next row goes to
-        self._joined = [buffer(matrix.shape[1]) for matrix in self._lstm]  # [input, h, 1]
-        self._cells = [np.zeros(self.hidden_size, dtype=np.float32) for _ in self._lstm]
+        kt, hidden = self.kernel_time, self.hidden_size
+        self._newest = kt - 1  # the ring slot the next row goes to
+        # Conv layer l reads [its kt input rows; 1] from _rings[l]; _slots[l][k] is slot k.
+        self._rings = [buffer(ring[0].shape[1]) for ring in self._convs]
+        self._slots = [
+            list(rearrange(values[:-1], "(t w) -> t w", t=kt))  # kt views (w,), one per slot
+            for values in self._rings
+        ]
+        # LSTM layer l reads [input, h, 1] from _joined[l]. Its cell and gates share one buffer
+        # [c, f, i, o, g] (hidden each), so [f, i] * [c, g] is one product of two views.
+        self._joined = [buffer(matrix.shape[1]) for matrix in self._lstm]
+        products = np.zeros((2, hidden), dtype=np.float32)  # f * c and i * g
+        self._layers: list[_LSTMViews] = []
+        for layer, (joined, matrix) in enumerate(zip(self._joined, self._lstm, strict=True)):
+            blocks = np.zeros((5, hidden), dtype=np.float32)  # c, f, i, o, g
+            after = self._joined[layer + 1][: -hidden - 1] if layer + 1 < len(self._lstm) else None
+            self._layers.append(
+                _LSTMViews(
+                    joined=joined,
+                    matrix=matrix,
+                    gates=blocks[1:].reshape(-1),  # (4*hidden,) f, i, o, g
+                    sigmoids=blocks[1:4].reshape(-1),  # (3*hidden,) f, i, o
+                    forget_input=blocks[1:3],  # (2, hidden) f, i
+                    cell_candidate=blocks[::4],  # (2, hidden) c, g
+                    products=products,
+                    forget_product=products[0],
+                    input_product=products[1],
+                    cell=blocks[0],
+                    out_gate=blocks[3],
+                    h=joined[-hidden - 1 : -1],
+                    next_input=after,
+                )
+            )
+        # Where conv layer l writes its output row for each ring position: the next layer's
+        # slot, or (the last layer) the first LSTM layer's input.
+        self._targets = [*self._slots[1:], [self._joined[0][: -hidden - 1]] * kt]
+        self._head_input = self._joined[-1][-hidden - 1 :]  # [h, 1] of the last layer
+        self._change = np.zeros(self.n_sensors, dtype=np.float32)  # the head's output
 
     def update(self, row: np.ndarray) -> np.ndarray:
         """Take the newest standardised row ``(S,)``; return the prediction of the next row."""
@@ -319,28 +382,28 @@ class RowStepper:
                 f"RowStepper.update: expected one row (S,) with S={self.n_sensors} sensors, got "
                 f"shape {format_shape(value.shape)}. Pass rows one at a time."
             ) from None
-        features = value
         newest = self._newest = (self._newest + 1) % self.kernel_time
-        for buffer, ring in zip(self._inputs, self._convs, strict=True):
-            width = features.size
-            buffer[newest * width : (newest + 1) * width] = features  # over the oldest row
-            features = ring[newest] @ buffer
-            np.maximum(features, 0.0, out=features)  # (C*S,): ReLU(conv) of the newest row
-        hidden = self.hidden_size
-        for joined, cell, matrix in zip(self._joined, self._cells, self._lstm, strict=True):
-            joined[: -hidden - 1] = features
-            gates = matrix @ joined  # (4*hidden,)
-            np.tanh(gates, out=gates)  # tanh(i/2), tanh(f/2), tanh(o/2), tanh(g)
-            sigmoids = gates[: 3 * hidden]
-            sigmoids += 1.0
-            sigmoids *= 0.5  # sigmoid(i), sigmoid(f), sigmoid(o)
-            cell *= gates[hidden : 2 * hidden]
-            cell += gates[:hidden] * gates[3 * hidden :]  # c = f * c + i * g
-            features = joined[-hidden - 1 : -1]
-            np.tanh(cell, out=features)
-            features *= gates[2 * hidden : 3 * hidden]  # h = o * tanh(c), kept for the next step
-        prediction: np.ndarray = self._head @ self._joined[-1][-hidden - 1 :]  # (S,) change
-        prediction += value
+        self._slots[0][newest][...] = value  # over the oldest row
+        for ring, matrices, targets in zip(self._rings, self._convs, self._targets, strict=True):
+            features = targets[newest]
+            np.dot(matrices[newest], ring, out=features)
+            np.maximum(features, self._zero, out=features)  # (C*S,): ReLU(conv) of the newest row
+        for layer in self._layers:
+            gates, sigmoids = layer.gates, layer.sigmoids
+            np.dot(layer.matrix, layer.joined, out=gates)  # (4*hidden,)
+            np.tanh(gates, out=gates)  # tanh(f/2), tanh(i/2), tanh(o/2), tanh(g)
+            np.add(sigmoids, self._one, out=sigmoids)
+            np.multiply(sigmoids, self._half, out=sigmoids)  # sigmoid(f), (i), (o)
+            # c = f * c + i * g
+            np.multiply(layer.forget_input, layer.cell_candidate, out=layer.products)
+            np.add(layer.forget_product, layer.input_product, out=layer.cell)
+            # h = o * tanh(c), kept in [input, h, 1] for the next step
+            np.tanh(layer.cell, out=layer.h)
+            np.multiply(layer.h, layer.out_gate, out=layer.h)
+            if layer.next_input is not None:
+                layer.next_input[...] = layer.h
+        np.dot(self._head, self._head_input, out=self._change)
+        prediction: np.ndarray = np.add(self._change, value)  # (S,): the row plus its change
         return prediction
 
 
