@@ -175,10 +175,10 @@ def test_scores_are_smoothed_per_sensor_then_combined(combine: str, small_rows: 
     np.testing.assert_allclose(streamed, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_stream_smoothing_keeps_nothing_of_a_huge_error(small_rows: np.ndarray) -> None:
-    """The stream makes each sensor's smoothing sum again from the kept errors every row, so a
-    huge error that enters and leaves the window leaves no residue in later scores (a running
-    sum would carry ~1e-16 of it, here ~1e3 against scores near 1)."""
+def test_smoothing_keeps_nothing_of_a_huge_error(small_rows: np.ndarray) -> None:
+    """The stream and the offline pass sum each row's smoothing window anew, so a huge error
+    that enters and leaves the window leaves no residue in later scores (a running or
+    cumulative sum would carry ~1e-16 of it, here ~1e3 against scores near 1)."""
     detector = quick(smooth=4).fit(small_rows[:150])
     rows = small_rows[150:260].copy()
     rows[30, 1] += 1e9 * small_rows[:150, 1].std()  # a squared error near 1e19
@@ -197,6 +197,8 @@ def test_stream_smoothing_keeps_nothing_of_a_huge_error(small_rows: np.ndarray) 
     scorer = detector.stream()
     streamed = [scorer.update(row)[0] for row in rows]
     np.testing.assert_allclose(streamed, expected, rtol=1e-5, atol=1e-6)
+    offline = detector.score(rows, part="error")  # each window summed on its own there too
+    np.testing.assert_allclose(offline, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_stream_rejects_nan_and_inf_but_takes_huge_values(small_rows: np.ndarray) -> None:

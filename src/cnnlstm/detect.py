@@ -79,6 +79,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor, nn
 
 from cnnlstm.data.sensors import StandardScaler
@@ -608,10 +609,10 @@ class AnomalyDetector:
         first = self._first_scored()
         smoothed = np.zeros_like(scaled)
         if len(scaled) > first:
-            zero = np.zeros((1, scaled.shape[1]))
-            sums = np.concatenate([zero, np.cumsum(scaled, axis=0)])  # (M+1, S)
-            ends = np.arange(first + 1, len(scaled) + 1)  # each scored row's mean covers
-            smoothed[first:] = (sums[ends] - sums[ends - self.smooth]) / self.smooth  # the last
+            # each window summed on its own: a running (cumulative) sum would carry a huge
+            # error's rounding into every later row
+            windows = sliding_window_view(scaled, self.smooth, axis=0)  # (M-smooth+1, S, smooth)
+            smoothed[first:] = windows[first - self.smooth + 1 :].sum(axis=-1) / self.smooth
         return smoothed
 
     def _scores_from_errors(self, errors: np.ndarray) -> np.ndarray:
