@@ -128,3 +128,21 @@ def test_own_arrays_with_a_label_past_num_classes_stop_before_training(
     assert "num_classes=10" in error
     assert "set num_classes: 11 under model.init_args" in error
     assert not Path("runs/image_sequence/checkpoints/last.ckpt").exists()
+
+
+def test_testing_a_checkpoint_on_data_with_more_classes_names_the_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --ckpt_path the model's classes come from the checkpoint: 'set num_classes' would
+    only trade this error for a weight-shape mismatch, so the advice is about the data."""
+    assert _fit_arrays(_arrays(tmp_path / "fewer.npz", top_label=4)) == 0
+    checkpoint = Path("runs/image_sequence/checkpoints/last.ckpt")
+    assert checkpoint.exists()
+    config = CONFIGS[0].parent / "image_sequence.yaml"
+    data = ["--data", "cnnlstm.data.ArrayDataModule"]
+    data.append(f"--data.init_args.path={_arrays(tmp_path / 'more.npz', top_label=10)}")
+    code = cli.main(["test", "--config", str(config), *data, f"--ckpt_path={checkpoint}"])
+    assert code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "the data has 11 classes (labels 0..10), but the model was built for" in error
+    assert "a checkpoint's classes are fixed" in error and "set num_classes" not in error

@@ -102,10 +102,19 @@ class ClassificationTask(TaskBase):
             found > self.num_classes or (names and found != self.num_classes)
         ):
             shown = f" {list(names)}" if names else f" (labels 0..{found - 1})"
+            if stage == "fit" and getattr(trainer, "ckpt_path", None) is None:
+                fix = (
+                    f"set num_classes: {found} under model.init_args (or "
+                    f"--model.init_args.num_classes {found})"
+                )
+            else:  # the weights come from a checkpoint: its classes are fixed
+                fix = (
+                    "a checkpoint's classes are fixed, so give the data the model was trained "
+                    f"on, or a checkpoint trained on these {found} classes"
+                )
             raise ConfigError(
                 f"ClassificationTask: the data has {found} classes{shown}, but the model was "
-                f"built for num_classes={self.num_classes}; set num_classes: {found} under "
-                f"model.init_args (or --model.init_args.num_classes {found})."
+                f"built for num_classes={self.num_classes}; {fix}."
             )
 
     def _logits(self, x: Tensor, lengths: Tensor | None) -> Tensor:
