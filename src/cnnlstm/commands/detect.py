@@ -5,20 +5,27 @@
     cnnlstm detect INPUT.csv [--train NORMAL.csv | --train-rows N] --output OUT.csv [--report DIR]
     cnnlstm detect - --stream --load DETECTOR.pt < rows.csv
 
-INPUT is read with :class:`~cnnlstm.data.sensors.SensorCSV`: the delimiter is sniffed, a datetime
-column is parsed when there is one, and the label columns ``anomaly`` / ``changepoint`` are kept
-apart: they never reach the detector (neither its weights nor its threshold), they only score
-the run. Every other column is a sensor, unless ``--columns A,B,C`` names the sensor columns
-(then the rest are left out, in INPUT, in NORMAL.csv and in the rows of ``--stream``). The
-detector (:class:`~cnnlstm.detect.AnomalyDetector`) is fitted on NORMAL.csv's rows, or on the
-first ``--train-rows`` rows of INPUT (default: the first :data:`DEFAULT_TRAIN_ROWS`
-rows, at most half the file), or read with ``--load``. OUT.csv gets one line per INPUT row, in
+INPUT is read with :class:`~cnnlstm.data.sensors.SensorCSV`: the delimiter and the decimal mark
+are sniffed (``--decimal`` sets the mark: ``1,25`` is read as 1.25 in a ``;``-separated file by
+default), a units row under the header is skipped, a datetime column (or a date and a time
+column) is parsed when there is one (``--datetime NAME`` names it, ``--datetime none`` reads the
+rows without times), and the label columns ``anomaly`` / ``changepoint`` are kept apart: they
+never reach the detector (neither its weights nor its threshold), they only score the run.
+Every other column is a sensor, unless ``--columns A,B,C`` names the sensor columns (then the
+rest are left out, in INPUT, in NORMAL.csv and in the rows of ``--stream``). The detector
+(:class:`~cnnlstm.detect.AnomalyDetector`) is fitted on NORMAL.csv's rows, or on the first
+``--train-rows`` rows of INPUT (default: the first :data:`DEFAULT_TRAIN_ROWS` rows, at most
+half the file), or read with ``--load``. OUT.csv gets one line per INPUT row, in
 order: ``datetime`` (or ``row``, 0-based, without a datetime column), ``score`` and ``anomaly``
 (0/1). It is written to a temporary file beside it and moved into place at the end, so a failed
-run never leaves a partial OUT.csv. On a terminal, a progress bar runs while the detector fits.
+run never leaves a partial OUT.csv. On a terminal, a progress bar runs while the detector fits
+and a status line while it scores.
 Mistakes in the input (a wrong delimiter, text in a sensor column, NaN cells, fewer training
-rows than one window, columns that differ from the training file's or the saved detector's) end
-with one line that says what is wrong and where, exit code 2, and no OUT.csv.
+rows than one window, columns that differ from the training file's or the saved detector's, a
+sensor with no value in the training rows) end with one line that says what is wrong and where,
+exit code 2, and no OUT.csv. A sensor that only ever rises (a counter, a total) is warned of:
+the rows after the training rows lie above all the detector saw. Times with an offset
+(``+02:00``) are written to OUT.csv in UTC (``+00:00``), plain-number times with every digit.
 
 With labels, the command prints precision, recall, F1, FAR and MAR (SKAB's definitions, see
 :mod:`cnnlstm.evaluation`) and, with a ``changepoint`` column, the NAB score (standard profile,
@@ -37,6 +44,7 @@ import argparse
 import csv
 import inspect
 import math
+import re
 import shlex
 import sys
 import warnings
@@ -47,7 +55,15 @@ from typing import Any, TextIO
 import numpy as np
 
 from cnnlstm.commands import USER_ERRORS, atomic_file, user_error
-from cnnlstm.data.sensors import GAPS_NOTE, WHITESPACE, SensorCSV, _time_name, sniff_delimiter
+from cnnlstm.data.sensors import (
+    GAPS_NOTE,
+    WHITESPACE,
+    SensorCSV,
+    _time_name,
+    read_number,
+    sniff_decimal,
+    sniff_delimiter,
+)
 from cnnlstm.detect import DEFAULT_EPOCHS, AnomalyDetector, StreamScorer
 from cnnlstm.errors import DataError
 from cnnlstm.evaluation import (
@@ -181,7 +197,27 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--nan",
         choices=("fail", "ffill", "interpolate"),
         default="fail",
-        help="empty or NaN cells: stop (default), repeat the last value, or interpolate",
+        help="empty, NaN or inf cells: stop (default), repeat the last value, or interpolate",
+    )
+    parser.add_argument(
+        "--missing",
+        metavar="TEXT,TEXT",
+        help="cell texts that mean a gap, beside empty cells and NaN (e.g. 'Bad Input,No Data' "
+        "from a historian); --nan says what fills them",
+    )
+    parser.add_argument(
+        "--decimal",
+        choices=("auto", ".", ","),
+        default="auto",
+        help="the decimal mark of the numbers: auto (default) reads 1,25 as 1.25 when a file's "
+        "first lines are written so and its delimiter is not a comma",
+    )
+    parser.add_argument(
+        "--datetime",
+        metavar="NAME",
+        default="auto",
+        help="the datetime column (default: found by its name or values; a date and a time "
+        "column are read together); 'none' reads the rows in file order without times",
     )
     parser.add_argument("--save", metavar="DETECTOR.pt", type=Path, help="save the fitted detector")
     parser.add_argument(
@@ -246,6 +282,12 @@ def _columns(args: argparse.Namespace) -> list[str] | None:
     return names
 
 
+def _missing(args: argparse.Namespace) -> list[str]:
+    """The texts given with ``--missing`` (none without it)."""
+    text = getattr(args, "missing", None)
+    return [] if text is None else [word.strip() for word in text.split(",") if word.strip()]
+
+
 def _columns_flag(names: Sequence[str]) -> str:
     """``--columns a,b`` as a user would type it (quoted when a name has a blank)."""
     return f"--columns {shlex.quote(','.join(names))}"
@@ -306,20 +348,45 @@ def _detector(args: argparse.Namespace) -> AnomalyDetector:
         raise ValueError(f"--{error}") from None
 
 
-def _read(path: Path, nan: str, columns: Sequence[str] | None = None) -> SensorCSV:
+_FLAGS = (
+    ("pass nan_policy='ffill' or 'interpolate'", "pass --nan ffill or --nan interpolate"),
+    ("then nan_policy fills them", "then --nan ffill or --nan interpolate fills them"),
+    ("pass decimal=','", "pass --decimal ,"),
+    ("pass decimal='.'", "pass --decimal ."),
+    ("pass datetime_column=None", "pass --datetime none"),
+)
+"""What SensorCSV's messages say, and what the command line says instead."""
+
+
+def _read(args: argparse.Namespace, path: Path) -> SensorCSV:
+    columns = _columns(args)
+    datetime = getattr(args, "datetime", "auto")
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            policy: Any = nan  # one of NanPolicy: argparse's choices
-            data = SensorCSV(path, window=1, nan_policy=policy, columns=columns)
+            policy: Any = args.nan  # one of NanPolicy: argparse's choices
+            decimal: Any = getattr(args, "decimal", "auto")
+            data = SensorCSV(
+                path,
+                window=1,
+                nan_policy=policy,
+                columns=columns,
+                decimal=decimal,
+                datetime_column=None if datetime.lower() == "none" else datetime,
+                missing_values=_missing(args),
+            )
     except DataError as error:
         # the reader names its own arguments; on the command line they are --nan and --columns
-        message = str(error).replace(
-            "pass nan_policy='ffill' or 'interpolate'", "pass --nan ffill or --nan interpolate"
-        )
+        message = str(error)
+        for said, flag in _FLAGS:
+            message = message.replace(said, flag)
         suggested = getattr(error, "suggested_columns", None)
         if suggested:
             message = message.replace(f"columns={suggested!r}", _columns_flag(suggested))
+        words = getattr(error, "suggested_missing", None)
+        if words:
+            flag = f"--missing {shlex.quote(','.join([*_missing(args), *words]))}"
+            message = message.replace(f"missing_values={words!r}", flag)
         raise DataError(message) from None
     for warning in caught:  # on: the command's own recorder prints them
         # a command line user has no SensorCSV.gaps to look at
@@ -354,7 +421,7 @@ def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetec
         return AnomalyDetector.load(args.load), 0
     detector = _detector(args)
     if args.train is not None:
-        train = _read(args.train, args.nan, _columns(args))
+        train = _read(args, args.train)
         if data is not None:
             _check_same_columns(train, data)
             rows = train.features[:, [train.feature_names.index(c) for c in data.feature_names]]
@@ -380,6 +447,7 @@ def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetec
                     f"{total} rows; pass fewer, or a file of normal rows with --train."
                 )
         _check_enough(detector, used, f"{data.path}: --train-rows gives", "a larger --train-rows")
+        _check_training_part(data, used)
         _note(args, f"fitting {detector.model_name} on the first {used} rows of {data.path}{why}")
         _fit_rows(args, detector, data.features[:used], data.feature_names)
     if args.save is not None:
@@ -397,6 +465,49 @@ def _check_enough(detector: AnomalyDetector, rows: int, source: str, more: str) 
             f"{detector.window} + --smooth {detector.smooth} - 1); pass {more}, or a smaller "
             f"--window or --smooth."
         )
+
+
+def _check_training_part(data: SensorCSV, used: int) -> None:
+    """A sensor that is empty in every training row (and filled by --nan) cannot be learnt."""
+    empty = np.flatnonzero(data.missing[:used].all(axis=0))
+    if not len(empty):
+        return
+    names = [data.feature_names[j] for j in empty]
+    kept = [c for c in data.feature_names if c not in names]
+    first = int(np.flatnonzero(~data.missing[:, empty[0]])[0])  # a column with no value fails
+    what = f"column {names[0]!r} is" if len(names) == 1 else f"columns {names} are"
+    it = "it" if len(names) == 1 else "them"
+    leave = f"leave {it} out with {_columns_flag(kept)}, or " if kept else ""
+    raise DataError(
+        f"{data.path}: {what} empty in all {used} training rows (lines {data.lines[0]}-"
+        f"{data.lines[used - 1]}; --nan only copies values into them), so the detector cannot "
+        f"learn {it}: {leave}fit on rows where {names[0]!r} has values (from line "
+        f"{data.lines[first]}, row {first}: pass a --train-rows well above {first}, or --train "
+        f"NORMAL.csv)."
+    )
+
+
+_COUNTER_RISES = 10
+"""A sensor that never falls and rises on at least this many rows is warned of as a counter."""
+
+
+def _warn_counters(data: SensorCSV) -> None:
+    """Warn of sensors that only ever rise (counters, totals): the rows after the training rows
+    lie above all the detector saw, so they score high whatever happens."""
+    if len(data.features) < 3:
+        return
+    steps = np.diff(data.features, axis=0)  # (N-1, S)
+    rising = (steps >= 0).all(axis=0) & ((steps > 0).sum(axis=0) >= _COUNTER_RISES)
+    names = [name for name, up in zip(data.feature_names, rising, strict=True) if up]
+    if not names:
+        return
+    kept = [c for c in data.feature_names if c not in names]
+    leave = f"; leave them out with {_columns_flag(kept)}" if kept else ""
+    warnings.warn(
+        f"{data.path}: {names} only rise from row to row (counters or totals?): later rows lie "
+        f"above every value the detector is fitted on, so they score as anomalies{leave}.",
+        stacklevel=2,
+    )
 
 
 def _fit_rows(
@@ -424,11 +535,13 @@ def _fit_rows(
 
 def _offline(args: argparse.Namespace) -> int:
     _check_args(args)
-    data = _read(Path(args.input), args.nan, _columns(args))
+    data = _read(args, Path(args.input))
+    if args.load is None:
+        _warn_counters(data)
     detector, fitted_rows = _fit(args, data)
     if args.load is not None:
         _check_saved_columns(detector, data.feature_names, str(data.path))
-    scores, parts = detector.score_detail(data.features, columns=data.feature_names)
+    scores, parts = _score(args, detector, data)
     flags = (scores > detector.threshold_).astype(np.int64)
     time_name, times = _time_cells(data)
     _write_atomic(args.output, time_name, times, scores, flags)
@@ -460,6 +573,19 @@ def _offline(args: argparse.Namespace) -> int:
     if args.report is not None:
         _write_report(args, data, detector, scores, flags, metrics, spans, culprits, fitted_rows)
     return 0
+
+
+def _score(
+    args: argparse.Namespace, detector: AnomalyDetector, data: SensorCSV
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scores and each sensor's part, with a status line on a terminal while they run."""
+    if not sys.stdout.isatty():
+        return detector.score_detail(data.features, columns=data.feature_names)
+    from rich.console import Console
+
+    text = f"scoring {len(data.features)} rows of {data.path} with {detector.model_name}"
+    with Console(file=sys.stdout).status(text):
+        return detector.score_detail(data.features, columns=data.feature_names)
 
 
 def span_sensors(
@@ -649,19 +775,21 @@ def _write_report(
 # ----------------------------------------------------------------------------- output
 
 
-def _time_text(value: Any) -> str:
-    """One time cell as OUT.csv writes it: ``2020-03-09 10:14:33``, or seconds as ``%g``."""
+def _time_text(value: Any, *, utc: bool = False) -> str:
+    """One time cell as OUT.csv writes it: ``2020-03-09 10:14:33`` (``+00:00`` added when the
+    file's times had offsets and were converted to UTC), or seconds to 15 digits
+    (``1615284873.25``: epoch seconds keep their every digit)."""
     if isinstance(value, (float, int, np.floating, np.integer)):
-        return f"{float(value):g}"
+        return f"{float(value):.15g}"
     import pandas as pd
 
-    return str(pd.Timestamp(value))
+    return str(pd.Timestamp(value)) + ("+00:00" if utc else "")
 
 
 def _time_cells(data: SensorCSV) -> tuple[str, list[str]]:
     if data.times is None:
         return "row", [str(i) for i in range(len(data.features))]
-    return "datetime", [_time_text(t) for t in data.times]
+    return "datetime", [_time_text(t, utc=data.utc) for t in data.times]
 
 
 def _write_atomic(
@@ -697,7 +825,8 @@ def _stream(args: argparse.Namespace) -> int:
     detector, _ = _fit(args, None)
     source: TextIO = sys.stdin
     out: TextIO = sys.stdout
-    rows = _stdin_rows(source)
+    sniffed: dict[str, str | None] = {}
+    rows = _stdin_rows(source, sniffed)
     header = next(rows, None)
     if header is None:
         raise DataError("stdin: no header line; expected the column names, then rows.")
@@ -718,21 +847,32 @@ def _stream(args: argparse.Namespace) -> int:
             f"{detector.columns_} nor labels; only one (the datetime) may be added, or pass "
             f"{_columns_flag(detector.columns_)} to read those and leave the rest."
         )
-    # With --columns the columns left over are skipped, but for the datetime: the first named
-    # like one, or the only one left.
+    # With --columns the columns left over are skipped, but for the datetime: --datetime, else
+    # the first named like one, or the only one left.
     named = [c for c in others if _time_name(c)]
     time_name = named[0] if named else others[0] if len(others) == 1 else None
+    given = getattr(args, "datetime", "auto")
+    if given.lower() == "none":
+        time_name = None
+    elif given != "auto":
+        if given not in columns:
+            raise DataError(f"stdin: has no datetime column {given!r}; its columns are {columns}.")
+        time_name = given
     time_at = columns.index(time_name) if time_name is not None else None
     sensor_at = [columns.index(c) for c in detector.columns_]
     scorer: StreamScorer = detector.stream()
     print(f"{'datetime' if time_at is not None else 'row'},score,anomaly", file=out, flush=True)
     last: np.ndarray | None = None
+    decimal = getattr(args, "decimal", "auto")
+    gaps = {word.lower() for word in _missing(args)}
     for count, (line, cells) in enumerate(rows):
         if len(cells) != len(columns):
             raise DataError(
                 f"stdin: line {line} has {len(cells)} fields, but the header has {len(columns)}."
             )
-        values = np.array([_cell(cells[i], line, columns[i]) for i in sensor_at])
+        if decimal == "auto":  # from the first row, as SensorCSV sniffs it from the first lines
+            decimal = sniff_decimal(cells, sniffed.get("delimiter"))
+        values = np.array([_cell(cells[i], line, columns[i], decimal, gaps) for i in sensor_at])
         holes = np.isnan(values)
         if holes.any():
             if args.nan == "fail" or last is None:
@@ -749,10 +889,10 @@ def _stream(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stdin_rows(source: TextIO) -> Iterator[tuple[int, list[str]]]:
+def _stdin_rows(source: TextIO, sniffed: dict[str, str | None]) -> Iterator[tuple[int, list[str]]]:
     """``(line number, cells)`` of the header and each non-blank line, read as they arrive.
 
-    The delimiter is sniffed from the header and the first row.
+    The delimiter is sniffed from the header and the first row, and put in ``sniffed``.
     """
     # readline, not iteration: each line is handed on as soon as it arrives
     raw = enumerate(iter(source.readline, ""), start=1)
@@ -763,7 +903,7 @@ def _stdin_rows(source: TextIO) -> Iterator[tuple[int, list[str]]]:
         return
     second = next(lines, None)
     sample = [first[1]] + ([second[1]] if second is not None else [])
-    delimiter = sniff_delimiter(sample)
+    delimiter = sniffed["delimiter"] = sniff_delimiter(sample)
 
     def split(text: str) -> list[str]:
         if delimiter is None:
@@ -779,32 +919,41 @@ def _stdin_rows(source: TextIO) -> Iterator[tuple[int, list[str]]]:
         yield number, split(text)
 
 
-def _cell(text: str, line: int, column: str) -> float:
-    value = text.strip()
-    if value.lower() in ("", "nan", "na", "n/a", "null", "none", "-", "?"):
+def _cell(
+    text: str,
+    line: int,
+    column: str,
+    decimal: str = ".",
+    gaps: frozenset[str] | set[str] = frozenset(),
+) -> float:
+    """A sensor cell: NaN for a gap (empty, a missing-value marker, a ``--missing`` text, inf),
+    else its number."""
+    if text.strip().lower() in gaps:
         return math.nan
     try:
-        number = float(value)
+        number = read_number(text, decimal)
     except ValueError:
-        number = math.nan
-    if not math.isfinite(number):
         raise DataError(
-            f"stdin: line {line}, column {column!r}: {value!r} is not a finite number; expected "
-            f"numbers in the sensor columns."
-        )
-    return number
+            f"stdin: line {line}, column {column!r}: {text.strip()!r} is not a finite number; "
+            f"expected numbers in the sensor columns."
+        ) from None
+    return number if math.isfinite(number) else math.nan
 
 
 def _stream_time(text: str, line: int) -> str:
     value = text.strip()
     try:
-        return f"{float(value):g}"
+        return f"{float(value):.15g}"
     except ValueError:
         pass
     import pandas as pd
 
     try:
-        return str(pd.Timestamp(value))
+        dayfirst = bool(re.match(r"\d{1,2}\.\d{1,2}\.\d{4}", value))  # 13.01.2021: day first
+        stamp = pd.Timestamp(pd.to_datetime(value, dayfirst=dayfirst))
+        if stamp.tzinfo is not None:  # as the offline run writes it: in UTC
+            return str(stamp.tz_convert("UTC").tz_localize(None)) + "+00:00"
+        return str(stamp)
     except ValueError:
         raise DataError(
             f"stdin: line {line}: {value!r} is not a date and time; expected the datetime in "

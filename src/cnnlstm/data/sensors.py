@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,21 +31,39 @@ if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
 
 __all__ = [
     "SKAB",
+    "Decimal",
     "NanPolicy",
     "SensorCSV",
     "SensorWindows",
     "StandardScaler",
+    "read_number",
+    "sniff_decimal",
     "sniff_delimiter",
 ]
 
 NanPolicy = Literal["fail", "ffill", "interpolate"]
+Decimal = Literal["auto", ".", ","]
 
 _NAN_POLICIES = ("fail", "ffill", "interpolate")
+_DECIMALS = ("auto", ".", ",")
 _DELIMITERS = (";", ",", "\t", "|")
 WHITESPACE = "whitespace"
-_TIME_NAMES = frozenset({"datetime", "timestamp", "time", "date"})
+_TIME_NAMES = frozenset(
+    {"datetime", "timestamp", "time", "date", "datum", "zeit", "uhrzeit", "zeitstempel"}
+)
+# numbers as plant exports write them: a decimal comma ("1,25", "1.234,5": "." groups
+# thousands), or a decimal point with "," grouping thousands ("1,234.5")
+_COMMA_DECIMAL = re.compile(r"[+-]?\d[\d.]*,\d+(?:[eE][+-]?\d+)?")
+_COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?(?:[eE][+-]?\d+)?")
+_POINT_DECIMAL = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+_DOT_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+")
+_COMMA_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+# a date without a time of day, and a time of day without a date: two columns of one clock
+_DATE_ONLY = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
+_CLOCK_ONLY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp][Mm])?")
 _MISSING = frozenset({"", "nan", "na", "n/a", "null", "none", "-", "?"})
 _SNIFF_LINES = 50
+_WORDS_SHOWN = 5
 GAPS_SHOWN = 3
 """The longest gaps in time that SensorCSV's warning lists (:attr:`SensorCSV.gaps` has all)."""
 GAPS_NOTE = " (SensorCSV.gaps has them all)"
@@ -180,7 +199,74 @@ def sniff_delimiter(lines: Sequence[str]) -> str | None:
     return best
 
 
-def _is_number(text: str) -> bool:
+def sniff_decimal(cells: Iterable[str], delimiter: str | None) -> Literal[".", ","]:
+    """The decimal mark of a table's cells: ``","`` or ``"."``.
+
+    A comma is the decimal mark when the table is not comma-separated, some cell is written
+    with a decimal comma (``1,25``; ``1.234,5`` with ``.`` grouping thousands) and no cell with
+    a decimal point (``0.5``; ``1.234`` could group thousands, so it does not count). Anything
+    else reads with a decimal point (``1,234.5`` is then a thousand and more). Text, dates and
+    times match neither, so the cells of a whole row can be given.
+
+    Example:
+        >>> sniff_decimal(["12.01.2021 23:55:00", "0,192", "-1,5", "2"], ";")
+        ','
+        >>> sniff_decimal(["0.192", "1,234.5"], ";"), sniff_decimal(["1,5"], ",")
+        ('.', '.')
+    """
+    if delimiter == ",":
+        return "."
+    comma = False
+    for cell in cells:
+        text = cell.strip()
+        if _COMMA_DECIMAL.fullmatch(text) and _COMMA_NUMBER.fullmatch(text):
+            comma = True
+        elif _POINT_DECIMAL.fullmatch(text) and not _DOT_THOUSANDS.fullmatch(text):
+            return "."
+    return "," if comma else "."
+
+
+def _plain_numbers(text: pd.Series, decimal: str) -> pd.Series:
+    """Cells written with ``decimal`` and grouped thousands, rewritten as Python reads
+    numbers (``1.234,5`` -> ``1234.5`` with ``","``; ``1,234.5`` -> ``1234.5`` with ``"."``).
+    With ``","`` any other cell with a point (``0.5``) is made text; other cells are left."""
+    if decimal == ",":
+        if not text.str.contains(".", regex=False).any():  # no points: the common case, fast
+            return text.str.replace(",", ".", regex=False)
+        marked = text.str.fullmatch(_COMMA_NUMBER.pattern).fillna(False).astype(bool)
+        plain = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        pointed = ~marked & text.str.contains(".", regex=False).fillna(False).astype(bool)
+        return text.where(~marked, plain).where(~pointed, "#" + text)
+    marked = text.str.fullmatch(_COMMA_THOUSANDS.pattern).fillna(False).astype(bool)
+    return text.where(~marked, text.str.replace(",", "", regex=False))
+
+
+def read_number(text: str, decimal: str = ".") -> float:
+    """One cell as a float: NaN for an empty or missing-value cell (``""``, ``nan``, ``n/a``,
+    ``-``...), the number with ``decimal`` as its mark (and grouped thousands) otherwise.
+
+    Raises:
+        ValueError: the cell is text, not a number.
+
+    Example:
+        >>> read_number("1.234,5", ","), read_number("1,234.5"), read_number(" n/a ")
+        (1234.5, 1234.5, nan)
+    """
+    value = text.strip()
+    if value.lower() in _MISSING:
+        return math.nan
+    if decimal == "," and _COMMA_NUMBER.fullmatch(value):
+        value = value.replace(".", "").replace(",", ".")
+    elif decimal == "," and "." in value:
+        raise ValueError(f"{value!r} has a decimal point, but the decimal mark is a comma")
+    elif decimal == "." and _COMMA_THOUSANDS.fullmatch(value):
+        value = value.replace(",", "")
+    return float(value)
+
+
+def _is_number(text: str, decimal: str = ".") -> bool:
+    if decimal == "," and _COMMA_NUMBER.fullmatch(text):
+        return True
     try:
         float(text)
     except ValueError:
@@ -191,8 +277,8 @@ def _is_number(text: str) -> bool:
 def _looks_like_time(text: str) -> bool:
     import pandas as pd
 
-    if _is_number(text) or not any(ch.isdigit() for ch in text):
-        return False
+    if _is_number(text, ",") or _is_number(text) or not any(ch.isdigit() for ch in text):
+        return False  # "1,5" is a number with a decimal comma, not the 5th of January
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return not pd.isna(pd.to_datetime(text, errors="coerce"))
@@ -261,18 +347,28 @@ class SensorCSV(SensorWindows):
 
     - the delimiter is sniffed from the first lines (``; , \\t |`` or whitespace); a first line
       of numbers (and dates) is data, not a header, and columns are then named ``column0``...;
-      blank lines are skipped;
+      blank lines are skipped; a line of units under the header (``degC;bar;...``: text in two
+      or more cells and no number) is skipped and kept in :attr:`units`;
+    - numbers have the ``decimal`` mark; ``"auto"`` reads a decimal comma (``1,25``) when the
+      first lines are written so (:func:`sniff_decimal`). With a decimal comma ``.`` may group
+      thousands (``1.234,5``), with a decimal point ``,`` may (``1,234.5``);
     - the datetime column is ``datetime_column``, or with ``"auto"`` the first column named
       datetime / timestamp / time / date (in any case, with ``_`` or units in brackets:
-      ``Time (s)``, ``date_time``), else the first column when its values read as dates;
-      a time column of plain numbers is taken as seconds. Rows have to be in time order; steps
-      longer than ``gap_factor`` times the median step are listed in :attr:`gaps` and warned of;
+      ``Time (s)``, ``date_time``; also Datum / Zeit / Uhrzeit / Zeitstempel), else the first
+      column when its values read as dates. A column of dates beside one of times of day
+      (``Date;Time``) is read as one clock. A time column of plain numbers is taken as seconds.
+      Day-first dates (``13.01.2021``) are told from month-first ones by which reading parses
+      every row in time order (dates with dots are day-first when both do); times with an
+      offset (``+02:00``) are converted to UTC. Rows have to be in time order; steps longer than
+      ``gap_factor`` times the median step are listed in :attr:`gaps` and warned of;
     - label columns (``label_columns`` present in the file) are kept apart, never features;
     - the features are ``columns``, or every other column; a cell that is not a number is a
-      :class:`DataError` naming the line and column, and an empty or NaN cell follows
-      ``nan_policy``: ``"fail"`` raises, ``"ffill"`` repeats the last value (the first value for
-      leading gaps), ``"interpolate"`` draws a straight line between the neighbours over time
-      (over rows without a datetime column; ends take the nearest value);
+      :class:`DataError` naming the line and column. An empty, NaN or infinite cell (``inf``:
+      an overflowed reading) is a gap that follows ``nan_policy``: ``"fail"`` raises,
+      ``"ffill"`` repeats the last value (the first value for leading gaps), ``"interpolate"``
+      draws a straight line between the neighbours over time (over rows without a datetime
+      column; ends take the nearest value). A column with no value at all is a
+      :class:`DataError` whatever the policy;
     - a fitted ``scaler`` is applied as it is; an unfitted one, or a new one when only
       ``train_rows`` is given, is fitted on the first ``train_rows`` rows (all rows when
       ``None``). The scaler never sees rows after ``train_rows``.
@@ -286,7 +382,13 @@ class SensorCSV(SensorWindows):
         labels: ``(N, len(label_names))`` int64, or ``None`` without label columns.
         targets: ``(N,)`` int64: the first label column found (``anomaly``), else zeros.
         times: ``(N,)`` ``datetime64[ns]`` (or float seconds), or ``None``.
-        time_column: the name of the datetime column, or ``None``.
+        time_column: the name of the datetime column (the date's, when a date and a time
+            column make the clock), or ``None``.
+        time_columns: the one or two columns the times are read from (``[]`` without).
+        utc: whether the times carried offsets and were converted to UTC.
+        units: the units row under the header, ``{column: unit}``, or ``{}``.
+        decimal: the decimal mark numbers were read with, ``"."`` or ``","``.
+        missing: ``(N, S)`` bool: the feature cells that were gaps before the NaN policy.
         gaps: ``(row, seconds)`` for each long step: the row after it and its length.
         lines: ``(N,)`` the line of the file each row came from (1-based).
         delimiter: the sniffed delimiter (``"whitespace"`` for runs of blanks, ``None`` for one
@@ -305,6 +407,10 @@ class SensorCSV(SensorWindows):
         train_rows: the first rows, the ones a scaler may be fitted on.
         columns: the feature columns to use (default: all but time and label columns).
         gap_factor: steps longer than this many median steps are gaps.
+        decimal: the decimal mark: ``"."``, ``","`` or ``"auto"`` (sniffed).
+        missing_values: texts that mean a gap in a sensor column, beside the empty cell,
+            ``nan``, ``n/a``, ``null``, ``none``, ``-`` and ``?`` (any case): e.g. a historian's
+            ``"Bad Input"`` or ``"No Data"``.
 
     Raises:
         DataError: the file is missing or unreadable, rows are out of time order, a cell is not a
@@ -336,9 +442,13 @@ class SensorCSV(SensorWindows):
         train_rows: int | None = None,
         columns: Sequence[str] | None = None,
         gap_factor: float = 2.0,
+        decimal: Decimal = "auto",
+        missing_values: Sequence[str] = (),
     ) -> None:
         if nan_policy not in _NAN_POLICIES:
             raise ValueError(f"nan_policy has to be one of {_NAN_POLICIES}, but got {nan_policy!r}")
+        if decimal not in _DECIMALS:
+            raise ValueError(f"decimal has to be one of {_DECIMALS}, but got {decimal!r}")
         if window < 1 or stride < 1:
             raise ValueError(
                 f"window and stride have to be positive ints, but got window={window}, "
@@ -354,23 +464,35 @@ class SensorCSV(SensorWindows):
             )
         if isinstance(columns, str):
             raise ValueError(f"columns has to be a list of names, but got the string {columns!r}")
+        if isinstance(missing_values, str):
+            raise ValueError(
+                f"missing_values has to be a list of cell texts, but got the string "
+                f"{missing_values!r}"
+            )
+        self._missing = _MISSING | {str(v).strip().lower() for v in missing_values}
         self.path = Path(path)
         self.nan_policy = nan_policy
         self.gap_factor = gap_factor
-        frame, self.lines = self._read_table()
+        self.units: dict[str, str] = {}
+        frame, self.lines = self._read_table(decimal)
         self.columns: list[str] = [str(c) for c in frame.columns]
 
-        self.time_column = self._find_time_column(frame, datetime_column)
+        self.time_columns = self._find_time_columns(frame, datetime_column)
+        self.time_column = self.time_columns[0] if self.time_columns else None
         self.times: np.ndarray | None = None
+        self.utc = False
         self.gaps: list[tuple[int, float]] = []
-        if self.time_column is not None:
-            self.times = self._parse_times(frame[self.time_column])
+        if self.time_columns:
+            clock = frame[self.time_columns[0]].astype(str).str.strip()
+            if len(self.time_columns) == 2:
+                clock = clock + " " + frame[self.time_columns[1]].astype(str).str.strip()
+            self.times = self._parse_times(clock)
             self._check_order_and_gaps()
 
         wanted_labels = {name.strip().lower(): name for name in label_columns}
         present = {c.strip().lower(): c for c in self.columns}
         self.label_names = [present[key] for key in wanted_labels if key in present]
-        reserved = set(self.label_names) | {self.time_column}
+        reserved = set(self.label_names) | set(self.time_columns)
         if columns is not None:
             for name in columns:
                 if name not in self.columns:
@@ -378,7 +500,7 @@ class SensorCSV(SensorWindows):
                         f"{self.path}: has no column {name!r}; its columns are {self.columns}."
                     )
                 if name in reserved:
-                    kind = "the datetime" if name == self.time_column else "a label"
+                    kind = "the datetime" if name in self.time_columns else "a label"
                     raise DataError(
                         f"{self.path}: column {name!r} is {kind} column and cannot be a feature; "
                         f"label columns are only used to score."
@@ -393,7 +515,9 @@ class SensorCSV(SensorWindows):
                 f"{self.columns}."
             )
 
+        self._infinite: dict[tuple[int, str], str] = {}  # (row, column) -> "inf" as written
         raw = np.column_stack([self._numbers(frame[c], c, frame) for c in self.feature_names])
+        self.missing: np.ndarray = np.isnan(raw)
         self.features = self._apply_nan_policy(raw)
         self.labels: np.ndarray | None = None
         targets = np.zeros(len(self.features), dtype=np.int64)
@@ -428,7 +552,7 @@ class SensorCSV(SensorWindows):
 
     # -- reading -----------------------------------------------------------------------------
 
-    def _read_table(self) -> tuple[pd.DataFrame, np.ndarray]:
+    def _read_table(self, decimal: Decimal) -> tuple[pd.DataFrame, np.ndarray]:
         import pandas as pd
 
         try:
@@ -449,8 +573,27 @@ class SensorCSV(SensorWindows):
         blanks = " \r\n\f\v" if delimiter == "\t" else None
         numbers = [i + 1 for i, line in enumerate(all_lines) if line.strip(blanks)]
         kept = [all_lines[i - 1] for i in numbers]
+        if decimal == "auto":  # the first line may be the header: names are no numbers
+            head = kept[1 : 4 * _SNIFF_LINES] or kept[:1]
+            decimal = sniff_decimal(
+                (c for line in head for c in _split(line, delimiter)), delimiter
+            )
+        self.decimal: Literal[".", ","] = decimal
         first = _split(kept[0], delimiter)
-        has_header = not all(_is_number(f.strip()) or _looks_like_time(f.strip()) for f in first)
+        has_header = not all(
+            _is_number(f.strip(), decimal) or _looks_like_time(f.strip()) for f in first
+        )
+        if has_header and len(kept) > 2:
+            below = _split(kept[1], delimiter)
+            if _is_units_row(below, decimal) and not _is_units_row(
+                _split(kept[2], delimiter), decimal
+            ):
+                self.units = {
+                    name.strip(): unit.strip()
+                    for name, unit in zip(first, below, strict=False)
+                    if unit.strip()
+                }
+                del kept[1], numbers[1]
         options: dict[str, Any] = {
             "na_filter": False,  # "" and "nan" stay text here; _numbers decides what they mean
             "low_memory": False,
@@ -458,6 +601,8 @@ class SensorCSV(SensorWindows):
             "header": 0 if has_header else None,
             "index_col": False,
         }
+        if decimal == ",":  # pandas leaves "1.234" and "0.5" as text: _numbers reads them
+            options["decimal"] = ","
         if delimiter == WHITESPACE:
             options["sep"] = r"\s+"
         else:
@@ -490,49 +635,102 @@ class SensorCSV(SensorWindows):
         lines = np.asarray(numbers[1:] if has_header else numbers, dtype=np.int64)
         return frame, lines
 
-    def _find_time_column(self, frame: pd.DataFrame, datetime_column: str | None) -> str | None:
+    def _find_time_columns(self, frame: pd.DataFrame, datetime_column: str | None) -> list[str]:
+        """The column the times are in, or a date column and a time-of-day column."""
         if datetime_column is None:
-            return None
+            return []
         if datetime_column != "auto":
             if datetime_column not in self.columns:
                 raise DataError(
                     f"{self.path}: has no datetime column {datetime_column!r}; its columns are "
                     f"{self.columns}. Pass datetime_column=None for files without one."
                 )
-            return datetime_column
-        for name in self.columns:
-            if _time_name(name):
-                return name
-        head = [str(v).strip() for v in frame[self.columns[0]].iloc[:_SNIFF_LINES]]
-        if len(self.columns) > 1 and head and all(_looks_like_time(v) for v in head):
-            return self.columns[0]
-        return None
+            return [datetime_column]
+        named = [name for name in self.columns if _time_name(name)]
+        if not named:
+            head = [str(v).strip() for v in frame[self.columns[0]].iloc[:_SNIFF_LINES]]
+            if len(self.columns) > 1 and head and all(_looks_like_time(v) for v in head):
+                named = self.columns[:1]
+            else:
+                return []
+        # a column of dates beside one of times of day: both, the date first
+        candidates = list(dict.fromkeys([*named, *self.columns[:2]]))
+        dates = [name for name in candidates if _all_match(frame[name], _DATE_ONLY)]
+        clocks = [name for name in candidates if _all_match(frame[name], _CLOCK_ONLY)]
+        if dates and clocks and (dates[0] in named or clocks[0] in named):
+            return [dates[0], clocks[0]]
+        return named[:1]
 
     def _parse_times(self, column: pd.Series) -> np.ndarray:
         import pandas as pd
 
         text = column.fillna("").astype(str).str.strip()
+        shown = " and ".join(repr(c) for c in self.time_columns)
         empty = np.flatnonzero((text == "").to_numpy())
         if len(empty):
             raise DataError(
-                f"{self.path}: line {self.lines[empty[0]]}, column {self.time_column!r} is "
-                f"empty; every row needs its time."
+                f"{self.path}: line {self.lines[empty[0]]}, column {shown} is empty; every row "
+                f"needs its time.{self._units_hint(int(empty[0])) if len(empty) == 1 else ''}"
             )
         seconds = pd.to_numeric(text, errors="coerce")
         if not seconds.isna().any():
             return np.asarray(seconds.to_numpy(dtype=np.float64))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pandas warns when it infers a format
-            stamps = pd.to_datetime(text, errors="coerce", utc=True)
+        stamps = self._datetimes(text)
         bad = np.flatnonzero(stamps.isna().to_numpy())
         if len(bad):
             row = bad[0]
             raise DataError(
-                f"{self.path}: line {self.lines[row]}, column {self.time_column!r}: "
-                f"{text.iloc[row]!r} is not a date and time like the rows before it (first row: "
-                f"{text.iloc[0]!r})."
+                f"{self.path}: line {self.lines[row]}, column {shown}: {text.iloc[row]!r} is not "
+                f"a date and time like the rows before it (first row: {text.iloc[0]!r})."
+                f"{self._units_hint(int(row)) if len(bad) == 1 else ''}"
             )
         return np.asarray(stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"))
+
+    def _datetimes(self, text: pd.Series) -> pd.Series:
+        """Parse a column of date-times, day first or month first as the column reads best."""
+        import pandas as pd
+
+        def parse(**options: Any) -> pd.Series:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pandas warns when it infers a format
+                stamps = pd.to_datetime(text, errors="coerce", utc=True, **options)
+                failed = stamps.isna().to_numpy()
+                if failed.any():  # a format that changes within the column ("00:00:00.5")
+                    again = pd.to_datetime(
+                        text[failed], errors="coerce", utc=True, format="mixed", **options
+                    )
+                    stamps[failed] = again
+            return stamps
+
+        first = text.iloc[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                self.utc = pd.Timestamp(first).tzinfo is not None
+            except (ValueError, TypeError, OverflowError):
+                self.utc = False
+        if re.match(r"\d{4}[-/.]", first):  # the year first: never day first (ISO 8601)
+            return parse()
+        readings = [parse(dayfirst=False), parse(dayfirst=True)]
+        ranks = [
+            (int(r.isna().sum()), not r.dropna().is_monotonic_increasing, _longest_step(r))
+            for r in readings
+        ]
+        if ranks[0] != ranks[1]:
+            return readings[int(ranks[1] < ranks[0])]
+        if readings[0].equals(readings[1]):
+            return readings[0]
+        dayfirst = "." in first.split()[0]  # 13.01.2021: dates with dots are day first
+        chosen = readings[int(dayfirst)]
+        other = readings[1 - int(dayfirst)]
+        warnings.warn(
+            f"{self.path}: the dates in column {self.time_column!r} read as day first or as "
+            f"month first; they were read {'day' if dayfirst else 'month'} first ({first!r} is "
+            f"{chosen.iloc[0]:%Y-%m-%d}, not {other.iloc[0]:%Y-%m-%d}). Write them year first "
+            f"(2021-05-06) to be sure.",
+            stacklevel=4,
+        )
+        return chosen
 
     def _check_order_and_gaps(self) -> None:
         assert self.times is not None
@@ -541,10 +739,19 @@ class SensorCSV(SensorWindows):
         backwards = np.flatnonzero(steps < 0)
         if len(backwards):
             row = int(backwards[0]) + 1
+            back = -float(steps[row - 1])
+            clock = (
+                f" The clock goes back {back:g} s: from summer to winter time? Export the times "
+                f"in UTC or with their offset (2021-10-31T02:30:00+01:00)."
+                if 1800 <= back <= 7200
+                else ""
+            )
             raise DataError(
                 f"{self.path}: line {self.lines[row]}: time {self._show_time(row)} comes before "
                 f"{self._show_time(row - 1)} on line {self.lines[row - 1]}; rows have to be in "
-                f"time order (sort the file by {self.time_column!r})."
+                f"time order (sort the file by {self.time_column!r}, or pass "
+                f"datetime_column=None to read the rows in file order without their times)."
+                f"{clock}"
             )
         positive = steps[steps > 0]
         if len(positive) == 0:
@@ -590,10 +797,12 @@ class SensorCSV(SensorWindows):
     def _numbers(
         self, column: pd.Series, name: str, frame: pd.DataFrame | None = None
     ) -> np.ndarray:
-        """A column as float64 with NaN for missing cells; text is a DataError.
+        """A column as float64 with NaN for gaps (empty, NaN and infinite cells); text is a
+        DataError.
 
         With ``frame`` (a feature column), the error names the feature columns that do read
-        as numbers, the ``columns=`` that would skip the text.
+        as numbers, the ``columns=`` that would skip the text; infinite cells are kept in
+        ``_infinite`` for the NaN policy's message.
         """
         import pandas as pd
 
@@ -602,37 +811,79 @@ class SensorCSV(SensorWindows):
         ):
             values: np.ndarray = column.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
         else:
-            parsed = pd.to_numeric(column, errors="coerce")
+            text = _plain_numbers(column.astype(str).str.strip(), self.decimal)
+            parsed = pd.to_numeric(text, errors="coerce")
             values = parsed.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
         # only the cells that did not come out as finite numbers need a closer look
-        for row in np.flatnonzero(~np.isfinite(values)):
-            cell = column.iloc[row]
-            text = "" if pd.isna(cell) else str(cell).strip()
-            if text.lower() in _MISSING:
-                values[row] = np.nan
-                continue
-            try:
-                number = float(text)
-            except ValueError:
-                number = np.nan
-            if not np.isfinite(number):
-                message = (
-                    f"{self.path}: line {self.lines[row]}, column {name!r}: {text!r} is not a "
-                    f"finite number; expected numbers in this column"
-                )
-                if frame is None:
-                    raise DataError(f"{message}.")
-                numeric = [c for c in self.feature_names if _reads_as_numbers(frame[c])]
-                if not numeric:
-                    raise DataError(
-                        f"{message}, and no column {self.feature_names} reads as numbers; check "
-                        f"the delimiter ({self.delimiter!r})."
-                    )
-                raise _columns_error(
-                    f"{message} (pick the sensor columns with columns={numeric!r}).", numeric
-                )
-            values[row] = number
-        return values
+        odd = np.flatnonzero(~np.isfinite(values))
+        if not len(odd):
+            return values
+        cells = column.iloc[odd].astype(str).str.strip()
+        numbers = pd.to_numeric(_plain_numbers(cells, self.decimal), errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+        infinite = np.isinf(numbers)
+        gaps = cells.str.lower().isin(self._missing).to_numpy() | infinite
+        values[odd] = np.nan
+        if frame is not None:
+            for row, cell in zip(odd[infinite], cells[infinite], strict=True):
+                self._infinite.setdefault((int(row), name), cell)
+        text_cells = np.flatnonzero(~gaps)
+        if not len(text_cells):
+            return values
+        row, cell = int(odd[text_cells[0]]), str(cells.iloc[text_cells[0]])
+        message = (
+            f"{self.path}: line {self.lines[row]}, column {name!r}: {cell!r} is not a finite "
+            f"number; expected numbers in this column"
+        )
+        if self.decimal == "." and _COMMA_DECIMAL.fullmatch(cell):
+            raise DataError(f"{message} (for numbers with a decimal comma, pass decimal=',').")
+        if self.decimal == "," and _POINT_DECIMAL.fullmatch(cell):
+            raise DataError(
+                f"{message}: the file's first lines have decimal commas, so the numbers were "
+                f"read with one; pass decimal='.' if the decimal mark is a point."
+            )
+        hint = self._units_hint(row) if len(text_cells) == 1 else ""
+        if frame is None:
+            raise DataError(f"{message}.{hint}")
+        numeric = [c for c in self.feature_names if self._reads_as_numbers(frame[c])]
+        if not numeric:
+            raise DataError(
+                f"{message}, and no column {self.feature_names} reads as numbers; check "
+                f"the delimiter ({self.delimiter!r}).{hint}"
+            )
+        if len(text_cells) * 2 < len(column):  # mostly numbers: a few readings went wrong
+            words = list(dict.fromkeys(str(c) for c in cells.iloc[text_cells]))[:_WORDS_SHOWN]
+            error = _columns_error(
+                f"{message}; {len(text_cells)} of its {len(column)} cells "
+                f"{'is' if len(text_cells) == 1 else 'are'} text. Read them as gaps with "
+                f"missing_values={words!r} (then nan_policy fills them), or leave the column "
+                f"out with columns={numeric!r}.{hint}",
+                numeric,
+            )
+            error.suggested_missing = words  # type: ignore[attr-defined]
+            raise error
+        raise _columns_error(
+            f"{message} (pick the sensor columns with columns={numeric!r}).{hint}", numeric
+        )
+
+    def _reads_as_numbers(self, column: pd.Series) -> bool:
+        """Whether every cell of ``column`` is a number or a missing-value marker."""
+        import pandas as pd
+
+        text = column.astype(str).str.strip()
+        parsed = pd.to_numeric(_plain_numbers(text, self.decimal), errors="coerce")
+        unread = text[parsed.isna().to_numpy()]
+        return bool(unread.str.lower().isin(self._missing).all())
+
+    def _units_hint(self, row: int) -> str:
+        """For a cell on the first row: the file may have a second header line."""
+        if row != 0 or len(self.lines) < 2:
+            return ""
+        return (
+            f" If line {self.lines[0]} is a second header line (units, descriptions), delete it:"
+            f" one header line is read (and one line of units under it)."
+        )
 
     def _label_values(self, column: pd.Series, name: str) -> np.ndarray:
         values = self._numbers(column, name)
@@ -651,20 +902,43 @@ class SensorCSV(SensorWindows):
         holes = np.isnan(raw)
         if not holes.any():
             return raw
-        if self.nan_policy == "fail":
-            rows, cols = np.nonzero(holes)  # row-major: the first hole by line
-            raise DataError(
-                f"{self.path}: line {self.lines[rows[0]]}, column "
-                f"{self.feature_names[cols[0]]!r} is empty (NaN); pass nan_policy='ffill' or "
-                f"'interpolate' to fill the gaps."
-            )
         empty = np.flatnonzero(holes.all(axis=0))
         if len(empty):
             kept = [c for j, c in enumerate(self.feature_names) if j not in set(empty.tolist())]
+            names = [self.feature_names[j] for j in empty]
+            what = f"column {names[0]!r} has" if len(names) == 1 else f"columns {names} have"
             raise _columns_error(
-                f"{self.path}: column {self.feature_names[empty[0]]!r} has no values at all; "
-                f"leave it out with columns={kept!r}.",
+                f"{self.path}: {what} no values at all; leave "
+                f"{'it' if len(names) == 1 else 'them'} out with columns={kept!r}.",
                 kept,
+            )
+        if self.nan_policy == "fail":
+            rows, cols = np.nonzero(holes)  # row-major: the first hole by line
+            row, column = int(rows[0]), int(cols[0])
+            name = self.feature_names[column]
+            written = self._infinite.get((row, name))
+            what = (
+                "is empty (NaN)" if written is None else f"holds {written!r}, not a finite number"
+            )
+            count, columns = int(holes.sum()), int(holes.any(axis=0).sum())
+            if count > 1:
+                what += f" ({count} such cells in {columns} column{'s' if columns > 1 else ''})"
+            start = int(np.argmin(holes[:, column]))  # the column's first value
+            leave = ""
+            if start > 1:  # filling would copy that value back over all the rows before it
+                kept = [c for c in self.feature_names if c != name]
+                leave = (
+                    f"; {name!r} has no value before line {self.lines[start]}: leave it out "
+                    f"with columns={kept!r} rather than fill it"
+                )
+                raise _columns_error(
+                    f"{self.path}: line {self.lines[row]}, column {name!r} {what}; pass "
+                    f"nan_policy='ffill' or 'interpolate' to fill the gaps{leave}.",
+                    kept,
+                )
+            raise DataError(
+                f"{self.path}: line {self.lines[row]}, column {name!r} {what}; pass "
+                f"nan_policy='ffill' or 'interpolate' to fill the gaps."
             )
         if self.nan_policy == "ffill":
             filled = pd.DataFrame(raw).ffill().bfill().to_numpy(dtype=np.float64)
@@ -684,16 +958,28 @@ class SensorCSV(SensorWindows):
         )
 
 
-def _reads_as_numbers(column: pd.Series) -> bool:
-    """Whether every cell of ``column`` is a number or a missing-value marker."""
-    import pandas as pd
+def _all_match(column: pd.Series, pattern: re.Pattern[str]) -> bool:
+    """Whether the first cells of ``column`` all match ``pattern`` (and there are some)."""
+    head = [str(v).strip() for v in column.iloc[:_SNIFF_LINES]]
+    return bool(head) and all(pattern.fullmatch(v) for v in head)
 
-    parsed = pd.to_numeric(column, errors="coerce")
-    for row in np.flatnonzero(parsed.isna().to_numpy()):
-        cell = column.iloc[row]
-        if not pd.isna(cell) and str(cell).strip().lower() not in _MISSING:
+
+def _longest_step(stamps: pd.Series) -> int:
+    """The longest step between parsed times, in ns (0 for fewer than two)."""
+    nanos = stamps.dropna().to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return int(np.abs(np.diff(nanos)).max()) if len(nanos) > 1 else 0
+
+
+def _is_units_row(cells: Sequence[str], decimal: str) -> bool:
+    """Whether a line's cells are units (``s;degC;bar``): text in two or more cells and no
+    number, date or time in any."""
+    texts = 0
+    for cell in cells:
+        text = cell.strip()
+        if _is_number(text, decimal) or _looks_like_time(text):
             return False
-    return True
+        texts += text.lower() not in _MISSING
+    return texts >= 2
 
 
 def _columns_error(message: str, columns: list[str]) -> DataError:
