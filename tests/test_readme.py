@@ -73,3 +73,14 @@ def test_block_runs(block: str, capsys: pytest.CaptureFixture[str]) -> None:
         match = re.match(r"print\(.*\)\s+# (torch\.Size\(\[[\d, ]+\]\)|\([\d, ]+\))", line)
         if match:
             assert match.group(1) in printed, (line, printed)
+
+
+def test_every_flag_the_anomaly_section_names_is_a_detect_option() -> None:
+    """The ``--flags`` the README's anomaly-detection prose names exist in ``cnnlstm detect``."""
+    from cnnlstm.commands.detect import build_parser
+
+    body = TEXT.split("### Anomaly detection on sensor data", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", body))
+    options = {flag for action in build_parser()._actions for flag in action.option_strings}
+    assert {"--decimal", "--missing", "--datetime", "--columns", "--stream"} <= named
+    assert sorted(named - options) == []
