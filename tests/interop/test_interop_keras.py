@@ -384,8 +384,7 @@ def test_average_pool_uneven_same_excludes_padding(pool: int, stride: int) -> No
     model = _sequential((7, 5, 3), L.AveragePooling2D(pool, strides=stride, padding="same"))
     got = _torch_out(from_keras(model), x)
     np.testing.assert_allclose(got, _slow_same_average(x, pool, stride), atol=ATOL)
-    # Away from the bottom and right edges no window reaches the padding: Keras agrees there.
-    np.testing.assert_allclose(got[:, :-1, :-1], _keras_out(model, x)[:, :-1, :-1], atol=ATOL)
+    np.testing.assert_allclose(got, _keras_out(model, x), atol=ATOL)  # Keras 3 excludes it too
 
 
 def test_batch_norm_after_one_training_step_matches() -> None:
