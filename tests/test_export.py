@@ -10,6 +10,7 @@ value of its input into the traced graph is the deliberately broken case: its ex
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 from cnnlstm import cli, export
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.errors import ConfigError, DataError
-from cnnlstm.export import export_model, load_task, sequence_axes
+from cnnlstm.export import checkpoint_metadata, export_model, load_task, sequence_axes
 from cnnlstm.layers.convlstm import ConvLSTM, ConvLSTM1d, ConvLSTM3d
 from cnnlstm.models import registry
 from cnnlstm.models.registry import create_model, register_model
@@ -108,6 +109,9 @@ def test_onnx_export_round_trip_with_dynamic_batch_and_time(
     assert "dynamic axes: batch, time" in printed
     assert "ok" in printed.splitlines()[-1]
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    assert meta["cnnlstm_task"] == "ClassificationTask" and meta["num_classes"] == "10"
+    assert meta["output"].startswith("logits (batch, classes)")
     model = _task_model(checkpoint)
     for shape in [(1, 10, 1, 32, 32), (5, 7, 1, 32, 32)]:  # another batch and another length
         x = torch.rand(shape)
@@ -428,3 +432,11 @@ def test_load_task_refuses_a_file_that_is_no_lightning_checkpoint(tmp_path: Path
     torch.save({"weights": torch.zeros(3)}, path)
     with pytest.raises(DataError, match="expected a Lightning checkpoint with a state_dict"):
         load_task(path)
+
+
+def test_checkpoint_metadata_takes_class_names_from_the_data_module_entry() -> None:
+    task = ClassificationTask("clip_classifier", num_classes=2)
+    checkpoint = {"state_dict": {}, "VideoDataModule": {"classes": ["walk", "run"]}}
+    meta = checkpoint_metadata(task, checkpoint)
+    assert json.loads(meta["classes"]) == ["walk", "run"] and meta["num_classes"] == "2"
+    assert "classes" not in checkpoint_metadata(task, {"state_dict": {}})

@@ -57,7 +57,10 @@ def test_the_section_has_an_example_per_strategy() -> None:
 
 
 @pytest.mark.parametrize("block", ALL_BLOCKS, ids=[f"block{i}" for i in range(len(ALL_BLOCKS))])
-def test_block_runs(block: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_block_runs(
+    block: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # files a block writes (an exported model) land here
     if "import keras" in block:  # as a user runs it: without the suite's KERAS_BACKEND
         env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
         done = subprocess.run(

@@ -484,7 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--ckpt", required=True, help="a checkpoint written by cnnlstm fit")
     export.add_argument("--format", choices=("onnx", "torchscript"), default="onnx")
-    export.add_argument("--output", default=None, help="the file (next to the checkpoint)")
+    export.add_argument(
+        "--output",
+        default=None,
+        help="the file to write (default: beside the checkpoint, named after it)",
+    )
     export.add_argument(
         "--tolerance", type=_positive_float, default=1e-4, help="largest difference allowed (1e-4)"
     )

@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import importlib
 import inspect
+import json
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ __all__ = [
     "ExportCheck",
     "ExportFormat",
     "ExportReport",
+    "checkpoint_metadata",
     "export_checkpoint",
     "export_model",
     "load_task",
@@ -609,6 +611,68 @@ def load_task(ckpt: str | Path) -> pl.LightningModule:
     raise ConfigError(f"{ckpt}: no task can be built from this checkpoint ({why}).")
 
 
+_OUTPUTS = {
+    "ClassificationTask": "logits (batch, classes); a softmax over the last axis gives the "
+    "probabilities cnnlstm predict writes",
+    "RecognitionTask": "log-probabilities (batch, columns, 1 + len(alphabet)); class 0 is the CTC "
+    "blank, class k is alphabet[k - 1]; greedy decoding: argmax per column, merge repeats, drop "
+    "blanks",
+    "ForecastTask": "the next frames (batch, frames, channels, height, width), intensities in "
+    "[0, 1]",
+}
+
+
+def checkpoint_metadata(task: nn.Module, checkpoint: dict[str, object]) -> dict[str, str]:
+    """What an exported file needs beside its graph to be used: the task, what the output
+    means, and the class names or the alphabet. Written to an ONNX file's ``metadata_props``
+    (onnxruntime: ``session.get_modelmeta().custom_metadata_map``).
+
+    Args:
+        task: the checkpoint's task (:func:`load_task`).
+        checkpoint: the checkpoint's dictionary, whose data-module entries may hold
+            ``{"classes": [...]}`` (as :class:`~cnnlstm.data.VideoDataModule` saves them).
+
+    Returns:
+        ``{"cnnlstm_task", "cnnlstm_model", "input", "output"}`` and, where known, ``"classes"``
+        (a JSON list, in class order), ``"num_classes"`` and ``"alphabet"``.
+
+    Example:
+        >>> from cnnlstm.tasks import RecognitionTask
+        >>> task = RecognitionTask("crnn", alphabet="ab", model_args={"channels": (4,),
+        ...                        "hidden_size": 4, "image_height": 8})
+        >>> meta = checkpoint_metadata(task, {})
+        >>> meta["alphabet"], meta["output"].split(";")[1].strip()
+        ('ab', 'class 0 is the CTC blank, class k is alphabet[k - 1]')
+    """
+    kind = type(task).__name__
+    hparams = dict(getattr(task, "hparams", {}))
+    meta = {
+        "cnnlstm_task": kind,
+        "cnnlstm_model": str(hparams.get("model", type(getattr(task, "model", task)).__name__)),
+        "input": "input: float32, dynamic batch axis; the layout and scaling the model was "
+        "trained on (frames in [0, 1], channels first)",
+        "output": _OUTPUTS.get(kind, "output: what the model's forward returns"),
+    }
+    for value in checkpoint.values():
+        names = value.get("classes") if isinstance(value, dict) else None
+        if isinstance(names, list) and names:
+            meta["classes"] = json.dumps([str(name) for name in names])
+            break
+    if isinstance(getattr(task, "num_classes", None), int):
+        meta["num_classes"] = str(task.num_classes)
+    if isinstance(getattr(task, "alphabet", None), str):
+        meta["alphabet"] = str(task.alphabet)
+    return meta
+
+
+def _write_onnx_metadata(path: Path, metadata: dict[str, str]) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
+    onnx.helper.set_model_props(graph, metadata)
+    onnx.save(graph, str(path))
+
+
 def export_checkpoint(
     ckpt: str | Path,
     *,
@@ -618,6 +682,9 @@ def export_checkpoint(
     console: Console | None = None,
 ) -> ExportReport:
     """Load a checkpoint's task, export its model and print how the file compares with PyTorch.
+
+    An ONNX file also carries :func:`checkpoint_metadata` (the task, what the output means, the
+    class names or the alphabet) in its ``metadata_props``.
 
     Args:
         ckpt: a checkpoint written by ``cnnlstm fit``.
@@ -641,6 +708,9 @@ def export_checkpoint(
     model = getattr(task, "model", task)
     path = Path(output) if output is not None else Path(ckpt).with_suffix(_SUFFIXES[format])
     report = export_model(model.cpu(), path, format=format, tolerance=tolerance)
+    if format == "onnx":
+        checkpoint = torch.load(Path(ckpt), map_location="cpu", weights_only=True)
+        _write_onnx_metadata(path, checkpoint_metadata(task, checkpoint))
 
     name = getattr(task, "hparams", {}).get("model", type(model).__name__)
     console.print(f"exported {name} ({type(task).__name__}) to {report.path} ({format})")
