@@ -1,0 +1,217 @@
+"""``cnnlstm detect``'s results against the labels, the sensors behind each span, the report.
+
+:func:`detection_metrics` scores the flags against labelled anomalies and changepoints (SKAB's
+precision, recall, F1, FAR and MAR, and NAB), :func:`span_sensors` names the sensors behind each
+flagged span; the tables of both are printed, and ``--report DIR`` gets a plot and a Markdown
+summary (:mod:`cnnlstm.reports.anomaly`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnnlstm.commands.detect_fit import _console
+from cnnlstm.data.sensors import SensorCSV
+from cnnlstm.detect import AnomalyDetector
+from cnnlstm.evaluation import (
+    binary_counts,
+    changepoints_from_labels,
+    changepoints_from_predictions,
+    nab_score,
+    skab_scores,
+)
+
+__all__ = ["NAB_WINDOW_SECONDS", "detection_metrics", "span_sensors"]
+
+NAB_WINDOW_SECONDS = 60.0
+"""NAB's scoring window to the right of each true changepoint, as SKAB sets it."""
+
+
+def span_sensors(
+    sensor_scores: np.ndarray,
+    spans: Sequence[tuple[int, int]],
+    names: Sequence[str],
+    threshold: float,
+) -> list[list[str]]:
+    """The sensors behind each flagged span, largest first.
+
+    A sensor counts when its part of the score (:meth:`AnomalyDetector.sensor_scores`) goes
+    above the threshold somewhere in the span; when none does alone (``combine="mean"``), the
+    largest one is named.
+
+    Args:
+        sensor_scores: ``(M, S)`` each sensor's part of each row's score.
+        spans: ``(start, stop)`` row spans (stop exclusive).
+        names: the ``S`` sensor names.
+        threshold: the detector's threshold.
+
+    Returns:
+        One list of sensor names per span.
+
+    Example:
+        >>> parts = np.array([[0.1, 0.2], [3.0, 1.5], [0.2, 2.0]])
+        >>> span_sensors(parts, [(1, 3)], ["flow", "pressure"], 1.0)
+        [['flow', 'pressure']]
+    """
+    named = []
+    for start, stop in spans:
+        peaks = sensor_scores[start:stop].max(axis=0)  # (S,)
+        order = np.argsort(-peaks, kind="stable")
+        above = [names[k] for k in order if peaks[k] > threshold]
+        named.append(above or [names[order[0]]])
+    return named
+
+
+_SPANS_SHOWN = 10
+
+
+def _print_spans(console: Any, spans: Sequence[tuple[int, int]], sensors: list[list[str]]) -> None:
+    from rich.table import Table
+
+    table = Table(title="flagged spans and the sensors behind them", title_justify="left")
+    table.add_column("rows")
+    table.add_column("sensors (largest part of the score first)")
+    for (start, stop), names in zip(spans[:_SPANS_SHOWN], sensors, strict=False):
+        table.add_row(f"{start}-{stop - 1}", ", ".join(names))
+    if len(spans) > _SPANS_SHOWN:
+        table.add_row("...", f"and {len(spans) - _SPANS_SHOWN} more spans (see the output file)")
+    console.print(table)
+
+
+def _label(data: SensorCSV, name: str) -> np.ndarray | None:
+    lower = [n.lower() for n in data.label_names]
+    if data.labels is None or name not in lower:
+        return None
+    return np.asarray(data.labels[:, lower.index(name)], dtype=np.int64)
+
+
+def _period(data: SensorCSV) -> float:
+    """The median step between rows in seconds (1 without a datetime column)."""
+    if data.times is None or len(data.times) < 2:
+        return 1.0
+    times = data.times
+    if np.issubdtype(times.dtype, np.datetime64):
+        seconds = times.astype("datetime64[ns]").astype(np.int64) / 1e9
+    else:
+        seconds = times.astype(np.float64)
+    step = float(np.median(np.diff(seconds)))
+    return step if step > 0 else 1.0
+
+
+def detection_metrics(
+    labels: np.ndarray,
+    flags: np.ndarray,
+    *,
+    changepoints: np.ndarray | None = None,
+    period_seconds: float = 1.0,
+) -> dict[str, float]:
+    """Precision, recall, F1, FAR, MAR of row flags, and NAB when changepoints are labelled.
+
+    NAB uses the standard profile and a window of :data:`NAB_WINDOW_SECONDS` to the right of each
+    true changepoint, counted in rows of ``period_seconds``; it is left out when the rows hold
+    no labelled changepoint.
+
+    Args:
+        labels: ``(N,)`` 0/1 labelled anomalies.
+        flags: ``(N,)`` 0/1 flagged rows.
+        changepoints: ``(N,)`` 0/1 labelled changepoints, or ``None``.
+        period_seconds: the time between rows.
+
+    Returns:
+        ``{"precision", "recall", "f1", "far", "mar"}`` (fractions) and ``"nab"`` (0-100).
+
+    Example:
+        >>> m = detection_metrics(np.array([0, 1, 1, 0]), np.array([0, 1, 0, 1]))
+        >>> m["f1"], m["far"]
+        (0.5, 0.5)
+    """
+    scores = skab_scores(binary_counts(labels, flags))
+    metrics = {key: scores[key] for key in ("precision", "recall", "f1", "far", "mar")}
+    if changepoints is not None:
+        true = changepoints_from_labels(changepoints)
+        if len(true):
+            window_rows = max(1, round(NAB_WINDOW_SECONDS / period_seconds))
+            metrics["nab"] = nab_score(
+                [true],
+                [changepoints_from_predictions(flags)],
+                window_seconds=window_rows,
+                n_rows_per_file=[len(flags)],
+            )
+    return metrics
+
+
+def _print_metrics(console: Any, metrics: dict[str, float], where: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"against the labels ({where})", title_justify="left")
+    names = {
+        "precision": "precision",
+        "recall": "recall",
+        "f1": "F1",
+        "far": "FAR, %",
+        "mar": "MAR, %",
+        "nab": "NAB (standard)",
+    }
+    for key in metrics:
+        table.add_column(names[key], justify="right")
+    cells = []
+    for key, value in metrics.items():
+        if math.isnan(value):
+            cells.append("n/a")
+        elif key in ("far", "mar"):
+            cells.append(f"{100 * value:.2f}")
+        elif key == "nab":
+            cells.append(f"{value:.2f}")
+        else:
+            cells.append(f"{value:.3f}")
+    table.add_row(*cells)
+    console.print(table)
+
+
+def _write_report(
+    args: argparse.Namespace,
+    data: SensorCSV,
+    detector: AnomalyDetector,
+    scores: np.ndarray,
+    flags: np.ndarray,
+    metrics: dict[str, float] | None,
+    spans: list[tuple[int, int]],
+    culprits: list[list[str]],
+    fitted_rows: int,
+) -> None:
+    from cnnlstm.reports.anomaly import plot_detection, write_summary
+
+    folder = Path(args.report)
+    folder.mkdir(parents=True, exist_ok=True)
+    plot = plot_detection(
+        data.times,
+        data.features,
+        scores,
+        detector.threshold_,
+        labels=_label(data, "anomaly"),
+        predictions=flags,
+        columns=data.feature_names,
+        train_rows=fitted_rows,
+        metrics=metrics,
+        path=folder / "detection.png",
+        title=f"{data.path}: {detector.model_name}",
+    )
+    summary = write_summary(
+        folder / "summary.md",
+        input_name=str(data.path),
+        model=repr(detector),
+        threshold=detector.threshold_,
+        n_rows=len(flags),
+        n_flagged=int(flags.sum()),
+        metrics=metrics,
+        plot_name=plot.name,
+        flagged_spans=spans,
+        span_sensors=culprits,
+    )
+    _console(args).print(f"wrote {plot} and {summary}", soft_wrap=True)

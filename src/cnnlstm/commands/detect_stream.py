@@ -1,0 +1,169 @@
+"""``cnnlstm detect - --stream``: score rows from standard input as they arrive.
+
+A header line and then rows come on standard input; each row's ``datetime,score,anomaly`` goes to
+standard output at once, with :meth:`AnomalyDetector.stream
+<cnnlstm.detect.AnomalyDetector.stream>`: the recurrent state carries from row to row, so the
+scores equal the offline run's. The delimiter is sniffed from the header and the first row, the
+decimal mark from the first row; the cells are read one by one (:func:`_cell`), gaps filled as
+``--nan ffill`` says, and the times written as the offline run writes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+import numpy as np
+
+from cnnlstm.commands.detect_fit import (
+    _check_args,
+    _check_saved_columns,
+    _columns,
+    _columns_flag,
+    _fit,
+    _missing,
+)
+from cnnlstm.data.csv_text import _split, _time_name, read_number, sniff_decimal, sniff_delimiter
+from cnnlstm.detect import StreamScorer
+from cnnlstm.errors import DataError
+
+__all__: list[str] = []
+
+_LABELS = ("anomaly", "changepoint")
+
+
+def _stream(args: argparse.Namespace) -> int:
+    _check_args(args)
+    detector, _ = _fit(args, None)
+    source: TextIO = sys.stdin
+    out: TextIO = sys.stdout
+    sniffed: dict[str, str | None] = {}
+    rows = _stdin_rows(source, sniffed)
+    header = next(rows, None)
+    if header is None:
+        raise DataError("stdin: no header line; expected the column names, then rows.")
+    columns = [c.strip() for c in header[1]]
+    chosen = _columns(args)
+    if chosen is not None and args.load is not None:
+        _check_saved_columns(detector, chosen, "--columns")
+    missing = [c for c in detector.columns_ if c not in columns]
+    if missing:
+        raise DataError(
+            f"stdin: the header's columns {columns} lack the saved detector's {missing}; the "
+            f"detector was fitted on {detector.columns_}."
+        )
+    others = [c for c in columns if c not in detector.columns_ and c.lower() not in _LABELS]
+    if len(others) > 1 and chosen is None:
+        raise DataError(
+            f"stdin: the columns {others} are neither the detector's sensors "
+            f"{detector.columns_} nor labels; only one (the datetime) may be added, or pass "
+            f"{_columns_flag(detector.columns_)} to read those and leave the rest."
+        )
+    # With --columns the columns left over are skipped, but for the datetime: --datetime, else
+    # the first named like one, or the only one left.
+    named = [c for c in others if _time_name(c)]
+    time_name = named[0] if named else others[0] if len(others) == 1 else None
+    given = getattr(args, "datetime", "auto")
+    if given.lower() == "none":
+        time_name = None
+    elif given != "auto":
+        if given not in columns:
+            raise DataError(f"stdin: has no datetime column {given!r}; its columns are {columns}.")
+        time_name = given
+    time_at = columns.index(time_name) if time_name is not None else None
+    sensor_at = [columns.index(c) for c in detector.columns_]
+    scorer: StreamScorer = detector.stream()
+    print(f"{'datetime' if time_at is not None else 'row'},score,anomaly", file=out, flush=True)
+    last: np.ndarray | None = None
+    decimal = getattr(args, "decimal", "auto")
+    gaps = {word.lower() for word in _missing(args)}
+    for count, (line, cells) in enumerate(rows):
+        if len(cells) != len(columns):
+            raise DataError(
+                f"stdin: line {line} has {len(cells)} fields, but the header has {len(columns)}."
+            )
+        if decimal == "auto":  # from the first row, as SensorCSV sniffs it from the first lines
+            decimal = sniff_decimal(cells, sniffed.get("delimiter"))
+        values = np.array([_cell(cells[i], line, columns[i], decimal, gaps) for i in sensor_at])
+        holes = np.isnan(values)
+        if holes.any():
+            if args.nan == "fail" or last is None:
+                name = detector.columns_[int(np.flatnonzero(holes)[0])]
+                raise DataError(
+                    f"stdin: line {line}, column {name!r} is empty (NaN); pass --nan ffill to "
+                    f"repeat the last value."
+                )
+            values[holes] = last[holes]
+        last = values
+        score, flag = scorer.update(values)
+        when = _stream_time(cells[time_at], line) if time_at is not None else str(count)
+        print(f"{when},{score:.8g},{flag}", file=out, flush=True)
+    return 0
+
+
+def _stdin_rows(source: TextIO, sniffed: dict[str, str | None]) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, cells)`` of the header and each non-blank line, read as they arrive.
+
+    The delimiter is sniffed from the header and the first row, and put in ``sniffed``.
+    """
+    # readline, not iteration: each line is handed on as soon as it arrives
+    raw = enumerate(iter(source.readline, ""), start=1)
+    lines = ((number, text.rstrip("\r\n")) for number, text in raw)
+    lines = ((number, text) for number, text in lines if text.strip())
+    first = next(lines, None)
+    if first is None:
+        return
+    second = next(lines, None)
+    sample = [first[1]] + ([second[1]] if second is not None else [])
+    delimiter = sniffed["delimiter"] = sniff_delimiter(sample)
+    yield first[0], _split(first[1], delimiter)
+    if second is not None:
+        yield second[0], _split(second[1], delimiter)
+    for number, text in lines:
+        yield number, _split(text, delimiter)
+
+
+def _cell(
+    text: str,
+    line: int,
+    column: str,
+    decimal: str = ".",
+    gaps: frozenset[str] | set[str] = frozenset(),
+) -> float:
+    """A sensor cell: NaN for a gap (empty, a missing-value marker, a ``--missing`` text, inf),
+    else its number."""
+    if text.strip().lower() in gaps:
+        return math.nan
+    try:
+        number = read_number(text, decimal)
+    except ValueError:
+        raise DataError(
+            f"stdin: line {line}, column {column!r}: {text.strip()!r} is not a finite number; "
+            f"expected numbers in the sensor columns."
+        ) from None
+    return number if math.isfinite(number) else math.nan
+
+
+def _stream_time(text: str, line: int) -> str:
+    value = text.strip()
+    try:
+        return f"{float(value):.15g}"
+    except ValueError:
+        pass
+    import pandas as pd
+
+    try:
+        dayfirst = bool(re.match(r"\d{1,2}\.\d{1,2}\.\d{4}", value))  # 13.01.2021: day first
+        stamp = pd.Timestamp(pd.to_datetime(value, dayfirst=dayfirst))
+        if stamp.tzinfo is not None:  # as the offline run writes it: in UTC
+            return str(stamp.tz_convert("UTC").tz_localize(None)) + "+00:00"
+        return str(stamp)
+    except ValueError:
+        raise DataError(
+            f"stdin: line {line}: {value!r} is not a date and time; expected the datetime in "
+            f"the first column that is not a sensor."
+        ) from None

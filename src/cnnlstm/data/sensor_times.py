@@ -1,0 +1,294 @@
+"""The time axis of a sensor file: which columns hold the times, parsing them, order and gaps.
+
+:class:`~cnnlstm.data.sensors.SensorCSV` finds its time columns with :func:`find_time_columns`
+(a datetime column, or a date column beside a time-of-day column), parses them with
+:func:`parse_times` (seconds, or dates day first or month first as the whole column reads best,
+offsets converted to UTC), and checks them with :func:`check_time_order` (rows in time order;
+long steps are gaps, listed and warned of).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from cnnlstm.data.csv_text import (
+    _CLOCK_ONLY,
+    _DATE_ONLY,
+    _SNIFF_LINES,
+    _all_match,
+    _looks_like_time,
+    _time_name,
+    _units_hint,
+)
+from cnnlstm.errors import DataError
+
+if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
+    import pandas as pd
+
+__all__ = [
+    "GAPS_NOTE",
+    "GAPS_SHOWN",
+    "check_time_order",
+    "find_time_columns",
+    "parse_times",
+    "seconds_from_start",
+]
+
+GAPS_SHOWN = 3
+"""The longest gaps in time that SensorCSV's warning lists (:attr:`SensorCSV.gaps` has all)."""
+GAPS_NOTE = " (SensorCSV.gaps has them all)"
+"""Ends the gap warning when it lists only some gaps; the command line, which has no
+``.gaps`` to show, takes it out."""
+
+
+def find_time_columns(
+    frame: pd.DataFrame, datetime_column: str | None, *, columns: list[str], path: Path
+) -> list[str]:
+    """The column the times are in, or a date column and a time-of-day column.
+
+    Args:
+        frame: the file's cells, as :func:`~cnnlstm.data.csv_text.read_table` reads them.
+        datetime_column: the datetime column's name, ``"auto"`` (found by its name or its
+            values) or ``None`` for none.
+        columns: the names of the columns of ``frame``, in order.
+        path: the file, for messages.
+
+    Raises:
+        DataError: ``datetime_column`` names no column of the file.
+    """
+    if datetime_column is None:
+        return []
+    if datetime_column != "auto":
+        if datetime_column not in columns:
+            raise DataError(
+                f"{path}: has no datetime column {datetime_column!r}; its columns are "
+                f"{columns}. Pass datetime_column=None for files without one."
+            )
+        return [datetime_column]
+    named = [name for name in columns if _time_name(name)]
+    if not named:
+        head = [str(v).strip() for v in frame[columns[0]].iloc[:_SNIFF_LINES]]
+        if len(columns) > 1 and head and all(_looks_like_time(v) for v in head):
+            named = columns[:1]
+        else:
+            return []
+    # a column of dates beside one of times of day: both, the date first
+    candidates = list(dict.fromkeys([*named, *columns[:2]]))
+    dates = [name for name in candidates if _all_match(frame[name], _DATE_ONLY)]
+    clocks = [name for name in candidates if _all_match(frame[name], _CLOCK_ONLY)]
+    if dates and clocks and (dates[0] in named or clocks[0] in named):
+        return [dates[0], clocks[0]]
+    return named[:1]
+
+
+def parse_times(
+    column: pd.Series, *, time_columns: list[str], path: Path, lines: np.ndarray
+) -> tuple[np.ndarray, bool]:
+    """The times of ``column``: float seconds when every cell is a number, else datetimes.
+
+    Args:
+        column: one text cell a row (a date and a time of day joined by a blank).
+        time_columns: the one or two columns the cells come from, for messages.
+        path: the file, for messages.
+        lines: ``(N,)`` the line of the file each row came from, for messages.
+
+    Returns:
+        ``(times, utc)``: ``(N,)`` float64 seconds or ``datetime64[ns]``, and whether the times
+        carried offsets and were converted to UTC.
+
+    Raises:
+        DataError: a cell is empty, or is not a date and time like the rows before it.
+
+    Example:
+        >>> import pandas as pd
+        >>> cells = pd.Series(["2021-03-01 10:00:00+01:00", "2021-03-01 10:00:01+01:00"])
+        >>> times, utc = parse_times(
+        ...     cells, time_columns=["time"], path=Path("a.csv"), lines=np.array([2, 3])
+        ... )
+        >>> str(times[0]), utc, times.shape
+        ('2021-03-01T09:00:00.000000000', True, (2,))
+    """
+    import pandas as pd
+
+    text = column.fillna("").astype(str).str.strip()
+    shown = " and ".join(repr(c) for c in time_columns)
+    empty = np.flatnonzero((text == "").to_numpy())
+    if len(empty):
+        raise DataError(
+            f"{path}: line {lines[empty[0]]}, column {shown} is empty; every row "
+            f"needs its time.{_units_hint(lines, int(empty[0])) if len(empty) == 1 else ''}"
+        )
+    seconds = pd.to_numeric(text, errors="coerce")
+    if not seconds.isna().any():
+        return np.asarray(seconds.to_numpy(dtype=np.float64)), False
+    stamps, utc = _datetimes(text, path=path, time_column=time_columns[0])
+    bad = np.flatnonzero(stamps.isna().to_numpy())
+    if len(bad):
+        row = bad[0]
+        raise DataError(
+            f"{path}: line {lines[row]}, column {shown}: {text.iloc[row]!r} is not "
+            f"a date and time like the rows before it (first row: {text.iloc[0]!r})."
+            f"{_units_hint(lines, int(row)) if len(bad) == 1 else ''}"
+        )
+    return np.asarray(stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")), utc
+
+
+def _datetimes(text: pd.Series, *, path: Path, time_column: str) -> tuple[pd.Series, bool]:
+    """Parse a column of date-times, day first or month first as the column reads best; also
+    whether the first one carries an offset (the times are then in UTC)."""
+    import pandas as pd
+
+    def parse(**options: Any) -> pd.Series:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas warns when it infers a format
+            stamps = pd.to_datetime(text, errors="coerce", utc=True, **options)
+            failed = stamps.isna().to_numpy()
+            if failed.any():  # a format that changes within the column ("00:00:00.5")
+                again = pd.to_datetime(
+                    text[failed], errors="coerce", utc=True, format="mixed", **options
+                )
+                stamps[failed] = again
+        return stamps
+
+    first = text.iloc[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            utc = pd.Timestamp(first).tzinfo is not None
+        except (ValueError, TypeError, OverflowError):
+            utc = False
+    if re.match(r"\d{4}[-/.]", first):  # the year first: never day first (ISO 8601)
+        return parse(), utc
+    readings = [parse(dayfirst=False), parse(dayfirst=True)]
+    ranks = [
+        (int(r.isna().sum()), not r.dropna().is_monotonic_increasing, _longest_step(r))
+        for r in readings
+    ]
+    if ranks[0] != ranks[1]:
+        return readings[int(ranks[1] < ranks[0])], utc
+    if readings[0].equals(readings[1]):
+        return readings[0], utc
+    dayfirst = "." in first.split()[0]  # 13.01.2021: dates with dots are day first
+    chosen = readings[int(dayfirst)]
+    other = readings[1 - int(dayfirst)]
+    warnings.warn(
+        f"{path}: the dates in column {time_column!r} read as day first or as "
+        f"month first; they were read {'day' if dayfirst else 'month'} first ({first!r} is "
+        f"{chosen.iloc[0]:%Y-%m-%d}, not {other.iloc[0]:%Y-%m-%d}). Write them year first "
+        f"(2021-05-06) to be sure.",
+        stacklevel=4,  # _datetimes, parse_times, SensorCSV.__init__, and who made the SensorCSV
+    )
+    return chosen, utc
+
+
+def _longest_step(stamps: pd.Series) -> int:
+    """The longest step between parsed times, in ns (0 for fewer than two)."""
+    nanos = stamps.dropna().to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return int(np.abs(np.diff(nanos)).max()) if len(nanos) > 1 else 0
+
+
+def check_time_order(
+    times: np.ndarray, *, path: Path, lines: np.ndarray, time_column: str | None, gap_factor: float
+) -> list[tuple[int, float]]:
+    """Check that the rows are in time order; return the gaps, and warn of them.
+
+    Args:
+        times: ``(N,)`` the times, as :func:`parse_times` gives them.
+        path: the file, for messages.
+        lines: ``(N,)`` the line of the file each row came from, for messages.
+        time_column: the datetime column's name, for messages.
+        gap_factor: steps longer than this many median steps are gaps.
+
+    Returns:
+        ``(row, seconds)`` for each long step: the row after it and its length.
+
+    Raises:
+        DataError: a time comes before the one on the row before it.
+
+    Example:
+        >>> check_time_order(
+        ...     np.array([0.0, 1.0, 2.0, 3.0]), path=Path("a.csv"), lines=np.arange(2, 6),
+        ...     time_column="t", gap_factor=2.0,
+        ... )
+        []
+    """
+    seconds = seconds_from_start(times)
+    steps = np.diff(seconds)
+    backwards = np.flatnonzero(steps < 0)
+    if len(backwards):
+        row = int(backwards[0]) + 1
+        back = -float(steps[row - 1])
+        clock = (
+            f" The clock goes back {back:g} s: from summer to winter time? Export the times "
+            f"in UTC or with their offset (2021-10-31T02:30:00+01:00)."
+            if 1800 <= back <= 7200
+            else ""
+        )
+        raise DataError(
+            f"{path}: line {lines[row]}: time {_show_time(times, row)} comes before "
+            f"{_show_time(times, row - 1)} on line {lines[row - 1]}; rows have to be in "
+            f"time order (sort the file by {time_column!r}, or pass "
+            f"datetime_column=None to read the rows in file order without their times)."
+            f"{clock}"
+        )
+    positive = steps[steps > 0]
+    if len(positive) == 0:
+        return []
+    typical = float(np.median(steps))
+    if typical <= 0:
+        return []
+    long = np.flatnonzero(steps > gap_factor * typical)
+    gaps = [(int(i) + 1, float(steps[i])) for i in long]
+    if gaps:
+        warnings.warn(
+            _gap_message(gaps, typical, path=path, lines=lines, gap_factor=gap_factor),
+            stacklevel=3,  # check_time_order, SensorCSV.__init__, and who made the SensorCSV
+        )
+    return gaps
+
+
+def _gap_message(
+    gaps: list[tuple[int, float]],
+    typical: float,
+    *,
+    path: Path,
+    lines: np.ndarray,
+    gap_factor: float,
+) -> str:
+    """One line on the gaps: how many, and the (up to) :data:`GAPS_SHOWN` longest."""
+    count = len(gaps)
+    longest = sorted(gaps, key=lambda gap: (-gap[1], gap[0]))[:GAPS_SHOWN]
+    listed = ", ".join(f"{seconds:g} s before line {lines[row]}" for row, seconds in longest)
+    head = (
+        f"{path}: {count} gap{'s' if count > 1 else ''} in time longer than "
+        f"{gap_factor:g} x the usual step of {typical:g} s"
+    )
+    if count <= GAPS_SHOWN:
+        return f"{head}: {listed}."
+    return f"{head}; the {GAPS_SHOWN} longest: {listed}{GAPS_NOTE}."
+
+
+def seconds_from_start(times: np.ndarray) -> np.ndarray:
+    """The times as float seconds from the first row.
+
+    Example:
+        >>> times = np.array(["2020-01-01T00:00:00", "2020-01-01T00:00:01.5"], "datetime64[ns]")
+        >>> seconds_from_start(times).tolist()
+        [0.0, 1.5]
+    """
+    if np.issubdtype(times.dtype, np.datetime64):
+        nanos = times.astype("datetime64[ns]").astype(np.int64)
+        return np.asarray((nanos - nanos[0]) / 1e9, dtype=np.float64)
+    return np.asarray(times - times[0], dtype=np.float64)
+
+
+def _show_time(times: np.ndarray, row: int) -> str:
+    import pandas as pd
+
+    value = times[row]
+    return str(pd.Timestamp(value)) if isinstance(value, np.datetime64) else f"{value:g}"
