@@ -193,7 +193,7 @@ def test_sliding_windows_are_averaged_per_clip() -> None:
     [
         ("missing", "predict_root {root} does not exist; give a folder of videos or of frame"),
         ("empty", "predict_root {root} holds no clips; expected videos (.mp4, .avi, .mkv, .webm)"),
-        ("images", "predict_root {root} holds no clips; expected videos"),
+        ("images", "predict_root {root} looks like one clip: it holds 1 frame (frame0.png)"),
     ],
     ids=["missing", "empty", "frames-without-clip-folders"],
 )
@@ -292,3 +292,101 @@ def test_a_predict_root_that_mixes_layouts_is_one_clear_line(
         f"with folders of clips (3); use one layout: clips directly in it, or one folder per "
         f"class."
     )
+
+
+def write_mp4(path: Path, *, width: int = 48, height: int = 32) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height = width, height
+        for i in range(12):
+            image = np.full((height, width, 3), 15 * i, np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode())
+
+
+def test_hidden_folders_in_predict_root_are_skipped(tmp_path: Path) -> None:
+    new = tmp_path / "new"
+    first = sorted((Path("clips") / "4").iterdir())[0]
+    copy_clip(f"4/{first.name}", new / "visit")
+    (new / ".ipynb_checkpoints").mkdir()
+    copy_clip(f"4/{first.name}", new / ".git" / "objects")  # a hidden folder of frames
+    (new / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    assert predict(f"--data.init_args.predict_root={new}") == 0
+    assert [row["clip"] for row in read_rows()] == ["visit"]
+
+
+def test_a_predict_root_of_videos_and_frame_folders_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = tmp_path / "NEW"
+    write_mp4(new / "vid1.mp4")
+    copy_clip(f"5/{sorted((Path('clips') / '5').iterdir())[0].name}", new / "myclip")
+    assert predict(f"--data.init_args.predict_root={new}") == 2
+    assert last_error(capsys) == (
+        f"cnnlstm: error: VideoDataModule: predict_root {new} holds both videos (vid1.mp4) and "
+        f"folders of frames (myclip), but one run reads one kind of clip; move one kind to a "
+        f"folder of its own and predict on each folder in turn."
+    )
+    assert not (PREDICTIONS / "predictions.csv").exists()
+    assert predict(f"--data.init_args.predict_root={new / 'myclip'}") == 2  # one clip folder
+    error = last_error(capsys)
+    assert error.startswith(f"cnnlstm: error: VideoDataModule: predict_root {new / 'myclip'} ")
+    assert "looks like one clip: it holds 10 frames (frame0.png, frame1.png" in error
+    assert f"give the folder it is in ({new}) as predict_root" in error
+
+
+def test_predicting_from_another_folder_names_the_root_setting(
+    workdir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    new = tmp_path / "new"
+    copy_clip(f"6/{sorted((Path('clips') / '6').iterdir())[0].name}", new / "visit")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # configs/video_folder.yaml's root is clips, relative
+    checkpoint = str(workdir / "runs" / "video_folder" / "checkpoints" / "last.ckpt")
+    assert predict(f"--data.init_args.predict_root={new}", ckpt=checkpoint) == 2
+    assert last_error(capsys) == (
+        f"cnnlstm: error: VideoDataModule: root clips (looked for {elsewhere.resolve() / 'clips'}, "
+        f"relative to the current folder) does not exist; set data.init_args.root to your folder "
+        f"of class folders (ROOT/<class>/<clip>), or write the built-in example there first: "
+        f"cnnlstm generate digit-clips clips/"
+    )
+    root = f"--data.init_args.root={workdir / 'clips'}"
+    assert predict(f"--data.init_args.predict_root={new}", root, ckpt=checkpoint) == 0
+
+
+def test_fps_on_frame_folders_without_source_fps_is_one_clear_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert predict("--data.init_args.fps=5") == 2
+    error = last_error(capsys)
+    assert error.startswith(
+        "cnnlstm: error: VideoDataModule: fps=5.0 samples clips by time, but clips holds folders "
+        "of frames and image files carry no timestamps; set data.init_args.source_fps to the rate"
+    )
+    frames = "--data.init_args.format=frames"  # checked as the data module is built
+    assert predict("--data.init_args.fps=5", frames) == 2
+    assert "set data.init_args.source_fps to the rate the frames" in last_error(capsys)
+    assert predict("--data.init_args.fps=5", "--data.init_args.source_fps=10") == 0
+
+
+def test_videos_of_different_sizes_without_size_are_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    new = tmp_path / "sizes"
+    write_mp4(new / "a.mp4", width=48, height=32)
+    write_mp4(new / "b.mp4", width=64, height=48)
+    no_size = "--data.init_args.size=null"
+    assert predict(f"--data.init_args.predict_root={new}", no_size) == 2
+    assert last_error(capsys) == (
+        f"cnnlstm: error: VideoDataModule: clips of different frame sizes cannot share a batch: "
+        f"{new / 'b.mp4'} is 64x48 (width x height) but {new / 'a.mp4'}, read before it, is "
+        f"48x32; set size: [H, W] to resize every frame to one size (e.g. --data.init_args.size "
+        f"'[32, 48]'), or batch_size: 1."
+    )
+    assert predict(f"--data.init_args.predict_root={new}") == 0  # the config's size: [64, 64]
+    assert [row["clip"] for row in read_rows()] == ["a.mp4", "b.mp4"]

@@ -100,3 +100,67 @@ def test_bad_files(tmp_path: Path, arrays: tuple[np.ndarray, np.ndarray]) -> Non
     (tmp_path / "cut.npy").write_bytes(full[: len(full) // 2])
     with pytest.raises(DataError, match=r"cut\.npy"):
         ArrayDataset(tmp_path / "cut.npy", mmap=False)
+
+
+# -- padded sequence targets with their lengths (text lines for CTC) ------------------------------
+
+
+def padded_targets(rng: np.random.Generator, count: int, width: int) -> tuple[np.ndarray, ...]:
+    """Targets of 0..width classes 1..9 each, written the slow way into a 0-padded table."""
+    lengths = rng.integers(0, width + 1, size=count)
+    y = np.zeros((count, width), dtype=np.int32)
+    for row in range(count):
+        for step in range(lengths[row]):
+            y[row, step] = rng.integers(1, 10)
+    return y, lengths
+
+
+def test_npz_with_lengths_yields_each_target_cut_to_its_length(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.random((9, 1, 4, 12)).astype(np.float32)
+    y, lengths = padded_targets(rng, 9, 5)
+    np.savez(tmp_path / "lines.npz", x=x, y=y, lengths=lengths, alphabet=np.array("abcdefghi"))
+    data = ArrayDataset(tmp_path / "lines.npz")  # lengths found by name
+    assert data.lengths_key == "lengths" and "lengths_key='lengths'" in repr(data)
+    assert data.read_text("alphabet") == "abcdefghi" and data.read_text("x") is None
+    for row in range(9):
+        image, target, length = data[row]
+        assert torch.equal(image, torch.from_numpy(x[row]))
+        assert target.dtype == torch.int64 and length.dtype == torch.int64
+        assert int(length) == lengths[row]
+        assert target.tolist() == [int(v) for v in y[row] if v != 0]  # no blank inside a text
+    np.savez(tmp_path / "named.npz", x=x, y=y, n=lengths)
+    named = ArrayDataset(tmp_path / "named.npz", lengths_key="n")
+    assert named[3][1].tolist() == data[3][1].tolist()
+    assert len(ArrayDataset(tmp_path / "named.npz")[3]) == 2  # "auto" finds no 'lengths'
+    assert len(ArrayDataset(tmp_path / "lines.npz", lengths_key=None)[3]) == 2
+    assert isinstance(ArrayDataset(tmp_path / "lines.npz", y_key=None)[3], torch.Tensor)
+
+
+@pytest.mark.parametrize(
+    ("arrays", "options", "message"),
+    [
+        ({"lengths": np.array([1, 2, 3])}, {}, r"'lengths' have to be integers of shape \(4,\)"),
+        ({"lengths": np.full(4, 1.0)}, {}, r"have to be integers .* got float64"),
+        ({"lengths": np.array([1, 2, 6, 7])}, {}, r"in \[0, 5\] .* row 2 says 6 \(2 rows"),
+        ({"lengths": np.array([1, -1, 0, 0])}, {}, r"row 1 says -1"),
+        ({"lengths": np.ones(4, int), "y": np.ones(4, int)}, {}, r"y \('y'\) has to hold .*\(4,\)"),
+        ({"lengths": np.ones(4, int)}, {"lengths_key": "len"}, r"no array 'len'; .*'lengths'"),
+        ({"lengths": np.ones(4, int)}, {"y_key": None, "lengths_key": "lengths"}, "y_key=None"),
+    ],
+    ids=["short", "float", "too-long", "negative", "labels-not-targets", "missing", "no-y"],
+)
+def test_bad_lengths(
+    tmp_path: Path, arrays: dict[str, np.ndarray], options: dict[str, str | None], message: str
+) -> None:
+    stored = {"x": np.zeros((4, 1, 2, 3)), "y": np.ones((4, 5), np.int64), **arrays}
+    np.savez(tmp_path / "t.npz", **stored)
+    with pytest.raises(DataError, match=message):
+        ArrayDataset(tmp_path / "t.npz", **options)
+
+
+def test_lengths_key_goes_with_an_npz(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((4, 3)))
+    with pytest.raises(DataError, match=r"lengths_key='lengths' names .* this is a \.npy file"):
+        ArrayDataset(tmp_path / "x.npy", lengths_key="lengths")
+    assert ArrayDataset(tmp_path / "x.npy").lengths is None  # "auto": nothing to find

@@ -57,6 +57,15 @@ def test_split_sizes_errors() -> None:
         split_sizes(10, 5, 5)
 
 
+def test_split_sizes_without_training_items() -> None:
+    assert split_sizes(10, 5, 5, min_train=0) == (0, 5, 5)  # evaluating or predicting only
+    assert split_sizes(10, 0, 0.999, min_train=0) == (0, 0, 10)
+    with pytest.raises(DataError, match=r"take 5 \+ 6 of 10 samples, more than there are"):
+        split_sizes(10, 5, 6, min_train=0)
+    with pytest.raises(DataError, match="more than there are"):
+        split_sizes(10, 5, 6)
+
+
 @pytest.mark.parametrize("module", ALL_MODULES)
 def test_every_option_is_typed_with_a_default(module: type) -> None:
     """LightningCLI builds its options from these signatures."""
@@ -207,6 +216,49 @@ def test_array_module_random_and_ordered(tmp_path: Path) -> None:
     assert ordered.test_set.indices == list(range(30, 40))
     values = [float(v[0]) for batch in ordered.test_dataloader() for v in batch]
     assert values == [float(v) for v in range(30, 40)]  # test batches keep their order
+
+
+def test_array_module_predict_path_gives_every_row_in_order(tmp_path: Path) -> None:
+    x = np.arange(30, dtype=np.float32).reshape(10, 3)
+    np.savez(tmp_path / "train.npz", x=x, y=np.arange(10) % 2)
+    np.save(tmp_path / "new.npy", x[::-1] * 10)  # other samples, no labels
+    new = tmp_path / "new.npy"
+    module = ArrayDataModule(tmp_path / "train.npz", predict_path=new, batch_size=4)
+    module.setup("predict")
+    batches = list(module.predict_dataloader())
+    assert all(isinstance(batch, torch.Tensor) for batch in batches)
+    assert torch.equal(torch.cat(batches), torch.from_numpy(x[::-1] * 10))  # all rows, in order
+    assert module.num_classes == 2  # the classes still come from path
+    assert module.train_set is None  # predicting on predict_path splits nothing
+    labelled = ArrayDataModule(tmp_path / "train.npz", predict_path=tmp_path / "train.npz")
+    assert torch.equal(next(iter(labelled.predict_dataloader())), torch.from_numpy(x))
+    test_split = ArrayDataModule(tmp_path / "train.npz", val_split=0, test_split=3)
+    test_split.setup("predict")
+    assert test_split.test_set is not None
+    rows = list(test_split.test_set.indices)  # type: ignore[attr-defined]
+    batch_x, batch_y = next(iter(test_split.predict_dataloader()))  # the test split, labelled
+    assert batch_x.tolist() == x[rows].tolist() and batch_y.tolist() == [r % 2 for r in rows]
+
+
+def test_array_module_needs_training_rows_only_to_train(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((6, 2), np.float32))
+    module = ArrayDataModule(tmp_path / "x.npy", val_split=1, test_split=5)
+    module.setup("test")
+    assert module.test_set is not None and len(module.test_set) == 5  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"x\.npy: the splits take 1 \+ 5 of 6 .* leaving 0"):
+        module.setup("fit")
+    over = ArrayDataModule(tmp_path / "x.npy", val_split=2, test_split=5)
+    with pytest.raises(DataError, match=r"more than there are; .* pass predict_path"):
+        over.setup("predict")
+
+
+@pytest.mark.parametrize("share", [1.0, 1.5, -1, -0.1, True])
+def test_array_module_refuses_splits_when_built(tmp_path: Path, share: float) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((6, 2), np.float32))
+    with pytest.raises(ValueError, match=r"test_split has to be a fraction in \[0, 1\) or an int"):
+        ArrayDataModule(tmp_path / "x.npy", test_split=share)
+    with pytest.raises(ValueError, match=r"val_split has to be"):
+        ArrayDataModule(tmp_path / "x.npy", val_split=share)
 
 
 # -- sensors --------------------------------------------------------------------------------------

@@ -293,9 +293,17 @@ def test_bad_arguments(
         VideoFolder(root, **kwargs)  # type: ignore[arg-type]
 
 
-def test_bad_layouts(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="is not a folder"):
+def test_bad_layouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(DataError, match="missing does not exist; expected root/<class>/<clip>"):
         VideoFolder(tmp_path / "missing")
+    (tmp_path / "file.mp4").write_bytes(b"")
+    with pytest.raises(DataError, match=r"file\.mp4 is a file, not a folder"):
+        VideoFolder(tmp_path / "file.mp4")
+    (tmp_path / "file.mp4").unlink()
+    monkeypatch.chdir(tmp_path)  # a relative root is shown resolved against the current folder
+    with pytest.raises(DataError) as error:
+        VideoFolder("clips")
+    assert f"clips (that is {tmp_path.resolve() / 'clips'}) does not exist" in str(error.value)
     with pytest.raises(DataError, match="no class folders"):
         VideoFolder(tmp_path)
     (tmp_path / "walk").mkdir()

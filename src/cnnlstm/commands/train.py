@@ -40,6 +40,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from rich.console import Console
 from torch import Tensor
+from torch.utils.data import Subset
 
 from cnnlstm.commands import atomic_file
 from cnnlstm.errors import CNNLSTMError, ConfigError
@@ -202,14 +203,19 @@ def _summary(rows: Sequence[dict[str, str]]) -> str:
     counts = Counter(row["predicted"] for row in rows).most_common()
     shown = ", ".join(f"{name!r} {count}x" for name, count in counts[:5])
     more = f" and {len(counts) - 5} more classes" if len(counts) > 5 else ""
-    text = f"{len(rows)} clips; predicted {shown}{more}"
+    text = f"{_clips(len(rows))}; predicted {shown}{more}"
     known = [row for row in rows if row["true"]]
     if known:
         right = sum(row["predicted"] == row["true"] for row in known)
         text += (
-            f"; accuracy {right / len(known):.3f} ({right} of {len(known)} clips of a known class)"
+            f"; accuracy {right / len(known):.3f} ({right} of {_clips(len(known))} of a known "
+            "class)"
         )
     return text
+
+
+def _clips(count: int) -> str:
+    return f"{count} clip{'' if count == 1 else 's'}"
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -218,8 +224,12 @@ class PredictionWriter(BasePredictionWriter):
 
     The ``.pt`` file holds ``{"predictions": ..., "indices": [...]}``: the batch outputs joined
     (class probabilities ``(N, K)``, forecast frames ``(N, K, C, H, W)``, or the list of strings
-    a recognizer reads) and each item's index in the dataset. With several processes each writes
-    ``predictions_rank<r>.pt``. Read it with ``torch.load(path)``.
+    a recognizer reads) and each item's index in the dataset the DataModule read: a predict set
+    that is a ``torch.utils.data.Subset`` (a test split; Subsets of Subsets too) is looked
+    through, so ``indices`` are rows of the file for
+    :class:`~cnnlstm.data.ArrayDataModule` (of ``predict_path``, or of ``path`` for its shuffled
+    test split), not positions in the split (:meth:`dataset_indices`). With several processes
+    each writes ``predictions_rank<r>.pt``. Read it with ``torch.load(path)``.
 
     The CSV is written for a :class:`~cnnlstm.tasks.ClassificationTask` whose DataModule names
     its classes and its predict items (``classes`` and ``predict_items()``, as
@@ -274,6 +284,22 @@ class PredictionWriter(BasePredictionWriter):
                 f"trained on these {found} classes."
             )
 
+    @staticmethod
+    def dataset_indices(dataset: Any, positions: Sequence[int]) -> list[int]:
+        """The indices of ``positions`` in ``dataset`` in the dataset under its Subsets.
+
+        Example:
+            >>> from torch.utils.data import Subset
+            >>> rows = Subset(Subset(range(10), [7, 1, 4, 9]), [2, 0])
+            >>> PredictionWriter.dataset_indices(rows, [0, 1])
+            [4, 7]
+        """
+        indices = [int(i) for i in positions]
+        while isinstance(dataset, Subset):
+            indices = [int(dataset.indices[i]) for i in indices]
+            dataset = dataset.dataset
+        return indices
+
     def write_on_epoch_end(
         self,
         trainer: pl.Trainer,
@@ -284,14 +310,23 @@ class PredictionWriter(BasePredictionWriter):
         def indices(batches: Sequence[Any]) -> list[int]:
             return [int(i) for batch in batches for i in (batch or [])]
 
+        loaders = trainer.predict_dataloaders
+        loaders = list(loaders) if isinstance(loaders, (list, tuple)) else [loaders]
+
+        def rows(k: int, positions: list[int]) -> list[int]:
+            dataset = getattr(loaders[k], "dataset", None) if k < len(loaders) else None
+            return self.dataset_indices(dataset, positions)
+
         # batch_indices has one list per dataloader; predictions too with several dataloaders
         several = len(trainer.num_predict_batches) > 1
+        positions: list[int] = []
         if several:
             joined: Any = [_join_batches(p) for p in predictions]
-            where: Any = [indices(b) for b in batch_indices]
+            where: Any = [rows(k, indices(b)) for k, b in enumerate(batch_indices)]
         else:
             joined = _join_batches(predictions)
-            where = indices(batch_indices[0]) if batch_indices else []
+            positions = indices(batch_indices[0]) if batch_indices else []
+            where = rows(0, positions)
         folder = Path(self.output_dir or Path(RUNS_DIR) / "predictions")
         folder.mkdir(parents=True, exist_ok=True)
         name = (
@@ -310,18 +345,21 @@ class PredictionWriter(BasePredictionWriter):
                 (folder / "predictions.csv").unlink(missing_ok=True)
             return
         data: Any = getattr(trainer, "datamodule", None)
-        items = data.predict_items()
-        rows = prediction_rows(joined, where, items, classes)
+        items = data.predict_items()  # by position in the predict set
+        table = prediction_rows(joined, positions, items, classes)
+        index_of = dict(zip(positions, where, strict=True))
+        for row in table:  # the items column lists what predictions.pt calls them
+            row["items"] = " ".join(str(index_of[int(p)]) for p in row["items"].split())
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["clip"])
+        writer = csv.DictWriter(text, fieldnames=list(table[0]) if table else ["clip"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(table)
         self.csv_path = folder / "predictions.csv"
         with atomic_file(self.csv_path) as temp:
             temp.write_text(text.getvalue(), encoding="utf-8")
         source = getattr(data, "predict_source", None)
         under = f" (clips under {source})" if source is not None else ""
-        print(f"cnnlstm: wrote {self.csv_path}{under}: {_summary(rows)}")
+        print(f"cnnlstm: wrote {self.csv_path}{under}: {_summary(table)}")
 
 
 class TaskEarlyStopping(EarlyStopping):

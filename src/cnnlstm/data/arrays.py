@@ -56,11 +56,21 @@ class ArrayDataset(Dataset[Any]):
     Items are ``x[i]`` as a tensor of ``dtype``, or ``(x[i], y[i])`` with labels: integer
     labels as int64 (what ``cross_entropy`` takes), float labels as float32.
 
+    Sequence targets of different lengths (text lines for CTC) are stored padded, ``y`` of
+    shape ``(N, max_length)``, with their lengths ``(N,)`` beside them, as
+    ``cnnlstm generate text-lines`` writes them (keys ``x``, ``y``, ``lengths``). With
+    lengths, items are ``(x[i], y[i, :lengths[i]], lengths[i])`` (targets and length int64):
+    what :func:`~cnnlstm.data.collate.ctc_collate` batches for
+    :class:`~cnnlstm.tasks.RecognitionTask`.
+
     Args:
         path: an ``.npy`` or ``.npz`` file.
         y_path: an ``.npy`` file of labels for an ``.npy`` ``path``.
         x_key: the key of the samples in an ``.npz`` archive.
         y_key: the key of the labels in an ``.npz`` archive; ``None`` for no labels.
+        lengths_key: the key of the target lengths in an ``.npz`` archive: ``"auto"`` reads
+            ``lengths`` when the archive holds it (and ``y_key`` is set), another name has to
+            be in the archive, ``None`` reads none.
         mmap: memory-map ``.npy`` files (``False`` loads them into memory).
         dtype: the dtype of the sample tensors.
         transform: applied to each sample tensor.
@@ -68,7 +78,8 @@ class ArrayDataset(Dataset[Any]):
     Raises:
         DataError: a missing or unreadable file, an ``.npz`` without ``x_key`` or ``y_key``
             (the message lists the keys present), arrays of object dtype, or ``x`` and ``y`` of
-            different lengths.
+            different lengths; with lengths, lengths that are not ``(N,)`` integers in
+            ``[0, max_length]`` or targets ``y`` that are not ``(N, max_length)`` integers.
 
     Example:
         >>> import tempfile
@@ -77,6 +88,11 @@ class ArrayDataset(Dataset[Any]):
         >>> x, y = ArrayDataset(folder / "d.npz")[4]
         >>> int(y), x.shape
         (4, torch.Size([3, 8, 8]))
+        >>> targets = np.array([[3, 1, 0], [2, 0, 0]])
+        >>> np.savez(folder / "t.npz", x=np.zeros((2, 1, 4, 16)), y=targets, lengths=[2, 1])
+        >>> image, target, length = ArrayDataset(folder / "t.npz")[0]
+        >>> target.tolist(), int(length), image.shape
+        ([3, 1], 2, torch.Size([1, 4, 16]))
     """
 
     def __init__(
@@ -86,6 +102,7 @@ class ArrayDataset(Dataset[Any]):
         y_path: str | Path | None = None,
         x_key: str = "x",
         y_key: str | None = "y",
+        lengths_key: str | None = "auto",
         mmap: bool = True,
         dtype: torch.dtype = torch.float32,
         transform: Callable[[Tensor], Tensor] | None = None,
@@ -99,10 +116,20 @@ class ArrayDataset(Dataset[Any]):
         self.transform = transform
         self._x: np.ndarray | None = None
         self._y: np.ndarray | None = None
+        self.lengths: np.ndarray | None = None
+        """The target lengths ``(N,)`` int64, or ``None`` when items have no lengths."""
         for p in (self.path, self.y_path):
             if p is not None and not p.is_file():
                 raise DataError(f"{p}: no such file; expected an .npy or .npz array file.")
         suffix = self.path.suffix.lower()
+        if lengths_key not in ("auto", None) and (suffix != ".npz" or y_key is None):
+            raise DataError(
+                f"{self.path}: lengths_key={lengths_key!r} names target lengths in an .npz "
+                f"archive of samples and targets (y_key set); this is "
+                f"{'an .npz with y_key=None' if suffix == '.npz' else f'a {suffix} file'}. "
+                f"Pass lengths_key=None, or store x, y and lengths in one .npz."
+            )
+        keys: list[str] = []
         if suffix == ".npz":
             if self.y_path is not None:
                 raise DataError(
@@ -154,6 +181,46 @@ class ArrayDataset(Dataset[Any]):
             )
         self.x_shape: tuple[int, ...] = tuple(x_shape)
         self.y_shape: tuple[int, ...] | None = None if y_shape is None else tuple(y_shape)
+        self.lengths_key: str | None = None
+        """The key the target lengths were read from, or ``None``."""
+        if suffix == ".npz" and y_key is not None and lengths_key is not None:
+            if lengths_key == "auto":
+                lengths_key = "lengths" if "lengths" in keys else None
+            elif lengths_key not in keys:
+                raise DataError(
+                    f"{self.path}: has no array '{lengths_key}'; the archive holds "
+                    f"{sorted(keys)}. Pass lengths_key= to name the target lengths (None for "
+                    f"none)."
+                )
+            if lengths_key is not None:
+                self.lengths_key = lengths_key
+                self.lengths = self._check_lengths(lengths_key, y_dtype)
+
+    def _check_lengths(self, key: str, y_dtype: np.dtype[Any] | None) -> np.ndarray:
+        """The lengths array of ``key``, checked against ``x`` and the padded targets ``y``."""
+        where = f"{self.path}: target lengths '{key}'"
+        shape, kind = _npz_header(self.path, key)
+        if shape != self.x_shape[:1] or kind.kind not in "iu":
+            raise DataError(
+                f"{where} have to be integers of shape ({self.x_shape[0]},), one per sample, but "
+                f"got {kind} of shape {shape}."
+            )
+        y_shape = self.y_shape or ()
+        if len(y_shape) != 2 or y_dtype is None or y_dtype.kind not in "iu":
+            raise DataError(
+                f"{self.path}: with target lengths '{key}', y ('{self.y_key}') has to hold "
+                f"integer class targets padded to (N, max_length), but got {y_dtype} of shape "
+                f"{y_shape}. Pass lengths_key=None for one label per sample."
+            )
+        lengths = self._load_npz(key).astype(np.int64)  # (N,)
+        bad = np.flatnonzero((lengths < 0) | (lengths > y_shape[1]))
+        if len(bad):
+            row = int(bad[0])
+            raise DataError(
+                f"{where} have to be in [0, {y_shape[1]}] (y holds {y_shape[1]} steps a row), "
+                f"but row {row} says {int(lengths[row])} ({len(bad)} rows out of range)."
+            )
+        return lengths
 
     def _load_npy(self, path: Path) -> np.ndarray:
         try:
@@ -175,6 +242,18 @@ class ArrayDataset(Dataset[Any]):
                 f"{self.path}: cannot load array '{key}' ({type(err).__name__}: {err})."
             ) from None
 
+    def read_text(self, key: str) -> str | None:
+        """The string stored under ``key`` in an ``.npz`` (``np.array("abc")``), else ``None``.
+
+        ``cnnlstm generate text-lines`` stores the ``alphabet`` of its targets so.
+        """
+        if self.path.suffix.lower() != ".npz" or key not in _npz_keys(self.path):
+            return None
+        shape, kind = _npz_header(self.path, key)
+        if shape != () or kind.kind != "U":
+            return None
+        return str(self._load_npz(key))
+
     @property
     def x(self) -> np.ndarray:
         """The samples: a memory map for ``.npy``, loaded on first use for ``.npz``."""
@@ -193,13 +272,18 @@ class ArrayDataset(Dataset[Any]):
         return self.x_shape[0]
 
     def __getitem__(self, index: int) -> Any:
-        """``x[index]`` as a tensor, or ``(x[index], y[index])`` with labels."""
+        """``x[index]`` as a tensor, ``(x[index], y[index])`` with labels, or
+        ``(x[index], y[index, :length], length)`` with target lengths."""
         x = torch.from_numpy(np.array(self.x[index])).to(self.dtype)  # copies out of the map
         if self.transform is not None:
             x = self.transform(x)
         y = self.y
         if y is None:
             return x
+        if self.lengths is not None:
+            length = int(self.lengths[index])
+            target = torch.from_numpy(np.array(y[index, :length], dtype=np.int64))  # (length,)
+            return x, target, torch.tensor(length, dtype=torch.int64)
         label = torch.from_numpy(np.array(y[index]))
         if label.dtype == torch.bool or not (label.is_floating_point() or label.is_complex()):
             label = label.to(torch.int64)
@@ -210,5 +294,7 @@ class ArrayDataset(Dataset[Any]):
     def __repr__(self) -> str:
         return (
             f"ArrayDataset({str(self.path)!r}, samples={len(self)}, x_shape={self.x_shape}, "
-            f"y_shape={self.y_shape})"
+            f"y_shape={self.y_shape}"
+            + ("" if self.lengths_key is None else f", lengths_key={self.lengths_key!r}")
+            + ")"
         )

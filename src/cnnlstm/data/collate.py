@@ -2,7 +2,8 @@
 
 ``pad_collate`` is a ``DataLoader`` ``collate_fn`` for items ``(x (T_i, ...), y)``; the
 ``(x, lengths, y)`` it returns go straight to ``TimeDistributed(..., lengths=)`` and
-``CNNLSTM(..., lengths=)``, which ignore the padded steps.
+``CNNLSTM(..., lengths=)``, which ignore the padded steps. ``ctc_collate`` batches images whose
+targets differ in length, ``(image, target (L_i,), L_i)``, into the layout CTC takes.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from torch.utils.data import default_collate
 from cnnlstm.errors import ShapeError
 from cnnlstm.functional import format_shape
 
-__all__ = ["pad_collate", "pad_sequences"]
+__all__ = ["ctc_collate", "pad_collate", "pad_sequences"]
 
 
 def pad_sequences(
@@ -116,3 +117,69 @@ def pad_collate(
         else:
             rest.append(default_collate(list(values)))
     return (x, lengths, *rest)
+
+
+def ctc_collate(batch: Sequence[Any]) -> Tensor | tuple[Tensor, Tensor, Tensor]:
+    """``collate_fn`` for CTC: stacked images, their targets concatenated, and the lengths.
+
+    The batches are those of :meth:`~cnnlstm.data.TextLines.collate` (what
+    :class:`~cnnlstm.tasks.RecognitionTask` takes), made from items ``(image, target, length)``
+    as :class:`~cnnlstm.data.ArrayDataset` yields them for an ``.npz`` with target lengths.
+    Each target is cut to its length, so padded targets ``(max_length,)`` may come whole.
+
+    Args:
+        batch: items ``(image (C, H, W), target (L_i,) int, length)``, or bare images (for
+            ``predict`` on images without targets).
+
+    Returns:
+        ``(images (B, C, H, W), targets (sum of lengths,) int64, target_lengths (B,) int64)``,
+        or the images ``(B, C, H, W)`` for bare images.
+
+    Raises:
+        ShapeError: an empty batch, items that are not ``(image, target, length)``, a target
+            that is not 1-D or shorter than its length, or images of different shapes.
+
+    Example:
+        >>> items = [(torch.zeros(1, 8, 32), torch.tensor([3, 1, 0]), 2),
+        ...          (torch.zeros(1, 8, 32), torch.tensor([5]), 1)]
+        >>> images, targets, lengths = ctc_collate(items)
+        >>> targets.tolist(), lengths.tolist()
+        ([3, 1, 5], [2, 1])
+        >>> images.shape
+        torch.Size([2, 1, 8, 32])
+    """
+    if len(batch) == 0:
+        raise ShapeError("ctc_collate: expected at least one item, got an empty batch.")
+    if all(isinstance(item, Tensor) for item in batch):
+        return _stack_images(list(batch))
+    for i, item in enumerate(batch):
+        if not isinstance(item, (tuple, list)) or len(item) != 3:
+            got = f"{len(item)} fields" if isinstance(item, (tuple, list)) else type(item).__name__
+            raise ShapeError(
+                f"ctc_collate: item {i} has to be (image, target, length), but got {got}. "
+                f"ArrayDataset yields it for an .npz with target lengths (lengths_key)."
+            )
+    images = _stack_images([item[0] for item in batch])  # (B, C, H, W)
+    targets, lengths = [], []
+    for i, (_, target, length) in enumerate(batch):
+        target = torch.as_tensor(target)
+        n = int(length)
+        if target.dim() != 1 or not 0 <= n <= target.shape[0]:
+            raise ShapeError(
+                f"ctc_collate: item {i} has a target of shape {format_shape(target.shape)} and "
+                f"length {n}; expected a 1-D target (L,) with 0 <= length <= L."
+            )
+        targets.append(target[:n].to(torch.int64))
+        lengths.append(n)
+    return images, torch.cat(targets), torch.tensor(lengths, dtype=torch.int64)
+
+
+def _stack_images(images: list[Tensor]) -> Tensor:
+    shapes = {tuple(image.shape) for image in images}
+    if len(shapes) > 1:
+        raise ShapeError(
+            f"ctc_collate: the images of a batch have to share one shape, but got "
+            f"{', '.join(format_shape(s) for s in sorted(shapes))}; store them at one height "
+            f"and width (pad the narrow ones)."
+        )
+    return torch.stack(images)  # (B, C, H, W)

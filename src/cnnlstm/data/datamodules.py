@@ -22,7 +22,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from cnnlstm.data.arrays import ArrayDataset
-from cnnlstm.data.collate import pad_collate
+from cnnlstm.data.collate import ctc_collate, pad_collate
 from cnnlstm.data.digit_images import DigitImages
 from cnnlstm.data.moving_digits import DigitClips, MovingDigits
 from cnnlstm.data.sensors import NanPolicy, SensorCSV, SensorWindows, StandardScaler
@@ -33,6 +33,8 @@ from cnnlstm.data.video import (
     FrameFolder,
     Sampling,
     VideoFolder,
+    natural_key,
+    visible_entries,
 )
 from cnnlstm.errors import ConfigError, DataError
 
@@ -48,14 +50,18 @@ __all__ = [
 ]
 
 
-def split_sizes(total: int, val: float, test: float, *, what: str = "samples") -> tuple[int, ...]:
+def split_sizes(
+    total: int, val: float, test: float, *, what: str = "samples", min_train: int = 1
+) -> tuple[int, ...]:
     """``(train, val, test)`` sizes of ``total`` items; ``val``/``test`` fractions or counts.
 
     A float in ``[0, 1)`` is a fraction (rounded, and at least 1 when above 0); an int is a count.
+    ``min_train`` is the fewest items the training split may keep: ``0`` when only evaluating or
+    predicting.
 
     Example:
-        >>> split_sizes(100, 0.1, 0.2), split_sizes(100, 5, 0)
-        ((70, 10, 20), (95, 5, 0))
+        >>> split_sizes(100, 0.1, 0.2), split_sizes(100, 5, 0), split_sizes(10, 2, 8, min_train=0)
+        ((70, 10, 20), (95, 5, 0), (0, 2, 8))
     """
     sizes = []
     for name, share in (("val_split", val), ("test_split", test)):
@@ -70,7 +76,12 @@ def split_sizes(total: int, val: float, test: float, *, what: str = "samples") -
                 f"{name} has to be a fraction in [0, 1) or an int count, but got {share!r}"
             )
     train = total - sum(sizes)
-    if train < 1:
+    if train < 0:
+        raise DataError(
+            f"the splits take {sizes[0]} + {sizes[1]} of {total} {what}, more than there are; "
+            f"use smaller val_split/test_split."
+        )
+    if train < min_train:
         raise DataError(
             f"the splits take {sizes[0]} + {sizes[1]} of {total} {what}, leaving {train} to train "
             f"on; use smaller val_split/test_split."
@@ -176,9 +187,17 @@ class VideoDataModule(_LoaderMixin):
         num_workers: ``DataLoader`` worker processes.
         seed: fixes the split, the shuffling and the evaluation windows.
 
+    Hidden entries (names starting with ``.``: ``.ipynb_checkpoints``, ``.git``, ``.DS_Store``)
+    are skipped everywhere: they are never classes, clips or frames. Without ``size``, every clip
+    has to have one frame size (or ``batch_size=1``) to share a batch.
+
     Raises:
-        DataError: in ``setup``, for a ``root`` or ``predict_root`` that is missing or holds no
-            clips, and (in ``predict_dataloader``) for nothing to predict on.
+        ConfigError: ``fps`` on frame folders without ``source_fps`` (when built with
+            ``format="frames"``, else in ``setup``).
+        DataError: in ``setup``, for a ``root`` or ``predict_root`` that is missing, holds no
+            clips or mixes videos with frame folders; in ``predict_dataloader``, for nothing to
+            predict on; when reading, a clip whose frame size differs from an earlier clip's
+            while ``size`` is ``None`` and ``batch_size > 1``.
 
     Example:
         >>> import tempfile
@@ -223,6 +242,8 @@ class VideoDataModule(_LoaderMixin):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if format not in ("auto", "video", "frames"):
             raise ValueError(f"format has to be 'auto', 'video' or 'frames', but got {format!r}")
+        if format == "frames" and fps is not None and source_fps is None:
+            raise _source_fps_missing(Path(root), fps)
         self.save_hyperparameters()
         self.root = Path(root)
         self.format = format
@@ -257,6 +278,12 @@ class VideoDataModule(_LoaderMixin):
         labelled: bool = True,
     ) -> VideoFolder | FrameFolder:
         root = self.root if root is None else root
+        if kind is None:  # root's class folders
+            if not root.is_dir():
+                raise _root_missing(root)
+            kind = self.format if self.format != "auto" else _root_kind(root)
+        if kind == "frames" and self.fps is not None and self.source_fps is None:
+            raise _source_fps_missing(root, self.fps)
         stride = self.stride if sampling == "sliding" else None
         common: dict[str, Any] = {
             "frames": self.frames,
@@ -268,11 +295,6 @@ class VideoDataModule(_LoaderMixin):
             "seed": seed,
             "labelled": labelled,
         }
-        if kind is None:
-            if self.format != "auto":
-                kind = self.format
-            else:
-                kind = "frames" if _class_folders_hold_folders(root) else "video"
         if kind == "frames":
             return FrameFolder(root, source_fps=self.source_fps, **common)
         return VideoFolder(root, **common)
@@ -300,13 +322,19 @@ class VideoDataModule(_LoaderMixin):
         }
         self._eval_data = eval_data
 
-        def items(data: VideoFolder | FrameFolder, part: str) -> Subset[Any]:
+        def items(data: VideoFolder | FrameFolder, part: str) -> _ClipItems:
             wanted = set(self.split_clips[part])
-            return Subset(data, [i for i, c in enumerate(data.clip_index) if c in wanted])
+            indices = [i for i, c in enumerate(data.clip_index) if c in wanted]
+            return _ClipItems(data, indices, same_size=self._same_size)
 
         self.train_set = items(train_data, "train")
         self.val_set = items(eval_data, "val")
         self.test_set = items(eval_data, "test")
+
+    @property
+    def _same_size(self) -> bool:
+        """Whether items have to be checked for one frame size: batches of unresized clips."""
+        return self.size is None and self.batch_size > 1
 
     def _set_classes(self, classes: list[str]) -> None:
         self.classes = list(classes)
@@ -334,7 +362,9 @@ class VideoDataModule(_LoaderMixin):
         index = {name: i for i, name in enumerate(self.classes)}
         # a class folder named after one of root's classes keeps that label; others have none
         labels = [-1 if flat else index.get(data.classes[label], -1) for _, label in data.samples]
-        self.predict_set = data if flat else _Relabelled(data, labels)
+        self.predict_set = _ClipItems(
+            data, range(len(data)), labels=labels, same_size=self._same_size
+        )
         self.predict_source = root
         self._predict_items = [
             _item_of(data, i, root, labels[data.clip_index[i]]) for i in range(len(data))
@@ -387,64 +417,178 @@ class VideoDataModule(_LoaderMixin):
             self._set_classes(list(saved))
 
 
-def _class_folders_hold_folders(root: Path) -> bool:
-    """Whether some class folder of ``root`` holds folders (clips as frame folders)."""
-    if not root.is_dir():
-        return False
-    for class_dir in root.iterdir():
-        if class_dir.is_dir() and any(p.is_dir() for p in class_dir.iterdir()):
-            return True
-    return False
+def _shown(path: Path) -> str:
+    """``path`` as given, plus the folder it resolves to when it is relative."""
+    if path.is_absolute():
+        return str(path)
+    return f"{path} (looked for {path.resolve()}, relative to the current folder)"
+
+
+def _few(paths: Sequence[Path], *, most: int = 3) -> str:
+    """``a.mp4, b.mp4 and 3 more``: the first names of ``paths`` in natural order."""
+    names = sorted((p.name for p in paths), key=natural_key)
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+_BOTH_KINDS = (
+    f"videos ({', '.join(VIDEO_EXTENSIONS)}) or folders of frames ({', '.join(FRAME_EXTENSIONS)}, "
+    f"one folder per clip)"
+)
+
+
+def _root_missing(root: Path) -> DataError:
+    what = "is a file, not a folder" if root.exists() else "does not exist"
+    return DataError(
+        f"VideoDataModule: root {_shown(root)} {what}; set data.init_args.root to your folder of "
+        f"class folders (ROOT/<class>/<clip>), or write the built-in example there first: "
+        f"cnnlstm generate digit-clips {root.as_posix().rstrip('/')}/"
+    )
+
+
+def _source_fps_missing(root: Path, fps: float) -> ConfigError:
+    return ConfigError(
+        f"VideoDataModule: fps={fps} samples clips by time, but {root} holds folders of frames "
+        f"and image files carry no timestamps; set data.init_args.source_fps to the rate the "
+        f"frames were taken at (e.g. --data.init_args.source_fps 25 for 25 frames per second), "
+        f"or leave fps unset to sample by frame."
+    )
+
+
+def _videos_in(folder: Path) -> list[Path]:
+    """The videos directly in ``folder`` (not hidden), in natural order."""
+    videos = [
+        p for p in visible_entries(folder) if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+    ]
+    return sorted(videos, key=lambda p: natural_key(p.name))
 
 
 def _holds(folder: Path, extensions: Sequence[str]) -> bool:
-    return any(p.is_file() and p.suffix.lower() in extensions for p in folder.iterdir())
+    """Whether ``folder`` holds a file (not hidden) ending in one of ``extensions``."""
+    return any(p.is_file() and p.suffix.lower() in extensions for p in visible_entries(folder))
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    """The folders (not hidden) in ``folder``, in natural order."""
+    return sorted(
+        (p for p in visible_entries(folder) if p.is_dir()), key=lambda p: natural_key(p.name)
+    )
+
+
+def _frame_clip_in(folder: Path) -> Path | None:
+    """The first folder of frames in ``folder`` (a clip folder), or ``None``."""
+    return next((d for d in _subfolders(folder) if _holds(d, FRAME_EXTENSIONS)), None)
+
+
+def _mixed_kinds(what: str, video: Path, frames: Path, advice: str) -> DataError:
+    return DataError(
+        f"VideoDataModule: {what} holds both videos ({video}) and folders of frames ({frames}), "
+        f"but one run reads one kind of clip; {advice}."
+    )
+
+
+def _root_kind(root: Path) -> Literal["video", "frames"]:
+    """What ``root/<class>/`` holds for ``format="auto"``: videos or folders of frames.
+
+    Raises:
+        DataError: for a class folder that holds no clips of either kind, and for a root that
+            holds both kinds.
+    """
+    found: dict[str, Path] = {}  # kind -> the first clip of that kind
+    for class_dir in _subfolders(root):
+        videos, frame_clip = _videos_in(class_dir), _frame_clip_in(class_dir)
+        if videos:
+            found.setdefault("video", videos[0])
+        if frame_clip is not None:
+            found.setdefault("frames", frame_clip)
+        if not videos and frame_clip is None:
+            files = [p for p in visible_entries(class_dir) if p.is_file()]
+            held = f"; it holds only {_few(files)}" if files else ""
+            raise DataError(
+                f"VideoDataModule: class folder {class_dir} is empty; expected {_BOTH_KINDS} "
+                f"in it{held}."
+            )
+        if len(found) == 2:
+            raise _mixed_kinds(
+                f"root {root}",
+                found["video"].relative_to(root),
+                found["frames"].relative_to(root),
+                "keep one kind under it (move the other clips out, or convert them)",
+            )
+    return "frames" if "frames" in found else "video"
 
 
 def _predict_layout(root: Path, format: str) -> tuple[Literal["video", "frames"], bool]:
     """``(kind, flat)`` of a predict folder: videos or frame folders, directly in it or by class.
 
     Raises:
-        DataError: for a folder that does not exist or holds no clips.
+        DataError: for a folder that does not exist, holds no clips, is itself one clip, or mixes
+            videos with frame folders or clips with folders of clips.
     """
     if not root.is_dir():
+        if root.is_file() and root.suffix.lower() in VIDEO_EXTENSIONS:
+            raise DataError(
+                f"VideoDataModule: predict_root {root} is one video, not a folder; give the "
+                f"folder it is in ({root.parent}) as predict_root, which predicts every clip in it."
+            )
         what = "is a file, not a folder" if root.exists() else "does not exist"
         raise DataError(
-            f"VideoDataModule: predict_root {root} {what}; give a folder of videos or of frame "
-            f"folders (one folder of images per clip)."
+            f"VideoDataModule: predict_root {_shown(root)} {what}; give a folder of videos or of "
+            f"frame folders (one folder of images per clip)."
         )
-    folders = sorted(p for p in root.iterdir() if p.is_dir())
-    videos, images = format in ("auto", "video"), format in ("auto", "frames")
+    folders = _subfolders(root)
+    videos_ok, frames_ok = format in ("auto", "video"), format in ("auto", "frames")
+    videos = _videos_in(root) if videos_ok else []
+    frame_clips = [d for d in folders if _holds(d, FRAME_EXTENSIONS)] if frames_ok else []
     # folders of clips (class or grouping folders): they hold videos or folders
-    grouping = [d for d in folders if _holds(d, VIDEO_EXTENSIONS) or any(_subfolders(d))]
-    if videos and _holds(root, VIDEO_EXTENSIONS):
-        if grouping:
-            clip = min(p for p in root.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
-            raise _mixed_layout(root, clip, grouping[0])
-        return "video", True
-    frame_clips = [d for d in folders if _holds(d, FRAME_EXTENSIONS)] if images else []
-    if frame_clips:
-        if grouping:
-            raise _mixed_layout(root, frame_clips[0], grouping[0])
-        return "frames", True
-    if videos and any(_holds(d, VIDEO_EXTENSIONS) for d in folders):
+    grouping = [d for d in folders if _holds(d, VIDEO_EXTENSIONS) or _subfolders(d)]
+    if videos and frame_clips:
+        raise _mixed_kinds(
+            f"predict_root {root}",
+            Path(videos[0].name),
+            Path(frame_clips[0].name),
+            "move one kind to a folder of its own and predict on each folder in turn",
+        )
+    here = videos or frame_clips
+    if here and grouping:
+        raise _mixed_layout(root, here[0], grouping[0])
+    if here:
+        return ("video" if videos else "frames"), True
+    # one folder per class (or per group): the kind of clip they hold
+    grouped_videos = [v for d in grouping for v in _videos_in(d)[:1]] if videos_ok else []
+    grouped_frames = [c for d in grouping if (c := _frame_clip_in(d))] if frames_ok else []
+    if grouped_videos and grouped_frames:
+        raise _mixed_kinds(
+            f"predict_root {root}",
+            grouped_videos[0].relative_to(root),
+            grouped_frames[0].relative_to(root),
+            "move one kind to a folder of its own and predict on each folder in turn",
+        )
+    if grouped_videos:
         return "video", False
-    if images and any(any(p.is_dir() for p in d.iterdir()) for d in folders):
-        return "frames", False
+    if frames_ok and (grouped_frames or any(_subfolders(d) for d in grouping)):
+        return "frames", False  # FrameFolder names a clip folder that holds no frames
+    if frames_ok and _holds(root, FRAME_EXTENSIONS):
+        frames = [p for p in visible_entries(root) if p.suffix.lower() in FRAME_EXTENSIONS]
+        raise DataError(
+            f"VideoDataModule: predict_root {root} looks like one clip: it holds {len(frames)} "
+            f"frame{'' if len(frames) == 1 else 's'} ({_few(frames)}) and no clip folders; give "
+            f"the folder it is in "
+            f"({root.parent}) as predict_root, which predicts every clip in it, or move it into "
+            f"a folder of its own and give that."
+        )
     wanted = {
         "auto": f"videos ({', '.join(VIDEO_EXTENSIONS)}) or folders of frames "
         f"({', '.join(FRAME_EXTENSIONS)})",
         "video": f"videos ({', '.join(VIDEO_EXTENSIONS)})",
         "frames": f"folders of frames ({', '.join(FRAME_EXTENSIONS)})",
     }[format]
+    files = [p for p in visible_entries(root) if p.is_file()]
+    held = f"; it holds only {_few(files)}" if files else ""
     raise DataError(
         f"VideoDataModule: predict_root {root} holds no clips; expected {wanted} in it, or in "
-        f"one folder per class."
+        f"one folder per class{held}."
     )
-
-
-def _subfolders(folder: Path) -> list[Path]:
-    return [p for p in folder.iterdir() if p.is_dir()]
 
 
 def _mixed_layout(root: Path, clip: Path, folder: Path) -> DataError:
@@ -462,41 +606,103 @@ def _item_of(
     return path.relative_to(root).as_posix(), (None if label < 0 else label)
 
 
-class _Relabelled(Dataset[tuple[Tensor, Tensor]]):
-    """A clip dataset with other labels: ``labels[clip]`` for every item of a clip (-1: none)."""
+class _ClipItems(Subset[tuple[Tensor, Tensor]]):
+    """Items ``indices`` of a clip dataset, with other labels and a check that they batch together.
 
-    def __init__(self, data: VideoFolder | FrameFolder, labels: Sequence[int]) -> None:
+    Args:
+        data: the clip dataset.
+        indices: the items of ``data`` to keep.
+        labels: ``labels[clip]`` replaces the label of every item of a clip (-1: none);
+            ``None`` keeps ``data``'s labels.
+        same_size: check that every item has the frame size of the first item read, which
+            batches of clips that are not resized need (else collate fails deep in PyTorch).
+    """
+
+    def __init__(
+        self,
+        data: VideoFolder | FrameFolder,
+        indices: Sequence[int],
+        *,
+        labels: Sequence[int] | None = None,
+        same_size: bool = False,
+    ) -> None:
+        super().__init__(data, list(indices))
         self.data = data
-        self.labels = list(labels)
-
-    def __len__(self) -> int:
-        return len(self.data)
+        self.labels = None if labels is None else list(labels)
+        self.same_size = same_size
+        self._first: tuple[int, tuple[int, int]] | None = None  # (clip, (H, W)) first read
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        x, _ = self.data[index]
-        clip = self.data.clip_index[index % len(self.data)]
-        return x, torch.tensor(self.labels[clip], dtype=torch.int64)
+        item = self.indices[index]
+        x, y = self.data[item]
+        clip = self.data.clip_index[item % len(self.data)]
+        if self.labels is not None:
+            y = torch.tensor(self.labels[clip], dtype=torch.int64)
+        if self.same_size:
+            self._check_size(clip, (int(x.shape[-2]), int(x.shape[-1])))
+        return x, y
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[Tensor, Tensor]]:
+        return [self[i] for i in indices]
+
+    def _check_size(self, clip: int, size: tuple[int, int]) -> None:
+        if self._first is None:
+            self._first = (clip, size)
+            return
+        first, (h0, w0) = self._first
+        if size != (h0, w0):
+            h, w = size
+            raise DataError(
+                f"VideoDataModule: clips of different frame sizes cannot share a batch: "
+                f"{self.data.samples[clip][0]} is {w}x{h} (width x height) but "
+                f"{self.data.samples[first][0]}, read before it, is {w0}x{h0}; set size: [H, W] "
+                f"to resize every frame to one size (e.g. --data.init_args.size '[{h0}, {w0}]'), "
+                f"or batch_size: 1."
+            )
 
 
 class ArrayDataModule(_LoaderMixin):
     """Samples from an :class:`ArrayDataset` (``.npy`` / ``.npz``), split at random or in order.
 
+    Items are what :class:`ArrayDataset` yields: ``(x, y)`` with labels, bare ``x`` without.
+    For text recognition, an ``.npz`` with target lengths (``x``, ``y`` padded to
+    ``(N, max_length)`` and ``lengths``, as ``cnnlstm generate text-lines`` writes it) gives
+    the batches of :class:`TextLinesDataModule`, ``(images (B, C, H, W), targets (sum of
+    lengths,), target_lengths (B,))`` (:func:`~cnnlstm.data.collate.ctc_collate`), so a copy of
+    ``configs/text_lines.yaml`` trains on the user's own lines; an ``alphabet`` string in the
+    archive is kept as :attr:`alphabet`, which ``RecognitionTask`` checks against its own.
+
+    ``predict`` runs on every sample of ``predict_path``, in order, when it is given (samples
+    without labels: ``x`` of an ``.npz``, or an ``.npy``; it may be ``path`` itself); without it
+    ``predict`` runs on the test split. The ``indices`` that ``cnnlstm predict`` writes to
+    ``predictions.pt`` are rows of the file predicted on (``path`` for the test split). A split
+    that leaves no training samples is an error only when training (``setup("fit")``).
+
     Args:
         path: the ``.npy`` or ``.npz`` file of samples.
         y_path: an ``.npy`` file of labels for an ``.npy`` ``path``.
-        x_key: the samples' key in an ``.npz``.
+        x_key: the samples' key in an ``.npz`` (in ``predict_path`` too).
         y_key: the labels' key in an ``.npz``; ``None`` for no labels.
+        lengths_key: the key of target lengths in an ``.npz``: ``"auto"`` reads ``lengths``
+            when the archive holds it, ``None`` none (see :class:`ArrayDataset`).
         mmap: memory-map ``.npy`` files.
         split: ``"random"`` (seeded) or ``"ordered"`` (first train, then val, then test: for
             samples in time order).
-        val_split: fraction or count of samples for validation.
-        test_split: fraction or count of samples for testing.
+        val_split: fraction in ``[0, 1)`` or int count of samples for validation.
+        test_split: fraction in ``[0, 1)`` or int count of samples for testing.
+        predict_path: an ``.npy`` or ``.npz`` file of samples to predict on; ``None`` predicts
+            on the test split.
         batch_size: samples per batch.
         num_workers: ``DataLoader`` worker processes.
         seed: fixes the split and the shuffling.
 
     After :meth:`setup`, integer labels ``(N,)`` give ``num_classes``: the largest label + 1,
     the fewest outputs a classifier's head needs (``ClassificationTask`` checks it).
+
+    Raises:
+        ValueError: for a ``split``, ``val_split`` or ``test_split`` that is not one of those.
+        DataError: in ``setup``, for a file :class:`ArrayDataset` rejects, negative class
+            labels, or splits larger than the file (or leaving nothing to train on, in ``fit``).
 
     Example:
         >>> import tempfile
@@ -506,6 +712,10 @@ class ArrayDataModule(_LoaderMixin):
         >>> module.setup()
         >>> next(iter(module.train_dataloader()))[0].shape
         torch.Size([8, 4, 6])
+        >>> every_row = ArrayDataModule(path, predict_path=path, batch_size=50)
+        >>> every_row.setup("predict")
+        >>> next(iter(every_row.predict_dataloader())).shape
+        torch.Size([50, 4, 6])
     """
 
     def __init__(
@@ -515,10 +725,12 @@ class ArrayDataModule(_LoaderMixin):
         y_path: str | Path | None = None,
         x_key: str = "x",
         y_key: str | None = "y",
+        lengths_key: str | None = "auto",
         mmap: bool = True,
         split: Literal["random", "ordered"] = "random",
-        val_split: float = 0.1,
-        test_split: float = 0.1,
+        val_split: int | float = 0.1,
+        test_split: int | float = 0.1,
+        predict_path: str | Path | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
         seed: int = 0,
@@ -526,23 +738,42 @@ class ArrayDataModule(_LoaderMixin):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if split not in ("random", "ordered"):
             raise ValueError(f"split has to be 'random' or 'ordered', but got {split!r}")
+        for name, share in (("val_split", val_split), ("test_split", test_split)):
+            if isinstance(share, bool) or share < 0 or (isinstance(share, float) and share >= 1):
+                every = " (to predict on every sample, pass predict_path)" if share == 1 else ""
+                raise ValueError(
+                    f"{name} has to be a fraction in [0, 1) or an int count, but got "
+                    f"{share!r}{every}"
+                )
         self.save_hyperparameters()
         self.path = Path(path)
         self.y_path = y_path
         self.x_key = x_key
         self.y_key = y_key
+        self.lengths_key = lengths_key
         self.mmap = mmap
         self.split = split
         self.val_split = val_split
         self.test_split = test_split
+        self.predict_path = None if predict_path is None else Path(predict_path)
+        self.dataset: ArrayDataset | None = None
+        """The dataset of ``path`` (after ``setup``); the splits are ``Subset`` views of it."""
+        self.predict_set: ArrayDataset | None = None
+        self.alphabet: str | None = None
+        """The ``alphabet`` string stored in an ``.npz`` ``path`` (after ``setup``), if any."""
 
-    def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
+    def _read(self) -> ArrayDataset:
+        """``path`` as an :class:`ArrayDataset`, read once; sets ``num_classes``, ``alphabet``."""
+        if self.dataset is not None:
+            return self.dataset
         data = ArrayDataset(
-            self.path, y_path=self.y_path, x_key=self.x_key, y_key=self.y_key, mmap=self.mmap
+            self.path,
+            y_path=self.y_path,
+            x_key=self.x_key,
+            y_key=self.y_key,
+            lengths_key=self.lengths_key,
+            mmap=self.mmap,
         )
-        self.dataset = data
         labels = data.y
         if labels is not None and labels.ndim == 1 and np.issubdtype(labels.dtype, np.integer):
             if len(labels) and labels.min() < 0:
@@ -551,13 +782,49 @@ class ArrayDataModule(_LoaderMixin):
                     f"{labels.min()}; number the classes 0..K-1."
                 )
             self.num_classes = int(labels.max()) + 1 if len(labels) else 0
-        n_train, n_val, _ = split_sizes(len(data), self.val_split, self.test_split)
+        if data.lengths is not None:
+            self.collate_fn = ctc_collate
+            self.alphabet = data.read_text("alphabet")
+        self.dataset = data
+        return data
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read ``path`` and split it, or (``"predict"`` with ``predict_path``) read that file."""
+        data = self._read()
+        if stage == "predict" and self.predict_path is not None:
+            if self.predict_set is None:
+                self.predict_set = ArrayDataset(
+                    self.predict_path, x_key=self.x_key, y_key=None, mmap=self.mmap
+                )
+            return
+        training = stage in (None, "fit")
+        if isinstance(self.train_set, Subset) and (not training or len(self.train_set) > 0):
+            return
+        try:
+            n_train, n_val, _ = split_sizes(
+                len(data), self.val_split, self.test_split, min_train=1 if training else 0
+            )
+        except DataError as error:
+            every = (
+                " To predict on every sample, pass predict_path (it may be path itself)."
+                if stage == "predict"
+                else ""
+            )
+            raise DataError(f"{self.path}: {error}{every}") from None
         order = (
             _permutation(len(data), self.seed) if self.split == "random" else list(range(len(data)))
         )
         self.train_set = Subset(data, order[:n_train])
         self.val_set = Subset(data, order[n_train : n_train + n_val])
         self.test_set = Subset(data, order[n_train + n_val :])
+
+    def predict_dataloader(self) -> Any:
+        """Every sample of ``predict_path`` in order, or the test batches without it."""
+        if self.predict_path is None:
+            return self._loader("test", shuffle=False)
+        if self.predict_set is None:
+            self.setup("predict")
+        return self._loader("predict", shuffle=False)
 
 
 class SensorDataModule(_LoaderMixin):

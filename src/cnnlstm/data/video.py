@@ -1,7 +1,9 @@
 """Clip datasets over the user's files: videos decoded with PyAV, folders of frames with Pillow.
 
-Both readers share one layout, ``root/<class>/<clip>``, one set of sampling options and one item
-format, ``(clip (T, C, H, W) float32 in [0, 1], label int64)``:
+Both readers share one layout, ``root/<class>/<clip>`` (hidden entries, names starting with
+``.`` such as ``.ipynb_checkpoints``, ``.git`` or ``.DS_Store``, are skipped at every level), one
+set of sampling options and one item format, ``(clip (T, C, H, W) float32 in [0, 1], label
+int64)``:
 
 - ``sampling="uniform"``: ``T`` frames spread over the clip, one at the centre of each of ``T``
   equal segments;
@@ -42,6 +44,7 @@ __all__ = [
     "Sampling",
     "VideoFolder",
     "natural_key",
+    "visible_entries",
 ]
 
 Sampling = Literal["uniform", "random", "sliding"]
@@ -64,6 +67,35 @@ def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
     """
     parts = re.split(r"(\d+)", name)
     return tuple((0, int(p)) if p.isdigit() else (1, p.lower()) for p in parts if p)
+
+
+def visible_entries(folder: Path) -> list[Path]:
+    """The entries of ``folder`` that are not hidden: names that do not start with ``.``.
+
+    Hidden entries are what tools leave behind (``.ipynb_checkpoints``, ``.git``, ``.DS_Store``,
+    macOS's ``._frame1.png``), never classes, clips or frames.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> for name in ("walk", "run", ".ipynb_checkpoints"):
+        ...     (folder / name).mkdir()
+        >>> sorted(p.name for p in visible_entries(folder))
+        ['run', 'walk']
+    """
+    return [p for p in folder.iterdir() if not p.name.startswith(".")]
+
+
+def _names(paths: Sequence[Path], *, most: int = 3) -> str:
+    """``a.mp4, b.mp4 and 3 more``: the first few names of ``paths`` in natural order."""
+    names = sorted((p.name for p in paths), key=natural_key)
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def _where(path: Path) -> str:
+    """``clips`` as given, plus where it resolves to when it is relative."""
+    return str(path) if path.is_absolute() else f"{path} (that is {path.resolve()})"
 
 
 def uniform_positions(length: int, frames: int) -> np.ndarray:
@@ -192,23 +224,23 @@ class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
 
     def _scan(self) -> tuple[list[str], dict[str, int], list[tuple[Path, int]]]:
         name = type(self).__name__
+        layout = "root/<class>/<clip>" if self.labelled else "root/<clip>"
+        if not self.root.is_dir():
+            what = "is a file, not a folder" if self.root.exists() else "does not exist"
+            raise DataError(f"{name}: {_where(self.root)} {what}; expected {layout}.")
         if not self.labelled:
-            if not self.root.is_dir():
-                raise DataError(f"{name}: {self.root} is not a folder; expected root/<clip>.")
             clips = self._find_clips(self.root)
             if not clips:
                 raise DataError(
-                    f"{name}: {self.root} holds no {self.kind}s; expected root/<clip> "
-                    f"({self._expected()})."
+                    f"{name}: {self.root} holds no {self.kind}s; expected {layout} "
+                    f"({self._expected()}){self._hint(self.root)}."
                 )
             return [], {}, [(clip, -1) for clip in clips]
-        if not self.root.is_dir():
-            raise DataError(f"{name}: {self.root} is not a folder; expected root/<class>/<clip>.")
-        classes = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+        classes = sorted(p.name for p in visible_entries(self.root) if p.is_dir())
         if not classes:
             raise DataError(
-                f"{name}: {self.root} holds no class folders; expected root/<class>/<clip>, one "
-                f"folder per class."
+                f"{name}: {self.root} holds no class folders; expected {layout}, one folder per "
+                f"class{self._hint(self.root)}."
             )
         class_to_idx = {c: i for i, c in enumerate(classes)}
         samples: list[tuple[Path, int]] = []
@@ -217,10 +249,42 @@ class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
             if not clips:
                 raise DataError(
                     f"{name}: class folder {self.root / c} is empty; expected {self.kind}s in it "
-                    f"({self._expected()})."
+                    f"({self._expected()}){self._hint(self.root / c)}."
                 )
             samples.extend((clip, class_to_idx[c]) for clip in clips)
         return classes, class_to_idx, samples
+
+    def _hint(self, folder: Path) -> str:
+        """What ``folder`` holds instead of clips, as the end of an error message ("" if nothing).
+
+        A folder of videos read as frame folders (or the other way round) says so and names the
+        reader to use; other files are named so the user sees what was found.
+        """
+        entries = visible_entries(folder)
+        videos = [p for p in entries if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS]
+        images = [p for p in entries if p.is_file() and p.suffix.lower() in FRAME_EXTENSIONS]
+        frame_folders = [
+            p
+            for p in entries
+            if p.is_dir() and any(f.suffix.lower() in FRAME_EXTENSIONS for f in visible_entries(p))
+        ]
+        if self.kind == "video" and frame_folders:
+            return (
+                f", but it holds folders of frames ({_names(frame_folders)}): read them with "
+                f"FrameFolder (format: frames)"
+            )
+        if self.kind != "video" and videos:
+            return (
+                f", but it holds videos ({_names(videos)}): read them with VideoFolder "
+                f"(format: video)"
+            )
+        if self.kind != "video" and images:
+            return (
+                f", but it holds frames directly ({_names(images)}): put each clip's frames in a "
+                f"folder of their own"
+            )
+        others = [p for p in entries if p.is_file()]
+        return f"; it holds only {_names(others)}" if others else ""
 
     def _expected(self) -> str:
         raise NotImplementedError
@@ -455,7 +519,9 @@ class VideoFolder(_ClipFolder):
 
     def _find_clips(self, class_dir: Path) -> list[Path]:
         files = [
-            p for p in class_dir.iterdir() if p.is_file() and p.suffix.lower() in self.extensions
+            p
+            for p in visible_entries(class_dir)
+            if p.is_file() and p.suffix.lower() in self.extensions
         ]
         return sorted(files, key=lambda p: natural_key(p.name))
 
@@ -679,7 +745,9 @@ class FrameFolder(_ClipFolder):
     ) -> None:
         if fps is not None and source_fps is None:
             raise ValueError(
-                "source_fps has to be given with fps (images carry no timestamps), but got None"
+                f"source_fps has to be given with fps={fps!r}, but got None: image files carry no "
+                f"timestamps, so sampling by time needs the rate the frames were taken at (e.g. "
+                f"source_fps=25 for 25 frames per second)"
             )
         if source_fps is not None and not source_fps > 0:
             raise ValueError(f"source_fps has to be a positive number, but got {source_fps!r}")
@@ -708,11 +776,14 @@ class FrameFolder(_ClipFolder):
 
     def _find_clips(self, class_dir: Path) -> list[Path]:
         clips = sorted(
-            (p for p in class_dir.iterdir() if p.is_dir()), key=lambda p: natural_key(p.name)
+            (p for p in visible_entries(class_dir) if p.is_dir()),
+            key=lambda p: natural_key(p.name),
         )
         for clip in clips:
             files = [
-                p for p in clip.iterdir() if p.is_file() and p.suffix.lower() in self.extensions
+                p
+                for p in visible_entries(clip)
+                if p.is_file() and p.suffix.lower() in self.extensions
             ]
             if not files:
                 raise DataError(

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 
-from cnnlstm.errors import ConfigError
+from cnnlstm.errors import ConfigError, ShapeError
+from cnnlstm.functional import format_shape
 from cnnlstm.models.registry import create_model
 
 __all__ = ["SCHEDULERS", "SchedulerName", "TaskBase"]
@@ -44,6 +45,10 @@ class TaskBase(pl.LightningModule):
     """
 
     model: nn.Module
+    batch_advice: ClassVar[str] = (
+        "Check what the DataModule's loaders yield (its items and its collate_fn)."
+    )
+    """What to change when a batch has another layout: which DataModules yield the task's."""
 
     def __init__(
         self, *, lr: float = 1e-3, weight_decay: float = 0.0, scheduler: SchedulerName = "cosine"
@@ -96,17 +101,18 @@ class TaskBase(pl.LightningModule):
                 e.g. ``{2: "(x, y)", 3: "(x, lengths, y)"}``.
 
         Raises:
-            ValueError: for a batch that is not a tuple or list of one of those sizes.
+            ShapeError: for a batch that is not a tuple or list of one of those sizes; the
+                message shows what came (the shape of each field) and :attr:`batch_advice`,
+                which DataModules yield the layout the task reads. ``cnnlstm fit`` prints it as
+                one line.
         """
         if isinstance(batch, (tuple, list)) and len(batch) in layouts:
             return tuple(batch)
         wanted = " or ".join(layouts.values())
-        got = (
-            f"a {type(batch).__name__} of {len(batch)} fields"
-            if isinstance(batch, (tuple, list))
-            else f"a {type(batch).__name__}"
-        )
-        raise ValueError(f"{type(self).__name__}: a batch has to be {wanted}, but got {got}")
+        raise ShapeError(
+            f"{type(self).__name__}: a batch has to be {wanted}, but got {_describe(batch)}. "
+            f"{self.batch_advice}"
+        ) from None
 
     def configure_optimizers(self) -> OptimizerLRScheduler:
         """AdamW over all parameters, with the chosen schedule stepped every batch.
@@ -136,3 +142,18 @@ class TaskBase(pl.LightningModule):
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
+
+
+def _describe(batch: Any) -> str:
+    """``a list of 2 fields of shapes (4, 1, 32, 128), (4, 10)``, ``a Tensor of shape (4, 3)``."""
+    if isinstance(batch, Tensor):
+        return f"a Tensor of shape {format_shape(batch.shape)}"
+    if not isinstance(batch, (tuple, list)):
+        return f"a {type(batch).__name__}"
+    fields = ", ".join(
+        format_shape(field.shape) if isinstance(field, Tensor) else type(field).__name__
+        for field in batch
+    )
+    count = f"{len(batch)} field" + ("" if len(batch) == 1 else "s")
+    shapes = " of shapes" if all(isinstance(field, Tensor) for field in batch) else ":"
+    return f"a {type(batch).__name__} of {count}" + (f"{shapes} {fields}" if fields else "")

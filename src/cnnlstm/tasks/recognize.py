@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import torch
 import torch.nn.functional as F
@@ -12,7 +12,7 @@ from torch import Tensor
 from torchmetrics.text import CharErrorRate
 
 from cnnlstm.data.text_lines import DEFAULT_ALPHABET
-from cnnlstm.errors import ConfigError, ShapeError
+from cnnlstm.errors import ConfigError, DataError, ShapeError
 from cnnlstm.functional import format_shape
 from cnnlstm.models.ctc import ctc_beam_decode, ctc_greedy_decode
 from cnnlstm.tasks.base import SchedulerName, TaskBase
@@ -38,6 +38,12 @@ class RecognitionTask(TaskBase):
     ``val/cer`` (character error rate: edits over reference characters, over the whole set),
     and the same for ``test``. ``predict`` returns the decoded strings.
 
+    The batches come from :class:`~cnnlstm.data.TextLinesDataModule`, or from
+    :class:`~cnnlstm.data.ArrayDataModule` on an ``.npz`` of the user's own lines (``x`` images,
+    ``y`` targets padded to ``(N, max_length)``, ``lengths``). A DataModule that says its
+    ``alphabet`` has to say this one, and targets have to be classes ``1..len(alphabet)``
+    (both are checked: CTC would otherwise train on them silently).
+
     Args:
         model: a name from ``cnnlstm.models.list_models()``; a CTC recognizer such as ``"crnn"``.
         model_args: keyword arguments of the model factory, except ``num_classes``, which is
@@ -52,7 +58,10 @@ class RecognitionTask(TaskBase):
     Raises:
         ValueError: for an empty or repeating alphabet, an unknown decoder, a beam width below
             1, ``num_classes`` inside ``model_args``, or bad optimizer settings.
-        ConfigError: for a model without ``output_lengths``.
+        ConfigError: for a model without ``output_lengths``, and (in ``setup``) for a
+            DataModule whose ``alphabet`` differs from the task's.
+        ShapeError: for a batch of another layout (see :attr:`batch_advice`).
+        DataError: for targets outside ``1..len(alphabet)`` within their lengths.
 
     Example:
         >>> import torch
@@ -64,6 +73,13 @@ class RecognitionTask(TaskBase):
         >>> len(task.decode(task(torch.rand(2, 1, 16, 64))))
         2
     """
+
+    batch_advice: ClassVar[str] = (
+        "TextLinesDataModule yields that layout, and so does ArrayDataModule for an .npz of x "
+        "images, y targets padded to (N, max_length) and their lengths (as 'cnnlstm generate "
+        "text-lines' writes it; name another key with lengths_key); (x, y) batches are for "
+        "ClassificationTask or ForecastTask."
+    )
 
     def __init__(
         self,
@@ -107,6 +123,42 @@ class RecognitionTask(TaskBase):
         self.val_cer = CharErrorRate()
         self.test_word_acc = WordAccuracy()
         self.test_cer = CharErrorRate()
+
+    def setup(self, stage: str) -> None:
+        """Before training or evaluating, check that the data's alphabet is the task's."""
+        trainer = self._trainer
+        data = getattr(trainer, "datamodule", None) if trainer is not None else None
+        found = getattr(data, "alphabet", None)
+        if stage == "predict" or not isinstance(found, str) or found == self.alphabet:
+            return
+        source = getattr(data, "path", None)
+        where = f" ({source})" if source is not None else ""
+        raise ConfigError(
+            f"RecognitionTask: the alphabet has to be the one the data's targets number, "
+            f"{found!r}{where}, but got {self.alphabet!r}; set model.init_args.alphabet to "
+            f"{found!r} (class k is alphabet[k - 1])."
+        )
+
+    def _check_targets(self, targets: Tensor, target_lengths: Tensor) -> None:
+        """A :class:`DataError` for targets outside ``1..len(alphabet)`` (CTC takes any)."""
+        if targets.numel() == 0:
+            return
+        low, high = int(targets.min()), int(targets.max())
+        if low >= 1 and high < self.num_classes:
+            return
+        row = int(torch.nonzero((targets < 1) | (targets >= self.num_classes))[0, 0])
+        sample = int(torch.searchsorted(target_lengths.cumsum(0), row, right=True))
+        value = int(targets[row])
+        why = (
+            "0 is the CTC blank, which pads targets: are the target lengths longer than the texts?"
+            if value == 0
+            else f"the alphabet has {len(self.alphabet)} characters: set "
+            f"model.init_args.alphabet to the one the data was written with"
+        )
+        raise DataError(
+            f"RecognitionTask: targets have to be classes 1..{self.num_classes - 1} "
+            f"(alphabet[k - 1]), but sample {sample} of the batch holds {value}; {why}."
+        ) from None
 
     def _log_probs(self, images: Tensor) -> tuple[Tensor, Tensor]:
         """``(log_probs (B, L, K), lengths (B,))``: the model's output and the steps each fills."""
@@ -155,6 +207,7 @@ class RecognitionTask(TaskBase):
     def _step(self, batch: Any) -> tuple[Tensor, Tensor, Tensor, list[str]]:
         """``(loss, log_probs (B, L, K), lengths (B,), reference strings)`` of a batch."""
         images, targets, target_lengths = self.unpack_batch(batch, _LAYOUTS)
+        self._check_targets(targets, target_lengths)
         log_probs, lengths = self._log_probs(images)
         loss = F.ctc_loss(
             rearrange(log_probs, "b l k -> l b k"),  # (L, B, K)
