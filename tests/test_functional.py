@@ -20,6 +20,7 @@ from cnnlstm.functional import (
     SPATIAL_ORDERS,
     OrderName,
     PoolName,
+    channels_last_hint,
     check_lengths,
     fold_time,
     lengths_to_mask,
@@ -422,3 +423,48 @@ def test_check_lengths_and_mask() -> None:
     ):
         with pytest.raises(ShapeError, match="test: "):
             check_lengths(bad, 2, 4, who="test")
+
+
+# --- channels_last_hint ---------------------------------------------------------------------
+
+# (shape, channels expected, axes or None for the default, looks channels-last?)
+CHANNELS_LAST_CASES: list[tuple[tuple[int, ...], int, tuple[str, ...] | None, bool]] = [
+    ((2, 5, 8, 8, 1), 1, None, True),  # the last axis is C
+    ((2, 28, 28, 3), 1, None, True),  # RGB last, 28 at the channel axis
+    ((2, 28, 28, 1), 3, None, True),  # grey last
+    ((2, 5, 6, 7, 3), 3, ("T", "B", "C", "H", "W"), True),
+    ((2, 5, 4, 6, 7, 1), 1, ("B", "T", "C", "D", "H", "W"), True),
+    ((2, 3, 28, 28), 1, None, False),  # RGB channels-first: another C, not another layout
+    ((2, 1, 28, 3), 3, None, True),  # the last axis is C (H=1): read as channels-last
+    ((2, 9, 9, 4), 3, None, False),  # the last axis is neither C nor 1 or 3
+    ((2, 3, 8, 8), 3, None, False),  # right as it is
+    ((2, 8, 8), 3, None, False),  # a layout of another rank
+]
+
+
+@pytest.mark.parametrize(("shape", "channels", "axes", "looks"), CHANNELS_LAST_CASES)
+def test_channels_last_hint_moves_the_last_axis_to_the_channel_axis(
+    shape: tuple[int, ...], channels: int, axes: tuple[str, ...] | None, looks: bool
+) -> None:
+    hint = channels_last_hint(shape, channels, axes=axes)
+    if not looks:
+        assert hint is None
+        return
+    assert hint is not None
+    layout = axes or (("N", "C", "H", "W") if len(shape) == 4 else ("B", "T", "C", "H", "W"))
+    channel_axis = layout.index("C")
+    named = [name for name in layout if name != "C"] + ["C"]
+    assert hint.startswith(f"This looks channels-last ({', '.join(named)}): ")
+    # The permute it gives puts the last axis where C goes and keeps the others in order:
+    # checked on a tensor whose entries say their own index.
+    order = [int(i) for i in hint.split("permute(")[1].rstrip(").").split(", ")]
+    x = torch.arange(math.prod(shape)).reshape(shape)
+    moved = x.permute(order)
+    flat, numbers = moved.reshape(-1).tolist(), x.reshape(-1).tolist()
+    strides = [math.prod(shape[i + 1 :]) for i in range(len(shape))]
+    for position, index in enumerate(itertools.product(*(range(s) for s in moved.shape))):
+        source = [*index[:channel_axis], *index[channel_axis + 1 :], index[channel_axis]]
+        assert flat[position] == numbers[sum(i * st for i, st in zip(source, strides, strict=True))]
+    expected_shape = [*shape[:channel_axis], shape[-1], *shape[channel_axis:-1]]
+    assert list(moved.shape) == expected_shape
+    assert f"np.moveaxis(x, -1, {channel_axis})" in hint

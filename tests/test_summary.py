@@ -171,3 +171,63 @@ def test_a_cnnlstm_clip_model_with_lengths() -> None:
     params = {r.name: r.params for r in s.rows}
     assert (params["backbone"], params["rnn"], params["head"]) == (224, 300, 12)
     assert s.total_params == 536
+
+
+class Features(nn.Module):
+    """A part with the forward_features / forward_head interface, used through those methods."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3)
+        self.head = nn.Linear(4, 2)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        return self.conv(x).mean(dim=(2, 3))  # (B, 4)
+
+    def forward_head(self, features: Tensor) -> Tensor:
+        return self.head(features).unsqueeze(1)  # (B, 1, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+class UsesMethods(nn.Module):
+    """Calls its parts' methods, never the parts: their forward hooks do not fire."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.both = Features()
+        self.features_only = Features()
+
+    def forward(self, x: Tensor) -> Tensor:
+        head = self.both.forward_head(self.both.forward_features(x))  # (B, 1, 2)
+        return head[:, 0] + self.features_only.forward_features(x)[:, :2]  # (B, 2)
+
+
+def test_a_part_used_through_its_methods_shows_what_they_return() -> None:
+    model = UsesMethods()
+    s = summary(model, (3, 1, 8, 8))
+    rows = {r.name: r for r in s.rows}
+    assert rows["both"].output_shape == (3, 1, 2)  # forward_head's output
+    assert rows["features_only"].output_shape == (3, 4)  # no head call: the features
+    assert rows["both.conv"].output_shape == (3, 4, 6, 6)
+    # The methods are the class's again afterwards, and the model still runs.
+    for part in (model.both, model.features_only):
+        assert "forward_head" not in vars(part) and "forward_features" not in vars(part)
+    assert model(torch.zeros(3, 1, 8, 8)).shape == (3, 2)
+
+
+def test_the_crnn_sequence_row_shows_its_real_shape() -> None:
+    from cnnlstm.models.crnn import crnn
+
+    model = crnn(num_classes=5, channels=(4, 8), hidden_size=6, num_layers=1).eval()
+    s = summary(model, (2, 1, 16, 40))
+    rows = {r.name: r for r in s.rows}
+    # What the sequence part returns, computed by calling it directly.
+    with torch.no_grad():
+        sequence = model.sequence
+        expected = sequence.forward_head(sequence.forward_features(torch.zeros(2, 1, 16, 40)))
+    assert rows["sequence"].output_shape == tuple(expected.shape) == (2, 10, 5)
+    assert all(row.output_shape is not None for row in s.rows)
+    line = next(text for text in str(s).splitlines() if text.strip().startswith("sequence "))
+    assert "(2, 10, 5)" in line

@@ -27,6 +27,7 @@ __all__ = [
     "OrderName",
     "PoolName",
     "StepsName",
+    "channels_last_hint",
     "check_lengths",
     "fold_time",
     "format_shape",
@@ -47,6 +48,58 @@ def format_shape(shape: Sequence[int] | torch.Size) -> str:
         '(8, 3, 32, 32)'
     """
     return "(" + ", ".join(str(int(s)) for s in shape) + ")"
+
+
+#: Channel counts that a last axis of this size makes look like channels-last data: grey, RGB.
+_IMAGE_CHANNELS = (1, 3)
+
+
+def channels_last_hint(
+    shape: Sequence[int], channels: int, *, axes: Sequence[str] | None = None
+) -> str | None:
+    """The fix for channels-last data given where channels-first is expected, or ``None``.
+
+    ``shape`` looks channels-last when its channel axis is not ``channels`` and its last axis is
+    ``channels``, or is 1 or 3 (grey or RGB) while the channel axis is neither.
+
+    Args:
+        shape: the shape received.
+        channels: the channels expected at the ``"C"`` axis of ``axes``.
+        axes: the expected channels-first layout, one name per axis, e.g.
+            ``("T", "B", "C", "H", "W")``; by default ``(N, C, H, W)`` for 4 axes and
+            ``(B, T, C, H, W)`` for 5.
+
+    Returns:
+        ``"This looks channels-last (B, T, H, W, C): np.moveaxis(x, -1, 2) or
+        x.permute(0, 1, 4, 2, 3)."`` (with ``"... then in_channels ..."`` left to the caller),
+        or ``None`` when the shape does not look channels-last.
+
+    Example:
+        >>> print(channels_last_hint((2, 5, 8, 8, 1), 1))
+        This looks channels-last (B, T, H, W, C): np.moveaxis(x, -1, 2) or x.permute(0, 1, 4, 2, 3).
+        >>> channels_last_hint((2, 28, 28, 3), 1)
+        'This looks channels-last (N, H, W, C): np.moveaxis(x, -1, 1) or x.permute(0, 3, 1, 2).'
+        >>> channels_last_hint((2, 3, 28, 28), 1) is None
+        True
+    """
+    shape = tuple(int(s) for s in shape)
+    if axes is None:
+        axes = ("N", "C", "H", "W") if len(shape) == 4 else ("B", "T", "C", "H", "W")
+    if len(axes) != len(shape) or "C" not in axes:
+        return None
+    axis = list(axes).index("C")
+    if axis == len(shape) - 1 or shape[axis] == channels:
+        return None
+    last = shape[-1]
+    if not (last == channels or (last in _IMAGE_CHANNELS and shape[axis] not in _IMAGE_CHANNELS)):
+        return None
+    others = [i for i in range(len(shape)) if i != axis]
+    layout = ", ".join([*(axes[i] for i in others), "C"])
+    order = [*range(axis), len(shape) - 1, *range(axis, len(shape) - 1)]
+    return (
+        f"This looks channels-last ({layout}): np.moveaxis(x, -1, {axis}) or "
+        f"x.permute({', '.join(str(i) for i in order)})."
+    )
 
 
 def fold_time(x: Tensor) -> Tensor:

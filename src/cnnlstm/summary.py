@@ -2,6 +2,12 @@
 
 What Keras's ``model.summary()`` and torchinfo show: one forward pass of a zero tensor with
 forward hooks on the modules, recording what each returns. Works for any ``nn.Module``.
+
+A forward hook fires only when a module is called. A model that uses a submodule through its
+``forward_features`` and ``forward_head`` methods (the interface every cnnlstm model has; CRNN
+runs its ``CNNLSTM`` that way) never calls it, so those two methods are recorded too: such a
+submodule's row shows what its ``forward_head`` returned (``forward_features`` without a head
+call).
 """
 
 from __future__ import annotations
@@ -215,6 +221,26 @@ def summary(
 
     for name, module in listed:
         handles.append(module.register_forward_hook(recorder(name)))
+    # name -> what its forward_features / forward_head returned, for modules not called.
+    method_shapes: dict[str, dict[str, tuple[int, ...] | None]] = {}
+    wrapped: list[tuple[nn.Module, str]] = []
+
+    def method_recorder(name: str, method_name: str, method: Any) -> Any:
+        def record(*args: Any, **kwargs: Any) -> Any:
+            output = method(*args, **kwargs)
+            if not _is_meta(output):
+                method_shapes.setdefault(name, {}).setdefault(method_name, _output_shape(output))
+            return output
+
+        return record
+
+    for name, module in listed:
+        for method_name in ("forward_features", "forward_head"):
+            method = getattr(module, method_name, None)
+            if callable(method) and method_name not in vars(module):
+                # An instance attribute shadows the class's method until it is deleted below.
+                object.__setattr__(module, method_name, method_recorder(name, method_name, method))
+                wrapped.append((module, method_name))
 
     device = torch.device("cpu")
     floating = [
@@ -235,9 +261,14 @@ def summary(
     finally:
         for handle in handles:
             handle.remove()
+        for module, method_name in wrapped:
+            object.__delattr__(module, method_name)
         for m, training in flags.items():
             m.training = training
 
+    for name, by_method in method_shapes.items():
+        if shapes.get(name) is None:  # not called: its forward_head's (or features') output
+            shapes[name] = by_method.get("forward_head") or by_method.get("forward_features")
     rows = []
     for name, module in listed:
         params, trainable = _count(module)

@@ -825,6 +825,72 @@ def test_errors_do_not_chain() -> None:
     assert re.search(r"Change in_channels to 1", str(info.value))
 
 
+CHANNELS_LAST: list[tuple[Any, tuple[int, ...], str, str | None]] = [
+    # (module, channels-last input, the layout and permute the message gives, in_channels fix)
+    (
+        ConvLSTM(1, 4),
+        (2, 5, 8, 8, 1),
+        "(B, T, H, W, C): np.moveaxis(x, -1, 2) or x.permute(0, 1, 4, 2, 3).",
+        None,
+    ),
+    (
+        ConvLSTM(3, 4),
+        (2, 5, 6, 7, 3),
+        "(B, T, H, W, C): np.moveaxis(x, -1, 2) or x.permute(0, 1, 4, 2, 3).",
+        None,
+    ),
+    (ConvLSTM(8, 4), (2, 5, 6, 7, 3), "(B, T, H, W, C)", "Then change in_channels to 3."),
+    (
+        ConvLSTM(3, 4, batch_first=False),
+        (5, 2, 6, 7, 3),
+        "(T, B, H, W, C): np.moveaxis(x, -1, 2) or x.permute(0, 1, 4, 2, 3).",
+        None,
+    ),
+    (
+        ConvLSTM3d(1, 4),
+        (2, 5, 4, 6, 7, 1),
+        "(B, T, D, H, W, C): np.moveaxis(x, -1, 2) or x.permute(0, 1, 5, 2, 3, 4).",
+        None,
+    ),
+    (
+        ConvLSTMCell(3, 4),
+        (2, 6, 7, 3),
+        "(B, H, W, C): np.moveaxis(x, -1, 1) or x.permute(0, 3, 1, 2).",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("module", "shape", "layout", "then"), CHANNELS_LAST)
+def test_channels_last_input_gets_the_permute_that_fixes_it(
+    module: nn.Module, shape: tuple[int, ...], layout: str, then: str | None
+) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    with pytest.raises(ShapeError) as info:
+        module(x)
+    message = str(info.value)
+    assert info.value.__cause__ is None
+    assert "This looks channels-last " + layout in message
+    if then is None:
+        assert "in_channels to" not in message  # not the old "Change in_channels to 8"
+        # The permute it shows is a fix: the module takes the result, and it is np.moveaxis's.
+        order = [int(i) for i in message.split("permute(")[1].split(")")[0].split(", ")]
+        axis = int(message.split("np.moveaxis(x, -1, ")[1].split(")")[0])
+        moved = torch.from_numpy(np.moveaxis(x.numpy(), -1, axis).copy())
+        torch.testing.assert_close(x.permute(order), moved)
+        module(x.permute(order))
+    else:
+        assert message.endswith(then)
+
+
+def test_a_channel_mismatch_that_is_not_channels_last_has_no_permute() -> None:
+    with pytest.raises(ShapeError) as info:
+        ConvLSTM(3, 4)(torch.zeros(2, 5, 1, 8, 8))  # channels-first grey frames
+    assert "channels-last" not in str(info.value)
+    assert "Change in_channels to 1 or feed 3-channel input." in str(info.value)
+
+
 # --- the fused gate update ------------------------------------------------------------------
 
 

@@ -186,7 +186,11 @@ def test_norm_is_in_the_factory_signature_that_configs_read() -> None:
             "norm has to be one of 'batch', 'group', 'instance', 'none', but got 'layer'",
         ),
         ({"norm": None}, ConfigError, "norm has to be one of .* but got None"),
-        ({"image_size": (2, 16)}, ShapeError, "expected H and W of at least 4"),
+        (
+            {"image_size": (2, 16)},
+            ShapeError,
+            r"image_size=\(2, 16\) is too small for channels=\[4, 8\]: .* at least 4",
+        ),
     ],
 )
 def test_clip_classifier_rejects_bad_configs(
@@ -232,6 +236,96 @@ def test_channels_last_images_get_the_permute_that_fixes_them() -> None:
     assert "got shape (10, 28, 28, 1) with 28" in message
     assert "channels-last (N, H, W, C): np.moveaxis(x, -1, 1) or x.permute(0, 3, 1, 2)" in message
     assert model(x.permute(0, 3, 1, 2)).shape == (10, 3)
+
+
+FLAG = "--model.init_args.model_args."
+
+
+@pytest.mark.parametrize("bridge", CLIP_BRIDGES)
+def test_grey_clips_for_an_rgb_model_name_the_setting_and_its_flag(bridge: str) -> None:
+    # configs/video_folder.yaml has in_channels: 3; grayscale: true gives one channel.
+    model = clip_model(bridge=bridge, in_channels=3)
+    x = torch.rand(2, 4, 1, 16, 16)
+    with pytest.raises(ShapeError) as info:
+        model(x)
+    message = str(info.value)
+    assert info.value.__cause__ is None
+    assert "build the model with in_channels=1" in message
+    assert f"{FLAG}in_channels 1" in message
+    assert "image_size" not in message  # the frames' size is right
+    assert "Pass channels at axis" not in message
+    # The setting it names is the one that fixes it.
+    assert clip_model(bridge=bridge, in_channels=1)(x).shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("shape", "fragments", "fixed_shape", "settings"),
+    [
+        # RGB arrays for configs/image_sequence.yaml (in_channels: 1, image_size: [28, 28]).
+        ((4, 3, 28, 28), ["Give it 1-channel input", f"{FLAG}in_channels 3"], None, {}),
+        # Channels-last RGB arrays of another size: move the channels, then two settings.
+        (
+            (4, 32, 32, 3),
+            [
+                "This looks channels-last (N, H, W, C): np.moveaxis(x, -1, 1) or "
+                "x.permute(0, 3, 1, 2). Then build the model with in_channels=3 and "
+                "image_size=(32, 32)",
+                f"{FLAG}in_channels 3 {FLAG}image_size [32,32]",
+            ],
+            (4, 3, 32, 32),
+            {"image_size": (32, 32)},
+        ),
+        # Channels-last grey arrays of the right size: only the permute.
+        ((4, 28, 28, 1), ["x.permute(0, 3, 1, 2)."], (4, 1, 28, 28), {"in_channels": 1}),
+    ],
+)
+def test_image_arrays_in_another_layout_name_the_permute_and_settings(
+    shape: tuple[int, ...],
+    fragments: list[str],
+    fixed_shape: tuple[int, ...] | None,
+    settings: dict[str, object],
+) -> None:
+    model = image_sequence_classifier(num_classes=3, channels=(4, 8), hidden_size=6).eval()
+    x = torch.rand(shape)
+    with pytest.raises(ShapeError) as info:
+        model(x)
+    message = str(info.value)
+    for fragment in fragments:
+        assert fragment in message
+    if "Then" not in message:
+        assert "image_size" not in message
+    # Doing what the message says works.
+    moved = x if fixed_shape is None else x.permute(0, 3, 1, 2)
+    channels = int(moved.shape[1])
+    fixed = image_sequence_classifier(
+        num_classes=3,
+        channels=(4, 8),
+        hidden_size=6,
+        **{"in_channels": channels, **settings},  # type: ignore[arg-type]
+    ).eval()
+    assert fixed(moved).shape == (4, 3)
+
+
+def test_images_of_another_size_name_image_size() -> None:
+    model = image_sequence_classifier(num_classes=3, channels=(4, 8), hidden_size=6).eval()
+    with pytest.raises(ShapeError) as info:
+        model(torch.rand(2, 1, 32, 32))  # columns: F depends on H
+    message = str(info.value)
+    assert "build the model with image_size=(32, 32)" in message
+    assert f"{FLAG}image_size [32,32]" in message
+    assert "in_channels" not in message
+
+
+def test_a_custom_backbone_that_cannot_take_the_frames_names_its_layer() -> None:
+    backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.Conv2d(4, 4, 5))
+    for bridge in CLIP_BRIDGES:
+        with pytest.raises(ShapeError) as info:
+            clip_model(bridge=bridge, in_channels=1, backbone=backbone)
+        message = str(info.value)
+        assert message.startswith("clip_classifier: the backbone's first layer '0'")
+        assert "expects 3 input channels, but input_shape=(1, 16, 16) has C=1" in message
+    with pytest.raises(ShapeError, match=r"feature map is 3x3 when it reaches .* layer '2'"):
+        clip_model(in_channels=3, image_size=(8, 8), backbone=backbone)
 
 
 # --- image_sequence_classifier ---------------------------------------------------------------
@@ -287,6 +381,21 @@ def test_image_sequence_classifier_rejects_bad_configs() -> None:
         image_sequence_classifier(num_layers=0)
     with pytest.raises(ShapeError, match="at least 4"):
         image_sequence_classifier(image_size=(3, 28), channels=(4, 8))
+
+
+@pytest.mark.parametrize("factory", [clip_classifier, image_sequence_classifier])
+def test_an_image_size_too_small_for_the_stages_names_both_fixes(factory: typing.Any) -> None:
+    kwargs = {"num_classes": 3, "channels": (4, 8, 16), "hidden_size": 6}
+    with pytest.raises(ShapeError) as info:
+        factory(image_size=(5, 12), **kwargs)
+    message = str(info.value)
+    assert "each of its 3 stages halves H and W, so both have to be at least 8" in message
+    assert "--model.init_args.model_args.image_size [8,12]" in message
+    assert "--model.init_args.model_args.channels [4,8]" in message  # 5 -> 2 -> 1
+    # Each fix builds, and the model runs on inputs of the size it was built for.
+    for fixed in ({"image_size": (8, 12)}, {"image_size": (5, 12), "channels": (4, 8)}):
+        model = factory(**{**kwargs, **fixed}).eval()
+        assert model(torch.rand(2, *model.example_input_shape)).shape == (2, 3)
 
 
 def forward_shape(model: nn.Module, x: Tensor) -> tuple[int, ...]:

@@ -375,11 +375,27 @@ def test_channels_last_input_gets_the_permute_that_fixes_it(
     torch.testing.assert_close(model(x.permute(order)), model(moved))
 
 
-def test_channel_mismatch_that_is_not_channels_last_keeps_the_plain_hint() -> None:
+def test_channel_mismatch_that_is_not_channels_last_says_what_to_give_or_build() -> None:
     model = build("pool-avg")
-    with pytest.raises(ShapeError, match="Pass channels at axis 1") as info:
-        model(torch.randn(2, 9, 9, 4))  # the last axis is not C=3 either
-    assert "channels-last" not in str(info.value)
+    with pytest.raises(ShapeError) as info:
+        model(torch.randn(2, 9, 9, 4))  # the last axis is not C=3, nor 1 or 3
+    message = str(info.value)
+    assert "channels-last" not in message
+    assert "Give it 3-channel input (channels at axis 1)" in message
+    assert "build the model with input_shape=(9, 9, 4)" in message
+    assert "Pass channels at axis" not in message  # the old hint that named no setting
+
+
+def test_grey_clips_for_an_rgb_model_name_the_input_shape_to_build_with() -> None:
+    model = build("clip-avg")  # input_shape (5, 3, 16, 16)
+    with pytest.raises(ShapeError) as info:
+        model(torch.randn(2, 5, 1, 16, 16))
+    message = str(info.value)
+    assert "build the model with input_shape=(5, 1, 16, 16)" in message
+    assert "a backbone that takes 1 channels" in message
+    # The advice holds: a model built that way takes the input.
+    rebuilt = CNNLSTM(cnn(in_channels=1), GlobalPoolBridge(), input_shape=(5, 1, 16, 16))
+    assert rebuilt(torch.randn(2, 5, 1, 16, 16)).shape == (2, 128)
 
 
 @pytest.mark.parametrize(
@@ -392,11 +408,137 @@ def test_bad_lengths(lengths: list[int], fragment: str) -> None:
         model(torch.randn(2, *CLIP), lengths=torch.tensor(lengths))
 
 
-def test_a_backbone_that_cannot_take_the_input_shape() -> None:
-    with pytest.raises(ShapeError, match=r"backbone takes neither the clip \(B, 5, 1, 16, 16\)"):
-        CNNLSTM(cnn(in_channels=3), GlobalPoolBridge(), input_shape=(5, 1, 16, 16))
-    with pytest.raises(ShapeError, match=r"Sequential cannot take an input of shape \(2, 1, 16"):
-        CNNLSTM(cnn(in_channels=3), GlobalPoolBridge(), input_shape=(1, 16, 16))
+def deep_cnn(in_channels: int = 3) -> nn.Sequential:
+    """conv (same) -> pool /2 -> conv (valid, -2) -> pool /2: needs H, W of at least 8."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3),
+        nn.MaxPool2d(2),
+    )
+
+
+def least_growth_taken(height: int, width: int) -> int:
+    """The least m for which deep_cnn runs on (H + m, W + m) images, found by running it on
+    real tensors one size at a time (the slow obvious way)."""
+    for m in range(64):
+        try:
+            deep_cnn()(torch.zeros(1, 3, height + m, width + m))
+        except RuntimeError:
+            continue
+        return m
+    raise AssertionError("no size up to 63 more works")
+
+
+def test_a_first_layer_with_other_channels_than_input_shape_is_named() -> None:
+    with pytest.raises(ShapeError) as info:
+        CNNLSTM(deep_cnn(in_channels=3), GlobalPoolBridge(), input_shape=(1, 64, 64))
+    message = str(info.value)
+    assert info.value.__cause__ is None
+    assert message.startswith("CNNLSTM: the backbone's first layer '0' (Conv2d(3, 8,")
+    assert "expects 3 input channels, but input_shape=(1, 64, 64) has C=1" in message
+    assert "Change input_shape to (3, 64, 64)" in message
+    assert "build layer '0' with in_channels=1" in message
+    assert "(2, 1, 64, 64)" not in message  # no batch of 2 that the user never gave
+    # Both fixes build.
+    CNNLSTM(deep_cnn(in_channels=3), GlobalPoolBridge(), input_shape=(3, 64, 64))
+    CNNLSTM(deep_cnn(in_channels=1), GlobalPoolBridge(), input_shape=(1, 64, 64))
+
+
+def test_a_frame_cnn_with_other_channels_than_a_clip_is_named() -> None:
+    for backbone in (deep_cnn(in_channels=3), TimeDistributed(deep_cnn(in_channels=3))):
+        with pytest.raises(ShapeError) as info:
+            CNNLSTM(backbone, GlobalPoolBridge(), input_shape=(5, 1, 16, 16))
+        message = str(info.value)
+        assert "first layer '0' (Conv2d(3, 8," in message
+        assert "input_shape=(5, 1, 16, 16) has C=1" in message
+        assert "Change input_shape to (5, 3, 16, 16)" in message
+        if not isinstance(backbone, TimeDistributed):
+            assert "backbone takes neither the clip (B, 5, 1, 16, 16)" in message
+            assert "nor its frames (B*T, 1, 16, 16). For its frames:" in message
+
+
+# input_shape, the layer that fails, its type, the map it gets (by hand: pool /2, valid conv -2).
+TOO_SMALL = [
+    ((3, 5, 5), "3", "Conv2d(8, 16", "2x2"),
+    ((3, 7, 9), "4", "MaxPool2d(kernel_size=2", "1x2"),  # 3x4 after the pool, 1x2 after conv
+    ((4, 3, 6, 6), "4", "MaxPool2d(kernel_size=2", "1x1"),
+]
+
+
+@pytest.mark.parametrize(("input_shape", "layer", "layer_repr", "size"), TOO_SMALL)
+def test_a_cnn_too_deep_for_the_input_names_the_layer_size_and_smallest_input(
+    input_shape: tuple[int, ...], layer: str, layer_repr: str, size: str
+) -> None:
+    with pytest.raises(ShapeError) as info:
+        CNNLSTM(deep_cnn(), GlobalPoolBridge(), input_shape=input_shape)
+    message = str(info.value)
+    assert info.value.__cause__ is None
+    assert (
+        f"the feature map is {size} when it reaches the backbone's layer '{layer}' ({layer_repr}"
+        in message
+    )
+    assert f"fewer pooling or strided layers before layer '{layer}'" in message
+    lead = "B*T" if len(input_shape) == 4 else "B"
+    h, w = input_shape[-2] // 2, input_shape[-1] // 2
+    assert f"'2' MaxPool2d -> ({lead}, 8, {h}, {w})" in message  # the sizes up to there
+    # The smallest input it names is the smallest that runs, found here by trying each size.
+    grow = least_growth_taken(*input_shape[-2:])
+    taken = (input_shape[-2] + grow, input_shape[-1] + grow)
+    assert f"H, W of {taken} or more work" in message
+    CNNLSTM(deep_cnn(), GlobalPoolBridge(), input_shape=(*input_shape[:-2], *taken))
+
+
+def test_torch_words_for_a_kernel_larger_than_the_map_are_kept() -> None:
+    with pytest.raises(ShapeError, match="Kernel size can't be greater than actual input size"):
+        CNNLSTM(deep_cnn(), GlobalPoolBridge(), input_shape=(3, 5, 5))
+
+
+def test_an_inner_layer_with_other_channels_than_the_layer_before() -> None:
+    backbone = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(16, 4, 3))
+    with pytest.raises(ShapeError) as info:
+        CNNLSTM(backbone, GlobalPoolBridge(), input_shape=(3, 12, 12))
+    message = str(info.value)
+    assert "layer '2' (Conv2d(16, 4," in message
+    assert "expects 16 input channels, but the layers before it give 8" in message
+    assert "Build layer '2' with in_channels=8" in message
+    assert "(B, 3, 12, 12) -> '0' Conv2d -> (B, 8, 10, 10)" in message
+
+
+def test_a_linear_layer_sized_for_another_input() -> None:
+    backbone = nn.Sequential(
+        nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 8), nn.Unflatten(1, (8, 1, 1))
+    )
+    CNNLSTM(backbone, GlobalPoolBridge(), input_shape=(3, 8, 8))  # what it was built for
+    with pytest.raises(ShapeError) as info:
+        CNNLSTM(backbone, GlobalPoolBridge(), input_shape=(3, 10, 10))
+    message = str(info.value)
+    assert "layer '2' (Linear(in_features=144" in message
+    assert f"gets {4 * 8 * 8}" in message
+    assert f"in_features={4 * 8 * 8}" in message
+
+
+def test_a_backbone_with_its_own_check_keeps_its_message_without_a_stray_batch() -> None:
+    from cnnlstm.models.backbones import SimpleCNN
+
+    with pytest.raises(ShapeError) as info:
+        CNNLSTM(SimpleCNN(1, channels=(4, 8, 16)), GlobalPoolBridge(), input_shape=(1, 4, 4))
+    message = str(info.value)
+    assert "the backbone SimpleCNN cannot take input_shape=(1, 4, 4)" in message
+    assert "probed with a batch of 2, shape (2, 1, 4, 4)" in message  # says where the 2 is from
+    assert "at least 8" in message
+
+
+def test_the_failed_probe_leaves_no_hooks_and_keeps_the_training_flags() -> None:
+    backbone = deep_cnn()
+    backbone.train()
+    backbone[2].eval()
+    with pytest.raises(ShapeError):
+        CNNLSTM(backbone, GlobalPoolBridge(), input_shape=(3, 5, 5))
+    for layer in backbone.modules():
+        assert not layer._forward_hooks and not layer._forward_pre_hooks
+    assert [m.training for m in backbone] == [True, True, False, True, True]
 
 
 def test_a_bridge_that_cannot_take_the_backbone_output() -> None:

@@ -49,7 +49,13 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from cnnlstm.errors import ShapeError
-from cnnlstm.functional import check_lengths, fold_time, format_shape, unfold_time
+from cnnlstm.functional import (
+    channels_last_hint,
+    check_lengths,
+    fold_time,
+    format_shape,
+    unfold_time,
+)
 
 __all__ = [
     "INPUT_CONV_CHUNK_BYTES",
@@ -123,10 +129,35 @@ def _default_groups(hidden_channels: int) -> int:
     return max(g for g in range(1, 9) if hidden_channels % g == 0)
 
 
-def _layout(spatial_dims: int, *, batch_first: bool = True, frame: bool = False) -> str:
+def _axes(spatial_dims: int, *, batch_first: bool = True, frame: bool = False) -> list[str]:
     leading = ["B"] if frame else ["B", "T"] if batch_first else ["T", "B"]
-    axes = [*leading, "C", *_SPATIAL_AXES[spatial_dims]]
-    return "(" + ", ".join(axes) + ")"
+    return [*leading, "C", *_SPATIAL_AXES[spatial_dims]]
+
+
+def _layout(spatial_dims: int, *, batch_first: bool = True, frame: bool = False) -> str:
+    return "(" + ", ".join(_axes(spatial_dims, batch_first=batch_first, frame=frame)) + ")"
+
+
+def _channels_hint(
+    name: str, shape: Sequence[int], in_channels: int, axes: Sequence[str], *, frame: bool
+) -> str:
+    """The message for input with the wrong channels: channels-last, or another ``C``."""
+    axis = list(axes).index("C")
+    got = int(shape[axis])
+    message = (
+        f"{name}: expected {in_channels} input channels (in_channels) on axis {axis} of "
+        f"({', '.join(axes)}), got {got} in {'a frame' if frame else 'an input'} of shape "
+        f"{format_shape(shape)}."
+    )
+    moved = channels_last_hint(shape, in_channels, axes=axes)
+    if moved is None:
+        return (
+            f"{message} Change in_channels to {got} or feed {in_channels}-channel "
+            f"{'frames' if frame else 'input'}."
+        )
+    last = int(shape[-1])
+    then = "" if last == in_channels else f" Then change in_channels to {last}."
+    return f"{message} {moved}{then}"
 
 
 #: The start of the warning torch gives for a "same"-padded convolution with an even kernel.
@@ -394,10 +425,9 @@ class _ConvLSTMCellNd(nn.Module):
                 f"dimensions, got a {x_t.dim()}-D tensor of shape {format_shape(x_t.shape)}." + hint
             ) from None
         if x_t.shape[1] != self.in_channels:
+            axes = _axes(self.spatial_dims, frame=True)
             raise ShapeError(
-                f"{name}: expected {self.in_channels} input channels (in_channels), got "
-                f"{x_t.shape[1]} in a frame of shape {format_shape(x_t.shape)}. Change "
-                f"in_channels to {x_t.shape[1]} or feed frames with {self.in_channels} channels."
+                _channels_hint(name, x_t.shape, self.in_channels, axes, frame=True)
             ) from None
         if self.padding == "valid" and min(self.state_size(x_t.shape[2:])) < 1:
             raise ShapeError(
@@ -664,10 +694,9 @@ class _ConvLSTMNd(nn.Module):
                 f"{format_shape(shape)} ({len(shape)}-D).{''.join(hints)}"
             ) from None
         if shape[2] != self.in_channels:
+            axes = _axes(self.spatial_dims, batch_first=self.batch_first)
             raise ShapeError(
-                f"{name}: expected {self.in_channels} input channels (in_channels) on axis 2 of "
-                f"{self._layout()}, got {shape[2]} in shape {format_shape(shape)}. Change "
-                f"in_channels to {shape[2]} or feed {self.in_channels}-channel frames."
+                _channels_hint(name, shape, self.in_channels, axes, frame=False)
             ) from None
         if min(shape) < 1:
             raise ShapeError(

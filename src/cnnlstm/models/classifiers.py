@@ -32,6 +32,7 @@ from cnnlstm.functional import (
     SPATIAL_ORDERS,
     PoolName,
     StepsName,
+    channels_last_hint,
     check_lengths,
     format_shape,
 )
@@ -40,7 +41,7 @@ from cnnlstm.layers.pooling import GlobalPoolBridge
 from cnnlstm.layers.spatial import SpatialSequence
 from cnnlstm.layers.time_distributed import TimeDistributed
 from cnnlstm.models.backbones import NORMS, NormName, SimpleCNN
-from cnnlstm.models.cnnlstm import CNNLSTM, _channels_last_hint, probe_output_shape
+from cnnlstm.models.cnnlstm import CNNLSTM, probe_backbone
 from cnnlstm.models.registry import (
     check_choice,
     check_ints,
@@ -92,6 +93,34 @@ class CNNLSTMClassifier(CNNLSTM):
         """One example's shape without the batch axis: ``(T, C, H, W)`` or ``(C, H, W)``."""
         return tuple(self.input_shape)
 
+    def _rebuild_hint(self, example_shape: tuple[int, ...]) -> str:
+        """The factory settings (``in_channels``, ``image_size``) that fit ``example_shape``."""
+        return _rebuild_with(self.input_shape, example_shape)
+
+
+def _rebuild_with(built: Sequence[int], example_shape: Sequence[int]) -> str:
+    """How to build a factory's model for one example of ``example_shape`` (C, H, W last).
+
+    Names the factory settings that differ from the ``built`` example shape, as Python
+    arguments and as the command line's options, or ``""`` when none does.
+
+    Example:
+        >>> _rebuild_with((8, 3, 64, 64), (8, 1, 64, 64))
+        'build the model with in_channels=1 (on the command line: --model.init_args.model_args.in_channels 1)'
+    """  # noqa: E501
+    changes: list[tuple[str, str, str]] = []
+    if example_shape[-3] != built[-3]:
+        c = int(example_shape[-3])
+        changes.append(("in_channels", f"{c}", f"{c}"))
+    if tuple(example_shape[-2:]) != tuple(built[-2:]):
+        h, w = (int(s) for s in example_shape[-2:])
+        changes.append(("image_size", f"({h}, {w})", f"[{h},{w}]"))
+    if not changes:
+        return ""
+    python = " and ".join(f"{name}={value}" for name, value, _ in changes)
+    cli = " ".join(f"--model.init_args.model_args.{name} {value}" for name, _, value in changes)
+    return f"build the model with {python} (on the command line: {cli})"
+
 
 def _check_clip(who: str, x: Tensor, example: tuple[int, ...]) -> None:
     """ShapeError unless ``x`` is a clip ``(B, T, C, H, W)`` with the example's ``C``."""
@@ -109,12 +138,13 @@ def _check_clip(who: str, x: Tensor, example: tuple[int, ...]) -> None:
             f"{x.dim()}-D tensor of shape {format_shape(x.shape)}.{hint}"
         ) from None
     if x.shape[2] != c:
-        hint = (
-            f"This looks channels-last {_channels_last_hint(5)}"
-            if x.shape[-1] == c
-            else f"Put the channels after the time axis, or build the model with "
-            f"in_channels={x.shape[2]}."
-        )
+        moved = channels_last_hint(x.shape, c)
+        if moved is not None:
+            rebuild = _rebuild_with(example, (x.shape[-1], *x.shape[2:4]))
+            hint = moved + (f" Then {rebuild}." if rebuild else "")
+        else:
+            rebuild = _rebuild_with(example, x.shape[2:])
+            hint = f"Give it {c}-channel frames (channels at axis 2), or {rebuild}."
         raise ShapeError(
             f"{who}: expected C={c} channels at axis 2 of (B, T, C, H, W), got shape "
             f"{format_shape(x.shape)}. {hint}"
@@ -173,7 +203,12 @@ class ConvLSTMClassifier(nn.Module):
         self.backbone = (
             backbone if isinstance(backbone, TimeDistributed) else TimeDistributed(backbone)
         )
-        feature_shape = probe_output_shape(self.backbone, (2, *self.input_shape))
+        feature_shape = probe_backbone(
+            self.backbone,
+            (2, *self.input_shape),
+            input_shape=self.input_shape,
+            who="ConvLSTMClassifier",
+        )
         if len(feature_shape) != 5:
             raise ShapeError(
                 f"ConvLSTMClassifier: the backbone has to turn each frame into a feature map "
@@ -264,7 +299,12 @@ class SingleFrameClassifier(nn.Module):
                 f"{input_shape!r}."
             )
         self.backbone = backbone.module if isinstance(backbone, TimeDistributed) else backbone
-        feature_shape = probe_output_shape(self.backbone, (2, *self.input_shape[1:]))
+        feature_shape = probe_backbone(
+            self.backbone,
+            (2, *self.input_shape[1:]),
+            input_shape=self.input_shape[1:],
+            who="SingleFrameClassifier",
+        )
         if len(feature_shape) != 4:
             raise ShapeError(
                 f"SingleFrameClassifier: the backbone has to turn a frame into a feature map "
@@ -315,14 +355,31 @@ def _frame_backbone(
     if backbone is None:
         widths = check_ints(who, "channels", channels)
         cnn = SimpleCNN(in_channels, channels=widths, norm=norm)
-        cnn.output_shape((1, *frame_shape))  # ShapeError now if the image is too small
+        _, height, width = frame_shape
+        if min(height, width) < cnn.reduction:  # fails now, not at the first batch
+            least = cnn.reduction
+            fits = min(height, width).bit_length() - 1  # the stages that image_size allows
+            flag = "--model.init_args.model_args."
+            fewer = (
+                f", or with fewer channels entries ({flag}channels "
+                f"[{','.join(str(c) for c in widths[:fits])}])"
+                if fits >= 1
+                else ""
+            )
+            raise ShapeError(
+                f"{who}: image_size=({height}, {width}) is too small for channels="
+                f"{list(widths)}: each of its {len(widths)} stages halves H and W, so both have "
+                f"to be at least {least}. Build the model with image_size of at least "
+                f"({least}, {least}) and inputs of that size ({flag}image_size "
+                f"[{max(height, least)},{max(width, least)}]){fewer}."
+            )
         return cnn, cnn.out_channels
     if not isinstance(backbone, nn.Module):
         raise ConfigError(
             f"{who}: backbone has to be an nn.Module or None, but got {type(backbone).__name__}."
         )
     frame_cnn = backbone.module if isinstance(backbone, TimeDistributed) else backbone
-    shape = probe_output_shape(frame_cnn, (2, *frame_shape))
+    shape = probe_backbone(frame_cnn, (2, *frame_shape), input_shape=frame_shape, who=who)
     if len(shape) != 4:
         raise ConfigError(
             f"{who}: backbone has to map images (B, C, H, W) to feature maps (B, C', H', W'), "
