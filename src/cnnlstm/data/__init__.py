@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from cnnlstm.data.arrays import ArrayDataset
-from cnnlstm.data.collate import pad_collate, pad_sequences
+from cnnlstm.data.collate import ctc_collate, pad_collate, pad_sequences
 from cnnlstm.data.digit_images import DigitImages
 from cnnlstm.data.mnist import load_mnist, read_idx, render_digits
 from cnnlstm.data.moving_digits import DigitClips, MovingDigits
@@ -62,6 +62,7 @@ __all__ = [
     "TextLinesDataModule",
     "VideoDataModule",
     "VideoFolder",
+    "ctc_collate",
     "load_mnist",
     "pad_collate",
     "pad_sequences",
