@@ -19,7 +19,8 @@ from cnnlstm import cli
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 VIDEO = CONFIGS[0].parent / "video_folder.yaml"
-GENERATED = [path for path in CONFIGS if path != VIDEO]  # data drawn by a DataModule itself
+TEXT = CONFIGS[0].parent / "text_folder.yaml"  # run by tests/data/test_text_folder.py
+GENERATED = [path for path in CONFIGS if path not in (VIDEO, TEXT)]  # data drawn by a DataModule
 SHORT = [
     "--trainer.max_steps=2",
     "--trainer.limit_val_batches=1",
