@@ -3,6 +3,8 @@ resizing, the alphabet, each bad input, and the text_folder config run by the co
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -470,6 +472,16 @@ def test_fit_then_predict_with_the_config(
     assert saved["predictions"] == expected
     assert all(expected)  # strings, not blanks
     assert all(set(text) <= set(task.alphabet) for text in expected)
+    written = Path("runs/text_folder/predictions/predictions.csv").read_text(encoding="utf-8")
+    table = list(csv.DictReader(io.StringIO(written)))
+    assert [row["file"] for row in table] == list(names)
+    assert [row["predicted"] for row in table] == expected
+    assert [row["true"] for row in table] == ["", "", ""] and [r["item"] for r in table] == [
+        "0",
+        "1",
+        "2",
+    ]
+    assert "predictions.csv (lines under" in capsys.readouterr().out
 
 
 @pytest.mark.usefixtures("_in_tmp_dir_on_one_thread")

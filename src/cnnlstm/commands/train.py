@@ -198,6 +198,42 @@ def prediction_rows(
     return rows
 
 
+def text_rows(
+    texts: Sequence[str],
+    positions: Sequence[int],
+    items: Sequence[tuple[str, str | None]],
+    indices: Sequence[int],
+) -> list[dict[str, str]]:
+    """One CSV row per predicted text line: ``file``, ``predicted``, ``true`` (empty when not
+    known) and ``item`` (its index in ``predictions.pt``), in prediction order.
+
+    Args:
+        texts: the decoded strings, in prediction order.
+        positions: each string's position in the predict set.
+        items: ``(file, true text or None)`` by position (``predict_items()``).
+        indices: each string's index as ``predictions.pt`` gives it.
+
+    Example:
+        >>> text_rows(["ab"], [1], [("a.png", None), ("b.png", "ab")], [7])
+        [{'file': 'b.png', 'predicted': 'ab', 'true': 'ab', 'item': '7'}]
+    """
+    rows = []
+    for text, position, index in zip(texts, positions, indices, strict=True):
+        file, true = items[position]
+        rows.append({"file": file, "predicted": text, "true": true or "", "item": str(index)})
+    return rows
+
+
+def _text_summary(rows: Sequence[dict[str, str]]) -> str:
+    """``40 lines; 13 of 40 lines of a known text read exactly``."""
+    text = f"{len(rows)} line{'' if len(rows) == 1 else 's'}"
+    known = [row for row in rows if row["true"]]
+    if known:
+        right = sum(row["predicted"] == row["true"] for row in known)
+        text += f"; {right} of {len(known)} lines of a known text read exactly"
+    return text
+
+
 def _summary(rows: Sequence[dict[str, str]]) -> str:
     """``6 clips; predicted '3' 4x, '7' 2x; accuracy 0.500 (3 of 6 clips of a known class)``."""
     counts = Counter(row["predicted"] for row in rows).most_common()
@@ -240,7 +276,10 @@ class PredictionWriter(BasePredictionWriter):
     (empty when not known), ``top3`` and ``items`` (the clip's indices in ``predictions.pt``). It is
     written to a temporary file and then renamed, so a reader never sees half a file. A line
     then says how many clips were predicted as what, and the accuracy when classes are known.
-    A run that writes no CSV removes the one an earlier run left beside the ``.pt``.
+    A recognizer whose DataModule names its predict items (``predict_items()`` giving
+    ``(file, text or None)``, as :class:`~cnnlstm.data.text_folder.TextLineDataModule` does)
+    gets a CSV too, with the columns of :func:`text_rows`: ``file``, ``predicted``, ``true`` and
+    ``item``. A run that writes no CSV removes the one an earlier run left beside the ``.pt``.
 
     Before predicting, a classifier that predicts another number of classes than its data has
     (a checkpoint trained on other class folders) stops the run with a :class:`ConfigError`.
@@ -339,17 +378,29 @@ class PredictionWriter(BasePredictionWriter):
         count = len(joined)
         print(f"cnnlstm: wrote {count} predictions to {self.path}")
         self.csv_path = None
+        data: Any = getattr(trainer, "datamodule", None)
         classes = _classes_of(trainer, pl_module)
-        if several or trainer.world_size != 1 or classes is None or not isinstance(joined, Tensor):
+        lines = (
+            not several
+            and isinstance(joined, list)
+            and all(isinstance(t, str) for t in joined)
+            and callable(getattr(data, "predict_items", None))
+        )
+        if several or trainer.world_size != 1 or not (lines or classes is not None):
             if trainer.world_size == 1:  # a CSV of an earlier run would not match the new .pt
                 (folder / "predictions.csv").unlink(missing_ok=True)
             return
-        data: Any = getattr(trainer, "datamodule", None)
         items = data.predict_items()  # by position in the predict set
-        table = prediction_rows(joined, positions, items, classes)
-        index_of = dict(zip(positions, where, strict=True))
-        for row in table:  # the items column lists what predictions.pt calls them
-            row["items"] = " ".join(str(index_of[int(p)]) for p in row["items"].split())
+        if lines:
+            table = text_rows(joined, positions, items, where)
+        elif isinstance(joined, Tensor) and classes is not None:
+            table = prediction_rows(joined, positions, items, classes)
+            index_of = dict(zip(positions, where, strict=True))
+            for row in table:  # the items column lists what predictions.pt calls them
+                row["items"] = " ".join(str(index_of[int(p)]) for p in row["items"].split())
+        else:
+            (folder / "predictions.csv").unlink(missing_ok=True)
+            return
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=list(table[0]) if table else ["clip"])
         writer.writeheader()
@@ -358,8 +409,10 @@ class PredictionWriter(BasePredictionWriter):
         with atomic_file(self.csv_path) as temp:
             temp.write_text(text.getvalue(), encoding="utf-8")
         source = getattr(data, "predict_source", None)
-        under = f" (clips under {source})" if source is not None else ""
-        print(f"cnnlstm: wrote {self.csv_path}{under}: {_summary(table)}")
+        kind = "lines" if lines else "clips"
+        under = f" ({kind} under {source})" if source is not None else ""
+        summary = _text_summary(table) if lines else _summary(table)
+        print(f"cnnlstm: wrote {self.csv_path}{under}: {summary}")
 
 
 class TaskEarlyStopping(EarlyStopping):
