@@ -14,6 +14,7 @@ import torch
 from rich.console import Console
 
 from cnnlstm import cli
+from cnnlstm.errors import DataError
 
 
 def test_demo_prints_every_stage_of_every_model_and_exits_0(
@@ -306,3 +307,22 @@ def test_end_distributed_destroys_the_process_group(tmp_path: Path) -> None:
     assert dist.is_initialized()
     cli._end_distributed()
     assert not dist.is_initialized()
+
+
+class _Broken(torch.utils.data.Dataset[int]):
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> int:
+        raise DataError(f"clip {index}: unreadable; re-encode it")
+
+
+def test_an_error_from_a_loader_worker_keeps_only_its_message() -> None:
+    from cnnlstm.cli import _one_line
+
+    loader = torch.utils.data.DataLoader(_Broken(), num_workers=1)
+    with pytest.raises(DataError) as caught:
+        next(iter(loader))
+    assert "Original Traceback" in str(caught.value)  # what torch re-raises
+    assert _one_line(caught.value) == "clip 0: unreadable; re-encode it"
+    assert _one_line(DataError("a\n b")) == "a b"

@@ -550,7 +550,17 @@ def _command_modules() -> dict[str, Any]:
 
 
 def _one_line(error: BaseException) -> str:
-    return " ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    """The error's message on one line. An error raised in a DataLoader worker comes back as
+    "Caught X in DataLoader worker process N. Original Traceback ...": keep its message only."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if len(lines) > 1 and lines[1].startswith("Original Traceback"):
+        kind = type(error)
+        heads = (f"{kind.__module__}.{kind.__qualname__}: ", f"{kind.__qualname__}: ")
+        starts = [i for i, line in enumerate(lines) if line.startswith(heads)]
+        if starts:
+            first = lines[starts[-1]]
+            lines = [first[first.index(": ") + 2 :], *lines[starts[-1] + 1 :]]
+    return " ".join(lines)
 
 
 def _end_distributed() -> None:
