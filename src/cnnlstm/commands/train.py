@@ -766,6 +766,7 @@ def build_cli(argv: Sequence[str], **kwargs: Any) -> CNNLSTMCLI:
     # the tasks and DataModules are imported so that short names find them: --model ForecastTask
     importlib.import_module("cnnlstm.tasks")
     importlib.import_module("cnnlstm.data.datamodules")
+    importlib.import_module("cnnlstm.data.text_folder")  # so --data TextLineDataModule resolves
     kwargs.setdefault("run_name", run_name(argv))
     with warnings.catch_warnings():
         # LightningCLI warns when sys.argv has arguments too (under pytest, or for compare)

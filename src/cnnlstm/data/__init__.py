@@ -20,24 +20,28 @@ from cnnlstm.data.text_lines import TextLines
 from cnnlstm.data.video import FrameFolder, VideoFolder
 
 if TYPE_CHECKING:
-    from cnnlstm.data.datamodules import (
-        ArrayDataModule,
+    from cnnlstm.data.array_module import ArrayDataModule
+    from cnnlstm.data.generated_modules import (
         DigitClipsDataModule,
         DigitImagesDataModule,
         MovingDigitsDataModule,
-        SensorDataModule,
         TextLinesDataModule,
-        VideoDataModule,
     )
+    from cnnlstm.data.sensor_module import SensorDataModule
+    from cnnlstm.data.text_folder import TextLineDataModule, TextLineFolder
+    from cnnlstm.data.video_module import VideoDataModule
 
+# name -> the module that defines it (these import Lightning)
 _LAZY = {
-    "ArrayDataModule",
-    "DigitClipsDataModule",
-    "DigitImagesDataModule",
-    "MovingDigitsDataModule",
-    "SensorDataModule",
-    "TextLinesDataModule",
-    "VideoDataModule",
+    "ArrayDataModule": "cnnlstm.data.array_module",
+    "DigitClipsDataModule": "cnnlstm.data.generated_modules",
+    "DigitImagesDataModule": "cnnlstm.data.generated_modules",
+    "MovingDigitsDataModule": "cnnlstm.data.generated_modules",
+    "SensorDataModule": "cnnlstm.data.sensor_module",
+    "TextLineDataModule": "cnnlstm.data.text_folder",
+    "TextLineFolder": "cnnlstm.data.text_folder",
+    "TextLinesDataModule": "cnnlstm.data.generated_modules",
+    "VideoDataModule": "cnnlstm.data.video_module",
 }
 
 __all__ = [
@@ -58,6 +62,8 @@ __all__ = [
     "SensorPlant",
     "SensorWindows",
     "StandardScaler",
+    "TextLineDataModule",
+    "TextLineFolder",
     "TextLines",
     "TextLinesDataModule",
     "VideoDataModule",
@@ -75,5 +81,5 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module("cnnlstm.data.datamodules"), name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'cnnlstm.data' has no attribute {name!r}")

@@ -35,7 +35,7 @@ class DigitImages(Dataset[tuple[Tensor, Tensor]]):
 
     ``start`` shifts the items along the split, so that datasets of one split with the same seed
     and disjoint ranges ``[start, start + num_samples)`` share no item (this is how
-    :class:`~cnnlstm.data.datamodules.DigitImagesDataModule` keeps validation apart from
+    :class:`~cnnlstm.data.DigitImagesDataModule` keeps validation apart from
     training).
 
     Args:

@@ -39,7 +39,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from cnnlstm.data.datamodules import _LoaderMixin, split_sizes
+from cnnlstm.data.loading import _LoaderMixin, split_sizes
 from cnnlstm.data.video import natural_key, visible_entries
 from cnnlstm.errors import ConfigError, DataError
 
