@@ -120,6 +120,25 @@ class _LoaderMixin(pl.LightningDataModule):
         """The test batches, for ``predict``."""
         return self._loader("test", shuffle=False)
 
+    def _folder_predict_loader(self) -> Any:
+        """``predict_set`` batches in order, for a module with ``predict_root`` (its set up, or
+        the test split of ``root``).
+
+        Raises:
+            DataError: when there is nothing to predict on: no ``predict_root`` and no test split.
+        """
+        if getattr(self, "predict_set", None) is None:
+            self.setup("predict")
+        found = getattr(self, "predict_set", None)
+        if found is None or len(found) == 0:
+            raise DataError(
+                f"{type(self).__name__}: nothing to predict on: predict_root is not set and the "
+                f"test split of {getattr(self, 'root', '?')} is empty "
+                f"(test_split={getattr(self, 'test_split', None)!r}); pass "
+                f"--data.init_args.predict_root FOLDER, or a test_split above 0."
+            )
+        return self._loader("predict", shuffle=False)
+
 
 def _permutation(total: int, seed: int) -> list[int]:
     return [int(i) for i in torch.randperm(total, generator=torch.Generator().manual_seed(seed))]

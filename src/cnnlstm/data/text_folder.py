@@ -681,12 +681,4 @@ class TextLineDataModule(_LoaderMixin):
         Raises:
             DataError: when there is nothing to predict on: no ``predict_root`` and no test split.
         """
-        if self.predict_set is None:
-            self.setup("predict")
-        if self.predict_set is None or len(self.predict_set) == 0:  # type: ignore[arg-type]
-            raise DataError(
-                f"TextLineDataModule: nothing to predict on: predict_root is not set and the "
-                f"test split of {self.root} is empty (test_split={self.test_split!r}); pass "
-                f"--data.init_args.predict_root FOLDER, or a test_split above 0."
-            )
-        return self._loader("predict", shuffle=False)
+        return self._folder_predict_loader()
