@@ -40,6 +40,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from cnnlstm.data.loading import _LoaderMixin, split_sizes
+from cnnlstm.data.text_lines import check_alphabet
 from cnnlstm.data.video import natural_key, visible_entries
 from cnnlstm.errors import ConfigError, DataError
 
@@ -122,17 +123,6 @@ def _read_csv(path: Path) -> list[tuple[int, str, str]]:
     return rows
 
 
-def _check_alphabet(alphabet: str) -> None:
-    if not alphabet:
-        raise ValueError("alphabet has to hold at least one character, but got ''")
-    repeated = sorted({c for c in alphabet if alphabet.count(c) > 1})
-    if repeated:
-        raise ValueError(
-            f"alphabet has to hold each character once, but got {alphabet!r} "
-            f"(repeated: {''.join(repeated)!r})"
-        )
-
-
 class TextLineFolder(Dataset[tuple[Tensor, Tensor]]):
     """Line images named in a labels file, with their texts as CTC targets.
 
@@ -206,7 +196,7 @@ class TextLineFolder(Dataset[tuple[Tensor, Tensor]]):
         if ink not in ("auto", "dark", "light"):
             raise ValueError(f"ink has to be 'auto', 'dark' or 'light', but got {ink!r}")
         if alphabet is not None:
-            _check_alphabet(alphabet)
+            check_alphabet(alphabet)
         self.root = Path(root)
         self.height = height
         self.width = width
@@ -331,7 +321,7 @@ class TextLineFolder(Dataset[tuple[Tensor, Tensor]]):
             ValueError: for an empty or repeating alphabet.
             DataError: for a label character outside it, naming the first line that has one.
         """
-        _check_alphabet(alphabet)
+        check_alphabet(alphabet)
         known = set(alphabet)
         for line in self.lines:
             unknown = sorted(set(line.text or "") - known)
@@ -543,7 +533,7 @@ class TextLineDataModule(_LoaderMixin):
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if alphabet is not None:
-            _check_alphabet(alphabet)
+            check_alphabet(alphabet)
         if ink not in ("auto", "dark", "light"):
             raise ValueError(f"ink has to be 'auto', 'dark' or 'light', but got {ink!r}")
         self.save_hyperparameters()

@@ -22,13 +22,32 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from torch import Tensor
 from torch.utils.data import Dataset
 
-__all__ = ["DEFAULT_ALPHABET", "TextLines"]
+__all__ = ["DEFAULT_ALPHABET", "TextLines", "check_alphabet"]
 
 DEFAULT_ALPHABET = string.digits + string.ascii_lowercase
 """``0-9a-z``: 36 characters, 37 classes with the CTC blank."""
 
 
 @functools.lru_cache(maxsize=32)
+def check_alphabet(alphabet: str) -> None:
+    """Check that ``alphabet`` holds at least one character and each one once.
+
+    Raises:
+        ValueError: an empty alphabet, or one with a repeated character (named).
+
+    Example:
+        >>> check_alphabet("abc")
+    """
+    if not alphabet:
+        raise ValueError("alphabet has to hold at least one character, but got ''")
+    repeated = sorted({c for c in alphabet if alphabet.count(c) > 1})
+    if repeated:
+        raise ValueError(
+            f"alphabet has to hold each character once, but got {alphabet!r} "
+            f"(repeated: {''.join(repeated)!r})"
+        )
+
+
 def _font(size: int) -> ImageFont.FreeTypeFont:
     """Pillow's bundled scalable font at ``size`` pixels (needs Pillow >= 10.1 with FreeType)."""
     font = ImageFont.load_default(size=size)
@@ -99,14 +118,7 @@ class TextLines(Dataset[tuple[Tensor, Tensor]]):
             raise ValueError(
                 f"height and width have to be at least 8, but got height={height}, width={width}"
             )
-        if not alphabet:
-            raise ValueError("alphabet has to hold at least one character, but got ''")
-        repeated = sorted({c for c in alphabet if alphabet.count(c) > 1})
-        if repeated:
-            raise ValueError(
-                f"alphabet has to hold each character once, but got {alphabet!r} "
-                f"(repeated: {''.join(repeated)!r})"
-            )
+        check_alphabet(alphabet)
         if not 1 <= min_length <= max_length:
             raise ValueError(
                 f"min_length and max_length have to satisfy 1 <= min_length <= max_length, but "

@@ -11,7 +11,7 @@ from einops import rearrange
 from torch import Tensor
 from torchmetrics.text import CharErrorRate
 
-from cnnlstm.data.text_lines import DEFAULT_ALPHABET
+from cnnlstm.data.text_lines import DEFAULT_ALPHABET, check_alphabet
 from cnnlstm.errors import ConfigError, DataError, ShapeError
 from cnnlstm.functional import format_shape
 from cnnlstm.models.ctc import ctc_beam_decode, ctc_greedy_decode
@@ -94,14 +94,7 @@ class RecognitionTask(TaskBase):
         scheduler: SchedulerName = "cosine",
     ) -> None:
         super().__init__(lr=lr, weight_decay=weight_decay, scheduler=scheduler)
-        if not alphabet:
-            raise ValueError("alphabet has to hold at least one character, but got ''")
-        repeated = sorted({c for c in alphabet if alphabet.count(c) > 1})
-        if repeated:
-            raise ValueError(
-                f"alphabet has to hold each character once, but got {alphabet!r} "
-                f"(repeated: {''.join(repeated)!r})"
-            )
+        check_alphabet(alphabet)
         if decoder not in ("greedy", "beam"):
             raise ValueError(f"decoder has to be 'greedy' or 'beam', but got {decoder!r}")
         if beam_width < 1:
