@@ -471,3 +471,20 @@ def test_array_module_counts_integer_classes_and_refuses_negative_labels(tmp_pat
     np.savez(path, x=np.zeros((12, 2, 3), np.float32), y=np.array([0, -1, 1] * 4))
     with pytest.raises(DataError, match=r"labels\.npz: class labels have to be >= 0, .* is -1"):
         ArrayDataModule(path, batch_size=4).setup()
+
+
+@pytest.mark.parametrize(
+    "module", ["ArrayDataModule", "SensorDataModule", "TextLineDataModule", "VideoDataModule"]
+)
+def test_a_split_count_on_the_command_line_stays_an_int(module: str) -> None:
+    """A count (``--data.init_args.test_split 5``) reaches the module as an int, not 5.0, which
+    the split would read as a fraction out of range."""
+    from jsonargparse import ArgumentParser
+
+    import cnnlstm.data
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(getattr(cnnlstm.data, module), "data", skip={"path", "root"})
+    parsed = parser.parse_args(["--data.test_split", "5", "--data.val_split", "0.2"])
+    assert parsed.data.test_split == 5 and isinstance(parsed.data.test_split, int)
+    assert parsed.data.val_split == 0.2
