@@ -287,3 +287,27 @@ def test_a_batch_of_the_wrong_layout_says_which_layouts_work(
     x, y = clips
     with pytest.raises(ValueError, match=r"\(x, y\) or \(x, lengths, y\), but got a tuple of 4"):
         task.validation_step((x, y, y, y), 0)
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_names_the_setting(tmp_path: Path) -> None:
+    trained = ClassificationTask(model_args=MODEL_ARGS, num_classes=CLASSES)
+    checkpoint = {
+        "state_dict": trained.state_dict(),
+        "hyper_parameters": dict(trained.hparams),
+        "pytorch-lightning_version": pl.__version__,
+    }
+    other = ClassificationTask(model_args=MODEL_ARGS, num_classes=CLASSES + 2)
+    with pytest.raises(ConfigError) as caught:  # as Trainer.test(ckpt_path=...) loads it
+        other.on_load_checkpoint(checkpoint)
+    message = str(caught.value)
+    assert "the checkpoint's weights do not fit this model" in message
+    assert f"model.head.weight: ({CLASSES}, " in message
+    assert f"trained with num_classes={CLASSES} (here {CLASSES + 2})" in message
+    assert "lr=" not in message  # settings that shape no weight are left out
+    path = tmp_path / "trained.ckpt"
+    torch.save(checkpoint, path)
+    with pytest.raises(ConfigError, match="weights do not fit"):  # the override: same check
+        ClassificationTask.load_from_checkpoint(path, num_classes=CLASSES + 2)
+    again = ClassificationTask.load_from_checkpoint(path)  # as trained: loads
+    head = "model.head.weight"
+    assert torch.equal(again.state_dict()[head], trained.state_dict()[head])

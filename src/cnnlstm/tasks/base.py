@@ -28,6 +28,12 @@ SCHEDULERS: tuple[str, ...] = get_args(SchedulerName)
 """The ``scheduler`` names: constant rate, cosine decay to 0, or the one-cycle policy."""
 
 
+_NOT_STRUCTURAL = frozenset(
+    {"lr", "weight_decay", "scheduler", "label_smoothing", "decoder", "beam_width", "_class_path"}
+)
+"""Hyperparameters that change no weight's shape: left out of a checkpoint mismatch message."""
+
+
 class TaskBase(pl.LightningModule):
     """Shared parts of the tasks: model creation, optimizer and schedule, batch unpacking.
 
@@ -91,6 +97,44 @@ class TaskBase(pl.LightningModule):
         if lengths is None:
             return self.model(x)
         return self.model(x, lengths=lengths)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Before a checkpoint's weights are loaded into this task: stop with the settings to
+        change when they cannot fit (a model built with another ``num_classes``, ``alphabet``
+        or size than the one trained), instead of torch's list of shape mismatches.
+
+        Raises:
+            ConfigError: some weight has another shape here than in the checkpoint.
+        """
+        weights = checkpoint.get("state_dict") or {}
+        own = self.state_dict()
+        misfits = [
+            (name, tuple(value.shape), tuple(own[name].shape))
+            for name, value in weights.items()
+            if name in own and isinstance(value, Tensor) and value.shape != own[name].shape
+        ]
+        if not misfits:
+            return
+        trained = checkpoint.get("hyper_parameters") or {}
+        here = dict(self.hparams)
+        differ = [
+            f"{key}={trained[key]!r} (here {here.get(key)!r})"
+            for key in trained
+            if key not in _NOT_STRUCTURAL and trained[key] != here.get(key)
+        ]
+        name, theirs, ours = misfits[0]
+        settings = (
+            f"it was trained with {', '.join(differ)}: set "
+            f"{'these' if len(differ) > 1 else 'that'} under model.init_args as trained"
+            if differ
+            else "build the model with the settings it was trained with"
+        )
+        raise ConfigError(
+            f"{type(self).__name__}: the checkpoint's weights do not fit this model "
+            f"({len(misfits)} differ in shape, e.g. {name}: {format_shape(theirs)} in the "
+            f"checkpoint, {format_shape(ours)} here); {settings} (a checkpoint's classes, "
+            f"alphabet and layer sizes are fixed)."
+        )
 
     def unpack_batch(self, batch: Any, layouts: Mapping[int, str]) -> tuple[Any, ...]:
         """Check that ``batch`` is a tuple with one of the sizes in ``layouts`` and return it.
