@@ -30,7 +30,7 @@ with its own threshold from the same calibration rows (``quantile`` times
 :func:`~cnnlstm.scoring.combine_scores`: ``max(error weight * error score / error threshold,
 held level score / level threshold)``, so :attr:`AnomalyDetector.threshold_` is 1.0. Rows with
 no error score yet carry the level part alone. On valve1 (oracle-threshold F1 0.88, row AUC 0.91,
-against 0.79 and 0.85) it gave F1 0.88, FAR 9 %, MAR 16 %, NAB 42 (the error score: 0.79, 17 %,
+against 0.80 and 0.85) it gave F1 0.88, FAR 9 %, MAR 16 %, NAB 42 (the error score: 0.79, 17 %,
 26 %, 39); on SensorPlant seeds 0-7 0.75 / 7 % / 29 % (0.64 / 9 % / 42 %), and on seeds 8-15,
 not used to choose it, 0.79 / 7 % / 24 % (0.71 / 7 % / 36 %). Then, frozen, one run on all 34
 SKAB files: F1 0.85, FAR 17 %, MAR 15 %, NAB 38 (the error score in the same run: 0.77, 19 %,

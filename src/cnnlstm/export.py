@@ -643,6 +643,8 @@ def checkpoint_metadata(task: nn.Module, checkpoint: dict[str, object]) -> dict[
         >>> meta = checkpoint_metadata(task, {})
         >>> meta["alphabet"], meta["output"].split(";")[1].strip()
         ('ab', 'class 0 is the CTC blank, class k is alphabet[k - 1]')
+        >>> "bright ink (1) on a dark background (0)" in meta["input"]
+        True
     """
     kind = type(task).__name__
     hparams = dict(getattr(task, "hparams", {}))
@@ -653,6 +655,11 @@ def checkpoint_metadata(task: nn.Module, checkpoint: dict[str, object]) -> dict[
         "trained on (frames in [0, 1], channels first)",
         "output": _OUTPUTS.get(kind, "output: what the model's forward returns"),
     }
+    if kind == "RecognitionTask":
+        meta["input"] = (
+            "input: float32 (batch, channels, height, width) text lines as trained (grey: 1 "
+            "channel), bright ink (1) on a dark background (0), at the trained height; any width"
+        )
     for value in checkpoint.values():
         names = value.get("classes") if isinstance(value, dict) else None
         if isinstance(names, list) and names:
