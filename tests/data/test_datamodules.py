@@ -488,3 +488,13 @@ def test_a_split_count_on_the_command_line_stays_an_int(module: str) -> None:
     parsed = parser.parse_args(["--data.test_split", "5", "--data.val_split", "0.2"])
     assert parsed.data.test_split == 5 and isinstance(parsed.data.test_split, int)
     assert parsed.data.val_split == 0.2
+
+
+def test_array_predict_without_a_predict_path_or_a_test_split_says_so(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((20, 3), np.float32))
+    module = ArrayDataModule(tmp_path / "x.npy", y_path=None, test_split=0)
+    with pytest.raises(DataError, match="nothing to predict on: predict_path is not set") as caught:
+        module.predict_dataloader()
+    assert "--data.init_args.predict_path FILE, or a test_split above 0" in str(caught.value)
+    every = ArrayDataModule(tmp_path / "x.npy", test_split=0, predict_path=tmp_path / "x.npy")
+    assert sum(len(batch) for batch in every.predict_dataloader()) == 20

@@ -174,9 +174,13 @@ class ArrayDataModule(_LoaderMixin):
         self.test_set = Subset(data, order[n_train + n_val :])
 
     def predict_dataloader(self) -> Any:
-        """Every sample of ``predict_path`` in order, or the test batches without it."""
-        if self.predict_path is None:
-            return self._loader("test", shuffle=False)
-        if self.predict_set is None:
-            self.setup("predict")
-        return self._loader("predict", shuffle=False)
+        """Every sample of ``predict_path`` in order, or the test batches without it.
+
+        Raises:
+            DataError: when there is nothing to predict on: no ``predict_path`` and no test split.
+        """
+        return self._checked_predict_loader(
+            option="predict_path",
+            value="FILE",
+            split="test" if self.predict_path is None else "predict",
+        )

@@ -120,24 +120,28 @@ class _LoaderMixin(pl.LightningDataModule):
         """The test batches, for ``predict``."""
         return self._loader("test", shuffle=False)
 
-    def _folder_predict_loader(self) -> Any:
-        """``predict_set`` batches in order, for a module with ``predict_root`` (its set up, or
-        the test split of ``root``).
+    def _checked_predict_loader(
+        self, *, option: str = "predict_root", value: str = "FOLDER", split: str = "predict"
+    ) -> Any:
+        """``{split}_set`` batches in order (set up for ``predict`` when not yet), for a module
+        whose ``option`` names what to predict on and whose test split of ``root`` (or ``path``)
+        is used without it.
 
         Raises:
-            DataError: when there is nothing to predict on: no ``predict_root`` and no test split.
+            DataError: when there is nothing to predict on: no ``option`` and no test split.
         """
-        if getattr(self, "predict_set", None) is None:
+        if getattr(self, f"{split}_set", None) is None:
             self.setup("predict")
-        found = getattr(self, "predict_set", None)
+        found = getattr(self, f"{split}_set", None)
         if found is None or len(found) == 0:
+            source = getattr(self, "root", getattr(self, "path", "?"))
             raise DataError(
-                f"{type(self).__name__}: nothing to predict on: predict_root is not set and the "
-                f"test split of {getattr(self, 'root', '?')} is empty "
+                f"{type(self).__name__}: nothing to predict on: {option} is not set and the "
+                f"test split of {source} is empty "
                 f"(test_split={getattr(self, 'test_split', None)!r}); pass "
-                f"--data.init_args.predict_root FOLDER, or a test_split above 0."
+                f"--data.init_args.{option} {value}, or a test_split above 0."
             )
-        return self._loader("predict", shuffle=False)
+        return self._loader(split, shuffle=False)
 
 
 def _permutation(total: int, seed: int) -> list[int]:

@@ -671,4 +671,4 @@ class TextLineDataModule(_LoaderMixin):
         Raises:
             DataError: when there is nothing to predict on: no ``predict_root`` and no test split.
         """
-        return self._folder_predict_loader()
+        return self._checked_predict_loader()

@@ -264,7 +264,7 @@ class VideoDataModule(_LoaderMixin):
         Raises:
             DataError: when there is nothing to predict on: no ``predict_root`` and no test split.
         """
-        return self._folder_predict_loader()
+        return self._checked_predict_loader()
 
     def state_dict(self) -> dict[str, Any]:
         """The class names, which checkpoints keep so that predict can check them."""
