@@ -314,3 +314,119 @@ def test_stream_reads_missing_texts_as_gaps(
     code, streamed, err = _run([*stream, "--missing", "no data"], capsys)
     assert code == 0, err
     assert len(streamed.splitlines()) == 401
+
+
+def _date_time(
+    source: Path, target: Path, *, status: bool = False, swap: int | None = None
+) -> Path:
+    """The file as a plant export with separate ``Datum`` and ``Uhrzeit`` columns: a BOM, a
+    units row, decimal commas, optionally a text ``Status`` column and two rows swapped."""
+    header, rows = _rows(source)
+    if swap is not None:
+        rows[swap], rows[swap + 1] = rows[swap + 1], rows[swap]
+    extra = ["Status"] if status else []
+    lines = [";".join(["Datum", "Uhrzeit", *header[1:], *extra])]
+    lines.append(";".join(["", "", *("bar" for _ in header[1:-2]), "", "", *("" for _ in extra)]))
+    for i, row in enumerate(rows):
+        when = dt.datetime.strptime(row[0], "%Y-%m-%d %H:%M:%S")
+        cells = [f"{when:%d.%m.%Y}", f"{when:%H:%M:%S}", *(c.replace(".", ",") for c in row[1:])]
+        lines.append(";".join(cells + (["RUN" if i % 7 else "IDLE"] if status else [])))
+    target.write_bytes(("\n".join(lines) + "\n").encode("utf-8-sig"))
+    return target
+
+
+def test_decimal_comma_status_column_names_every_sensor(
+    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _date_time(plain["plant"], tmp_path / "export.csv", status=True)
+    sensors = ",".join(_rows(plain["normal"])[0][1:])
+    out = tmp_path / "out.csv"
+    code, _, err = _run([str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), *TINY], capsys)
+    line = _one_error(err)
+    assert code == 2 and "column 'Status': 'IDLE' is not a finite number" in line
+    assert line.endswith(f"(pick the sensor columns with --columns '{sensors}').")
+    # a sensor with historian texts and --missing: the others are still named
+    text = path.read_bytes().decode("utf-8-sig").splitlines()
+    cells = text[40].split(";")
+    cells[5] = "Bad Input"  # Pressure
+    text[40] = ";".join(cells)
+    path.write_bytes("\n".join(text).encode("utf-8-sig"))
+    argv = [str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), "--missing", "Bad Input"]
+    code, _, err = _run([*argv, *TINY], capsys)
+    assert code == 2 and _one_error(err).endswith(
+        f"(pick the sensor columns with --columns '{sensors}')."
+    )
+    code, _, err = _run([*argv, "--columns", sensors, "--nan", "ffill", *TINY], capsys)
+    assert code == 0, err
+
+
+def test_date_and_time_columns_stream_as_offline(
+    plain: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = _date_time(plain["plant"], tmp_path / "export.csv")
+    saved, out = tmp_path / "d.pt", tmp_path / "out.csv"
+    argv = [str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), "--save", str(saved)]
+    code, _, err = _run([*argv, *TINY], capsys)
+    assert code == 0, err
+    offline = pd.read_csv(out)
+    assert offline["datetime"].nunique() == 400
+    # the BOM and the units row come along on standard input, as in the file
+    monkeypatch.setattr(sys, "stdin", io.StringIO(path.read_bytes().decode("utf-8")))
+    code, streamed, err = _run(["-", "--stream", "--load", str(saved)], capsys)
+    assert code == 0, err
+    live = pd.read_csv(io.StringIO(streamed))
+    assert live["datetime"].tolist() == offline["datetime"].tolist()
+    np.testing.assert_allclose(live["score"], offline["score"], atol=1e-5, rtol=0)
+    for given in ("Uhrzeit", "Datum"):  # either half of the pair names the clock
+        monkeypatch.setattr(sys, "stdin", io.StringIO(path.read_bytes().decode("utf-8")))
+        code, streamed, err = _run(
+            ["-", "--stream", "--load", str(saved), "--datetime", given], capsys
+        )
+        assert code == 0, err
+        assert (
+            pd.read_csv(io.StringIO(streamed))["datetime"].tolist() == offline["datetime"].tolist()
+        )
+
+
+@pytest.mark.parametrize("given", ["Uhrzeit", "Datum"])
+def test_datetime_naming_either_column_of_a_pair_reads_both(
+    plain: dict[str, Path], tmp_path: Path, given: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _date_time(plain["plant"], tmp_path / "export.csv")
+    out = tmp_path / "out.csv"
+    code, _, err = _run([str(path), "-o", str(out), "--datetime", given, *TINY], capsys)
+    assert code == 0, err
+    expected = [row[0] for row in _rows(plain["plant"])[1]]  # 2021-01-01 00:00:00 ...
+    assert pd.read_csv(out)["datetime"].tolist() == expected
+
+
+def test_date_and_time_messages_say_the_flags_and_both_columns(
+    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _date_time(plain["plant"], tmp_path / "export.csv")
+    out = tmp_path / "out.csv"
+    code, _, err = _run([str(path), "-o", str(out), "--datetime", "nope", *TINY], capsys)
+    line = _one_error(err)
+    assert code == 2 and "has no datetime column 'nope'" in line
+    assert line.endswith("Pass --datetime none for files without one.")
+    assert "datetime_column" not in line
+    code, _, err = _run([str(path), "-o", str(out), "--datetime", "none", *TINY], capsys)
+    line = _one_error(err)
+    sensors = ",".join(_rows(plain["normal"])[0][1:])
+    assert code == 2 and "column 'Datum': '01.01.2021' is not a finite number" in line
+    assert (
+        f"'Datum' holds dates or times, not readings; leave it out with --columns '{sensors}'"
+        in line
+    )
+    code, _, err = _run(
+        [str(path), "-o", str(out), "--datetime", "none", "--columns", sensors, *TINY], capsys
+    )
+    assert code == 0, err
+    shuffled = _date_time(plain["plant"], tmp_path / "shuffled.csv", swap=250)
+    code, _, err = _run([str(shuffled), "-o", str(out), *TINY], capsys)
+    line = _one_error(err)
+    assert code == 2 and "line 254: time" in line
+    assert "sort the file by 'Datum' and 'Uhrzeit', or pass --datetime none" in line

@@ -278,3 +278,42 @@ def test_a_few_text_readings_in_a_column_of_numbers(tmp_path: Path) -> None:
     # the column of states is named first when it comes first
     with pytest.raises(DataError, match=r"'status': 'RUN' .*columns=\['a'\]\)\.$"):
         SensorCSV(path, window=1, columns=["a", "status"])
+
+
+def test_naming_either_column_of_a_date_and_time_pair_reads_both(tmp_path: Path) -> None:
+    stamps = _stamps(8, dt.datetime(2021, 1, 13, 9, 59, 57))
+    rows = [f"{t:%d.%m.%Y};{t:%H:%M:%S};{i},5" for i, t in enumerate(stamps)]
+    path = _write(tmp_path / "dt.csv", ["Datum;Uhrzeit;a", *rows], bom=True)
+    expected = np.array(stamps, dtype="datetime64[ns]")
+    for given in ("Uhrzeit", "Datum"):
+        data = SensorCSV(path, window=1, datetime_column=given)
+        assert data.time_columns == ["Datum", "Uhrzeit"] and data.feature_names == ["a"]
+        np.testing.assert_array_equal(data.times, expected)
+    rows[3], rows[4] = rows[4], rows[3]
+    path = _write(tmp_path / "swapped.csv", ["Datum;Uhrzeit;a", *rows])
+    with pytest.raises(DataError, match=r"line 6: .*sort the file by 'Datum' and 'Uhrzeit',"):
+        SensorCSV(path, window=1)
+
+
+def test_decimal_comma_text_column_names_every_numeric_column(tmp_path: Path) -> None:
+    rows = [f"{i},5;{2 * i},25;{i % 4};{'RUN' if i % 3 else 'IDLE'}" for i in range(12)]
+    path = _write(tmp_path / "s.csv", ["a;b;c;Status", *rows])
+    with pytest.raises(
+        DataError, match=r"\(pick the sensor columns with columns=\['a', 'b', 'c'\]\)"
+    ):
+        SensorCSV(path, window=1)
+    # a column with a historian text among its numbers is still a sensor
+    rows[5] = "Bad Input;10,25;1;RUN"
+    path = _write(tmp_path / "g.csv", ["a;b;c;Status", *rows])
+    with pytest.raises(DataError, match=r"columns=\['a', 'b', 'c'\]\)") as caught:
+        SensorCSV(path, window=1, missing_values=["Bad Input"])
+    assert getattr(caught.value, "suggested_columns", None) == ["a", "b", "c"]
+    # with --datetime none the clock columns are no readings
+    stamps = _stamps(8, dt.datetime(2021, 1, 13, 10, 0, 0))
+    rows = [f"{t:%d.%m.%Y};{t:%H:%M:%S};{i},5" for i, t in enumerate(stamps)]
+    path = _write(tmp_path / "dt.csv", ["Datum;Uhrzeit;a", *rows])
+    with pytest.raises(
+        DataError,
+        match=r"'Datum' holds dates or times, not readings; leave it out with columns=\['a'\]",
+    ):
+        SensorCSV(path, window=1, datetime_column=None)

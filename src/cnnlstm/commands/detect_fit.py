@@ -135,6 +135,7 @@ _FLAGS = (
     ("pass decimal=','", "pass --decimal ,"),
     ("pass decimal='.'", "pass --decimal ."),
     ("pass datetime_column=None", "pass --datetime none"),
+    ("Pass datetime_column=None", "Pass --datetime none"),
 )
 """What SensorCSV's messages say, and what the command line says instead."""
 

@@ -11,6 +11,7 @@ decimal mark from the first row; the cells are read one by one (:func:`_cell`), 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import re
 import sys
@@ -27,7 +28,15 @@ from cnnlstm.commands.detect_fit import (
     _fit,
     _missing,
 )
-from cnnlstm.data.csv_text import _split, _time_name, read_number, sniff_decimal, sniff_delimiter
+from cnnlstm.data.csv_text import (
+    _is_units_row,
+    _split,
+    _time_name,
+    read_number,
+    sniff_decimal,
+    sniff_delimiter,
+)
+from cnnlstm.data.sensor_times import pair_time_columns
 from cnnlstm.detect import StreamScorer
 from cnnlstm.errors import DataError
 
@@ -47,6 +56,11 @@ def _stream(args: argparse.Namespace) -> int:
     if header is None:
         raise DataError("stdin: no header line; expected the column names, then rows.")
     columns = [c.strip() for c in header[1]]
+    first = next(rows, None)
+    if first is not None and _is_units_row(first[1], ".") and _is_units_row(first[1], ","):
+        first = next(rows, None)  # a units row under the header, as SensorCSV skips it
+    if first is not None:
+        rows = itertools.chain([first], rows)
     chosen = _columns(args)
     if chosen is not None and args.load is not None:
         _check_saved_columns(detector, chosen, "--columns")
@@ -57,14 +71,9 @@ def _stream(args: argparse.Namespace) -> int:
             f"detector was fitted on {detector.columns_}."
         )
     others = [c for c in columns if c not in detector.columns_ and c.lower() not in _LABELS]
-    if len(others) > 1 and chosen is None:
-        raise DataError(
-            f"stdin: the columns {others} are neither the detector's sensors "
-            f"{detector.columns_} nor labels; only one (the datetime) may be added, or pass "
-            f"{_columns_flag(detector.columns_)} to read those and leave the rest."
-        )
     # With --columns the columns left over are skipped, but for the datetime: --datetime, else
-    # the first named like one, or the only one left.
+    # the first named like one, or the only one left; a date column and a time-of-day column
+    # beside it are one clock, as SensorCSV reads them.
     named = [c for c in others if _time_name(c)]
     time_name = named[0] if named else others[0] if len(others) == 1 else None
     given = getattr(args, "datetime", "auto")
@@ -72,12 +81,24 @@ def _stream(args: argparse.Namespace) -> int:
         time_name = None
     elif given != "auto":
         if given not in columns:
-            raise DataError(f"stdin: has no datetime column {given!r}; its columns are {columns}.")
+            raise DataError(
+                f"stdin: has no datetime column {given!r}; its columns are {columns}. Pass "
+                f"--datetime none for rows without one."
+            )
         time_name = given
-    time_at = columns.index(time_name) if time_name is not None else None
+    time_names = [] if time_name is None else _time_pair(time_name, columns, first)
+    counted = [c for c in others if c not in time_names[1:]]  # a date + time pair is one
+    if len(counted) > 1 and chosen is None:
+        raise DataError(
+            f"stdin: the columns {others} are neither the detector's sensors "
+            f"{detector.columns_} nor labels; only the datetime (or a date and a time column) "
+            f"may be added, or pass {_columns_flag(detector.columns_)} to read those and leave "
+            f"the rest."
+        )
+    time_at = [columns.index(name) for name in time_names]
     sensor_at = [columns.index(c) for c in detector.columns_]
     scorer: StreamScorer = detector.stream()
-    print(f"{'datetime' if time_at is not None else 'row'},score,anomaly", file=out, flush=True)
+    print(f"{'datetime' if time_at else 'row'},score,anomaly", file=out, flush=True)
     last: np.ndarray | None = None
     decimal = getattr(args, "decimal", "auto")
     gaps = {word.lower() for word in _missing(args)}
@@ -100,9 +121,21 @@ def _stream(args: argparse.Namespace) -> int:
             values[holes] = last[holes]
         last = values
         score, flag = scorer.update(values)
-        when = _stream_time(cells[time_at], line) if time_at is not None else str(count)
+        clock = " ".join(cells[i].strip() for i in time_at)
+        when = _stream_time(clock, line) if time_at else str(count)
         print(f"{when},{score:.8g},{flag}", file=out, flush=True)
     return 0
+
+
+def _time_pair(name: str, columns: list[str], first: tuple[int, list[str]] | None) -> list[str]:
+    """``[name]``, or the date and time-of-day columns ``name`` is one of (read from the first
+    row)."""
+    if first is None or len(first[1]) != len(columns):
+        return [name]
+    import pandas as pd
+
+    frame = pd.DataFrame([[cell.strip() for cell in first[1]]], columns=columns)
+    return pair_time_columns(frame, name, columns=columns)
 
 
 def _stdin_rows(source: TextIO, sniffed: dict[str, str | None]) -> Iterator[tuple[int, list[str]]]:
@@ -117,6 +150,7 @@ def _stdin_rows(source: TextIO, sniffed: dict[str, str | None]) -> Iterator[tupl
     first = next(lines, None)
     if first is None:
         return
+    first = (first[0], first[1].lstrip("\ufeff"))  # a byte order mark, as read_table drops it
     second = next(lines, None)
     sample = [first[1]] + ([second[1]] if second is not None else [])
     delimiter = sniffed["delimiter"] = sniff_delimiter(sample)

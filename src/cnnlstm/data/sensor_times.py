@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "GAPS_SHOWN",
     "check_time_order",
     "find_time_columns",
+    "pair_time_columns",
     "parse_times",
     "seconds_from_start",
 ]
@@ -69,7 +71,7 @@ def find_time_columns(
                 f"{path}: has no datetime column {datetime_column!r}; its columns are "
                 f"{columns}. Pass datetime_column=None for files without one."
             )
-        return [datetime_column]
+        return pair_time_columns(frame, datetime_column, columns=columns)
     named = [name for name in columns if _time_name(name)]
     if not named:
         head = [str(v).strip() for v in frame[columns[0]].iloc[:_SNIFF_LINES]]
@@ -84,6 +86,30 @@ def find_time_columns(
     if dates and clocks and (dates[0] in named or clocks[0] in named):
         return [dates[0], clocks[0]]
     return named[:1]
+
+
+def pair_time_columns(frame: pd.DataFrame, name: str, *, columns: list[str]) -> list[str]:
+    """``name`` with its partner when it is one half of a date and a time-of-day pair.
+
+    A column of dates (``13.01.2021``) beside a column of times of day (``10:00:00``) is one
+    clock: naming either gives ``[date, time]``; any other column is ``[name]``.
+
+    Example:
+        >>> import pandas as pd
+        >>> frame = pd.DataFrame({"Datum": ["13.01.2021"], "Uhrzeit": ["10:00:00"], "a": [1]})
+        >>> pair_time_columns(frame, "Uhrzeit", columns=list(frame.columns))
+        ['Datum', 'Uhrzeit']
+    """
+    others = [c for c in columns if c != name]
+    if _all_match(frame[name], _CLOCK_ONLY):
+        dates = [c for c in others if _all_match(frame[c], _DATE_ONLY)]
+        if dates:
+            return [dates[0], name]
+    elif _all_match(frame[name], _DATE_ONLY):
+        clocks = [c for c in others if _all_match(frame[c], _CLOCK_ONLY)]
+        if clocks:
+            return [name, clocks[0]]
+    return [name]
 
 
 def parse_times(
@@ -193,7 +219,12 @@ def _longest_step(stamps: pd.Series) -> int:
 
 
 def check_time_order(
-    times: np.ndarray, *, path: Path, lines: np.ndarray, time_column: str | None, gap_factor: float
+    times: np.ndarray,
+    *,
+    path: Path,
+    lines: np.ndarray,
+    time_column: str | Sequence[str] | None,
+    gap_factor: float,
 ) -> list[tuple[int, float]]:
     """Check that the rows are in time order; return the gaps, and warn of them.
 
@@ -201,7 +232,7 @@ def check_time_order(
         times: ``(N,)`` the times, as :func:`parse_times` gives them.
         path: the file, for messages.
         lines: ``(N,)`` the line of the file each row came from, for messages.
-        time_column: the datetime column's name, for messages.
+        time_column: the datetime column's name (or the date's and the time's), for messages.
         gap_factor: steps longer than this many median steps are gaps.
 
     Returns:
@@ -229,10 +260,14 @@ def check_time_order(
             if 1800 <= back <= 7200
             else ""
         )
+        names = (
+            [time_column] if time_column is None or isinstance(time_column, str) else time_column
+        )
+        shown = " and ".join(repr(name) for name in names)
         raise DataError(
             f"{path}: line {lines[row]}: time {_show_time(times, row)} comes before "
             f"{_show_time(times, row - 1)} on line {lines[row - 1]}; rows have to be in "
-            f"time order (sort the file by {time_column!r}, or pass "
+            f"time order (sort the file by {shown}, or pass "
             f"datetime_column=None to read the rows in file order without their times)."
             f"{clock}"
         )

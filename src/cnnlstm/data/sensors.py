@@ -26,6 +26,7 @@ from cnnlstm.data.csv_text import (
     _POINT_DECIMAL,
     WHITESPACE,
     Decimal,
+    _looks_like_time,
     _plain_numbers,
     _units_hint,
     read_number,
@@ -142,7 +143,8 @@ class SensorCSV(SensorWindows):
       datetime / timestamp / time / date (in any case, with ``_`` or units in brackets:
       ``Time (s)``, ``date_time``; also Datum / Zeit / Uhrzeit / Zeitstempel), else the first
       column when its values read as dates. A column of dates beside one of times of day
-      (``Date;Time``) is read as one clock. A time column of plain numbers is taken as seconds.
+      (``Date;Time``) is read as one clock, also when ``datetime_column`` names either of them.
+      A time column of plain numbers is taken as seconds.
       Day-first dates (``13.01.2021``) are told from month-first ones by which reading parses
       every row in time order (dates with dots are day-first when both do); times with an
       offset (``+02:00``) are converted to UTC. Rows have to be in time order; steps longer than
@@ -284,7 +286,7 @@ class SensorCSV(SensorWindows):
                 self.times,
                 path=self.path,
                 lines=self.lines,
-                time_column=self.time_column,
+                time_column=self.time_columns,
                 gap_factor=self.gap_factor,
             )
 
@@ -409,6 +411,12 @@ class SensorCSV(SensorWindows):
                 f"{message}, and no column {self.feature_names} reads as numbers; check "
                 f"the delimiter ({self.delimiter!r}).{hint}"
             )
+        if _looks_like_time(cell):  # a date or time column read as a sensor (no datetime)
+            raise _columns_error(
+                f"{message}: {name!r} holds dates or times, not readings; leave it out with "
+                f"columns={numeric!r}.{hint}",
+                numeric,
+            )
         if len(text_cells) * 2 < len(column):  # mostly numbers: a few readings went wrong
             words = list(dict.fromkeys(str(c) for c in cells.iloc[text_cells]))[:_WORDS_SHOWN]
             error = _columns_error(
@@ -428,6 +436,10 @@ class SensorCSV(SensorWindows):
         """Whether every cell of ``column`` is a number or a missing-value marker."""
         import pandas as pd
 
+        if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
+            column.dtype
+        ):
+            return True  # pandas read it as numbers already (its text has no decimal comma)
         text = column.astype(str).str.strip()
         parsed = pd.to_numeric(_plain_numbers(text, self.decimal), errors="coerce")
         unread = text[parsed.isna().to_numpy()]
