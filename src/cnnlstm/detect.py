@@ -274,6 +274,10 @@ def _as_rows(x: Any, who: str) -> np.ndarray:
         raise DataError(
             f"{who}: expected rows (N, S) of sensor values, got an array of shape {rows.shape}."
         )
+    # One layout for every source: a DataFrame converts to a Fortran-ordered array, and other
+    # strides take other CPU kernels (oneDNN, ATen), whose sums round differently. C order here
+    # makes a DataFrame, a list and an array the same computation, bit for bit, on any CPU.
+    rows = np.ascontiguousarray(rows)
     if not np.isfinite(rows).all():
         bad = np.argwhere(~np.isfinite(rows))[0]
         raise DataError(
