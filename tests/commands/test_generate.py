@@ -1,5 +1,6 @@
-"""``cnnlstm generate``: each generator's file is read back by the project's readers with the
-generator's own items, bad arguments end in one line, and a failed write leaves nothing behind."""
+"""``cnnlstm generate``: each generator's file or folder is read back by the project's readers with
+the generator's own items, bad arguments end in one line, and a failed write leaves nothing
+behind."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from cnnlstm import cli
 from cnnlstm.commands.generate import main, normal_path
@@ -20,8 +22,11 @@ from cnnlstm.data import (
     MovingDigits,
     SensorCSV,
     SensorPlant,
+    TextLineFolder,
     TextLines,
 )
+
+TEXT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "text_folder.yaml"
 
 
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -162,6 +167,37 @@ def test_text_lines_npz_holds_padded_ctc_targets(tmp_path: Path) -> None:
         assert source.decode(target) == source.text(i)
 
 
+def test_text_lines_folder_reads_back_as_the_text_folder_config_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "lines"
+    assert cli.main(["generate", "text-lines", str(out), "--samples", "12", "--seed", "2"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    settings = yaml.safe_load(TEXT_CONFIG.read_text(encoding="utf-8"))
+    data, model = settings["data"]["init_args"], settings["model"]["init_args"]
+    folder = TextLineFolder(
+        out,
+        labels=data["labels"],
+        height=data["height"],
+        width=data["width"],
+        alphabet=model["alphabet"],
+        ink=data["ink"],
+    )
+    source = TextLines(num_samples=12, seed=2)
+    assert sorted(p.name for p in out.iterdir()) == ["labels.tsv"] + [
+        f"line{i:02d}.png" for i in range(12)
+    ]
+    assert [path.name for path in folder.files] == [f"line{i:02d}.png" for i in range(12)]
+    assert folder.texts == [source.text(i) for i in range(12)]
+    for i in range(12):
+        image, target = folder[i]
+        want_image, want_target = source[i]
+        assert image.shape == want_image.shape == (1, 32, 128)
+        torch.testing.assert_close(image, want_image, rtol=0, atol=0.5 / 255 + 1e-6)  # 8-bit
+        assert target.tolist() == want_target.tolist()  # the config's alphabet is the generator's
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder
+
+
 # ----------------------------------------------------------------------------- mistakes
 
 
@@ -178,6 +214,7 @@ def test_text_lines_npz_holds_padded_ctc_targets(tmp_path: Path) -> None:
         (["moving-digits", "m.npz", "--samples", "0"], "--samples has to be a positive int"),
         (["moving-digits", "m.csv"], "OUTPUT has to be a .npz file for moving-digits"),
         (["digit-clips", "c.avi"], "or a folder (no suffix) for PNG frames"),
+        (["text-lines", "t.tsv"], "or a folder (no suffix) for PNG line images and labels.tsv"),
     ],
 )
 def test_mistakes_are_one_line_and_write_nothing(
@@ -193,14 +230,15 @@ def test_mistakes_are_one_line_and_write_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["digit-clips", "text-lines"])
 def test_a_folder_that_holds_files_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "clips").mkdir()
-    (tmp_path / "clips" / "keep.txt").write_text("mine")
-    assert main(["digit-clips", str(tmp_path / "clips"), "--samples", "2"]) == 2
-    assert "has to be a new or empty folder" in _error_line(capsys)
-    assert [p.name for p in (tmp_path / "clips").iterdir()] == ["keep.txt"]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "keep.txt").write_text("mine")
+    assert main([name, str(tmp_path / "data"), "--samples", "2"]) == 2
+    assert f"has to be a new or empty folder for {name}" in _error_line(capsys)
+    assert [p.name for p in (tmp_path / "data").iterdir()] == ["keep.txt"]
 
 
 def test_unknown_name_through_the_main_parser(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,7 @@
                                             [--sensors 8] [--seed 0] [--normal-rows N]
     cnnlstm generate moving-digits digits.npz [--samples 256] [--seed 0]
     cnnlstm generate digit-clips clips.npz | clips/ [--samples 256] [--seed 0]
-    cnnlstm generate text-lines lines.npz [--samples 256] [--seed 0]
+    cnnlstm generate text-lines lines.npz | lines/ [--samples 256] [--seed 0]
 
 What each writes, and what reads it back:
 
@@ -29,11 +29,18 @@ digit-clips     ``.npz``: ``x`` clips ``(N, 10, 1, 32, 32)``, ``y`` the     :cla
 text-lines      ``.npz``: ``x`` images ``(N, 1, 32, 128)``, ``y`` the        :class:`ArrayDataset`
                 targets ``(N, max_length)`` padded with 0 (the CTC blank, so
                 ``TextLines.decode`` drops it), ``lengths`` ``(N,)`` and
-                ``alphabet``
+                ``alphabet``; or, for a path without a suffix, a folder      :class:`TextLineFolder`
+                ``line<i>.png`` (8-bit grayscale, 32 x 128, bright ink on    (``configs/``
+                black) and ``labels.tsv``, one ``line<i>.png<TAB>text``      ``text_folder.yaml``)
+                line per image (UTF-8), texts of ``0-9a-z`` (the config's
+                alphabet)
 =============== ============================================================ ===================
 
 Files are written to a temporary name beside the output and moved into place at the end, so an
-interrupted run never leaves half a file. A folder output has to be new or empty. The image
+interrupted run never leaves half a file (a folder too: it appears whole or not at all). A folder
+output has to be new or empty. The folders are what the own-data configs read by default:
+``cnnlstm generate digit-clips clips/`` for ``configs/video_folder.yaml`` and
+``cnnlstm generate text-lines lines/`` for ``configs/text_folder.yaml``. The image
 generators show a progress bar (rich, on standard error) when it is a terminal.
 """
 
@@ -64,6 +71,8 @@ GENERATORS = ("sensor-plant", "moving-digits", "digit-clips", "text-lines")
 """The names ``cnnlstm generate`` takes."""
 DEFAULT_SAMPLES = 256
 """Samples the image generators write without ``--samples``."""
+_FOLDERS = {"digit-clips": "PNG frames", "text-lines": "PNG line images and labels.tsv"}
+"""The generators that also write a folder (an OUTPUT without a suffix), and what it holds."""
 
 _PLANT_DEFAULTS = {"rows": 2000, "anomalies": 5, "clean_rows": 400, "sensors": 8}
 _PLANT_FLAGS = ("rows", "anomalies", "clean_rows", "sensors", "normal_rows")
@@ -76,8 +85,9 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "output",
         metavar="OUTPUT",
         type=Path,
-        help="the file to write: .csv for sensor-plant, .npz for the others (digit-clips also "
-        "takes a folder, a path without a suffix, for PNG frames)",
+        help="the file to write: .csv for sensor-plant, .npz for the others; digit-clips and "
+        "text-lines also take a folder, a path without a suffix (PNG frames; PNG line images "
+        "and labels.tsv)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     plant = parser.add_argument_group("sensor-plant")
@@ -187,17 +197,18 @@ def _check_args(args: argparse.Namespace) -> None:
         if args.samples is not None and args.samples < 1:
             raise ValueError(f"--samples has to be a positive int, but got {args.samples}")
     output = Path(args.output)
-    folder = args.name == "digit-clips" and not output.suffix
+    holds = _FOLDERS.get(args.name)
+    folder = holds is not None and not output.suffix
     wanted = ".csv" if args.name == "sensor-plant" else ".npz"
     if not folder and output.suffix.lower() != wanted:
-        also = " or a folder (no suffix) for PNG frames" if args.name == "digit-clips" else ""
+        also = f" or a folder (no suffix) for {holds}" if holds is not None else ""
         raise ValueError(
             f"OUTPUT has to be a {wanted} file for {args.name}{also}, but got {str(output)!r}"
         )
     if folder:
         if output.exists() and (not output.is_dir() or any(output.iterdir())):
             raise ValueError(
-                f"OUTPUT has to be a new or empty folder for digit-clips frames, but "
+                f"OUTPUT has to be a new or empty folder for {args.name} {holds}, but "
                 f"{str(output)!r} {'is a file' if not output.is_dir() else 'holds files'}; "
                 f"name a new folder, or a .npz file"
             )
@@ -284,9 +295,13 @@ def _images(args: argparse.Namespace) -> None:
         "digit-clips": _digit_clips_npz,
         "text-lines": _text_lines,
     }
-    if args.name == "digit-clips" and not output.suffix:
+    folders: dict[str, Callable[[int, int, Path], str]] = {
+        "digit-clips": _digit_clips_folder,
+        "text-lines": _text_lines_folder,
+    }
+    if args.name in folders and not output.suffix:
         with atomic_folder(output) as temp:
-            what = _digit_clips_folder(samples, args.seed, temp)
+            what = folders[args.name](samples, args.seed, temp)
     else:
         with atomic_file(output) as temp:
             what = writers[args.name](samples, args.seed, temp)
@@ -392,6 +407,32 @@ def _text_lines(samples: int, seed: int, path: Path) -> str:
     return (
         f"x {tuple(x.shape)} images, y {tuple(y.shape)} targets padded with 0 (the CTC blank), "
         f"lengths, alphabet (read with ArrayDataset)"
+    )
+
+
+def _text_lines_folder(samples: int, seed: int, root: Path) -> str:
+    """``line<i>.png`` and ``labels.tsv`` in ``root``: the layout :class:`TextLineFolder` reads."""
+    from PIL import Image
+
+    from cnnlstm.data.text_lines import TextLines
+
+    data = TextLines(num_samples=samples, seed=seed)
+    width = len(str(samples - 1))
+    labels: list[str] = []
+
+    def keep(index: int, item: Any) -> None:
+        image, target = item
+        name = f"line{index:0{width}d}.png"
+        pixels = np.rint(image[0].numpy() * 255.0).astype(np.uint8)  # (H, W)
+        Image.fromarray(pixels, mode="L").save(root / name)
+        labels.append(f"{name}\t{data.decode(target)}\n")
+
+    _fill(data, samples, "text-lines", keep)
+    (root / "labels.tsv").write_text("".join(labels), encoding="utf-8")
+    return (
+        f"{samples} line images of {data.height} x {data.width} pixels as line<i>.png and "
+        f"their texts in labels.tsv, characters of {data.alphabet!r} "
+        f"(read with cnnlstm.data.TextLineFolder, as configs/text_folder.yaml does)"
     )
 
 
