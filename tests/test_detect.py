@@ -110,6 +110,7 @@ def test_threshold_does_not_depend_on_test_rows(small_rows: np.ndarray) -> None:
     one = quick().fit(train)
     one.score(small_rows[200:])
     two = quick().fit(train)
+    # Two fits of one seed on the same rows run the same ops: the detector promises bitwise.
     assert one.threshold_ == two.threshold_
     np.testing.assert_array_equal(one.score(small_rows), two.score(small_rows))
 
@@ -122,6 +123,7 @@ def test_scores_are_causal(
     before = fitted.score(rows)
     rows[500] += 10.0 * rows[:400].std(axis=0)
     after = fitted.score(rows)
+    # Causal: rows before 500 are computed from the same numbers by the same ops, so bitwise.
     np.testing.assert_array_equal(before[:500], after[:500])
     assert after[500] > before[500] + 1.0
     assert before[0] == 0.0  # row 0 has no prediction
@@ -234,6 +236,7 @@ def test_save_and_load_give_identical_scores(
     assert loaded.columns_ == names and loaded.n_features_ == 8
     assert loaded.window == fitted.window and loaded.smooth == fitted.smooth
     assert loaded.combine == fitted.combine == "max" and loaded.epochs == fitted.epochs
+    # save/load restores the same weights and state: scoring promises bitwise equality.
     np.testing.assert_array_equal(loaded.score(rows[:600]), fitted.score(rows[:600]))
     torch.load(path, weights_only=True)  # plain values and tensors only
     # a file written before the combine option scored with the sensors' mean: it still does

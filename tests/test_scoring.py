@@ -212,6 +212,7 @@ def test_state_dict_round_trip(sensors: tuple[np.ndarray, np.ndarray]) -> None:
     train, test = sensors
     held = HeldShift(**SETTINGS).fit(train)  # type: ignore[arg-type]
     again = HeldShift.from_state_dict(held.state_dict())
+    # A round trip restores the same arrays: scoring promises bitwise equality.
     np.testing.assert_array_equal(again.score(test), held.score(test))
     assert "active=3/4" in repr(again)
 

@@ -589,6 +589,7 @@ def test_dropout_only_in_training(kwargs: dict[str, float]) -> None:
     first, _ = module(x)
     torch.manual_seed(2)
     second, _ = module(x)
+    # In eval mode dropout is skipped, not scaled: the same ops run as in a module without it.
     torch.testing.assert_close(first, second, rtol=0, atol=0)
     torch.testing.assert_close(first, plain(x)[0], rtol=0, atol=0)
 
@@ -622,7 +623,7 @@ def test_state_dict_round_trip() -> None:
     target = ConvLSTM(2, 3, **kwargs)
     target.load_state_dict(source.state_dict())
     x = torch.randn(2, 3, 2, 4, 4)
-    torch.testing.assert_close(target(x)[0], source(x)[0], rtol=0, atol=0)
+    torch.testing.assert_close(target(x)[0], source(x)[0], rtol=0, atol=0)  # same weights, ops
     keys = set(source.state_dict())
     assert "cells.0.input_conv.weight" in keys and "cells.1.hidden_conv.weight" in keys
     assert "cells.0.peephole_f" in keys and "cells.0.hidden_conv.bias" not in keys

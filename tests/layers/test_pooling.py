@@ -180,6 +180,7 @@ def test_state_dict_round_trip_and_trace(pool: str) -> None:
     fresh = GlobalPoolBridge(pool, channels=3)  # type: ignore[arg-type]
     fresh.load_state_dict(bridge.state_dict())
     x = torch.randn(2, 5, 3, 4, 6)
+    # The same weights and input through the same ops: bitwise, on any CPU.
     assert torch.equal(fresh(x), bridge(x))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit.trace is deprecated; shapes become constants

@@ -180,7 +180,7 @@ def test_state_dict_round_trip_and_trace(order: OrderName) -> None:
     assert bridge.state_dict() == {} and inverse.state_dict() == {}
     fresh = SpatialSequence(order)
     fresh.load_state_dict(bridge.state_dict())
-    assert torch.equal(fresh(x), bridge(x))
+    assert torch.equal(fresh(x), bridge(x))  # a reordering of x: no arithmetic, so bitwise
     seq = bridge(x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit.trace is deprecated; shapes become constants

@@ -359,7 +359,7 @@ def test_auto_is_deterministic_and_matches_other_chunkings_in_eval() -> None:
     x = torch.randn(3, 4, 2, 6, 6)
     auto = TimeDistributed(module)
     first = auto(x)
-    assert torch.equal(auto(x), first)
+    assert torch.equal(auto(x), first)  # same module, input and chunking: same kernels
     for chunk_size in (1, 5, "all"):
         torch.testing.assert_close(TimeDistributed(module, chunk_size=chunk_size)(x), first)
 

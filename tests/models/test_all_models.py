@@ -102,6 +102,7 @@ def test_state_dict_round_trip(name: str) -> None:
     with torch.no_grad():
         assert not torch.allclose(model(x), other(x))
         other.load_state_dict(model.state_dict())
+        # Same weights, same input, same ops: a round trip promises bitwise equality.
         torch.testing.assert_close(other(x), model(x), rtol=0, atol=0)
 
 

@@ -173,7 +173,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(
     loaded.eval()
     assert loaded.hparams["model_args"] == MODEL_ARGS
     assert loaded.hparams["num_classes"] == CLASSES
-    with torch.no_grad():
+    with torch.no_grad():  # a checkpoint round trip: the same weights and ops, so bitwise
         assert torch.equal(loaded(clips[0]), task(clips[0]))
 
 

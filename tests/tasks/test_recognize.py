@@ -150,7 +150,7 @@ def test_checkpoint_round_trip_gives_identical_predictions(
     loaded.eval()
     assert loaded.alphabet == DIGITS
     assert loaded.hparams["model_args"] == MODEL_ARGS
-    with torch.no_grad():
+    with torch.no_grad():  # a checkpoint round trip: the same weights and ops, so bitwise
         assert torch.equal(loaded(images), task(images))
         assert loaded.predict_step(images, 0) == task.predict_step(images, 0)
 
