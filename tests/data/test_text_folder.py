@@ -13,7 +13,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-import yaml
 from PIL import Image
 from torch.utils.data import Subset
 
@@ -407,23 +406,6 @@ def _in_tmp_dir_on_one_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def test_the_configs_example_snippet_writes_a_folder_the_config_reads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    text = CONFIG.read_text()
-    assert "cnnlstm fit --config configs/text_folder.yaml" in text
-    snippet = text.split("python - <<'EOF'\n", 1)[1].split("#   EOF", 1)[0]
-    code = "\n".join(line.removeprefix("#   ") for line in snippet.splitlines())
-    assert "num_samples=2000" in code
-    monkeypatch.chdir(tmp_path)
-    exec(compile(code.replace("num_samples=2000", "num_samples=6"), "snippet", "exec"), {})
-    data = yaml.safe_load(text)["data"]["init_args"]
-    folder = TextLineFolder(data["root"], labels=data["labels"], height=data["height"])
-    assert [folder.texts[i] for i in range(6)] == [
-        TextLines(num_samples=6).text(i) for i in range(6)
-    ]
 
 
 @pytest.mark.usefixtures("_in_tmp_dir_on_one_thread")
