@@ -178,6 +178,31 @@ def test_cross_sensor_weights_and_residuals() -> None:
     assert residual[:, 1].std() < 0.15 < residual[:, 2].std()  # explained vs independent
 
 
+@pytest.mark.parametrize(
+    ("rows", "sensors", "ridge"), [(500, 3, 1.0), (60, 40, 0.5), (300, 120, 2.0)]
+)
+def test_cross_sensor_weights_match_one_ridge_fit_per_sensor(
+    rows: int, sensors: int, ridge: float
+) -> None:
+    """The one-inverse path against the textbook: each sensor's ridge fit on the others as an
+    augmented least-squares problem ``[X; sqrt(ridge) I] w = [x_s; 0]``, solved on its own
+    (``rows < sensors`` included: only the penalty makes that one well posed)."""
+    rng = np.random.default_rng(sensors)
+    mixing = rng.normal(size=(sensors, sensors)) / np.sqrt(sensors)
+    x = rng.normal(size=(rows, sensors)) @ mixing + rng.normal(size=sensors) * 10
+    weights = cross_sensor_weights(x, ridge=ridge)
+    centred = x - x.mean(axis=0)
+    for s in range(sensors):
+        others = [o for o in range(sensors) if o != s]
+        design = np.vstack([centred[:, others], np.sqrt(ridge) * np.eye(len(others))])
+        target = np.concatenate([centred[:, s], np.zeros(len(others))])
+        expected = np.linalg.lstsq(design, target, rcond=None)[0]
+        np.testing.assert_allclose(weights[others, s], expected, rtol=1e-7, atol=1e-9)
+        assert weights[s, s] == 0.0
+        intercept = x[:, s].mean() - x.mean(axis=0)[others] @ expected
+        assert weights[sensors, s] == pytest.approx(intercept, rel=1e-7, abs=1e-9)
+
+
 def test_lag1_autocorrelation_matches_a_loop() -> None:
     x = np.random.default_rng(2).normal(size=(50, 3)).cumsum(axis=0)
     for s in range(3):

@@ -140,15 +140,44 @@ def cross_sensor_weights(rows: np.ndarray, *, ridge: float = 1.0) -> np.ndarray:
     mean = x.mean(axis=0)
     centred = x - mean
     weights = np.zeros((n_sensors + 1, n_sensors))
-    for s in range(n_sensors):
-        others = [o for o in range(n_sensors) if o != s]
-        if others:
-            design = centred[:, others]  # (N, S-1)
-            gram = design.T @ design + ridge * np.eye(len(others))
-            coef = np.linalg.lstsq(gram, design.T @ centred[:, s], rcond=None)[0]
-            weights[others, s] = coef
-        weights[n_sensors, s] = mean[s] - mean @ weights[:n_sensors, s]
+    coefficients = _all_regressions(centred, ridge) if ridge > 0 and n_sensors > 1 else None
+    if coefficients is not None:
+        weights[:n_sensors] = coefficients
+    else:  # no penalty (the Gram matrix may be singular): one least-squares problem a sensor
+        for s in range(n_sensors):
+            others = [o for o in range(n_sensors) if o != s]
+            if others:
+                design = centred[:, others]  # (N, S-1)
+                gram = design.T @ design + ridge * np.eye(len(others))
+                coef = np.linalg.lstsq(gram, design.T @ centred[:, s], rcond=None)[0]
+                weights[others, s] = coef
+    weights[n_sensors] = mean - mean @ weights[:n_sensors]
     return weights
+
+
+def _all_regressions(centred: np.ndarray, ridge: float) -> np.ndarray | None:
+    """Every sensor's ridge coefficients on the others from one inverse, or None if unstable.
+
+    With ``P = (X^T X + ridge I)^-1`` over all ``S`` sensors, sensor ``s``'s coefficients on the
+    others are ``-P[o, s] / P[s, s]`` (the block inverse of the Gram matrix; the penalty on
+    ``s``'s own diagonal cancels). One ``(S, S)`` inverse instead of ``S`` solves of size
+    ``S - 1``: 1,000 sensors take under a second instead of minutes.
+
+    Returns:
+        ``(S, S)``: column ``s`` holds sensor ``s``'s coefficients, 0 on the diagonal.
+    """
+    gram = centred.T @ centred  # (S, S)
+    gram[np.diag_indices_from(gram)] += ridge
+    try:
+        inverse = np.linalg.inv(gram)
+    except np.linalg.LinAlgError:
+        return None
+    diagonal = np.diag(inverse).copy()
+    if not (np.isfinite(inverse).all() and (diagonal > 0).all()):
+        return None
+    coefficients = -inverse / diagonal  # (S, S): column s divided by P[s, s]
+    coefficients[np.diag_indices_from(coefficients)] = 0.0
+    return coefficients
 
 
 def cross_sensor_residuals(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
