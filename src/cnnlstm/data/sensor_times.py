@@ -128,7 +128,7 @@ def parse_times(
         carried offsets and were converted to UTC.
 
     Raises:
-        DataError: a cell is empty, or is not a date and time like the rows before it.
+        DataError: a cell is empty, or is not a date and time (like the rows before it).
 
     Example:
         >>> import pandas as pd
@@ -155,11 +155,11 @@ def parse_times(
     stamps, utc = _datetimes(text, path=path, time_column=time_columns[0])
     bad = np.flatnonzero(stamps.isna().to_numpy())
     if len(bad):
-        row = bad[0]
+        row = int(bad[0])
+        like = f" like the rows before it (first row: {text.iloc[0]!r})" if row else ""
         raise DataError(
             f"{path}: line {lines[row]}, column {shown}: {text.iloc[row]!r} is not "
-            f"a date and time like the rows before it (first row: {text.iloc[0]!r})."
-            f"{_units_hint(lines, int(row)) if len(bad) == 1 else ''}"
+            f"a date and time{like}.{_units_hint(lines, row) if len(bad) == 1 else ''}"
         )
     return np.asarray(stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")), utc
 

@@ -26,9 +26,11 @@ from cnnlstm.data.csv_text import (
     _POINT_DECIMAL,
     WHITESPACE,
     Decimal,
+    EncodingNote,
     _looks_like_time,
     _plain_numbers,
     _units_hint,
+    check_encoding,
     read_number,
     read_table,
     sniff_decimal,
@@ -55,6 +57,7 @@ __all__ = [
     "SKAB",
     "WHITESPACE",
     "Decimal",
+    "EncodingNote",
     "NanPolicy",
     "SensorCSV",
     "SensorWindows",
@@ -132,6 +135,11 @@ class SensorCSV(SensorWindows):
 
     Reading:
 
+    - the bytes are decoded with ``encoding``; ``"auto"`` reads a byte order mark (UTF-8,
+      UTF-16, UTF-32), else UTF-8, else (a line is not UTF-8) Windows-1252 with an
+      :class:`EncodingNote` warning that says so and quotes the line as read
+      (:class:`~cnnlstm.data.csv_text.LineDecoder`). NUL and other control bytes make the file
+      binary: a :class:`DataError` that names a gzip, ZIP or Excel file;
     - the delimiter is sniffed from the first lines (``; , \\t |`` or whitespace); a first line
       of numbers (and dates) is data, not a header, and columns are then named ``column0``...;
       blank lines are skipped; a line of units under the header (``degC;bar;...``: text in two
@@ -176,6 +184,8 @@ class SensorCSV(SensorWindows):
         utc: whether the times carried offsets and were converted to UTC.
         units: the units row under the header, ``{column: unit}``, or ``{}``.
         decimal: the decimal mark numbers were read with, ``"."`` or ``","``.
+        encoding: the codec the bytes were decoded with (``"utf-8"``, ``"utf-8-sig"``,
+            ``"utf-16"``, ``"cp1252"``...).
         missing: ``(N, S)`` bool: the feature cells that were gaps before the NaN policy.
         gaps: ``(row, seconds)`` for each long step: the row after it and its length.
         lines: ``(N,)`` the line of the file each row came from (1-based).
@@ -199,11 +209,16 @@ class SensorCSV(SensorWindows):
         missing_values: texts that mean a gap in a sensor column, beside the empty cell,
             ``nan``, ``n/a``, ``null``, ``none``, ``-`` and ``?`` (any case): e.g. a historian's
             ``"Bad Input"`` or ``"No Data"``.
+        encoding: the file's encoding: ``"auto"`` (sniffed) or a codec name (``"utf-8"``,
+            ``"cp1252"``, ``"latin-1"``, ``"utf-16"``...).
 
     Raises:
-        DataError: the file is missing or unreadable, rows are out of time order, a cell is not a
+        DataError: the file is missing, binary or unreadable, its header and rows are
+            separated by different delimiters, rows are out of time order, a cell is not a
             number, a NaN with ``nan_policy="fail"``, a requested column is missing, or there
             are fewer rows than one window. The message names the file and the line or column.
+        ValueError: an argument cannot be used (``encoding`` names no text encoding, a window
+            below 1...).
 
     Example:
         >>> import tempfile
@@ -232,11 +247,13 @@ class SensorCSV(SensorWindows):
         gap_factor: float = 2.0,
         decimal: Decimal = "auto",
         missing_values: Sequence[str] = (),
+        encoding: str = "auto",
     ) -> None:
         if nan_policy not in _NAN_POLICIES:
             raise ValueError(f"nan_policy has to be one of {_NAN_POLICIES}, but got {nan_policy!r}")
         if decimal not in _DECIMALS:
             raise ValueError(f"decimal has to be one of {_DECIMALS}, but got {decimal!r}")
+        check_encoding(encoding)
         if window < 1 or stride < 1:
             raise ValueError(
                 f"window and stride have to be positive ints, but got window={window}, "
@@ -261,8 +278,9 @@ class SensorCSV(SensorWindows):
         self.path = Path(path)
         self.nan_policy = nan_policy
         self.gap_factor = gap_factor
-        table = read_table(self.path, decimal)
+        table = read_table(self.path, decimal, encoding)
         frame, self.lines = table.frame, table.lines
+        self.encoding = table.encoding
         self.delimiter = table.delimiter
         self.decimal: Literal[".", ","] = table.decimal
         self.units: dict[str, str] = table.units
