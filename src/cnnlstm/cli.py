@@ -17,8 +17,9 @@ Commands:
 - ``demo`` builds the three bridges and a ConvLSTM, each in a small model, prints every stage's
   shape, trains each for a few steps on generated data and prints the loss before and after. It
   downloads nothing and finishes in well under a minute on two CPU cores.
-- ``generate``, ``detect`` and ``benchmark`` (also ``bench``) live in :mod:`cnnlstm.commands`:
-  write the built-in data to files, detect anomalies in a sensor file, run the SKAB protocol.
+- ``generate``, ``detect``, ``benchmark`` (also ``bench``) and ``convert`` live in
+  :mod:`cnnlstm.commands`: write the built-in data to files, detect anomalies in a sensor file,
+  run the SKAB protocol, convert a saved Keras model to a PyTorch state dict or ONNX.
 
 Only the commands that train or load a task (``fit``, ``validate``, ``test``, ``predict``,
 ``summary``, ``compare``, ``export``) import Lightning, when they run: the Lightning side lives in
@@ -512,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMAND_MODULES = ("generate", "detect", "benchmark")
+_COMMAND_MODULES = ("generate", "detect", "benchmark", "convert")
 """Commands in modules of their own (:mod:`cnnlstm.commands`), each with ``add_parser(subparsers)``
 and ``run(args) -> int``; the ones that exist are added."""
 
