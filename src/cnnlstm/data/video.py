@@ -587,24 +587,27 @@ class VideoFolder(_ClipFolder):
     def _frame_times(self, clip: int) -> np.ndarray:
         return self.stream_info(clip).times
 
-    def _planes(self, frame: Any, reformatter: VideoReformatter) -> list[np.ndarray]:
-        """A decoded frame as channel planes, ``uint8 (H, W)`` views: R, G, B (or gray).
+    def _pixels(self, frame: Any, reformatter: VideoReformatter) -> np.ndarray:
+        """A decoded frame as ``uint8 (C, H, W)``: R, G, B (or gray), a view into swscale's output.
 
-        swscale converts to planar ``gbrp``, which holds the same values as packed ``rgb24``
-        without packing channels that the channels-first clip would unpack again. One
-        reformatter serves a whole clip, so swscale sets up its context once rather than for
-        every frame (which ``frame.reformat`` and ``frame.to_ndarray`` do). The views keep the
-        converted frame (which owns their memory) alive.
+        swscale converts to packed ``rgb24`` (``gray`` with ``grayscale``), the conversion
+        ``frame.to_ndarray(format="rgb24")`` makes, and the view puts channels first without a
+        copy (the float conversion reads it in place). Planar ``gbrp`` would save that
+        transposition, but libswscale 9.5 leaves the last ``width % 16`` columns of a ``gbrp``
+        frame unwritten when 2-8 remain and the source is ``yuv420p``, ``yuvj420p`` or
+        ``yuv422p`` (widths such as 340, 360, 568, 854 and 1080), so they held leftover memory.
+        One reformatter serves a whole clip, so swscale sets up its context once rather than for
+        every frame (which ``frame.to_ndarray`` does). The view keeps the converted frame (which
+        owns its memory) alive.
         """
-        converted = reformatter.reformat(frame, format="gray" if self.grayscale else "gbrp")
-        order = (0,) if self.grayscale else (2, 0, 1)  # gbrp stores G, B, R
+        converted = reformatter.reformat(frame, format="gray" if self.grayscale else "rgb24")
+        channels = 1 if self.grayscale else 3
         height, width = frame.height, frame.width
-        views = []
-        for k in order:
-            plane = converted.planes[k]
-            rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(height, plane.line_size)
-            views.append(rows[:, :width])  # (H, W)
-        return views
+        plane = converted.planes[0]
+        rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(height, plane.line_size)
+        pixels = rows[:, : width * channels].reshape(height, width, channels)  # (H, W, C)
+        view: np.ndarray = pixels.transpose(2, 0, 1)  # (C, H, W), no copy
+        return view
 
     def _read_float(self, clip: int, indices: np.ndarray | None) -> Tensor:
         path = self.samples[clip][0]
@@ -627,7 +630,7 @@ class VideoFolder(_ClipFolder):
         try:
             with container:
                 for frame in container.decode(stream):
-                    sink.append(self._planes(frame, reformatter))
+                    sink.append(self._pixels(frame, reformatter))
         except av.FFmpegError as err:
             raise DataError(
                 f"{path}: cannot decode frame {len(sink)} ({_short(err)}); the file is corrupt "
@@ -674,7 +677,7 @@ class VideoFolder(_ClipFolder):
                             position = info.index_of(int(frame.pts))
                     if position != target or frame is None:
                         raise _SeekMissed  # the seek landed after the frame we need
-                    sink.append(self._planes(frame, reformatter))
+                    sink.append(self._pixels(frame, reformatter))
         except av.FFmpegError as err:
             raise DataError(
                 f"{path}: cannot decode frame {target} ({_short(err)}); the file is corrupt or "
@@ -856,9 +859,9 @@ class _FloatFrames:
     def __len__(self) -> int:
         return self._count
 
-    def append(self, planes: Sequence[np.ndarray]) -> None:
-        """Add one frame given as ``C`` planes ``uint8 (H, W)``."""
-        height, width = planes[0].shape
+    def append(self, pixels: np.ndarray) -> None:
+        """Add one ``uint8 (C, H, W)`` frame; any strides (a transposed view is read in place)."""
+        height, width = pixels.shape[1:]
         if self._out is None:
             self._out = np.empty((self.capacity, self.channels, height, width), dtype=np.float32)
         elif self._out.shape[2:] != (height, width):
@@ -872,9 +875,7 @@ class _FloatFrames:
             grown = np.empty((2 * self._count, *self._out.shape[1:]), dtype=np.float32)
             grown[: self._count] = self._out
             self._out = grown
-        frame = self._out[self._count]
-        for c, plane in enumerate(planes):
-            np.divide(plane, _SCALE, out=frame[c])
+        np.divide(pixels, _SCALE, out=self._out[self._count])
         self._count += 1
 
     def result(self) -> Tensor:
