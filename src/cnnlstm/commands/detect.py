@@ -5,21 +5,24 @@
     cnnlstm detect INPUT.csv [--train NORMAL.csv | --train-rows N] --output OUT.csv [--report DIR]
     cnnlstm detect - --stream --load DETECTOR.pt < rows.csv
 
-INPUT is read with :class:`~cnnlstm.data.sensors.SensorCSV`: the delimiter and the decimal mark
-are sniffed (``--decimal`` sets the mark: ``1,25`` is read as 1.25 in a ``;``-separated file by
-default), a units row under the header is skipped, a datetime column (or a date and a time
-column) is parsed when there is one (``--datetime NAME`` names it, ``--datetime none`` reads the
-rows without times), and the label columns ``anomaly`` / ``changepoint`` are kept apart: they
-never reach the detector (neither its weights nor its threshold), they only score the run.
-Every other column is a sensor, unless ``--columns A,B,C`` names the sensor columns (then the
-rest are left out, in INPUT, in NORMAL.csv and in the rows of ``--stream``). The detector
-(:class:`~cnnlstm.detect.AnomalyDetector`) is fitted on NORMAL.csv's rows, or on the first
-``--train-rows`` rows of INPUT (default: the first :data:`DEFAULT_TRAIN_ROWS` rows, at most
-half the file), or read with ``--load``. OUT.csv gets one line per INPUT row, in
-order: ``datetime`` (or ``row``, 0-based, without a datetime column), ``score`` and ``anomaly``
-(0/1). It is written to a temporary file beside it and moved into place at the end, so a failed
-run never leaves a partial OUT.csv. On a terminal, a progress bar runs while the detector fits
-and a status line while it scores.
+INPUT is read with :class:`~cnnlstm.data.sensors.SensorCSV`: the encoding (UTF-8, UTF-16 with a
+byte order mark, else Windows-1252 with a note; ``--encoding`` names it), the delimiter and the
+decimal mark are sniffed (``--decimal`` sets the mark: ``1,25`` is read as 1.25 in a
+``;``-separated file by default), a units row under the header is skipped, a datetime column (or
+a date and a time column) is parsed when there is one (``--datetime NAME`` names it, ``--datetime
+none`` reads the rows without times), and the label columns ``anomaly`` / ``changepoint`` are
+kept apart: they never reach the detector (neither its weights nor its threshold), they only
+score the run. Every other column is a sensor, unless ``--columns A,B,C`` names the sensor
+columns (then the rest are left out, in INPUT, in NORMAL.csv and in the rows of ``--stream``).
+The detector (:class:`~cnnlstm.detect.AnomalyDetector`) is fitted on NORMAL.csv's rows, or on the
+first ``--train-rows`` rows of INPUT (default: the first :data:`DEFAULT_TRAIN_ROWS` rows, at most
+half the file), or read with ``--load``. OUT.csv gets one line per INPUT row, in order:
+``datetime`` (or ``row``, 0-based, without a datetime column), ``score`` and ``anomaly`` (0/1).
+Every place the command writes (``--output``, ``--report``, ``--save``) is checked before INPUT
+is read; OUT.csv, the saved detector and the report are written to temporary files beside them
+and moved into place together at the end, so a failed run leaves none of them (nor a folder made
+for them). On a terminal, a progress bar runs while the detector fits and a status line while it
+scores.
 Mistakes in the input (a wrong delimiter, text in a sensor column, NaN cells, fewer training
 rows than one window, columns that differ from the training file's or the saved detector's, a
 sensor with no value in the training rows) end with one line that says what is wrong and where,
@@ -46,12 +49,14 @@ fitting live in :mod:`~cnnlstm.commands.detect_fit`, ``--stream`` in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import inspect
 import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -200,6 +205,14 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "first lines are written so and its delimiter is not a comma",
     )
     parser.add_argument(
+        "--encoding",
+        metavar="NAME",
+        default="auto",
+        help="the files' text encoding: auto (default) reads a byte order mark (UTF-8, UTF-16), "
+        "else UTF-8, else cp1252 (Windows-1252) with a note; or a name: utf-8, cp1252, latin-1, "
+        "utf-16, cp1250...",
+    )
+    parser.add_argument(
         "--datetime",
         metavar="NAME",
         default="auto",
@@ -257,15 +270,46 @@ def _offline(args: argparse.Namespace) -> int:
     data = _read(args, Path(args.input))
     if args.load is None:
         _warn_counters(data)
-    detector, fitted_rows = _fit(args, data)
+    detector, fitted_rows = _fit(args, data, save=False)
     if args.load is not None:
         _check_saved_columns(detector, data.feature_names, str(data.path))
     scores, parts = _score(args, detector, data)
     flags = (scores > detector.threshold_).astype(np.int64)
     time_name, times = _time_cells(data)
-    _write_atomic(args.output, time_name, times, scores, flags)
-
     spans = spans_from_binary(flags)
+    culprits = span_sensors(parts, spans, data.feature_names, detector.threshold_)
+    metrics = None
+    labels = _label(data, "anomaly")
+    start = fitted_rows
+    if labels is not None:
+        changepoints = _label(data, "changepoint")
+        metrics = detection_metrics(
+            labels[start:],
+            flags[start:],
+            changepoints=None if changepoints is None else changepoints[start:],
+            period_seconds=_period(data),
+        )
+    report = None
+    with _Outputs() as outputs:  # all in place at the end, or none
+        _write_scores(outputs.file(args.output), time_name, times, scores, flags)
+        if args.save is not None:
+            detector.save(outputs.file(args.save))
+        if args.report is not None:
+            report = _write_report(
+                args,
+                outputs.file,
+                data,
+                detector,
+                scores,
+                flags,
+                metrics,
+                spans,
+                culprits,
+                fitted_rows,
+            )
+
+    if args.save is not None:
+        _note(args, f"saved the detector to {args.save}")
     console = _console(args)
     unit = " (scores are in units of the alarm level)" if detector.level_ is not None else ""
     console.print(
@@ -273,24 +317,13 @@ def _offline(args: argparse.Namespace) -> int:
         f"rows in {len(spans)} spans; wrote {args.output}",
         soft_wrap=True,
     )
-    culprits = span_sensors(parts, spans, data.feature_names, detector.threshold_)
     if spans:
         _print_spans(console, spans, culprits)
-    metrics = None
-    labels = _label(data, "anomaly")
-    if labels is not None:
-        changepoints = _label(data, "changepoint")
-        start = fitted_rows
-        metrics = detection_metrics(
-            labels[start:],
-            flags[start:],
-            changepoints=None if changepoints is None else changepoints[start:],
-            period_seconds=_period(data),
-        )
+    if metrics is not None:
         where = f"rows {start}-{len(flags) - 1}, after the training rows" if start else "all rows"
         _print_metrics(console, metrics, where)
-    if args.report is not None:
-        _write_report(args, data, detector, scores, flags, metrics, spans, culprits, fitted_rows)
+    if report is not None:
+        console.print(f"wrote {report[0]} and {report[1]}", soft_wrap=True)
     return 0
 
 
@@ -327,18 +360,65 @@ def _time_cells(data: SensorCSV) -> tuple[str, list[str]]:
     return "datetime", [_time_text(t, utc=data.utc) for t in data.times]
 
 
-def _write_atomic(
+def _write_scores(
     path: Path, time_name: str, times: list[str], scores: np.ndarray, flags: np.ndarray
 ) -> None:
-    """Write OUT.csv to a temporary file in its folder, then move it into place."""
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"--output has to be a file, but got the folder {path}")
-    with atomic_file(path) as temp, open(temp, "w", newline="", encoding="utf-8") as out:
+    """Write OUT.csv's lines to ``path`` (a temporary file of :class:`_Outputs`)."""
+    with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([time_name, "score", "anomaly"])
         for time, score, flag in zip(times, scores.tolist(), flags.tolist(), strict=True):
             writer.writerow([time, f"{score:.8g}", flag])
+
+
+class _Outputs:
+    """Files written under temporary names beside their places and moved there together when
+    the block ends without an error; when it fails, the temporary files and the folders made
+    for them are removed, so a failed run leaves no output.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> with _Outputs() as outputs:
+        ...     _ = outputs.file(root / "report" / "summary.md").write_text("# run")
+        >>> sorted(p.name for p in (root / "report").iterdir())
+        ['summary.md']
+    """
+
+    def __init__(self) -> None:
+        self._files = contextlib.ExitStack()
+        self._made: list[Path] = []
+
+    def __enter__(self) -> _Outputs:
+        self._files.__enter__()
+        return self
+
+    def file(self, path: str | Path) -> Path:
+        """A temporary path to write ``path``'s content to (its folders are made)."""
+        path = Path(path)
+        missing = []
+        folder = path.parent
+        while not folder.exists():
+            missing.append(folder)
+            folder = folder.parent
+        for folder in reversed(missing):
+            folder.mkdir()
+            self._made.append(folder)
+        return self._files.enter_context(atomic_file(path))
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self._files.__exit__(kind, error, traceback)
+        finally:
+            if kind is not None:
+                for folder in reversed(self._made):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
 
 
 if __name__ == "__main__":

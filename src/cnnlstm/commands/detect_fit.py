@@ -5,12 +5,15 @@ What the offline run (:mod:`cnnlstm.commands.detect`) and ``--stream``
 reading a file with :class:`~cnnlstm.data.sensors.SensorCSV` and saying its messages in flags
 (``--nan``, ``--columns``, ``--missing``...), the checks that the training rows can teach a
 detector, fitting it (with a progress bar on a terminal) or loading a saved one, and the console
-the command prints its notes on.
+the command prints its notes on. Every place the command writes (``--output``, ``--report``,
+``--save``) is checked before any input is read (:func:`_check_outputs`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import shlex
 import sys
 import warnings
@@ -20,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from cnnlstm.commands import atomic_file
+from cnnlstm.data.csv_text import EncodingNote, check_encoding
 from cnnlstm.data.sensor_times import GAPS_NOTE
 from cnnlstm.data.sensors import SensorCSV
 from cnnlstm.detect import AnomalyDetector
@@ -74,8 +79,21 @@ def _columns_flag(names: Sequence[str]) -> str:
     return f"--columns {shlex.quote(','.join(names))}"
 
 
+def _encoding(args: argparse.Namespace) -> str:
+    """The codec ``--encoding`` names, or ``"auto"``."""
+    given = getattr(args, "encoding", None) or "auto"
+    try:
+        return check_encoding(given)
+    except ValueError:
+        raise ValueError(
+            f"--encoding has to be auto or the name of a text encoding (utf-8, cp1252, latin-1, "
+            f"utf-16...), but got {given!r}"
+        ) from None
+
+
 def _check_args(args: argparse.Namespace) -> None:
     _columns(args)
+    _encoding(args)
     if args.model is not None and args.model not in DETECTOR_MODELS:
         raise ValueError(
             f"--model has to be one of the detector families {', '.join(DETECTOR_MODELS)}, but "
@@ -109,15 +127,75 @@ def _check_args(args: argparse.Namespace) -> None:
                 "--nan has to be fail or ffill with --stream (interpolating needs the rows after "
                 "a gap), but got interpolate"
             )
+        _check_outputs(args)
         return
     if args.input == "-":
         raise ValueError("INPUT has to be a file without --stream, but got '-'")
     if args.output is None:
         raise ValueError("--output OUT.csv has to be given: where the scores go.")
-    if args.report is not None and Path(args.report).exists() and not Path(args.report).is_dir():
-        raise ValueError(f"--report has to be a folder, but got the file {args.report}")
     if args.train_rows is not None and args.train_rows < 1:
         raise ValueError(f"--train-rows has to be a positive int, but got {args.train_rows}")
+    _check_outputs(args)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Check every place the command writes before any input is read: a failed run leaves no
+    output, and a run that cannot write fails at once.
+
+    ``--output`` and ``--save`` have to be files and ``--report`` a folder; the folder each goes
+    into has to be a folder that exists and can be written, or one that can be made (its first
+    existing parent is a folder that can be written). No two of them may be one path, and none
+    may be a file the command reads (INPUT, ``--train``, ``--load``). Nothing is made here.
+    """
+    places = [
+        (flag, Path(path), kind)
+        for flag, path, kind in (
+            ("--output", getattr(args, "output", None), "file"),
+            ("--save", getattr(args, "save", None), "file"),
+            ("--report", getattr(args, "report", None), "folder"),
+        )
+        if path is not None
+    ]
+    for flag, path, kind in places:
+        _check_place(flag, path, kind)
+    reads = [("INPUT", args.input), ("--train", args.train), ("--load", args.load)]
+    taken: dict[str, str] = {}
+    for flag, path, _ in places:
+        key = os.path.realpath(path)
+        for other, read in reads:
+            if read is not None and read != "-" and os.path.realpath(read) == key:
+                raise ValueError(
+                    f"{flag} has to be another path than {other}, but both are {path}: the "
+                    f"command would write over a file it reads."
+                )
+        if key in taken:
+            raise ValueError(
+                f"{flag} has to be another path than {taken[key]}, but both are {path}."
+            )
+        taken[key] = flag
+
+
+def _check_place(flag: str, path: Path, kind: str) -> None:
+    """Check that ``flag``'s ``path`` (a ``"file"`` or a ``"folder"``) can be written."""
+    if kind == "file" and path.is_dir():
+        raise ValueError(f"{flag} has to be a file, but got the folder {path}")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise ValueError(f"{flag} has to be a folder, but got the file {path}")
+    folder = path if kind == "folder" and path.is_dir() else path.parent
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(
+            f"{flag} {path} cannot be written: {existing} is a file, not a folder; pass a path "
+            f"in a folder."
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        made = "" if existing == folder else f" (where {folder} would be made)"
+        raise ValueError(
+            f"{flag} {path} cannot be written: the folder {existing}{made} is not writable; "
+            f"pass a path in a folder you can write to."
+        )
 
 
 def _detector(args: argparse.Namespace) -> AnomalyDetector:
@@ -138,6 +216,15 @@ _FLAGS = (
     ("Pass datetime_column=None", "Pass --datetime none"),
 )
 """What SensorCSV's messages say, and what the command line says instead."""
+_ENCODING_ARGUMENT = re.compile(r"encoding='([^']+)'")
+
+
+def _in_flags(message: str) -> str:
+    """A message of the reader's in the command line's words: ``--nan ffill`` for
+    ``nan_policy='ffill'``, ``--encoding cp1252`` for ``encoding='cp1252'``..."""
+    for said, flag in _FLAGS:
+        message = message.replace(said, flag)
+    return _ENCODING_ARGUMENT.sub(r"--encoding \1", message)
 
 
 def _read(args: argparse.Namespace, path: Path) -> SensorCSV:
@@ -156,12 +243,11 @@ def _read(args: argparse.Namespace, path: Path) -> SensorCSV:
                 decimal=decimal,
                 datetime_column=None if datetime.lower() == "none" else datetime,
                 missing_values=_missing(args),
+                encoding=_encoding(args),
             )
     except DataError as error:
         # the reader names its own arguments; on the command line they are --nan and --columns
-        message = str(error)
-        for said, flag in _FLAGS:
-            message = message.replace(said, flag)
+        message = _in_flags(str(error))
         suggested = getattr(error, "suggested_columns", None)
         if suggested:
             message = message.replace(f"columns={suggested!r}", _columns_flag(suggested))
@@ -172,7 +258,10 @@ def _read(args: argparse.Namespace, path: Path) -> SensorCSV:
         raise DataError(message) from None
     for warning in caught:  # on: the command's own recorder prints them
         # a command line user has no SensorCSV.gaps to look at
-        text = str(warning.message).replace(GAPS_NOTE, "")
+        text = _in_flags(str(warning.message).replace(GAPS_NOTE, ""))
+        if issubclass(warning.category, EncodingNote):  # at once: what the run reads
+            _note(args, f"note: {text}")
+            continue
         warnings.warn_explicit(text, warning.category, warning.filename, warning.lineno)
     return data
 
@@ -197,8 +286,11 @@ def _check_saved_columns(detector: AnomalyDetector, names: Sequence[str], source
         )
 
 
-def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetector, int]:
-    """The detector (fitted, or loaded) and the rows of INPUT it was fitted on (0 if none)."""
+def _fit(
+    args: argparse.Namespace, data: SensorCSV | None, *, save: bool = True
+) -> tuple[AnomalyDetector, int]:
+    """The detector (fitted, or loaded) and the rows of INPUT it was fitted on (0 if none);
+    saved to ``--save`` when ``save`` (the offline run saves it with its other outputs)."""
     if args.load is not None:
         return AnomalyDetector.load(args.load), 0
     detector = _detector(args)
@@ -232,9 +324,9 @@ def _fit(args: argparse.Namespace, data: SensorCSV | None) -> tuple[AnomalyDetec
         _check_training_part(data, used)
         _note(args, f"fitting {detector.model_name} on the first {used} rows of {data.path}{why}")
         _fit_rows(args, detector, data.features[:used], data.feature_names)
-    if args.save is not None:
-        Path(args.save).parent.mkdir(parents=True, exist_ok=True)
-        detector.save(args.save)
+    if save and args.save is not None:
+        with atomic_file(args.save) as temp:
+            detector.save(temp)
         _note(args, f"saved the detector to {args.save}")
     return detector, used
 

@@ -3,20 +3,19 @@
 :func:`detection_metrics` scores the flags against labelled anomalies and changepoints (SKAB's
 precision, recall, F1, FAR and MAR, and NAB), :func:`span_sensors` names the sensors behind each
 flagged span; the tables of both are printed, and ``--report DIR`` gets a plot and a Markdown
-summary (:mod:`cnnlstm.reports.anomaly`).
+summary (:mod:`cnnlstm.reports.anomaly`), written with the run's other outputs.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnlstm.commands.detect_fit import _console
 from cnnlstm.data.sensors import SensorCSV
 from cnnlstm.detect import AnomalyDetector
 from cnnlstm.evaluation import (
@@ -176,6 +175,7 @@ def _print_metrics(console: Any, metrics: dict[str, float], where: str) -> None:
 
 def _write_report(
     args: argparse.Namespace,
+    temporary: Callable[[Path], Path],
     data: SensorCSV,
     detector: AnomalyDetector,
     scores: np.ndarray,
@@ -184,12 +184,14 @@ def _write_report(
     spans: list[tuple[int, int]],
     culprits: list[list[str]],
     fitted_rows: int,
-) -> None:
+) -> tuple[Path, Path]:
+    """Write ``detection.png`` and ``summary.md`` to the temporary files ``temporary(path)``
+    gives for them (``_Outputs.file`` moves them into place); return their paths."""
     from cnnlstm.reports.anomaly import plot_detection, write_summary
 
     folder = Path(args.report)
-    folder.mkdir(parents=True, exist_ok=True)
-    plot = plot_detection(
+    plot, summary = folder / "detection.png", folder / "summary.md"
+    plot_detection(
         data.times,
         data.features,
         scores,
@@ -199,11 +201,11 @@ def _write_report(
         columns=data.feature_names,
         train_rows=fitted_rows,
         metrics=metrics,
-        path=folder / "detection.png",
+        path=temporary(plot),
         title=f"{data.path}: {detector.model_name}",
     )
-    summary = write_summary(
-        folder / "summary.md",
+    write_summary(
+        temporary(summary),
         input_name=str(data.path),
         model=repr(detector),
         threshold=detector.threshold_,
@@ -214,4 +216,4 @@ def _write_report(
         flagged_spans=spans,
         span_sensors=culprits,
     )
-    _console(args).print(f"wrote {plot} and {summary}", soft_wrap=True)
+    return plot, summary

@@ -3,9 +3,12 @@
 A header line and then rows come on standard input; each row's ``datetime,score,anomaly`` goes to
 standard output at once, with :meth:`AnomalyDetector.stream
 <cnnlstm.detect.AnomalyDetector.stream>`: the recurrent state carries from row to row, so the
-scores equal the offline run's. The delimiter is sniffed from the header and the first row, the
-decimal mark from the first row; the cells are read one by one (:func:`_cell`), gaps filled as
-``--nan ffill`` says, and the times written as the offline run writes them.
+scores equal the offline run's. The bytes are decoded as the offline run decodes a file
+(:class:`~cnnlstm.data.csv_text.LineDecoder`: a byte order mark, UTF-8, else Windows-1252 with a
+note as soon as a line says so; ``--encoding`` names it), the delimiter is sniffed from the header
+and the first row (a header with another delimiter than the row is refused), the decimal mark
+from the first row; the cells are read one by one (:func:`_cell`), gaps filled as ``--nan
+ffill`` says, and the times written as the offline run writes them.
 """
 
 from __future__ import annotations
@@ -25,13 +28,18 @@ from cnnlstm.commands.detect_fit import (
     _check_saved_columns,
     _columns,
     _columns_flag,
+    _encoding,
     _fit,
+    _in_flags,
     _missing,
+    _note,
 )
 from cnnlstm.data.csv_text import (
+    LineDecoder,
     _is_units_row,
     _split,
     _time_name,
+    header_delimiter_error,
     read_number,
     sniff_decimal,
     sniff_delimiter,
@@ -43,6 +51,8 @@ from cnnlstm.errors import DataError
 __all__: list[str] = []
 
 _LABELS = ("anomaly", "changepoint")
+_CHUNK = 1 << 16
+"""Bytes read from standard input at most at once (fewer when fewer have arrived)."""
 
 
 def _stream(args: argparse.Namespace) -> int:
@@ -51,7 +61,7 @@ def _stream(args: argparse.Namespace) -> int:
     source: TextIO = sys.stdin
     out: TextIO = sys.stdout
     sniffed: dict[str, str | None] = {}
-    rows = _stdin_rows(source, sniffed)
+    rows = _stdin_rows(_stdin_lines(args, source), sniffed)
     header = next(rows, None)
     if header is None:
         raise DataError("stdin: no header line; expected the column names, then rows.")
@@ -138,26 +148,64 @@ def _time_pair(name: str, columns: list[str], first: tuple[int, list[str]] | Non
     return pair_time_columns(frame, name, columns=columns)
 
 
-def _stdin_rows(source: TextIO, sniffed: dict[str, str | None]) -> Iterator[tuple[int, list[str]]]:
+def _stdin_lines(args: argparse.Namespace, source: TextIO) -> Iterator[str]:
+    """The lines of ``source`` as they arrive, without their line ends.
+
+    Its bytes are decoded as SensorCSV decodes a file's (:class:`LineDecoder`, ``--encoding``);
+    the note that the text was read as Windows-1252 is printed (on stderr) when a line says so.
+    A text stream without bytes under it (a ``StringIO``) is read as it is.
+    """
+    buffer = getattr(source, "buffer", None)
+    if buffer is None:
+        # readline, not iteration: each line is handed on as soon as it arrives
+        for text in iter(source.readline, ""):
+            yield text.rstrip("\r\n")
+        return
+    decoder = LineDecoder(_encoding(args), source="stdin")
+    read = getattr(buffer, "read1", buffer.read)  # read1: what has arrived, without waiting
+    noted = False
+    while True:
+        chunk = read(_CHUNK)
+        try:
+            lines = decoder.feed(chunk, final=not chunk)
+        except DataError as error:
+            raise DataError(_in_flags(str(error))) from None
+        if decoder.note is not None and not noted:
+            noted = True
+            _note(args, f"note: {_in_flags(decoder.note)}")
+        yield from lines
+        if not chunk:
+            return
+
+
+def _stdin_rows(
+    lines: Iterator[str], sniffed: dict[str, str | None]
+) -> Iterator[tuple[int, list[str]]]:
     """``(line number, cells)`` of the header and each non-blank line, read as they arrive.
 
     The delimiter is sniffed from the header and the first row, and put in ``sniffed``.
+
+    Raises:
+        DataError: the header's delimiter is not the first row's.
     """
-    # readline, not iteration: each line is handed on as soon as it arrives
-    raw = enumerate(iter(source.readline, ""), start=1)
-    lines = ((number, text.rstrip("\r\n")) for number, text in raw)
-    lines = ((number, text) for number, text in lines if text.strip())
-    first = next(lines, None)
+    numbered = ((number, text) for number, text in enumerate(lines, start=1) if text.strip())
+    first = next(numbered, None)
     if first is None:
         return
     first = (first[0], first[1].lstrip("\ufeff"))  # a byte order mark, as read_table drops it
-    second = next(lines, None)
+    second = next(numbered, None)
+    if second is not None:
+        mixed = header_delimiter_error(
+            first[1], second[1], source="stdin", lines=(first[0], second[0])
+        )
+        if mixed is not None:
+            raise mixed
     sample = [first[1]] + ([second[1]] if second is not None else [])
     delimiter = sniffed["delimiter"] = sniff_delimiter(sample)
     yield first[0], _split(first[1], delimiter)
     if second is not None:
         yield second[0], _split(second[1], delimiter)
-    for number, text in lines:
+    for number, text in numbered:
         yield number, _split(text, delimiter)
 
 

@@ -351,6 +351,10 @@ class LineDecoder:
                 f"{self.source}: line {number} cannot be read as {self.encoding} (byte 0x{bad})"
                 f"{self._why}."
             ) from None
+        except UnicodeError as error:  # e.g. "UTF-16 stream does not start with BOM"
+            raise DataError(
+                f"{self.source}: cannot be read as {self.encoding} ({error}){self._why}."
+            ) from None
         if not self._bom_dropped and text:
             self._bom_dropped = True
             text = text.removeprefix("\ufeff")
@@ -371,6 +375,13 @@ class LineDecoder:
                 return DataError(
                     f"{self.source}: is {kind}, not text{': ' + advice if advice else ''}; "
                     f"expected a delimited sensor file (CSV)."
+                )
+        for bom, codec in _BOMS[:2] + _BOMS[3:]:  # read in another encoding than its BOM's
+            if self._head.startswith(bom):
+                return DataError(
+                    f"{self.source}: starts with the byte order mark of {_CODEC_NAMES[codec]} "
+                    f"but was read as {self.encoding}; pass encoding='{codec}' or "
+                    f"encoding='auto'."
                 )
         pairs = self._head[: len(self._head) // 2 * 2]
         odd, even = pairs[1::2], pairs[0::2]
