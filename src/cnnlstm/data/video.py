@@ -20,7 +20,9 @@ so the same scene recorded at 10 and at 30 frames per second gives the same item
 
 from __future__ import annotations
 
+import math
 import re
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +43,16 @@ __all__ = [
     "FRAME_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "FrameFolder",
+    "Orientation",
     "Sampling",
     "VideoFolder",
+    "display_steps",
     "natural_key",
     "visible_entries",
 ]
 
 Sampling = Literal["uniform", "random", "sliding"]
+Orientation = Literal["display", "stored"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm")
 """File endings :class:`VideoFolder` takes as videos by default."""
@@ -55,6 +60,7 @@ FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 """File endings :class:`FrameFolder` takes as frames by default."""
 
 _SAMPLINGS = ("uniform", "random", "sliding")
+_ORIENTATIONS = ("display", "stored")
 _SEEK_MIN_SKIP = 4  # seek only when it saves decoding at least this many frames
 
 
@@ -121,6 +127,67 @@ def window_count(length: int, frames: int, stride: int) -> int:
         3
     """
     return 0 if length < frames else (length - frames) // stride + 1
+
+
+def display_steps(matrix: Sequence[int] | None) -> tuple[str, ...] | None:
+    """The steps that turn a stored frame into the one a player shows, as ffmpeg's autorotate.
+
+    ``matrix`` is a display matrix (FFmpeg's ``AV_FRAME_DATA_DISPLAYMATRIX``: 9 ints, 16.16
+    fixed point). The steps are those of ffmpeg's ``-autorotate`` (fftools): ``"clock"`` /
+    ``"cclock"`` (a quarter turn clockwise / counterclockwise), ``"transpose"`` (rows become
+    columns), ``"antitranspose"`` (the same across the other diagonal), ``"hflip"`` and
+    ``"vflip"`` (mirror left-right / top-bottom), applied in order. ``()`` means show the frame
+    as stored; ``None`` a rotation that is not a multiple of 90 degrees, which ffmpeg rotates
+    within the stored size (cutting corners) and this reader does not.
+
+    Example:
+        >>> display_steps([0, 65536, 0, -65536, 0, 0, 0, 0, 1 << 30])  # a phone held upright
+        ('clock',)
+        >>> display_steps([-65536, 0, 0, 0, -65536, 0, 0, 0, 1 << 30])  # upside down
+        ('hflip', 'vflip')
+    """
+    if matrix is None:
+        return ()
+    m = [float(v) / 65536.0 for v in matrix]
+    scale_x, scale_y = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    if scale_x == 0.0 or scale_y == 0.0:
+        return ()  # a degenerate matrix: ffmpeg's angle is NaN and it turns nothing
+    counterclockwise = -math.degrees(math.atan2(m[1] / scale_y, m[0] / scale_x))
+    theta = -round(counterclockwise)  # clockwise degrees, as fftools' get_rotation()
+    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1.0:
+        return ("transpose",) if m[3] > 0 else ("clock",)
+    if abs(theta - 180) < 1.0:
+        return tuple(step for step, on in (("hflip", m[0] < 0), ("vflip", m[4] < 0)) if on)
+    if abs(theta - 270) < 1.0:
+        return ("antitranspose",) if m[3] < 0 else ("cclock",)
+    if abs(theta) > 1.0:
+        return None
+    return ("vflip",) if m[4] < 0 else ()
+
+
+def _turn(pixels: np.ndarray, steps: Sequence[str]) -> np.ndarray:
+    """``pixels`` ``(C, H, W)`` after :func:`display_steps`' ``steps``: a view, no copy."""
+    for step in steps:
+        if step == "clock":
+            pixels = pixels.transpose(0, 2, 1)[:, :, ::-1]  # (C, W, H)
+        elif step == "cclock":
+            pixels = pixels.transpose(0, 2, 1)[:, ::-1, :]  # (C, W, H)
+        elif step == "transpose":
+            pixels = pixels.transpose(0, 2, 1)  # (C, W, H)
+        elif step == "antitranspose":
+            pixels = pixels[:, ::-1, ::-1].transpose(0, 2, 1)  # (C, W, H)
+        elif step == "hflip":
+            pixels = pixels[:, :, ::-1]
+        elif step == "vflip":
+            pixels = pixels[:, ::-1, :]
+    return pixels
+
+
+def _display_matrix(frame: Any) -> bytes | None:
+    """The display matrix a decoded frame carries (its side data), as bytes, or ``None``."""
+    data = frame.side_data.get("DISPLAYMATRIX")
+    return None if data is None else bytes(data)
 
 
 @dataclass(frozen=True)
@@ -439,6 +506,12 @@ class VideoFolder(_ClipFolder):
     several threads (``thread_type="AUTO"``). Frame counts, timestamps and keyframes come from a
     demux pass (no decoding) the first time a clip is used and are kept for later epochs.
 
+    Frames are RGB as ``frame.to_ndarray(format="rgb24")`` gives them (``gray`` with
+    ``grayscale``), shown the way a player shows them: a clip that carries a display matrix (a
+    phone held upright stores 568x320 frames and asks for a quarter turn clockwise) is turned, and
+    mirrored when the matrix says so, as ffmpeg's ``-autorotate`` does, before ``size`` resizes
+    it. ``orientation="stored"`` keeps frames as the file stores them.
+
     Args:
         root: folder with one sub-folder per class (classes are the sorted folder names).
         frames: ``T``, frames per item; ``None`` returns every frame of each clip.
@@ -455,6 +528,10 @@ class VideoFolder(_ClipFolder):
             ``"NONE"``.
         labelled: ``False`` reads ``root/<clip>.<ext>``, videos without class folders (to predict
             on): ``classes`` is then empty and every label ``-1``.
+        orientation: ``"display"`` turns frames the way the file's display matrix asks (a
+            rotation by a multiple of 90 degrees, a mirror), as players and ffmpeg do;
+            ``"stored"`` keeps them as stored. A rotation by another angle is not applied (a
+            warning names the file).
 
     Raises:
         DataError: a missing root, no class folders, an empty class folder; when reading, a file
@@ -493,14 +570,22 @@ class VideoFolder(_ClipFolder):
         transform: Callable[[Tensor], Tensor] | None = None,
         thread_type: Literal["AUTO", "FRAME", "SLICE", "NONE"] = "AUTO",
         labelled: bool = True,
+        orientation: Orientation = "display",
     ) -> None:
         if isinstance(extensions, str) or not extensions:
             raise ValueError(f"extensions has to be a non-empty tuple, but got {extensions!r}")
+        if orientation not in _ORIENTATIONS:
+            raise ValueError(
+                f"orientation has to be one of {_ORIENTATIONS}, but got {orientation!r}"
+            )
         self.extensions = tuple(
             e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions
         )
         self.thread_type = thread_type
+        self.orientation = orientation
         self._info: dict[int, _StreamInfo] = {}
+        self._steps: dict[bytes, tuple[str, ...] | None] = {}  # display matrix -> steps
+        self._turned: dict[Path, tuple[str, ...]] = {}  # clip -> the steps its frames took
         super().__init__(
             root,
             frames=frames,
@@ -587,7 +672,7 @@ class VideoFolder(_ClipFolder):
     def _frame_times(self, clip: int) -> np.ndarray:
         return self.stream_info(clip).times
 
-    def _pixels(self, frame: Any, reformatter: VideoReformatter) -> np.ndarray:
+    def _pixels(self, frame: Any, reformatter: VideoReformatter, path: Path) -> np.ndarray:
         """A decoded frame as ``uint8 (C, H, W)``: R, G, B (or gray), a view into swscale's output.
 
         swscale converts to packed ``rgb24`` (``gray`` with ``grayscale``), the conversion
@@ -598,7 +683,8 @@ class VideoFolder(_ClipFolder):
         ``yuv422p`` (widths such as 340, 360, 568, 854 and 1080), so they held leftover memory.
         One reformatter serves a whole clip, so swscale sets up its context once rather than for
         every frame (which ``frame.to_ndarray`` does). The view keeps the converted frame (which
-        owns its memory) alive.
+        owns its memory) alive. With ``orientation="display"`` the view is turned as the frame's
+        display matrix asks (still without a copy).
         """
         converted = reformatter.reformat(frame, format="gray" if self.grayscale else "rgb24")
         channels = 1 if self.grayscale else 3
@@ -607,7 +693,37 @@ class VideoFolder(_ClipFolder):
         rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(height, plane.line_size)
         pixels = rows[:, : width * channels].reshape(height, width, channels)  # (H, W, C)
         view: np.ndarray = pixels.transpose(2, 0, 1)  # (C, H, W), no copy
+        if self.orientation == "display":
+            matrix = _display_matrix(frame)
+            if matrix is not None:
+                steps = self._display_steps(matrix, path)
+                self._turned[path] = steps
+                view = _turn(view, steps)  # (C, H, W) as shown
         return view
+
+    def _display_steps(self, matrix: bytes, path: Path) -> tuple[str, ...]:
+        """:func:`display_steps` of a display matrix, cached; warns for an angle it cannot turn."""
+        if matrix not in self._steps:
+            self._steps[matrix] = display_steps(np.frombuffer(matrix, dtype=np.int32).tolist())
+        steps = self._steps[matrix]
+        if steps is None:
+            if path not in self._turned:
+                values = np.frombuffer(matrix, dtype=np.int32).astype(np.float64) / 65536.0
+                angle = -math.degrees(math.atan2(values[1], values[0]))
+                warnings.warn(
+                    f"{path}: its display matrix rotates frames by {angle:.1f} degrees, not a "
+                    f"multiple of 90; frames are read as stored (orientation='stored').",
+                    stacklevel=2,
+                )
+            return ()
+        return steps
+
+    def turned(self, clip: int) -> tuple[str, ...]:
+        """The :func:`display_steps` clip ``clip``'s frames took to be shown (after a read).
+
+        ``()`` for a clip shown as stored, with ``orientation="stored"``, or not read yet.
+        """
+        return self._turned.get(self.samples[clip][0], ())
 
     def _read_float(self, clip: int, indices: np.ndarray | None) -> Tensor:
         path = self.samples[clip][0]
@@ -630,7 +746,7 @@ class VideoFolder(_ClipFolder):
         try:
             with container:
                 for frame in container.decode(stream):
-                    sink.append(self._pixels(frame, reformatter))
+                    sink.append(self._pixels(frame, reformatter, path))
         except av.FFmpegError as err:
             raise DataError(
                 f"{path}: cannot decode frame {len(sink)} ({_short(err)}); the file is corrupt "
@@ -677,7 +793,7 @@ class VideoFolder(_ClipFolder):
                             position = info.index_of(int(frame.pts))
                     if position != target or frame is None:
                         raise _SeekMissed  # the seek landed after the frame we need
-                    sink.append(self._pixels(frame, reformatter))
+                    sink.append(self._pixels(frame, reformatter, path))
         except av.FFmpegError as err:
             raise DataError(
                 f"{path}: cannot decode frame {target} ({_short(err)}); the file is corrupt or "

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Subset
 
 from cnnlstm.data.collate import pad_collate
 from cnnlstm.data.loading import _LoaderMixin, _permutation, split_sizes
-from cnnlstm.data.video import FrameFolder, Sampling, VideoFolder
+from cnnlstm.data.video import FrameFolder, Orientation, Sampling, VideoFolder
 from cnnlstm.data.video_layout import (
     _predict_layout,
     _root_kind,
@@ -65,6 +65,9 @@ class VideoDataModule(_LoaderMixin):
         batch_size: items per batch.
         num_workers: ``DataLoader`` worker processes.
         seed: fixes the split, the shuffling and the evaluation windows.
+        orientation: videos only: ``"display"`` turns frames as the file's display matrix asks
+            (a phone video stored 568x320 and shown upright is read 320x568), as players and
+            ffmpeg do; ``"stored"`` reads them as stored.
 
     Hidden entries (names starting with ``.``: ``.ipynb_checkpoints``, ``.git``, ``.DS_Store``)
     are skipped everywhere: they are never classes, clips or frames. Without ``size``, every clip
@@ -117,10 +120,15 @@ class VideoDataModule(_LoaderMixin):
         batch_size: int = 8,
         num_workers: int = 0,
         seed: int = 0,
+        orientation: Orientation = "display",
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if format not in ("auto", "video", "frames"):
             raise ValueError(f"format has to be 'auto', 'video' or 'frames', but got {format!r}")
+        if orientation not in ("display", "stored"):
+            raise ValueError(
+                f"orientation has to be 'display' or 'stored', but got {orientation!r}"
+            )
         if format == "frames" and fps is not None and source_fps is None:
             raise _source_fps_missing(Path(root), fps)
         self.save_hyperparameters()
@@ -137,6 +145,7 @@ class VideoDataModule(_LoaderMixin):
         self.fps = fps
         self.source_fps = source_fps
         self.grayscale = grayscale
+        self.orientation: Orientation = orientation
         self.val_split = val_split
         self.test_split = test_split
         self.predict_root = None if predict_root is None else Path(predict_root)
@@ -176,7 +185,7 @@ class VideoDataModule(_LoaderMixin):
         }
         if kind == "frames":
             return FrameFolder(root, source_fps=self.source_fps, **common)
-        return VideoFolder(root, **common)
+        return VideoFolder(root, orientation=self.orientation, **common)
 
     def setup(self, stage: str | None = None) -> None:
         # predicting on predict_root needs root's classes only, not its (maybe costly) splits
@@ -347,5 +356,18 @@ class _ClipItems(Subset[tuple[Tensor, Tensor]]):
                 f"{self.data.samples[clip][0]} is {w}x{h} (width x height) but "
                 f"{self.data.samples[first][0]}, read before it, is {w0}x{h0}; set size: [H, W] "
                 f"to resize every frame to one size (e.g. --data.init_args.size '[{h0}, {w0}]'), "
-                f"or batch_size: 1."
+                f"or batch_size: 1.{self._turned_note(clip, first)}"
             )
+
+    def _turned_note(self, *clips: int) -> str:
+        """Which of ``clips`` were turned by their display matrix, for the size error ("" none)."""
+        if not isinstance(self.data, VideoFolder):
+            return ""
+        turned = [self.data.samples[c][0].name for c in clips if self.data.turned(c)]
+        if not turned:
+            return ""
+        return (
+            f" Sizes are as shown: {' and '.join(turned)} carr{'y' if len(turned) > 1 else 'ies'} "
+            f"a display matrix that turns {'their' if len(turned) > 1 else 'its'} frames (a "
+            f"phone held upright); orientation: stored reads every clip as stored."
+        )
