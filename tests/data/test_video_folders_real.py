@@ -105,13 +105,14 @@ def test_hidden_entries_among_frame_folders_are_skipped(tmp_path: Path) -> None:
 def test_an_empty_class_folder_is_named_with_both_kinds(tmp_path: Path) -> None:
     write_video(tmp_path / "walk" / "a.mp4")
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "a.mov").write_bytes(b"not taken")
+    (tmp_path / "run" / "a.gif").write_bytes(b"not taken")
     with pytest.raises(DataError) as error:
         VideoDataModule(tmp_path).setup("fit")
     message = str(error.value)
     assert f"class folder {tmp_path / 'run'} is empty" in message
-    assert "videos (.mp4, .avi, .mkv, .webm) or folders of frames (.png, .jpg, .jpeg" in message
-    assert "it holds only a.mov" in message
+    assert "videos (.mp4, .avi, .mkv, .webm) or other video files (.mov, .m4v, .3gp" in message
+    assert ", or folders of frames (.png, .jpg, .jpeg" in message
+    assert "it holds only a.gif" in message
 
 
 def test_frame_folder_on_videos_names_the_class_folder_and_the_reader(tmp_path: Path) -> None:

@@ -115,18 +115,18 @@ def test_a_phone_clip_is_shown_upright_as_ffmpeg_shows_it(phone_root: Path) -> N
     assert rotations == {-90} and stored.shape == (3, 320, 568, 3)
     expected = np.ascontiguousarray(np.rot90(stored, k=-1, axes=(1, 2)))  # a quarter turn clockwise
 
-    data = VideoFolder(phone_root, extensions=(".mov",), frames=None)
+    data = VideoFolder(phone_root, frames=None)
     clip = data[0][0]
     assert clip.shape == (3, 3, 568, 320)  # (T, C, H, W): 320 wide, 568 high
     np.testing.assert_array_equal(as_uint8(clip), expected)
     assert data.turned(0) == ("clock",)
 
-    sampled = VideoFolder(phone_root, extensions=(".mov",), frames=2, sampling="sliding", stride=1)
+    sampled = VideoFolder(phone_root, frames=2, sampling="sliding", stride=1)
     np.testing.assert_array_equal(as_uint8(sampled[1][0]), expected[1:3])
 
 
 def test_a_phone_clip_as_stored(phone_root: Path) -> None:
-    data = VideoFolder(phone_root, extensions=(".mov",), frames=None, orientation="stored")
+    data = VideoFolder(phone_root, frames=None, orientation="stored")
     np.testing.assert_array_equal(as_uint8(data[0][0]), plain_decode(PHONE))
     assert data.turned(0) == ()
 
@@ -139,12 +139,12 @@ def test_a_phone_clip_resized_and_gray(phone_root: Path) -> None:
     expected = F.interpolate(
         as_float(upright), size=(64, 32), mode="bilinear", antialias=True
     ).clamp(0.0, 1.0)
-    got = VideoFolder(phone_root, extensions=(".mov",), frames=None, size=(64, 32))[0][0]
+    got = VideoFolder(phone_root, frames=None, size=(64, 32))[0][0]
     torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
 
     gray = plain_decode(PHONE, format="gray")
     upright_gray = np.ascontiguousarray(np.rot90(gray, k=-1, axes=(1, 2)))
-    got_gray = VideoFolder(phone_root, extensions=(".mov",), frames=None, grayscale=True)[0][0]
+    got_gray = VideoFolder(phone_root, frames=None, grayscale=True)[0][0]
     np.testing.assert_array_equal(as_uint8(got_gray), upright_gray)
 
 

@@ -48,14 +48,37 @@ __all__ = [
     "VideoFolder",
     "display_steps",
     "natural_key",
+    "video_endings",
     "visible_entries",
 ]
 
 Sampling = Literal["uniform", "random", "sliding"]
 Orientation = Literal["display", "stored"]
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm")
-"""File endings :class:`VideoFolder` takes as videos by default."""
+VIDEO_EXTENSIONS = (
+    ".mp4",
+    ".avi",
+    ".mkv",
+    ".webm",
+    ".mov",
+    ".m4v",
+    ".3gp",
+    ".3g2",
+    ".mpg",
+    ".mpeg",
+    ".ts",
+    ".mts",
+    ".m2ts",
+    ".vob",
+    ".wmv",
+    ".asf",
+    ".flv",
+    ".ogv",
+    ".mxf",
+)
+"""File endings :class:`VideoFolder` takes as videos by default (matched case-insensitively:
+``.MOV`` from an iPhone is a video): the containers FFmpeg reads that cameras, phones, screen
+recorders and editors write. The first four are the ones messages name first."""
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 """File endings :class:`FrameFolder` takes as frames by default."""
 
@@ -90,6 +113,32 @@ def visible_entries(folder: Path) -> list[Path]:
         ['run', 'walk']
     """
     return [p for p in folder.iterdir() if not p.name.startswith(".")]
+
+
+def video_endings() -> str:
+    """The endings of :data:`VIDEO_EXTENSIONS` for a message: the common four, then the others.
+
+    Example:
+        >>> video_endings()[:46]
+        'videos (.mp4, .avi, .mkv, .webm) or other vid'
+    """
+    common, other = VIDEO_EXTENSIONS[:4], VIDEO_EXTENSIONS[4:]
+    return f"videos ({', '.join(common)}) or other video files ({', '.join(other)})"
+
+
+_warned: set[tuple[str, ...]] = set()  # what a warning named, so it is given once per process
+
+
+def _warn_once(key: tuple[str, ...], message: str) -> None:
+    """Warn ``message`` unless a warning with the same ``key`` was given in this process.
+
+    A DataModule reads one folder with several datasets (train, evaluation, a class scan) and
+    a truncated file is met again in every epoch: the user hears about each thing once.
+    """
+    if key in _warned:
+        return
+    _warned.add(key)
+    warnings.warn(message, UserWarning, stacklevel=2)
 
 
 def _names(paths: Sequence[Path], *, most: int = 3) -> str:
@@ -228,6 +277,8 @@ class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
     """
 
     kind = "clip"
+    extensions: tuple[str, ...] = ()
+    """File endings the reader takes (set by each reader before it scans)."""
 
     def __init__(
         self,
@@ -302,6 +353,7 @@ class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
                     f"{name}: {self.root} holds no {self.kind}s; expected {layout} "
                     f"({self._expected()}){self._hint(self.root)}."
                 )
+            self._warn_skipped(self.root)
             return [], {}, [(clip, -1) for clip in clips]
         classes = sorted(p.name for p in visible_entries(self.root) if p.is_dir())
         if not classes:
@@ -318,8 +370,34 @@ class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
                     f"{name}: class folder {self.root / c} is empty; expected {self.kind}s in it "
                     f"({self._expected()}){self._hint(self.root / c)}."
                 )
+            self._warn_skipped(self.root / c)
             samples.extend((clip, class_to_idx[c]) for clip in clips)
         return classes, class_to_idx, samples
+
+    def _warn_skipped(self, folder: Path) -> None:
+        """Warn, naming them, about files in ``folder`` that are neither videos nor images.
+
+        Such files are skipped (``notes.txt``, a ``.gif``, a video in a container this reader
+        does not know); known videos and images that this reader does not take (a thumbnail
+        beside videos, a video beside frame folders) are skipped without a word.
+        """
+        known = set(VIDEO_EXTENSIONS) | set(FRAME_EXTENSIONS) | set(self.extensions)
+        skipped = sorted(
+            (p for p in visible_entries(folder) if p.is_file() and p.suffix.lower() not in known),
+            key=lambda p: natural_key(p.name),
+        )
+        if not skipped:
+            return
+        shown = ", ".join(p.name for p in skipped[:10])
+        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
+        noun = "a file that is" if len(skipped) == 1 else f"{len(skipped)} files that are"
+        _warn_once(
+            ("skipped", str(folder), *(p.name for p in skipped)),
+            f"{type(self).__name__}: skipped {noun} neither a video nor an image in {folder}: "
+            f"{shown}{more}. Video files end in {', '.join(VIDEO_EXTENSIONS)} and images in "
+            f"{', '.join(FRAME_EXTENSIONS)} (in any case); move other files out of the folder, "
+            f"or rename a video whose ending is wrong.",
+        )
 
     def _hint(self, folder: Path) -> str:
         """What ``folder`` holds instead of clips, as the end of an error message ("" if nothing).

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from cnnlstm.data.video import FRAME_EXTENSIONS, VIDEO_EXTENSIONS, natural_key, visible_entries
+from cnnlstm.data.video import (
+    FRAME_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    natural_key,
+    video_endings,
+    visible_entries,
+)
 from cnnlstm.errors import ConfigError, DataError
 
 __all__: list[str] = []
@@ -33,8 +39,7 @@ def _few(paths: Sequence[Path], *, most: int = 3) -> str:
 
 
 _BOTH_KINDS = (
-    f"videos ({', '.join(VIDEO_EXTENSIONS)}) or folders of frames ({', '.join(FRAME_EXTENSIONS)}, "
-    f"one folder per clip)"
+    f"{video_endings()}, or folders of frames ({', '.join(FRAME_EXTENSIONS)}, one folder per clip)"
 )
 
 
@@ -179,9 +184,8 @@ def _predict_layout(root: Path, format: str) -> tuple[Literal["video", "frames"]
             f"a folder of its own and give that."
         )
     wanted = {
-        "auto": f"videos ({', '.join(VIDEO_EXTENSIONS)}) or folders of frames "
-        f"({', '.join(FRAME_EXTENSIONS)})",
-        "video": f"videos ({', '.join(VIDEO_EXTENSIONS)})",
+        "auto": f"{video_endings()}, or folders of frames ({', '.join(FRAME_EXTENSIONS)})",
+        "video": video_endings(),
         "frames": f"folders of frames ({', '.join(FRAME_EXTENSIONS)})",
     }[format]
     files = [p for p in visible_entries(root) if p.is_file()]
