@@ -1,8 +1,9 @@
-"""The README's code runs as written.
+"""The README's and the manual's code runs as written.
 
-Every ```python block of the "Which bridge for which data" section has to exist (one per
-strategy) and end on a shape; every ```python block anywhere in README.md runs, and a printed
-shape is the one its comment promises.
+Every ```python block of README.md and of docs/ runs, and a printed shape is the one its comment
+promises. The bridges page (docs/bridges.md, "Which bridge for which data") has an example per
+strategy, each ending on a shape; the anomaly detection page and the plant-files section name
+only flags that ``cnnlstm detect`` has.
 """
 
 from __future__ import annotations
@@ -15,20 +16,26 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-HEADING = "## Which bridge for which data"
-TEXT = README.read_text(encoding="utf-8")
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+
+
+def read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 def section(text: str, heading: str) -> str:
-    """The text under ``heading`` up to the next ``## `` heading."""
+    """The text under ``heading`` up to the next heading of its level or above."""
+    level = len(heading.split(" ", 1)[0])
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if line.strip() == heading]
     if not starts:
-        raise AssertionError(f"README.md has no {heading!r} section")
+        raise AssertionError(f"no {heading!r} section")
     body = []
     for line in lines[starts[0] + 1 :]:
-        if line.startswith("## "):
+        marks = len(line) - len(line.lstrip("#"))
+        if 0 < marks <= level and line[marks : marks + 1] == " ":
             break
         body.append(line)
     return "\n".join(body)
@@ -43,11 +50,16 @@ def python_blocks(markdown: str) -> list[str]:
     return blocks
 
 
-BRIDGE_BLOCKS = python_blocks(section(TEXT, HEADING))
-ALL_BLOCKS = python_blocks(TEXT)
+BRIDGE_BLOCKS = python_blocks(read(DOCS / "bridges.md"))
+ALL_BLOCKS = [
+    (page.relative_to(ROOT).as_posix(), block)
+    for page in PAGES
+    for block in python_blocks(read(page))
+]
 
 
-def test_the_section_has_an_example_per_strategy() -> None:
+def test_the_bridges_page_has_an_example_per_strategy() -> None:
+    assert read(DOCS / "bridges.md").startswith("# Which bridge for which data\n")
     assert len(BRIDGE_BLOCKS) >= 4
     for name in ("GlobalPoolBridge", "SpatialSequence", "TimeDistributed", "ConvLSTM"):
         assert any(name in block for block in BRIDGE_BLOCKS), name
@@ -56,9 +68,26 @@ def test_the_section_has_an_example_per_strategy() -> None:
         assert "shape" in last, f"a block should end by printing or asserting a shape:\n{block}"
 
 
-@pytest.mark.parametrize("block", ALL_BLOCKS, ids=[f"block{i}" for i in range(len(ALL_BLOCKS))])
+def test_the_manual_has_code_to_run() -> None:
+    """The collection below found the blocks: the layers, Keras and export pages have some."""
+    pages = {page for page, _ in ALL_BLOCKS}
+    assert {"docs/bridges.md", "docs/layers.md", "docs/keras.md", "docs/export.md"} <= pages
+
+
+@pytest.mark.parametrize(
+    ("page", "block"),
+    ALL_BLOCKS,
+    ids=[
+        f"{page}-block{sum(p == page for p, _ in ALL_BLOCKS[:i])}"
+        for i, (page, _) in enumerate(ALL_BLOCKS)
+    ],
+)
 def test_block_runs(
-    block: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    page: str,
+    block: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.chdir(tmp_path)  # files a block writes (an exported model) land here
     if "import keras" in block:  # as a user runs it: without the suite's KERAS_BACKEND
@@ -69,7 +98,7 @@ def test_block_runs(
         assert done.returncode == 0, done.stderr
         printed = done.stdout
     else:
-        code = compile(block, "README.md", "exec")
+        code = compile(block, page, "exec")
         exec(code, {"__name__": "__readme__"})
         printed = capsys.readouterr().out
     for line in block.splitlines():  # a printed shape is the one its comment promises
@@ -78,11 +107,14 @@ def test_block_runs(
             assert match.group(1) in printed, (line, printed)
 
 
-def test_every_flag_the_anomaly_section_names_is_a_detect_option() -> None:
-    """The ``--flags`` the README's anomaly-detection prose names exist in ``cnnlstm detect``."""
+def test_every_flag_the_anomaly_pages_name_is_a_detect_option() -> None:
+    """The ``--flags`` that the anomaly detection page and the plant-files section name exist in
+    ``cnnlstm detect``."""
     from cnnlstm.commands.detect import build_parser
 
-    body = TEXT.split("### Anomaly detection on sensor data", 1)[1].split("\n## ", 1)[0]
+    body = read(DOCS / "anomaly-detection.md") + section(
+        read(DOCS / "own-data.md"), "## Your own plant files"
+    )
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", body))
     options = {flag for action in build_parser()._actions for flag in action.option_strings}
     assert {"--decimal", "--missing", "--datetime", "--columns", "--stream"} <= named
