@@ -1,7 +1,8 @@
 """`cnnlstm fit | validate | test | predict` on LightningCLI: checkpoints, resume, logs, predict.
 
 Each run is configs/digit_clips.yaml shrunk to a few clips and a tiny model, in a temporary
-working directory (the runs go to ./runs). Expected values come from the CSV log, from the
+working directory (the runs go to ./runs/digit_clips/version_<n>, runs/digit_clips/checkpoints
+links to the newest run's checkpoints). Expected values come from the CSV log, from the
 checkpoint files and from the task rebuilt independently, never from the CLI's own report.
 """
 
@@ -14,9 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import RichProgressBar
 
 from cnnlstm import cli
+from cnnlstm.commands.train import BestCheckpoint, LastCheckpoint
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.tasks import ClassificationTask, ForecastTask, RecognitionTask
 
@@ -59,30 +61,75 @@ def val_rows(version: int) -> list[dict[str, str]]:
 
 def test_fit_writes_last_and_best_checkpoints_and_both_logs_in_one_version() -> None:
     fit("--trainer.max_steps=2")
-    checkpoints = RUN / "checkpoints"
-    assert (checkpoints / "last.ckpt").is_file()
-    assert len(list(checkpoints.glob("best-*.ckpt"))) == 1
-    assert torch.load(checkpoints / "last.ckpt", weights_only=False)["global_step"] == 2
     version = RUN / "version_0"
+    checkpoints = version / "checkpoints"
+    assert sorted(path.name for path in checkpoints.iterdir()) == ["best.ckpt", "last.ckpt"]
+    assert torch.load(checkpoints / "last.ckpt", weights_only=False)["global_step"] == 2
+    assert (RUN / "checkpoints").resolve() == checkpoints.resolve()  # the newest run's
     assert (version / "metrics.csv").is_file()
     assert list(version.glob("events.out.tfevents.*"))  # TensorBoard in the same folder
     assert not (RUN / "version_1").exists()
     saved = yaml.safe_load((version / "config.yaml").read_text())
     assert saved["checkpoint"]["monitor"] == "val/acc"  # "auto" resolved to the task's metric
     assert saved["checkpoint"]["mode"] == "max"
+    assert saved["checkpoint"]["dirpath"] == str(checkpoints)
     assert saved["early_stopping"]["monitor"] == "val/acc"
+    assert {logger["init_args"]["version"] for logger in saved["trainer"]["logger"]} == {0}
 
 
-def test_resume_from_last_continues_the_global_step() -> None:
+def test_last_checkpoint_is_the_final_epoch_when_the_metric_stops_improving() -> None:
+    # the shipped settings (save_last, save_top_k 1 on val/acc); lr 0.05 makes val/acc stall
+    fit("--trainer.max_epochs=4", "--model.init_args.lr=0.05", "--early_stopping.enabled=false")
+    accuracy = [float(row["val/acc"]) for row in val_rows(0)]
+    best_epoch = accuracy.index(max(accuracy))  # the first of ties: they do not improve
+    assert best_epoch < 3  # the metric stopped improving before the last epoch
+    checkpoints = RUN / "version_0" / "checkpoints"
+    last = torch.load(checkpoints / "last.ckpt", weights_only=False)
+    assert (last["epoch"], last["global_step"]) == (3, 8)
+    best = torch.load(checkpoints / "best.ckpt", weights_only=False)
+    assert (best["epoch"], best["global_step"]) == (best_epoch, 2 * (best_epoch + 1))
+    # test --ckpt_path best / last take those files of the newest run
+    for keyword, epoch in (("best", best_epoch), ("last", 3)):
+        assert cli.main(["test", "--config", CONFIG, *TINY, f"--ckpt_path={keyword}"]) == 0
+        newest = max(RUN.glob("version_*"), key=lambda path: int(path.name.split("_")[1]))
+        saved = yaml.safe_load((newest / "config.yaml").read_text())
+        ckpt = torch.load(saved["ckpt_path"], weights_only=False)
+        assert Path(saved["ckpt_path"]).name == f"{keyword}.ckpt"
+        assert ckpt["epoch"] == epoch
+
+
+def test_resume_from_last_continues_the_global_step_in_a_folder_of_its_own() -> None:
     fit("--trainer.max_steps=2")
     fit("--trainer.max_steps=5", "--ckpt_path=last")
-    last = torch.load(RUN / "checkpoints" / "last.ckpt", weights_only=False)
+    last = torch.load(RUN / "version_1" / "checkpoints" / "last.ckpt", weights_only=False)
     assert last["global_step"] == 5
+    assert torch.load(RUN / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 5
+    first = torch.load(RUN / "version_0" / "checkpoints" / "last.ckpt", weights_only=False)
+    assert first["global_step"] == 2  # the first run's folder is left as it was
     resumed = read_csv(RUN / "version_1" / "metrics.csv")
     train_steps = [int(r["step"]) for r in resumed if r["train/loss"]]
     # three more optimizer steps, all logged after the first run's steps 0 and 1
     assert len(train_steps) == 3
     assert min(train_steps) >= 2
+    saved = yaml.safe_load((RUN / "version_1" / "config.yaml").read_text())
+    assert saved["ckpt_path"] == str(RUN / "version_0" / "checkpoints" / "last.ckpt")
+
+
+def test_resume_without_a_checkpoint_starts_from_scratch_and_evaluating_needs_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["test", "--config", CONFIG, *TINY, "--ckpt_path=best"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "cnnlstm: error: --ckpt_path best: there is no best.ckpt under "
+        "runs/digit_clips/version_*/checkpoints yet; train first (cnnlstm fit with the same "
+        "config), or pass a .ckpt file."
+    )
+    assert not RUN.exists()  # nothing claimed
+    fit("--trainer.max_steps=2", "--ckpt_path=last")  # "set and forget", as in Lightning
+    assert "--ckpt_path last: no last.ckpt under runs/digit_clips/version_*/checkpoints yet" in (
+        capsys.readouterr().err
+    )
+    assert torch.load(RUN / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 2
 
 
 def test_best_checkpoint_is_the_epoch_with_the_best_monitored_value() -> None:
@@ -92,10 +139,10 @@ def test_best_checkpoint_is_the_epoch_with_the_best_monitored_value() -> None:
     assert len(losses) == 4
     assert len(set(losses)) == 4
     best_epoch = losses.index(min(losses))
-    (best,) = (RUN / "checkpoints").glob("best-*.ckpt")
-    assert best.name.startswith(f"best-epoch={best_epoch}-")
-    state = torch.load(best, weights_only=False)["callbacks"]
-    (checkpoint_state,) = [v for k, v in state.items() if k.startswith("ModelCheckpoint")]
+    best = torch.load(RUN / "checkpoints" / "best.ckpt", weights_only=False)
+    assert best["epoch"] == best_epoch
+    state = best["callbacks"]
+    (checkpoint_state,) = [v for k, v in state.items() if k.startswith("BestCheckpoint")]
     assert float(checkpoint_state["best_model_score"]) == pytest.approx(min(losses))
 
 
@@ -162,7 +209,8 @@ def test_print_config_writes_a_starting_config(capsys: pytest.CaptureFixture[str
             "runs",
             "digit_clips",
         )
-    assert config["checkpoint"]["dirpath"] == "runs/digit_clips/checkpoints"
+    assert config["checkpoint"]["dirpath"] is None  # the run folder's checkpoints
+    assert config["checkpoint"]["filename"] == "best"
     assert config["checkpoint"]["save_last"] is True
     assert config["early_stopping"]["enabled"] is True
     assert config["seed_everything"] == 0
@@ -178,8 +226,11 @@ def test_print_config_without_a_config_names_the_short_class_names(
     assert config["model"]["init_args"]["model"] == "convlstm_forecaster"
 
 
-def _checkpoint_callback(built: cli.CNNLSTMCLI) -> ModelCheckpoint:
-    (callback,) = [c for c in built.trainer.callbacks if isinstance(c, ModelCheckpoint)]  # type: ignore[attr-defined]
+def _checkpoint_callback(built: cli.CNNLSTMCLI) -> BestCheckpoint:
+    (callback,) = [c for c in built.trainer.callbacks if isinstance(c, BestCheckpoint)]  # type: ignore[attr-defined]
+    (last,) = [c for c in built.trainer.callbacks if isinstance(c, LastCheckpoint)]  # type: ignore[attr-defined]
+    assert built.trainer.checkpoint_callback is callback  # what ckpt_path="best" would take
+    assert last.dirpath == callback.dirpath
     return callback
 
 
@@ -195,7 +246,9 @@ def test_a_monitor_set_in_the_config_gets_its_mode_from_its_name() -> None:
     argv = ["fit", "--config", CONFIG, *TINY, "--checkpoint.monitor=val/loss"]
     callback = _checkpoint_callback(cli.build_cli(argv, execute=False))
     assert (callback.monitor, callback.mode) == ("val/loss", "min")
-    assert not Path("runs").exists()  # building writes nothing
+    # building claims the run's folder and writes nothing in it
+    assert [path.name for path in RUN.iterdir()] == ["version_0"]
+    assert not any((RUN / "version_0").iterdir())
 
 
 def test_a_monitor_whose_name_says_nothing_needs_a_mode(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,11 +1,15 @@
 """``cnnlstm fit``, ``validate``, ``test``, ``predict`` and ``summary``: the Lightning side of the
 command line.
 
-:class:`CNNLSTMCLI` is Lightning's ``LightningCLI`` with the command line's defaults: CSV and
-TensorBoard logs in ``runs/<name>/version_<n>``, checkpoints in ``runs/<name>/checkpoints``
-(``last.ckpt`` and the best by the task's validation metric), early stopping on the same metric, a
-progress bar, and predictions written to ``runs/<name>/predictions``. :func:`build_cli` runs it on
-a command line, :func:`run_summary` builds a config's task without training and prints its model.
+:class:`CNNLSTMCLI` is Lightning's ``LightningCLI`` with the command line's defaults: every run in
+a folder of its own, ``runs/<name>/version_<n>`` (claimed atomically:
+:mod:`cnnlstm.commands.run_folders`), with its CSV and TensorBoard logs and its checkpoints
+(``checkpoints/last.ckpt``, the last epoch, and ``checkpoints/best.ckpt``, the best by the task's
+validation metric); ``runs/<name>/checkpoints`` links to the newest fit's. Early stopping on the
+same metric, every epoch seeded from ``(seed, epoch)`` so that a resumed run ends as an
+uninterrupted one, a progress bar, and predictions written to ``runs/<name>/predictions``.
+:func:`build_cli` runs it on a command line, :func:`run_summary` builds a config's task without
+training and prints its model.
 
 :mod:`cnnlstm.cli` imports this module only for the commands that need it, so that ``cnnlstm
 detect``, ``generate``, ``benchmark``, ``demo`` and ``--help`` start without importing Lightning
@@ -19,6 +23,9 @@ import csv
 import importlib
 import io
 import logging
+import os
+import random
+import shutil
 import sys
 import warnings
 from collections import Counter
@@ -27,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import (
     BasePredictionWriter,
@@ -42,13 +50,17 @@ from rich.console import Console
 from torch import Tensor
 from torch.utils.data import Subset
 
-from cnnlstm.commands import atomic_file
+from cnnlstm.commands import atomic_file, run_folders
+from cnnlstm.data.loading import derive_seed
 from cnnlstm.errors import CNNLSTMError, ConfigError
 from cnnlstm.summary import Summary, summary
 
 __all__ = [
     "CNNLSTMCLI",
     "RUNS_DIR",
+    "BestCheckpoint",
+    "EpochSeed",
+    "LastCheckpoint",
     "PredictionWriter",
     "TaskEarlyStopping",
     "build_cli",
@@ -480,37 +492,162 @@ class TaskEarlyStopping(EarlyStopping):
             super().on_validation_end(trainer, pl_module)
 
 
-def _next_version(folder: Path) -> int:
-    """One more than the largest ``version_<n>`` in ``folder`` (0 when there is none)."""
-    numbers = [
-        int(path.name[len("version_") :])
-        for path in (folder.iterdir() if folder.is_dir() else [])
-        if path.is_dir() and path.name[len("version_") :].isdigit()
-    ]
-    return max(numbers, default=-1) + 1
+class LastCheckpoint(ModelCheckpoint):
+    """Writes ``last.ckpt`` at the end of every training epoch, whatever the monitored metric did.
 
+    Lightning 2.6's ``ModelCheckpoint(save_last=True)`` rewrites ``last.ckpt`` only in an epoch
+    that also saved a top-k checkpoint (earlier versions wrote it every epoch), so with
+    ``save_top_k: 1`` it held the last improvement, not the last epoch. This callback has no
+    monitor: it saves every ``every_n_epochs`` epochs, after the validation of the epoch (at the
+    end of the training epoch, or after each validation when there are several an epoch), on
+    every Lightning version. :class:`CNNLSTMCLI` adds it, beside the best checkpoint, when
+    ``checkpoint.save_last`` is true.
 
-def _share_logger_versions(loggers: Any) -> None:
-    """Give the loggers of a config that write to one folder the same next ``version``.
-
-    Each logger would pick its own, so a CSV and a TensorBoard logger would end up in
-    ``version_0`` and ``version_1``.
+    Args:
+        dirpath: the folder; ``None`` for Lightning's default (beside the first logger's files).
+        every_n_epochs: save every this many epochs.
     """
-    if not isinstance(loggers, list):
-        return
+
+    def __init__(self, dirpath: str | None = None, *, every_n_epochs: int = 1) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename=self.CHECKPOINT_NAME_LAST,
+            monitor=None,
+            save_top_k=1,  # one file, overwritten: the newest
+            save_last=False,
+            every_n_epochs=every_n_epochs,
+            enable_version_counter=False,
+        )
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Nothing to carry into another run's folder (Lightning would warn that it changed)."""
+        if _same_folder(state_dict.get("dirpath"), self.dirpath):
+            super().load_state_dict(state_dict)
+
+
+def _same_folder(one: Any, other: Any) -> bool:
+    if not isinstance(one, str | Path) or not isinstance(other, str | Path):
+        return bool(one == other)
+    return os.path.realpath(one) == os.path.realpath(other)
+
+
+class BestCheckpoint(ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint``, for the best checkpoints by a metric, that stays the best
+    of the whole training when a run resumes into a new folder.
+
+    A run resumed from a checkpoint of another run folder (``--ckpt_path last`` does so: every
+    run writes a folder of its own) keeps the best score so far, so that its folder only gets a
+    model that beats it, and copies the best file(s) so far into its own folder at the start of
+    training, so that the newest folder's best checkpoint is the best of all epochs. Lightning's
+    own would start over (and warn that the folder changed). The command line's ``checkpoint``
+    options are this class's; it takes ``ModelCheckpoint``'s arguments.
+    """
+
+    _carried: dict[str, Any] | None = None
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state; from another folder, keep the scores and copy the files later."""
+        if _same_folder(state_dict.get("dirpath"), self.dirpath):
+            super().load_state_dict(state_dict)
+            return
+        self.best_model_score = state_dict["best_model_score"]
+        self.kth_value = state_dict.get("kth_value", self.kth_value)
+        self.best_k_models = dict(state_dict.get("best_k_models", {}))
+        self.best_model_path = state_dict.get("best_model_path", "")
+        self.kth_best_model_path = state_dict.get("kth_best_model_path", "")
+        self._carried = dict(self.best_k_models)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Copy the best files of the run this one resumed into this run's folder."""
+        super().on_train_start(trainer, pl_module)
+        carried, self._carried = self._carried, None
+        if not carried or not self.dirpath:
+            return
+        moved: dict[str, str] = {}
+        for old in carried:
+            new = os.path.join(self.dirpath, os.path.basename(old))
+            if os.path.isfile(old) and not _same_folder(old, new):
+                moved[old] = new
+                if trainer.is_global_zero:
+                    os.makedirs(self.dirpath, exist_ok=True)
+                    shutil.copy2(old, new)
+        trainer.strategy.barrier("BestCheckpoint.copy")
+        self.best_k_models = {moved.get(path, path): score for path, score in carried.items()}
+        self.best_model_path = moved.get(self.best_model_path, self.best_model_path)
+        self.kth_best_model_path = moved.get(self.kth_best_model_path, self.kth_best_model_path)
+
+
+class EpochSeed(Callback):
+    """Seeds torch's, numpy's and Python's global RNGs from ``(seed, epoch)`` at the start of
+    every training epoch.
+
+    What a training step draws from them (dropout, a random crop in the task) then depends on the
+    seed and the epoch only, so a run resumed at the start of an epoch draws what an uninterrupted
+    run draws there. (The DataModules seed what loading draws themselves:
+    :mod:`cnnlstm.data.loading`.) All processes of a DDP run get the same seed.
+
+    Args:
+        seed: the run's seed (``seed_everything``).
+    """
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        seed = derive_seed(self.seed, trainer.current_epoch)
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
+
+
+class _LatestLink(Callback):
+    """Points ``runs/<name>/checkpoints`` at this run's checkpoints when it starts to fit (on
+    the first process only), or says once why it cannot."""
+
+    def __init__(self, alias: Path, target: Path) -> None:
+        super().__init__()
+        self.alias = alias
+        self.target = target
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit" or not trainer.is_global_zero:
+            return
+        why = run_folders.link_latest(self.alias, self.target)
+        if why is not None:
+            print(
+                f"cnnlstm: note: this run's checkpoints go to {self.target}; {why}, so "
+                f"{self.alias}/last.ckpt is not this run's"
+                + (
+                    " (a folder of an earlier cnnlstm: move it away to make it a link to the "
+                    "newest run)"
+                    if self.alias.is_dir() and not self.alias.is_symlink()
+                    else ""
+                ),
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _logger_groups(loggers: Any) -> dict[tuple[str, str], list[Any]]:
+    """The ``init_args`` of the configured loggers without a ``version``, by the folder
+    ``(save_dir, name)`` they write to."""
+    entries = loggers if isinstance(loggers, list) else [loggers]
     groups: dict[tuple[str, str], list[Any]] = {}
-    for logger in loggers:
+    for logger in entries:
         init = getattr(logger, "init_args", None)
         if init is None or getattr(init, "version", "set") is not None:
             continue
         save_dir, name = getattr(init, "save_dir", None), getattr(init, "name", None)
-        if isinstance(save_dir, str) and isinstance(name, str):
-            groups.setdefault((save_dir, name), []).append(init)
-    for (save_dir, name), inits in groups.items():
-        if len(inits) > 1:
-            version = _next_version(Path(save_dir) / name)
-            for init in inits:
-                init.version = version
+        if isinstance(save_dir, str) and isinstance(name, str | None):
+            groups.setdefault((save_dir, name or ""), []).append(init)
+    return groups
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the current folder when it is under it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _progress_bar() -> ProgressBar:
@@ -530,14 +667,23 @@ class CNNLSTMCLI(LightningCLI):
     """``LightningCLI`` with the command line's defaults: loggers, checkpoints, early stopping.
 
     ``model:`` takes any ``LightningModule`` (the tasks of :mod:`cnnlstm.tasks`) and ``data:``
-    any ``LightningDataModule``, each as ``class_path`` and ``init_args``. Added to Lightning's
-    options: ``checkpoint`` (a ``ModelCheckpoint`` into ``runs/<name>/checkpoints`` keeping
-    ``last.ckpt`` and the best by the task's metric), ``early_stopping``
-    (:class:`TaskEarlyStopping`, patience 5) and ``prediction_writer`` (:class:`PredictionWriter`).
-    ``monitor: auto`` and ``mode: auto`` become the task's metric (:func:`monitored_metric`).
-    ``trainer.logger`` defaults to a CSV and a TensorBoard logger writing to
-    ``runs/<name>/version_<n>``; a progress bar is added unless ``trainer.enable_progress_bar``
-    is false. The task's own ``configure_optimizers`` is used (``lr``, ``scheduler``).
+    any ``LightningDataModule``, each as ``class_path`` and ``init_args``.
+
+    Every run gets a folder of its own, ``runs/<name>/version_<n>``, claimed when the config is
+    read (:func:`~cnnlstm.commands.run_folders.claim_version`: two runs started together never
+    share one). ``trainer.logger`` defaults to a CSV and a TensorBoard logger writing there, and
+    the checkpoints go to its ``checkpoints`` folder: ``last.ckpt``, written after every epoch
+    (:class:`LastCheckpoint`), and ``best.ckpt``, the best by the task's metric
+    (:class:`BestCheckpoint`). ``runs/<name>/checkpoints`` links to the newest ``fit``'s
+    checkpoints. ``--ckpt_path last`` and ``--ckpt_path best`` name that file of the newest run
+    folder that has one: a resumed run starts a new folder and goes on from there.
+
+    Added to Lightning's options: ``checkpoint`` (:class:`BestCheckpoint`; ``save_last`` adds
+    the :class:`LastCheckpoint`), ``early_stopping`` (:class:`TaskEarlyStopping`, patience 5) and
+    ``prediction_writer`` (:class:`PredictionWriter`). ``monitor: auto`` and ``mode: auto``
+    become the task's metric (:func:`monitored_metric`). A progress bar is added unless
+    ``trainer.enable_progress_bar`` is false; with ``seed_everything`` an :class:`EpochSeed`
+    seeds every epoch. The task's own ``configure_optimizers`` is used (``lr``, ``scheduler``).
 
     Args:
         *args: ``LightningCLI``'s.
@@ -545,6 +691,7 @@ class CNNLSTMCLI(LightningCLI):
         runs_dir: the folder the runs go to.
         extra_callbacks: callbacks added to the trainer (besides the configured ones).
         execute: ``False`` builds the task, data and trainer but does not run the command.
+        claim_folder: ``False`` claims no run folder (to build a task without running it).
         **kwargs: ``LightningCLI``'s; ``args=[...]`` takes the command line.
     """
 
@@ -555,12 +702,17 @@ class CNNLSTMCLI(LightningCLI):
         runs_dir: str = RUNS_DIR,
         extra_callbacks: Sequence[Callback] = (),
         execute: bool = True,
+        claim_folder: bool = True,
         **kwargs: Any,
     ) -> None:
         self.run_name = run_name
         self.runs_dir = runs_dir
         self.extra_callbacks = list(extra_callbacks)
         self.execute = execute
+        self.claim_folder = claim_folder
+        self.run_folder: Path | None = None
+        """``runs/<name>/version_<n>``: this run's folder, once claimed (or handed down)."""
+        self._claimed: list[Path] = []
         self.monitor: tuple[str, str] = ("val/loss", "min")
         defaults: dict[str, Any] = {
             "model_class": pl.LightningModule,
@@ -577,7 +729,7 @@ class CNNLSTMCLI(LightningCLI):
 
     @property
     def run_dir(self) -> Path:
-        """``runs_dir/run_name``: where this run's logs and checkpoints go."""
+        """``runs_dir/run_name``: the folder of this config's run folders."""
         return Path(self.runs_dir) / self.run_name
 
     def _default_loggers(self) -> list[dict[str, Any]]:
@@ -591,13 +743,13 @@ class CNNLSTMCLI(LightningCLI):
         ]
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(BestCheckpoint, "checkpoint")
         parser.add_lightning_class_args(TaskEarlyStopping, "early_stopping")
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.set_defaults(
             {
-                "checkpoint.dirpath": str(self.run_dir / "checkpoints"),
-                "checkpoint.filename": "best-{epoch}-{step}",
+                "checkpoint.dirpath": None,  # the run folder's checkpoints
+                "checkpoint.filename": "best",
                 "checkpoint.monitor": "auto",
                 "checkpoint.mode": "auto",
                 "checkpoint.save_last": True,
@@ -636,11 +788,112 @@ class CNNLSTMCLI(LightningCLI):
                 group.mode = guessed
         if config.prediction_writer.output_dir is None:
             config.prediction_writer.output_dir = str(self.run_dir / "predictions")
-        _share_logger_versions(config.trainer.logger)
         _check_sync_batchnorm(config.trainer)
+        self._place_run(config)
+
+    def _place_run(self, config: Any) -> None:
+        """Claim the run folder, point the loggers and checkpoints at it, resolve ``ckpt_path``.
+
+        The first process claims; the other processes of a DDP run that Lightning started take
+        what it handed down; those another launcher started (torchrun) claim nothing and leave
+        the folders to Lightning, which uses the first process's.
+        """
+        groups = _logger_groups(config.trainer.logger)
+        handed = run_folders.handed_down()
+        if handed is not None:
+            self.run_folder = Path(handed["folder"])
+            versions = {(str(s), str(n)): int(v) for s, n, v in handed["loggers"]}
+            config.ckpt_path = handed.get("ckpt_path")
+        else:
+            self._resolve_ckpt_path(config)
+            if not self.claim_folder or run_folders.launch_rank() != 0:
+                return
+            self.run_folder = run_folders.claim_version(self.run_dir)
+            self._claimed.append(self.run_folder)
+            versions = {}
+            for save_dir, name in groups:
+                folder = Path(save_dir) / name
+                if not _same_folder(str(folder), str(self.run_dir)):
+                    self._claimed.append(run_folders.claim_version(folder))
+                    folder = self._claimed[-1]
+                else:
+                    folder = self.run_folder
+                versions[(save_dir, name)] = int(folder.name.removeprefix("version_"))
+            run_folders.hand_down(
+                {
+                    "folder": str(self.run_folder),
+                    "loggers": [[s, n, v] for (s, n), v in versions.items()],
+                    "ckpt_path": config.get("ckpt_path"),
+                }
+            )
+        for key, inits in groups.items():
+            for init in inits:
+                init.version = versions.get(key)
+        if config.checkpoint.dirpath is None:
+            config.checkpoint.dirpath = str(self.run_folder / "checkpoints")
+            self._links_latest = True
+
+    _links_latest = False
+
+    def _resolve_ckpt_path(self, config: Any) -> None:
+        """``--ckpt_path last`` / ``best``: that file of the newest run folder that has one.
+
+        A path through ``runs/<name>/checkpoints`` (the link to the newest run) is resolved to
+        the file it names now, before this run moves the link.
+
+        Raises:
+            ConfigError: ``validate``, ``test`` or ``predict`` with ``last`` or ``best`` and no
+                such file (``fit`` starts from scratch then, as Lightning does).
+        """
+        ckpt = config.get("ckpt_path")
+        if not isinstance(ckpt, str) or "://" in ckpt or ckpt == "hpc":
+            return
+        if ckpt not in ("last", "best"):
+            if os.path.realpath(ckpt) != os.path.abspath(ckpt):  # through a link
+                config.ckpt_path = os.path.realpath(ckpt)
+            return
+        filename = "last" if ckpt == "last" else str(config.checkpoint.filename or "{epoch}")
+        dirpath = config.checkpoint.dirpath
+        found = (
+            run_folders.find_checkpoint(self.run_dir, filename)
+            if dirpath is None
+            else run_folders.newest_match(Path(dirpath), filename)
+        )
+        where = f"{dirpath}" if dirpath is not None else f"{self.run_dir}/version_*/checkpoints"
+        if found is not None:
+            config.ckpt_path = str(found)
+            if run_folders.launch_rank() == 0:
+                doing = "resuming from" if self.subcommand == "fit" else "checkpoint"
+                print(f"cnnlstm: --ckpt_path {ckpt}: {doing} {found}", flush=True)
+            return
+        name = run_folders.checkpoint_pattern(filename)
+        if self.subcommand != "fit":
+            raise ConfigError(
+                f"--ckpt_path {ckpt}: there is no {name} under {where} yet; train first "
+                f"(cnnlstm fit with the same config), or pass a .ckpt file."
+            )
+        config.ckpt_path = None
+        if run_folders.launch_rank() == 0:
+            print(
+                f"cnnlstm: --ckpt_path {ckpt}: no {name} under {where} yet; training starts "
+                f"from scratch",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def instantiate_classes(self) -> None:
-        """Build the task, data and trainer; a rejected argument becomes a ``ConfigError``."""
+        """Build the task, data and trainer; a rejected argument becomes a ``ConfigError``.
+
+        A run that cannot be built gives its claimed folder back (it is empty).
+        """
+        try:
+            self._instantiate_classes()
+        except BaseException:
+            for folder in self._claimed:
+                run_folders.release(folder)
+            raise
+
+    def _instantiate_classes(self) -> None:
         try:
             super().instantiate_classes()
         except CNNLSTMError:
@@ -662,7 +915,20 @@ class CNNLSTMCLI(LightningCLI):
         has_bar = any(isinstance(c, ProgressBar) for c in callbacks)
         if trainer_config.get("enable_progress_bar", True) is not False and not has_bar:
             callbacks.append(_progress_bar())
-        return super().instantiate_trainer(**{"callbacks": callbacks, **kwargs})
+        seed = self._config().get("seed_everything")
+        if isinstance(seed, int) and not isinstance(seed, bool):
+            callbacks.append(EpochSeed(seed))
+        trainer = super().instantiate_trainer(**{"callbacks": callbacks, **kwargs})
+        best = self._get(self.config_init, "checkpoint", default=None)
+        if isinstance(best, ModelCheckpoint) and best.save_last:
+            # after the best one, so that it stays trainer.checkpoint_callback
+            best.save_last = False
+            dirpath = None if best.dirpath is None else str(best.dirpath)
+            trainer.callbacks.append(LastCheckpoint(dirpath))  # type: ignore[attr-defined]
+        if self._links_latest and self.run_folder is not None:
+            link = _LatestLink(self.run_dir / "checkpoints", self.run_folder / "checkpoints")
+            trainer.callbacks.append(link)  # type: ignore[attr-defined]
+        return trainer
 
     def _run_subcommand(self, subcommand: str) -> None:
         if self.execute:
@@ -675,10 +941,19 @@ class CNNLSTMCLI(LightningCLI):
             return
         callback = self.trainer.checkpoint_callback
         if isinstance(callback, ModelCheckpoint) and callback.dirpath:
-            best = callback.best_model_path or "none (nothing validated)"
-            print(f"cnnlstm: checkpoints in {callback.dirpath} (best: {best})")
+            last = [c for c in self.trainer.callbacks if isinstance(c, LastCheckpoint)]  # type: ignore[attr-defined]
+            shown = f"{_shown(str(callback.dirpath))}: "
+            if last and last[0].best_model_path:
+                shown += f"{os.path.basename(last[0].best_model_path)} (the last epoch), "
+            best = callback.best_model_path
+            shown += (
+                f"best {callback.monitor}: {_shown(best)}"
+                if best
+                else "no best (nothing validated)"
+            )
+            print(f"cnnlstm: checkpoints in {shown}")
         if log_dir:
-            print(f"cnnlstm: logs in {log_dir}")
+            print(f"cnnlstm: logs in {_shown(log_dir)}")
 
 
 def _config_paths(argv: Sequence[str]) -> list[str]:
@@ -757,7 +1032,8 @@ def build_cli(argv: Sequence[str], **kwargs: Any) -> CNNLSTMCLI:
     if argv and argv[0] in ("validate", "test", "predict") and not _option(argv, "--ckpt_path"):
         print(
             f"cnnlstm: warning: {argv[0]} without --ckpt_path runs the model as the config "
-            f"builds it, untrained; pass --ckpt_path runs/<config name>/checkpoints/last.ckpt",
+            f"builds it, untrained; pass --ckpt_path best (or last: the newest run's "
+            f"best.ckpt or last.ckpt) or a .ckpt file",
             file=sys.stderr,
             flush=True,
         )
@@ -823,7 +1099,7 @@ def run_summary(
     """
     console = console or Console()
     with quiet_lightning():
-        cli = build_cli(["fit", "--config", config, *overrides], execute=False)
+        cli = build_cli(["fit", "--config", config, *overrides], execute=False, claim_folder=False)
     task = cli.model
     model = getattr(task, "model", task)
     shape = getattr(model, "example_input_shape", None)
