@@ -246,3 +246,21 @@ def test_a_bad_first_time_is_quoted_once(tmp_path: Path) -> None:
     message = str(error.value)
     assert f"{path}: line 2, column 'time': 'soon' is not a date and time." in message
     assert message.count("'soon'") == 1 and "first row" not in message
+
+
+def test_the_note_quotes_the_line_around_its_first_letter_above_ascii() -> None:
+    names = [f"Sensor {i}" for i in range(12)]
+    for line, shown in (
+        (
+            ";".join(["Zeit", *names, "Störung"]),
+            "'...sor 6;Sensor 7;Sensor 8;Sensor 9;Sensor 10;Sensor 11;Störung'",
+        ),
+        (
+            ";".join(["Störung", *names]),
+            "'Störung;Sensor 0;Sensor 1;Sensor 2;Sensor 3;Sensor 4;Sensor ...'",
+        ),
+        ("Zeit;Störung;Druck", "'Zeit;Störung;Druck'"),
+    ):
+        _, codec, note = decode_text((line + "\n0;1;2\n").encode("cp1252"), source="a.csv")
+        assert codec == "cp1252" and note is not None
+        assert f"line 1 reads {shown}." in note

@@ -165,7 +165,8 @@ def _excerpt(line: str, at: int) -> str:
     if len(line) <= _EXCERPT:
         return line
     start = max(0, min(at - _EXCERPT // 2, len(line) - _EXCERPT))
-    return ("..." if start else "") + line[start : start + _EXCERPT] + "..."
+    end = start + _EXCERPT
+    return ("..." if start else "") + line[start:end] + ("..." if end < len(line) else "")
 
 
 class LineDecoder:
