@@ -43,6 +43,7 @@ __all__ = [
     "FRAME_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "FrameFolder",
+    "OnTruncated",
     "Orientation",
     "Sampling",
     "VideoFolder",
@@ -54,6 +55,7 @@ __all__ = [
 
 Sampling = Literal["uniform", "random", "sliding"]
 Orientation = Literal["display", "stored"]
+OnTruncated = Literal["error", "warn"]
 
 VIDEO_EXTENSIONS = (
     ".mp4",
@@ -84,6 +86,7 @@ FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 _SAMPLINGS = ("uniform", "random", "sliding")
 _ORIENTATIONS = ("display", "stored")
+_ON_TRUNCATED = ("error", "warn")
 _SEEK_MIN_SKIP = 4  # seek only when it saves decoding at least this many frames
 
 
@@ -240,6 +243,123 @@ def _display_matrix(frame: Any) -> bytes | None:
 
 
 @dataclass(frozen=True)
+class _Claim:
+    """How many frames a container says a stream has, and how many the file holds."""
+
+    where: str  # "index" (MP4/MOV sample table, AVI idx1), "header" (AVI's count) or ""
+    # listed is 0 when the container counts no frames but its last packet is cut in two
+    listed: int
+    held: int
+    listed_seconds: float | None
+    held_seconds: float
+
+    def describe(self, path: Path) -> str:
+        """``<path>: the file is cut short: its index lists 25 frames (1.00 s) but ...``."""
+
+        def span(seconds: float | None) -> str:
+            return "" if seconds is None else f" ({seconds:.2f} s)"
+
+        if not self.listed:  # a container that counts no frames, its last packet cut in two
+            return (
+                f"{path}: the file is cut short: frame {self.held}'s data runs past its last "
+                f"byte (the container lists no frame count); {self.held} frames are whole (up "
+                f"to {self.held_seconds:.2f} s)"
+            )
+        there = (
+            "none of them is in the file: they lay past its last byte"
+            if not self.held
+            else f"only {self.held} of them are in the file (up to {self.held_seconds:.2f} s): "
+            f"the rest lay past its last byte"
+        )
+        return (
+            f"{path}: the file is cut short: its {self.where} lists {self.listed} frames"
+            f"{span(self.listed_seconds)} but {there}"
+        )
+
+
+_CUT_SLACK = 64  # bytes of framing that may follow a packet's data (an FLV tag's header)
+
+
+def _is_cut(packet: Any, data_end: int) -> bool:
+    """Whether a demuxed packet is the partial one at the end of a file cut short.
+
+    The demuxer flags a packet it could not read whole as corrupt; one that also reaches the
+    end of the file lost the rest of its data there.
+    """
+    pos = packet.pos
+    if not packet.is_corrupt or pos is None or pos < 0:
+        return False
+    return bool(pos + packet.size + _CUT_SLACK >= data_end)
+
+
+def _container_claim(
+    container: Any,
+    stream: Any,
+    data_end: int,
+    pts: Sequence[int],
+    time_base: float,
+    *,
+    cut_packet: bool,
+) -> _Claim | None:
+    """What a container claims about ``stream`` when the file holds less of it (else ``None``).
+
+    Only claims that say where the frames are, or how many there are, count: the sample table
+    of MP4/MOV/3GP (the ``moov`` atom, complete at open even when the data behind it is cut)
+    and of AVI (its ``idx1``) lists every frame with its byte offset, so frames past the file's
+    end are missing; an AVI cut short loses ``idx1`` but its header still counts the frames,
+    which the timestamps of the packets read (a frame apart each, gaps for dropped frames) then
+    fall short of. Matroska/WebM, MPEG-PS/TS, FLV and ASF list no frames: a file cut short
+    reads as a shorter clip, unless the demuxer hands over its last packet cut in two (FLV
+    does), which is evidence enough.
+
+    Args:
+        container: the open container (after a demux pass of ``stream``).
+        stream: its video stream.
+        data_end: the file's size in bytes.
+        pts: the timestamps of the whole packets the demux pass read.
+        time_base: seconds per timestamp tick.
+        cut_packet: whether the demux pass met a packet cut in two by the end of the file.
+    """
+    ticks = np.sort(np.asarray(pts, dtype=np.int64))
+    step = float(np.median(np.diff(ticks))) if len(ticks) > 1 else 1.0
+    held_seconds = (float(ticks[-1] - ticks[0]) + step) * time_base if len(ticks) else 0.0
+    family = container.format.name
+    if "mov" not in family.split(",") and family != "avi":
+        return _Claim("", 0, len(ticks), None, held_seconds) if cut_packet else None
+    duration = stream.duration
+    listed_seconds = float(duration) * time_base if duration else None
+    entries = list(stream.index_entries)
+    if family != "avi" or len(entries) >= max(1, stream.frames):
+        beyond = sum(1 for e in entries if e.size > 0 and e.pos + e.size > data_end)
+        if beyond:
+            held = len(entries) - beyond
+            return _Claim("index", len(entries), held, listed_seconds, held_seconds)
+        return _Claim("", 0, len(ticks), None, held_seconds) if cut_packet else None
+    # AVI without its index: the header's frame count against the timestamps read
+    listed = int(stream.frames)
+    held = round(float(ticks[-1] - ticks[0]) / step) + 1 if len(ticks) else 0
+    if listed <= 0 or held >= listed:
+        return _Claim("", 0, len(ticks), None, held_seconds) if cut_packet else None
+    # AVI's duration is recounted from the packets found; the header counts frames a step apart
+    listed_seconds = listed * step * time_base
+    return _Claim("header", listed, max(held, len(ticks)), listed_seconds, held_seconds)
+
+
+def _decoded(container: Any, stream: Any, data_end: int | None) -> Iterator[Any]:
+    """``container.decode(stream)``, without the partial packet at the end of a file cut short.
+
+    Fed to the decoder, that packet is an error (H.264) or a half-drawn frame (MPEG-4).
+    """
+    if data_end is None:
+        yield from container.decode(stream)
+        return
+    for packet in container.demux(stream):
+        if packet.size and _is_cut(packet, data_end):
+            continue
+        yield from packet.decode()
+
+
+@dataclass(frozen=True)
 class _StreamInfo:
     """What a demux pass (no decoding) learns about a video stream."""
 
@@ -248,6 +368,7 @@ class _StreamInfo:
     time_base: float
     frame_duration: float  # seconds
     seekable: bool  # False when packets carry no timestamps: frames are then counted
+    data_end: int | None = None  # the file's size when it is cut short (else None)
 
     @property
     def times(self) -> np.ndarray:
@@ -610,10 +731,17 @@ class VideoFolder(_ClipFolder):
             rotation by a multiple of 90 degrees, a mirror), as players and ffmpeg do;
             ``"stored"`` keeps them as stored. A rotation by another angle is not applied (a
             warning names the file).
+        on_truncated: what to do with a file cut short (an interrupted copy or download), whose
+            index (MP4, MOV, 3GP, AVI) or header (AVI) lists frames the file does not hold:
+            ``"error"`` raises a :class:`DataError` that names the file, the frames listed and
+            the frames there; ``"warn"`` warns once per file and reads the frames that are
+            there. Containers that list no frames (Matroska/WebM, MPEG-PS/TS, FLV, ASF) cannot
+            tell a file cut short from a short clip.
 
     Raises:
         DataError: a missing root, no class folders, an empty class folder; when reading, a file
-            that cannot be opened or decoded (named with the frame that failed).
+            that cannot be opened or decoded (named with the frame that failed), or a file cut
+            short (with ``on_truncated="error"``).
 
     Example:
         >>> import tempfile
@@ -649,6 +777,7 @@ class VideoFolder(_ClipFolder):
         thread_type: Literal["AUTO", "FRAME", "SLICE", "NONE"] = "AUTO",
         labelled: bool = True,
         orientation: Orientation = "display",
+        on_truncated: OnTruncated = "error",
     ) -> None:
         if isinstance(extensions, str) or not extensions:
             raise ValueError(f"extensions has to be a non-empty tuple, but got {extensions!r}")
@@ -656,11 +785,16 @@ class VideoFolder(_ClipFolder):
             raise ValueError(
                 f"orientation has to be one of {_ORIENTATIONS}, but got {orientation!r}"
             )
+        if on_truncated not in _ON_TRUNCATED:
+            raise ValueError(
+                f"on_truncated has to be one of {_ON_TRUNCATED}, but got {on_truncated!r}"
+            )
         self.extensions = tuple(
             e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions
         )
         self.thread_type = thread_type
         self.orientation = orientation
+        self.on_truncated = on_truncated
         self._info: dict[int, _StreamInfo] = {}
         self._steps: dict[bytes, tuple[str, ...] | None] = {}  # display matrix -> steps
         self._turned: dict[Path, tuple[str, ...]] = {}  # clip -> the steps its frames took
@@ -704,14 +838,20 @@ class VideoFolder(_ClipFolder):
             return self._info[clip]
         path = self.samples[clip][0]
         container, stream = self._open(path)
+        data_end = path.stat().st_size
         pts: list[int] = []
         keyframes: list[int] = []
         seekable = True
+        claim: _Claim | None = None
+        cut_packet = False
         try:
             with container:
                 for packet in container.demux(stream):
                     if packet.size == 0:
                         continue  # the flush packet at the end
+                    if _is_cut(packet, data_end):
+                        cut_packet = True
+                        continue  # the partial packet at the end of a file cut short
                     stamp = packet.pts if packet.pts is not None else packet.dts
                     if stamp is None:
                         seekable = False
@@ -721,11 +861,17 @@ class VideoFolder(_ClipFolder):
                     pts.append(int(stamp))
                 rate = stream.average_rate
                 time_base = stream.time_base
+                if seekable and time_base is not None:
+                    claim = _container_claim(
+                        container, stream, data_end, pts, float(time_base), cut_packet=cut_packet
+                    )
         except av.FFmpegError as err:
             raise DataError(
                 f"{path}: cannot read the video after frame {len(pts)} ({_short(err)}); the file "
                 f"is corrupt or truncated."
             ) from None
+        if claim is not None:
+            self._truncated(path, claim)
         if not pts:
             raise DataError(f"{path}: the video stream holds no frames.")
         order = np.sort(np.asarray(pts, dtype=np.int64))
@@ -743,9 +889,25 @@ class VideoFolder(_ClipFolder):
             frame_duration = float(np.median(steps)) * tb
         else:
             frame_duration = 1.0 / float(rate) if rate else tb
-        info = _StreamInfo(order, keyframe_idx, tb, frame_duration, seekable)
+        cut = data_end if claim is not None else None
+        info = _StreamInfo(order, keyframe_idx, tb, frame_duration, seekable, cut)
         self._info[clip] = info
         return info
+
+    def _truncated(self, path: Path, claim: _Claim) -> None:
+        """Raise (``on_truncated="error"``) or warn once about a file cut short."""
+        if not claim.held:
+            raise DataError(f"{claim.describe(path)}. Copy or download it again.")
+        if self.on_truncated == "error":
+            raise DataError(
+                f"{claim.describe(path)}. Copy or download it again, or set "
+                f"on_truncated='warn' to read the {claim.held} frames that are there."
+            )
+        _warn_once(
+            ("truncated", str(path)),
+            f"{claim.describe(path)}; reading the {claim.held} frames that are there "
+            f"(on_truncated='warn').",
+        )
 
     def _frame_times(self, clip: int) -> np.ndarray:
         return self.stream_info(clip).times
@@ -805,9 +967,9 @@ class VideoFolder(_ClipFolder):
 
     def _read_float(self, clip: int, indices: np.ndarray | None) -> Tensor:
         path = self.samples[clip][0]
+        info = self.stream_info(clip)  # raises (or warns) for a file cut short
         if indices is None:
-            return self._decode_all(path)
-        info = self.stream_info(clip)
+            return self._decode_all(path, info)
         try:
             return self._decode_some(path, info, indices, seek=info.seekable)
         except _SeekMissed:
@@ -816,14 +978,14 @@ class VideoFolder(_ClipFolder):
     def _sink(self, path: Path, capacity: int) -> _FloatFrames:
         return _FloatFrames(capacity, channels=1 if self.grayscale else 3, source=str(path))
 
-    def _decode_all(self, path: Path) -> Tensor:
+    def _decode_all(self, path: Path, info: _StreamInfo) -> Tensor:
         container, stream = self._open(path)
         stream.thread_type = self.thread_type
-        sink = self._sink(path, int(stream.frames or 0) or 64)
+        sink = self._sink(path, len(info.pts))
         reformatter = VideoReformatter()
         try:
             with container:
-                for frame in container.decode(stream):
+                for frame in _decoded(container, stream, info.data_end):
                     sink.append(self._pixels(frame, reformatter, path))
         except av.FFmpegError as err:
             raise DataError(
@@ -851,17 +1013,17 @@ class VideoFolder(_ClipFolder):
                     if keyframe > 0 and keyframe - position > _SEEK_MIN_SKIP:
                         # skip the frames between here and the keyframe before the target
                         container.seek(int(info.pts[keyframe]), stream=stream, backward=True)
-                        decoded = iter(container.decode(stream))
+                        decoded = _decoded(container, stream, info.data_end)
                     elif decoded is None:
-                        decoded = iter(container.decode(stream))
+                        decoded = _decoded(container, stream, info.data_end)
                     frame = None
                     while position < target:
                         frame = next(decoded, None)
                         if frame is None:
                             raise DataError(
-                                f"{path}: frame {target} cannot be decoded: the stream ends after "
-                                f"frame {position} of the {len(info.pts)} it lists; the file is "
-                                f"truncated or corrupt."
+                                f"{path}: frame {target} cannot be decoded: decoding ends after "
+                                f"frame {position} of the {len(info.pts)} the file holds; the "
+                                f"file is corrupt or truncated."
                             )
                         if not seek:
                             position += 1

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Subset
 
 from cnnlstm.data.collate import pad_collate
 from cnnlstm.data.loading import _LoaderMixin, _permutation, split_sizes
-from cnnlstm.data.video import FrameFolder, Orientation, Sampling, VideoFolder
+from cnnlstm.data.video import FrameFolder, OnTruncated, Orientation, Sampling, VideoFolder
 from cnnlstm.data.video_layout import (
     _predict_layout,
     _root_kind,
@@ -68,6 +68,9 @@ class VideoDataModule(_LoaderMixin):
         orientation: videos only: ``"display"`` turns frames as the file's display matrix asks
             (a phone video stored 568x320 and shown upright is read 320x568), as players and
             ffmpeg do; ``"stored"`` reads them as stored.
+        on_truncated: videos only: a file cut short (its index lists frames it does not hold)
+            is a :class:`DataError` with ``"error"``; ``"warn"`` warns once and reads the frames
+            that are there.
 
     Hidden entries (names starting with ``.``: ``.ipynb_checkpoints``, ``.git``, ``.DS_Store``)
     are skipped everywhere: they are never classes, clips or frames. Without ``size``, every clip
@@ -121,6 +124,7 @@ class VideoDataModule(_LoaderMixin):
         num_workers: int = 0,
         seed: int = 0,
         orientation: Orientation = "display",
+        on_truncated: OnTruncated = "error",
     ) -> None:
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if format not in ("auto", "video", "frames"):
@@ -129,6 +133,8 @@ class VideoDataModule(_LoaderMixin):
             raise ValueError(
                 f"orientation has to be 'display' or 'stored', but got {orientation!r}"
             )
+        if on_truncated not in ("error", "warn"):
+            raise ValueError(f"on_truncated has to be 'error' or 'warn', but got {on_truncated!r}")
         if format == "frames" and fps is not None and source_fps is None:
             raise _source_fps_missing(Path(root), fps)
         self.save_hyperparameters()
@@ -146,6 +152,7 @@ class VideoDataModule(_LoaderMixin):
         self.source_fps = source_fps
         self.grayscale = grayscale
         self.orientation: Orientation = orientation
+        self.on_truncated: OnTruncated = on_truncated
         self.val_split = val_split
         self.test_split = test_split
         self.predict_root = None if predict_root is None else Path(predict_root)
@@ -185,7 +192,9 @@ class VideoDataModule(_LoaderMixin):
         }
         if kind == "frames":
             return FrameFolder(root, source_fps=self.source_fps, **common)
-        return VideoFolder(root, orientation=self.orientation, **common)
+        return VideoFolder(
+            root, orientation=self.orientation, on_truncated=self.on_truncated, **common
+        )
 
     def setup(self, stage: str | None = None) -> None:
         # predicting on predict_root needs root's classes only, not its (maybe costly) splits
