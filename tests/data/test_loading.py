@@ -66,6 +66,16 @@ def test_processes_share_out_the_global_batches_of_one_process(
         else:  # fewer items than processes: one each, the batch's own items repeated
             assert [part[0] for part in parts] == [batch[r % len(batch)] for r in range(processes)]
     assert sorted(i for batch in expected for i in batch) == list(range(total))
+    # unpadded (predict): every item exactly once over the processes
+    unpadded = [
+        GlobalOrderSampler(
+            data, batch_size=batch_size, seed=seed, num_replicas=processes, rank=rank, pad=False
+        )
+        for rank in range(processes)
+    ]
+    once = [[i for batch in _batches(sampler, epoch) for i in batch] for sampler in unpadded]
+    assert sorted(i for items in once for i in items) == list(range(total))
+    assert [len(sampler) for sampler in unpadded] == [len(items) for items in once]
 
 
 def test_the_order_depends_on_the_seed_and_the_epoch_only() -> None:

@@ -80,7 +80,9 @@ class GlobalOrderSampler(DistributedSampler[Any]):
     parts whose sizes differ by at most one; a last batch with fewer items than processes is
     padded with its own items, one each. Every process therefore gets the same number of batches
     (which DDP needs), and only such a last batch weighs its items differently from one process
-    (DDP averages the processes' mean losses; a padded item counts twice).
+    (DDP averages the processes' mean losses; a padded item counts twice). With ``pad=False``
+    (for predicting, where each item should be predicted once) it is not padded, and the
+    processes past its items get no last batch.
 
     Lightning calls :meth:`set_epoch` before every epoch, also the first one after a resume, so
     the order of an epoch does not depend on how the run got there. Without it, each pass over
@@ -99,6 +101,7 @@ class GlobalOrderSampler(DistributedSampler[Any]):
         seed: with the epoch, fixes the shuffled order.
         with_epoch: yield ``(epoch, index)`` pairs instead of indices, for a dataset that seeds
             each item's random draws with them.
+        pad: pad a last global batch with fewer items than processes (see above).
 
     Raises:
         ValueError: a ``batch_size`` below 1, or a ``rank`` outside ``[0, num_replicas)``.
@@ -125,6 +128,7 @@ class GlobalOrderSampler(DistributedSampler[Any]):
         shuffle: bool = True,
         seed: int = 0,
         with_epoch: bool = False,
+        pad: bool = True,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size has to be a positive int, but got {batch_size!r}")
@@ -138,6 +142,7 @@ class GlobalOrderSampler(DistributedSampler[Any]):
         )
         self.batch_size = batch_size
         self.with_epoch = with_epoch
+        self.pad = pad
         self.num_samples = len(self)
 
     def order(self, epoch: int) -> list[int]:
@@ -155,7 +160,7 @@ class GlobalOrderSampler(DistributedSampler[Any]):
         mine: list[int] = []
         for begin in range(0, len(order), width):
             batch = order[begin : begin + width]
-            if len(batch) < self.num_replicas:  # one each: pad with the batch's own items
+            if self.pad and len(batch) < self.num_replicas:  # one each: its own items again
                 batch = [batch[i % len(batch)] for i in range(self.num_replicas)]
             start, size = _share(len(batch), self.num_replicas, self.rank)
             mine.extend(batch[start : start + size])
@@ -175,8 +180,9 @@ class GlobalOrderSampler(DistributedSampler[Any]):
         full, rest = divmod(total, width)
         if rest == 0:
             return full * self.batch_size
-        padded = max(rest, self.num_replicas)  # a last batch padded to one item each
-        return full * self.batch_size + _share(padded, self.num_replicas, self.rank)[1]
+        if self.pad:
+            rest = max(rest, self.num_replicas)  # a last batch padded to one item each
+        return full * self.batch_size + _share(rest, self.num_replicas, self.rank)[1]
 
     def set_epoch(self, epoch: int) -> None:
         """Take the order of ``epoch`` in the next pass (Lightning calls it before each epoch)."""
@@ -280,7 +286,7 @@ class _LoaderMixin(pl.LightningDataModule):
             return trainer.global_rank, trainer.world_size
         return _dist_share()
 
-    def _loader(self, name: str, *, shuffle: bool) -> Any:
+    def _loader(self, name: str, *, shuffle: bool, pad: bool = True) -> Any:
         dataset = getattr(self, f"{name}_set")
         if dataset is None:
             self.setup("fit" if name in ("train", "val") else "test")
@@ -296,6 +302,7 @@ class _LoaderMixin(pl.LightningDataModule):
             shuffle=shuffle,
             seed=self.seed,
             with_epoch=shuffle,
+            pad=pad,
         )
         return DataLoader(
             _SeededItems(dataset, self.seed) if shuffle else dataset,
@@ -322,8 +329,8 @@ class _LoaderMixin(pl.LightningDataModule):
         return self._loader("test", shuffle=False)
 
     def predict_dataloader(self) -> Any:
-        """The test batches, for ``predict``."""
-        return self._loader("test", shuffle=False)
+        """The test batches, for ``predict`` (each item once, also under DDP)."""
+        return self._loader("test", shuffle=False, pad=False)
 
     def _checked_predict_loader(
         self, *, option: str = "predict_root", value: str = "FOLDER", split: str = "predict"
@@ -346,7 +353,7 @@ class _LoaderMixin(pl.LightningDataModule):
                 f"(test_split={getattr(self, 'test_split', None)!r}); pass "
                 f"--data.init_args.{option} {value}, or a test_split above 0."
             )
-        return self._loader(split, shuffle=False)
+        return self._loader(split, shuffle=False, pad=False)
 
 
 def _permutation(total: int, seed: int) -> list[int]:
