@@ -115,6 +115,28 @@ def test_resume_from_last_continues_the_global_step_in_a_folder_of_its_own() -> 
     assert saved["ckpt_path"] == str(RUN / "version_0" / "checkpoints" / "last.ckpt")
 
 
+def test_a_resumed_run_keeps_the_best_so_far_in_its_own_folder(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    stalling = ["--model.init_args.lr=0.05", "--early_stopping.enabled=false"]
+    fit("--trainer.max_epochs=2", *stalling)
+    fit("--trainer.max_epochs=4", *stalling, "--ckpt_path=last")
+    accuracy = [float(row["val/acc"]) for version in (0, 1) for row in val_rows(version)]
+    assert len(accuracy) == 4
+    best_epoch = accuracy.index(max(accuracy))
+    assert best_epoch < 2  # the best came before the resume: the resumed run never beat it
+    before = torch.load(RUN / "version_0" / "checkpoints" / "best.ckpt", weights_only=False)
+    best = torch.load(RUN / "version_1" / "checkpoints" / "best.ckpt", weights_only=False)
+    assert best["epoch"] == before["epoch"] == best_epoch  # copied into the new folder
+    for name, weight in before["state_dict"].items():
+        assert torch.equal(best["state_dict"][name], weight), name
+    last = torch.load(RUN / "version_1" / "checkpoints" / "last.ckpt", weights_only=False)
+    (state,) = [v for k, v in last["callbacks"].items() if k.startswith("BestCheckpoint")]
+    assert Path(state["best_model_path"]).parent.parent.name == "version_1"
+    assert float(state["best_model_score"]) == max(accuracy)
+    assert not [w for w in recwarn if "dirpath has changed" in str(w.message)]
+
+
 def test_resume_without_a_checkpoint_starts_from_scratch_and_evaluating_needs_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -76,15 +76,12 @@ def _start(folder: Path, *extra: str) -> subprocess.Popen[bytes]:
         ),
     }
     command = [sys.executable, "-m", "cnnlstm.cli", "fit", "--config", str(CONFIG), *TINY, *extra]
-    with (folder / "stderr.txt").open("a") as stderr:
-        return subprocess.Popen(
-            command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=stderr
-        )
+    with (folder / "stdout.txt").open("a") as stdout, (folder / "stderr.txt").open("a") as stderr:
+        return subprocess.Popen(command, cwd=folder, env=env, stdout=stdout, stderr=stderr)
 
 
-def _finish(folder: Path, process: subprocess.Popen[bytes]) -> int:
-    process.wait(timeout=300)
-    return process.returncode
+def _finish(process: subprocess.Popen[bytes]) -> int:
+    return process.wait(timeout=300)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -125,18 +122,18 @@ def test_a_run_killed_mid_epoch_and_resumed_from_last_ends_with_the_same_weights
     killer = {"class_path": "test_resume.SigkillAt", "init_args": {"epoch": 2, "batch": 1}}
     (broken / "kill.yaml").write_text(yaml.safe_dump({"trainer": {"callbacks": [killer]}}))
     runs = [_start(straight), _start(broken, "--config", "kill.yaml")]  # side by side
-    assert _finish(straight, runs[0]) == 0, (straight / "stderr.txt").read_text()[-3000:]
-    assert _finish(broken, runs[1]) == -signal.SIGKILL, (broken / "stderr.txt").read_text()[-3000:]
+    assert _finish(runs[0]) == 0, (straight / "stderr.txt").read_text()[-3000:]
+    assert _finish(runs[1]) == -signal.SIGKILL, (broken / "stderr.txt").read_text()[-3000:]
 
     killed = _load(broken / RUN / "version_0" / "checkpoints" / "last.ckpt")
     assert (killed["epoch"], killed["global_step"]) == (1, 6)  # the second epoch's checkpoint
 
     resumed = _start(broken, "--ckpt_path", "last")
-    assert _finish(broken, resumed) == 0, (broken / "stderr.txt").read_text()[-3000:]
-    assert (
-        "resuming from runs/digit_clips/version_0/checkpoints/last.ckpt"
-        not in (broken / "stderr.txt").read_text()
-    )  # said on stdout, not as a warning
+    assert _finish(resumed) == 0, (broken / "stderr.txt").read_text()[-3000:]
+    said = (
+        "cnnlstm: --ckpt_path last: resuming from runs/digit_clips/version_0/checkpoints/last.ckpt"
+    )
+    assert said in (broken / "stdout.txt").read_text()
 
     expected = _load(straight / RUN / "version_0" / "checkpoints" / "last.ckpt")
     got = _load(broken / RUN / "version_1" / "checkpoints" / "last.ckpt")
