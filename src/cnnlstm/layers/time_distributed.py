@@ -1,35 +1,29 @@
 """TimeDistributed: run a per-frame module on every step of a sequence, in cache-sized chunks.
 
-``(B, T, C, H, W) -> (B*T, C, H, W) -> module -> (B, T, ...)``. Three things set it apart from
-the plain reshape the tutorials write:
+``(B, T, C, H, W) -> (B*T, C, H, W) -> module -> (B, T, ...)``. Four things set it apart from
+the plain reshape the tutorials write (the measurements behind them are in the manual's design
+notes and ``python -m benchmarks.bench_time_distributed``):
 
-* **Chunking.** Folding every frame into one batch is not the fastest way on a CPU: on this
-  project's 2-core machine a forward and backward pass of a 3-layer CNN over 256 frames of 64x64
-  took 0.66 s folded into one batch, 0.46 s frame by frame, and 0.23 s in chunks of 32 frames. The
-  activations of one big batch overflow the caches between layers; single frames leave the
-  kernels too little work. ``chunk_size="auto"`` sizes the chunks so that the activations of
-  one chunk fit in :data:`AUTO_CHUNK_BYTES` (32 MiB, about the last-level cache). The
-  activation bytes per frame are counted once per frame shape by running the module on the
-  ``meta`` device (no data, no compute) and are cached. The choice depends only on the input's
-  shape, dtype and device, so it is deterministic: the same input always takes the same path.
-* **Memory layout.** On CPU, oneDNN's convolutions run faster on ``channels_last`` frames:
-  a training step of a 3-layer CNN + LSTM over 32-256 frames of 32x32 and 64x64 took 18-31%
-  less CPU time with the frames converted once, up front. So when the module is an
-  ``nn.Sequential`` of built-in layers whose results do not depend on the layout (convolutions,
-  norms, activations, pooling, dropout, flatten, linear) and holds a ``Conv2d``, 4-D frames go
-  through it as ``channels_last`` and the output comes back in the standard layout. A module
-  with its own ``forward`` is never converted: it might ``.view`` a tensor in a way only the
-  standard layout allows. ``channels_last=False`` turns this off.
+* **Chunking.** ``chunk_size="auto"`` runs the frames in chunks whose activations fit in
+  :data:`AUTO_CHUNK_BYTES` (about a last-level cache): one big batch overflows the caches
+  between layers, and single frames leave the kernels too little work. The activation bytes
+  per frame are counted once per frame shape on the ``meta`` device (no data, no compute) and
+  cached; the choice depends only on the input's shape, dtype and device, so the same input
+  always takes the same path.
+* **Memory layout.** When the module is an ``nn.Sequential`` of built-in layers whose results
+  do not depend on the layout (convolutions, norms, activations, pooling, dropout, flatten,
+  linear) and holds a ``Conv2d``, 4-D frames go through it as ``channels_last`` (faster in
+  oneDNN on CPU) and the output comes back in the standard layout. A module with its own
+  ``forward`` is never converted: it might ``.view`` a tensor in a way only the standard layout
+  allows. ``channels_last=False`` turns this off.
 * **Padding.** With ``lengths`` or ``mask`` only the valid frames are gathered and run through
   the module; the outputs at padded steps are exactly zero, and batch-norm statistics never see
   a padded frame.
 * **Batch statistics.** Chunking a module that normalizes with batch statistics (batch norm in
   training mode, or with ``track_running_stats=False``; instance norm updating running stats in
-  training) would change what it computes: statistics per chunk instead of per batch, and a
-  running-stat update per chunk. ``chunk_size`` is a speed setting that should not change results
-  beyond float rounding, so whenever such a layer is active every valid frame is folded into one
-  batch, whatever ``chunk_size`` says. Use ``GroupNorm`` or ``LayerNorm`` inside the CNN to keep
-  the chunking (and its memory savings) in training.
+  training) would change what it computes, so whenever such a layer is active every valid frame
+  is folded into one batch, whatever ``chunk_size`` says. Use ``GroupNorm`` or ``LayerNorm``
+  inside the CNN to keep the chunking (and its memory savings) in training.
 """
 
 from __future__ import annotations
