@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 import torch
+from keras_compare import assert_converts
 from torch import nn
 
 from cnnlstm.errors import ConfigError, ShapeError
@@ -48,15 +49,8 @@ def _outputs(value: object) -> list[np.ndarray]:
 
 
 def _assert_matches(model: keras.Model, x: np.ndarray) -> ConvertedKeras:
-    expected = _outputs(model(x, training=False))
-    converted = from_keras(model)
-    with torch.no_grad():
-        got = _outputs(converted(torch.from_numpy(x)))
-    assert len(got) == len(expected)
-    for mine, theirs in zip(got, expected, strict=True):
-        assert mine.shape == theirs.shape
-        np.testing.assert_allclose(mine, theirs, atol=ATOL, rtol=0)
-    return converted
+    """The shared check (tests/interop/keras_compare.py): noisy weights, two inputs."""
+    return assert_converts(model, x)
 
 
 def _sequential(input_shape: tuple[int | None, ...], *layers: keras.Layer) -> keras.Model:
@@ -223,35 +217,38 @@ def _config_error(model_fn: Callable[[], keras.Model]) -> str:
             ["'bi' (Bidirectional)", "forward layer", "reset_after=False"],
         ),
         (
-            lambda: L.Bidirectional(L.SimpleRNN(4), name="bi"),
-            ["'bi' (Bidirectional)", "(SimpleRNN)", "only LSTM and GRU"],
+            lambda: L.Bidirectional(L.ConvLSTM1D(4, 3), name="bi"),
+            ["'bi' (Bidirectional)", "(ConvLSTM1D)", "only LSTM, GRU and SimpleRNN"],
         ),
     ],
 )
 def test_unsupported_bidirectional_settings_name_layer_and_setting(
     layer: Callable[[], keras.Layer], words: list[str]
 ) -> None:
-    message = _config_error(lambda: _sequential((5, 3), layer()))
+    shape = (5, 3, 2) if "ConvLSTM1D" in words[1] else (5, 3)
+    message = _config_error(lambda: _sequential(shape, layer()))
     for word in words:
         assert word in message
 
 
-def test_only_one_of_the_pair_is_refused() -> None:
-    def build() -> keras.Model:
-        inputs = keras.Input((5, 3))
-        pair = L.Bidirectional(L.LSTM(2), merge_mode=None, name="bi")(inputs)
-        return keras.Model(inputs, pair[1])  # the backward half alone
-
-    message = _config_error(build)
-    assert "takes 1 of the 2 outputs of layer 'bi' (Bidirectional)" in message
+def test_one_of_the_pair_alone_matches() -> None:
+    inputs = keras.Input((5, 3))
+    pair = L.Bidirectional(L.LSTM(2), merge_mode=None, name="bi")(inputs)
+    model = keras.Model(inputs, pair[1])  # the backward half alone
+    assert_converts(model, _random((2, 5, 3)))
 
 
-def test_outputs_of_two_layers_are_refused() -> None:
-    def build() -> keras.Model:
-        inputs = keras.Input((5, 3))
-        return keras.Model(inputs, [L.LSTM(2)(inputs), L.GRU(2)(inputs)])
+def test_outputs_of_two_layers_match() -> None:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((5, 3))
+    model = keras.Model(inputs, [L.LSTM(2)(inputs), L.GRU(2)(inputs)])
+    converted = assert_converts(model, _random((2, 5, 3)))
+    assert isinstance(converted(torch.zeros(1, 5, 3)), list)
 
-    assert "1 inputs and 2 outputs" in _config_error(build)
+
+def test_bidirectional_simple_rnn_matches() -> None:
+    model = _sequential((5, 3), L.Bidirectional(L.SimpleRNN(4, activation="relu"), name="bi"))
+    assert_converts(model, _random((2, 5, 3)))
 
 
 # ------------------------------------------------------------------------ the module itself

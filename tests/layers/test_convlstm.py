@@ -947,3 +947,100 @@ def test_fast_path_keeps_the_standard_layout_and_matches_the_plain_path(
     torch.testing.assert_close(h_n, h_plain)
     for got, expected in zip(grads, plain_grads, strict=True):
         torch.testing.assert_close(got, expected)
+
+
+# --- activations ----------------------------------------------------------------------------
+
+# Written from each definition, independently of convlstm.activate.
+REFERENCE_ACTIVATIONS = {
+    "tanh": np.tanh,
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "hard_sigmoid": lambda x: np.clip(x / 6 + 0.5, 0, 1),  # Keras 3: relu6(x + 3) / 6
+    "hard_sigmoid_tf2": lambda x: np.clip(0.2 * x + 0.5, 0, 1),  # tf.keras 2
+    "relu": lambda x: np.maximum(x, 0),
+    "linear": lambda x: x,
+    "elu": lambda x: np.where(x > 0, x, np.exp(np.minimum(x, 0)) - 1),
+    "selu": lambda x: (
+        1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * (np.exp(np.minimum(x, 0)) - 1))
+    ),
+    "softsign": lambda x: x / (1 + np.abs(x)),
+}
+
+
+def _numpy_convlstm(module: ConvLSTM, x: np.ndarray, act: str, gate: str) -> np.ndarray:
+    """One-layer ConvLSTM in float64 numpy, convolutions by torch in float64."""
+    cell = module.cells[0]
+    w_x = cell.input_conv.weight.detach().double()
+    b_x = cell.input_conv.bias.detach().double()
+    w_h = cell.hidden_conv.weight.detach().double()
+    f_act, f_gate = REFERENCE_ACTIVATIONS[act], REFERENCE_ACTIVATIONS[gate]
+    batch, steps = x.shape[:2]
+    hidden = cell.hidden_channels
+    h = np.zeros((batch, hidden, *x.shape[3:]))
+    c = np.zeros_like(h)
+    outputs = []
+    for t in range(steps):
+        gates = F.conv2d(torch.from_numpy(x[:, t]).double(), w_x, b_x, padding="same")
+        gates = gates + F.conv2d(torch.from_numpy(h), w_h, padding="same")
+        i, f, g, o = np.split(gates.numpy(), 4, axis=1)
+        c = f_gate(f) * c + f_gate(i) * f_act(g)
+        h = f_gate(o) * f_act(c)
+        outputs.append(h)
+    return np.stack(outputs, axis=1)
+
+
+@pytest.mark.parametrize(
+    ("act", "gate"),
+    [
+        ("tanh", "sigmoid"),
+        ("relu", "sigmoid"),
+        ("tanh", "hard_sigmoid"),
+        ("tanh", "hard_sigmoid_tf2"),
+        ("linear", "sigmoid"),
+        ("elu", "hard_sigmoid"),
+        ("selu", "sigmoid"),
+        ("softsign", "hard_sigmoid_tf2"),
+        ("relu", "relu"),
+    ],
+)
+def test_activations_match_their_definitions(act: str, gate: str) -> None:
+    torch.manual_seed(0)
+    module = ConvLSTM(2, 3, 3, activation=act, recurrent_activation=gate)
+    x = np.random.default_rng(0).normal(size=(2, 4, 2, 5, 6)).astype(np.float32) * 2
+    expected = _numpy_convlstm(module, x, act, gate)
+    with torch.no_grad():
+        got = module(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_allclose(got, expected, atol=2e-5, rtol=1e-5)
+
+
+def test_non_default_activations_train_and_script() -> None:
+    cell = ConvLSTMCell(2, 3, activation="relu", recurrent_activation="hard_sigmoid_tf2")
+    h, c = cell(torch.randn(2, 2, 5, 5, requires_grad=True))
+    (h.sum() + c.sum()).backward()
+    assert cell.input_conv.weight.grad is not None
+    scripted = torch.jit.script(convlstm.activate)
+    x = torch.linspace(-4, 4, 9)
+    assert torch.equal(scripted(x, "hard_sigmoid_tf2"), convlstm.activate(x, "hard_sigmoid_tf2"))
+
+
+def test_default_activations_keep_the_fused_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    fused = convlstm._lstm_pointwise
+    monkeypatch.setattr(convlstm, "_lstm_pointwise", lambda *a: calls.append("fused") or fused(*a))
+    ConvLSTM(2, 3)(torch.randn(1, 3, 2, 4, 4))
+    assert calls
+    calls.clear()
+    ConvLSTM(2, 3, recurrent_activation="hard_sigmoid")(torch.randn(1, 3, 2, 4, 4))
+    assert not calls
+
+
+@pytest.mark.parametrize("argument", ["activation", "recurrent_activation"])
+def test_unknown_activation_fails_when_built(argument: str) -> None:
+    with pytest.raises(ValueError, match=f"{argument} has to be one of tanh, sigmoid"):
+        ConvLSTM(2, 3, **{argument: "gelu"})
+
+
+def test_activations_show_in_repr() -> None:
+    text = repr(ConvLSTM(2, 3, activation="relu"))
+    assert "activation='relu'" in text
+    assert "recurrent_activation" not in text

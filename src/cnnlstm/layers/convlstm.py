@@ -12,10 +12,15 @@ Each cell computes, with ``*`` a convolution and ``∘`` the elementwise product
     c_t = f ∘ c_{t-1} + i ∘ g
     o = σ(o + p_o ∘ c_t);  h_t = o ∘ tanh(c_t)
 
-(the ``p`` terms only with ``peephole=True``). ``W_h * h`` is always "same"-padded; ``W_x * x`` is
-too by default, and with ``padding="valid"`` (Keras ``ConvLSTM2D``'s default) it is unpadded, so
-the state grid is the frame grid shrunk by ``kernel_size - 1`` on each axis (and again by each
-stacked layer).
+(the ``p`` terms only with ``peephole=True``). ``activation=`` replaces both ``tanh`` and
+``recurrent_activation=`` every ``σ`` (Keras ``ConvLSTM2D``'s arguments of the same names), from
+:data:`ACTIVATIONS`: a model trained with ``activation="relu"`` or tf.keras 2's
+``recurrent_activation="hard_sigmoid"`` runs as it was trained. The fused pointwise step below
+serves tanh/sigmoid; any other pair runs the same few elementwise ops, one kernel each.
+
+``W_h * h`` is always "same"-padded; ``W_x * x`` is too by default, and with
+``padding="valid"`` (Keras ``ConvLSTM2D``'s default) it is unpadded, so the state grid is the
+frame grid shrunk by ``kernel_size - 1`` on each axis (and again by each stacked layer).
 
 For speed, ``W_x * x_t`` is computed for many time steps in one convolution, folded into the batch
 (all steps at once when their gate pre-activations fit in :data:`INPUT_CONV_CHUNK_BYTES`, else in
@@ -58,7 +63,9 @@ from cnnlstm.functional import (
 )
 
 __all__ = [
+    "ACTIVATIONS",
     "INPUT_CONV_CHUNK_BYTES",
+    "Activation",
     "ConvLSTM",
     "ConvLSTM1d",
     "ConvLSTM2d",
@@ -67,6 +74,7 @@ __all__ = [
     "ConvLSTMCell1d",
     "ConvLSTMCell2d",
     "ConvLSTMCell3d",
+    "activate",
 ]
 
 #: The input convolution runs on as many steps at once (folded into the batch) as keep its output,
@@ -74,6 +82,88 @@ __all__ = [
 #: clip (e.g. 160 MB for B=4, T=10, 64x64, hidden 64) was slower than a call per step whose
 #: output stays in cache; small frames still get all their steps in one call.
 INPUT_CONV_CHUNK_BYTES = 16 * 2**20
+
+ACTIVATIONS = (
+    "tanh",
+    "sigmoid",
+    "hard_sigmoid",
+    "hard_sigmoid_tf2",
+    "relu",
+    "linear",
+    "elu",
+    "selu",
+    "softsign",
+)
+"""The names :func:`activate` (and a ConvLSTM's ``activation`` / ``recurrent_activation``) take.
+
+``"hard_sigmoid"`` is Keras 3's and torch's ``relu6(x + 3) / 6``; ``"hard_sigmoid_tf2"`` is
+tf.keras 2's ``clip(0.2 x + 0.5, 0, 1)``, the default ``recurrent_activation`` of its ``LSTM``,
+``GRU`` and ``ConvLSTM2D`` before TensorFlow 2.0 (and of models saved with it explicitly)."""
+
+
+def activate(x: Tensor, name: str) -> Tensor:
+    """Apply the activation ``name`` (one of :data:`ACTIVATIONS`) elementwise.
+
+    Plain ops that TorchScript compiles, so the scripted ConvLSTM loop of :mod:`cnnlstm.export`
+    runs them too.
+
+    Example:
+        >>> activate(torch.tensor([-10.0, 0.0, 1.0]), "hard_sigmoid_tf2")
+        tensor([0.0000, 0.5000, 0.7000])
+    """
+    if name == "tanh":
+        return torch.tanh(x)
+    if name == "sigmoid":
+        return torch.sigmoid(x)
+    if name == "hard_sigmoid":
+        return F.hardsigmoid(x)
+    if name == "hard_sigmoid_tf2":
+        return torch.clamp(x * 0.2 + 0.5, 0.0, 1.0)
+    if name == "relu":
+        return torch.relu(x)
+    if name == "linear":
+        return x
+    if name == "elu":
+        return F.elu(x)
+    if name == "selu":
+        return torch.selu(x)
+    if name == "softsign":
+        return x / (1.0 + torch.abs(x))
+    raise ValueError(
+        "activation has to be one of tanh, sigmoid, hard_sigmoid, hard_sigmoid_tf2, relu, "
+        "linear, elu, selu, softsign, but got " + name
+    )
+
+
+class Activation(nn.Module):
+    """:func:`activate` as a module: ``Activation("relu")(x)``.
+
+    A ConvLSTM cell with other activations than tanh/sigmoid holds its two as these (no
+    parameters). Its export keeps the time axis only for tanh/sigmoid: torch.jit.trace cannot
+    follow these calls through the scripted loop of :mod:`cnnlstm.export`.
+
+    Example:
+        >>> Activation("hard_sigmoid_tf2")(torch.tensor([0.0, 5.0]))
+        tensor([0.5000, 1.0000])
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = _check_activation("name", name)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the activation elementwise."""
+        return activate(x, self.name)
+
+    def extra_repr(self) -> str:
+        return repr(self.name)
+
+
+def _check_activation(argument: str, name: object) -> str:
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"{argument} has to be one of {', '.join(ACTIVATIONS)}, but got {name!r}")
+    return name
+
 
 NormKind: TypeAlias = Literal["layer", "group"]
 PaddingKind: TypeAlias = Literal["same", "valid"]
@@ -291,10 +381,20 @@ class _ConvLSTMCellNd(nn.Module):
         norm: NormKind | None = None,
         norm_groups: int | None = None,
         padding: PaddingKind = "same",
+        activation: str = "tanh",
+        recurrent_activation: str = "sigmoid",
     ) -> None:
         super().__init__()
         self.in_channels = _check_positive_int("in_channels", in_channels)
         self.hidden_channels = _check_positive_int("hidden_channels", hidden_channels)
+        self.activation = _check_activation("activation", activation)
+        self.recurrent_activation = _check_activation("recurrent_activation", recurrent_activation)
+        # None for tanh/sigmoid: TorchScript then compiles the plain branch of update() alone.
+        self.act: Activation | None = None
+        self.gate_act: Activation | None = None
+        if (self.activation, self.recurrent_activation) != ("tanh", "sigmoid"):
+            self.act = Activation(self.activation)
+            self.gate_act = Activation(self.recurrent_activation)
         self.kernel_size = _kernel_tuple(kernel_size, self.spatial_dims)
         self.padding = _check_padding(padding)
         if norm not in _NORMS:
@@ -376,12 +476,19 @@ class _ConvLSTMCellNd(nn.Module):
         if c is not None and self.peephole_i is not None and self.peephole_f is not None:
             i = i + self.peephole_i * c
             f = f + self.peephole_f * c
-        ig = torch.sigmoid(i) * torch.tanh(g)
-        c_new = ig if c is None else torch.sigmoid(f) * c + ig
+        if self.act is None or self.gate_act is None:  # tanh and sigmoid
+            ig = torch.sigmoid(i) * torch.tanh(g)
+            c_new = ig if c is None else torch.sigmoid(f) * c + ig
+            if self.peephole_o is not None:
+                o = o + self.peephole_o * c_new
+            c_out = c_new if self.cell_norm is None else self.cell_norm(c_new)
+            return torch.sigmoid(o) * torch.tanh(c_out), c_new
+        ig = self.gate_act(i) * self.act(g)
+        c_new = ig if c is None else self.gate_act(f) * c + ig
         if self.peephole_o is not None:
             o = o + self.peephole_o * c_new
         c_out = c_new if self.cell_norm is None else self.cell_norm(c_new)
-        h_new = torch.sigmoid(o) * torch.tanh(c_out)
+        h_new = self.gate_act(o) * self.act(c_out)
         return h_new, c_new
 
     def _step_update(
@@ -389,8 +496,9 @@ class _ConvLSTMCellNd(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """:meth:`update` of ``gates_x + gates_h`` (``gates_h`` None for zero), each
         ``(B, 4*hidden, *S)``; the fused :func:`_lstm_pointwise` when the cell is plain (no
-        norm, no peephole) and ops run eagerly."""
-        if self.gate_norm is None and self.peephole_i is None and _eager():
+        norm, no peephole, tanh and sigmoid) and ops run eagerly."""
+        plain = self.activation == "tanh" and self.recurrent_activation == "sigmoid"
+        if plain and self.gate_norm is None and self.peephole_i is None and _eager():
             return _lstm_pointwise(gates_x, gates_h, c)
         return self.update(gates_x if gates_h is None else gates_x + gates_h, c)
 
@@ -489,6 +597,10 @@ class _ConvLSTMCellNd(nn.Module):
         parts = [f"{self.in_channels}, {self.hidden_channels}", f"kernel_size={self.kernel_size}"]
         if self.padding != "same":
             parts.append(f"padding={self.padding!r}")
+        if self.activation != "tanh":
+            parts.append(f"activation={self.activation!r}")
+        if self.recurrent_activation != "sigmoid":
+            parts.append(f"recurrent_activation={self.recurrent_activation!r}")
         if not self.bias:
             parts.append("bias=False")
         if self.peephole:
@@ -523,6 +635,9 @@ class ConvLSTMCell(_ConvLSTMCellNd):
         padding: padding of the input convolution only: ``"same"`` keeps the grid, ``"valid"``
             (Keras ``ConvLSTM2D``'s default) pads nothing, so ``h`` and ``c`` are
             ``(H - kH + 1, W - kW + 1)``. The hidden convolution is always "same".
+        activation: the activation of the candidate ``g`` and of ``c_t`` before the output
+            (``tanh`` in the equations above), one of :data:`ACTIVATIONS`.
+        recurrent_activation: the activation of the gates ``i``, ``f``, ``o`` (``σ`` above).
 
     Raises:
         ValueError: an argument is out of range.
@@ -590,10 +705,14 @@ class _ConvLSTMNd(nn.Module):
         bidirectional: bool = False,
         batch_first: bool = True,
         padding: PaddingKind = "same",
+        activation: str = "tanh",
+        recurrent_activation: str = "sigmoid",
     ) -> None:
         super().__init__()
         self.in_channels = _check_positive_int("in_channels", in_channels)
         self.padding = _check_padding(padding)
+        self.activation = _check_activation("activation", activation)
+        self.recurrent_activation = _check_activation("recurrent_activation", recurrent_activation)
         if num_layers is not None:
             _check_positive_int("num_layers", num_layers)
         if _is_int(hidden_channels):
@@ -648,6 +767,8 @@ class _ConvLSTMNd(nn.Module):
                         norm=norm,
                         norm_groups=norm_groups,
                         padding=padding,
+                        activation=activation,
+                        recurrent_activation=recurrent_activation,
                     )
                 )
         self.cells = nn.ModuleList(cells)
@@ -741,6 +862,8 @@ class _ConvLSTMNd(nn.Module):
             ("bidirectional", False),
             ("batch_first", True),
             ("padding", "same"),
+            ("activation", "tanh"),
+            ("recurrent_activation", "sigmoid"),
         ):
             value = getattr(self, name)
             if value != default:
@@ -1013,6 +1136,9 @@ class ConvLSTM(_ConvLSTMNd):
         padding: padding of the input convolutions: ``"same"`` keeps ``(H, W)``; ``"valid"``
             (Keras ``ConvLSTM2D``'s default) pads nothing, so each layer shrinks the grid by
             ``kernel_size - 1``. The hidden convolutions are always "same".
+        activation: ``tanh`` of the equations (candidate and output), from :data:`ACTIVATIONS`.
+        recurrent_activation: ``σ`` of the gates, from :data:`ACTIVATIONS`; anything but
+            tanh/sigmoid runs the plain elementwise ops instead of the fused step.
 
     Raises:
         ValueError: an argument is out of range.

@@ -1,0 +1,641 @@
+"""``from_keras``: walk a Keras model's graph and build the :class:`ConvertedKeras` that runs it.
+
+Each layer call (a Keras graph node) becomes a :class:`~cnnlstm.interop.keras.graph.Step`: the
+layout adapters its layer needs, the layer's torch modules, and the slots it reads and writes.
+Nested models are inlined (their layers keep their names), a layer called twice on inputs of one
+layout shares one torch module, and masks travel as their own slots to the recurrent layers that
+read them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnnlstm.errors import ConfigError
+from cnnlstm.interop.keras.basic import (
+    convert_activation,
+    convert_batch_norm,
+    convert_dense,
+    convert_dot,
+    convert_dropout,
+    convert_flatten,
+    convert_identity,
+    convert_layer_norm,
+    convert_merge,
+    convert_noise,
+    convert_permute,
+    convert_repeat_vector,
+    convert_reshape,
+    convert_spatial_dropout,
+)
+from cnnlstm.interop.keras.conv import (
+    convert_conv,
+    convert_conv_transpose,
+    convert_depthwise,
+    convert_separable,
+)
+from cnnlstm.interop.keras.core import (
+    Builder,
+    Converter,
+    HardSigmoid,
+    Layout,
+    State,
+    build,
+    describe,
+    perm,
+)
+from cnnlstm.interop.keras.graph import ConvertedKeras, Step, Structure
+from cnnlstm.interop.keras.layers import ComputeMask, Masking
+from cnnlstm.interop.keras.pooling import (
+    convert_cropping,
+    convert_global_pool,
+    convert_pool,
+    convert_upsampling,
+    convert_zero_padding,
+)
+from cnnlstm.interop.keras.recurrent import (
+    convert_bidirectional,
+    convert_conv_lstm,
+    convert_rnn,
+)
+
+__all__ = ["convert_layer", "converters", "from_keras", "supported_layers"]
+
+_FIRST: tuple[Converter, ...] = (
+    convert_conv,
+    convert_conv_transpose,
+    convert_depthwise,
+    convert_separable,
+    convert_pool,
+    convert_global_pool,
+    convert_upsampling,
+    convert_zero_padding,
+    convert_cropping,
+    convert_batch_norm,
+    convert_spatial_dropout,
+)
+_LAST: tuple[Converter, ...] = (
+    convert_flatten,
+    convert_reshape,
+    convert_permute,
+    convert_dense,
+    convert_rnn,
+    convert_bidirectional,
+    convert_repeat_vector,
+    convert_layer_norm,
+)
+_WANTS: dict[Converter, Layout] = {
+    **{c: "first" for c in _FIRST},
+    **{c: "last" for c in _LAST},
+    convert_conv_lstm: "frames",
+}
+
+_BY_NAME: dict[str, Converter] = {
+    "InputLayer": convert_identity,
+    "Dense": convert_dense,
+    "Activation": convert_activation,
+    "ReLU": convert_activation,
+    "LeakyReLU": convert_activation,
+    "ELU": convert_activation,
+    "Softmax": convert_activation,
+    "BatchNormalization": convert_batch_norm,
+    "LayerNormalization": convert_layer_norm,
+    "Dropout": convert_dropout,
+    "SpatialDropout1D": convert_spatial_dropout,
+    "SpatialDropout2D": convert_spatial_dropout,
+    "SpatialDropout3D": convert_spatial_dropout,
+    "GaussianNoise": convert_noise,
+    "GaussianDropout": convert_noise,
+    "Flatten": convert_flatten,
+    "Reshape": convert_reshape,
+    "Permute": convert_permute,
+    "RepeatVector": convert_repeat_vector,
+    "LSTM": convert_rnn,
+    "GRU": convert_rnn,
+    "SimpleRNN": convert_rnn,
+    "Bidirectional": convert_bidirectional,
+    "ConvLSTM1D": convert_conv_lstm,
+    "ConvLSTM2D": convert_conv_lstm,
+    "ConvLSTM3D": convert_conv_lstm,
+    **{f"Conv{n}D": convert_conv for n in (1, 2, 3)},
+    **{f"Conv{n}DTranspose": convert_conv_transpose for n in (1, 2, 3)},
+    **{f"SeparableConv{n}D": convert_separable for n in (1, 2)},
+    **{f"DepthwiseConv{n}D": convert_depthwise for n in (1, 2)},
+    **{f"{kind}Pooling{n}D": convert_pool for kind in ("Max", "Average") for n in (1, 2, 3)},
+    **{
+        f"Global{kind}Pooling{n}D": convert_global_pool
+        for kind in ("Max", "Average")
+        for n in (1, 2, 3)
+    },
+    **{f"UpSampling{n}D": convert_upsampling for n in (1, 2, 3)},
+    **{f"ZeroPadding{n}D": convert_zero_padding for n in (1, 2, 3)},
+    **{f"Cropping{n}D": convert_cropping for n in (1, 2, 3)},
+}
+_MERGES = ("Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+_MASK_USERS_REFUSED = ("GlobalAveragePooling1D", "GlobalMaxPooling1D")
+
+
+def converters() -> dict[type, Converter]:
+    """The converter of each supported Keras layer class (``TimeDistributed`` aside)."""
+    import keras
+
+    table: dict[type, Converter] = {}
+    for name, converter in _BY_NAME.items():
+        cls = getattr(keras.layers, name, None)
+        if cls is not None:
+            table[cls] = converter
+    return table
+
+
+def supported_layers() -> list[str]:
+    """The names of every Keras layer :func:`from_keras` converts.
+
+    Example:
+        >>> "Conv1D" in supported_layers() and "Concatenate" in supported_layers()
+        True
+    """
+    return sorted({*_BY_NAME, *_MERGES, "Dot", "Masking", "TimeDistributed"} - {"InputLayer"})
+
+
+def _converter(layer: Any) -> Converter | None:
+    return converters().get(type(layer))
+
+
+def _wants(layer: Any) -> Layout | None:
+    """The layout a layer's converter asks for first (None when any layout will do)."""
+    import keras
+
+    if isinstance(layer, keras.Model):
+        for inner in _chain(layer):
+            wanted = _wants(inner)
+            if wanted is not None:
+                return wanted
+        return None
+    if isinstance(layer, keras.layers.TimeDistributed):
+        inner_wants = _wants(layer.layer)
+        if inner_wants == "first":
+            return "frames"  # channels first per frame is (B, T, C, H, W) for the sequence
+        return "last" if inner_wants == "last" else None
+    converter = _converter(layer)
+    return _WANTS.get(converter) if converter is not None else None
+
+
+def _no_converter(layer: Any) -> ConfigError:
+    return ConfigError(
+        f"from_keras: {describe(layer)} has no converter. Supported layers: "
+        f"{', '.join(supported_layers())}; TimeDistributed may wrap any single-input one, and "
+        f"Sequential and functional models nest."
+    )
+
+
+def convert_time_distributed(builder: Builder, layer: Any, state: State) -> State:
+    """``TimeDistributed``: the inner layer's modules, run on every step at once."""
+    from cnnlstm.layers.time_distributed import TimeDistributed
+
+    if state.ndim < 3:
+        raise ConfigError(
+            f"from_keras: {describe(layer)} needs a sequence (B, T, ...), but its input has "
+            f"shape {state.shape}."
+        )
+    if state.perm[1] != 1:  # the time axis has to stay at dim 1
+        state = builder.to_layout(state, "last")
+    frame = State((state.shape[0], *state.shape[2:]), (0, *(p - 1 for p in state.perm[2:])))
+    inner = builder.child()
+    frame = convert_layer(inner, layer.layer, frame)
+    builder.add(layer.name, build(TimeDistributed, inner.single()))
+    shape = (state.shape[0], state.shape[1], *frame.shape[1:])
+    return State(shape, (0, 1, *(p + 1 for p in frame.perm[1:])))
+
+
+def convert_layer(builder: Builder, layer: Any, state: State) -> State:
+    """Append the modules for one single-input Keras layer (or a chain-shaped nested model)."""
+    import keras
+
+    if isinstance(layer, keras.layers.TimeDistributed):
+        state = builder.to_layout(state, _wants(layer))
+        return convert_time_distributed(builder, layer, state)
+    if isinstance(layer, keras.Model):
+        for inner in _chain(layer):
+            state = convert_layer(builder, inner, state)
+        return state
+    converter = _converter(layer)
+    if converter is None:
+        raise _no_converter(layer)
+    state = builder.to_layout(state, _wants(layer))
+    return converter(builder, layer, state)
+
+
+def _chain(model: Any) -> list[Any]:
+    """The layers of a model nested inside ``TimeDistributed``: a single chain is required."""
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        return list(model.layers)
+    functional = _functional(model)
+    layers = []
+    for node in _nodes(functional):
+        if len(node.input_tensors) != 1:
+            raise ConfigError(
+                f"from_keras: {describe(node.operation)} in model {model.name!r} takes "
+                f"{len(node.input_tensors)} inputs; inside TimeDistributed only a chain of "
+                f"single-input layers is supported."
+            )
+        layers.append(node.operation)
+    return layers
+
+
+def _functional(model: Any) -> Any:
+    """The functional graph of a Sequential or functional model."""
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        graph = getattr(model, "_functional", None)
+        if graph is None:
+            raise ConfigError(
+                f"from_keras: model {model.name!r} has no known input shape; build it with "
+                f"keras.Input(shape) as its first layer (or call model.build) so its shapes are "
+                f"known."
+            )
+        return graph
+    if type(model).__name__ != "Functional" and not hasattr(model, "_nodes_by_depth"):
+        raise ConfigError(
+            f"from_keras: model {model.name!r} is a subclassed keras.Model "
+            f"({type(model).__name__}) whose call() is Python code; only Sequential models and "
+            f"functional keras.Model(inputs, outputs) graphs can be converted."
+        )
+    return model
+
+
+def _nodes(functional: Any) -> list[Any]:
+    """The functional model's layer calls in an order that runs (deepest first)."""
+    nodes = []
+    for depth in sorted(functional._nodes_by_depth, reverse=True):
+        for node in functional._nodes_by_depth[depth]:
+            if node.operation is not None and not node.is_input:
+                nodes.append(node)
+    return nodes
+
+
+@dataclass
+class _Tensor:
+    slot: int
+    state: State
+
+
+class _Graph:
+    """The steps and modules of the model being converted."""
+
+    def __init__(self, hard_sigmoid: HardSigmoid) -> None:
+        self.names: set[str] = set()
+        self.modules: list[tuple[str, Any]] = []
+        self.steps: list[Step] = []
+        self.slots = 0
+        self.tensors: dict[int, _Tensor] = {}  # id(KerasTensor) -> where it is
+        # (id(layer), input state) -> (its modules, output state, the modules taking a mask)
+        self.shared: dict[tuple[int, State], tuple[tuple[str, ...], State, tuple[str, ...]]] = {}
+        self.hard_sigmoid: HardSigmoid = hard_sigmoid
+
+    def builder(self) -> Builder:
+        return Builder(self.names, hard_sigmoid=self.hard_sigmoid)
+
+    def slot(self) -> int:
+        self.slots += 1
+        return self.slots - 1
+
+    def tensor(self, keras_tensor: Any, *, layer: Any) -> _Tensor:
+        found = self.tensors.get(id(keras_tensor))
+        if found is None:
+            raise ConfigError(
+                f"from_keras: {describe(layer)} reads a tensor the converter has not computed "
+                f"({getattr(keras_tensor, 'name', keras_tensor)!r}); the graph has a part it "
+                f"cannot follow."
+            )
+        return found
+
+    def add_step(
+        self,
+        builder: Builder,
+        inputs: Sequence[int],
+        pre: Sequence[Sequence[str]],
+        *,
+        outputs: int = 1,
+        mask: int | None = None,
+    ) -> tuple[int, ...]:
+        """Record a step from ``builder``'s modules; returns its output slots."""
+        taken = {name for chain in pre for name in chain}
+        self.modules.extend(builder.modules)
+        names = tuple(n for n, _ in builder.modules if n not in taken)
+        out = tuple(self.slot() for _ in range(outputs))
+        mask_modules = tuple(n for n in names if n in builder.takes_mask)
+        self.steps.append(
+            Step(
+                inputs=tuple(inputs),
+                pre=tuple(tuple(p) for p in pre),
+                modules=names,
+                outputs=out,
+                mask=mask if mask_modules else None,
+                mask_modules=mask_modules if mask is not None else (),
+            )
+        )
+        return out
+
+
+def _mask_slot(graph: _Graph, node: Any, layer: Any, tensor: Any) -> int | None:
+    """The slot of the mask a layer call gets: its ``mask=`` argument, or its input's mask."""
+    explicit = node.arguments.kwargs.get("mask")
+    if isinstance(explicit, (list, tuple)):
+        explicit = next((m for m in explicit if m is not None), None)
+    source = explicit if explicit is not None else getattr(tensor, "_keras_mask", None)
+    if source is None:
+        return None
+    found = graph.tensors.get(id(source))
+    if found is None:
+        raise ConfigError(
+            f"from_keras: {describe(layer)} gets a mask the converter cannot compute (not from "
+            f"a Masking layer or a boolean model input, e.g. Embedding(mask_zero=True)); "
+            f"supported masks: a Masking layer, or a boolean (B, T) input passed as mask=."
+        )
+    return found.slot
+
+
+def _convert_node(graph: _Graph, node: Any) -> None:
+    import keras
+
+    layer = node.operation
+    kind = type(layer).__name__
+    outputs = list(node.outputs)
+    if isinstance(layer, keras.Model):
+        _inline(graph, layer, [graph.tensor(t, layer=layer) for t in node.input_tensors], outputs)
+        return
+    if not isinstance(layer, keras.layers.Layer):
+        raise ConfigError(
+            f"from_keras: the graph calls {kind} ({getattr(layer, 'name', '?')!r}), a keras.ops "
+            f"operation rather than a layer; only layers convert. Use the layer of the same "
+            f"name (e.g. keras.layers.Add instead of keras.ops.add)."
+        )
+    inputs = [graph.tensor(t, layer=layer) for t in node.input_tensors]
+    if kind in _MERGES or kind == "Dot":
+        _convert_merge_node(graph, layer, inputs, outputs)
+        return
+    if kind == "Masking":
+        _convert_masking(graph, layer, inputs[0], outputs[0])
+        return
+    non_masks = node.arguments.args
+    first = non_masks[0] if non_masks else node.input_tensors[0]
+    source = graph.tensor(first, layer=layer)
+    mask = _mask_slot(graph, node, layer, first)
+    if mask is not None and kind in _MASK_USERS_REFUSED:
+        raise ConfigError(
+            f"from_keras: {describe(layer)} gets a mask (Keras then averages or maximises only "
+            f"the unmasked steps), which the converter does not follow; put the recurrent "
+            f"layer's last step (return_sequences=False) in its place, or drop the Masking."
+        )
+    key = (id(layer), source.state)
+    if key in graph.shared:  # a layer called again on the same kind of input: share its modules
+        names, state, takes = graph.shared[key]
+        slots: tuple[int, ...] = (graph.slot(),)
+        graph.steps.append(
+            Step(
+                inputs=(source.slot,),
+                pre=((),),
+                modules=names,
+                outputs=slots,
+                mask=mask if takes else None,
+                mask_modules=takes if mask is not None else (),
+            )
+        )
+    else:
+        builder = graph.builder()
+        state = convert_layer(builder, layer, source.state)
+        slots = graph.add_step(builder, [source.slot], [()], outputs=len(outputs), mask=mask)
+        names = tuple(n for n, _ in builder.modules)
+        takes = tuple(n for n in names if n in builder.takes_mask)
+        graph.shared[key] = (names, state, takes)
+    for slot, tensor in zip(slots, outputs, strict=True):
+        graph.tensors[id(tensor)] = _Tensor(slot, _output_state(state, tensor))
+
+
+def _output_state(state: State, tensor: Any) -> State:
+    """The state of one output tensor (Bidirectional(merge_mode=None) has two of one shape)."""
+    shape = tuple(None if s is None else int(s) for s in tensor.shape)
+    return State(shape, state.perm) if len(shape) == state.ndim else state
+
+
+def _convert_masking(graph: _Graph, layer: Any, source: _Tensor, output: Any) -> None:
+    """``Masking``: one step computes the mask ``(B, T)``, one the masked output."""
+    value = float(layer.get_config()["mask_value"])
+    builder = graph.builder()
+    state = builder.to_layout(source.state, "last")
+    builder.add(f"{layer.name}_mask", build(ComputeMask, value))
+    (mask_slot,) = graph.add_step(builder, [source.slot], [()])
+    out_builder = graph.builder()
+    out_builder.to_layout(source.state, "last")
+    out_builder.add(layer.name, build(Masking, value))
+    (out_slot,) = graph.add_step(out_builder, [source.slot], [()])
+    graph.tensors[id(output)] = _Tensor(out_slot, state)
+    mask = getattr(output, "_keras_mask", None)
+    if mask is not None:
+        graph.tensors[id(mask)] = _Tensor(mask_slot, State(tuple(mask.shape), (0, 1)))
+
+
+def _convert_merge_node(
+    graph: _Graph, layer: Any, inputs: list[_Tensor], outputs: list[Any]
+) -> None:
+    """A merge layer: the inputs are brought to one layout first (Keras order unless they
+    already share one), ``Dot`` always to Keras order."""
+    builder = graph.builder()
+    perms = {t.state.perm for t in inputs}
+    same_rank = len({t.state.ndim for t in inputs}) == 1
+    keep = len(perms) == 1 and same_rank and type(layer).__name__ != "Dot"
+    pre: list[list[str]] = []
+    states = []
+    for tensor in inputs:
+        before = len(builder.modules)
+        state = tensor.state if keep else builder.to_layout(tensor.state, "last")
+        pre.append([n for n, _ in builder.modules[before:]])
+        states.append(state)
+    if type(layer).__name__ == "Dot":
+        state = convert_dot(builder, layer, states)
+    else:
+        state = convert_merge(builder, layer, states)
+    (slot,) = graph.add_step(builder, [t.slot for t in inputs], pre)
+    graph.tensors[id(outputs[0])] = _Tensor(slot, state)
+
+
+def _inline(graph: _Graph, model: Any, inputs: list[_Tensor], outputs: list[Any]) -> None:
+    """Convert a nested model's graph in place, its inputs bound to ``inputs``."""
+    functional = _functional(model)
+    inner_inputs = list(functional.inputs)
+    if len(inner_inputs) != len(inputs):
+        raise ConfigError(
+            f"from_keras: nested model {model.name!r} takes {len(inner_inputs)} inputs but is "
+            f"called with {len(inputs)}."
+        )
+    for keras_tensor, tensor in zip(inner_inputs, inputs, strict=True):
+        graph.tensors[id(keras_tensor)] = tensor
+    for node in _nodes(functional):
+        _convert_node(graph, node)
+    inner_outputs = list(functional.outputs)
+    for inner, outer in zip(inner_outputs, outputs, strict=True):
+        graph.tensors[id(outer)] = graph.tensor(inner, layer=model)
+
+
+def _structure(value: Any) -> Structure:
+    if isinstance(value, dict):
+        return "dict"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    return "single"
+
+
+def from_keras(
+    model: Any,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    hard_sigmoid: HardSigmoid | None = None,
+) -> ConvertedKeras:
+    """Convert a Keras model into a PyTorch module with the same weights and the same outputs.
+
+    The module takes what the Keras model takes (channels last, e.g. ``(B, H, W, C)`` or
+    ``(B, T, H, W, C)``; a list or dict of tensors for several inputs) and returns what it
+    returns, in the same layout. The weights are copied into torch ``Parameter`` s and buffers,
+    so the module trains on its own afterwards.
+
+    Args:
+        model: a built ``keras.Sequential`` or functional ``keras.Model`` (any graph of
+            supported layers: several inputs and outputs, branches, merges, nested models,
+            shared layers, masks), or the path of a saved model: a ``.keras`` file, a legacy
+            ``.h5`` full model saved by tf.keras 2 (read without TensorFlow), or an
+            architecture ``.json`` with its weights in ``weights``.
+        weights: the ``.weights.h5`` or legacy ``.h5`` weights of an architecture ``.json``.
+        hard_sigmoid: which ``"hard_sigmoid"`` the model uses: ``"keras3"``
+            (``relu6(x + 3) / 6``) or ``"tf_keras2"`` (``clip(0.2 x + 0.5, 0, 1)``). Default:
+            from the file's Keras version for a path, ``"keras3"`` for a model object.
+
+    Returns:
+        A :class:`ConvertedKeras`, in eval mode like ``model.predict``: call ``.train()`` to
+        fine-tune it.
+
+    Raises:
+        ConfigError: a layer without a converter, or an option with no torch equivalent. The
+            message names the layer and the setting.
+
+    Example:
+        >>> import keras, torch  # with KERAS_BACKEND=torch
+        >>> model = keras.Sequential([
+        ...     keras.Input((16, 16, 3)),
+        ...     keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+        ...     keras.layers.GlobalAveragePooling2D(),
+        ...     keras.layers.Reshape((1, -1)),
+        ...     keras.layers.LSTM(12),
+        ...     keras.layers.Dense(5),
+        ... ])
+        >>> from_keras(model)(torch.zeros(2, 16, 16, 3)).shape
+        torch.Size([2, 5])
+    """
+    import keras
+
+    if isinstance(model, (str, Path)):
+        from cnnlstm.interop.keras.io import load_model
+
+        loaded = load_model(model, weights=weights)
+        model = loaded.model
+        hard_sigmoid = hard_sigmoid or loaded.hard_sigmoid
+    elif weights is not None:
+        raise ValueError("weights has to be None when model is a keras.Model, but got a path")
+    if not isinstance(model, keras.Model):
+        raise ConfigError(
+            f"from_keras: expected a keras.Model (Sequential or functional) or the path of a "
+            f"saved model, got {type(model).__name__}."
+        )
+    functional = _functional(model)
+    try:
+        inputs = list(functional.inputs)
+    except (AttributeError, ValueError):
+        inputs = []
+    if not inputs:
+        raise ConfigError(
+            f"from_keras: model {model.name!r} has no inputs; build it with keras.Input(shape) "
+            f"so its shapes are known."
+        )
+    graph = _Graph(hard_sigmoid or "keras3")
+    shapes = []
+    for tensor in inputs:
+        shape = tuple(None if s is None else int(s) for s in tensor.shape)
+        shapes.append(shape[1:])
+        graph.tensors[id(tensor)] = _Tensor(graph.slot(), State(shape, perm("last", len(shape))))
+    for node in _nodes(functional):
+        _convert_node(graph, node)
+    out_slots = []
+    for tensor in functional.outputs:
+        found = graph.tensor(tensor, layer=model)
+        if found.state.perm != perm("last", found.state.ndim):
+            builder = graph.builder()
+            builder.to_layout(found.state, "last")
+            (slot,) = graph.add_step(builder, [found.slot], [()])
+            found = _Tensor(slot, State(found.state.shape, perm("last", found.state.ndim)))
+        out_slots.append(found.slot)
+    input_struct = _structure(getattr(functional, "_inputs_struct", inputs))
+    output_struct = _structure(getattr(functional, "_outputs_struct", None))
+    input_names = [str(getattr(t, "name", f"input_{i}")) for i, t in enumerate(inputs)]
+    if input_struct == "dict":
+        input_names = list(functional._inputs_struct.keys())
+    output_names: list[str] = []
+    if output_struct == "dict":
+        output_names = list(functional._outputs_struct.keys())
+    if output_struct == "single" and len(out_slots) > 1:
+        output_struct = "tuple"  # all the outputs of the last layer (Bidirectional merge None)
+    if isinstance(model, keras.Sequential) and len(out_slots) > 1:
+        output_struct = "tuple"
+    converted = ConvertedKeras(
+        graph.modules,
+        name=model.name,
+        input_shapes=shapes,
+        input_names=input_names,
+        steps=_fuse(graph.steps, out_slots, len(inputs)),
+        outputs=out_slots,
+        input_structure="single" if len(inputs) == 1 else input_struct,
+        output_structure=output_struct,
+        output_names=output_names,
+    )
+    return converted.eval()
+
+
+def _fuse(steps: list[Step], outputs: list[int], n_inputs: int) -> list[Step]:
+    """Join a step into the one before when it only reads that step's single output, and nothing
+    else reads it: a chain becomes one step, as fast as ``nn.Sequential``."""
+    reads: dict[int, int] = {}
+    for step in steps:
+        for slot in step.inputs:
+            reads[slot] = reads.get(slot, 0) + 1
+        if step.mask is not None:
+            reads[step.mask] = reads.get(step.mask, 0) + 1
+    for slot in outputs:
+        reads[slot] = reads.get(slot, 0) + 1
+    fused: list[Step] = []
+    for step in steps:
+        prev = fused[-1] if fused else None
+        if (
+            prev is not None
+            and len(step.inputs) == 1
+            and len(prev.outputs) == 1
+            and step.inputs[0] == prev.outputs[0]
+            and reads.get(prev.outputs[0], 0) == 1
+            and (prev.mask is None or step.mask is None or prev.mask == step.mask)
+        ):
+            fused[-1] = Step(
+                inputs=prev.inputs,
+                pre=prev.pre,
+                modules=(*prev.modules, *step.pre[0], *step.modules),
+                outputs=step.outputs,
+                mask=prev.mask if prev.mask is not None else step.mask,
+                mask_modules=(*prev.mask_modules, *step.mask_modules),
+            )
+        else:
+            fused.append(step)
+    del n_inputs
+    return fused

@@ -1,0 +1,202 @@
+"""Read saved Keras models, and write converted ones so they load without Keras.
+
+:func:`load_model` reads
+
+- a ``.keras`` file (Keras 3's zip: ``config.json``, ``metadata.json``, ``model.weights.h5``);
+- a legacy ``.h5`` / ``.hdf5`` full model as tf.keras 2.x saved it: the root attributes
+  ``model_config`` (the architecture as JSON), ``keras_version`` and ``backend``, and the group
+  ``model_weights`` whose attribute ``layer_names`` lists one group per layer, each with a
+  ``weight_names`` attribute naming its datasets (trainable weights first). That layout is the
+  one Keras 3's own reader expects (``keras/src/legacy/saving/legacy_h5_format.py``:
+  ``load_model_from_hdf5`` and ``load_weights_from_hdf5_group``), which reads it with ``h5py``;
+  TensorFlow is never imported;
+- an architecture ``.json`` (``model.to_json()``, tf.keras 2 or Keras 3) with its weights in a
+  Keras 3 ``.weights.h5`` or a legacy ``.h5`` weights file (``save_weights`` in tf.keras 2: the
+  same ``layer_names`` layout at the file's root).
+
+It reports which definition of ``"hard_sigmoid"`` the model was trained with: tf.keras 2's
+``clip(0.2 x + 0.5, 0, 1)`` for a file that says ``keras_version`` 2.x, else Keras 3's
+``relu6(x + 3) / 6``. Loading a tf.keras 2 file in Keras 3 silently swaps the first for the
+second; :func:`~cnnlstm.interop.keras.from_keras` on the path does not.
+
+:func:`save_converted` writes a converted model as ``{"config": ..., "state_dict": ...}`` with
+``torch.save``; :func:`load_converted` rebuilds it from plain values (``weights_only=True``, no
+pickled code, no Keras).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from cnnlstm.errors import ConfigError, DataError
+from cnnlstm.interop.keras.core import HardSigmoid
+from cnnlstm.interop.keras.graph import ConvertedKeras
+
+__all__ = ["LoadedModel", "load_converted", "load_model", "save_converted"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A Keras model read from files, and what the files say about it."""
+
+    model: Any
+    keras_version: str
+    hard_sigmoid: HardSigmoid
+    kind: str  # "keras", "legacy_h5" or "json"
+
+
+def _hard_sigmoid(version: str) -> HardSigmoid:
+    return "tf_keras2" if version.split(".")[0] in ("1", "2") else "keras3"
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+def _h5_attrs(path: Path) -> dict[str, Any]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            attrs = {key: f.attrs[key] for key in f.attrs}
+            attrs["_groups"] = list(f.keys())
+            return attrs
+    except OSError as error:
+        raise DataError(f"{path}: not an HDF5 file h5py can read ({error}).") from None
+
+
+def _legacy_version(attrs: dict[str, Any], path: Path) -> str:
+    version = attrs.get("keras_version")
+    if version is None:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            group = f.get("model_weights")
+            if group is not None and "keras_version" in group.attrs:
+                version = group.attrs["keras_version"]
+    return _text(version) if version is not None else "2"
+
+
+def load_model(
+    path: str | os.PathLike[str], *, weights: str | os.PathLike[str] | None = None
+) -> LoadedModel:
+    """Read a saved Keras model (see the module's text for the formats).
+
+    Args:
+        path: a ``.keras`` file, a legacy ``.h5``/``.hdf5`` full model, or an architecture
+            ``.json``.
+        weights: for a ``.json``: its ``.weights.h5`` (Keras 3) or legacy ``.h5`` weights.
+
+    Raises:
+        DataError: the file is missing, unreadable, or not what its suffix says.
+        ConfigError: Keras cannot build the model the file describes (the message quotes it).
+    """
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file.")
+    suffix = "".join(path.suffixes[-2:]) if path.name.endswith(".weights.h5") else path.suffix
+    suffix = suffix.lower()
+    try:
+        if suffix == ".keras":
+            if weights is not None:
+                raise ValueError("weights has to be None for a .keras file, which holds them")
+            version = "3"
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    version = json.loads(archive.read("metadata.json")).get("keras_version", "3")
+            except (KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+                raise DataError(f"{path}: not a .keras zip with metadata.json ({error}).") from None
+            model = keras.saving.load_model(path, compile=False)
+            return LoadedModel(model, str(version), _hard_sigmoid(str(version)), "keras")
+        if suffix in (".h5", ".hdf5"):
+            if weights is not None:
+                raise ValueError(
+                    "weights has to be None for a full-model .h5 file; pass the architecture "
+                    ".json as the model and this file as weights"
+                )
+            attrs = _h5_attrs(path)
+            if "model_config" not in attrs:
+                raise DataError(
+                    f"{path}: an HDF5 file without a model_config attribute holds weights only; "
+                    f"pass the model's architecture .json as the model and this file as "
+                    f"weights=."
+                )
+            version = _legacy_version(attrs, path)
+            model = keras.saving.load_model(path, compile=False)
+            return LoadedModel(model, version, _hard_sigmoid(version), "legacy_h5")
+        if suffix == ".json":
+            if weights is None:
+                raise ValueError(
+                    f"weights has to be the .weights.h5 or .h5 file of {path.name}, but got None "
+                    f"(an architecture .json holds no weights)"
+                )
+            text = path.read_text(encoding="utf-8")
+            try:
+                version = str(json.loads(text).get("keras_version", ""))
+            except json.JSONDecodeError as error:
+                raise DataError(f"{path}: not JSON ({error}).") from None
+            model = keras.models.model_from_json(text)
+            weights_path = Path(weights)
+            if not weights_path.is_file():
+                raise DataError(f"{weights_path}: no such file.")
+            if not version and not weights_path.name.endswith(".weights.h5"):
+                version = _legacy_version(_h5_attrs(weights_path), weights_path)
+            model.load_weights(weights_path)
+            version = version or "3"
+            return LoadedModel(model, version, _hard_sigmoid(version), "json")
+    except (DataError, ValueError) as error:
+        if isinstance(error, DataError) or str(error).startswith("weights has to be"):
+            raise
+        raise ConfigError(f"from_keras: Keras could not read {path}: {error}") from None
+    except (TypeError, KeyError) as error:
+        raise ConfigError(f"from_keras: Keras could not read {path}: {error}") from None
+    raise DataError(
+        f"{path}: unknown suffix {path.suffix!r}; from_keras reads a .keras file, a legacy .h5 "
+        f"full model, or an architecture .json with weights=."
+    )
+
+
+def save_converted(module: ConvertedKeras, path: str | os.PathLike[str]) -> None:
+    """Write ``module`` as ``{"config", "state_dict"}``: :func:`load_converted` reads it back
+    without Keras.
+
+    Example:
+        >>> import tempfile, keras
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        >>> from cnnlstm.interop.keras import from_keras
+        >>> target = Path(tempfile.mkdtemp()) / "model.pt"
+        >>> save_converted(from_keras(model), target)
+        >>> load_converted(target)(torch.zeros(1, 4)).shape
+        torch.Size([1, 2])
+    """
+    torch.save({"config": module.config(), "state_dict": module.state_dict()}, Path(path))
+
+
+def load_converted(path: str | os.PathLike[str]) -> ConvertedKeras:
+    """Read what :func:`save_converted` wrote; the module comes back in eval mode.
+
+    Raises:
+        DataError: the file is not a converted model.
+    """
+    path = Path(path)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError) as error:
+        raise DataError(f"{path}: not a file torch.load can read ({error}).") from None
+    if not isinstance(saved, dict) or "config" not in saved or "state_dict" not in saved:
+        raise DataError(
+            f"{path}: expected a converted model written by save_converted (a dict with "
+            f"'config' and 'state_dict')."
+        )
+    module = ConvertedKeras.from_config(saved["config"])
+    module.load_state_dict(saved["state_dict"])
+    return module.eval()

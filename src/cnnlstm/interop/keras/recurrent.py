@@ -1,0 +1,713 @@
+"""Keras's recurrent layers in torch: ``LSTM``, ``GRU``, ``SimpleRNN``, ``Bidirectional``,
+``ConvLSTM1D/2D/3D``, with their activations and masks.
+
+With Keras's default activations (``tanh`` and ``sigmoid``, and ``reset_after=True`` for ``GRU``)
+an ``LSTM``, ``GRU`` or ``SimpleRNN`` becomes torch's own ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN``
+(cuDNN/oneDNN kernels). Any other activation (``LSTM(activation="relu")``, tf.keras 2's
+``recurrent_activation="hard_sigmoid"``), and ``GRU(reset_after=False)``, becomes a
+:class:`KerasRNN`: the same gates, written out as a loop over time with the input projection of
+all steps in one matmul. A ``ConvLSTM*D`` becomes cnnlstm's :class:`~cnnlstm.layers.ConvLSTM`
+(``1d``/``3d``), which takes the activations itself.
+
+A Keras mask (from a ``Masking`` layer or a boolean mask input) reaches :class:`Recurrent` and
+:class:`Bidirectional` as a ``(B, T)`` tensor; it has to be a padded suffix (each row ``True``
+then ``False``), which becomes per-sequence lengths. What Keras outputs at the masked steps is
+reproduced: the last valid output repeated (``zero_output_for_mask=False``, Keras's default), or
+zeros inside ``Bidirectional``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from cnnlstm.errors import ConfigError, ShapeError
+from cnnlstm.functional import format_shape
+from cnnlstm.interop.keras.core import (
+    Builder,
+    State,
+    array,
+    build,
+    config,
+    describe,
+    expect_channels_last,
+    expect_rank,
+    ntuple,
+    out_state,
+    perm,
+    refuse,
+    set_param,
+)
+from cnnlstm.layers.convlstm import ACTIVATIONS, ConvLSTM, ConvLSTM1d, ConvLSTM3d, activate
+
+__all__ = [
+    "Bidirectional",
+    "KerasRNN",
+    "Recurrent",
+    "convert_bidirectional",
+    "convert_conv_lstm",
+    "convert_rnn",
+    "mask_lengths",
+]
+
+_TORCH_RNNS = (nn.LSTM, nn.GRU, nn.RNN)
+_GATES = {"lstm": 4, "gru": 3, "simple": 1}
+
+
+def mask_lengths(mask: Tensor, steps: int) -> Tensor:
+    """The lengths ``(B,)`` of a ``(B, T)`` mask that is a padded suffix (True, then False).
+
+    Raises:
+        ConfigError: a row has a False step before a True one (a hole in the middle), which
+            lengths cannot express.
+
+    Example:
+        >>> mask_lengths(torch.tensor([[True, True, False], [True, False, False]]), 3)
+        tensor([2, 1])
+    """
+    if mask.dim() != 2 or mask.shape[1] != steps:
+        raise ShapeError(
+            f"mask: expected (B, T) with T={steps}, got shape {format_shape(mask.shape)}."
+        ) from None
+    mask = mask.bool()
+    lengths = mask.sum(dim=1)  # (B,)
+    expected = torch.arange(steps, device=mask.device).unsqueeze(0) < lengths.unsqueeze(1)
+    if not torch.equal(mask, expected):
+        rows = (mask != expected).any(dim=1).nonzero().flatten().tolist()
+        raise ConfigError(
+            f"mask: rows {rows} of the mask have masked steps before unmasked ones (a hole in "
+            f"the middle); the converted recurrent layers take a padded suffix only (each row "
+            f"True for its first steps, then False). Move the padding to the end of each "
+            f"sequence."
+        )
+    return lengths
+
+
+def _reverse_index(lengths: Tensor, steps: int) -> Tensor:
+    """``(B, T)`` indices that reverse each sequence within its length (padding stays put)."""
+    step = torch.arange(steps, device=lengths.device).unsqueeze(0)  # (1, T)
+    inside = step < lengths.unsqueeze(1)
+    return torch.where(inside, lengths.unsqueeze(1) - 1 - step, step)  # (B, T)
+
+
+def _take_steps(x: Tensor, index: Tensor) -> Tensor:
+    """``x[b, index[b, t]]`` for ``x`` of shape ``(B, T, ...)``."""
+    batch = torch.arange(x.shape[0], device=x.device).unsqueeze(1)  # (B, 1)
+    return x[batch, index]
+
+
+class KerasRNN(nn.Module):
+    """A Keras ``LSTM``, ``GRU`` or ``SimpleRNN`` with any of its activations, batch first.
+
+    The gates are Keras's, in Keras's order: LSTM ``(i, f, c, o)`` with
+    ``c_t = σ(f) c + σ(i) act(x W_c + h U_c + b_c)``, ``h_t = σ(o) act(c_t)``; GRU
+    ``(z, r, h)`` with ``h_t = z h + (1 - z) act(...)``, the reset gate applied after the
+    recurrent matmul (``reset_after=True``, two biases) or before it (``reset_after=False``);
+    SimpleRNN ``h_t = act(x W + h U + b)``. ``σ`` is ``recurrent_activation``.
+
+    Args:
+        kind: ``"lstm"``, ``"gru"`` or ``"simple"``.
+        input_size: features per step ``F``.
+        units: ``U``.
+        bias: learn the biases.
+        activation: from :data:`~cnnlstm.layers.convlstm.ACTIVATIONS`.
+        recurrent_activation: the gates' activation (LSTM and GRU).
+        reset_after: the GRU's reset-gate placement.
+
+    Example:
+        >>> rnn = KerasRNN("lstm", 3, 5, activation="relu")
+        >>> rnn(torch.randn(2, 7, 3))[0].shape
+        torch.Size([2, 7, 5])
+    """
+
+    def __init__(
+        self,
+        kind: Literal["lstm", "gru", "simple"],
+        input_size: int,
+        units: int,
+        *,
+        bias: bool = True,
+        activation: str = "tanh",
+        recurrent_activation: str = "sigmoid",
+        reset_after: bool = True,
+    ) -> None:
+        super().__init__()
+        if kind not in _GATES:
+            raise ValueError(f"kind has to be 'lstm', 'gru' or 'simple', but got {kind!r}")
+        for argument, name in (
+            ("activation", activation),
+            ("recurrent_activation", recurrent_activation),
+        ):
+            if name not in ACTIVATIONS:
+                raise ValueError(f"{argument} has to be one of {ACTIVATIONS}, but got {name!r}")
+        self.kind = kind
+        self.input_size = int(input_size)
+        self.units = int(units)
+        self.activation = activation
+        self.recurrent_activation = recurrent_activation
+        self.reset_after = bool(reset_after)
+        gates = _GATES[kind] * self.units
+        self.weight_ih = nn.Parameter(torch.empty(gates, self.input_size))
+        self.weight_hh = nn.Parameter(torch.empty(gates, self.units))
+        self.bias_ih = nn.Parameter(torch.zeros(gates)) if bias else None
+        two_biases = bias and kind == "gru" and self.reset_after
+        self.bias_hh = nn.Parameter(torch.zeros(gates)) if two_biases else None
+        bound = self.units**-0.5
+        nn.init.uniform_(self.weight_ih, -bound, bound)
+        nn.init.uniform_(self.weight_hh, -bound, bound)
+
+    def _step(
+        self, gx: Tensor, h: Tensor, c: Tensor
+    ) -> tuple[Tensor, Tensor]:  # gx: (B, G*U), h and c: (B, U)
+        act, gate = self.activation, self.recurrent_activation
+        if self.kind == "simple":
+            return activate(gx + h @ self.weight_hh.T, act), c
+        if self.kind == "lstm":
+            i, f, g, o = (gx + h @ self.weight_hh.T).chunk(4, dim=1)
+            c = activate(f, gate) * c + activate(i, gate) * activate(g, act)
+            return activate(o, gate) * activate(c, act), c
+        xz, xr, xh = gx.chunk(3, dim=1)
+        w_z, w_r, w_h = self.weight_hh.chunk(3, dim=0)  # each (U, U)
+        if self.reset_after:
+            hz, hr, hh = F.linear(h, self.weight_hh, self.bias_hh).chunk(3, dim=1)
+            z, r = activate(xz + hz, gate), activate(xr + hr, gate)
+            candidate = activate(xh + r * hh, act)
+        else:
+            z = activate(xz + h @ w_z.T, gate)
+            r = activate(xr + h @ w_r.T, gate)
+            candidate = activate(xh + (r * h) @ w_h.T, act)
+        return z * h + (1 - z) * candidate, c
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``x``: ``(B, T, F)`` -> ``(output (B, T, U), h_n (B, U))``; steps past each of
+        ``lengths`` keep the state and output zeros."""
+        if x.dim() != 3 or x.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"KerasRNN: expected sequences (B, T, {self.input_size}), got a tensor of shape "
+                f"{format_shape(x.shape)}."
+            ) from None
+        batch, steps = x.shape[:2]
+        gates_x = F.linear(x, self.weight_ih, self.bias_ih)  # (B, T, G*U): all steps at once
+        h = x.new_zeros(batch, self.units)
+        c = x.new_zeros(batch, self.units)
+        valid = None
+        if lengths is not None:
+            valid = torch.arange(steps, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)
+            valid = valid.unsqueeze(-1)  # (B, T, 1)
+        outputs = []
+        for t, gx in enumerate(gates_x.unbind(1)):
+            h_new, c_new = self._step(gx, h, c)
+            if valid is not None:
+                h_new = torch.where(valid[:, t], h_new, h)
+                c_new = torch.where(valid[:, t], c_new, c)
+                outputs.append(h_new * valid[:, t])
+            else:
+                outputs.append(h_new)
+            h, c = h_new, c_new
+        return torch.stack(outputs, dim=1), h  # (B, T, U), (B, U)
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.kind!r}, {self.input_size}, {self.units}"]
+        parts.append(f"activation={self.activation!r}")
+        if self.kind != "simple":
+            parts.append(f"recurrent_activation={self.recurrent_activation!r}")
+        if self.kind == "gru":
+            parts.append(f"reset_after={self.reset_after}")
+        if self.bias_ih is None:
+            parts.append("bias=False")
+        return ", ".join(parts)
+
+
+class Recurrent(nn.Module):
+    """Run a batch-first recurrent module and return what a Keras RNN layer returns.
+
+    Args:
+        rnn: ``nn.LSTM``, ``nn.GRU``, ``nn.RNN`` (``batch_first=True``), a :class:`KerasRNN` or
+            a ConvLSTM: any module whose output is ``(output, state)`` with ``output`` of shape
+            ``(B, T, ...)``.
+        return_sequences: return every step ``(B, T, ...)``; otherwise the last one ``(B, ...)``.
+        go_backwards: read the sequence from its end, as Keras does; with
+            ``return_sequences=True`` the steps come out in reading order (reversed).
+        zero_output_for_mask: with a mask, output zeros at the masked steps (Keras's
+            ``zero_output_for_mask=True``); otherwise the last valid output is repeated there.
+
+    Example:
+        >>> rnn = nn.LSTM(8, 16, batch_first=True)
+        >>> Recurrent(rnn, return_sequences=False)(torch.zeros(2, 5, 8)).shape
+        torch.Size([2, 16])
+    """
+
+    def __init__(
+        self,
+        rnn: nn.Module,
+        *,
+        return_sequences: bool = True,
+        go_backwards: bool = False,
+        zero_output_for_mask: bool = False,
+    ) -> None:
+        super().__init__()
+        self.rnn = rnn
+        self.return_sequences = bool(return_sequences)
+        self.go_backwards = bool(go_backwards)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+
+    def _run(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """The rnn's output ``(B, T, ...)`` for sequences of ``lengths``, zero past each."""
+        steps = x.shape[1]
+        at_least_one = lengths.clamp(min=1)
+        if isinstance(self.rnn, _TORCH_RNNS):
+            packed = pack_padded_sequence(
+                x, at_least_one.cpu(), batch_first=True, enforce_sorted=False
+            )
+            output, _ = pad_packed_sequence(
+                self.rnn(packed)[0], batch_first=True, total_length=steps
+            )
+        else:
+            output = self.rnn(x, lengths=at_least_one)[0]
+        empty = (lengths == 0).view(-1, *([1] * (output.dim() - 1)))
+        result: Tensor = output.masked_fill(empty, 0.0)
+        return result
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """``x``: ``(B, T, ...)`` -> ``(B, T, ...)`` or ``(B, ...)``; ``mask``: ``(B, T)``."""
+        if mask is None:
+            if self.go_backwards:
+                x = x.flip(1)  # (B, T, ...) last step first
+            output: Tensor = self.rnn(x)[0]  # (B, T, ...)
+            return output if self.return_sequences else output[:, -1]
+        steps = x.shape[1]
+        lengths = mask_lengths(mask, steps).to(x.device)  # (B,)
+        if self.go_backwards:
+            x = _take_steps(x, _reverse_index(lengths, steps))  # valid steps reversed in place
+        output = self._run(x, lengths)  # (B, T, ...), zero past each length
+        last_index = (lengths - 1).clamp(min=0)
+        last = _take_steps(output, last_index.unsqueeze(1)).squeeze(1)  # (B, ...)
+        if not self.return_sequences:
+            return last
+        step = torch.arange(steps, device=x.device).unsqueeze(0)  # (1, T)
+        shape = (*output.shape[:2], *([1] * (output.dim() - 2)))
+        if self.go_backwards:
+            # Keras reads the padding first (state zero), then the valid steps last to first.
+            start = (steps - lengths).unsqueeze(1)  # (B, 1)
+            index = (step - start).clamp(min=0)
+            shifted = _take_steps(output, index)
+            return shifted.masked_fill((step < start).view(shape), 0.0)
+        if self.zero_output_for_mask:
+            return output
+        past = (step >= lengths.unsqueeze(1)).view(shape)
+        return torch.where(past, last.unsqueeze(1), output)
+
+    def extra_repr(self) -> str:
+        return f"return_sequences={self.return_sequences}, go_backwards={self.go_backwards}" + (
+            ", zero_output_for_mask=True" if self.zero_output_for_mask else ""
+        )
+
+
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+class Bidirectional(nn.Module):
+    """Run a bidirectional torch LSTM, GRU or RNN and merge its directions as Keras
+    ``Bidirectional``.
+
+    The backward direction reads the sequence from its end. With ``return_sequences=True`` its
+    step ``t`` is the state after reading steps ``T-1`` down to ``t``, aligned to the original
+    time order as Keras aligns it; with ``return_sequences=False`` each direction gives its
+    final state: the forward one at the last step, the backward one at step 0 (not
+    ``output[:, -1]``, where the backward direction has read a single step). With a mask, both
+    read each sequence within its length and output zeros past it (Keras sets
+    ``zero_output_for_mask`` inside ``Bidirectional``).
+
+    Args:
+        rnn: ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` with ``batch_first=True``,
+            ``bidirectional=True`` and one layer.
+        merge_mode: how the two directions' outputs ``(B, ..., U)`` combine: ``"concat"``
+            (forward first, ``(B, ..., 2U)``), ``"sum"``, ``"mul"``, ``"ave"``, or ``None`` for the
+            tuple ``(forward, backward)``, as Keras returns a list of the two.
+        return_sequences: return every step ``(B, T, ...)``; otherwise the final states
+            ``(B, ...)``.
+
+    Raises:
+        ValueError: ``rnn`` is not a one-layer bidirectional batch-first LSTM, GRU or RNN, or
+            ``merge_mode`` is not one of the above.
+
+    Example:
+        >>> rnn = nn.LSTM(8, 16, batch_first=True, bidirectional=True)
+        >>> Bidirectional(rnn, return_sequences=False)(torch.zeros(2, 5, 8)).shape
+        torch.Size([2, 32])
+    """
+
+    def __init__(
+        self,
+        rnn: nn.LSTM | nn.GRU | nn.RNN,
+        *,
+        merge_mode: Literal["concat", "sum", "mul", "ave"] | None = "concat",
+        return_sequences: bool = True,
+    ) -> None:
+        super().__init__()
+        if not isinstance(rnn, _TORCH_RNNS) or not (
+            rnn.bidirectional and rnn.batch_first and rnn.num_layers == 1
+        ):
+            raise ValueError(
+                f"rnn has to be a one-layer nn.LSTM, nn.GRU or nn.RNN with batch_first=True and "
+                f"bidirectional=True, but got {rnn!r}"
+            )
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"merge_mode has to be one of {_MERGE_MODES}, but got {merge_mode!r}")
+        self.rnn = rnn
+        self.merge_mode = merge_mode
+        self.return_sequences = bool(return_sequences)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
+        """``x``: ``(B, T, F)`` -> ``(B, T, U')`` or ``(B, U')``; a pair if ``merge_mode=None``.
+
+        ``mask``: ``(B, T)``, a padded suffix, or None.
+        """
+        if x.dim() != 3 or x.shape[-1] != self.rnn.input_size:
+            raise ShapeError(
+                f"Bidirectional: expected sequences (B, T, {self.rnn.input_size}), got a tensor "
+                f"of shape {format_shape(x.shape)}. Pass batch-first steps with "
+                f"{self.rnn.input_size} features each."
+            ) from None
+        steps = x.shape[1]
+        if mask is None:
+            output: Tensor = self.rnn(x)[0]  # (B, T, 2U): forward, then backward in time order
+            last = torch.full((x.shape[0],), steps - 1, device=x.device)
+        else:
+            lengths = mask_lengths(mask, steps).to(x.device)
+            packed = pack_padded_sequence(
+                x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
+            )
+            output, _ = pad_packed_sequence(
+                self.rnn(packed)[0], batch_first=True, total_length=steps
+            )
+            output = output.masked_fill((lengths == 0).view(-1, 1, 1), 0.0)
+            last = (lengths - 1).clamp(min=0)
+        forward, backward = output.chunk(2, dim=-1)  # (B, T, U) each
+        if not self.return_sequences:
+            # Each direction's final state: the backward one has read the whole sequence at t=0.
+            forward = _take_steps(forward, last.unsqueeze(1)).squeeze(1)  # (B, U)
+            backward = backward[:, 0]  # (B, U)
+        if self.merge_mode == "concat":
+            return torch.cat([forward, backward], dim=-1)  # (B, ..., 2U)
+        if self.merge_mode == "sum":
+            return forward + backward
+        if self.merge_mode == "mul":
+            return forward * backward
+        if self.merge_mode == "ave":
+            return (forward + backward) / 2
+        return forward, backward
+
+    def extra_repr(self) -> str:
+        return f"merge_mode={self.merge_mode!r}, return_sequences={self.return_sequences}"
+
+
+# --------------------------------------------------------------------------------------------
+# Converters.
+# --------------------------------------------------------------------------------------------
+
+
+def _kind(layer: Any) -> Literal["lstm", "gru", "simple"]:
+    import keras
+
+    if isinstance(layer, keras.layers.LSTM):
+        return "lstm"
+    if isinstance(layer, keras.layers.GRU):
+        return "gru"
+    return "simple"
+
+
+def _activation_name(name: Any, builder: Builder) -> Any:
+    """A Keras activation name as :func:`~cnnlstm.layers.convlstm.activate` spells it."""
+    if name == "hard_sigmoid" and builder.hard_sigmoid == "tf_keras2":
+        return "hard_sigmoid_tf2"
+    return name
+
+
+def _common_problems(cfg: dict[str, Any]) -> list[str]:
+    problems = []
+    if cfg.get("stateful"):
+        problems.append("stateful=True (the converted layer starts every batch from zeros)")
+    if cfg.get("return_state"):
+        problems.append("return_state=True (use the layer's output; its states are not returned)")
+    return problems
+
+
+def _activations(layer: Any, cfg: dict[str, Any], builder: Builder) -> tuple[str, str]:
+    """The layer's (activation, recurrent_activation) as :data:`ACTIVATIONS` names."""
+    act = _activation_name(cfg.get("activation", "tanh"), builder)
+    gate = _activation_name(cfg.get("recurrent_activation", "sigmoid"), builder)
+    names = ", ".join(a for a in ACTIVATIONS if a != "hard_sigmoid_tf2")
+    problems = [
+        f"{argument}={cfg.get(argument)!r} (supported: {names})"
+        for argument, name in (("activation", act), ("recurrent_activation", gate))
+        if name not in ACTIVATIONS
+    ]
+    if problems:
+        raise refuse(layer, problems)
+    return act, gate
+
+
+def _is_torch_native(kind: str, act: str, gate: str, cfg: dict[str, Any]) -> bool:
+    if kind == "simple":
+        return act in ("tanh", "relu")
+    plain = act == "tanh" and gate == "sigmoid"
+    return plain and (kind == "lstm" or cfg.get("reset_after", True) is not False)
+
+
+def _torch_rnn(layer: Any, kind: str, act: str, *, bidirectional: bool = False) -> nn.Module:
+    """A batch-first torch LSTM, GRU or RNN sized like the Keras ``layer``."""
+    cfg = config(layer)
+    features = int(layer.cell.kernel.shape[0])  # the kernel is (F, G*U)
+    units, bias = int(cfg["units"]), bool(cfg["use_bias"])
+    if kind == "simple":
+        return build(
+            nn.RNN,
+            features,
+            units,
+            nonlinearity=act,
+            batch_first=True,
+            bias=bias,
+            bidirectional=bidirectional,
+        )
+    kind_class = nn.LSTM if kind == "lstm" else nn.GRU
+    return build(
+        kind_class, features, units, batch_first=True, bias=bias, bidirectional=bidirectional
+    )
+
+
+def _copy_torch_weights(rnn: nn.Module, layer: Any, kind: str, *, suffix: str = "") -> None:
+    """Copy a Keras ``LSTM``, ``GRU`` or ``SimpleRNN``'s weights into one direction of ``rnn``
+    (``suffix`` ``""`` for the forward one, ``"_reverse"`` for the backward one)."""
+    cell = layer.cell
+    kernel = array(cell.kernel)  # (F, G*U), Keras gate blocks side by side
+    recurrent = array(cell.recurrent_kernel)  # (U, G*U)
+    units = recurrent.shape[0]
+    has_bias = getattr(rnn, "bias", False)
+    biases: tuple[Tensor, Tensor] | None = None
+    if kind == "lstm":
+        # Keras gates i, f, c, o are torch's i, f, g, o; Keras has one bias, torch two.
+        order = [0, 1, 2, 3]
+        if has_bias:
+            biases = (array(cell.bias), torch.zeros(4 * units))
+    elif kind == "gru":
+        # Keras gates z, r, h; torch r, z, n. The bias is (2, 3U): input and recurrent parts.
+        order = [1, 0, 2]
+        if has_bias:
+            bias = array(cell.bias)  # (2, 3U)
+            biases = (bias[0], bias[1])
+    else:
+        order = [0]
+        if has_bias:
+            biases = (array(cell.bias), torch.zeros(units))
+
+    def gates(t: Tensor) -> Tensor:
+        blocks = t.chunk(len(order), dim=-1)
+        return torch.cat([blocks[g] for g in order], dim=-1)
+
+    def param(name: str) -> Tensor:
+        return rnn.get_parameter(f"{name}_l0{suffix}")
+
+    set_param(param("weight_ih"), gates(kernel).T, layer=layer, what="kernel")
+    set_param(param("weight_hh"), gates(recurrent).T, layer=layer, what="recurrent_kernel")
+    if biases is not None:
+        set_param(param("bias_ih"), gates(biases[0]), layer=layer, what="bias")
+        set_param(param("bias_hh"), gates(biases[1]), layer=layer, what="bias")
+
+
+def _keras_rnn(layer: Any, kind: Literal["lstm", "gru", "simple"], act: str, gate: str) -> KerasRNN:
+    cfg = config(layer)
+    cell = layer.cell
+    kernel = array(cell.kernel)  # (F, G*U)
+    reset_after = bool(cfg.get("reset_after", True))
+    rnn = build(
+        KerasRNN,
+        kind,
+        kernel.shape[0],
+        int(cfg["units"]),
+        bias=bool(cfg["use_bias"]),
+        activation=act,
+        recurrent_activation=gate,
+        reset_after=reset_after,
+    )
+    set_param(rnn.weight_ih, kernel.T, layer=layer, what="kernel")
+    set_param(rnn.weight_hh, array(cell.recurrent_kernel).T, layer=layer, what="recurrent_kernel")
+    if rnn.bias_ih is not None:
+        bias = array(cell.bias)
+        if rnn.bias_hh is not None:  # GRU reset_after=True: (2, 3U)
+            set_param(rnn.bias_ih, bias[0], layer=layer, what="bias")
+            set_param(rnn.bias_hh, bias[1], layer=layer, what="bias")
+        else:
+            set_param(rnn.bias_ih, bias, layer=layer, what="bias")
+    return rnn
+
+
+def convert_rnn(builder: Builder, layer: Any, state: State) -> State:
+    """``LSTM``, ``GRU``, ``SimpleRNN``: torch's own layer for the default activations, else a
+    :class:`KerasRNN`."""
+    expect_rank(layer, state, [3], "sequences (B, T, F)")
+    cfg = config(layer)
+    problems = _common_problems(cfg)
+    if problems:
+        raise refuse(layer, problems)
+    kind = _kind(layer)
+    act, gate = _activations(layer, cfg, builder)
+    rnn: nn.Module
+    if _is_torch_native(kind, act, gate, cfg):
+        rnn = _torch_rnn(layer, kind, act)
+        _copy_torch_weights(rnn, layer, kind)
+    else:
+        rnn = _keras_rnn(layer, kind, act, gate)
+    module = build(
+        Recurrent,
+        rnn,
+        return_sequences=bool(cfg["return_sequences"]),
+        go_backwards=bool(cfg["go_backwards"]),
+        zero_output_for_mask=bool(cfg.get("zero_output_for_mask", False)),
+    )
+    builder.add(layer.name, module, takes_mask=True)
+    return out_state(layer, state, "last")
+
+
+def convert_bidirectional(builder: Builder, layer: Any, state: State) -> State:
+    """``Bidirectional`` around ``LSTM``, ``GRU`` or ``SimpleRNN`` with torch's activations."""
+    import keras
+
+    forward, backward = layer.forward_layer, layer.backward_layer
+    kinds = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
+    natives = []
+    for direction, inner in (("forward", forward), ("backward", backward)):
+        if type(inner) not in kinds:
+            raise ConfigError(
+                f"from_keras: {describe(layer)} wraps {describe(inner)} as its {direction} "
+                f"layer; only LSTM, GRU and SimpleRNN can be converted inside Bidirectional."
+            )
+        cfg = config(inner)
+        where = f"{describe(layer)}: its {direction} {describe(inner)}"
+        problems = _common_problems(cfg)
+        kind = _kind(inner)
+        act, gate = _activations(inner, cfg, builder)
+        if not _is_torch_native(kind, act, gate, cfg):
+            problems.append(
+                f"activation={cfg.get('activation')!r}, recurrent_activation="
+                f"{cfg.get('recurrent_activation')!r}"
+                + (f", reset_after={cfg.get('reset_after')}" if kind == "gru" else "")
+                + " (inside Bidirectional only torch's own LSTM/GRU/RNN math converts: "
+                "tanh and sigmoid, reset_after=True; use two LSTM layers, one with "
+                "go_backwards=True, for other activations)"
+            )
+        if problems:
+            raise ConfigError(
+                f"from_keras: {where} cannot be converted: " + "; ".join(problems) + "."
+            )
+        natives.append((kind, act))
+    expect_rank(layer, state, [3], "sequences (B, T, F)")
+    problems = []
+    if type(backward) is not type(forward):
+        problems.append(
+            f"backward_layer is {type(backward).__name__} but the forward layer is "
+            f"{type(forward).__name__}"
+        )
+    for setting in ("units", "use_bias"):
+        ours, theirs = config(forward)[setting], config(backward)[setting]
+        if ours != theirs:
+            problems.append(
+                f"backward_layer has {setting}={theirs!r}, the forward layer {setting}={ours!r}"
+            )
+    if natives[0] != natives[1] and type(backward) is type(forward):
+        problems.append(
+            f"backward_layer has activation={natives[1][1]!r}, the forward layer {natives[0][1]!r}"
+        )
+    if forward.go_backwards:
+        problems.append(
+            "the forward layer has go_backwards=True and the backward_layer go_backwards=False "
+            "(Keras's fused GPU path and its CPU path disagree on that); pass the "
+            "go_backwards=True layer as backward_layer"
+        )
+    if problems:
+        raise ConfigError(
+            f"from_keras: {describe(layer)} cannot be converted: "
+            + "; ".join(problems)
+            + ". It becomes one bidirectional torch LSTM, GRU or RNN, whose two directions have "
+            "the same kind, units, activation and use_bias."
+        )
+    kind, act = natives[0]
+    rnn = _torch_rnn(forward, kind, act, bidirectional=True)
+    _copy_torch_weights(rnn, forward, kind)
+    _copy_torch_weights(rnn, backward, kind, suffix="_reverse")
+    module = build(
+        Bidirectional,
+        rnn,
+        merge_mode=layer.merge_mode,
+        return_sequences=bool(layer.return_sequences),
+    )
+    builder.add(layer.name, module, takes_mask=True)
+    shape = tuple(forward.compute_output_shape(state.shape))
+    if layer.merge_mode == "concat":
+        shape = (*shape[:-1], 2 * shape[-1])
+    return State(shape, perm("last", len(shape)))
+
+
+_CONVLSTMS: dict[int, type[nn.Module]] = {1: ConvLSTM1d, 2: ConvLSTM, 3: ConvLSTM3d}
+_CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+
+
+def convert_conv_lstm(builder: Builder, layer: Any, state: State) -> State:
+    """``ConvLSTM1D``, ``ConvLSTM2D``, ``ConvLSTM3D``: cnnlstm's ``ConvLSTM1d/ConvLSTM/3d``."""
+    n = int(type(layer).__name__[-2])  # ConvLSTM1D, 2D, 3D
+    expect_rank(layer, state, [n + 3], f"clips (B, T, {n} spatial axes, C)")
+    expect_channels_last(layer)
+    cfg = config(layer)
+    problems = _common_problems(cfg)
+    padding = cfg["padding"]
+    if padding not in ("same", "valid"):
+        problems.append(f"padding={padding!r} (supported: 'same', 'valid')")
+    if ntuple(cfg["strides"], n) != (1,) * n:
+        problems.append(f"strides={cfg['strides']} (only 1 is supported)")
+    if ntuple(cfg["dilation_rate"], n) != (1,) * n:
+        problems.append(f"dilation_rate={cfg['dilation_rate']} (only 1 is supported)")
+    act, gate = _activations(layer, cfg, builder)
+    if problems:
+        raise refuse(layer, problems)
+    cell = layer.cell
+    order = (n + 1, n, *range(n))
+    kernel = array(cell.kernel)  # (*k, C, 4*C'), gates i, f, c, o like torch's i, f, g, o
+    recurrent = array(cell.recurrent_kernel)  # (*k, C', 4*C')
+    filters, use_bias = int(cfg["filters"]), bool(cfg["use_bias"])
+    convlstm = build(
+        _CONVLSTMS[n],
+        kernel.shape[n],
+        filters,
+        ntuple(cfg["kernel_size"], n),
+        bias=use_bias,
+        batch_first=True,
+        padding=padding,  # the input convolution's; Keras's recurrent one is always "same"
+        activation=act,
+        recurrent_activation=gate,
+    )
+    cells = getattr(convlstm, "cells", None)
+    only = cells[0] if isinstance(cells, nn.ModuleList) and len(cells) == 1 else None
+    input_conv = getattr(only, "input_conv", None)
+    hidden_conv = getattr(only, "hidden_conv", None)
+    if not isinstance(input_conv, _CONVS[n]) or not isinstance(hidden_conv, _CONVS[n]):
+        raise ConfigError(
+            f"from_keras: {describe(layer)}: cnnlstm's ConvLSTM no longer has one cell with "
+            f"input_conv and hidden_conv at cells[0]; the converter needs updating."
+        )
+    set_param(input_conv.weight, kernel.permute(*order), layer=layer, what="kernel")
+    set_param(hidden_conv.weight, recurrent.permute(*order), layer=layer, what="recurrent_kernel")
+    if use_bias:
+        set_param(input_conv.bias, array(cell.bias), layer=layer, what="bias")
+    module = build(
+        Recurrent,
+        convlstm,
+        return_sequences=bool(cfg["return_sequences"]),
+        go_backwards=bool(cfg["go_backwards"]),
+        zero_output_for_mask=bool(cfg.get("zero_output_for_mask", False)),
+    )
+    builder.add(layer.name, module, takes_mask=True)
+    return out_state(layer, state, "frames" if module.return_sequences else "first")
