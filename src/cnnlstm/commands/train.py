@@ -713,6 +713,7 @@ class CNNLSTMCLI(LightningCLI):
         self.run_folder: Path | None = None
         """``runs/<name>/version_<n>``: this run's folder, once claimed (or handed down)."""
         self._claimed: list[Path] = []
+        self._links_latest = False  # runs/<name>/checkpoints is to point at this run's
         self.monitor: tuple[str, str] = ("val/loss", "min")
         defaults: dict[str, Any] = {
             "model_class": pl.LightningModule,
@@ -832,8 +833,6 @@ class CNNLSTMCLI(LightningCLI):
         if config.checkpoint.dirpath is None:
             config.checkpoint.dirpath = str(self.run_folder / "checkpoints")
             self._links_latest = True
-
-    _links_latest = False
 
     def _resolve_ckpt_path(self, config: Any) -> None:
         """``--ckpt_path last`` / ``best``: that file of the newest run folder that has one.
