@@ -270,12 +270,57 @@ def _functional(model: Any) -> Any:
     return model
 
 
+def _data_inputs(node: Any) -> list[Any]:
+    """The tensors a layer call reads as data (its positional arguments; not ``mask=``)."""
+    import keras
+
+    return [t for t in keras.tree.flatten(node.arguments.args) if isinstance(t, keras.KerasTensor)]
+
+
+def _op_root(tensor: Any) -> Any:
+    """The tensor a chain of keras.ops calls (Sequential's ``not_equal`` + ``any`` that recompute
+    a ``Masking`` mask) starts from."""
+    import keras
+
+    seen = 0
+    while seen < 16:
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            return tensor
+        operation, node_index, _ = history
+        if isinstance(operation, keras.layers.Layer):
+            return tensor
+        inputs = operation._inbound_nodes[node_index].input_tensors
+        if not inputs:
+            return tensor
+        tensor = inputs[0]
+        seen += 1
+    return tensor
+
+
 def _nodes(functional: Any) -> list[Any]:
-    """The functional model's layer calls in an order that runs (deepest first)."""
+    """The functional model's layer calls that its outputs need, in an order that runs.
+
+    Only the calls on a path to an output count: the ops a ``Masking`` layer records while it
+    computes its mask symbolically are not (the converter computes masks itself).
+    """
+    needed: set[int] = set()
+    stack = list(functional.outputs)
+    while stack:
+        tensor = stack.pop()
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            continue
+        operation, node_index, _ = history
+        node = operation._inbound_nodes[node_index]
+        if id(node) in needed:
+            continue
+        needed.add(id(node))
+        stack.extend(_data_inputs(node))  # not a mask= argument: masks are followed apart
     nodes = []
     for depth in sorted(functional._nodes_by_depth, reverse=True):
         for node in functional._nodes_by_depth[depth]:
-            if node.operation is not None and not node.is_input:
+            if node.operation is not None and not node.is_input and id(node) in needed:
                 nodes.append(node)
     return nodes
 
@@ -295,6 +340,7 @@ class _Graph:
         self.steps: list[Step] = []
         self.slots = 0
         self.tensors: dict[int, _Tensor] = {}  # id(KerasTensor) -> where it is
+        self.masks_by_source: dict[int, int] = {}  # id(a Masking layer's input) -> mask slot
         # (id(layer), input state) -> (its modules, output state, the modules taking a mask)
         self.shared: dict[tuple[int, State], tuple[tuple[str, ...], State, tuple[str, ...]]] = {}
         self.hard_sigmoid: HardSigmoid = hard_sigmoid
@@ -353,7 +399,10 @@ def _mask_slot(graph: _Graph, node: Any, layer: Any, tensor: Any) -> int | None:
     if source is None:
         return None
     found = graph.tensors.get(id(source))
-    if found is None:
+    if found is None:  # a Sequential recomputes a Masking mask with keras.ops: follow it back
+        slot = graph.masks_by_source.get(id(_op_root(source)))
+        if slot is not None:
+            return slot
         raise ConfigError(
             f"from_keras: {describe(layer)} gets a mask the converter cannot compute (not from "
             f"a Masking layer or a boolean model input, e.g. Embedding(mask_zero=True)); "
@@ -377,15 +426,14 @@ def _convert_node(graph: _Graph, node: Any) -> None:
             f"operation rather than a layer; only layers convert. Use the layer of the same "
             f"name (e.g. keras.layers.Add instead of keras.ops.add)."
         )
-    inputs = [graph.tensor(t, layer=layer) for t in node.input_tensors]
+    inputs = [graph.tensor(t, layer=layer) for t in _data_inputs(node)]
     if kind in _MERGES or kind == "Dot":
         _convert_merge_node(graph, layer, inputs, outputs)
         return
     if kind == "Masking":
-        _convert_masking(graph, layer, inputs[0], outputs[0])
+        _convert_masking(graph, layer, _data_inputs(node)[0], outputs[0])
         return
-    non_masks = node.arguments.args
-    first = non_masks[0] if non_masks else node.input_tensors[0]
+    first = _data_inputs(node)[0]
     source = graph.tensor(first, layer=layer)
     mask = _mask_slot(graph, node, layer, first)
     if mask is not None and kind in _MASK_USERS_REFUSED:
@@ -425,13 +473,15 @@ def _output_state(state: State, tensor: Any) -> State:
     return State(shape, state.perm) if len(shape) == state.ndim else state
 
 
-def _convert_masking(graph: _Graph, layer: Any, source: _Tensor, output: Any) -> None:
+def _convert_masking(graph: _Graph, layer: Any, keras_input: Any, output: Any) -> None:
     """``Masking``: one step computes the mask ``(B, T)``, one the masked output."""
+    source = graph.tensor(keras_input, layer=layer)
     value = float(layer.get_config()["mask_value"])
     builder = graph.builder()
     state = builder.to_layout(source.state, "last")
     builder.add(f"{layer.name}_mask", build(ComputeMask, value))
     (mask_slot,) = graph.add_step(builder, [source.slot], [()])
+    graph.masks_by_source[id(keras_input)] = mask_slot
     out_builder = graph.builder()
     out_builder.to_layout(source.state, "last")
     out_builder.add(layer.name, build(Masking, value))

@@ -1,0 +1,201 @@
+"""from_keras on recurrent layers with any activation, and with masks, against Keras 3."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import torch
+from keras_compare import assert_converts, keras_outputs, randomize, torch_outputs
+
+from cnnlstm.errors import ConfigError
+from cnnlstm.interop.keras import KerasRNN, Recurrent, from_keras
+
+L = keras.layers
+# Keras (torch backend) calls np.array(tensor) internally, which numpy 2 flags; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+ACTIVATIONS = ["relu", "hard_sigmoid", "linear", "elu", "selu", "softsign", "sigmoid"]
+
+
+def _random(shape: tuple[int, ...], *, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def _model(input_shape: tuple[int, ...], *layers: keras.Layer) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input(input_shape), *layers])
+
+
+# ------------------------------------------------------------------------ activations
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_lstm_gru_any_activation(kind: str, activation: str, return_sequences: bool) -> None:
+    layer = getattr(L, kind)(4, activation=activation, return_sequences=return_sequences)
+    model = _model((6, 3), layer)
+    converted = assert_converts(model, _random((2, 6, 3)))
+    assert any(isinstance(m, KerasRNN) for m in converted.modules())
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("gate", ["hard_sigmoid", "relu", "tanh"])
+def test_recurrent_activation(kind: str, gate: str) -> None:
+    model = _model((6, 3), getattr(L, kind)(4, recurrent_activation=gate, go_backwards=True))
+    assert_converts(model, _random((2, 6, 3)))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_gru_reset_before(activation: str) -> None:
+    model = _model((6, 3), L.GRU(4, reset_after=False, activation=activation))
+    assert_converts(model, _random((2, 6, 3)))
+
+
+def test_gru_reset_before_without_bias() -> None:
+    model = _model((6, 3), L.GRU(4, reset_after=False, use_bias=False, return_sequences=True))
+    assert_converts(model, _random((2, 6, 3)))
+
+
+def test_default_activations_stay_torch_native() -> None:
+    model = _model((6, 3), L.LSTM(4), L.RepeatVector(2), L.GRU(3))
+    converted = from_keras(model)
+    assert not any(isinstance(m, KerasRNN) for m in converted.modules())
+    assert any(isinstance(m, torch.nn.LSTM) for m in converted.modules())
+
+
+@pytest.mark.parametrize(
+    ("activation", "gate"), [("relu", "sigmoid"), ("tanh", "hard_sigmoid"), ("elu", "relu")]
+)
+def test_conv_lstm2d_activations(activation: str, gate: str) -> None:
+    layer = L.ConvLSTM2D(3, 3, padding="same", activation=activation, recurrent_activation=gate)
+    model = _model((3, 6, 7, 2), layer)
+    assert_converts(model, _random((2, 3, 6, 7, 2)))
+
+
+def test_conv_lstm1d_and_3d() -> None:
+    model = _model((3, 8, 2), L.ConvLSTM1D(3, 3, return_sequences=True))
+    assert_converts(model, _random((2, 3, 8, 2)))
+    model = _model((3, 4, 5, 6, 1), L.ConvLSTM3D(2, 3, padding="same", activation="relu"))
+    assert_converts(model, _random((2, 3, 4, 5, 6, 1)))
+
+
+def _tf2_hard_sigmoid(x: object) -> object:
+    """tf.keras 2's hard_sigmoid, written from its definition: clip(0.2 x + 0.5, 0, 1)."""
+    return keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "ConvLSTM2D"])
+def test_tf_keras2_hard_sigmoid(kind: str) -> None:
+    """A model that says 'hard_sigmoid' converted as a tf.keras 2 file matches the same weights
+    run by Keras with tf.keras 2's definition (not Keras 3's)."""
+    shape = (4, 5, 6, 2) if kind == "ConvLSTM2D" else (6, 3)
+    args = (3, 3) if kind == "ConvLSTM2D" else (4,)
+    named = _model(shape, getattr(L, kind)(*args, recurrent_activation="hard_sigmoid"))
+    randomize(named)
+    reference = _model(shape, getattr(L, kind)(*args, recurrent_activation=_tf2_hard_sigmoid))
+    reference.set_weights(named.get_weights())
+    x = _random((2, *shape)) * 3
+    tf2 = from_keras(named, hard_sigmoid="tf_keras2")
+    np.testing.assert_allclose(
+        torch_outputs(tf2, x)[0], keras_outputs(reference, x)[0], atol=1e-5, rtol=0
+    )
+    keras3 = from_keras(named)
+    assert np.abs(torch_outputs(keras3, x)[0] - keras_outputs(reference, x)[0]).max() > 1e-3
+
+
+# ------------------------------------------------------------------------ masks
+
+
+def _padded(lengths: list[int], steps: int, features: int, *, seed: int) -> np.ndarray:
+    """Sequences padded with zeros after each length."""
+    x = _random((len(lengths), steps, features), seed=seed)
+    for row, length in enumerate(lengths):
+        x[row, length:] = 0.0
+    return x
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: L.LSTM(4),
+        lambda: L.LSTM(4, return_sequences=True),
+        lambda: L.GRU(4, go_backwards=True),
+        lambda: L.GRU(4, go_backwards=True, return_sequences=True),
+        lambda: L.LSTM(4, activation="relu", return_sequences=True),
+        lambda: L.SimpleRNN(4),
+        lambda: L.Bidirectional(L.LSTM(3)),
+        lambda: L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode="sum"),
+    ],
+)
+def test_masking_becomes_lengths(layer: object) -> None:
+    model = _model((6, 3), L.Masking(0.0), L.Dense(3), layer())  # type: ignore[operator]
+    lengths = [6, 3, 1, 4]
+    assert_converts(model, _padded(lengths, 6, 3, seed=0), _padded(lengths, 6, 3, seed=1))
+
+
+def test_masking_through_time_distributed_into_stacked_lstms() -> None:
+    model = _model(
+        (5, 4),
+        L.Masking(-1.0),
+        L.TimeDistributed(L.Dense(3, activation="relu")),
+        L.LSTM(4, return_sequences=True),
+        L.LSTM(2),
+    )
+    lengths = [5, 2, 3]
+    first, second = (_padded(lengths, 5, 4, seed=s) for s in (0, 1))
+    for x in (first, second):
+        for row, length in enumerate(lengths):
+            x[row, length:] = -1.0
+    assert_converts(model, first, second)
+
+
+def test_boolean_mask_input() -> None:
+    """keras-io's video classification: features and a boolean mask as two inputs."""
+    keras.utils.set_random_seed(0)
+    features = keras.Input((5, 6), name="features")
+    mask = keras.Input((5,), dtype="bool", name="mask")
+    x = L.GRU(4, return_sequences=True)(features, mask=mask)
+    x = L.GRU(3)(x)
+    model = keras.Model([features, mask], L.Dense(2, activation="softmax")(x))
+    valid = np.array([[True] * 5, [True] * 2 + [False] * 3, [True] * 4 + [False]])
+    assert_converts(model, [_random((3, 5, 6)), valid], [_random((3, 5, 6), seed=1), valid])
+
+
+def test_conv_lstm_with_mask_input() -> None:
+    keras.utils.set_random_seed(0)
+    clips = keras.Input((4, 5, 5, 2))
+    mask = keras.Input((4,), dtype="bool")
+    x = L.ConvLSTM2D(3, 3, padding="same")(clips, mask=mask)
+    model = keras.Model([clips, mask], x)
+    valid = np.array([[True] * 4, [True, True, False, False]])
+    assert_converts(
+        model, [_random((2, 4, 5, 5, 2)), valid], [_random((2, 4, 5, 5, 2), seed=1), valid]
+    )
+
+
+def test_mask_with_a_hole_is_refused_when_run() -> None:
+    model = _model((4, 2), L.Masking(0.0), L.LSTM(3))
+    converted = from_keras(model)
+    x = _random((2, 4, 2))
+    x[1, 1] = 0.0  # a masked step between valid ones
+    with pytest.raises(ConfigError, match=r"rows \[1\].*hole in the middle.*padded suffix"):
+        converted(torch.from_numpy(x))
+
+
+def test_masked_global_average_is_refused() -> None:
+    model = _model((4, 2), L.Masking(0.0), L.GlobalAveragePooling1D(name="gap"))
+    with pytest.raises(ConfigError, match="'gap'.*gets a mask"):
+        from_keras(model)
+
+
+def test_recurrent_module_masked_outputs_repeat_the_last_valid_step() -> None:
+    rnn = torch.nn.GRU(2, 3, batch_first=True)
+    module = Recurrent(rnn, return_sequences=True)
+    x = torch.randn(1, 4, 2)
+    mask = torch.tensor([[True, True, False, False]])
+    out = module(x, mask=mask)
+    alone = rnn(x[:, :2])[0]
+    torch.testing.assert_close(out[:, :2], alone)
+    torch.testing.assert_close(out[:, 2], alone[:, 1])
+    torch.testing.assert_close(out[:, 3], alone[:, 1])
