@@ -185,7 +185,7 @@ def test_mask_with_a_hole_is_refused_when_run() -> None:
 
 def test_masked_global_average_is_refused() -> None:
     model = _model((4, 2), L.Masking(0.0), L.GlobalAveragePooling1D(name="gap"))
-    with pytest.raises(ConfigError, match="'gap'.*gets a mask"):
+    with pytest.raises(ConfigError, match=r"'gap'.*gets a mask"):
         from_keras(model)
 
 
