@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from benchmarks.bench_video_decode import main
 
@@ -25,3 +26,15 @@ def test_quick_run_reports_every_reader(capsys: pytest.CaptureFixture[str]) -> N
     assert all(row["seconds"] > 0 and row["vs_plain"] > 0 for row in result["rows"])
     assert result["videofolder_vs_plain"] == result["rows"][2]["vs_plain"]
     assert "| reader | frames_out |" in printed
+
+
+def test_quick_run_in_cpu_seconds(capsys: pytest.CaptureFixture[str]) -> None:
+    threads = torch.get_num_threads()
+    try:
+        result = main(["--quick", "--cpu-time"])  # sets one torch thread
+    finally:
+        torch.set_num_threads(threads)
+    capsys.readouterr()
+    assert result["clock"] == "cpu seconds, one decoding thread"
+    assert all(row["seconds"] > 0 and row["spread_pct"] >= 0 for row in result["rows"])
+    assert {row["frames_out"] for row in result["rows"] if "=16" not in row["reader"]} == {48}

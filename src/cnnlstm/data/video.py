@@ -16,6 +16,14 @@ int64)``:
 With ``fps`` set, a clip is first read as a sequence of moments ``0, 1/fps, 2/fps, ...`` seconds
 (each showing the frame on screen at that moment), and the sampling above runs over those moments,
 so the same scene recorded at 10 and at 30 frames per second gives the same items.
+
+Videos are read in every container of :data:`VIDEO_EXTENSIONS` (``.mp4``, ``.mov``, ``.mkv``,
+``.webm``, ``.avi``, ``.m4v``, ``.3gp``, ``.mpg``, ``.ts``, ``.wmv``, ``.flv``... in any case);
+a file in a class folder that is neither a video nor an image is named in a warning. Frames are
+the RGB a plain ``frame.to_ndarray(format="rgb24")`` gives, turned the way the file's display
+matrix asks (as players and ffmpeg show them; ``orientation="stored"`` keeps them as stored),
+and a file cut short, whose index lists frames it does not hold, is a :class:`DataError`
+(``on_truncated="warn"`` reads what is there).
 """
 
 from __future__ import annotations
@@ -122,8 +130,8 @@ def video_endings() -> str:
     """The endings of :data:`VIDEO_EXTENSIONS` for a message: the common four, then the others.
 
     Example:
-        >>> video_endings()[:46]
-        'videos (.mp4, .avi, .mkv, .webm) or other vid'
+        >>> video_endings().split(" or ")[0]
+        'videos (.mp4, .avi, .mkv, .webm)'
     """
     common, other = VIDEO_EXTENSIONS[:4], VIDEO_EXTENSIONS[4:]
     return f"videos ({', '.join(common)}) or other video files ({', '.join(other)})"
