@@ -39,7 +39,7 @@ from cnnlstm.errors import ConfigError, DataError
 from cnnlstm.interop.keras.core import HardSigmoid
 from cnnlstm.interop.keras.graph import ConvertedKeras
 
-__all__ = ["LoadedModel", "load_converted", "load_model", "save_converted"]
+__all__ = ["LoadedModel", "load_converted", "load_model", "save_converted", "tf_keras2_reference"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,70 @@ def _legacy_version(attrs: dict[str, Any], path: Path) -> str:
             if group is not None and "keras_version" in group.attrs:
                 version = group.attrs["keras_version"]
     return _text(version) if version is not None else "2"
+
+
+_WRAPPED = ("layer", "backward_layer")
+
+
+def _fix_wrapped(config: Any) -> Any:
+    """Mend a tf.keras 2 config for Keras 3's reader: tf.keras 2 (before 2.13) wrote the layer
+    inside ``TimeDistributed`` and ``Bidirectional`` without the ``"module"`` key Keras 3 needs
+    there (``"keras.layers"`` is added), and its recurrent layers carry ``time_major`` (dropped
+    when False)."""
+    if isinstance(config, list):
+        return [_fix_wrapped(item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    fixed = {key: _fix_wrapped(value) for key, value in config.items()}
+    inner_config = fixed.get("config")
+    # tf.keras 2's recurrent layers took time_major; Keras 3's refuse the key.
+    if isinstance(inner_config, dict) and inner_config.pop("time_major", False):
+        raise ConfigError(
+            f"from_keras: layer {inner_config.get('name')!r} has time_major=True; Keras 3 "
+            f"reads batch-major sequences only. Save the model with time_major=False."
+        )
+    if fixed.get("class_name") in ("TimeDistributed", "Bidirectional"):
+        inner = fixed.get("config", {})
+        for key in _WRAPPED:
+            layer = inner.get(key)
+            if isinstance(layer, dict) and "class_name" in layer and "module" not in layer:
+                layer.setdefault("module", "keras.layers")
+                layer.setdefault("registered_name", None)
+    return fixed
+
+
+def _legacy_model_from_config(config: dict[str, Any]) -> Any:
+    """A model from a tf.keras 2 config, as ``load_model_from_hdf5`` builds it (legacy config
+    scope, ``keras/src/legacy/saving/saving_utils.model_from_config``)."""
+    from keras.src.legacy.saving import saving_options, saving_utils
+
+    with saving_options.keras_option_scope(use_legacy_config=True):
+        return saving_utils.model_from_config(config)
+
+
+def _load_legacy_h5(path: Path) -> Any:
+    """A tf.keras 2 ``.h5`` full model read by Keras 3's legacy reader, its config mended.
+
+    The file is copied into an in-memory HDF5 file with :func:`_fix_wrapped` applied to
+    ``model_config``; ``keras.src.legacy.saving.legacy_h5_format.load_model_from_hdf5`` (what
+    ``keras.saving.load_model`` calls for ``.h5``) then builds the model and reads the weights
+    group by group in ``layer_names`` order.
+    """
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "r") as source:
+        memory = h5py.File(f"{path.name}.in-memory", "w", driver="core", backing_store=False)
+        try:
+            for key, value in source.attrs.items():
+                memory.attrs[key] = value
+            config = json.loads(_text(source.attrs["model_config"]))
+            memory.attrs["model_config"] = json.dumps(_fix_wrapped(config)).encode("utf8")
+            for name in source:
+                source.copy(source[name], memory, name=name)
+            return legacy_h5_format.load_model_from_hdf5(memory, compile=False)
+        finally:
+            memory.close()
 
 
 def load_model(
@@ -131,7 +195,7 @@ def load_model(
                     f"weights=."
                 )
             version = _legacy_version(attrs, path)
-            model = keras.saving.load_model(path, compile=False)
+            model = _load_legacy_h5(path)
             return LoadedModel(model, version, _hard_sigmoid(version), "legacy_h5")
         if suffix == ".json":
             if weights is None:
@@ -144,7 +208,11 @@ def load_model(
                 version = str(json.loads(text).get("keras_version", ""))
             except json.JSONDecodeError as error:
                 raise DataError(f"{path}: not JSON ({error}).") from None
-            model = keras.models.model_from_json(text)
+            config = _fix_wrapped(json.loads(text))
+            if "module" in config:  # Keras 3's serialization
+                model = keras.models.model_from_json(json.dumps(config))
+            else:  # tf.keras 2's, read as Keras 3 reads the config of a legacy .h5
+                model = _legacy_model_from_config(config)
             weights_path = Path(weights)
             if not weights_path.is_file():
                 raise DataError(f"{weights_path}: no such file.")
@@ -200,3 +268,31 @@ def load_converted(path: str | os.PathLike[str]) -> ConvertedKeras:
     module = ConvertedKeras.from_config(saved["config"])
     module.load_state_dict(saved["state_dict"])
     return module.eval()
+
+
+def tf_keras2_hard_sigmoid(x: Any) -> Any:
+    """tf.keras 2's ``hard_sigmoid``: ``clip(0.2 x + 0.5, 0, 1)``, in Keras ops."""
+    import keras
+
+    return keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def tf_keras2_reference(model: Any) -> Any:
+    """A copy of a Keras model (same weights) whose ``hard_sigmoid`` is tf.keras 2's, so Keras
+    computes what a model read from a tf.keras 2 file was trained to compute.
+
+    Keras 3 reads ``"hard_sigmoid"`` in an old file as its own ``relu6(x + 3) / 6``; this copy
+    swaps it back in every layer and cell (``activation``, ``recurrent_activation``).
+    """
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in copy._flatten_layers(include_self=False, recursive=True):
+        for owner in (layer, getattr(layer, "cell", None)):
+            for name in ("activation", "recurrent_activation"):
+                if owner is None or isinstance(getattr(type(owner), name, None), property):
+                    continue  # an RNN layer's properties read its cell's, patched below
+                if getattr(owner, name, None) is keras.activations.hard_sigmoid:
+                    setattr(owner, name, tf_keras2_hard_sigmoid)
+    return copy
