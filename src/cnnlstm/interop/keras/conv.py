@@ -57,11 +57,14 @@ def _pad_modules(
     kernel: tuple[int, ...],
     stride: tuple[int, ...],
     dilation: tuple[int, ...],
-) -> str | int:
+) -> str | int | tuple[int, ...]:
     """Add what ``padding`` needs in front of the convolution; return torch's ``padding=``."""
     if padding == "valid":
         return 0
     if padding == "same" and all(s == 1 for s in stride):
+        reaches = [(k - 1) * d for k, d in zip(kernel, dilation, strict=True)]
+        if all(r % 2 == 0 for r in reaches):  # even: plain symmetric padding, torch's fast path
+            return tuple(r // 2 for r in reaches)
         return "same"
     if padding == "same":
         builder.add(f"{layer.name}_pad", build(SamePad, kernel, stride, dilation=dilation))

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from cnnlstm.errors import ConfigError
 from cnnlstm.interop.keras.basic import (
@@ -47,6 +49,7 @@ from cnnlstm.interop.keras.core import (
     build,
     describe,
     perm,
+    sequential,
 )
 from cnnlstm.interop.keras.graph import ConvertedKeras, Step, Structure
 from cnnlstm.interop.keras.layers import ComputeMask, Masking
@@ -641,12 +644,14 @@ def from_keras(
         output_struct = "tuple"  # all the outputs of the last layer (Bidirectional merge None)
     if isinstance(model, keras.Sequential) and len(out_slots) > 1:
         output_struct = "tuple"
+    steps = _fuse(graph.steps, out_slots, len(inputs))
+    modules, steps = _merge_time_distributed(graph.modules, steps)
     converted = ConvertedKeras(
-        graph.modules,
+        modules,
         name=model.name,
         input_shapes=shapes,
         input_names=input_names,
-        steps=_fuse(graph.steps, out_slots, len(inputs)),
+        steps=steps,
         outputs=out_slots,
         input_structure="single" if len(inputs) == 1 else input_struct,
         output_structure=output_struct,
@@ -689,3 +694,54 @@ def _fuse(steps: list[Step], outputs: list[int], n_inputs: int) -> list[Step]:
             fused.append(step)
     del n_inputs
     return fused
+
+
+def _merge_time_distributed(
+    modules: list[tuple[str, Any]], steps: list[Step]
+) -> tuple[list[tuple[str, Any]], list[Step]]:
+    """Join consecutive ``TimeDistributed`` modules of a step into one (named after the first)
+    whose inner module runs their layers in turn: the frames are folded into the batch once for
+    the whole CNN, as a model built by hand does, not once per layer."""
+    from cnnlstm.layers.time_distributed import TimeDistributed
+
+    by_name = dict(modules)
+    uses: dict[str, int] = {}
+    for step in steps:
+        for name in (*step.modules, *(n for chain in step.pre for n in chain)):
+            uses[name] = uses.get(name, 0) + 1
+    merged: dict[str, Any] = {}
+    dropped: set[str] = set()
+    new_steps = []
+    for step in steps:
+        # Runs of mergeable TimeDistributed modules, and every other module alone.
+        groups: list[list[str]] = []
+        in_run = False
+        for name in step.modules:
+            module = by_name[name]
+            mergeable = (
+                isinstance(module, TimeDistributed)
+                and module.chunk_size == "auto"
+                and uses.get(name, 0) == 1
+                and name not in step.mask_modules
+            )
+            if mergeable and in_run:
+                groups[-1].append(name)
+            else:
+                groups.append([name])
+            in_run = mergeable
+        names = []
+        for group in groups:
+            names.append(group[0])
+            if len(group) > 1:
+                pairs: list[tuple[str, Any]] = []
+                for name in group:
+                    inner = by_name[name].module
+                    if isinstance(inner, torch.nn.Sequential):
+                        pairs.extend(inner.named_children())
+                    else:
+                        pairs.append((name, inner))
+                merged[group[0]] = build(TimeDistributed, sequential(pairs))
+                dropped.update(group[1:])
+        new_steps.append(replace(step, modules=tuple(names)))
+    result = [(n, merged.get(n, m)) for n, m in modules if n not in dropped]
+    return result, new_steps

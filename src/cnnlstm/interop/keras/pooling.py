@@ -81,6 +81,12 @@ def convert_global_pool(builder: Builder, layer: Any, state: State) -> State:
     expect_rank(layer, state, [n + 2], _SPATIAL[n])
     expect_channels_last(layer)
     reduction = "max" if "Max" in type(layer).__name__ else "mean"
+    if n == 2:  # torch's own pool: TimeDistributed then runs the CNN channels_last (faster)
+        kind = nn.AdaptiveMaxPool2d if reduction == "max" else nn.AdaptiveAvgPool2d
+        builder.add(layer.name, build(kind, 1))
+        if not config(layer).get("keepdims"):
+            builder.add(f"{layer.name}_flatten", build(nn.Flatten, 1))
+        return out_state(layer, state, "first")
     axes = _AXES[n]
     kept = " ".join("1" for _ in axes.split()) if config(layer).get("keepdims") else ""
     pattern = f"b c {axes} -> b c {kept}".rstrip()
