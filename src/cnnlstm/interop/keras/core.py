@@ -54,6 +54,9 @@ M = TypeVar("M", bound=nn.Module)
 # layout); "frames" moves it to dim 2 behind the time axis (ConvLSTM / TimeDistributed(conv)).
 Layout = Literal["last", "first", "frames"]
 
+# Keras axis names by rank (batch included), for the patterns of layout moves.
+_AXIS_NAMES = {3: "b t c", 4: "b t w c", 5: "b t h w c", 6: "b t d h w c"}
+
 HardSigmoid = Literal["keras3", "tf_keras2"]
 """Which definition ``"hard_sigmoid"`` has: Keras 3's ``relu6(x + 3) / 6`` (torch's
 ``hardsigmoid``), or tf.keras 2's ``clip(0.2 x + 0.5, 0, 1)``, the one files saved by tf.keras 2
@@ -343,6 +346,14 @@ class Builder:
             return state
         ndim = state.ndim
         last = perm("last", ndim)
+        if state.perm != last and target != last:  # torch layout to torch layout: one move
+            from cnnlstm.interop.keras.layers import Relayout
+
+            names = _AXIS_NAMES[ndim].split()
+            source = " ".join(names[p] for p in state.perm)
+            goal = " ".join(names[p] for p in target)
+            self.add("relayout", build(Relayout, f"{source} -> {goal}"))
+            return State(state.shape, target)
         if state.perm != last:  # back to Keras order first
             frames = state.perm == perm("frames", ndim) and ndim >= 4
             self.add("to_channels_last", build(ChannelsFirstToLast, ndim, frames=frames))

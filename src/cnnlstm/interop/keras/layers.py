@@ -31,6 +31,7 @@ __all__ = [
     "Masking",
     "Merge",
     "Permute",
+    "Relayout",
     "RepeatVector",
     "Reshape",
     "SameAvgPool",
@@ -107,6 +108,28 @@ class ChannelsFirstToLast(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """Rearrange ``x`` with :attr:`pattern`, into contiguous memory (a permuted view makes
         the convolutions after it take twice as long)."""
+        return rearrange(x, self.pattern).contiguous()
+
+    def extra_repr(self) -> str:
+        return repr(self.pattern)
+
+
+class Relayout(nn.Module):
+    """Move axes with an einops pattern, into contiguous memory: one copy between two torch
+    layouts (e.g. a ConvLSTM's ``(B, T, C, H, W)`` to a Conv3d's ``(B, C, T, H, W)``) where
+    going through Keras's order would take two.
+
+    Example:
+        >>> Relayout("b t c h w -> b c t h w")(torch.zeros(2, 7, 3, 8, 9)).shape
+        torch.Size([2, 3, 7, 8, 9])
+    """
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__()
+        self.pattern = pattern
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Rearrange ``x`` with :attr:`pattern`."""
         return rearrange(x, self.pattern).contiguous()
 
     def extra_repr(self) -> str:
