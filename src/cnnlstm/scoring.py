@@ -175,7 +175,7 @@ def _all_regressions(centred: np.ndarray, ridge: float) -> np.ndarray | None:
     diagonal = np.diag(inverse).copy()
     if not (np.isfinite(inverse).all() and (diagonal > 0).all()):
         return None
-    coefficients = -inverse / diagonal  # (S, S): column s divided by P[s, s]
+    coefficients: np.ndarray = -inverse / diagonal  # (S, S): column s divided by P[s, s]
     coefficients[np.diag_indices_from(coefficients)] = 0.0
     return coefficients
 
