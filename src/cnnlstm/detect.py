@@ -94,7 +94,15 @@ from cnnlstm.scoring import (
     combine_scores,
 )
 
-__all__ = ["DEFAULT_EPOCHS", "AnomalyDetector", "StreamScorer", "fit_gpd", "pot_threshold"]
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEFAULT_STEPS",
+    "AnomalyDetector",
+    "ChunkScorer",
+    "StreamScorer",
+    "fit_gpd",
+    "pot_threshold",
+]
 
 ThresholdName = Literal["quantile", "pot"]
 CombineName = Literal["max", "mean"]
@@ -107,7 +115,20 @@ overlapping windows of every pass and runs a ``window``-step ConvLSTM per window
 costs it several times what it costs ``window_cnnlstm``; 10 passes keep a fit at 2-4 s on one
 core (SKAB's 34 files x 3 models under 10 minutes). Set for time, not tuned for accuracy."""
 
+DEFAULT_STEPS = 500
+"""The fit's budget of optimisation steps (batches). A small training set runs all its epochs
+within it (SKAB's 400 rows: 5 batches x 40 epochs = 200 steps), so it trains as it did before
+there was a budget; a large one stops at the budget, or earlier when the held-out calibration
+loss stops improving, so a fit costs bounded time whatever the number of training rows."""
+_CHECKS = 10
+"""With a binding budget, the held-out loss is measured this many times over the budget."""
+_PATIENCE = 3
+"""... and the fit stops after this many measurements without a 0.1 % improvement."""
+_CHECK_WINDOWS = 1024
+"""The held-out windows the loss is measured on (evenly spaced), at most."""
 _FORMAT = "cnnlstm.AnomalyDetector/1"
+_ROWS_PER_PASS = 8192
+"""Rows :class:`ChunkScorer` runs through the model at once (its activations stay small)."""
 _EPS = 1e-8
 importlib.import_module("cnnlstm.models.anomaly")  # registers the detector model families
 
@@ -300,6 +321,11 @@ class AnomalyDetector:
         window: rows per training window (and per scored window for the window models).
         epochs: passes over the training windows; None picks the family's
             (:data:`DEFAULT_EPOCHS`: 40 for ``window_cnnlstm``, 10 for the window models).
+        steps: the budget of optimisation steps (batches) over all epochs; None for no
+            budget. When the epochs would take more steps, training stops at the budget, or
+            earlier once the loss on the held-out calibration windows has not improved by
+            0.1 % over 3 of 10 measurements spread over the budget (:attr:`steps_` says how
+            many ran). Small training sets never reach it (:data:`DEFAULT_STEPS`).
         batch_size: windows per optimisation step.
         lr: Adam's learning rate.
         threshold: ``"quantile"`` or ``"pot"``.
@@ -331,6 +357,9 @@ class AnomalyDetector:
         error_scale_: ``(S,)`` each sensor's mean training error, the unit of its error.
         level_: the fitted :class:`~cnnlstm.scoring.HeldShift` (``scoring="level"``), or None.
         error_threshold_: the error score's own threshold (``threshold_`` with ``"error"``).
+        steps_: the optimisation steps the fit ran.
+        holdout_loss_: the held-out loss at each measurement (empty when the budget did not
+            bind).
         level_threshold_: the level score's threshold (``scoring="level"``), else NaN.
 
     Example:
@@ -348,6 +377,7 @@ class AnomalyDetector:
         model_args: Mapping[str, Any] | None = None,
         window: int = 32,
         epochs: int | None = None,
+        steps: int | None = DEFAULT_STEPS,
         batch_size: int = 64,
         lr: float = 3e-3,
         threshold: ThresholdName = "quantile",
@@ -372,6 +402,9 @@ class AnomalyDetector:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} has to be a positive int, but got {value!r}")
+        bad_steps = not isinstance(steps, int) or isinstance(steps, bool) or steps < 1
+        if steps is not None and bad_steps:
+            raise ValueError(f"steps has to be a positive int or None, but got {steps!r}")
         if window < 2:
             raise ValueError(f"window has to be at least 2, but got {window}")
         if not lr > 0:
@@ -404,6 +437,9 @@ class AnomalyDetector:
                 )
         self.window = window
         self.epochs: int = epochs
+        self.steps = steps
+        self.steps_ = 0
+        self.holdout_loss_: list[float] = []
         self.batch_size = batch_size
         self.lr = float(lr)
         self.threshold: ThresholdName = threshold
@@ -501,7 +537,7 @@ class AnomalyDetector:
         scaled = torch.as_tensor(self.scaler.transform(rows), dtype=torch.float32)  # (N, S)
         split = self._split(len(rows))
         with _threads(self.num_threads):
-            self._train(scaled[:split], progress)
+            self._train(scaled[:split], progress, held_out=scaled[split:])
             errors = self._row_errors(scaled)  # (N, S), zeros where unscored
         first = self._first_scored()  # < len(rows), checked above
         calibrate = max(split, first) if split < len(rows) else first  # else: the fitted rows
@@ -542,14 +578,20 @@ class AnomalyDetector:
             return rows  # too few rows to hold any out: calibrate on the fitted rows
         return min(max(split, self.window), rows - calibration)
 
-    def _train(self, scaled: Tensor, progress: bool) -> None:
+    def _train(self, scaled: Tensor, progress: bool, held_out: Tensor | None = None) -> None:
         model = self._model()
         windows = scaled.unfold(0, self.window, 1)  # (N-W+1, S, W)
         windows = windows.permute(0, 2, 1).contiguous().to(self.device)  # (N-W+1, W, S)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         generator = torch.Generator().manual_seed(self.seed)
         batches = math.ceil(len(windows) / self.batch_size)
+        planned = self.epochs * batches
+        budget = planned if self.steps is None else min(planned, self.steps)
+        checks = self._check_windows(held_out) if budget < planned else None
+        every = max(1, budget // _CHECKS)
         self.train_loss_ = []
+        self.holdout_loss_ = []
+        self.steps_ = 0
         bar: Any = None
         task: Any = None
         if progress:
@@ -557,12 +599,13 @@ class AnomalyDetector:
 
             bar = Progress()
             bar.start()
-            task = bar.add_task(f"fit {self.model_name}", total=self.epochs * batches)
+            what = f"{budget} steps of {planned}" if budget < planned else f"{self.epochs} epochs"
+            task = bar.add_task(f"fit {self.model_name} ({what})", total=budget)
         model.train()
         try:
             for _ in range(self.epochs):
                 order = torch.randperm(len(windows), generator=generator)
-                total = 0.0
+                total, seen = 0.0, 0
                 for b in range(batches):
                     batch = windows[order[b * self.batch_size : (b + 1) * self.batch_size]]
                     loss = model.loss(batch)  # type: ignore[operator]
@@ -570,13 +613,48 @@ class AnomalyDetector:
                     loss.backward()
                     optimizer.step()
                     total += float(loss.detach()) * len(batch)
+                    seen += len(batch)
+                    self.steps_ += 1
                     if bar is not None:
                         bar.advance(task)
-                self.train_loss_.append(total / len(windows))
+                    if self.steps_ >= budget:
+                        break
+                    if checks is not None and self.steps_ % every == 0 and self._stalled(checks):
+                        budget = self.steps_
+                        break
+                self.train_loss_.append(total / seen)
+                if self.steps_ >= budget:
+                    break
         finally:
             if bar is not None:
                 bar.stop()
         model.eval()
+
+    def _check_windows(self, held_out: Tensor | None) -> Tensor | None:
+        """Up to :data:`_CHECK_WINDOWS` held-out windows, evenly spaced, or None if none."""
+        if held_out is None or len(held_out) < self.window:
+            return None
+        windows = held_out.unfold(0, self.window, 1).permute(0, 2, 1)  # (K, W, S)
+        step = max(1, len(windows) // _CHECK_WINDOWS)
+        return windows[::step][:_CHECK_WINDOWS].contiguous().to(self.device)
+
+    def _stalled(self, checks: Tensor) -> bool:
+        """Measure the held-out loss; whether it has not improved by 0.1 % for
+        :data:`_PATIENCE` measurements."""
+        model = self._model()
+        model.eval()
+        with torch.inference_mode():
+            losses = [
+                float(model.loss(checks[i : i + 256])) * len(checks[i : i + 256])  # type: ignore[operator]
+                for i in range(0, len(checks), 256)
+            ]
+        model.train()
+        self.holdout_loss_.append(sum(losses) / len(checks))
+        history = self.holdout_loss_
+        if len(history) <= _PATIENCE:
+            return False
+        best_before = min(history[:-_PATIENCE])
+        return min(history[-_PATIENCE:]) > best_before * (1 - 1e-3)
 
     # --- scoring -----------------------------------------------------------------------------
 
@@ -743,6 +821,11 @@ class AnomalyDetector:
         self._model()
         return StreamScorer(self)
 
+    def chunks(self) -> ChunkScorer:
+        """A :class:`ChunkScorer` that scores a stream in chunks of rows, from a fresh state."""
+        self._model()
+        return ChunkScorer(self)
+
     # --- saving ------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
@@ -757,6 +840,7 @@ class AnomalyDetector:
             "config": {
                 "window": self.window,
                 "epochs": self.epochs,
+                "steps": self.steps,
                 "batch_size": self.batch_size,
                 "lr": self.lr,
                 "threshold": self.threshold,
@@ -798,7 +882,8 @@ class AnomalyDetector:
             raise DataError(f"{path}: not a saved AnomalyDetector ({error}).") from None
         if not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise DataError(f"{path}: not a saved AnomalyDetector (format {_FORMAT}).")
-        config = {"combine": "mean", **state["config"]}  # files saved before combine: mean
+        # files saved before combine: mean; before the budget: none (they are fitted already)
+        config = {"combine": "mean", "steps": None, **state["config"]}
         detector = cls(
             model=state["model"], model_args=state["model_args"], device=device, **config
         )
@@ -955,3 +1040,146 @@ class StreamScorer:
         errors: Tensor = self.model.errors(window)  # type: ignore[operator]  # (1, S)
         result: np.ndarray = errors[0].double().cpu().numpy()  # (S,)
         return result
+
+
+class ChunkScorer:
+    """Scores one stream of rows in consecutive chunks, as :meth:`AnomalyDetector.score_detail`
+    scores it whole.
+
+    Everything the score of a row depends on is carried from chunk to chunk: for
+    ``window_cnnlstm`` the last ``receptive_field - 1`` rows the causal convolutions see, the
+    LSTM's ``(h, c)`` and the prediction of the next row; for the window models the last
+    ``window - 1`` rows; the last ``smooth - 1`` scaled errors; the
+    :class:`~cnnlstm.scoring.HeldShift` state and the last ``HOLD - 1`` level scores. So a file
+    is scored in bounded memory, one chunk at a time, with the scores of the whole file (to
+    float32 rounding: the batched matrix products may round differently by chunk length).
+    A chunk may hold any number of rows, fewer than the window too.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> detector = AnomalyDetector(window=16, epochs=1).fit(rng.normal(size=(200, 3)))
+        >>> rows = rng.normal(size=(100, 3))
+        >>> scorer = detector.chunks()
+        >>> parts = [scorer.update(rows[i : i + 7])[0] for i in range(0, 100, 7)]
+        >>> bool(np.allclose(np.concatenate(parts), detector.score(rows), atol=1e-6))
+        True
+    """
+
+    def __init__(self, detector: AnomalyDetector) -> None:
+        self.detector = detector
+        self.model = detector._model()
+        self.causal = detector.causal
+        self.rows_seen = 0
+        n = detector.n_features_
+        keep = self.model.receptive_field - 1 if self.causal else detector.window - 1  # type: ignore[operator]
+        self._keep = int(keep)
+        self._tail = torch.zeros((0, n), dtype=torch.float32)  # (<= keep, S) standardised rows
+        self._state: tuple[Tensor, Tensor] | None = None  # the LSTM's (h, c)
+        self._prediction: Tensor | None = None  # (S,) the next row, predicted
+        self._errors = np.zeros((0, n))  # (<= smooth - 1, S): the last scaled errors
+        self._level = detector.level_
+        self._level_state = self._level.start() if self._level is not None else None
+        self._held_rows = np.zeros((0, n))  # (<= HOLD - 1, S): the last deviations / threshold
+        self._held = np.zeros(0)  # (<= HOLD - 1,): the last level scores / threshold
+
+    def update(
+        self, x: np.ndarray, *, columns: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Score the next ``(M, S)`` rows of the stream.
+
+        Args:
+            x: ``(M, S)`` rows in the units of the training rows, ``M >= 0``.
+            columns: their names, checked against :attr:`AnomalyDetector.columns_`.
+
+        Returns:
+            ``(scores (M,), parts (M, S))`` as :meth:`AnomalyDetector.score_detail` gives
+            them for these rows of the whole stream.
+
+        Raises:
+            DataError: another number (or other names) of columns, NaN.
+        """
+        detector = self.detector
+        rows = np.asarray(x, dtype=np.float64)
+        if rows.ndim == 2 and len(rows) == 0 and rows.shape[1] == detector.n_features_:
+            return np.zeros(0), np.zeros((0, detector.n_features_))
+        standard = detector._standardised(rows, columns, "ChunkScorer.update")  # (M, S)
+        scaled = torch.as_tensor(standard, dtype=torch.float32)  # (M, S)
+        with _threads(detector.num_threads):  # the model's activations: a few MB at a time
+            errors = np.concatenate(
+                [
+                    self._chunk_errors(scaled[i : i + _ROWS_PER_PASS])
+                    for i in range(0, len(scaled), _ROWS_PER_PASS)
+                ]
+            )
+        smoothed = self._smoothed(errors)  # (M, S)
+        self.rows_seen += len(standard)
+        scores = detector._combine_sensors(smoothed)  # (M,)
+        if self._level is None or self._level_state is None:
+            return scores, smoothed
+        deviations = self._level.advance(self._level_state, standard)  # (M, S)
+        level = deviations.max(axis=1) if deviations.shape[1] else np.zeros(len(deviations))
+        parts = self._combine(smoothed, deviations, carry="_held_rows")
+        return self._combine(scores, level, carry="_held"), parts
+
+    @torch.inference_mode()
+    def _chunk_errors(self, rows: Tensor) -> np.ndarray:
+        """``(M, S)`` standardised rows -> ``(M, S)`` errors, 0 where the whole pass has none."""
+        detector, model = self.detector, self.model
+        extended = torch.cat([self._tail, rows]).to(detector.device)  # (K + M, S)
+        skip = len(self._tail)
+        errors = torch.zeros_like(rows)
+        if self.causal:
+            sequence = extended.unsqueeze(0)  # (1, K + M, S)
+            features = model._conv_sequence(sequence)[:, skip:]  # type: ignore[operator]
+            out, self._state = model.lstm(features, self._state)  # type: ignore[operator]
+            predictions = rows + model.forward_head(out)[0]  # type: ignore[operator]  # (M, S)
+            if len(rows) > 1:
+                errors[1:] = (predictions[:-1] - rows[1:]) ** 2
+            if self._prediction is not None:
+                errors[0] = (self._prediction - rows[0]) ** 2
+            self._prediction = predictions[-1]
+        elif len(extended) >= detector.window:
+            windows = extended.unfold(0, detector.window, 1).permute(0, 2, 1)  # (K+M-W+1, W, S)
+            chunks = [
+                model.errors(windows[i : i + 256])  # type: ignore[operator]
+                for i in range(0, len(windows), 256)
+            ]
+            found = torch.cat(chunks)  # (K + M - W + 1, S): rows W-1.. of extended
+            errors[len(errors) - len(found) :] = found
+        self._tail = extended[len(extended) - min(self._keep, len(extended)) :].cpu()
+        return errors.double().cpu().numpy()
+
+    def _smoothed(self, errors: np.ndarray) -> np.ndarray:
+        """As :meth:`AnomalyDetector._smoothed_errors` on the whole stream, for these rows."""
+        detector = self.detector
+        smooth, first = detector.smooth, detector._first_scored()
+        scaled = np.asarray(errors / detector.error_scale_, dtype=np.float64)  # (M, S)
+        extended = np.concatenate([self._errors, scaled])  # (K + M, S)
+        skip = len(self._errors)
+        smoothed = np.zeros_like(scaled)
+        begin = max(first - self.rows_seen, 0)  # the chunk's first scored row
+        if begin < len(scaled):
+            windows = sliding_window_view(extended, smooth, axis=0)  # (K+M-smooth+1, S, smooth)
+            # window j ends at extended row j + smooth - 1 = chunk row j + smooth - 1 - skip
+            start = begin + skip - smooth + 1
+            smoothed[begin:] = windows[start:].sum(axis=-1) / smooth
+        self._errors = extended[len(extended) - min(smooth - 1, len(extended)) :]
+        return smoothed
+
+    def _combine(self, error_scores: np.ndarray, level_scores: np.ndarray, *, carry: str) -> Any:
+        """:meth:`AnomalyDetector._combined` of these rows of the stream: the held level score
+        reaches back over the last ``HOLD - 1`` rows (kept in the attribute ``carry``)."""
+        detector = self.detector
+        out = np.zeros_like(error_scores)
+        if detector.error_threshold_ > 0:
+            out = np.maximum(out, ERROR_WEIGHT * error_scores / detector.error_threshold_)
+        if detector.level_threshold_ > 0:
+            level = level_scores / detector.level_threshold_
+            before = getattr(self, carry)
+            extended = np.concatenate([before, level])  # (K + M, ...)
+            held = extended.copy()
+            for lag in range(1, min(HOLD, len(extended))):
+                held[lag:] = np.maximum(held[lag:], extended[:-lag])
+            out = np.maximum(out, held[len(before) :])
+            setattr(self, carry, extended[len(extended) - min(HOLD - 1, len(extended)) :])
+        return out

@@ -492,12 +492,33 @@ class HeldShift:
         return weight
 
     def _deviations(self, rows: np.ndarray, *, frozen: bool) -> np.ndarray:
-        state = self.start()
+        return self._run(self.start(), rows, frozen)
+
+    def _run(self, state: HeldShiftState, rows: np.ndarray, frozen: bool) -> np.ndarray:
+        """Advance ``state`` over ``(N, S)`` rows; their ``(N, S)`` absolute deviations."""
         residuals: np.ndarray = rows @ state.project + state.offset  # (N, S), training-sd units
         out = np.empty_like(residuals)
         for t, residual in enumerate(residuals):
             out[t] = self._step(state, residual, frozen)
         return out
+
+    def advance(self, state: HeldShiftState, rows: np.ndarray) -> np.ndarray:
+        """The next ``(N, S)`` rows of a stream, from ``state`` (which moves past them): their
+        ``(N, S)`` deviations as :meth:`deviations` gives them, so a stream cut into chunks
+        scores as it does whole.
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> held = HeldShift().fit(rng.normal(size=(300, 3)))
+            >>> rows = rng.normal(size=(50, 3))
+            >>> state = held.start()
+            >>> parts = [held.advance(state, rows[:7]), held.advance(state, rows[7:])]
+            >>> bool(np.allclose(np.concatenate(parts), held.deviations(rows)))
+            True
+        """
+        x = self._check_rows(rows)
+        scaled: np.ndarray = self._run(state, x, True) * self._weight()
+        return scaled
 
     def _check_rows(self, rows: Any) -> np.ndarray:
         self._check_fitted()

@@ -442,10 +442,10 @@ def test_failure_while_writing_leaves_no_partial_output(
     out = tmp_path / "out.csv"
     out.write_text("the previous run\n")
 
-    def short_times(data: object) -> tuple[str, list[str]]:
-        return "row", ["0", "1", "2"]  # 3 times for 600 scores: the writer fails after 3 lines
+    def short_times(times: object, start: int, count: int, *, utc: bool) -> list[str]:
+        return ["0", "1", "2"]  # 3 times for 600 scores: the writer fails after 3 lines
 
-    monkeypatch.setattr(detect_command, "_time_cells", short_times)
+    monkeypatch.setattr(detect_command, "time_texts", short_times)
     assert main([str(plant_files["plant"]), "-o", str(out), *TINY]) == 2
     _error_line(capsys)
     assert out.read_text() == "the previous run\n"

@@ -52,31 +52,37 @@ import argparse
 import contextlib
 import csv
 import inspect
+import itertools
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from cnnlstm.commands import USER_ERRORS, atomic_file, user_error
+from cnnlstm.commands.detect_chunks import (
+    CounterWatch,
+    SpanTracker,
+    open_chunks,
+    parts,
+    read_head,
+    time_texts,
+)
 from cnnlstm.commands.detect_fit import (
     DEFAULT_TRAIN_ROWS,
     DETECTOR_MODELS,
     _check_args,
     _check_saved_columns,
+    _columns_flag,
     _console,
     _fit,
     _note,
-    _read,
-    _warn_counters,
 )
 from cnnlstm.commands.detect_report import (
     NAB_WINDOW_SECONDS,
-    _label,
-    _period,
     _print_metrics,
     _print_spans,
     _write_report,
@@ -84,9 +90,8 @@ from cnnlstm.commands.detect_report import (
     span_sensors,
 )
 from cnnlstm.commands.detect_stream import _stream
-from cnnlstm.data.sensors import SensorCSV
+from cnnlstm.data.sensors import SensorChunks, SensorPart
 from cnnlstm.detect import DEFAULT_EPOCHS, AnomalyDetector
-from cnnlstm.evaluation import spans_from_binary
 
 __all__ = [
     "DEFAULT_TRAIN_ROWS",
@@ -145,6 +150,13 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="training passes (default: "
         + ", ".join(f"{n} for {m}" for m, n in DEFAULT_EPOCHS.items())
         + ")",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help=f"the fit's budget of optimisation steps (default {_default('steps')}; small "
+        "training sets finish their epochs within it, large ones stop at it or when the held-out "
+        "loss stops improving)",
     )
     parser.add_argument(
         "--threshold",
@@ -267,44 +279,48 @@ def run(args: argparse.Namespace) -> int:
 
 def _offline(args: argparse.Namespace) -> int:
     _check_args(args)
-    data = _read(args, Path(args.input))
-    if args.load is None:
-        _warn_counters(data)
-    detector, fitted_rows = _fit(args, data, save=False)
+    chunks = open_chunks(args, Path(args.input))
+    source = parts(args, chunks)
+    names = chunks.feature_names
     if args.load is not None:
-        _check_saved_columns(detector, data.feature_names, str(data.path))
-    scores, parts = _score(args, detector, data)
-    flags = (scores > detector.threshold_).astype(np.int64)
-    time_name, times = _time_cells(data)
-    spans = spans_from_binary(flags)
-    culprits = span_sensors(parts, spans, data.feature_names, detector.threshold_)
-    metrics = None
-    labels = _label(data, "anomaly")
-    start = fitted_rows
-    if labels is not None:
-        changepoints = _label(data, "changepoint")
-        metrics = detection_metrics(
-            labels[start:],
-            flags[start:],
-            changepoints=None if changepoints is None else changepoints[start:],
-            period_seconds=_period(data),
-        )
-    report = None
+        _check_saved_columns(AnomalyDetector.load(args.load), names, str(chunks.path))
+        read: list[SensorPart] = []
+        detector, fitted_rows = _fit(args, None, save=False)
+    elif args.train is not None:
+        head, read = read_head(chunks, source, 1)
+        detector, fitted_rows = _fit(args, head, save=False)
+    else:
+        wanted = args.train_rows + 1 if args.train_rows is not None else 2 * DEFAULT_TRAIN_ROWS
+        head, read = read_head(chunks, source, wanted)
+        detector, fitted_rows = _fit(args, head, save=False)
+    result = None
     with _Outputs() as outputs:  # all in place at the end, or none
-        _write_scores(outputs.file(args.output), time_name, times, scores, flags)
+        result = _score_parts(args, detector, chunks, itertools.chain(read, source), outputs)
+        _warn_rising(chunks, result.counters)
+        metrics = None
+        start = fitted_rows
+        if result.labels is not None:
+            metrics = detection_metrics(
+                result.labels[start:],
+                result.flags[start:],
+                changepoints=None if result.changepoints is None else result.changepoints[start:],
+                period_seconds=chunks.step if chunks.step and chunks.step > 0 else 1.0,
+            )
         if args.save is not None:
             detector.save(outputs.file(args.save))
+        report = None
         if args.report is not None:
+            assert result.report is not None
             report = _write_report(
                 args,
                 outputs.file,
-                data,
+                result.report,
                 detector,
-                scores,
-                flags,
+                result.scores,
+                result.flags,
                 metrics,
-                spans,
-                culprits,
+                result.spans.spans,
+                result.spans.sensors,
                 fitted_rows,
             )
 
@@ -312,63 +328,161 @@ def _offline(args: argparse.Namespace) -> int:
         _note(args, f"saved the detector to {args.save}")
     console = _console(args)
     unit = " (scores are in units of the alarm level)" if detector.level_ is not None else ""
+    spans = result.spans
+    rows = len(result.flags)
     console.print(
-        f"threshold {detector.threshold_:.6g}{unit}: flagged {int(flags.sum())} of {len(flags)} "
-        f"rows in {len(spans)} spans; wrote {args.output}",
+        f"threshold {detector.threshold_:.6g}{unit}: flagged {int(result.flags.sum())} of {rows} "
+        f"rows in {len(spans.spans)} spans; wrote {args.output}",
         soft_wrap=True,
     )
-    if spans:
-        _print_spans(console, spans, culprits)
+    if spans.spans:
+        _print_spans(console, spans.spans, spans.sensors, spans.peaks)
     if metrics is not None:
-        where = f"rows {start}-{len(flags) - 1}, after the training rows" if start else "all rows"
+        where = f"rows {start}-{rows - 1}, after the training rows" if start else "all rows"
         _print_metrics(console, metrics, where)
     if report is not None:
         console.print(f"wrote {report[0]} and {report[1]}", soft_wrap=True)
     return 0
 
 
-def _score(
-    args: argparse.Namespace, detector: AnomalyDetector, data: SensorCSV
-) -> tuple[np.ndarray, np.ndarray]:
-    """The scores and each sensor's part, with a status line on a terminal while they run."""
-    if not sys.stdout.isatty():
-        return detector.score_detail(data.features, columns=data.feature_names)
-    from rich.console import Console
+class _Scored(NamedTuple):
+    """What the end of an offline run needs, kept compact while the rows are scored."""
 
-    text = f"scoring {len(data.features)} rows of {data.path} with {detector.model_name}"
-    with Console(file=sys.stdout).status(text):
-        return detector.score_detail(data.features, columns=data.feature_names)
+    scores: np.ndarray  # (N,) float32
+    flags: np.ndarray  # (N,) int8
+    labels: np.ndarray | None  # (N,) int8
+    changepoints: np.ndarray | None  # (N,) int8
+    spans: SpanTracker
+    counters: CounterWatch
+    report: _ReportRows | None
+
+
+class _ReportRows(NamedTuple):
+    """The rows ``--report`` draws (a SensorCSV's attributes that the plot reads)."""
+
+    path: Path
+    times: np.ndarray | None
+    features: np.ndarray
+    feature_names: list[str]
+    label_names: list[str]
+    labels: np.ndarray | None
+
+
+def _score_parts(
+    args: argparse.Namespace,
+    detector: AnomalyDetector,
+    chunks: SensorChunks,
+    source: Iterator[SensorPart],
+    outputs: _Outputs,
+) -> _Scored:
+    """Score INPUT part by part, writing OUT.csv's lines as they come (to its temporary file)."""
+    scorer = detector.chunks()
+    names = chunks.feature_names
+    spans = SpanTracker(names, detector.threshold_)
+    counters = CounterWatch(len(names))
+    scores: list[np.ndarray] = []
+    flags: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    changepoints: list[np.ndarray] = []
+    kept: list[SensorPart] = []
+    lower = [name.lower() for name in chunks.label_names]
+    anomaly = lower.index("anomaly") if "anomaly" in lower else None
+    changepoint = lower.index("changepoint") if "changepoint" in lower else None
+    status = _status(args, chunks, detector)
+    with open(outputs.file(args.output), "w", newline="", encoding="utf-8") as out, status as bar:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["datetime" if chunks.time_columns else "row", "score", "anomaly"])
+        for part in source:
+            part_scores, part_parts = scorer.update(part.features, columns=names)
+            part_flags = (part_scores > detector.threshold_).astype(np.int8)
+            cells = time_texts(part.times, part.start, len(part_flags), utc=chunks.utc)
+            shown = [f"{score:.8g}" for score in part_scores.tolist()]
+            writer.writerows(zip(cells, shown, part_flags.tolist(), strict=True))
+            spans.add(part_flags, part_parts)
+            counters.add(part.features)
+            scores.append(part_scores.astype(np.float32))
+            flags.append(part_flags)
+            if part.labels is not None and anomaly is not None:
+                labels.append(part.labels[:, anomaly].astype(np.int8))
+            if part.labels is not None and changepoint is not None:
+                changepoints.append(part.labels[:, changepoint].astype(np.int8))
+            if args.report is not None:
+                kept.append(part)
+            bar.advance(len(part_flags))
+    spans.finish()
+    report = None
+    if args.report is not None:
+        report = _ReportRows(
+            path=chunks.path,
+            times=None if chunks.time_columns == [] else np.concatenate([p.times for p in kept]),
+            features=np.concatenate([p.features for p in kept]),
+            feature_names=list(names),
+            label_names=list(chunks.label_names),
+            labels=None if not chunks.label_names else np.concatenate([p.labels for p in kept]),
+        )
+
+    def joined(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
+        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
+
+    return _Scored(
+        scores=joined(scores, np.float32),
+        flags=joined(flags, np.int8),
+        labels=joined(labels, np.int8) if anomaly is not None else None,
+        changepoints=joined(changepoints, np.int8) if changepoint is not None else None,
+        spans=spans,
+        counters=counters,
+        report=report,
+    )
+
+
+class _Status:
+    """A status line with the rows scored so far, on a terminal; nothing elsewhere."""
+
+    def __init__(self, text: str, live: bool) -> None:
+        self._text = text
+        self._rows = 0
+        self._status: Any = None
+        if live:
+            from rich.console import Console
+
+            self._status = Console(file=sys.stdout).status(text)
+
+    def __enter__(self) -> _Status:
+        if self._status is not None:
+            self._status.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.__exit__(*exc)
+
+    def advance(self, rows: int) -> None:
+        self._rows += rows
+        if self._status is not None:
+            self._status.update(f"{self._text}: {self._rows:,} rows")
+
+
+def _status(args: argparse.Namespace, chunks: SensorChunks, detector: AnomalyDetector) -> _Status:
+    text = f"scoring {chunks.path} with {detector.model_name}"
+    return _Status(text, sys.stdout.isatty())
+
+
+def _warn_rising(chunks: SensorChunks, counters: CounterWatch) -> None:
+    """Warn of sensors that only ever rise (counters, totals), as :func:`_warn_counters`."""
+    rising = counters.rising()
+    names = [name for name, up in zip(chunks.feature_names, rising.tolist(), strict=True) if up]
+    if not names:
+        return
+    kept = [c for c in chunks.feature_names if c not in names]
+    leave = f"; leave them out with {_columns_flag(kept)}" if kept else ""
+    warnings.warn(
+        f"{chunks.path}: {names} only rise from row to row (counters or totals?): later rows "
+        f"lie above every value the detector is fitted on, so they score as anomalies{leave}.",
+        stacklevel=2,
+    )
 
 
 # ----------------------------------------------------------------------------- output
-
-
-def _time_text(value: Any, *, utc: bool = False) -> str:
-    """One time cell as OUT.csv writes it: ``2020-03-09 10:14:33`` (``+00:00`` added when the
-    file's times had offsets and were converted to UTC), or seconds to 15 digits
-    (``1615284873.25``: epoch seconds keep their every digit)."""
-    if isinstance(value, (float, int, np.floating, np.integer)):
-        return f"{float(value):.15g}"
-    import pandas as pd
-
-    return str(pd.Timestamp(value)) + ("+00:00" if utc else "")
-
-
-def _time_cells(data: SensorCSV) -> tuple[str, list[str]]:
-    if data.times is None:
-        return "row", [str(i) for i in range(len(data.features))]
-    return "datetime", [_time_text(t, utc=data.utc) for t in data.times]
-
-
-def _write_scores(
-    path: Path, time_name: str, times: list[str], scores: np.ndarray, flags: np.ndarray
-) -> None:
-    """Write OUT.csv's lines to ``path`` (a temporary file of :class:`_Outputs`)."""
-    with open(path, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([time_name, "score", "anomaly"])
-        for time, score, flag in zip(times, scores.tolist(), flags.tolist(), strict=True):
-            writer.writerow([time, f"{score:.8g}", flag])
 
 
 class _Outputs:

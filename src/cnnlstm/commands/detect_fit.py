@@ -41,6 +41,7 @@ _FIT_FLAGS = (
     "model",
     "window",
     "epochs",
+    "steps",
     "threshold",
     "quantile",
     "factor",
@@ -227,6 +228,20 @@ def _in_flags(message: str) -> str:
     return _ENCODING_ARGUMENT.sub(r"--encoding \1", message)
 
 
+def _said_in_flags(args: argparse.Namespace, error: DataError) -> DataError:
+    """The reader's error in the command line's words: it names its own arguments; on the
+    command line they are --nan, --columns, --missing..."""
+    message = _in_flags(str(error))
+    suggested = getattr(error, "suggested_columns", None)
+    if suggested:
+        message = message.replace(f"columns={suggested!r}", _columns_flag(suggested))
+    words = getattr(error, "suggested_missing", None)
+    if words:
+        flag = f"--missing {shlex.quote(','.join([*_missing(args), *words]))}"
+        message = message.replace(f"missing_values={words!r}", flag)
+    return DataError(message)
+
+
 def _read(args: argparse.Namespace, path: Path) -> SensorCSV:
     columns = _columns(args)
     datetime = getattr(args, "datetime", "auto")
@@ -246,16 +261,7 @@ def _read(args: argparse.Namespace, path: Path) -> SensorCSV:
                 encoding=_encoding(args),
             )
     except DataError as error:
-        # the reader names its own arguments; on the command line they are --nan and --columns
-        message = _in_flags(str(error))
-        suggested = getattr(error, "suggested_columns", None)
-        if suggested:
-            message = message.replace(f"columns={suggested!r}", _columns_flag(suggested))
-        words = getattr(error, "suggested_missing", None)
-        if words:
-            flag = f"--missing {shlex.quote(','.join([*_missing(args), *words]))}"
-            message = message.replace(f"missing_values={words!r}", flag)
-        raise DataError(message) from None
+        raise _said_in_flags(args, error) from None
     for warning in caught:  # on: the command's own recorder prints them
         # a command line user has no SensorCSV.gaps to look at
         text = _in_flags(str(warning.message).replace(GAPS_NOTE, ""))
@@ -287,7 +293,7 @@ def _check_saved_columns(detector: AnomalyDetector, names: Sequence[str], source
 
 
 def _fit(
-    args: argparse.Namespace, data: SensorCSV | None, *, save: bool = True
+    args: argparse.Namespace, data: SensorCSV | Any | None, *, save: bool = True
 ) -> tuple[AnomalyDetector, int]:
     """The detector (fitted, or loaded) and the rows of INPUT it was fitted on (0 if none);
     saved to ``--save`` when ``save`` (the offline run saves it with its other outputs)."""
@@ -308,7 +314,7 @@ def _fit(
         used = 0
     else:
         assert data is not None
-        total = len(data.features)
+        total = getattr(data, "total", len(data.features))  # a Head of INPUT knows its own
         if args.train_rows is None:
             used = min(DEFAULT_TRAIN_ROWS, total // 2)
             why = f" (the default: {DEFAULT_TRAIN_ROWS}, at most half the file; set --train-rows)"
@@ -341,14 +347,15 @@ def _check_enough(detector: AnomalyDetector, rows: int, source: str, more: str) 
         )
 
 
-def _check_training_part(data: SensorCSV, used: int) -> None:
+def _check_training_part(data: SensorCSV | Any, used: int) -> None:
     """A sensor that is empty in every training row (and filled by --nan) cannot be learnt."""
     empty = np.flatnonzero(data.missing[:used].all(axis=0))
     if not len(empty):
         return
     names = [data.feature_names[j] for j in empty]
     kept = [c for c in data.feature_names if c not in names]
-    first = int(np.flatnonzero(~data.missing[:, empty[0]])[0])  # a column with no value fails
+    known = np.flatnonzero(~data.missing[:, empty[0]])
+    first = int(known[0]) if len(known) else len(data.missing) - 1
     what = f"column {names[0]!r} is" if len(names) == 1 else f"columns {names} are"
     it = "it" if len(names) == 1 else "them"
     leave = f"leave {it} out with {_columns_flag(kept)}, or " if kept else ""

@@ -68,22 +68,44 @@ def span_sensors(
 
 
 _SPANS_SHOWN = 10
+"""The flagged spans the printed table lists: the highest-scoring ones, in row order."""
 
 
-def _print_spans(console: Any, spans: Sequence[tuple[int, int]], sensors: list[list[str]]) -> None:
+def _print_spans(
+    console: Any,
+    spans: Sequence[tuple[int, int]],
+    sensors: list[list[str]],
+    peaks: Sequence[float] | None = None,
+) -> None:
+    """A table of the flagged spans; past :data:`_SPANS_SHOWN` spans, the ones with the highest
+    peak score (``peaks``; else the first ones), in row order, and a line on the rest."""
     from rich.table import Table
 
-    table = Table(title="flagged spans and the sensors behind them", title_justify="left")
+    many = len(spans) > _SPANS_SHOWN
+    shown = list(range(min(len(spans), _SPANS_SHOWN)))
+    if peaks is not None and many:
+        order = np.argsort(-np.asarray(peaks, dtype=np.float64), kind="stable")
+        shown = sorted(order[:_SPANS_SHOWN].tolist())
+    title = "flagged spans and the sensors behind them"
+    if peaks is not None and many:
+        title += f" (the {_SPANS_SHOWN} highest-scoring)"
+    table = Table(title=title, title_justify="left")
     table.add_column("rows")
+    if peaks is not None:
+        table.add_column("peak score", justify="right")
     table.add_column("sensors (largest part of the score first)")
-    for (start, stop), names in zip(spans[:_SPANS_SHOWN], sensors, strict=False):
-        table.add_row(f"{start}-{stop - 1}", ", ".join(names))
-    if len(spans) > _SPANS_SHOWN:
-        table.add_row("...", f"and {len(spans) - _SPANS_SHOWN} more spans (see the output file)")
+    for k in shown:
+        start, stop = spans[k]
+        peak = [f"{peaks[k]:.3g}"] if peaks is not None else []
+        table.add_row(f"{start}-{stop - 1}", *peak, ", ".join(sensors[k]))
+    if many:
+        blank = [""] if peaks is not None else []
+        rest = len(spans) - _SPANS_SHOWN
+        table.add_row("...", *blank, f"and {rest} more spans (see the output file)")
     console.print(table)
 
 
-def _label(data: SensorCSV, name: str) -> np.ndarray | None:
+def _label(data: SensorCSV | Any, name: str) -> np.ndarray | None:
     lower = [n.lower() for n in data.label_names]
     if data.labels is None or name not in lower:
         return None
@@ -176,7 +198,7 @@ def _print_metrics(console: Any, metrics: dict[str, float], where: str) -> None:
 def _write_report(
     args: argparse.Namespace,
     temporary: Callable[[Path], Path],
-    data: SensorCSV,
+    data: SensorCSV | Any,
     detector: AnomalyDetector,
     scores: np.ndarray,
     flags: np.ndarray,

@@ -19,7 +19,7 @@ import io
 import math
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
@@ -36,6 +36,7 @@ __all__ = [
     "EncodingNote",
     "LineDecoder",
     "Table",
+    "TableChunks",
     "check_encoding",
     "decode_text",
     "header_delimiter_error",
@@ -724,8 +725,6 @@ def read_table(path: Path, decimal: Decimal = "auto", encoding: str = "auto") ->
         >>> table.frame.shape
         (2, 3)
     """
-    import pandas as pd
-
     check_encoding(encoding)
     try:
         data = path.read_bytes()
@@ -737,14 +736,37 @@ def read_table(path: Path, decimal: Decimal = "auto", encoding: str = "auto") ->
     if note is not None:
         warnings.warn(note, EncodingNote, stacklevel=3)  # read_table, SensorCSV, its caller
     all_lines = text.splitlines()
+    layout, kept, numbers = _layout(path, all_lines, 1, decimal)
+    frame = _parse(path, kept, numbers, layout, header=layout.has_header)
+    lines = np.asarray(numbers[1:] if layout.has_header else numbers, dtype=np.int64)
+    return Table(frame, lines, layout.delimiter, layout.decimal, layout.units, codec)
+
+
+class _Layout(NamedTuple):
+    """How a file is written, as sniffed from its first lines."""
+
+    delimiter: str | None
+    decimal: Literal[".", ","]
+    has_header: bool
+    units: dict[str, str]
+    names: list[str]
+    """The header's names (stripped), or ``column0``... without a header."""
+
+
+def _layout(
+    path: Path, all_lines: list[str], first_number: int, decimal: Decimal
+) -> tuple[_Layout, list[str], list[int]]:
+    """Sniff how the lines (the file's first, numbered from ``first_number``) are written.
+
+    Returns:
+        The layout, and the non-blank lines with their numbers (a units row taken out).
+    """
     sample = [line for line in all_lines[: 4 * _SNIFF_LINES] if line.strip()]
     if not sample:
         raise DataError(f"{path}: the file is empty; expected a header and rows.")
     delimiter = sniff_delimiter(sample[:_SNIFF_LINES])
-    # a blank line holds nothing but blanks; in a tab-separated file tabs are cells
-    blanks = " \r\n\f\v" if delimiter == "\t" else None
-    numbers = [i + 1 for i, line in enumerate(all_lines) if line.strip(blanks)]
-    kept = [all_lines[i - 1] for i in numbers]
+    numbers = _kept_numbers(all_lines, first_number, delimiter)
+    kept = [all_lines[i - first_number] for i in numbers]
     if decimal == "auto":  # the first line may be the header: names are no numbers
         head = kept[1 : 4 * _SNIFF_LINES] or kept[:1]
         decimal = sniff_decimal((c for line in head for c in _split(line, delimiter)), delimiter)
@@ -767,43 +789,220 @@ def read_table(path: Path, decimal: Decimal = "auto", encoding: str = "auto") ->
         )
         if mixed is not None:
             raise mixed
+    if has_header:
+        names = [f.strip() for f in first]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise DataError(f"{path}: the header repeats the column names {duplicates}.")
+    else:
+        names = [f"column{i}" for i in range(len(first))]
+    return _Layout(delimiter, mark, has_header, units, names), kept, numbers
+
+
+def _kept_numbers(lines: list[str], first_number: int, delimiter: str | None) -> list[int]:
+    """The numbers of the lines that are not blank (in a tab-separated file tabs are cells)."""
+    blanks = " \r\n\f\v" if delimiter == "\t" else None
+    return [i for i, line in enumerate(lines, start=first_number) if line.strip(blanks)]
+
+
+def _parse(
+    path: Path, kept: list[str], numbers: list[int], layout: _Layout, *, header: bool
+) -> pd.DataFrame:
+    """The cells of ``kept`` (numbered ``numbers``) as a frame: the first line is the header
+    when ``header``, else every line is a row and the columns take ``layout.names``."""
+    import pandas as pd
+
     options: dict[str, Any] = {
         "na_filter": False,  # "" and "nan" stay text here; the caller decides what they mean
         "low_memory": False,
         "skip_blank_lines": False,
-        "header": 0 if has_header else None,
+        "header": 0 if header else None,
         "index_col": False,
     }
-    if mark == ",":  # pandas leaves "1.234" and "0.5" as text: the caller reads them
+    if not header and layout.has_header:
+        options["names"] = layout.names
+    if layout.decimal == ",":  # pandas leaves "1.234" and "0.5" as text: the caller reads them
         options["decimal"] = ","
-    if delimiter == WHITESPACE:
+    if layout.delimiter == WHITESPACE:
         options["sep"] = r"\s+"
     else:
-        options["sep"] = delimiter or "\x1f"  # one column: a separator that never occurs
+        options["sep"] = layout.delimiter or "\x1f"  # one column: a separator that never occurs
         options["skipinitialspace"] = True
     try:
         frame = pd.read_csv(io.StringIO("\n".join(kept)), **options)
     except pd.errors.ParserError as err:
         message = str(err).strip().splitlines()[-1]
         match = re.search(r"line (\d+)", message)
-        where = f"line {numbers[int(match.group(1)) - 1]}: " if match else ""
+        where = ""
+        if match and 0 < int(match.group(1)) <= len(numbers):
+            where = f"line {numbers[int(match.group(1)) - 1]}: "
+            message = message.replace(f"line {match.group(1)}", where[:-2])
         raise DataError(
             f"{path}: {where}rows have different numbers of fields "
-            f"(delimiter {delimiter!r}): {message}"
+            f"(delimiter {layout.delimiter!r}): {message}"
         ) from None
     except (pd.errors.EmptyDataError, ValueError) as err:
         raise DataError(f"{path}: cannot read as a table ({err}).") from None
-    if not has_header:
-        frame.columns = [f"column{i}" for i in range(frame.shape[1])]
-    if has_header:
-        names = [f.strip() for f in first]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise DataError(f"{path}: the header repeats the column names {duplicates}.")
-        if len(names) == frame.shape[1]:
-            frame.columns = names  # pandas would rename repeats and keep blanks
+    if not layout.has_header:
+        frame.columns = layout.names[: frame.shape[1]] + [
+            f"column{i}" for i in range(len(layout.names), frame.shape[1])
+        ]
+    elif len(layout.names) == frame.shape[1]:
+        frame.columns = layout.names  # pandas would rename repeats and keep blanks
     frame.columns = [str(c).strip() for c in frame.columns]
-    if len(frame) == 0:
+    if header and len(frame) == 0:
         raise DataError(f"{path}: has a header but no rows.")
-    lines = np.asarray(numbers[1:] if has_header else numbers, dtype=np.int64)
-    return Table(frame, lines, delimiter, mark, units, codec)
+    return frame
+
+
+_CHUNK_BYTES = 1 << 22
+"""Bytes :class:`TableChunks` reads from the file at once."""
+
+
+class TableChunks:
+    """A delimited file read as consecutive :class:`Table` s of at most ``cells`` cells each,
+    so a file of any length is read in bounded memory.
+
+    The encoding, the delimiter, the decimal mark, the header and a units row are sniffed from
+    the first lines as :func:`read_table` sniffs them (the attributes say what was found), the
+    bytes are decoded as they are read (:class:`LineDecoder`), and every chunk is a table of
+    the same columns, its rows numbered with the lines of the file they came from. Concatenated,
+    the chunks are :func:`read_table`'s table (but for the column types, which pandas infers
+    chunk by chunk: the caller reads the cells).
+
+    Args:
+        path: the file.
+        decimal: the decimal mark: ``"."``, ``","`` or ``"auto"`` (sniffed).
+        encoding: ``"auto"`` or a codec name.
+        cells: rows are taken in chunks of about this many cells.
+
+    Attributes:
+        columns: the column names.
+        delimiter: as :attr:`Table.delimiter`.
+        decimal: as :attr:`Table.decimal`.
+        units: as :attr:`Table.units`.
+        encoding: the codec, once the bytes tell (``"utf-8"`` while all were ASCII).
+        note: :attr:`LineDecoder.note`, once a line says the text is not UTF-8.
+        rows_per_chunk: rows in each chunk but the last.
+
+    Raises:
+        DataError: as :func:`read_table`, for the chunk where it is found (a line with another
+            number of fields names its line).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "pump.csv"
+        >>> _ = path.write_text("time;flow\\n" + "".join(f"{i};{i / 2}\\n" for i in range(10)))
+        >>> chunks = TableChunks(path, cells=8)
+        >>> [len(table.frame) for table in chunks], chunks.columns
+        ([4, 4, 2], ['time', 'flow'])
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        decimal: Decimal = "auto",
+        encoding: str = "auto",
+        *,
+        cells: int = 2_000_000,
+    ) -> None:
+        check_encoding(encoding)
+        self.path = Path(path)
+        try:
+            self._file = open(self.path, "rb")  # noqa: SIM115  (closed at the end of the chunks)
+        except FileNotFoundError:
+            raise DataError(
+                f"{self.path}: no such file; expected a delimited sensor file."
+            ) from None
+        except OSError as err:
+            raise DataError(
+                f"{self.path}: cannot be read ({err.strerror or type(err).__name__})."
+            ) from None
+        self._decoder = LineDecoder(encoding, source=str(self.path))
+        self._pending = ""  # decoded text after the last line end
+        self._next_line = 1  # the number of the next line to split off
+        self._done = False
+        head: list[str] = []
+        while len([line for line in head if line.strip()]) < 4 * _SNIFF_LINES + 2:
+            more = self._lines()
+            if more is None:
+                break
+            head.extend(more)
+        layout, kept, numbers = _layout(self.path, head, 1, decimal)
+        self._layout = layout
+        self.columns = [str(c).strip() for c in layout.names]
+        self.delimiter = layout.delimiter
+        self.decimal: Literal[".", ","] = layout.decimal
+        self.units = layout.units
+        self.rows_per_chunk = max(1, cells // max(1, len(layout.names)))
+        start = 1 if layout.has_header else 0
+        self._kept, self._numbers = kept[start:], numbers[start:]
+        if layout.has_header and not self._kept and self._peek_empty():
+            raise DataError(f"{self.path}: has a header but no rows.")
+
+    @property
+    def encoding(self) -> str:
+        return self._decoder.encoding or "utf-8"
+
+    @property
+    def note(self) -> str | None:
+        return self._decoder.note
+
+    def _peek_empty(self) -> bool:
+        """Whether no non-blank line is left (reads on until one is, or the end)."""
+        while not self._kept:
+            more = self._lines()
+            if more is None:
+                return True
+            first = self._next_line - len(more)
+            numbers = _kept_numbers(more, first, self._layout.delimiter)
+            self._kept = [more[i - first] for i in numbers]
+            self._numbers = numbers
+        return False
+
+    def _lines(self) -> list[str] | None:
+        """The next whole lines of the file (as ``str.splitlines`` splits them), None at the end."""
+        if self._done:
+            return None
+        data = self._file.read(_CHUNK_BYTES)
+        final = not data
+        text = self._pending + self._decoder.decode(data, final=final)
+        if final:
+            self._done = True
+            self._file.close()
+            cut = len(text)
+        else:
+            cut = max(text.rfind("\n"), text.rfind("\r")) + 1
+            if cut == len(text) and text.endswith("\r"):  # "\r\n" may be cut between reads
+                cut -= 1
+        lines, self._pending = text[:cut].splitlines(), text[cut:]
+        self._next_line += len(lines)
+        return lines
+
+    def close(self) -> None:
+        """Close the file (the chunks end)."""
+        self._done = True
+        self._file.close()
+
+    def __iter__(self) -> Iterator[Table]:
+        """The chunks, in order; each is a :class:`Table` of the same columns."""
+        size = self.rows_per_chunk
+        try:
+            while True:
+                while len(self._kept) < size:
+                    more = self._lines()
+                    if more is None:
+                        break
+                    first = self._next_line - len(more)
+                    numbers = _kept_numbers(more, first, self._layout.delimiter)
+                    self._kept.extend(more[i - first] for i in numbers)
+                    self._numbers.extend(numbers)
+                if not self._kept:
+                    return
+                kept, self._kept = self._kept[:size], self._kept[size:]
+                numbers, self._numbers = self._numbers[:size], self._numbers[size:]
+                frame = _parse(self.path, kept, numbers, self._layout, header=False)
+                lines = np.asarray(numbers, dtype=np.int64)
+                yield Table(frame, lines, self.delimiter, self.decimal, self.units, self.encoding)
+        finally:
+            self.close()

@@ -36,8 +36,10 @@ __all__ = [
     "GAPS_SHOWN",
     "check_time_order",
     "find_time_columns",
+    "gap_warning",
     "pair_time_columns",
     "parse_times",
+    "read_clock",
     "seconds_from_start",
 ]
 
@@ -113,7 +115,12 @@ def pair_time_columns(frame: pd.DataFrame, name: str, *, columns: list[str]) -> 
 
 
 def parse_times(
-    column: pd.Series, *, time_columns: list[str], path: Path, lines: np.ndarray
+    column: pd.Series,
+    *,
+    time_columns: list[str],
+    path: Path,
+    lines: np.ndarray,
+    dayfirst: bool | None = None,
 ) -> tuple[np.ndarray, bool]:
     """The times of ``column``: float seconds when every cell is a number, else datetimes.
 
@@ -122,6 +129,9 @@ def parse_times(
         time_columns: the one or two columns the cells come from, for messages.
         path: the file, for messages.
         lines: ``(N,)`` the line of the file each row came from, for messages.
+        dayfirst: read dates that are not year first day first (True) or month first
+            (False); None: as the column reads best. A file read in chunks passes its first
+            chunk's choice on to the rest.
 
     Returns:
         ``(times, utc)``: ``(N,)`` float64 seconds or ``datetime64[ns]``, and whether the times
@@ -139,6 +149,22 @@ def parse_times(
         >>> str(times[0]), utc, times.shape
         ('2021-03-01T09:00:00.000000000', True, (2,))
     """
+    times, utc, _ = read_clock(
+        column, time_columns=time_columns, path=path, lines=lines, dayfirst=dayfirst
+    )
+    return times, utc
+
+
+def read_clock(
+    column: pd.Series,
+    *,
+    time_columns: list[str],
+    path: Path,
+    lines: np.ndarray,
+    dayfirst: bool | None = None,
+) -> tuple[np.ndarray, bool, bool | None]:
+    """:func:`parse_times`, and whether the dates were read day first (None: seconds, or
+    dates year first), to read the rest of a file read in chunks the same way."""
     import pandas as pd
 
     text = column.fillna("").astype(str).str.strip()
@@ -151,8 +177,10 @@ def parse_times(
         )
     seconds = pd.to_numeric(text, errors="coerce")
     if not seconds.isna().any():
-        return np.asarray(seconds.to_numpy(dtype=np.float64)), False
-    stamps, utc = _datetimes(text, path=path, time_column=time_columns[0])
+        return np.asarray(seconds.to_numpy(dtype=np.float64)), False, None
+    stamps, utc, chosen = _datetimes(
+        text, path=path, time_column=time_columns[0], dayfirst=dayfirst
+    )
     bad = np.flatnonzero(stamps.isna().to_numpy())
     if len(bad):
         row = int(bad[0])
@@ -161,12 +189,16 @@ def parse_times(
             f"{path}: line {lines[row]}, column {shown}: {text.iloc[row]!r} is not "
             f"a date and time{like}.{_units_hint(lines, row) if len(bad) == 1 else ''}"
         )
-    return np.asarray(stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")), utc
+    times = np.asarray(stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"))
+    return times, utc, chosen
 
 
-def _datetimes(text: pd.Series, *, path: Path, time_column: str) -> tuple[pd.Series, bool]:
-    """Parse a column of date-times, day first or month first as the column reads best; also
-    whether the first one carries an offset (the times are then in UTC)."""
+def _datetimes(
+    text: pd.Series, *, path: Path, time_column: str, dayfirst: bool | None = None
+) -> tuple[pd.Series, bool, bool | None]:
+    """Parse a column of date-times, day first or month first as the column reads best (or as
+    ``dayfirst`` says); also whether the first one carries an offset (the times are then in
+    UTC), and whether they were read day first (None: year first)."""
     import pandas as pd
 
     def parse(**options: Any) -> pd.Series:
@@ -189,16 +221,18 @@ def _datetimes(text: pd.Series, *, path: Path, time_column: str) -> tuple[pd.Ser
         except (ValueError, TypeError, OverflowError):
             utc = False
     if re.match(r"\d{4}[-/.]", first):  # the year first: never day first (ISO 8601)
-        return parse(), utc
+        return parse(), utc, None
+    if dayfirst is not None:
+        return parse(dayfirst=dayfirst), utc, dayfirst
     readings = [parse(dayfirst=False), parse(dayfirst=True)]
     ranks = [
         (int(r.isna().sum()), not r.dropna().is_monotonic_increasing, _longest_step(r))
         for r in readings
     ]
     if ranks[0] != ranks[1]:
-        return readings[int(ranks[1] < ranks[0])], utc
+        return readings[int(ranks[1] < ranks[0])], utc, bool(ranks[1] < ranks[0])
     if readings[0].equals(readings[1]):
-        return readings[0], utc
+        return readings[0], utc, "." in first.split()[0]
     dayfirst = "." in first.split()[0]  # 13.01.2021: dates with dots are day first
     chosen = readings[int(dayfirst)]
     other = readings[1 - int(dayfirst)]
@@ -209,7 +243,7 @@ def _datetimes(text: pd.Series, *, path: Path, time_column: str) -> tuple[pd.Ser
         f"(2021-05-06) to be sure.",
         stacklevel=4,  # _datetimes, parse_times, SensorCSV.__init__, and who made the SensorCSV
     )
-    return chosen, utc
+    return chosen, utc, dayfirst
 
 
 def _longest_step(stamps: pd.Series) -> int:
@@ -225,6 +259,8 @@ def check_time_order(
     lines: np.ndarray,
     time_column: str | Sequence[str] | None,
     gap_factor: float,
+    step: float | None = None,
+    warn: bool = True,
 ) -> list[tuple[int, float]]:
     """Check that the rows are in time order; return the gaps, and warn of them.
 
@@ -234,6 +270,10 @@ def check_time_order(
         lines: ``(N,)`` the line of the file each row came from, for messages.
         time_column: the datetime column's name (or the date's and the time's), for messages.
         gap_factor: steps longer than this many median steps are gaps.
+        step: the usual step in seconds (default: the median of these times' steps); a file
+            read in chunks passes its first chunk's on.
+        warn: warn of the gaps (a file read in chunks warns once, at its end:
+            :func:`gap_warning`).
 
     Returns:
         ``(row, seconds)`` for each long step: the row after it and its length.
@@ -274,12 +314,12 @@ def check_time_order(
     positive = steps[steps > 0]
     if len(positive) == 0:
         return []
-    typical = float(np.median(steps))
+    typical = float(np.median(steps)) if step is None else step
     if typical <= 0:
         return []
     long = np.flatnonzero(steps > gap_factor * typical)
     gaps = [(int(i) + 1, float(steps[i])) for i in long]
-    if gaps:
+    if gaps and warn:
         warnings.warn(
             _gap_message(gaps, typical, path=path, lines=lines, gap_factor=gap_factor),
             stacklevel=3,  # check_time_order, SensorCSV.__init__, and who made the SensorCSV
@@ -287,12 +327,29 @@ def check_time_order(
     return gaps
 
 
+def gap_warning(
+    gaps: list[tuple[int, float]],
+    typical: float,
+    *,
+    path: Path,
+    lines: dict[int, int],
+    gap_factor: float,
+) -> None:
+    """Warn once of all the gaps of a file read in chunks (``lines`` maps each gap's row to its
+    line), as :func:`check_time_order` warns of a whole file's."""
+    if gaps:
+        warnings.warn(
+            _gap_message(gaps, typical, path=path, lines=lines, gap_factor=gap_factor),
+            stacklevel=3,
+        )
+
+
 def _gap_message(
     gaps: list[tuple[int, float]],
     typical: float,
     *,
     path: Path,
-    lines: np.ndarray,
+    lines: np.ndarray | dict[int, int],
     gap_factor: float,
 ) -> str:
     """One line on the gaps: how many, and the (up to) :data:`GAPS_SHOWN` longest."""

@@ -11,9 +11,10 @@ names can be imported from here too.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -27,6 +28,8 @@ from cnnlstm.data.csv_text import (
     WHITESPACE,
     Decimal,
     EncodingNote,
+    Table,
+    TableChunks,
     _looks_like_time,
     _plain_numbers,
     _units_hint,
@@ -42,7 +45,8 @@ from cnnlstm.data.sensor_times import (
     GAPS_SHOWN,
     check_time_order,
     find_time_columns,
-    parse_times,
+    gap_warning,
+    read_clock,
     seconds_from_start,
 )
 from cnnlstm.data.video import natural_key
@@ -60,6 +64,8 @@ __all__ = [
     "EncodingNote",
     "NanPolicy",
     "SensorCSV",
+    "SensorChunks",
+    "SensorPart",
     "SensorWindows",
     "StandardScaler",
     "read_number",
@@ -274,31 +280,100 @@ class SensorCSV(SensorWindows):
                 f"missing_values has to be a list of cell texts, but got the string "
                 f"{missing_values!r}"
             )
+        self._setup(path, nan_policy, gap_factor, missing_values)
+        frame = self._take(read_table(self.path, decimal, encoding))
+        time_columns = find_time_columns(
+            frame, datetime_column, columns=self.columns, path=self.path
+        )
+        self._read_times(frame, time_columns)
+        self._pick_columns(label_columns, columns)
+        raw = self._raw(frame)
+        self.missing: np.ndarray = np.isnan(raw)
+        self.features = self._apply_nan_policy(raw)
+        self.labels: np.ndarray | None = None
+        targets = np.zeros(len(self.features), dtype=np.int64)
+        if self.label_names:
+            self.labels = np.column_stack(
+                [self._label_values(frame[c], c) for c in self.label_names]
+            )
+            present = {c.strip().lower() for c in self.columns}
+            if label_columns and label_columns[0].strip().lower() in present:
+                targets = self.labels[:, 0]  # the anomaly column
+        self.targets = targets
+
+        self.train_rows = train_rows
+        if train_rows is not None and train_rows > len(self.features):
+            raise DataError(
+                f"{self.path}: train_rows={train_rows} but the file has {len(self.features)} rows."
+            )
+        if scaler is None and train_rows is not None:
+            scaler = StandardScaler()
+        if scaler is not None and not scaler.fitted:
+            scaler.fit(self.features[: train_rows or len(self.features)])
+        fitted_width = None if scaler is None or scaler.mean is None else scaler.mean.shape[0]
+        if fitted_width is not None and fitted_width != len(self.feature_names):
+            raise DataError(
+                f"{self.path}: has {len(self.feature_names)} sensor columns "
+                f"{self.feature_names} but the scaler was fitted on {fitted_width}; pick the "
+                f"same columns with columns=[...]."
+            )
+        self.scaler = scaler
+        scaled = self.features if scaler is None else scaler.transform(self.features)
+        self.data = np.asarray(scaled, dtype=np.float32)
+        super().__init__(self.data, targets, window=window, stride=stride, source=str(self.path))
+
+    # -- reading, in steps a file read in chunks (SensorChunks) shares ------------------------
+
+    def _setup(
+        self,
+        path: str | Path,
+        nan_policy: NanPolicy,
+        gap_factor: float,
+        missing_values: Sequence[str],
+    ) -> None:
         self._missing = _MISSING | {str(v).strip().lower() for v in missing_values}
         self.path = Path(path)
         self.nan_policy = nan_policy
         self.gap_factor = gap_factor
-        table = read_table(self.path, decimal, encoding)
+        self._infinite: dict[tuple[int, str], str] = {}  # (row, column) -> "inf" as written
+
+    def _take(self, table: Table) -> pd.DataFrame:
+        """Keep how ``table`` was read; return its cells."""
         frame, self.lines = table.frame, table.lines
         self.encoding = table.encoding
         self.delimiter = table.delimiter
         self.decimal: Literal[".", ","] = table.decimal
         self.units: dict[str, str] = table.units
         self.columns: list[str] = [str(c) for c in frame.columns]
+        return frame
 
-        self.time_columns = find_time_columns(
-            frame, datetime_column, columns=self.columns, path=self.path
-        )
+    def _read_times(
+        self,
+        frame: pd.DataFrame,
+        time_columns: list[str],
+        *,
+        dayfirst: bool | None = None,
+        step: float | None = None,
+        warn: bool = True,
+    ) -> None:
+        """Parse and check the times of ``time_columns`` (see :func:`parse_times` and
+        :func:`check_time_order` for ``dayfirst``, ``step`` and ``warn``)."""
+        self.time_columns = time_columns
         self.time_column = self.time_columns[0] if self.time_columns else None
         self.times: np.ndarray | None = None
         self.utc = False
+        self._dayfirst: bool | None = None
         self.gaps: list[tuple[int, float]] = []
         if self.time_columns:
             clock = frame[self.time_columns[0]].astype(str).str.strip()
             if len(self.time_columns) == 2:
                 clock = clock + " " + frame[self.time_columns[1]].astype(str).str.strip()
-            self.times, self.utc = parse_times(
-                clock, time_columns=self.time_columns, path=self.path, lines=self.lines
+            self.times, self.utc, self._dayfirst = read_clock(
+                clock,
+                time_columns=self.time_columns,
+                path=self.path,
+                lines=self.lines,
+                dayfirst=dayfirst,
             )
             self.gaps = check_time_order(
                 self.times,
@@ -306,8 +381,12 @@ class SensorCSV(SensorWindows):
                 lines=self.lines,
                 time_column=self.time_columns,
                 gap_factor=self.gap_factor,
+                step=step,
+                warn=warn,
             )
 
+    def _pick_columns(self, label_columns: Sequence[str], columns: Sequence[str] | None) -> None:
+        """The label and feature columns (:attr:`label_names`, :attr:`feature_names`)."""
         wanted_labels = {name.strip().lower(): name for name in label_columns}
         present = {c.strip().lower(): c for c in self.columns}
         self.label_names = [present[key] for key in wanted_labels if key in present]
@@ -334,40 +413,9 @@ class SensorCSV(SensorWindows):
                 f"{self.columns}."
             )
 
-        self._infinite: dict[tuple[int, str], str] = {}  # (row, column) -> "inf" as written
-        raw = np.column_stack([self._numbers(frame[c], c, frame) for c in self.feature_names])
-        self.missing: np.ndarray = np.isnan(raw)
-        self.features = self._apply_nan_policy(raw)
-        self.labels: np.ndarray | None = None
-        targets = np.zeros(len(self.features), dtype=np.int64)
-        if self.label_names:
-            self.labels = np.column_stack(
-                [self._label_values(frame[c], c) for c in self.label_names]
-            )
-            if label_columns and label_columns[0].strip().lower() in present:
-                targets = self.labels[:, 0]  # the anomaly column
-        self.targets = targets
-
-        self.train_rows = train_rows
-        if train_rows is not None and train_rows > len(self.features):
-            raise DataError(
-                f"{self.path}: train_rows={train_rows} but the file has {len(self.features)} rows."
-            )
-        if scaler is None and train_rows is not None:
-            scaler = StandardScaler()
-        if scaler is not None and not scaler.fitted:
-            scaler.fit(self.features[: train_rows or len(self.features)])
-        fitted_width = None if scaler is None or scaler.mean is None else scaler.mean.shape[0]
-        if fitted_width is not None and fitted_width != len(self.feature_names):
-            raise DataError(
-                f"{self.path}: has {len(self.feature_names)} sensor columns "
-                f"{self.feature_names} but the scaler was fitted on {fitted_width}; pick the "
-                f"same columns with columns=[...]."
-            )
-        self.scaler = scaler
-        scaled = self.features if scaler is None else scaler.transform(self.features)
-        self.data = np.asarray(scaled, dtype=np.float32)
-        super().__init__(self.data, targets, window=window, stride=stride, source=str(self.path))
+    def _raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """``(N, S)`` the feature cells as float64, NaN for gaps (before the NaN policy)."""
+        return np.column_stack([self._numbers(frame[c], c, frame) for c in self.feature_names])
 
     # -- numbers ---------------------------------------------------------------------------
 
@@ -546,6 +594,235 @@ def _columns_error(message: str, columns: list[str]) -> DataError:
     error = DataError(message)
     error.suggested_columns = columns  # type: ignore[attr-defined]
     return error
+
+
+class SensorPart(NamedTuple):
+    """Consecutive rows of a sensor file read in chunks (:class:`SensorChunks`)."""
+
+    start: int
+    """The row of the file the part starts at (0-based, in the file's rows)."""
+    features: np.ndarray
+    """``(n, S)`` float64, after the NaN policy."""
+    missing: np.ndarray
+    """``(n, S)`` bool: the cells that were gaps before the NaN policy."""
+    labels: np.ndarray | None
+    """``(n, len(label_names))`` int64, or None without label columns."""
+    times: np.ndarray | None
+    """``(n,)`` datetime64[ns] or float seconds, or None."""
+    lines: np.ndarray
+    """``(n,)`` the line of the file each row came from."""
+
+
+class SensorChunks:
+    """One delimited sensor file read in consecutive parts of rows, in bounded memory, as
+    :class:`SensorCSV` reads it whole.
+
+    The file is sniffed from its first lines and read chunk by chunk
+    (:class:`~cnnlstm.data.csv_text.TableChunks`); each chunk is checked and read column by
+    column as :class:`SensorCSV` reads a file (the same messages, naming the file's lines). What
+    a part needs from the rows before it is carried over: the time columns and whether dates
+    read day first (from the first chunk), the usual step between rows (the first chunk's
+    median, for the gaps), the order of the times across the cut, and for ``nan_policy``
+    ``"ffill"`` and ``"interpolate"`` the rows from the last one with every sensor known: rows
+    with gaps at the end of a chunk wait for the next chunk's values. The gaps in time are
+    collected in :attr:`gaps` and warned of once, when the last part has been read.
+
+    Args:
+        path: the file.
+        cells: each chunk holds about this many cells (rows times columns).
+        **options: as :class:`SensorCSV`'s: ``label_columns``, ``datetime_column``,
+            ``nan_policy``, ``columns``, ``gap_factor``, ``decimal``, ``missing_values``,
+            ``encoding``.
+
+    Attributes:
+        columns, feature_names, label_names, time_column, time_columns, units, decimal,
+        delimiter, encoding: as :class:`SensorCSV`'s, known once the object is made.
+        utc: whether the times carried offsets (known after the first part).
+        gaps: ``(row, seconds)`` of each long step read so far.
+        step: the usual step between rows in seconds (None without times).
+        rows: the rows handed out so far.
+
+    Raises:
+        DataError: as :class:`SensorCSV`, when the part holding the mistake is read.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "pump.csv"
+        >>> rows = [f"2020-01-01 00:00:{s:02d};{s};{2 * s};0" for s in range(40)]
+        >>> _ = path.write_text("\\n".join(["datetime;flow;pressure;anomaly", *rows]))
+        >>> chunks = SensorChunks(path, cells=40)
+        >>> [len(part.features) for part in chunks], chunks.feature_names
+        ([10, 10, 10, 10], ['flow', 'pressure'])
+    """
+
+    def __init__(self, path: str | Path, *, cells: int = 2_000_000, **options: Any) -> None:
+        allowed = {
+            "label_columns",
+            "datetime_column",
+            "nan_policy",
+            "columns",
+            "gap_factor",
+            "decimal",
+            "missing_values",
+            "encoding",
+        }
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise ValueError(f"SensorChunks takes {sorted(allowed)}, but got {unknown}")
+        self._options = {
+            "label_columns": ("anomaly", "changepoint"),
+            "datetime_column": "auto",
+            "nan_policy": "fail",
+            "columns": None,
+            "gap_factor": 2.0,
+            "decimal": "auto",
+            "missing_values": (),
+            "encoding": "auto",
+            **options,
+        }
+        self.path = Path(path)
+        self._tables = TableChunks(
+            self.path, self._options["decimal"], self._options["encoding"], cells=cells
+        )
+        self._chunks = iter(self._tables)
+        self.columns = list(self._tables.columns)
+        self.units = self._tables.units
+        self.decimal = self._tables.decimal
+        self.delimiter = self._tables.delimiter
+        self.gaps: list[tuple[int, float]] = []
+        self._gap_lines: dict[int, int] = {}
+        self.step: float | None = None
+        self.utc = False
+        self.rows = 0
+        self._dayfirst: bool | None = None
+        self._noted = False
+        self._carry: Table | None = None  # rows waiting for the next chunk, from the anchor
+        self._anchored = False  # whether the carry's first row was handed out already
+        self._first = self._next_table()
+        if self._first is None:
+            raise DataError(f"{self.path}: has a header but no rows.")
+        probe = SensorCSV.__new__(SensorCSV)
+        probe._setup(
+            self.path,
+            self._options["nan_policy"],
+            self._options["gap_factor"],
+            self._options["missing_values"],
+        )
+        frame = probe._take(self._first)
+        self.time_columns: list[str] = find_time_columns(
+            frame, self._options["datetime_column"], columns=self.columns, path=self.path
+        )
+        self.time_column = self.time_columns[0] if self.time_columns else None
+        probe.time_columns = self.time_columns
+        probe.time_column = self.time_column
+        probe._pick_columns(self._options["label_columns"], self._options["columns"])
+        self.feature_names: list[str] = probe.feature_names
+        self.label_names: list[str] = probe.label_names
+
+    @property
+    def encoding(self) -> str:
+        """The codec the bytes are decoded with."""
+        return self._tables.encoding
+
+    def _next_table(self) -> Table | None:
+        table = next(self._chunks, None)
+        note = self._tables.note
+        if note is not None and not self._noted:
+            self._noted = True
+            warnings.warn(note, EncodingNote, stacklevel=3)
+        return table
+
+    def __iter__(self) -> Iterator[SensorPart]:
+        """The parts, in order (each chunk's rows, but rows that wait for a later value)."""
+        table, self._first = self._first, None
+        while table is not None:
+            following = self._next_table()
+            part = self._part(table, last=following is None)
+            if part is not None:
+                yield part
+            table = following
+        if self._carry is not None:  # unreachable: the last chunk takes the carry
+            raise DataError(f"{self.path}: rows were left unread at the end.")
+        if self.gaps and self.step:
+            gap_warning(
+                self.gaps,
+                self.step,
+                path=self.path,
+                lines=self._gap_lines,
+                gap_factor=self._options["gap_factor"],
+            )
+
+    def _part(self, table: Table, *, last: bool) -> SensorPart | None:
+        import pandas as pd
+
+        skip = 0
+        if self._carry is not None:
+            frame = pd.concat([self._carry.frame, table.frame], ignore_index=True)
+            lines = np.concatenate([self._carry.lines, table.lines])
+            table = table._replace(frame=frame, lines=lines)
+            skip = int(self._anchored)
+        self._carry = None
+        part = SensorCSV.__new__(SensorCSV)
+        part._setup(
+            self.path,
+            self._options["nan_policy"],
+            self._options["gap_factor"],
+            self._options["missing_values"],
+        )
+        frame = part._take(table)
+        part._read_times(
+            frame, self.time_columns, dayfirst=self._dayfirst, step=self.step, warn=False
+        )
+        if part.times is not None and self.step is None:
+            self._dayfirst = part._dayfirst
+            steps = np.diff(seconds_from_start(part.times))
+            self.step = float(np.median(steps)) if len(steps) else None
+            self.utc = part.utc
+        start = self.rows - skip  # the file row of the table's first row
+        for row, seconds in part.gaps:
+            if row >= skip and start + row not in self._gap_lines:
+                self.gaps.append((start + row, seconds))
+                self._gap_lines[start + row] = int(part.lines[row])
+        part.label_names = self.label_names
+        part.feature_names = self.feature_names
+        raw = part._raw(frame)  # (n, S)
+        holes = np.isnan(raw)
+        end = len(raw)
+        if not last and self._options["nan_policy"] != "fail" and holes.any():
+            whole = np.flatnonzero(~holes.any(axis=1))  # rows with every sensor known
+            if not len(whole) or whole[-1] < skip:  # nothing to fill from yet: wait
+                self._carry, self._anchored = table, bool(skip)
+                return None
+            end = int(whole[-1]) + 1
+            self._carry = table._replace(frame=frame.iloc[end - 1 :], lines=table.lines[end - 1 :])
+            self._anchored = True
+        elif not last:
+            self._carry = table._replace(frame=frame.iloc[-1:], lines=table.lines[-1:])
+            self._anchored = True
+        if part.times is not None:
+            part.times = part.times[:end]
+        part.lines = table.lines[:end]
+        features = part._apply_nan_policy(raw[:end])
+        labels = None
+        if self.label_names:
+            labels = np.column_stack(
+                [part._label_values(frame[c], c)[:end] for c in self.label_names]
+            )
+        self.rows += end - skip
+        return SensorPart(
+            start=start + skip,
+            features=features[skip:],
+            missing=holes[skip:end],
+            labels=None if labels is None else labels[skip:],
+            times=None if part.times is None else part.times[skip:],
+            lines=part.lines[skip:],
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"SensorChunks({str(self.path)!r}, features={len(self.feature_names)}, "
+            f"labels={self.label_names}, rows read={self.rows})"
+        )
 
 
 class SKAB:

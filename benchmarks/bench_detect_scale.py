@@ -1,0 +1,219 @@
+"""``cnnlstm detect`` at plant scale: time and peak memory end to end, where the time goes, and
+the batched scoring path's rows per second against the streaming path's.
+
+A recording of :class:`~cnnlstm.data.sensor_plant.SensorPlant` (``--sensors`` sensors, 1 Hz,
+with its labelled anomalies) is tiled, times running on, to ``--rows`` rows in a ``;``-separated
+CSV under ``/tmp`` (never in the repository). Then, each in a subprocess of its own (so that its
+peak resident memory, ``ru_maxrss``, is its alone):
+
+- ``detect``: the whole command, ``cnnlstm detect FILE --train-rows T -o OUT``;
+- ``parse``: reading the file part by part (:class:`~cnnlstm.data.sensors.SensorChunks`);
+- ``fit``: fitting the default detector on the first ``T`` rows (its budget of steps);
+- ``score``: scoring every row in parts (:class:`~cnnlstm.detect.ChunkScorer`), from rows in
+  memory;
+- ``stream`` / ``batched``: the same detector scoring the same rows one at a time
+  (:class:`~cnnlstm.detect.StreamScorer`) and in parts, timed in one process, one after the
+  other, their rows per second side by side.
+
+``write`` is what the whole command took beyond parse, fit and score (the output lines and the
+rest). Run: ``python -m benchmarks.bench_detect_scale --rows 3000000 --train-rows 50000``;
+``--quick`` runs a tiny size in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import cpu_pressure, report
+
+_TILE = 20_000
+"""Rows of the generated recording that is tiled to the file's length."""
+
+
+def write_file(path: Path, rows: int, sensors: int, *, seed: int = 0) -> Path:
+    """Write ``rows`` rows of a tiled plant recording to ``path`` (SKAB's layout)."""
+    from cnnlstm.data.sensor_plant import SensorPlant
+
+    tile = min(rows, _TILE)
+    anomalies = 2 if tile >= 2000 else 0
+    plant = SensorPlant(
+        n_sensors=sensors, seed=seed, n_anomalies=anomalies, normal_rows=min(400, tile // 4)
+    )
+    frame = plant.generate(tile, anomalies=anomalies > 0)
+    names = [c for c in frame.columns if c != "datetime"]
+    values = frame[names].to_numpy(dtype=np.float64)
+    start = np.datetime64("2021-01-01T00:00:00")
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(";".join(["datetime", *names]) + "\n")
+        for first in range(0, rows, tile):
+            count = min(tile, rows - first)
+            times = np.datetime_as_string(start + np.arange(first, first + count), unit="s")
+            cells = [np.char.replace(times, "T", " ")]
+            for j, name in enumerate(names):
+                fmt = "%.1f" if name in ("anomaly", "changepoint") else "%.6g"
+                cells.append(np.char.mod(fmt, values[:count, j]))
+            out.write("\n".join(";".join(row) for row in zip(*cells, strict=True)) + "\n")
+    return path
+
+
+_CHILD = {
+    "parse": """
+        from cnnlstm.data.sensors import SensorChunks
+        rows = sum(len(part.features) for part in SensorChunks(FILE))
+        RESULT["rows"] = rows
+    """,
+    "fit": """
+        from cnnlstm.data.sensors import SensorChunks
+        from cnnlstm.detect import AnomalyDetector
+        import numpy as np
+        parts, count = [], 0
+        for part in SensorChunks(FILE):
+            parts.append(part.features)
+            count += len(part.features)
+            if count >= TRAIN:
+                break
+        train = np.concatenate(parts)[:TRAIN]
+        started = time.perf_counter()
+        detector = AnomalyDetector().fit(train)
+        RESULT["seconds"] = time.perf_counter() - started
+        RESULT["steps"] = detector.steps_
+        detector.save(DETECTOR)
+    """,
+    "score": """
+        from cnnlstm.data.sensors import SensorChunks
+        from cnnlstm.detect import AnomalyDetector
+        detector = AnomalyDetector.load(DETECTOR)
+        parts = [part.features for part in SensorChunks(FILE)]
+        scorer = detector.chunks()
+        started = time.perf_counter()
+        for rows in parts:
+            scorer.update(rows)
+        RESULT["seconds"] = time.perf_counter() - started
+        RESULT["rows"] = sum(len(p) for p in parts)
+    """,
+    "stream": """
+        from cnnlstm.data.sensors import SensorChunks
+        from cnnlstm.detect import AnomalyDetector
+        detector = AnomalyDetector.load(DETECTOR)
+        rows = next(iter(SensorChunks(FILE))).features[:STREAM]
+        scorer = detector.stream()
+        started = time.perf_counter()
+        for row in rows:
+            scorer.update(row)
+        stream = time.perf_counter() - started
+        chunks = detector.chunks()
+        started = time.perf_counter()
+        chunks.update(rows)
+        batched = time.perf_counter() - started
+        RESULT.update(rows=len(rows), stream_rows_per_s=len(rows) / stream,
+                      batched_rows_per_s=len(rows) / batched)
+    """,
+}
+
+
+def _child(kind: str, **names: Any) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter; its result, wall seconds and peak memory."""
+    body = textwrap.dedent(_CHILD[kind])
+    preamble = "".join(f"{key} = {value!r}\n" for key, value in names.items())
+    script = (
+        "import json, resource, sys, time\nRESULT = {}\n"
+        + preamble
+        + "started = time.perf_counter()\n"
+        + body
+        + "RESULT.setdefault('seconds', time.perf_counter() - started)\n"
+        + "RESULT['wall'] = time.perf_counter() - started\n"
+        + "RESULT['peak_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        + "print(json.dumps(RESULT))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _command(path: Path, train_rows: int, out: Path) -> dict[str, Any]:
+    """The whole command in a subprocess: wall seconds and peak memory (``ru_maxrss``)."""
+    script = (
+        "import resource, sys, time\nfrom cnnlstm.commands.detect import main\n"
+        "started = time.perf_counter()\n"
+        f"code = main([{str(path)!r}, '--train-rows', '{train_rows}', '-o', {str(out)!r}])\n"
+        "print('RESULT', code, time.perf_counter() - started,"
+        " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")][-1].split()
+    if line[1] != "0":
+        raise RuntimeError(f"cnnlstm detect failed: {done.stdout}\n{done.stderr}")
+    return {"seconds": float(line[2]), "peak_mib": float(line[3])}
+
+
+def run(rows: int, sensors: int, train_rows: int, stream_rows: int, folder: Path) -> dict[str, Any]:
+    """Make the file and measure it (see the module docstring); one table row."""
+    path = folder / f"plant-{rows}x{sensors}.csv"
+    started = time.perf_counter()
+    write_file(path, rows, sensors)
+    made = time.perf_counter() - started
+    detector = folder / "detector.pt"
+    fit = _child("fit", FILE=str(path), TRAIN=train_rows, DETECTOR=str(detector))
+    parse = _child("parse", FILE=str(path))
+    score = _child("score", FILE=str(path), DETECTOR=str(detector))
+    rates = _child("stream", FILE=str(path), DETECTOR=str(detector), STREAM=stream_rows)
+    whole = _command(path, train_rows, folder / "out.csv")
+    rest = whole["seconds"] - parse["wall"] - fit["seconds"] - score["seconds"]
+    return {
+        "rows": rows,
+        "sensors": sensors,
+        "csv_mb": round(path.stat().st_size / 1e6, 1),
+        "train_rows": train_rows,
+        "detect_s": round(whole["seconds"], 1),
+        "detect_peak_mib": round(whole["peak_mib"]),
+        "parse_s": round(parse["wall"], 1),
+        "fit_s": round(fit["seconds"], 1),
+        "fit_steps": fit["steps"],
+        "score_s": round(score["seconds"], 1),
+        "write_and_rest_s": round(rest, 1),
+        "score_rows_per_s": round(score["rows"] / score["seconds"]),
+        "stream_rows_per_s": round(rates["stream_rows_per_s"]),
+        "batched_rows_per_s": round(rates["batched_rows_per_s"]),
+        "batched_over_stream": round(rates["batched_rows_per_s"] / rates["stream_rows_per_s"], 2),
+        "generate_file_s": round(made, 1),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark, print JSON and a table, and return the JSON document."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=3_000_000)
+    parser.add_argument("--sensors", type=int, default=20)
+    parser.add_argument("--train-rows", type=int, default=50_000)
+    parser.add_argument("--stream-rows", type=int, default=20_000)
+    parser.add_argument("--quick", action="store_true", help="a tiny size, in seconds")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.sensors, args.train_rows, args.stream_rows = 3000, 8, 600, 500
+    with tempfile.TemporaryDirectory(prefix="bench_detect_scale.") as folder:
+        row = run(args.rows, args.sensors, args.train_rows, args.stream_rows, Path(folder))
+    document = {"benchmark": "cnnlstm detect at scale", "rows": [row]}
+    pressure = cpu_pressure()
+    extra = {"cpu_pressure_pct": pressure} if pressure is not None else {}
+    report(document["benchmark"], [row], extra=extra)
+    document.update(extra)
+    return document
+
+
+if __name__ == "__main__":
+    main()
