@@ -580,11 +580,12 @@ class AnomalyDetector:
 
     def _train(self, scaled: Tensor, progress: bool, held_out: Tensor | None = None) -> None:
         model = self._model()
-        windows = scaled.unfold(0, self.window, 1)  # (N-W+1, S, W)
-        windows = windows.permute(0, 2, 1).contiguous().to(self.device)  # (N-W+1, W, S)
+        rows = scaled.to(self.device)  # (N, S); windows are gathered batch by batch
+        count = len(rows) - self.window + 1  # windows: (N-W+1, W, S) if made all at once
+        offsets = torch.arange(self.window, device=self.device)  # (W,)
         optimizer = torch.optim.Adam(model.parameters(), lr=self.lr)
         generator = torch.Generator().manual_seed(self.seed)
-        batches = math.ceil(len(windows) / self.batch_size)
+        batches = math.ceil(count / self.batch_size)
         planned = self.epochs * batches
         budget = planned if self.steps is None else min(planned, self.steps)
         checks = self._check_windows(held_out) if budget < planned else None
@@ -604,10 +605,11 @@ class AnomalyDetector:
         model.train()
         try:
             for _ in range(self.epochs):
-                order = torch.randperm(len(windows), generator=generator)
+                order = torch.randperm(count, generator=generator)
                 total, seen = 0.0, 0
                 for b in range(batches):
-                    batch = windows[order[b * self.batch_size : (b + 1) * self.batch_size]]
+                    starts = order[b * self.batch_size : (b + 1) * self.batch_size]  # (B,)
+                    batch = rows[starts[:, None] + offsets]  # (B, W, S)
                     loss = model.loss(batch)  # type: ignore[operator]
                     optimizer.zero_grad()
                     loss.backward()
