@@ -299,6 +299,46 @@ def test_a_time_major_convlstm_exports_with_a_dynamic_time_axis(tmp_path: Path) 
         assert (run(x) - model(x)).abs().max() < 1e-4
 
 
+class ActivatedConvLSTM(nn.Module):
+    """A ConvLSTM as a Keras model trained with relu and hard_sigmoid converts to (a test model)."""
+
+    example_input_shape = (3, 2, 6, 6)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.convlstm = ConvLSTM(
+            2, 3, bidirectional=True, activation="relu", recurrent_activation="hard_sigmoid"
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        output, (h_n, _) = self.convlstm(x)
+        return torch.cat([output.mean(dim=1).flatten(1), h_n.transpose(0, 1).flatten(1)], dim=1)
+
+
+def test_a_convlstm_with_other_activations_exports_with_a_dynamic_time_axis(
+    tmp_path: Path,
+) -> None:
+    """Both formats in one process: the second trace around the scripted loop used to fail
+    ("Argument passed to at() was not in the map") and fall back to a fixed time axis."""
+    model = ActivatedConvLSTM().eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    for fmt in ("onnx", "torchscript", "onnx"):
+        report = export_model(model, tmp_path / f"m.{fmt}", format=fmt)
+        assert report.ok, report
+        assert report.dynamic_axes == {0: "batch", 1: "time"} and report.fixed_axes == {}, report
+        kind = "an ONNX Loop" if fmt == "onnx" else "a TorchScript loop"
+        note = f"time is dynamic: the ConvLSTM loop over time is exported as {kind}"
+        assert report.notes == (note,)
+        run = _run_exported(fmt, report.path)
+        for steps in (1, 9):  # lengths the export never saw
+            x = torch.randn(4, steps, 2, 6, 6)
+            with torch.no_grad():
+                expected = model(x)
+            assert (run(x) - expected).abs().max() < 1e-4
+
+
 class PythonLoop(nn.Module):
     """Clips summed frame by frame in a Python loop: tracing freezes the number of frames."""
 

@@ -1023,6 +1023,26 @@ def test_non_default_activations_train_and_script() -> None:
     assert torch.equal(scripted(x, "hard_sigmoid_tf2"), convlstm.activate(x, "hard_sigmoid_tf2"))
 
 
+@pytest.mark.parametrize("grad_modes", [(True, False, True), (False, True)])
+def test_other_activations_trace_through_the_scripted_loop_every_time(
+    grad_modes: tuple[bool, ...],
+) -> None:
+    """The activation names are TorchScript constants, not submodules: with Activation modules,
+    a trace around the scripted export loop failed from the second one in a process on."""
+    from cnnlstm.export import _script_time_loops
+
+    module = ConvLSTM(2, 3, activation="relu", recurrent_activation="hard_sigmoid_tf2").eval()
+    holder = nn.Sequential(module)
+    for grad in grad_modes:
+        scripted, count = _script_time_loops(holder)
+        assert count == 1
+        with torch.set_grad_enabled(grad):
+            traced = torch.jit.trace(scripted, (torch.randn(2, 3, 2, 5, 5),), check_trace=False)
+        x = torch.randn(2, 6, 2, 5, 5)  # a length the trace never saw
+        with torch.no_grad():
+            torch.testing.assert_close(traced(x)[0], module(x)[0], rtol=0, atol=1e-5)
+
+
 def test_default_activations_keep_the_fused_path(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     fused = convlstm._lstm_pointwise

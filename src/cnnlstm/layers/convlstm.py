@@ -138,9 +138,8 @@ def activate(x: Tensor, name: str) -> Tensor:
 class Activation(nn.Module):
     """:func:`activate` as a module: ``Activation("relu")(x)``.
 
-    A ConvLSTM cell with other activations than tanh/sigmoid holds its two as these (no
-    parameters). Its export keeps the time axis only for tanh/sigmoid: torch.jit.trace cannot
-    follow these calls through the scripted loop of :mod:`cnnlstm.export`.
+    A converted Keras model uses it for tf.keras 2's ``hard_sigmoid`` after a layer. A ConvLSTM
+    cell calls :func:`activate` itself, with its activation names as TorchScript constants.
 
     Example:
         >>> Activation("hard_sigmoid_tf2")(torch.tensor([0.0, 5.0]))
@@ -369,6 +368,11 @@ class _ConvLSTMCellNd(nn.Module):
     """One ConvLSTM cell over ``spatial_dims``-D grids; see :class:`ConvLSTMCell`."""
 
     spatial_dims: ClassVar[int] = 2
+    # Constants, not submodules: the scripted export loop (cnnlstm.export) compiles update()
+    # with the names folded in, a type of its own per pair of activations. Held as Activation
+    # submodules, their calls broke torch.jit.trace around that loop from the second trace in a
+    # process on ("Argument passed to at() was not in the map").
+    __constants__ = ("activation", "recurrent_activation")
 
     def __init__(
         self,
@@ -389,12 +393,6 @@ class _ConvLSTMCellNd(nn.Module):
         self.hidden_channels = _check_positive_int("hidden_channels", hidden_channels)
         self.activation = _check_activation("activation", activation)
         self.recurrent_activation = _check_activation("recurrent_activation", recurrent_activation)
-        # None for tanh/sigmoid: TorchScript then compiles the plain branch of update() alone.
-        self.act: Activation | None = None
-        self.gate_act: Activation | None = None
-        if (self.activation, self.recurrent_activation) != ("tanh", "sigmoid"):
-            self.act = Activation(self.activation)
-            self.gate_act = Activation(self.recurrent_activation)
         self.kernel_size = _kernel_tuple(kernel_size, self.spatial_dims)
         self.padding = _check_padding(padding)
         if norm not in _NORMS:
@@ -476,19 +474,14 @@ class _ConvLSTMCellNd(nn.Module):
         if c is not None and self.peephole_i is not None and self.peephole_f is not None:
             i = i + self.peephole_i * c
             f = f + self.peephole_f * c
-        if self.act is None or self.gate_act is None:  # tanh and sigmoid
-            ig = torch.sigmoid(i) * torch.tanh(g)
-            c_new = ig if c is None else torch.sigmoid(f) * c + ig
-            if self.peephole_o is not None:
-                o = o + self.peephole_o * c_new
-            c_out = c_new if self.cell_norm is None else self.cell_norm(c_new)
-            return torch.sigmoid(o) * torch.tanh(c_out), c_new
-        ig = self.gate_act(i) * self.act(g)
-        c_new = ig if c is None else self.gate_act(f) * c + ig
+        # Constants to TorchScript (__constants__): the script keeps only their branches.
+        act, gate = self.activation, self.recurrent_activation
+        ig = activate(i, gate) * activate(g, act)
+        c_new = ig if c is None else activate(f, gate) * c + ig
         if self.peephole_o is not None:
             o = o + self.peephole_o * c_new
         c_out = c_new if self.cell_norm is None else self.cell_norm(c_new)
-        h_new = self.gate_act(o) * self.act(c_out)
+        h_new = activate(o, gate) * activate(c_out, act)
         return h_new, c_new
 
     def _step_update(
