@@ -12,7 +12,7 @@ from keras_compare import assert_converts
 from torch import nn
 
 from cnnlstm.errors import ConfigError, ShapeError
-from cnnlstm.interop.keras import Bidirectional, ConvertedKeras, from_keras
+from cnnlstm.interop.keras import Bidirectional, ConvertedKeras, KerasRNN, from_keras
 from cnnlstm.layers.time_distributed import TimeDistributed
 
 L = keras.layers
@@ -85,6 +85,86 @@ def test_bidirectional_matches_keras(
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
 def test_without_bias_matches_keras(kind: str) -> None:
     model = _sequential((5, 3), L.Bidirectional(getattr(L, kind)(3, use_bias=False)))
+    converted = _assert_matches(model, _random((2, 5, 3)))
+    assert not any("bias" in name for name, _ in converted.named_parameters())
+
+
+# Keras's own activations beside torch's kernels: each direction becomes a KerasRNN.
+OTHER_SETTINGS = {
+    "LSTM-relu": lambda **kw: L.LSTM(4, activation="relu", **kw),
+    "LSTM-hard_sigmoid": lambda **kw: L.LSTM(4, recurrent_activation="hard_sigmoid", **kw),
+    "GRU-reset_before": lambda **kw: L.GRU(4, reset_after=False, **kw),
+    "GRU-elu": lambda **kw: L.GRU(4, activation="elu", recurrent_activation="hard_sigmoid", **kw),
+    "SimpleRNN-softsign": lambda **kw: L.SimpleRNN(4, activation="softsign", **kw),
+}
+
+
+@pytest.mark.parametrize("setting", list(OTHER_SETTINGS))
+@pytest.mark.parametrize("merge_mode", MERGE_MODES)
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_bidirectional_with_other_activations_matches_keras(
+    setting: str, merge_mode: str | None, return_sequences: bool
+) -> None:
+    inner = OTHER_SETTINGS[setting](return_sequences=return_sequences)
+    model = _sequential((6, 3), L.Bidirectional(inner, merge_mode=merge_mode, name="bi"))
+    converted = _assert_matches(model, _random((2, 6, 3)))
+    module = converted.get_submodule("bi")
+    assert isinstance(module, Bidirectional)
+    assert isinstance(module.rnn, KerasRNN) and isinstance(module.backward, KerasRNN)
+    assert module.rnn.weight_ih is not module.backward.weight_ih
+
+
+@pytest.mark.parametrize("setting", list(OTHER_SETTINGS))
+@pytest.mark.parametrize("merge_mode", ["concat", "ave", None])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_bidirectional_with_other_activations_after_masking_matches_keras(
+    setting: str, merge_mode: str | None, return_sequences: bool
+) -> None:
+    """Masking's lengths: each direction reads each sequence within its length, zeros after."""
+    inner = OTHER_SETTINGS[setting](return_sequences=return_sequences)
+    model = _sequential((6, 3), L.Masking(0.0), L.Bidirectional(inner, merge_mode=merge_mode))
+    lengths = [6, 3, 1, 4]
+    first, second = (_random((4, 6, 3), seed=s) for s in (0, 1))
+    for x in (first, second):
+        for row, length in enumerate(lengths):
+            x[row, length:] = 0.0
+    assert_converts(model, first, second)
+
+
+def test_bidirectional_with_a_mask_input_and_other_activations_matches_keras() -> None:
+    keras.utils.set_random_seed(0)
+    features = keras.Input((5, 3))
+    mask = keras.Input((5,), dtype="bool")
+    x = L.Bidirectional(L.GRU(3, reset_after=False, return_sequences=True))(features, mask=mask)
+    model = keras.Model([features, mask], L.Bidirectional(L.LSTM(2, activation="relu"))(x))
+    valid = np.array([[True] * 5, [True, True, False, False, False], [True] * 4 + [False]])
+    assert_converts(model, [_random((3, 5, 3)), valid], [_random((3, 5, 3), seed=1), valid])
+
+
+@pytest.mark.parametrize(
+    "backward",
+    [
+        lambda: L.LSTM(4, go_backwards=True, activation="relu", return_sequences=True),
+        lambda: L.LSTM(
+            4, go_backwards=True, recurrent_activation="hard_sigmoid", return_sequences=True
+        ),
+    ],
+    ids=["relu-backward", "hard-sigmoid-backward"],
+)
+def test_explicit_backward_layer_with_its_own_activation_matches_keras(
+    backward: Callable[[], keras.Layer],
+) -> None:
+    """The forward LSTM has torch's activations, the backward one not: two KerasRNNs."""
+    layer = L.Bidirectional(
+        L.LSTM(4, return_sequences=True), backward_layer=backward(), merge_mode="concat", name="bi"
+    )
+    converted = _assert_matches(_sequential((5, 3), layer), _random((2, 5, 3)))
+    module = converted.get_submodule("bi")
+    assert isinstance(module.rnn, KerasRNN) and isinstance(module.backward, KerasRNN)
+
+
+def test_bidirectional_with_other_activations_without_bias_matches_keras() -> None:
+    model = _sequential((5, 3), L.Bidirectional(L.GRU(3, use_bias=False, reset_after=False)))
     converted = _assert_matches(model, _random((2, 5, 3)))
     assert not any("bias" in name for name, _ in converted.named_parameters())
 
@@ -207,14 +287,14 @@ def _config_error(model_fn: Callable[[], keras.Model]) -> str:
         (
             lambda: L.Bidirectional(
                 L.LSTM(4),
-                backward_layer=L.LSTM(4, go_backwards=True, activation="relu", name="back"),
+                backward_layer=L.LSTM(4, go_backwards=True, activation="gelu", name="back"),
                 name="bi",
             ),
-            ["'bi' (Bidirectional)", "backward layer 'back' (LSTM)", "activation='relu'"],
+            ["layer 'back' (LSTM)", "activation='gelu'", "supported: tanh"],
         ),
         (
-            lambda: L.Bidirectional(L.GRU(4, reset_after=False), name="bi"),
-            ["'bi' (Bidirectional)", "forward layer", "reset_after=False"],
+            lambda: L.Bidirectional(L.GRU(4, activation="gelu"), name="bi"),
+            ["(GRU)", "activation='gelu'", "supported: tanh"],
         ),
         (
             lambda: L.Bidirectional(L.ConvLSTM1D(4, 3), name="bi"),

@@ -26,10 +26,11 @@ is installed (``KERAS_BACKEND=torch`` is the natural choice next to PyTorch). Re
 ``.h5`` file needs ``h5py``, not TensorFlow.
 
 ``Bidirectional`` becomes one bidirectional ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` inside a
-:class:`Bidirectional` module, for every ``merge_mode``; with ``merge_mode=None`` the converted
-model returns the tuple ``(forward, backward)`` as Keras returns the pair. Dropout inside the
-recurrent layers (``dropout=``, ``recurrent_dropout=``) only acts in training and is not carried
-over; ``Dropout`` layers are (as ``nn.Dropout``).
+:class:`Bidirectional` module (two :class:`KerasRNN` s, forward and backward, for other
+activations or ``GRU(reset_after=False)``), for every ``merge_mode``; with ``merge_mode=None``
+the converted model returns the tuple ``(forward, backward)`` as Keras returns the pair.
+Dropout inside the recurrent layers (``dropout=``, ``recurrent_dropout=``) only acts in training
+and is not carried over; ``Dropout`` layers are (as ``nn.Dropout``).
 
 Average pooling with ``padding="same"`` follows the TensorFlow and JAX backends: the padded
 cells are left out of each average. The Keras torch backend (3.15) instead replicates the edge

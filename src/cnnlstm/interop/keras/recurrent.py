@@ -6,8 +6,9 @@ an ``LSTM``, ``GRU`` or ``SimpleRNN`` becomes torch's own ``nn.LSTM``, ``nn.GRU`
 (cuDNN/oneDNN kernels). Any other activation (``LSTM(activation="relu")``, tf.keras 2's
 ``recurrent_activation="hard_sigmoid"``), and ``GRU(reset_after=False)``, becomes a
 :class:`KerasRNN`: the same gates, written out as a loop over time with the input projection of
-all steps in one matmul. A ``ConvLSTM*D`` becomes cnnlstm's :class:`~cnnlstm.layers.ConvLSTM`
-(``1d``/``3d``), which takes the activations itself.
+all steps in one matmul; inside ``Bidirectional``, one for each direction. A ``ConvLSTM*D``
+becomes cnnlstm's :class:`~cnnlstm.layers.ConvLSTM` (``1d``/``3d``), which takes the activations
+itself.
 
 A Keras mask (from a ``Masking`` layer or a boolean mask input) reaches :class:`Recurrent` and
 :class:`Bidirectional` as a ``(B, T)`` tensor; it has to be a padded suffix (each row ``True``
@@ -311,8 +312,13 @@ _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 class Bidirectional(nn.Module):
-    """Run a bidirectional torch LSTM, GRU or RNN and merge its directions as Keras
+    """Run a recurrent layer both ways over a sequence and merge the two as Keras
     ``Bidirectional``.
+
+    Either one bidirectional torch LSTM, GRU or RNN (Keras's default activations: torch's
+    kernels run both directions), or two :class:`KerasRNN` s, ``rnn`` forward and ``backward``
+    (any activation, ``GRU(reset_after=False)``), the second run on each sequence reversed
+    within its length and its output put back in time order.
 
     The backward direction reads the sequence from its end. With ``return_sequences=True`` its
     step ``t`` is the state after reading steps ``T-1`` down to ``t``, aligned to the original
@@ -324,7 +330,10 @@ class Bidirectional(nn.Module):
 
     Args:
         rnn: ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN`` with ``batch_first=True``,
-            ``bidirectional=True`` and one layer.
+            ``bidirectional=True`` and one layer; or, with ``backward``, the forward
+            :class:`KerasRNN`.
+        backward: the backward :class:`KerasRNN` (same ``input_size`` as ``rnn``), or None
+            when ``rnn`` runs both directions.
         merge_mode: how the two directions' outputs ``(B, ..., U)`` combine: ``"concat"``
             (forward first, ``(B, ..., 2U)``), ``"sum"``, ``"mul"``, ``"ave"``, or ``None`` for the
             tuple ``(forward, backward)``, as Keras returns a list of the two.
@@ -332,35 +341,77 @@ class Bidirectional(nn.Module):
             ``(B, ...)``.
 
     Raises:
-        ValueError: ``rnn`` is not a one-layer bidirectional batch-first LSTM, GRU or RNN, or
-            ``merge_mode`` is not one of the above.
+        ValueError: ``rnn`` is not a one-layer bidirectional batch-first LSTM, GRU or RNN (nor
+            a :class:`KerasRNN` with a :class:`KerasRNN` ``backward`` of the same input size),
+            or ``merge_mode`` is not one of the above.
 
     Example:
         >>> rnn = nn.LSTM(8, 16, batch_first=True, bidirectional=True)
         >>> Bidirectional(rnn, return_sequences=False)(torch.zeros(2, 5, 8)).shape
         torch.Size([2, 32])
+        >>> pair = KerasRNN("lstm", 8, 16, activation="relu"), KerasRNN("gru", 8, 16)
+        >>> Bidirectional(pair[0], backward=pair[1], merge_mode="sum")(torch.zeros(2, 5, 8)).shape
+        torch.Size([2, 5, 16])
     """
 
     def __init__(
         self,
-        rnn: nn.LSTM | nn.GRU | nn.RNN,
+        rnn: nn.LSTM | nn.GRU | nn.RNN | KerasRNN,
         *,
+        backward: KerasRNN | None = None,
         merge_mode: Literal["concat", "sum", "mul", "ave"] | None = "concat",
         return_sequences: bool = True,
     ) -> None:
         super().__init__()
-        if not isinstance(rnn, _TORCH_RNNS) or not (
+        if backward is not None:
+            if not isinstance(rnn, KerasRNN) or not isinstance(backward, KerasRNN):
+                raise ValueError(
+                    f"rnn and backward have to be two KerasRNN modules when backward is given, "
+                    f"but got {type(rnn).__name__} and {type(backward).__name__}"
+                )
+            if backward.input_size != rnn.input_size:
+                raise ValueError(
+                    f"backward has to read the {rnn.input_size} features rnn reads, but got "
+                    f"input_size={backward.input_size}"
+                )
+        elif not isinstance(rnn, _TORCH_RNNS) or not (
             rnn.bidirectional and rnn.batch_first and rnn.num_layers == 1
         ):
             raise ValueError(
                 f"rnn has to be a one-layer nn.LSTM, nn.GRU or nn.RNN with batch_first=True and "
-                f"bidirectional=True, but got {rnn!r}"
+                f"bidirectional=True (or a KerasRNN, with backward= the backward one), but got "
+                f"{rnn!r}"
             )
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"merge_mode has to be one of {_MERGE_MODES}, but got {merge_mode!r}")
         self.rnn = rnn
+        self.backward = backward
         self.merge_mode = merge_mode
         self.return_sequences = bool(return_sequences)
+
+    def _directions(self, x: Tensor, lengths: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Both directions' outputs ``(B, T, U)`` in time order, zero past each length."""
+        if self.backward is None:
+            steps = x.shape[1]
+            if lengths is None:
+                output: Tensor = self.rnn(x)[0]  # (B, T, 2U): forward, backward in time order
+            else:
+                packed = pack_padded_sequence(
+                    x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
+                )
+                output, _ = pad_packed_sequence(
+                    self.rnn(packed)[0], batch_first=True, total_length=steps
+                )
+            forward, backward = output.chunk(2, dim=-1)  # (B, T, U) each
+            return forward, backward
+        if lengths is None:
+            forward = self.rnn(x)[0]  # (B, T, U)
+            backward = self.backward(x.flip(1))[0].flip(1)  # (B, T, U), back in time order
+            return forward, backward
+        index = _reverse_index(lengths, x.shape[1])  # (B, T), its own inverse
+        forward = self.rnn(x, lengths)[0]  # (B, T, U), zero past each length
+        backward = _take_steps(self.backward(_take_steps(x, index), lengths)[0], index)
+        return forward, backward
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor | tuple[Tensor, Tensor]:
         """``x``: ``(B, T, F)`` -> ``(B, T, U')`` or ``(B, U')``; a pair if ``merge_mode=None``.
@@ -375,19 +426,14 @@ class Bidirectional(nn.Module):
             ) from None
         steps = x.shape[1]
         if mask is None:
-            output: Tensor = self.rnn(x)[0]  # (B, T, 2U): forward, then backward in time order
+            forward, backward = self._directions(x, None)  # (B, T, U) each
             last = torch.full((x.shape[0],), steps - 1, device=x.device)
         else:
             lengths = mask_lengths(mask, steps).to(x.device)
-            packed = pack_padded_sequence(
-                x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False
-            )
-            output, _ = pad_packed_sequence(
-                self.rnn(packed)[0], batch_first=True, total_length=steps
-            )
-            output = output.masked_fill((lengths == 0).view(-1, 1, 1), 0.0)
+            forward, backward = self._directions(x, lengths.clamp(min=1))
+            empty = (lengths == 0).view(-1, 1, 1)  # Keras outputs zeros for an all-masked row
+            forward, backward = forward.masked_fill(empty, 0.0), backward.masked_fill(empty, 0.0)
             last = (lengths - 1).clamp(min=0)
-        forward, backward = output.chunk(2, dim=-1)  # (B, T, U) each
         if not self.return_sequences:
             # Each direction's final state: the backward one has read the whole sequence at t=0.
             forward = _take_steps(forward, last.unsqueeze(1)).squeeze(1)  # (B, U)
@@ -574,12 +620,13 @@ def convert_rnn(builder: Builder, layer: Any, state: State) -> State:
 
 
 def convert_bidirectional(builder: Builder, layer: Any, state: State) -> State:
-    """``Bidirectional`` around ``LSTM``, ``GRU`` or ``SimpleRNN`` with torch's activations."""
+    """``Bidirectional`` around ``LSTM``, ``GRU`` or ``SimpleRNN``: one bidirectional torch
+    layer for torch's activations, else a forward and a backward :class:`KerasRNN`."""
     import keras
 
     forward, backward = layer.forward_layer, layer.backward_layer
     kinds = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
-    natives = []
+    directions = []
     for direction, inner in (("forward", forward), ("backward", backward)):
         if type(inner) not in kinds:
             raise ConfigError(
@@ -587,24 +634,15 @@ def convert_bidirectional(builder: Builder, layer: Any, state: State) -> State:
                 f"layer; only LSTM, GRU and SimpleRNN can be converted inside Bidirectional."
             )
         cfg = config(inner)
-        where = f"{describe(layer)}: its {direction} {describe(inner)}"
         problems = _common_problems(cfg)
-        kind = _kind(inner)
-        act, gate = _activations(inner, cfg, builder)
-        if not _is_torch_native(kind, act, gate, cfg):
-            problems.append(
-                f"activation={cfg.get('activation')!r}, recurrent_activation="
-                f"{cfg.get('recurrent_activation')!r}"
-                + (f", reset_after={cfg.get('reset_after')}" if kind == "gru" else "")
-                + " (inside Bidirectional only torch's own LSTM/GRU/RNN math converts: "
-                "tanh and sigmoid, reset_after=True; use two LSTM layers, one with "
-                "go_backwards=True, for other activations)"
-            )
         if problems:
             raise ConfigError(
-                f"from_keras: {where} cannot be converted: " + "; ".join(problems) + "."
+                f"from_keras: {describe(layer)}: its {direction} {describe(inner)} cannot be "
+                f"converted: " + "; ".join(problems) + "."
             )
-        natives.append((kind, act))
+        kind = _kind(inner)
+        act, gate = _activations(inner, cfg, builder)
+        directions.append((kind, act, gate, _is_torch_native(kind, act, gate, cfg)))
     expect_rank(layer, state, [3], "sequences (B, T, F)")
     problems = []
     if type(backward) is not type(forward):
@@ -618,10 +656,6 @@ def convert_bidirectional(builder: Builder, layer: Any, state: State) -> State:
             problems.append(
                 f"backward_layer has {setting}={theirs!r}, the forward layer {setting}={ours!r}"
             )
-    if natives[0] != natives[1] and type(backward) is type(forward):
-        problems.append(
-            f"backward_layer has activation={natives[1][1]!r}, the forward layer {natives[0][1]!r}"
-        )
     if forward.go_backwards:
         problems.append(
             "the forward layer has go_backwards=True and the backward_layer go_backwards=False "
@@ -632,19 +666,31 @@ def convert_bidirectional(builder: Builder, layer: Any, state: State) -> State:
         raise ConfigError(
             f"from_keras: {describe(layer)} cannot be converted: "
             + "; ".join(problems)
-            + ". It becomes one bidirectional torch LSTM, GRU or RNN, whose two directions have "
-            "the same kind, units, activation and use_bias."
+            + ". Its two directions have to have the same kind, units and use_bias."
         )
-    kind, act = natives[0]
-    rnn = _torch_rnn(forward, kind, act, bidirectional=True)
-    _copy_torch_weights(rnn, forward, kind)
-    _copy_torch_weights(rnn, backward, kind, suffix="_reverse")
-    module = build(
-        Bidirectional,
-        rnn,
-        merge_mode=layer.merge_mode,
-        return_sequences=bool(layer.return_sequences),
+    (kind, act, gate, native), (_, back_act, back_gate, back_native) = directions
+    same = (act, gate) == (back_act, back_gate) and (
+        kind != "gru" or config(forward).get("reset_after") == config(backward).get("reset_after")
     )
+    module: Bidirectional
+    if native and back_native and same:  # torch's kernels run both directions
+        rnn = _torch_rnn(forward, kind, act, bidirectional=True)
+        _copy_torch_weights(rnn, forward, kind)
+        _copy_torch_weights(rnn, backward, kind, suffix="_reverse")
+        module = build(
+            Bidirectional,
+            rnn,
+            merge_mode=layer.merge_mode,
+            return_sequences=bool(layer.return_sequences),
+        )
+    else:
+        module = build(
+            Bidirectional,
+            _keras_rnn(forward, kind, act, gate),
+            backward=_keras_rnn(backward, kind, back_act, back_gate),
+            merge_mode=layer.merge_mode,
+            return_sequences=bool(layer.return_sequences),
+        )
     builder.add(layer.name, module, takes_mask=True)
     shape = tuple(forward.compute_output_shape(state.shape))
     if layer.merge_mode == "concat":
