@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import pytest
 import torch
-from keras_compare import compare, keras_outputs, randomize, torch_outputs
+from keras_compare import assert_converts, compare, keras_outputs, randomize, torch_outputs
 
 from cnnlstm.commands import convert as convert_command
 from cnnlstm.errors import DataError
@@ -300,6 +300,37 @@ def test_saved_converted_model_loads_without_keras(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
     assert isinstance(load_converted(tmp_path / "model.pt"), torch.nn.Module)
+
+
+def test_load_converted_keeps_the_weights_keras_keeps_fixed(tmp_path: Path) -> None:
+    """BatchNormalization(scale=False / center=False) and LayerNormalization(scale=False): gamma
+    and beta stay fixed at 1 and 0 in Keras, so they do after save_converted/load_converted."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((6, 4)),
+            L.BatchNormalization(scale=False, center=False, name="bn_none"),
+            L.BatchNormalization(scale=False, name="bn_beta"),
+            L.BatchNormalization(center=False, name="bn_gamma"),
+            L.LayerNormalization(scale=False, name="ln"),
+            L.LSTM(3),
+            L.Dense(2),
+        ]
+    )
+    converted = assert_converts(model, _random((3, 6, 4)))
+    fixed = {"bn_beta.weight", "bn_gamma.bias", "ln.weight"}
+    assert not list(converted.get_submodule("bn_none").parameters())  # affine=False
+    assert {n for n, p in converted.named_parameters() if not p.requires_grad} == fixed
+    save_converted(converted, tmp_path / "model.pt")
+    loaded = load_converted(tmp_path / "model.pt")
+    assert {n for n, p in loaded.named_parameters() if not p.requires_grad} == fixed
+    x = torch.from_numpy(_random((3, 6, 4), seed=2))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), converted(x), rtol=0, atol=0)
+    loaded.train()
+    (loaded(x) * torch.randn(3, 2)).sum().backward()
+    for name, parameter in loaded.named_parameters():
+        assert (parameter.grad is None) == (name in fixed), name
 
 
 def test_load_converted_refuses_other_files(tmp_path: Path) -> None:

@@ -221,12 +221,16 @@ class ConvertedKeras(nn.Sequential):
             "input_structure": self.input_structure,
             "output_structure": self.output_structure,
             "output_names": list(self.output_names),
+            # Weights Keras keeps fixed (BatchNormalization(scale=False)'s gamma, ...): a
+            # rebuilt module starts with every parameter trainable, so they are named here.
+            "frozen": [name for name, p in self.named_parameters() if not p.requires_grad],
         }
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ConvertedKeras:
-        """The module :meth:`config` describes, with fresh weights (load the state dict next)."""
-        return cls(
+        """The module :meth:`config` describes, with fresh weights (load the state dict next);
+        the parameters it lists as ``"frozen"`` get ``requires_grad=False`` again."""
+        module = cls(
             [(name, rebuild(record)) for name, record in config["modules"]],
             name=str(config["name"]),
             input_shapes=config["input_shapes"],
@@ -237,6 +241,9 @@ class ConvertedKeras(nn.Sequential):
             output_structure=config["output_structure"],
             output_names=config["output_names"],
         )
+        for name in config.get("frozen", ()):
+            module.get_parameter(name).requires_grad_(False)
+        return module
 
     def extra_repr(self) -> str:
         shapes = ", ".join(_shape_text(s) for s in self.input_shapes)
