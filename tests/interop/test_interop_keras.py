@@ -482,9 +482,9 @@ def _config_error(model_fn: Callable[[], keras.Model]) -> str:
 
 def test_unsupported_layer_names_the_layer() -> None:
     message = _config_error(
-        lambda: _sequential((8,), L.Embedding(10, 4, name="my_embedding"), L.LSTM(2))
+        lambda: _sequential((8, 4), L.UnitNormalization(name="my_norm"), L.LSTM(2))
     )
-    assert "'my_embedding' (Embedding)" in message
+    assert "'my_norm' (UnitNormalization)" in message
     assert "Supported layers" in message and "Conv1D" in message
 
 

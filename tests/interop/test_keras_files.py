@@ -333,6 +333,24 @@ def test_load_converted_keeps_the_weights_keras_keeps_fixed(tmp_path: Path) -> N
         assert (parameter.grad is None) == (name in fixed), name
 
 
+def test_a_masked_text_model_round_trips_through_save_converted(tmp_path: Path) -> None:
+    """Embedding(mask_zero=True), a Bidirectional of two KerasRNNs and the masked average are
+    rebuilt from the saved config alone."""
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input((6,), dtype="int32")
+    x = L.Embedding(20, 4, mask_zero=True)(tokens)
+    x = L.Bidirectional(L.GRU(3, reset_after=False, return_sequences=True))(x)
+    model = keras.Model(tokens, L.GlobalAveragePooling1D()(x))
+    converted = from_keras(randomize(model))
+    save_converted(converted, tmp_path / "model.pt")
+    loaded = load_converted(tmp_path / "model.pt")
+    ids = torch.tensor([[3, 5, 7, 0, 0, 0], [1, 2, 3, 4, 5, 6]], dtype=torch.int32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ids), converted(ids), rtol=0, atol=0)
+    expected = keras_outputs(model, ids.numpy())[0]
+    np.testing.assert_allclose(loaded(ids).detach().numpy(), expected, atol=1e-5, rtol=0)
+
+
 def test_load_converted_refuses_other_files(tmp_path: Path) -> None:
     torch.save({"weights": 1}, tmp_path / "other.pt")
     with pytest.raises(DataError, match="save_converted"):

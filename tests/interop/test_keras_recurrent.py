@@ -183,10 +183,123 @@ def test_mask_with_a_hole_is_refused_when_run() -> None:
         converted(torch.from_numpy(x))
 
 
-def test_masked_global_average_is_refused() -> None:
-    model = _model((4, 2), L.Masking(0.0), L.GlobalAveragePooling1D(name="gap"))
-    with pytest.raises(ConfigError, match=r"'gap'.*gets a mask"):
-        from_keras(model)
+# ------------------------------------------------------------------------ Embedding(mask_zero)
+
+
+def _token_ids(lengths: list[int], steps: int, *, seed: int, dtype: str = "int32") -> np.ndarray:
+    """Token ids 1..29, padded with 0 after each length (as pad_sequences(padding="post"))."""
+    ids = np.random.default_rng(seed).integers(1, 30, size=(len(lengths), steps))
+    for row, length in enumerate(lengths):
+        ids[row, length:] = 0
+    return ids.astype(dtype)
+
+
+def _text_model(dtype: str, *layers: keras.Layer) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((7,), dtype=dtype), *layers])
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int64", "float32"])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: L.LSTM(4),
+        lambda: L.GRU(4, go_backwards=True, return_sequences=True),
+        lambda: L.LSTM(4, activation="relu", return_sequences=True),
+        lambda: L.Bidirectional(L.GRU(3)),
+        lambda: L.Bidirectional(L.LSTM(3, activation="relu", return_sequences=True)),
+    ],
+)
+def test_embedding_mask_zero_becomes_lengths(dtype: str, layer: object) -> None:
+    """Keras casts float ids to int32 and masks ids equal to 0; so does the converted model."""
+    model = _text_model(dtype, L.Embedding(30, 5, mask_zero=True), layer())  # type: ignore[operator]
+    lengths = [7, 4, 1, 5]
+    first, second = (_token_ids(lengths, 7, seed=s, dtype=dtype) for s in (0, 1))
+    converted = assert_converts(model, first, second)
+    assert len(converted.steps) == 2  # the mask, then the embedding fused with the rest
+
+
+def test_embedding_without_a_mask() -> None:
+    model = _text_model("int32", L.Embedding(30, 5, name="emb"), L.Conv1D(4, 3), L.Flatten())
+    x = np.random.default_rng(0).integers(0, 30, size=(3, 7)).astype("int32")
+    second = np.random.default_rng(1).integers(0, 30, size=(3, 7)).astype("int32")
+    converted = assert_converts(model, x, second)
+    assert len(converted.steps) == 1
+    assert converted.get_submodule("emb").weight.shape == (30, 5)
+
+
+def test_one_embedding_shared_by_two_inputs_masks_each() -> None:
+    keras.utils.set_random_seed(0)
+    question, answer = keras.Input((7,), dtype="int32"), keras.Input((7,), dtype="int32")
+    embed = L.Embedding(30, 5, mask_zero=True)
+    merged = L.Concatenate()([L.GRU(3)(embed(question)), L.LSTM(3)(embed(answer))])
+    model = keras.Model([question, answer], L.Dense(2)(merged))
+    inputs = [_token_ids([7, 2, 5], 7, seed=s) for s in (0, 1)]
+    others = [_token_ids([3, 7, 1], 7, seed=s) for s in (2, 3)]
+    converted = assert_converts(model, inputs, others)
+    assert sum(isinstance(m, torch.nn.Embedding) for m in converted.modules()) == 1
+
+
+def test_embedding_mask_through_dropout_and_dense_into_a_masked_average() -> None:
+    model = _text_model(
+        "int32",
+        L.Embedding(30, 5, mask_zero=True),
+        L.SpatialDropout1D(0.2),
+        L.Dense(4, activation="relu"),
+        L.GlobalAveragePooling1D(),
+    )
+    lengths = [7, 2, 1, 5]
+    assert_converts(model, *(_token_ids(lengths, 7, seed=s) for s in (0, 1)))
+
+
+def test_embedding_mask_with_a_hole_is_refused_when_run() -> None:
+    model = _text_model("int32", L.Embedding(30, 5, mask_zero=True), L.LSTM(3))
+    converted = from_keras(model)
+    ids = _token_ids([7, 7], 7, seed=0)
+    ids[0, 2] = 0  # a padding id between words
+    with pytest.raises(ConfigError, match=r"rows \[0\].*hole in the middle"):
+        converted(torch.from_numpy(ids))
+
+
+# ------------------------------------------------------------------------ masked global pools
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_masked_global_average_averages_the_unmasked_steps(keepdims: bool) -> None:
+    model = _model((6, 3), L.Masking(0.0), L.Dense(4), L.GlobalAveragePooling1D(keepdims=keepdims))
+    lengths = [6, 3, 1, 4]
+    first, second = (_padded(lengths, 6, 3, seed=s) for s in (0, 1))
+    converted = assert_converts(model, first, second)
+    # not the plain mean: the Dense's bias makes the padded steps count if they were averaged
+    x = torch.from_numpy(first)
+    with torch.no_grad():
+        out = converted(x)
+    plain = keras.ops.convert_to_numpy(
+        keras.layers.GlobalAveragePooling1D(keepdims=keepdims)(model.layers[1](x.numpy()))
+    )
+    assert np.abs(out.numpy() - plain).max() > 1e-3
+
+
+def test_masked_global_average_follows_a_mask_input_with_holes() -> None:
+    """Keras's average takes any mask (it needs no lengths): holes too."""
+    keras.utils.set_random_seed(0)
+    steps = keras.Input((5, 3))
+    mask = keras.Input((5,), dtype="bool")
+    x = L.Dense(4)(steps)
+    model = keras.Model([steps, mask], L.GlobalAveragePooling1D()(x, mask=mask))
+    valid = np.array([[True, False, True, True, False], [False, True, False, False, True]])
+    assert_converts(model, [_random((2, 5, 3)), valid], [_random((2, 5, 3), seed=1), valid])
+
+
+@pytest.mark.filterwarnings("ignore:Layer 'global_max_pooling1d'.*does not support masking")
+def test_masked_global_max_takes_every_step_as_keras_does() -> None:
+    """Keras's GlobalMaxPooling1D takes no mask: masked steps (zeros after Masking) count."""
+    model = _model((6, 3), L.Masking(0.0), L.GlobalMaxPooling1D())
+    lengths = [6, 3, 1, 4]
+    first, second = (-np.abs(_padded(lengths, 6, 3, seed=s)) for s in (0, 1))
+    converted = assert_converts(model, first, second)
+    out = converted(torch.from_numpy(first))
+    assert (out[2] == 0).all()  # one valid step, all negative: the padded zeros win
 
 
 def test_recurrent_module_masked_outputs_repeat_the_last_valid_step() -> None:

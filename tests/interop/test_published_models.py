@@ -232,6 +232,67 @@ def lstm_autoencoder() -> keras.Model:
     )
 
 
+def sentiment_gru_mask_zero() -> keras.Model:
+    """A. Géron, "Hands-On Machine Learning with Scikit-Learn, Keras and TensorFlow" (3rd ed.,
+    2022), ch. 16, the IMDb sentiment model with masking: Embedding(vocab, 128,
+    mask_zero=True), GRU(128), Dense(1, sigmoid) (the TextVectorization in front makes the
+    token ids the converted model takes)."""
+    return keras.Sequential(
+        [
+            keras.Input((None,), dtype="int64"),
+            L.Embedding(30, 8, mask_zero=True),
+            L.GRU(8),
+            L.Dense(1, activation="sigmoid"),
+        ]
+    )
+
+
+def imdb_cnn_lstm_mask_zero() -> keras.Model:
+    """keras-team/keras 2.x ``examples/imdb_cnn_lstm.py``: Embedding, Dropout(0.25),
+    Conv1D(64, 5, valid, relu), MaxPooling1D(4), LSTM(70), Dense(1), Activation(sigmoid), here
+    with ``mask_zero=True`` as padded text is often fed. Keras 3's Conv1D drops the mask (with a
+    warning), so the LSTM reads every step, in Keras and converted alike."""
+    return keras.Sequential(
+        [
+            keras.Input((20,), dtype="int32"),
+            L.Embedding(30, 8, mask_zero=True),
+            L.Dropout(0.25),
+            L.Conv1D(6, 5, padding="valid", activation="relu", strides=1),
+            L.MaxPooling1D(4),
+            L.LSTM(7),
+            L.Dense(1),
+            L.Activation("sigmoid"),
+        ]
+    )
+
+
+def pooled_bigru_mask_zero() -> keras.Model:
+    """The "Pooled GRU" text classifier of Kaggle's Toxic Comment Classification Challenge
+    kernels (2018): Embedding, SpatialDropout1D(0.2), Bidirectional(GRU(80,
+    return_sequences)), GlobalAveragePooling1D and GlobalMaxPooling1D concatenated, Dense(6,
+    sigmoid); here with ``mask_zero=True``, so the GRUs and the average read each comment
+    within its length (Keras's max pool takes no mask)."""
+    tokens = keras.Input((12,), dtype="int32")
+    x = L.Embedding(30, 8, mask_zero=True)(tokens)
+    x = L.SpatialDropout1D(0.2)(x)
+    x = L.Bidirectional(L.GRU(6, return_sequences=True))(x)
+    pooled = L.Concatenate()([L.GlobalAveragePooling1D()(x), L.GlobalMaxPooling1D()(x)])
+    return keras.Model(tokens, L.Dense(6, activation="sigmoid")(pooled))
+
+
+def _token_ids(steps: int, dtype: str) -> Callable[[int], np.ndarray]:
+    """Token ids 1..29 padded with 0 at the end (pad_sequences(padding="post"))."""
+
+    def make(seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        ids = rng.integers(1, 30, size=(4, steps))
+        for row, length in enumerate([steps, steps // 2, 1, steps - 3]):
+            ids[row, length:] = 0
+        return ids.astype(dtype)
+
+    return make
+
+
 def _masked_inputs(seed: int) -> list[np.ndarray]:
     valid = np.array([[True] * 6, [True] * 3 + [False] * 3, [True] * 5 + [False]])
     return [_random((3, 6, 10), seed=seed), valid]
@@ -261,9 +322,13 @@ MODELS: dict[str, tuple[Callable[[], keras.Model], Callable[[int], object]]] = {
     ),
     "crnn": (crnn, lambda s: _random((2, 16, 32, 1), seed=s)),
     "lstm_autoencoder": (lstm_autoencoder, lambda s: _random((2, 9, 1), seed=s)),
+    "sentiment_gru_mask_zero": (sentiment_gru_mask_zero, _token_ids(9, "int64")),
+    "imdb_cnn_lstm_mask_zero": (imdb_cnn_lstm_mask_zero, _token_ids(20, "int32")),
+    "pooled_bigru_mask_zero": (pooled_bigru_mask_zero, _token_ids(12, "int32")),
 }
 
 
+@pytest.mark.filterwarnings("ignore:Layer '.*' .* does not support masking")
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_published_model_converts_and_matches(name: str) -> None:
     build, inputs = MODELS[name]

@@ -1,6 +1,7 @@
 """Keras's core, normalisation, regularisation, reshaping and merge layers in torch.
 
-``Dense``, ``Activation``/``ReLU``/``LeakyReLU``/``ELU``/``Softmax``, ``BatchNormalization``,
+``Dense``, ``Embedding``, ``Activation``/``ReLU``/``LeakyReLU``/``ELU``/``Softmax``,
+``BatchNormalization``,
 ``LayerNormalization``, ``Dropout``, ``SpatialDropout1D/2D/3D``, ``GaussianNoise``,
 ``GaussianDropout``, ``Flatten``, ``Reshape``, ``Permute``, ``RepeatVector``, and the merges
 ``Concatenate``, ``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``,
@@ -32,6 +33,7 @@ from cnnlstm.interop.keras.core import (
 )
 from cnnlstm.interop.keras.layers import (
     Dot,
+    Embedding,
     GaussianDropout,
     GaussianNoise,
     Merge,
@@ -46,6 +48,7 @@ __all__ = [
     "convert_dense",
     "convert_dot",
     "convert_dropout",
+    "convert_embedding",
     "convert_flatten",
     "convert_identity",
     "convert_layer_norm",
@@ -75,6 +78,20 @@ def convert_dense(builder: Builder, layer: Any, state: State) -> State:
     out = out_state(layer, state, "last")
     builder.add(f"{layer.name}_act", builder.activation(cfg["activation"], out, layer=layer))
     return out
+
+
+def convert_embedding(builder: Builder, layer: Any, state: State) -> State:
+    """``Embedding``: indices ``(B, ...)`` -> ``(B, ..., F)``. Its ``mask_zero=True`` mask is
+    computed by the graph walk (:mod:`~cnnlstm.interop.keras.convert`), as ``Masking``'s is."""
+    cfg = config(layer)
+    mode = getattr(layer, "quantization_mode", None)
+    if mode is not None:
+        raise refuse(layer, [f"quantization_mode={mode!r} (only float embeddings convert)"])
+    weight = array(layer.embeddings)  # (input_dim, output_dim), LoRA merged in by Keras
+    embedding = build(Embedding, int(cfg["input_dim"]), int(cfg["output_dim"]))
+    set_param(embedding.weight, weight, layer=layer, what="embeddings")
+    builder.add(layer.name, embedding)
+    return out_state(layer, state, "last")
 
 
 def convert_activation(builder: Builder, layer: Any, state: State) -> State:

@@ -24,6 +24,7 @@ from cnnlstm.interop.keras.basic import (
     convert_dense,
     convert_dot,
     convert_dropout,
+    convert_embedding,
     convert_flatten,
     convert_identity,
     convert_layer_norm,
@@ -47,6 +48,7 @@ from cnnlstm.interop.keras.core import (
     Layout,
     State,
     build,
+    config,
     describe,
     perm,
     sequential,
@@ -86,6 +88,7 @@ _LAST: tuple[Converter, ...] = (
     convert_reshape,
     convert_permute,
     convert_dense,
+    convert_embedding,
     convert_rnn,
     convert_bidirectional,
     convert_repeat_vector,
@@ -100,6 +103,7 @@ _WANTS: dict[Converter, Layout] = {
 _BY_NAME: dict[str, Converter] = {
     "InputLayer": convert_identity,
     "Dense": convert_dense,
+    "Embedding": convert_embedding,
     "Activation": convert_activation,
     "ReLU": convert_activation,
     "LeakyReLU": convert_activation,
@@ -139,7 +143,6 @@ _BY_NAME: dict[str, Converter] = {
     **{f"Cropping{n}D": convert_cropping for n in (1, 2, 3)},
 }
 _MERGES = ("Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
-_MASK_USERS_REFUSED = ("GlobalAveragePooling1D", "GlobalMaxPooling1D")
 
 
 def converters() -> dict[type, Converter]:
@@ -408,8 +411,9 @@ def _mask_slot(graph: _Graph, node: Any, layer: Any, tensor: Any) -> int | None:
             return slot
         raise ConfigError(
             f"from_keras: {describe(layer)} gets a mask the converter cannot compute (not from "
-            f"a Masking layer or a boolean model input, e.g. Embedding(mask_zero=True)); "
-            f"supported masks: a Masking layer, or a boolean (B, T) input passed as mask=."
+            f"a Masking layer, Embedding(mask_zero=True) or a boolean model input, e.g. one a "
+            f"merge layer combined); supported masks: a Masking layer, "
+            f"Embedding(mask_zero=True), or a boolean (B, T) input passed as mask=."
         )
     return found.slot
 
@@ -439,12 +443,8 @@ def _convert_node(graph: _Graph, node: Any) -> None:
     first = _data_inputs(node)[0]
     source = graph.tensor(first, layer=layer)
     mask = _mask_slot(graph, node, layer, first)
-    if mask is not None and kind in _MASK_USERS_REFUSED:
-        raise ConfigError(
-            f"from_keras: {describe(layer)} gets a mask (Keras then averages or maximises only "
-            f"the unmasked steps), which the converter does not follow; put the recurrent "
-            f"layer's last step (return_sequences=False) in its place, or drop the Masking."
-        )
+    if kind == "Embedding" and config(layer).get("mask_zero"):
+        _embedding_mask(graph, layer, first, outputs[0])
     key = (id(layer), source.state)
     if key in graph.shared:  # a layer called again on the same kind of input: share its modules
         names, state, takes = graph.shared[key]
@@ -493,6 +493,20 @@ def _convert_masking(graph: _Graph, layer: Any, keras_input: Any, output: Any) -
     mask = getattr(output, "_keras_mask", None)
     if mask is not None:
         graph.tensors[id(mask)] = _Tensor(mask_slot, State(tuple(mask.shape), (0, 1)))
+
+
+def _embedding_mask(graph: _Graph, layer: Any, keras_input: Any, output: Any) -> None:
+    """``Embedding(mask_zero=True)``'s mask, ``indices != 0``: one step before the embedding's
+    own (so the embedding and the layers after it still fuse into one step)."""
+    source = graph.tensor(keras_input, layer=layer)
+    builder = graph.builder()
+    builder.add(f"{layer.name}_mask", build(ComputeMask, 0.0))
+    (mask_slot,) = graph.add_step(builder, [source.slot], [()])
+    graph.masks_by_source[id(keras_input)] = mask_slot  # a Sequential recomputes it with ops
+    mask = getattr(output, "_keras_mask", None)
+    if mask is not None:
+        shape = tuple(mask.shape)
+        graph.tensors[id(mask)] = _Tensor(mask_slot, State(shape, perm("last", len(shape))))
 
 
 def _convert_merge_node(

@@ -3,9 +3,10 @@
 Layout adapters (:class:`ChannelsLastToFirst`, :class:`ChannelsFirstToLast`), TensorFlow's
 ``padding="same"`` (:class:`SamePad`, :class:`SameAvgPool`), Keras's shape layers
 (:class:`Reshape`, :class:`Permute`, :class:`RepeatVector`, :class:`Crop`), merges
-(:class:`Merge`, :class:`Dot`), masks (:class:`Masking`, :class:`ComputeMask`), and the layers
-that only act in training (:class:`GaussianNoise`, :class:`GaussianDropout`). Each is small and
-takes plain arguments, so a converted model is rebuilt from its config without Keras.
+(:class:`Merge`, :class:`Dot`), masks (:class:`Masking`, :class:`ComputeMask`,
+:class:`MaskedAverage`), :class:`Embedding`, and the layers that only act in training
+(:class:`GaussianNoise`, :class:`GaussianDropout`). Each is small and takes plain arguments, so a
+converted model is rebuilt from its config without Keras.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ __all__ = [
     "ComputeMask",
     "Crop",
     "Dot",
+    "Embedding",
     "GaussianDropout",
     "GaussianNoise",
+    "MaskedAverage",
     "Masking",
     "Merge",
     "Permute",
@@ -465,11 +468,14 @@ class Dot(nn.Module):
 
 class ComputeMask(nn.Module):
     """Keras ``Masking``'s mask: ``(B, T, ...) -> (B, T)``, True where any feature differs from
-    ``mask_value`` (the steps a following recurrent layer reads).
+    ``mask_value`` (the steps a following recurrent layer reads); on ``(B, T)`` indices, True
+    where the index differs (``Embedding(mask_zero=True)``'s mask with ``mask_value=0``).
 
     Example:
         >>> ComputeMask(0.0)(torch.tensor([[[1.0], [0.0]]]))
         tensor([[ True, False]])
+        >>> ComputeMask(0.0)(torch.tensor([[4, 7, 0]]))
+        tensor([[ True,  True, False]])
     """
 
     def __init__(self, mask_value: float = 0.0) -> None:
@@ -477,7 +483,10 @@ class ComputeMask(nn.Module):
         self.mask_value = float(mask_value)
 
     def forward(self, x: Tensor) -> Tensor:
-        """The boolean mask of ``x``'s first two axes."""
+        """The boolean mask of ``x``'s first two axes (of ``x`` itself for ``(B, T)``: the
+        indices ``Embedding(mask_zero=True)`` reads)."""
+        if x.dim() == 2:
+            return x != self.mask_value  # (B, T)
         return (x != self.mask_value).flatten(2).any(dim=-1)  # (B, T)
 
     def extra_repr(self) -> str:
@@ -496,6 +505,61 @@ class Masking(ComputeMask):
         """``x`` with every step whose features all equal ``mask_value`` zeroed."""
         keep = (x != self.mask_value).any(dim=-1, keepdim=True)  # (B, T, ..., 1)
         return torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+class Embedding(nn.Embedding):
+    """Keras ``Embedding``: a row of ``weight`` per index, ``(B, ...) -> (B, ..., F)``.
+
+    It takes indices of any dtype, as Keras does: floats are cast to integers first (truncated,
+    as Keras's cast to ``int32`` truncates), so a model whose Keras input is the default
+    ``float32`` runs on the same arrays. Arguments as ``nn.Embedding``.
+
+    Example:
+        >>> Embedding(10, 4)(torch.tensor([[1.0, 9.0, 0.0]])).shape
+        torch.Size([1, 3, 4])
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x``: indices ``(B, ...)`` -> ``(B, ..., F)``."""
+        if x.dtype not in (torch.int32, torch.int64):
+            x = x.long()
+        return super().forward(x)
+
+
+class MaskedAverage(nn.Module):
+    """Keras ``GlobalAveragePooling1D`` on channels-first steps ``(B, C, T)``, mask-aware: with
+    a mask ``(B, T)`` the mean of the unmasked steps only (any pattern, holes too), as Keras
+    computes it (a row with every step masked is 0 / 0, NaN, in both).
+
+    Args:
+        keepdims: keep the step axis, ``(B, C, 1)``.
+
+    Example:
+        >>> x = torch.tensor([[[1.0, 3.0, 100.0]]])  # (B=1, C=1, T=3)
+        >>> MaskedAverage()(x, mask=torch.tensor([[True, True, False]]))
+        tensor([[2.]])
+    """
+
+    def __init__(self, *, keepdims: bool = False) -> None:
+        super().__init__()
+        self.keepdims = bool(keepdims)
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """``x``: ``(B, C, T)``, ``mask``: ``(B, T)`` or None -> ``(B, C)`` or ``(B, C, 1)``."""
+        if mask is None:
+            return x.mean(dim=-1, keepdim=self.keepdims)
+        if mask.shape != (x.shape[0], x.shape[-1]):
+            raise ShapeError(
+                f"MaskedAverage: expected a mask (B, T) = ({x.shape[0]}, {x.shape[-1]}) for steps "
+                f"of shape {tuple(x.shape)}, got {tuple(mask.shape)}."
+            ) from None
+        keep = mask.bool().unsqueeze(1)  # (B, 1, T)
+        total = torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
+        count = keep.to(x.dtype).sum(dim=-1, keepdim=self.keepdims)  # (B, 1) or (B, 1, 1)
+        return total.sum(dim=-1, keepdim=self.keepdims) / count
+
+    def extra_repr(self) -> str:
+        return "keepdims=True" if self.keepdims else ""
 
 
 class GaussianNoise(nn.Module):

@@ -30,7 +30,7 @@ from cnnlstm.interop.keras.core import (
     out_state,
     refuse,
 )
-from cnnlstm.interop.keras.layers import Crop, SameAvgPool, SamePad
+from cnnlstm.interop.keras.layers import Crop, MaskedAverage, SameAvgPool, SamePad
 
 __all__ = [
     "convert_cropping",
@@ -76,7 +76,12 @@ def convert_pool(builder: Builder, layer: Any, state: State) -> State:
 
 
 def convert_global_pool(builder: Builder, layer: Any, state: State) -> State:
-    """``GlobalMaxPooling1D/2D/3D`` and ``GlobalAveragePooling1D/2D/3D``."""
+    """``GlobalMaxPooling1D/2D/3D`` and ``GlobalAveragePooling1D/2D/3D``.
+
+    With a mask (``Masking``, ``Embedding(mask_zero=True)``, a mask input), Keras's
+    ``GlobalAveragePooling1D`` averages only the unmasked steps (:class:`MaskedAverage`), and
+    its ``GlobalMaxPooling1D`` takes no mask: the maximum of every step, masked ones included.
+    """
     n = _rank(layer)
     expect_rank(layer, state, [n + 2], _SPATIAL[n])
     expect_channels_last(layer)
@@ -86,6 +91,10 @@ def convert_global_pool(builder: Builder, layer: Any, state: State) -> State:
         builder.add(layer.name, build(kind, 1))
         if not config(layer).get("keepdims"):
             builder.add(f"{layer.name}_flatten", build(nn.Flatten, 1))
+        return out_state(layer, state, "first")
+    if n == 1 and reduction == "mean":  # Keras averages the unmasked steps of a masked input
+        keepdims = bool(config(layer).get("keepdims"))
+        builder.add(layer.name, build(MaskedAverage, keepdims=keepdims), takes_mask=True)
         return out_state(layer, state, "first")
     axes = _AXES[n]
     kept = " ".join("1" for _ in axes.split()) if config(layer).get("keepdims") else ""

@@ -10,11 +10,11 @@ all steps in one matmul; inside ``Bidirectional``, one for each direction. A ``C
 becomes cnnlstm's :class:`~cnnlstm.layers.ConvLSTM` (``1d``/``3d``), which takes the activations
 itself.
 
-A Keras mask (from a ``Masking`` layer or a boolean mask input) reaches :class:`Recurrent` and
-:class:`Bidirectional` as a ``(B, T)`` tensor; it has to be a padded suffix (each row ``True``
-then ``False``), which becomes per-sequence lengths. What Keras outputs at the masked steps is
-reproduced: the last valid output repeated (``zero_output_for_mask=False``, Keras's default), or
-zeros inside ``Bidirectional``.
+A Keras mask (from a ``Masking`` layer, ``Embedding(mask_zero=True)`` or a boolean mask input)
+reaches :class:`Recurrent` and :class:`Bidirectional` as a ``(B, T)`` tensor; it has to be a
+padded suffix (each row ``True`` then ``False``), which becomes per-sequence lengths. What Keras
+outputs at the masked steps is reproduced: the last valid output repeated
+(``zero_output_for_mask=False``, Keras's default), or zeros inside ``Bidirectional``.
 """
 
 from __future__ import annotations
