@@ -1,13 +1,14 @@
 """Subcommands of the ``cnnlstm`` command line that live in modules of their own.
 
 Each command module (:mod:`~cnnlstm.commands.detect`, :mod:`~cnnlstm.commands.generate`,
-:mod:`~cnnlstm.commands.benchmark`) has ``add_parser(subparsers)`` to hang its command on the
-main parser, ``run(args) -> int`` to run it, and ``main(argv)`` to run it alone. User mistakes
-end as one ``cnnlstm <command>: error: ...`` line on stderr and exit code 2, through
-:func:`user_error`. :mod:`~cnnlstm.commands.train` is the exception: it holds the LightningCLI
-commands (``fit``, ``validate``, ``test``, ``predict``, ``summary``), which ``cnnlstm.cli``
-dispatches itself and imports only when one of them runs, so that the other commands start
-without importing Lightning.
+:mod:`~cnnlstm.commands.benchmark`, :mod:`~cnnlstm.commands.convert`) has
+``add_parser(subparsers)`` to hang its command on the main parser, ``run(args) -> int`` to run
+it, and ``main(argv)`` to run it alone. User mistakes end as one
+``cnnlstm <command>: error: ...`` line on stderr and exit code 2, through :func:`user_error`.
+:mod:`~cnnlstm.commands.train` is the exception: it holds the LightningCLI commands (``fit``,
+``validate``, ``test``, ``predict``, ``summary``), which ``cnnlstm.cli`` dispatches itself and
+imports only when one of them runs, so that the other commands start without importing
+Lightning.
 """
 
 from __future__ import annotations
