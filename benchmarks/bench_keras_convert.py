@@ -13,7 +13,9 @@ Three cases:
   ``(B, C, T, H, W)``.
 - ``lstm_relu``: ``LSTM(activation="relu")``, which torch's ``nn.LSTM`` cannot run, converted to
   cnnlstm's ``KerasRNN`` loop, beside ``nn.LSTM`` (tanh) of the same size: the price of an
-  activation torch has no kernel for.
+  activation torch has no kernel for. ``KerasRNN`` runs its loop compiled by TorchScript;
+  ``python_loop_ms`` times the same loop run by Python (what a trace records, and the fallback
+  where TorchScript is missing), so one run shows both.
 
 Every call is a forward pass in eval mode without gradients; all variants of a case are timed
 interleaved in one run, so the ratios are fair on a busy machine (absolute times are not
@@ -36,6 +38,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from benchmarks.common import (
@@ -45,7 +48,8 @@ from benchmarks.common import (
     report,
     time_interleaved,
 )
-from cnnlstm.interop.keras import from_keras
+from cnnlstm.interop.keras import KerasRNN, from_keras
+from cnnlstm.interop.keras.recurrent import keras_rnn_scan
 from cnnlstm.layers.convlstm import ConvLSTM
 from cnnlstm.layers.time_distributed import TimeDistributed
 
@@ -160,6 +164,7 @@ def _case(
     *,
     repeat: int,
     clock: Callable[[], float],
+    variants: Callable[[nn.Module, torch.Tensor], dict[str, Callable[[], Any]]] | None = None,
 ) -> dict[str, Any]:
     converted = from_keras(keras_model).eval()
     x = torch.from_numpy(keras_input)
@@ -170,10 +175,16 @@ def _case(
     if hand is not None and hand_input is not None:
         hand.eval()
         calls["by_hand"] = lambda: hand(hand_input)
+    extra = variants(converted, x) if variants is not None else {}
+    calls.update(extra)
     with torch.no_grad():
         seconds = time_interleaved(calls, warmup=2, repeat=repeat, clock=clock)
     row: dict[str, Any] = {"case": name, "size": size.label}
     row["converted_ms"] = 1000 * seconds["converted"]
+    for variant in extra:
+        row[f"{variant}_ms"] = 1000 * seconds[variant]
+        if "by_hand" in seconds:
+            row[f"{variant}_over_by_hand"] = seconds[variant] / seconds["by_hand"]
     if "by_hand" in seconds:
         row["by_hand_ms"] = 1000 * seconds["by_hand"]
         row["converted_over_by_hand"] = seconds["converted"] / seconds["by_hand"]
@@ -224,9 +235,22 @@ def run(size: Size, *, repeat: int, clock: Callable[[], float]) -> list[dict[str
             torch.from_numpy(sequence),
             repeat=repeat,
             clock=clock,
+            variants=_python_loop,
         )
     )
     return rows
+
+
+def _python_loop(converted: nn.Module, x: torch.Tensor) -> dict[str, Callable[[], Any]]:
+    """The converted ``KerasRNN``'s loop run by Python instead of TorchScript."""
+    (rnn,) = (m for m in converted.modules() if isinstance(m, KerasRNN))
+    settings = (rnn.kind, rnn.activation, rnn.recurrent_activation, rnn.reset_after)
+
+    def python_loop() -> torch.Tensor:
+        gates_x = F.linear(x, rnn.weight_ih, rnn.bias_ih)  # (B, T, 4U)
+        return keras_rnn_scan(gates_x, rnn.weight_hh, rnn.bias_hh, None, *settings)[0]
+
+    return {"python_loop": python_loop}
 
 
 class _FirstOutput(nn.Module):
@@ -249,11 +273,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     size = QUICK if args.quick else FULL
     repeat = args.repeat or (2 if args.quick else 7)
     rows = run(size, repeat=repeat, clock=clock)
-    extra = {
+    extra: dict[str, Any] = {
         "threads": torch.get_num_threads(),
         "cpu_pressure_avg60": cpu_pressure(),
         "clock": "cpu" if args.cpu_time else "wall",
     }
+    # The table shows the first row's columns: the LSTM(relu) loop run by Python goes below it.
+    for row in rows:
+        if "python_loop_ms" in row:
+            extra["lstm_relu_python_loop_ms"] = row["python_loop_ms"]
+            extra["lstm_relu_python_loop_over_by_hand"] = row["python_loop_over_by_hand"]
     report("Keras models converted by from_keras, forward pass", rows, extra=extra)
     return {"rows": rows, **extra}
 

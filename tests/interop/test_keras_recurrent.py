@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -9,7 +12,8 @@ import torch
 from keras_compare import assert_converts, keras_outputs, randomize, torch_outputs
 
 from cnnlstm.errors import ConfigError
-from cnnlstm.interop.keras import KerasRNN, Recurrent, from_keras
+from cnnlstm.interop.keras import KerasRNN, Recurrent, from_keras, recurrent
+from cnnlstm.interop.keras.recurrent import keras_rnn_scan
 
 L = keras.layers
 # Keras (torch backend) calls np.array(tensor) internally, which numpy 2 flags; not ours to fix.
@@ -102,6 +106,106 @@ def test_tf_keras2_hard_sigmoid(kind: str) -> None:
     )
     keras3 = from_keras(named)
     assert np.abs(torch_outputs(keras3, x)[0] - keras_outputs(reference, x)[0]).max() > 1e-3
+
+
+# ------------------------------------------------------------------------ the loop over time
+
+LOOPS = [
+    ("lstm", "relu", "sigmoid", True),
+    ("lstm", "tanh", "hard_sigmoid_tf2", True),
+    ("gru", "elu", "hard_sigmoid", True),
+    ("gru", "relu", "sigmoid", False),
+    ("simple", "softsign", "sigmoid", True),
+]
+
+
+def _keras_rnn(kind: str, act: str, gate: str, reset_after: bool, *, bias: bool) -> KerasRNN:
+    torch.manual_seed(0)
+    rnn = KerasRNN(
+        kind,  # type: ignore[arg-type]
+        3,
+        4,
+        activation=act,
+        recurrent_activation=gate,
+        reset_after=reset_after,
+        bias=bias,
+    )
+    with torch.no_grad():
+        for parameter in rnn.parameters():  # biases start at 0
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    return rnn
+
+
+def _python_loop(
+    rnn: KerasRNN, x: torch.Tensor, lengths: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    valid = None
+    if lengths is not None:
+        valid = (torch.arange(x.shape[1]) < lengths.unsqueeze(1)).unsqueeze(-1)
+    gates_x = torch.nn.functional.linear(x, rnn.weight_ih, rnn.bias_ih)
+    settings = (rnn.kind, rnn.activation, rnn.recurrent_activation, rnn.reset_after)
+    return keras_rnn_scan(gates_x, rnn.weight_hh, rnn.bias_hh, valid, *settings)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("settings", LOOPS, ids=["-".join(map(str, s)) for s in LOOPS])
+def test_the_scripted_loop_computes_what_the_python_loop_computes(
+    settings: tuple[str, str, str, bool], bias: bool
+) -> None:
+    assert recurrent._scripted_scan(*settings) is not None  # TorchScript compiles it here
+    rnn = _keras_rnn(*settings, bias=bias)
+    x = torch.randn(3, 6, 3)
+    for lengths in (None, torch.tensor([6, 2, 4])):
+        expected = _python_loop(rnn, x, lengths)
+        for mode in (torch.no_grad, torch.inference_mode):
+            with mode():
+                got = rnn(x, lengths)
+            for a, b in zip(got, expected, strict=True):
+                torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("settings", LOOPS, ids=["-".join(map(str, s)) for s in LOOPS])
+def test_training_then_inference_mode_and_gradients(settings: tuple[str, str, str, bool]) -> None:
+    """With autograd the loop runs in Python (TorchScript only without it): the gradients are
+    the Python loop's, and inference_mode afterwards still runs (a scripted GRU that had run
+    with autograd failed there)."""
+    rnn = _keras_rnn(*settings, bias=True)
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    weights = torch.randn(2, 5, 4)
+    for _ in range(3):
+        output, h_n = rnn(x)
+        grads = torch.autograd.grad((output * weights).sum() + h_n.sum(), [x, *rnn.parameters()])
+    output, h_n = _python_loop(rnn, x, None)
+    expected = torch.autograd.grad((output * weights).sum() + h_n.sum(), [x, *rnn.parameters()])
+    for got, want in zip(grads, expected, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+    for _ in range(3):
+        with torch.inference_mode():
+            inferred = rnn(x.detach())[0]
+    torch.testing.assert_close(inferred, output.detach(), rtol=0, atol=1e-6)
+
+
+def test_a_converted_lstm_relu_traces_exports_and_pickles(tmp_path: Path) -> None:
+    """A trace records the Python loop (unrolled at the traced length); the module pickles."""
+    from cnnlstm.export import export_model
+
+    model = randomize(_model((6, 3), L.LSTM(4, activation="relu"), L.Dense(2)))
+    converted = from_keras(model)
+    x = _random((2, 6, 3))
+    with torch.no_grad():
+        traced = torch.jit.trace(converted, (torch.from_numpy(x),), check_trace=False)
+        np.testing.assert_allclose(
+            traced(torch.from_numpy(x)).numpy(), keras_outputs(model, x)[0], atol=1e-5, rtol=0
+        )
+    report = export_model(converted, tmp_path / "lstm.onnx", example_shape=(6, 3))
+    assert report.ok, report
+    torch.save(converted, tmp_path / "whole.pt")
+    loaded = torch.load(tmp_path / "whole.pt", weights_only=False)
+    copied = copy.deepcopy(converted)
+    for other in (loaded, copied):
+        np.testing.assert_allclose(
+            torch_outputs(other, x)[0], torch_outputs(converted, x)[0], atol=0, rtol=0
+        )
 
 
 # ------------------------------------------------------------------------ masks

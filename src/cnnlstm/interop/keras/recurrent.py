@@ -19,6 +19,8 @@ outputs at the masked steps is reproduced: the last valid output repeated
 
 from __future__ import annotations
 
+import functools
+import warnings
 from typing import Any, Literal
 
 import torch
@@ -52,6 +54,7 @@ __all__ = [
     "convert_bidirectional",
     "convert_conv_lstm",
     "convert_rnn",
+    "keras_rnn_scan",
     "mask_lengths",
 ]
 
@@ -101,6 +104,135 @@ def _take_steps(x: Tensor, index: Tensor) -> Tensor:
     return x[batch, index]
 
 
+def keras_rnn_scan(
+    gates_x: Tensor,
+    weight_hh: Tensor,
+    bias_hh: Tensor | None,
+    valid: Tensor | None,
+    kind: str,
+    activation: str,
+    recurrent_activation: str,
+    reset_after: bool,
+) -> tuple[Tensor, Tensor]:
+    """The loop over time of a Keras ``LSTM``, ``GRU`` or ``SimpleRNN``, from zero states.
+
+    A step is few ops, each over all gates at once: one ``addmm`` for the recurrent matmul
+    (``reset_after=False`` GRU: one for ``z`` and ``r``, one for the candidate), a ``chunk``
+    into gates, the activations, and ``addcmul`` / ``lerp`` for the state update. TorchScript
+    compiles it (:class:`KerasRNN` runs it scripted, its names as constants); traced, it is a
+    plain Python loop.
+
+    Args:
+        gates_x: ``(B, T, G*U)``, every step's input projection with its bias, Keras's gate
+            order (LSTM ``i, f, c, o``; GRU ``z, r, h``).
+        weight_hh: ``(G*U, U)``, the recurrent kernel transposed.
+        bias_hh: ``(G*U,)``, the GRU's recurrent bias (``reset_after=True``), or None.
+        valid: ``(B, T, 1)`` bool, False past each sequence's length (the state is kept there
+            and the output is zero), or None.
+        kind: ``"lstm"``, ``"gru"`` or ``"simple"``.
+        activation: from :data:`~cnnlstm.layers.convlstm.ACTIVATIONS`.
+        recurrent_activation: the gates' activation (LSTM, GRU).
+        reset_after: the GRU's reset-gate placement.
+
+    Returns:
+        ``(output (B, T, U), h_n (B, U))``.
+    """
+    batch, units = gates_x.shape[0], weight_hh.shape[1]
+    act, gate = activation, recurrent_activation
+    h = gates_x.new_zeros(batch, units)  # (B, U)
+    c = gates_x.new_zeros(batch, units)  # (B, U), the LSTM's cell state
+    w = weight_hh.t()  # (U, G*U)
+    w_zr, w_h = w[:, : 2 * units], w[:, 2 * units :]  # the GRU's (U, 2U) and (U, U)
+    outputs: list[Tensor] = []
+    for t, g in enumerate(gates_x.unbind(1)):  # g: (B, G*U)
+        c_new = c
+        if kind == "lstm":
+            i, f, candidate, o = torch.addmm(g, h, w).chunk(4, dim=1)
+            candidate = activate(candidate, act)
+            c_new = torch.addcmul(activate(f, gate) * c, activate(i, gate), candidate)
+            h_new = activate(o, gate) * activate(c_new, act)
+        elif kind == "gru" and reset_after:
+            hidden = torch.mm(h, w) if bias_hh is None else torch.addmm(bias_hh, h, w)
+            xz, xr, xh = g.chunk(3, dim=1)
+            hz, hr, hh = hidden.chunk(3, dim=1)
+            z = activate(xz + hz, gate)
+            r = activate(xr + hr, gate)
+            h_new = torch.lerp(activate(torch.addcmul(xh, r, hh), act), h, z)  # z h + (1-z) h~
+        elif kind == "gru":
+            z, r = activate(torch.addmm(g[:, : 2 * units], h, w_zr), gate).chunk(2, dim=1)
+            candidate = activate(torch.addmm(g[:, 2 * units :], r * h, w_h), act)
+            h_new = torch.lerp(candidate, h, z)
+        else:
+            h_new = activate(torch.addmm(g, h, w), act)
+        if valid is not None:
+            keep = valid[:, t]  # (B, 1)
+            h_new = torch.where(keep, h_new, h)
+            c_new = torch.where(keep, c_new, c)
+            outputs.append(h_new * keep)
+        else:
+            outputs.append(h_new)
+        h, c = h_new, c_new
+    return torch.stack(outputs, dim=1), h  # (B, T, U), (B, U)
+
+
+class _ScriptedScan(nn.Module):
+    """:func:`keras_rnn_scan` with its kind and activation names as TorchScript constants, so
+    the compiled loop keeps only their branches."""
+
+    __constants__ = ("kind", "activation", "recurrent_activation", "reset_after")
+
+    def __init__(
+        self, kind: str, activation: str, recurrent_activation: str, reset_after: bool
+    ) -> None:
+        super().__init__()
+        self.kind = kind
+        self.activation = activation
+        self.recurrent_activation = recurrent_activation
+        self.reset_after = reset_after
+
+    def forward(
+        self, gates_x: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, valid: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        return keras_rnn_scan(
+            gates_x,
+            weight_hh,
+            bias_hh,
+            valid,
+            self.kind,
+            self.activation,
+            self.recurrent_activation,
+            self.reset_after,
+        )
+
+
+@functools.cache
+def _scripted_scan(
+    kind: str, activation: str, recurrent_activation: str, reset_after: bool
+) -> nn.Module | None:
+    """The compiled loop for one kind and pair of activations (compiled once per process), or
+    None when TorchScript cannot compile it (the Python loop then runs)."""
+    with warnings.catch_warnings():
+        # torch 2.10+ calls torch.jit.script deprecated; the Python loop is the fallback.
+        warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=Warning)
+        try:
+            scripted: nn.Module = torch.jit.script(
+                _ScriptedScan(kind, activation, recurrent_activation, reset_after)
+            )
+        except Exception:  # TorchScript's own errors, or a torch without it
+            return None
+    return scripted
+
+
+def _eager() -> bool:
+    """Whether ops run eagerly: not traced, compiled, exported or under a torch.func transform
+    (a scripted module is called only then; a trace unrolls the Python loop instead)."""
+    return not (
+        torch.jit.is_tracing()  # type: ignore[attr-defined,no-untyped-call]
+        or torch.compiler.is_compiling()
+        or torch._C._are_functorch_transforms_active()
+    )
+
+
 class KerasRNN(nn.Module):
     """A Keras ``LSTM``, ``GRU`` or ``SimpleRNN`` with any of its activations, batch first.
 
@@ -109,6 +241,11 @@ class KerasRNN(nn.Module):
     ``(z, r, h)`` with ``h_t = z h + (1 - z) act(...)``, the reset gate applied after the
     recurrent matmul (``reset_after=True``, two biases) or before it (``reset_after=False``);
     SimpleRNN ``h_t = act(x W + h U + b)``. ``σ`` is ``recurrent_activation``.
+
+    The input projection of all steps is one matmul; the loop over time is
+    :func:`keras_rnn_scan`. Without autograd (``torch.no_grad``, ``torch.inference_mode``) it
+    runs compiled by TorchScript, its names as constants; with autograd, traced or compiled, it
+    runs in Python (a trace unrolls it, as it unrolls any Python loop).
 
     Args:
         kind: ``"lstm"``, ``"gru"`` or ``"simple"``.
@@ -161,28 +298,6 @@ class KerasRNN(nn.Module):
         nn.init.uniform_(self.weight_ih, -bound, bound)
         nn.init.uniform_(self.weight_hh, -bound, bound)
 
-    def _step(
-        self, gx: Tensor, h: Tensor, c: Tensor
-    ) -> tuple[Tensor, Tensor]:  # gx: (B, G*U), h and c: (B, U)
-        act, gate = self.activation, self.recurrent_activation
-        if self.kind == "simple":
-            return activate(gx + h @ self.weight_hh.T, act), c
-        if self.kind == "lstm":
-            i, f, g, o = (gx + h @ self.weight_hh.T).chunk(4, dim=1)
-            c = activate(f, gate) * c + activate(i, gate) * activate(g, act)
-            return activate(o, gate) * activate(c, act), c
-        xz, xr, xh = gx.chunk(3, dim=1)
-        w_z, w_r, w_h = self.weight_hh.chunk(3, dim=0)  # each (U, U)
-        if self.reset_after:
-            hz, hr, hh = F.linear(h, self.weight_hh, self.bias_hh).chunk(3, dim=1)
-            z, r = activate(xz + hz, gate), activate(xr + hr, gate)
-            candidate = activate(xh + r * hh, act)
-        else:
-            z = activate(xz + h @ w_z.T, gate)
-            r = activate(xr + h @ w_r.T, gate)
-            candidate = activate(xh + (r * h) @ w_h.T, act)
-        return z * h + (1 - z) * candidate, c
-
     def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``x``: ``(B, T, F)`` -> ``(output (B, T, U), h_n (B, U))``; steps past each of
         ``lengths`` keep the state and output zeros."""
@@ -191,25 +306,21 @@ class KerasRNN(nn.Module):
                 f"KerasRNN: expected sequences (B, T, {self.input_size}), got a tensor of shape "
                 f"{format_shape(x.shape)}."
             ) from None
-        batch, steps = x.shape[:2]
         gates_x = F.linear(x, self.weight_ih, self.bias_ih)  # (B, T, G*U): all steps at once
-        h = x.new_zeros(batch, self.units)
-        c = x.new_zeros(batch, self.units)
         valid = None
         if lengths is not None:
+            steps = x.shape[1]
             valid = torch.arange(steps, device=x.device).unsqueeze(0) < lengths.unsqueeze(1)
             valid = valid.unsqueeze(-1)  # (B, T, 1)
-        outputs = []
-        for t, gx in enumerate(gates_x.unbind(1)):
-            h_new, c_new = self._step(gx, h, c)
-            if valid is not None:
-                h_new = torch.where(valid[:, t], h_new, h)
-                c_new = torch.where(valid[:, t], c_new, c)
-                outputs.append(h_new * valid[:, t])
-            else:
-                outputs.append(h_new)
-            h, c = h_new, c_new
-        return torch.stack(outputs, dim=1), h  # (B, T, U), (B, U)
+        settings = (self.kind, self.activation, self.recurrent_activation, self.reset_after)
+        # TorchScript for inference only: a scripted loop that has run with autograd can fail
+        # later under torch.inference_mode ("Inference tensors cannot be saved for backward").
+        scripted = _eager() and not torch.is_grad_enabled()
+        scan = _scripted_scan(*settings) if scripted else None
+        if scan is None:  # autograd, traced (the loop unrolls), compiled, or no TorchScript
+            return keras_rnn_scan(gates_x, self.weight_hh, self.bias_hh, valid, *settings)
+        output: tuple[Tensor, Tensor] = scan(gates_x, self.weight_hh, self.bias_hh, valid)
+        return output
 
     def extra_repr(self) -> str:
         parts = [f"{self.kind!r}, {self.input_size}, {self.units}"]
