@@ -332,6 +332,12 @@ def test_embedding_without_a_mask() -> None:
     assert converted.get_submodule("emb").weight.shape == (30, 5)
 
 
+def test_embedding_indices_out_of_range_say_which() -> None:
+    converted = from_keras(_text_model("int32", L.Embedding(30, 5), L.LSTM(3)))
+    with pytest.raises(ValueError, match=r"indices have to be in \[0, 29\].*from -1 to 30"):
+        converted(torch.tensor([[1, 2, 30, -1, 0, 0, 0]]))
+
+
 def test_one_embedding_shared_by_two_inputs_masks_each() -> None:
     keras.utils.set_random_seed(0)
     question, answer = keras.Input((7,), dtype="int32"), keras.Input((7,), dtype="int32")

@@ -520,9 +520,21 @@ class Embedding(nn.Embedding):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        """``x``: indices ``(B, ...)`` -> ``(B, ..., F)``."""
+        """``x``: indices ``(B, ...)`` -> ``(B, ..., F)``.
+
+        Raises:
+            ValueError: an index outside ``[0, num_embeddings)`` (checked unless traced).
+        """
         if x.dtype not in (torch.int32, torch.int64):
             x = x.long()
+        if x.numel() and not torch.jit.is_tracing():  # type: ignore[attr-defined,no-untyped-call]
+            low, high = int(x.min()), int(x.max())
+            if low < 0 or high >= self.num_embeddings:
+                raise ValueError(
+                    f"Embedding: indices have to be in [0, {self.num_embeddings - 1}] "
+                    f"(num_embeddings={self.num_embeddings}), but got values from {low} to "
+                    f"{high}. Pass token ids as the Keras model was trained on them."
+                )
         return super().forward(x)
 
 
