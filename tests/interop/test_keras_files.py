@@ -389,6 +389,29 @@ def test_convert_command_exits_1_past_the_tolerance(
     assert (tmp_path / "tutorial.pt").is_file()
 
 
+def test_convert_command_checks_a_text_model_on_token_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An Embedding reads ids: the check draws integers in [1, input_dim), not noise."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(50, 8, mask_zero=True),
+            keras.layers.LSTM(6),
+            keras.layers.Dense(3),
+        ]
+    )
+    model.save(tmp_path / "text.keras")
+    assert convert_command.main([str(tmp_path / "text.keras"), "--steps", "7"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ok"]
+    ids = convert_command.random_inputs(model, batch=4, steps=7, seed=0)[0]
+    assert ids.dtype == np.int32 and ids.shape == (4, 7)
+    assert ids.min() >= 1 and ids.max() < 50
+
+
 def test_convert_command_onnx(tmp_path: Path) -> None:
     model = _small_model()
     model.save(tmp_path / "model.keras")

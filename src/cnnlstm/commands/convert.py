@@ -78,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def random_inputs(model: Any, *, batch: int, steps: int, seed: int) -> list[Any]:
     """One random numpy array per Keras model input (open axes ``steps`` long, booleans True).
 
+    An input that feeds an ``Embedding`` gets integer ids in ``[1, input_dim)`` (of the input's
+    dtype), the tokens such a model reads; 0, the padding id of ``mask_zero``, is left out.
+
     Example:
         >>> import keras
         >>> model = keras.Sequential([keras.Input((None, 3)), keras.layers.LSTM(2)])
@@ -87,14 +90,34 @@ def random_inputs(model: Any, *, batch: int, steps: int, seed: int) -> list[Any]
     import numpy as np
 
     rng = np.random.default_rng(seed)
+    vocabulary = _embedding_sizes(model)
     arrays = []
-    for tensor in model.inputs:
+    for index, tensor in enumerate(model.inputs):
         shape = (batch, *(steps if s is None else int(s) for s in tensor.shape[1:]))
         if "bool" in str(tensor.dtype):
             arrays.append(np.ones(shape, dtype=bool))
+        elif index in vocabulary:
+            ids = rng.integers(1, max(2, vocabulary[index]), size=shape)
+            arrays.append(ids.astype(str(tensor.dtype).replace("torch.", "")))
         else:
             arrays.append(rng.normal(size=shape).astype(np.float32))
     return arrays
+
+
+def _embedding_sizes(model: Any) -> dict[int, int]:
+    """``{input index: input_dim}`` for the model inputs that an ``Embedding`` reads directly."""
+    sizes: dict[int, int] = {}
+    for layer in getattr(model, "layers", []):
+        if type(layer).__name__ != "Embedding":
+            continue
+        try:
+            source = layer.input
+        except (AttributeError, ValueError):  # a layer called on several inputs
+            continue
+        for index, tensor in enumerate(model.inputs):
+            if source is tensor:
+                sizes[index] = int(layer.input_dim)
+    return sizes
 
 
 def _flat(value: Any) -> list[Any]:
