@@ -28,9 +28,8 @@ chunks that do); only ``W_h * h_{t-1}`` runs step by step, and it is skipped at 
 when the initial state is zero. When gradients are recorded eagerly and a cell has no norm and
 no peepholes, the pointwise part of a step is one autograd function with a hand-written
 backward (:class:`_LSTMPointwise`), which saves the per-step ``cat`` of the four gate gradients
-and most saved intermediates. The convolutions are then about 87% of a forward + backward pass
-(profiled at B=4, T=10, 64x64, hidden 64), and they run at the machine's matmul rate, so what
-is left to gain is small.
+and most saved intermediates (the profile behind this is in the manual's design notes and
+``python -m benchmarks.bench_convlstm``).
 
 Parameter layout (the Keras import relies on these names): ``ConvLSTM.cells[k]`` for layer ``l``
 and direction ``d`` is at ``k = l * num_directions + d`` (the order of ``h_n``, as in
