@@ -13,11 +13,16 @@ peak resident memory, ``ru_maxrss``, is its alone):
   memory;
 - ``stream`` / ``batched``: the same detector scoring the same rows one at a time
   (:class:`~cnnlstm.detect.StreamScorer`) and in parts, timed in one process, one after the
-  other, their rows per second side by side.
+  other, their rows per second side by side;
+- ``report`` (with ``--report``): the whole command again with ``--report DIR``, its time, peak
+  memory and the PNG's size (the plot is drawn from the rows' minimum and maximum per pixel
+  column, gathered as they are scored);
+- ``generate`` (with ``--generate-rows N``): ``cnnlstm generate sensor-plant`` of ``N`` rows,
+  written part by part: its time, peak memory and the file's size.
 
 ``write`` is what the whole command took beyond parse, fit and score (the output lines and the
-rest). Run: ``python -m benchmarks.bench_detect_scale --rows 3000000 --train-rows 50000``;
-``--quick`` runs a tiny size in seconds.
+rest). Run: ``python -m benchmarks.bench_detect_scale --rows 3000000 --report --generate-rows
+10000000``; ``--quick`` runs a tiny size in seconds (with both).
 """
 
 from __future__ import annotations
@@ -143,12 +148,15 @@ def _child(kind: str, **names: Any) -> dict[str, Any]:
     return result
 
 
-def _command(path: Path, train_rows: int, out: Path) -> dict[str, Any]:
+def _command(path: Path, train_rows: int, out: Path, report: Path | None = None) -> dict[str, Any]:
     """The whole command in a subprocess: wall seconds and peak memory (``ru_maxrss``)."""
+    argv = [str(path), "--train-rows", str(train_rows), "-o", str(out)]
+    if report is not None:
+        argv += ["--report", str(report)]
     script = (
         "import resource, sys, time\nfrom cnnlstm.commands.detect import main\n"
         "started = time.perf_counter()\n"
-        f"code = main([{str(path)!r}, '--train-rows', '{train_rows}', '-o', {str(out)!r}])\n"
+        f"code = main({argv!r})\n"
         "print('RESULT', code, time.perf_counter() - started,"
         " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
     )
@@ -161,7 +169,44 @@ def _command(path: Path, train_rows: int, out: Path) -> dict[str, Any]:
     return {"seconds": float(line[2]), "peak_mib": float(line[3])}
 
 
-def run(rows: int, sensors: int, train_rows: int, stream_rows: int, folder: Path) -> dict[str, Any]:
+def generate(rows: int, sensors: int, folder: Path) -> dict[str, Any]:
+    """``cnnlstm generate sensor-plant`` of ``rows`` rows in a subprocess: seconds, peak memory
+    (``ru_maxrss``) and the file's size."""
+    out = folder / f"generated-{rows}.csv"
+    argv = ["sensor-plant", str(out), "--rows", str(rows), "--sensors", str(sensors)]
+    script = (
+        "import resource, sys, time\nfrom cnnlstm.commands.generate import main\n"
+        "started = time.perf_counter()\n"
+        f"code = main({argv!r})\n"
+        "print('RESULT', code, time.perf_counter() - started,"
+        " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")][-1].split()
+    if line[1] != "0":
+        raise RuntimeError(f"cnnlstm generate failed: {done.stdout}\n{done.stderr}")
+    size = out.stat().st_size
+    out.unlink()
+    return {
+        "generate_rows": rows,
+        "generate_s": round(float(line[2]), 1),
+        "generate_peak_mib": round(float(line[3])),
+        "generate_mb": round(size / 1e6, 1),
+    }
+
+
+def run(
+    rows: int,
+    sensors: int,
+    train_rows: int,
+    stream_rows: int,
+    folder: Path,
+    *,
+    report: bool = False,
+    generate_rows: int = 0,
+) -> dict[str, Any]:
     """Make the file and measure it (see the module docstring); one table row."""
     path = folder / f"plant-{rows}x{sensors}.csv"
     started = time.perf_counter()
@@ -174,6 +219,17 @@ def run(rows: int, sensors: int, train_rows: int, stream_rows: int, folder: Path
     rates = _child("stream", FILE=str(path), DETECTOR=str(detector), STREAM=stream_rows)
     whole = _command(path, train_rows, folder / "out.csv")
     rest = whole["seconds"] - parse["wall"] - fit["seconds"] - score["seconds"]
+    reported: dict[str, Any] = {}
+    if report:
+        drawn = _command(path, train_rows, folder / "out-report.csv", folder / "report")
+        png = folder / "report" / "detection.png"
+        reported = {
+            "report_s": round(drawn["seconds"], 1),
+            "report_peak_mib": round(drawn["peak_mib"]),
+            "report_over_detect_s": round(drawn["seconds"] - whole["seconds"], 1),
+            "report_png_kb": round(png.stat().st_size / 1024),
+        }
+    generated = generate(generate_rows, sensors, folder) if generate_rows else {}
     return {
         "rows": rows,
         "sensors": sensors,
@@ -190,7 +246,9 @@ def run(rows: int, sensors: int, train_rows: int, stream_rows: int, folder: Path
         "stream_rows_per_s": round(rates["stream_rows_per_s"]),
         "batched_rows_per_s": round(rates["batched_rows_per_s"]),
         "batched_over_stream": round(rates["batched_rows_per_s"] / rates["stream_rows_per_s"], 2),
+        **reported,
         "generate_file_s": round(made, 1),
+        **generated,
     }
 
 
@@ -201,13 +259,36 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--sensors", type=int, default=20)
     parser.add_argument("--train-rows", type=int, default=50_000)
     parser.add_argument("--stream-rows", type=int, default=20_000)
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also run the command with --report: its time, peak memory and PNG size",
+    )
+    parser.add_argument(
+        "--generate-rows",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time cnnlstm generate sensor-plant of N rows (--sensors of them, at most 64) "
+        "and its peak memory",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny size, in seconds")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.sensors, args.train_rows, args.stream_rows = 3000, 8, 600, 500
+        args.report = True
+        args.generate_rows = 20_000
     with tempfile.TemporaryDirectory(prefix="bench_detect_scale.") as folder:
-        row = run(args.rows, args.sensors, args.train_rows, args.stream_rows, Path(folder))
-    document = {"benchmark": "cnnlstm detect at scale", "rows": [row]}
+        row = run(
+            args.rows,
+            args.sensors,
+            args.train_rows,
+            args.stream_rows,
+            Path(folder),
+            report=args.report,
+            generate_rows=args.generate_rows,
+        )
+    document: dict[str, Any] = {"benchmark": "cnnlstm detect at scale", "rows": [row]}
     pressure = cpu_pressure()
     extra = {"cpu_pressure_pct": pressure} if pressure is not None else {}
     report(document["benchmark"], [row], extra=extra)

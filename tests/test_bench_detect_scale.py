@@ -19,3 +19,5 @@ def test_quick_run_prints_json_and_a_table(capsys: pytest.CaptureFixture[str]) -
     assert row["rows"] == 3000 and row["sensors"] == 8
     assert row["detect_peak_mib"] > 0 and row["fit_steps"] > 0
     assert row["batched_over_stream"] > 0
+    assert row["report_peak_mib"] > 0 and row["report_png_kb"] > 10
+    assert row["generate_rows"] == 20_000 and row["generate_peak_mib"] > 0

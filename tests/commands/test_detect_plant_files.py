@@ -328,7 +328,7 @@ def test_a_run_that_fails_while_writing_leaves_no_output(
     def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device", "detection.png")
 
-    monkeypatch.setattr(anomaly, "plot_detection", full_disk)
+    monkeypatch.setattr(anomaly, "draw_detection", full_disk)
     new = tmp_path / "new"
     argv = [str(files["export"]), "--train-rows", TRAIN_ROWS, *TINY]
     argv += ["-o", str(new / "out.csv"), "--save", str(new / "d.pt"), "--report", str(new / "rep")]

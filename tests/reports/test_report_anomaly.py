@@ -18,6 +18,8 @@ from cnnlstm.reports.anomaly import (
     _SHADE_ALPHA,
     LABEL_COLOR,
     MAX_LANES,
+    DetectionTrace,
+    MinMaxColumns,
     plot_detection,
     write_summary,
 )
@@ -218,3 +220,137 @@ def test_many_sensors_share_one_axis(tmp_path: Path) -> None:
     path = plot_detection(None, values, np.abs(rng.normal(size=200)), 1.5, path=tmp_path / "m.png")
     with Image.open(path) as image:
         assert image.size == (1600, 900)
+
+
+# ----------------------------------------------------------------------------- long runs
+
+
+def _plain_min_max(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each bucket's min and max, one bucket at a time in a plain loop."""
+    ends = [*starts[1:].tolist(), len(values)]
+    low = np.array([values[a:b].min(axis=0) for a, b in zip(starts.tolist(), ends, strict=True)])
+    high = np.array([values[a:b].max(axis=0) for a, b in zip(starts.tolist(), ends, strict=True)])
+    return low, high
+
+
+@pytest.mark.parametrize(
+    ("rows", "chunk"),
+    [(7, 3), (64, 64), (65, 1), (1000, 7), (1000, 1000), (4099, 250), (100_003, 9_999)],
+)
+def test_min_max_columns_equal_a_plain_loop_over_their_buckets(rows: int, chunk: int) -> None:
+    rng = np.random.default_rng(rows)
+    values = rng.normal(size=(rows, 3))
+    columns = MinMaxColumns(3, columns=32)
+    sizes = rng.integers(1, 2 * chunk + 1, size=rows)  # uneven chunks, some longer than a bucket
+    at = 0
+    for size in sizes.tolist():
+        columns.add(values[at : at + size])
+        at += size
+        if at >= rows:
+            break
+    starts = columns.starts
+    assert columns.rows == rows
+    # buckets: one per row up to 64 rows, then between 32 and 64 of `per` rows, the last shorter
+    assert len(starts) == min(rows, len(starts)) and (rows <= 64 or 32 < len(starts) <= 64)
+    np.testing.assert_array_equal(starts, columns.per * np.arange(len(starts)))
+    assert starts[-1] < rows <= starts[-1] + columns.per
+    low, high = _plain_min_max(values, starts)
+    np.testing.assert_array_equal(columns.minimum, low)
+    np.testing.assert_array_equal(columns.maximum, high)
+
+
+def test_a_one_row_spike_survives_decimation() -> None:
+    rows, spike = 1_000_003, 777_777
+    values = np.random.default_rng(0).normal(size=(rows, 1))
+    values[spike] = 50.0
+    values[spike + 1] = -50.0
+    columns = MinMaxColumns(1, columns=1024)
+    for at in range(0, rows, 65_000):
+        columns.add(values[at : at + 65_000])
+    starts = columns.starts
+    bucket = int(np.searchsorted(starts, spike, side="right")) - 1
+    after = int(np.searchsorted(starts, spike + 1, side="right")) - 1
+    assert columns.maximum[bucket, 0] == 50.0 and columns.minimum[after, 0] == -50.0
+    assert (columns.maximum[:, 0] == 50.0).sum() == 1
+    low, high = _plain_min_max(values, starts)
+    np.testing.assert_array_equal(columns.maximum, high)
+    np.testing.assert_array_equal(columns.minimum, low)
+
+
+def test_min_max_columns_reject_rows_of_another_width() -> None:
+    with pytest.raises(ShapeError, match=r"expected rows \(n, L\) with L = 2 lanes"):
+        MinMaxColumns(2).add(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="columns has to be an int >= 1"):
+        MinMaxColumns(2, columns=0)
+
+
+def test_trace_fed_in_chunks_equals_the_trace_of_all_rows() -> None:
+    d = run_data()
+    predictions = (d["scores"] > 2.5).astype(int)
+    whole = DetectionTrace(S, labels=True, columns=64)
+    whole.add(d["times"], d["values"], d["scores"], predictions=predictions, labels=d["labels"])
+    parts = DetectionTrace(S, labels=True, columns=64)
+    for at in range(0, N, 77):
+        part = slice(at, at + 77)
+        parts.add(
+            d["times"][part],
+            d["values"][part],
+            d["scores"][part],
+            predictions=predictions[part],
+            labels=d["labels"][part],
+        )
+    for name in ("x", "sensors", "scores"):
+        for got, want in zip(getattr(parts, name), getattr(whole, name), strict=True):
+            np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(parts.flags, whole.flags)
+    np.testing.assert_array_equal(parts.labels, whole.labels)
+    assert parts.flagged == whole.flagged == predictions.sum()
+    assert parts.spans == whole.spans == len(spans_from_binary(predictions))
+    mean, sd = parts.standard()
+    np.testing.assert_allclose(mean, d["values"].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(sd, d["values"].std(axis=0), rtol=1e-12)
+
+
+def test_trace_rejects_mismatched_chunks() -> None:
+    trace = DetectionTrace(2)
+    with pytest.raises(ShapeError, match=r"values has to be \(3, 2\)"):
+        trace.add(None, np.zeros((3, 4)), np.zeros(3), predictions=np.zeros(3))
+    with pytest.raises(ValueError, match="labels has to be None"):
+        trace.add(None, np.zeros((3, 2)), np.zeros(3), predictions=np.zeros(3), labels=np.zeros(3))
+    trace.add(np.arange(3.0), np.zeros((3, 2)), np.zeros(3), predictions=np.zeros(3))
+    with pytest.raises(ValueError, match="times has to be of one kind"):
+        trace.add(
+            np.array(["2020-01-01"] * 3, "datetime64[ns]"),
+            np.zeros((3, 2)),
+            np.zeros(3),
+            predictions=np.zeros(3),
+        )
+
+
+def test_a_one_row_spike_in_a_long_lane_shows_in_the_plot(tmp_path: Path) -> None:
+    rows, spike = 400_000, 123_457
+    rng = np.random.default_rng(3)
+    slow = np.sin(2 * np.pi * np.arange(rows) / 100_000)[:, None]  # (rows, 1): sd 0.71
+    values = slow + rng.normal(size=(rows, 3)) * 0.01
+    scores = np.full(rows, 0.5)
+    flat = plot_detection(None, values, scores, 1.0, path=tmp_path / "flat.png")
+    values[spike, 2] -= 3.0  # one row of the third lane (green), 4 sd below its neighbours
+    spiked = plot_detection(None, values, scores, 1.0, path=tmp_path / "spike.png")
+    green = np.array([round(255 * c) for c in to_rgb("C2")])
+
+    def tall_green_columns(path: Path) -> np.ndarray:
+        image = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        near = np.abs(image - green).max(axis=-1) <= 40  # (H, W)
+        return np.flatnonzero(near.sum(axis=0) > 40)  # pixel columns with a tall green line
+
+    # the spike draws a line about a lane's half height (a lane is a third of the sensor panel)
+    # in one pixel column, where a plot of every 100th row would most likely have missed it
+    assert len(tall_green_columns(flat)) == 0
+    columns = tall_green_columns(spiked)
+    assert 1 <= len(columns) <= 2
+    image = np.asarray(Image.open(flat).convert("RGB")).astype(int)
+    green_columns = np.flatnonzero((np.abs(image - green).max(axis=-1) <= 40).any(axis=0))
+    runs = np.split(green_columns, np.flatnonzero(np.diff(green_columns) > 1) + 1)
+    x_axis = max(runs, key=len)  # the lane's line, from row 0 to the last (not the tick label)
+    where = (columns[0] - x_axis[0]) / (x_axis[-1] - x_axis[0])
+    assert abs(where - spike / rows) < 0.01

@@ -58,7 +58,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -92,6 +92,9 @@ from cnnlstm.commands.detect_report import (
 from cnnlstm.commands.detect_stream import _stream
 from cnnlstm.data.sensors import SensorChunks, SensorPart
 from cnnlstm.detect import DEFAULT_EPOCHS, AnomalyDetector
+
+if TYPE_CHECKING:
+    from cnnlstm.reports.anomaly import DetectionTrace
 
 __all__ = [
     "DEFAULT_TRAIN_ROWS",
@@ -314,10 +317,9 @@ def _offline(args: argparse.Namespace) -> int:
             report = _write_report(
                 args,
                 outputs.file,
+                chunks.path,
                 result.report,
                 detector,
-                result.scores,
-                result.flags,
                 metrics,
                 result.spans.spans,
                 result.spans.sensors,
@@ -354,18 +356,8 @@ class _Scored(NamedTuple):
     changepoints: np.ndarray | None  # (N,) int8
     spans: SpanTracker
     counters: CounterWatch
-    report: _ReportRows | None
-
-
-class _ReportRows(NamedTuple):
-    """The rows ``--report`` draws (a SensorCSV's attributes that the plot reads)."""
-
-    path: Path
-    times: np.ndarray | None
-    features: np.ndarray
-    feature_names: list[str]
-    label_names: list[str]
-    labels: np.ndarray | None
+    report: DetectionTrace | None
+    """What ``--report`` draws, decimated as the rows were scored (None without it)."""
 
 
 def _score_parts(
@@ -384,10 +376,14 @@ def _score_parts(
     flags: list[np.ndarray] = []
     labels: list[np.ndarray] = []
     changepoints: list[np.ndarray] = []
-    kept: list[SensorPart] = []
     lower = [name.lower() for name in chunks.label_names]
     anomaly = lower.index("anomaly") if "anomaly" in lower else None
     changepoint = lower.index("changepoint") if "changepoint" in lower else None
+    trace = None
+    if args.report is not None:  # the plot's rows, min and max per pixel column: bounded memory
+        from cnnlstm.reports.anomaly import DetectionTrace
+
+        trace = DetectionTrace(len(names), labels=anomaly is not None)
     status = _status(args, chunks, detector)
     with open(outputs.file(args.output), "w", newline="", encoding="utf-8") as out, status as bar:
         writer = csv.writer(out, lineterminator="\n")
@@ -406,20 +402,16 @@ def _score_parts(
                 labels.append(part.labels[:, anomaly].astype(np.int8))
             if part.labels is not None and changepoint is not None:
                 changepoints.append(part.labels[:, changepoint].astype(np.int8))
-            if args.report is not None:
-                kept.append(part)
+            if trace is not None:
+                trace.add(
+                    part.times,
+                    part.features,
+                    part_scores,
+                    predictions=part_flags,
+                    labels=labels[-1] if anomaly is not None else None,
+                )
             bar.advance(len(part_flags))
     spans.finish()
-    report = None
-    if args.report is not None:
-        report = _ReportRows(
-            path=chunks.path,
-            times=None if chunks.time_columns == [] else np.concatenate([p.times for p in kept]),
-            features=np.concatenate([p.features for p in kept]),
-            feature_names=list(names),
-            label_names=list(chunks.label_names),
-            labels=None if not chunks.label_names else np.concatenate([p.labels for p in kept]),
-        )
 
     def joined(arrays: list[np.ndarray], dtype: Any) -> np.ndarray:
         return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype)
@@ -431,7 +423,7 @@ def _score_parts(
         changepoints=joined(changepoints, np.int8) if changepoint is not None else None,
         spans=spans,
         counters=counters,
-        report=report,
+        report=trace,
     )
 
 

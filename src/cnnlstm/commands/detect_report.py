@@ -12,11 +12,10 @@ import argparse
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cnnlstm.data.sensors import SensorCSV
 from cnnlstm.detect import AnomalyDetector
 from cnnlstm.evaluation import (
     binary_counts,
@@ -25,6 +24,9 @@ from cnnlstm.evaluation import (
     nab_score,
     skab_scores,
 )
+
+if TYPE_CHECKING:
+    from cnnlstm.reports.anomaly import DetectionTrace
 
 __all__ = ["NAB_WINDOW_SECONDS", "detection_metrics", "span_sensors"]
 
@@ -105,26 +107,6 @@ def _print_spans(
     console.print(table)
 
 
-def _label(data: SensorCSV | Any, name: str) -> np.ndarray | None:
-    lower = [n.lower() for n in data.label_names]
-    if data.labels is None or name not in lower:
-        return None
-    return np.asarray(data.labels[:, lower.index(name)], dtype=np.int64)
-
-
-def _period(data: SensorCSV) -> float:
-    """The median step between rows in seconds (1 without a datetime column)."""
-    if data.times is None or len(data.times) < 2:
-        return 1.0
-    times = data.times
-    if np.issubdtype(times.dtype, np.datetime64):
-        seconds = times.astype("datetime64[ns]").astype(np.int64) / 1e9
-    else:
-        seconds = times.astype(np.float64)
-    step = float(np.median(np.diff(seconds)))
-    return step if step > 0 else 1.0
-
-
 def detection_metrics(
     labels: np.ndarray,
     flags: np.ndarray,
@@ -198,41 +180,38 @@ def _print_metrics(console: Any, metrics: dict[str, float], where: str) -> None:
 def _write_report(
     args: argparse.Namespace,
     temporary: Callable[[Path], Path],
-    data: SensorCSV | Any,
+    input_path: Path,
+    trace: DetectionTrace,
     detector: AnomalyDetector,
-    scores: np.ndarray,
-    flags: np.ndarray,
     metrics: dict[str, float] | None,
     spans: list[tuple[int, int]],
     culprits: list[list[str]],
     fitted_rows: int,
 ) -> tuple[Path, Path]:
     """Write ``detection.png`` and ``summary.md`` to the temporary files ``temporary(path)``
-    gives for them (``_Outputs.file`` moves them into place); return their paths."""
-    from cnnlstm.reports.anomaly import plot_detection, write_summary
+    gives for them (``_Outputs.file`` moves them into place); return their paths. The plot is
+    drawn from ``trace``, the rows decimated as they were scored, so it takes seconds and
+    bounded memory however long INPUT is."""
+    from cnnlstm.reports.anomaly import draw_detection, write_summary
 
     folder = Path(args.report)
     plot, summary = folder / "detection.png", folder / "summary.md"
-    plot_detection(
-        data.times,
-        data.features,
-        scores,
+    draw_detection(
+        trace,
         detector.threshold_,
-        labels=_label(data, "anomaly"),
-        predictions=flags,
-        columns=data.feature_names,
-        train_rows=fitted_rows,
+        columns=detector.columns_,
+        train_rows=min(fitted_rows, trace.rows),
         metrics=metrics,
         path=temporary(plot),
-        title=f"{data.path}: {detector.model_name}",
+        title=f"{input_path}: {detector.model_name}",
     )
     write_summary(
         temporary(summary),
-        input_name=str(data.path),
+        input_name=str(input_path),
         model=repr(detector),
         threshold=detector.threshold_,
-        n_rows=len(flags),
-        n_flagged=int(flags.sum()),
+        n_rows=trace.rows,
+        n_flagged=trace.flagged,
         metrics=metrics,
         plot_name=plot.name,
         flagged_spans=spans,
