@@ -92,11 +92,11 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(
     out = tmp_path / "plant.csv"
     out.write_text("the previous file\n")
 
-    def half_written(frame: pd.DataFrame, path: Path) -> None:
+    def half_written(plant: SensorPlant, path: Path, rows: int, **options: object) -> None:
         Path(path).write_text("datetime;Current\n2021-01-01 00:00:00;")
         raise OSError(28, "No space left on device", str(path))
 
-    monkeypatch.setattr("cnnlstm.data.sensor_plant.write_skab_csv", half_written)
+    monkeypatch.setattr(SensorPlant, "write_csv_in_chunks", half_written)
     assert main(["sensor-plant", str(out)]) == 2
     assert "No space left on device" in _error_line(capsys)
     assert out.read_text() == "the previous file\n"

@@ -13,7 +13,13 @@ import pandas as pd
 import pytest
 import torch
 
-from cnnlstm.data.sensor_plant import ANOMALY_KINDS, Anomaly, SensorPlant, sensor_names
+from cnnlstm.data.sensor_plant import (
+    ANOMALY_KINDS,
+    Anomaly,
+    SensorPlant,
+    sensor_names,
+    write_skab_csv,
+)
 
 # the bundled development data sit in shared/ beside the checkout
 SKAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "skab"
@@ -212,3 +218,66 @@ def test_too_few_rows_for_generate(plant: SensorPlant) -> None:
         plant.generate(plant.min_rows - 1)
     assert len(SensorPlant(n_anomalies=0).generate(10)) == 10
     assert len(plant.generate(10, anomalies=False)) == 10
+
+
+# ----------------------------------------------------------------------------- in parts
+
+PLANTS = {
+    "default": ({"seed": 0}, 2000),
+    "held": (
+        {"seed": 5, "n_sensors": 9, "anomaly_kinds": ("stuck", "decouple"), "n_anomalies": 4},
+        2500,
+    ),
+    "spikes": (
+        {"seed": 7, "n_sensors": 16, "anomaly_kinds": ("spike",), "n_anomalies": 6, "min_gap": 1},
+        900,
+    ),
+}
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 37, 500, 1999, 100_000])
+@pytest.mark.parametrize("name", sorted(PLANTS))
+def test_a_chunked_write_equals_the_whole_write_byte_for_byte(
+    tmp_path: Path, name: str, chunk_rows: int
+) -> None:
+    options, rows = PLANTS[name]
+    plant = SensorPlant(**options)
+    write_skab_csv(plant.generate(rows, index=1), tmp_path / "whole.csv")
+    expected = plant.anomalies
+    got = plant.write_csv_in_chunks(tmp_path / "parts.csv", rows, index=1, chunk_rows=chunk_rows)
+    assert (tmp_path / "parts.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert got == expected == plant.anomalies and len(got) == options.get("n_anomalies", 5)
+    write_skab_csv(plant.normal(rows), tmp_path / "normal.csv")
+    assert (
+        plant.write_csv_in_chunks(
+            tmp_path / "normal-parts.csv", rows, normal=True, chunk_rows=chunk_rows
+        )
+        == []
+    )
+    assert (tmp_path / "normal-parts.csv").read_bytes() == (tmp_path / "normal.csv").read_bytes()
+    assert plant.anomalies == expected  # the normal recording leaves them as they were
+
+
+def test_chunks_hold_each_anomaly_whole_with_the_row_before_it() -> None:
+    plant = SensorPlant(seed=3, n_anomalies=6, min_gap=1, anomaly_kinds=("stuck", "drift"))
+    whole = plant.generate(2000)
+    parts = list(plant.chunks(2000, chunk_rows=50))
+    assert [p.start for p in parts] == list(
+        itertools.accumulate([0] + [len(p.values) for p in parts[:-1]])
+    )
+    assert max(len(p.values) for p in parts) <= 50 + 200  # a part grows by an anomaly at most
+    for part in parts:
+        for anomaly in part.anomalies:
+            assert part.start < anomaly.start and anomaly.end <= part.start + len(part.values)
+    assert [a for p in parts for a in p.anomalies] == whole.attrs["anomalies"]
+    np.testing.assert_array_equal(
+        np.concatenate([p.values for p in parts]), whole[plant.sensor_names].to_numpy()
+    )
+    for column in ("anomaly", "changepoint"):
+        got = np.concatenate([getattr(p, column) for p in parts])
+        np.testing.assert_array_equal(got, whole[column].to_numpy())
+
+
+def test_chunks_reject_a_bad_chunk_size() -> None:
+    with pytest.raises(ValueError, match="chunk_rows has to be a positive int, but got 0"):
+        next(SensorPlant().chunks(2000, chunk_rows=0))

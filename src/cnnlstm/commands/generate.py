@@ -36,19 +36,24 @@ text-lines      ``.npz``: ``x`` images ``(N, 1, 32, 128)``, ``y`` the        :cl
                 alphabet)
 =============== ============================================================ ===================
 
-Files are written to a temporary name beside the output and moved into place at the end, so an
-interrupted run never leaves half a file (a folder too: it appears whole or not at all). A folder
-output has to be new or empty. The folders are what the own-data configs read by default:
+sensor-plant writes its recording part by part
+(:meth:`~cnnlstm.data.sensor_plant.SensorPlant.write_csv_in_chunks`): any ``--rows`` in bounded
+memory, and the same file for the same seed as the recording made whole
+(:meth:`~cnnlstm.data.sensor_plant.SensorPlant.generate`). Files are
+written to a temporary name beside the output and moved into place at the end, so an interrupted
+run never leaves half a file (a folder too: it appears whole or not at all). A folder output has
+to be new or empty. The folders are what the own-data configs read by default:
 ``cnnlstm generate digit-clips clips/`` for ``configs/video_folder.yaml`` and
-``cnnlstm generate text-lines lines/`` for ``configs/text_folder.yaml``. The image
-generators show a progress bar (rich, on standard error) when it is a terminal.
+``cnnlstm generate text-lines lines/`` for ``configs/text_folder.yaml``. Every generator shows a
+progress bar (rich, on standard error) when it is a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -233,7 +238,7 @@ def _plant_option(args: argparse.Namespace, name: str) -> int:
 def _sensor_plant(args: argparse.Namespace) -> None:
     from rich.table import Table
 
-    from cnnlstm.data.sensor_plant import SensorPlant, write_skab_csv
+    from cnnlstm.data.sensor_plant import SensorPlant
 
     rows = _plant_option(args, "rows")
     anomalies = _plant_option(args, "anomalies")
@@ -257,34 +262,53 @@ def _sensor_plant(args: argparse.Namespace) -> None:
         )
     plant = plant_of(rows)
     output = Path(args.output)
-    frame = plant.generate(rows)
-    with atomic_file(output) as temp:
-        write_skab_csv(frame, temp)
+    with atomic_file(output) as temp, _rows_bar(output, rows) as advance:
+        injected = plant.write_csv_in_chunks(temp, rows, progress=advance)
     console = _console()
     console.print(
         f"wrote {output}: {rows} rows of {plant.n_sensors} sensors at 1 Hz, "
-        f"{len(plant.anomalies)} labelled anomalies after {clean} clean rows "
+        f"{len(injected)} labelled anomalies after {clean} clean rows "
         f"(fit on them: cnnlstm detect {output} --train-rows {clean} ...)",
         soft_wrap=True,
     )
-    if plant.anomalies:
+    if injected:
         table = Table(title_justify="left")
         for column in ("rows", "kind", "sensors"):
             table.add_column(column)
-        for anomaly in plant.anomalies:
+        for anomaly in injected:
             table.add_row(
                 f"{anomaly.start}-{anomaly.end - 1}", anomaly.kind, ", ".join(anomaly.sensors)
             )
         console.print(table)
     if args.normal_rows is not None:
         normal = normal_path(output)
-        with atomic_file(normal) as temp:
-            write_skab_csv(plant.normal(args.normal_rows), temp)
+        with atomic_file(normal) as temp, _rows_bar(normal, args.normal_rows) as advance:
+            plant.write_csv_in_chunks(temp, args.normal_rows, normal=True, progress=advance)
         console.print(
             f"wrote {normal}: {args.normal_rows} anomaly-free rows of the same plant, no labels "
             f"(fit on them: cnnlstm detect {output} --train {normal} ...)",
             soft_wrap=True,
         )
+
+
+@contextlib.contextmanager
+def _rows_bar(path: Path, rows: int) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar of the rows written to ``path`` (on standard error, drawn only on a
+    terminal); yields the function that advances it."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    console = _console(stderr=True)
+    text = f"writing {path.name}"
+    columns = (TextColumn(text), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task(text, total=rows)
+        yield lambda done: progress.advance(task, done)
 
 
 def _images(args: argparse.Namespace) -> None:

@@ -26,8 +26,10 @@ SKAB's files are written (``;`` separated, ``YYYY-MM-DD HH:MM:SS`` times).
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -39,7 +41,15 @@ from torch.utils.data import Dataset
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
     import pandas as pd
 
-__all__ = ["ANOMALY_KINDS", "Anomaly", "SensorPlant", "sensor_names", "write_skab_csv"]
+__all__ = [
+    "ANOMALY_KINDS",
+    "CHUNK_ROWS",
+    "Anomaly",
+    "PlantChunk",
+    "SensorPlant",
+    "sensor_names",
+    "write_skab_csv",
+]
 
 ANOMALY_KINDS: tuple[str, ...] = ("spike", "drift", "stuck", "decouple", "noise")
 """The kinds of anomaly :class:`SensorPlant` can inject."""
@@ -71,6 +81,8 @@ _WANDER = 0.5  # and its standard deviation, next to the unit-amplitude daily cy
 _HARMONIC = 0.3
 _DUTY = 0.5  # amplitude of the shared fast duty cycle of the load
 _OWN_CYCLE = 0.1  # each sensor's own cycle, as a fraction of its gain
+_SHOCK = math.sqrt(1.0 - _AR**2)  # the wander's shocks' standard deviation
+_SKIP_ROWS = 1 << 16  # random draws are discarded this many at a time
 _LOAD_STD = math.sqrt(0.5 + _HARMONIC**2 / 2 + _DUTY**2 / 2 + _WANDER**2)  # std of the load process
 
 
@@ -81,6 +93,39 @@ class Anomaly(NamedTuple):
     end: int
     kind: str
     sensors: tuple[str, ...]
+
+
+CHUNK_ROWS = 20_000
+"""Rows per part of :meth:`SensorPlant.chunks` and :meth:`SensorPlant.write_csv_in_chunks`
+(a part grows to hold an anomaly whole)."""
+
+
+def _ar1(shocks: np.ndarray, *, previous: float, first: float | None) -> np.ndarray:
+    """``w[k] = AR * w[k - 1] + shocks[k]`` from ``w[-1] = previous`` (or ``w[0] = first``, its
+    shock unused), in Python floats: the same double arithmetic as numpy's scalars, faster."""
+    values = shocks.tolist()
+    start = 0
+    if first is not None and values:
+        values[0], previous, start = first, first, 1
+    for k in range(start, len(values)):
+        previous = _AR * previous + values[k]
+        values[k] = previous
+    return np.asarray(values, dtype=np.float64)
+
+
+class PlantChunk(NamedTuple):
+    """Consecutive rows of a recording made in parts (:meth:`SensorPlant.chunks`)."""
+
+    start: int
+    """The recording's row of the part's first row."""
+    values: np.ndarray
+    """``(n, S)`` float64 sensor values."""
+    anomaly: np.ndarray
+    """``(n,)`` float64 0/1 labels, as :meth:`SensorPlant.generate`'s ``anomaly`` column."""
+    changepoint: np.ndarray
+    """``(n,)`` float64 0/1, as its ``changepoint`` column."""
+    anomalies: list[Anomaly]
+    """The anomalies that start in the part (each lies in it whole)."""
 
 
 def sensor_names(n_sensors: int) -> list[str]:
@@ -118,6 +163,27 @@ def write_skab_csv(frame: pd.DataFrame, path: str | Path) -> None:
         else:
             out[column] = np.char.mod("%.6g", values.to_numpy(dtype=np.float64))
     out.to_csv(path, sep=";", index=False)
+
+
+def _bounds(
+    rows: int, chunk_rows: int, segments: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """Consecutive ``[a, b)`` parts of about ``chunk_rows`` rows; a part that would end inside a
+    segment (or at its first row) ends at the segment's end instead.
+
+    Example:
+        >>> _bounds(10, 4, [(3, 6)])
+        [(0, 6), (6, 10)]
+    """
+    bounds, a = [], 0
+    while a < rows:
+        b = min(a + chunk_rows, rows)
+        for start, end in segments:
+            if start <= b < end:
+                b = end
+        bounds.append((a, b))
+        a = b
+    return bounds
 
 
 class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
@@ -240,20 +306,24 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
     def _load(self, rng: np.random.Generator, rows: int) -> np.ndarray:
         """``(rows + max lag,)``: the shared load, row ``k`` being time ``k - max lag``."""
         n = rows + _MAX_LAG
-        t = np.arange(n, dtype=np.float64)
-        phase, phase2, phase3 = rng.uniform(0.0, 2.0 * math.pi, 3)
+        phases = rng.uniform(0.0, 2.0 * math.pi, 3)
+        shocks = rng.normal(0.0, _SHOCK, n)
+        first = float(rng.normal())
+        wander = _ar1(shocks, previous=0.0, first=first)
+        return self._cycle(np.arange(n, dtype=np.float64), phases) + _WANDER * wander
+
+    def _cycle(self, t: np.ndarray, phases: np.ndarray) -> np.ndarray:
+        """The load's cycles at load rows ``t`` (time ``t - max lag``), value for value the same
+        for any part of the rows."""
+        phase, phase2, phase3 = phases
         cycle = np.sin(2.0 * math.pi * t / self._load_period + phase)
         cycle += _HARMONIC * np.sin(4.0 * math.pi * t / self._load_period + phase2)
         cycle += _DUTY * np.sin(2.0 * math.pi * t / self._duty_period + phase3)
-        shocks = rng.normal(0.0, math.sqrt(1.0 - _AR**2), n)
-        wander = np.empty(n)
-        wander[0] = rng.normal()
-        for k in range(1, n):
-            wander[k] = _AR * wander[k - 1] + shocks[k]
-        return np.asarray(cycle + _WANDER * wander)
+        return np.asarray(cycle)
 
     def _lagged(self, load: np.ndarray, rows: int) -> np.ndarray:
-        """``(rows, S)``: the load each sensor sees, delayed by its lag."""
+        """``(rows, S)``: the load each sensor sees, delayed by its lag (``load[0]`` is the
+        first row's time minus the max lag)."""
         idx = np.arange(rows)[:, None] + _MAX_LAG - self._lag[None, :]  # (rows, S)
         return np.asarray(load[idx])
 
@@ -263,10 +333,51 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         lagged = self._lagged(self._load(rng, rows), rows)
         t = np.arange(rows, dtype=np.float64)[:, None]
         phases = rng.uniform(0.0, 2.0 * math.pi, self.n_sensors)
-        own = _OWN_CYCLE * np.sin(2.0 * math.pi * t / self._own_period + phases)  # (rows, S)
-        noise = rng.normal(0.0, 1.0, (rows, self.n_sensors)) * self._sigma
+        noise = rng.normal(0.0, 1.0, (rows, self.n_sensors))
+        return self._values(t, lagged, phases, noise), lagged
+
+    def _values(
+        self, t: np.ndarray, lagged: np.ndarray, phases: np.ndarray, noise: np.ndarray
+    ) -> np.ndarray:
+        """``(n, S)`` sensor values at rows ``t`` ``(n, 1)`` from the load they saw, their own
+        cycles' phases and standard normal noise ``(n, S)``."""
+        own = _OWN_CYCLE * np.sin(2.0 * math.pi * t / self._own_period + phases)  # (n, S)
         signal = self._sign * self._gain * (lagged + own)
-        return np.asarray(self._level + signal + noise), lagged
+        return np.asarray(self._level + signal + noise * self._sigma)
+
+    def _recording_parts(
+        self, rng: np.random.Generator, rows: int, bounds: Sequence[tuple[int, int]]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`_recording`'s rows ``[a, b)`` for each of ``bounds`` (consecutive, from 0),
+        value for value, in memory bounded by the longest part.
+
+        :meth:`_recording` draws, from one generator: the load's 3 phases, its ``rows + max lag``
+        shocks, the wander's first value, the sensors' phases, then the noise row by row. Here a
+        copy of the generator stays where the shocks begin and the original is moved past them
+        (drawn and discarded), so each part draws its shocks and its noise in step."""
+        n = rows + _MAX_LAG
+        load_phases = rng.uniform(0.0, 2.0 * math.pi, 3)
+        shocks = copy.deepcopy(rng)  # at the shocks
+        for done in range(0, n, _SKIP_ROWS):  # the original past them
+            rng.normal(0.0, _SHOCK, min(_SKIP_ROWS, n - done))
+        first = float(rng.normal())
+        phases = rng.uniform(0.0, 2.0 * math.pi, self.n_sensors)
+        load = np.zeros(0)  # the load of rows [a - max lag, b): load rows [a, b + max lag)
+        previous, made = 0.0, 0  # the wander's last value, the load rows made
+        for a, b in bounds:
+            wander = _ar1(
+                shocks.normal(0.0, _SHOCK, b + _MAX_LAG - made),
+                previous=previous,
+                first=first if made == 0 else None,
+            )
+            t = np.arange(made, b + _MAX_LAG, dtype=np.float64)
+            fresh = self._cycle(t, load_phases) + _WANDER * wander
+            load = np.concatenate([load[len(load) - _MAX_LAG :], fresh]) if made else fresh
+            previous, made = float(wander[-1]), b + _MAX_LAG
+            lagged = self._lagged(load, b - a)  # (b - a, S)
+            noise = rng.normal(0.0, 1.0, (b - a, self.n_sensors))
+            times = np.arange(a, b, dtype=np.float64)[:, None]
+            yield self._values(times, lagged, phases, noise), lagged
 
     def _place(self, rng: np.random.Generator, rows: int) -> list[tuple[int, int, str]]:
         """Draw the kinds, lengths and places of the anomalies: ``(start, end, kind)``."""
@@ -301,34 +412,49 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
     def _inject(
         self, rng: np.random.Generator, values: np.ndarray, load: np.ndarray
     ) -> list[Anomaly]:
-        rows = len(values)
-        records = []
-        for start, end, kind in self._place(rng, rows):
-            many = kind in ("spike", "noise") and self.n_sensors > 1 and rng.random() < 0.5
-            chosen = rng.choice(self.n_sensors, size=2 if many else 1, replace=False)
-            n = end - start
-            for s in chosen:
-                if kind == "spike":
-                    signs = rng.choice(np.array([-1.0, 1.0]), n)
-                    values[start:end, s] += signs * rng.uniform(2.5, 4.0, n) * self._std[s]
-                elif kind == "drift":
-                    ramp = np.arange(1, n + 1) / n
-                    size = rng.choice(np.array([-1.0, 1.0])) * rng.uniform(2.0, 4.0)
-                    values[start:end, s] += size * self._std[s] * ramp
-                elif kind == "stuck":
-                    values[start:end, s] = values[start - 1, s]
-                elif kind == "decouple":
-                    seen = load[start:end, s]
-                    values[start:end, s] += (
-                        self._sign[s] * self._gain[s] * (self._decoupled(rng, seen) - seen)
-                    )
-                else:  # noise
-                    factor = rng.uniform(3.0, 5.0)
-                    extra = math.sqrt(factor**2 - 1.0) * self._sigma[s]
-                    values[start:end, s] += rng.normal(0.0, extra, n)
-            names = tuple(self.sensor_names[int(s)] for s in sorted(chosen))
-            records.append(Anomaly(start, end, kind, names))
-        return records
+        return [
+            self._inject_one(rng, values, load, start, end, kind)
+            for start, end, kind in self._place(rng, len(values))
+        ]
+
+    def _inject_one(
+        self,
+        rng: np.random.Generator,
+        values: np.ndarray,
+        load: np.ndarray,
+        start: int,
+        end: int,
+        kind: str,
+        *,
+        offset: int = 0,
+    ) -> Anomaly:
+        """Inject one anomaly into rows ``[start, end)`` of ``values`` (and the row before it,
+        which ``stuck`` copies, has to be in ``values`` too); ``offset`` is the recording's row
+        of ``values[0]``, for the record."""
+        many = kind in ("spike", "noise") and self.n_sensors > 1 and rng.random() < 0.5
+        chosen = rng.choice(self.n_sensors, size=2 if many else 1, replace=False)
+        n = end - start
+        for s in chosen:
+            if kind == "spike":
+                signs = rng.choice(np.array([-1.0, 1.0]), n)
+                values[start:end, s] += signs * rng.uniform(2.5, 4.0, n) * self._std[s]
+            elif kind == "drift":
+                ramp = np.arange(1, n + 1) / n
+                size = rng.choice(np.array([-1.0, 1.0])) * rng.uniform(2.0, 4.0)
+                values[start:end, s] += size * self._std[s] * ramp
+            elif kind == "stuck":
+                values[start:end, s] = values[start - 1, s]
+            elif kind == "decouple":
+                seen = load[start:end, s]
+                values[start:end, s] += (
+                    self._sign[s] * self._gain[s] * (self._decoupled(rng, seen) - seen)
+                )
+            else:  # noise
+                factor = rng.uniform(3.0, 5.0)
+                extra = math.sqrt(factor**2 - 1.0) * self._sigma[s]
+                values[start:end, s] += rng.normal(0.0, extra, n)
+        names = tuple(self.sensor_names[int(s)] for s in sorted(chosen))
+        return Anomaly(start + offset, end + offset, kind, names)
 
     def _frame(self, values: np.ndarray) -> pd.DataFrame:
         import pandas as pd
@@ -426,6 +552,120 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         frame = self.normal(rows, index=index)
         write_skab_csv(frame, path)
         return frame
+
+    def chunks(
+        self,
+        rows: int,
+        *,
+        anomalies: bool = True,
+        index: int = 0,
+        normal: bool = False,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> Iterator[PlantChunk]:
+        """:meth:`generate`'s recording (or with ``normal``, :meth:`normal`'s) in consecutive
+        parts, in memory bounded by the part: the same values, labels and anomalies, bit for bit,
+        whatever ``chunk_rows``.
+
+        Each random stream of the recording (the load's shocks, the noise, the anomalies) is
+        drawn in step with the parts; a part ends at about ``chunk_rows`` rows, or at the end of
+        an anomaly it would cut, so every anomaly is injected whole into one part (with the row
+        before it, which ``stuck`` holds). :attr:`anomalies` holds them once all parts are read.
+
+        Args:
+            rows: the rows of the recording.
+            anomalies: inject the anomalies (ignored with ``normal``).
+            index: which recording of this plant.
+            normal: :meth:`normal`'s anomaly-free recording instead (labels all 0).
+            chunk_rows: rows per part, at least 1.
+
+        Raises:
+            ValueError: ``rows`` below :attr:`min_rows` (with anomalies), ``chunk_rows`` < 1.
+
+        Example:
+            >>> plant = SensorPlant(seed=1)
+            >>> parts = list(plant.chunks(1500, chunk_rows=400))
+            >>> whole = plant.generate(1500)
+            >>> values = np.concatenate([part.values for part in parts])
+            >>> bool((values == whole[plant.sensor_names].to_numpy()).all())
+            True
+        """
+        with_anomalies = anomalies and not normal
+        self._check_rows(rows, with_anomalies)
+        if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+            raise ValueError(f"chunk_rows has to be a positive int, but got {chunk_rows!r}")
+        rng = np.random.default_rng([self.seed, 3, index])
+        placed = self._place(rng, rows) if with_anomalies else []
+        bounds = _bounds(rows, chunk_rows, [(a, b) for a, b, _ in placed])
+        stream = np.random.default_rng([self.seed, 2 if normal else 1, index])
+        records: list[Anomaly] = []
+        upcoming = iter(placed)
+        following = next(upcoming, None)
+        parts = self._recording_parts(stream, rows, bounds)
+        for (a, b), (values, lagged) in zip(bounds, parts, strict=True):
+            anomaly, changepoint = np.zeros(b - a), np.zeros(b - a)
+            injected = []
+            while following is not None and following[0] < b:
+                start, end, kind = following
+                record = self._inject_one(rng, values, lagged, start - a, end - a, kind, offset=a)
+                injected.append(record)
+                following = next(upcoming, None)
+            for start, end, _ in placed:  # labels, also where a change ends in this part
+                anomaly[max(start, a) - a : max(min(end, b) - a, 0)] = 1.0
+                for row in (start, end):
+                    if a <= row < b:
+                        changepoint[row - a] = 1.0
+            records += injected
+            if not normal:
+                self.anomalies = list(records)
+            yield PlantChunk(a, values, anomaly, changepoint, injected)
+
+    def write_csv_in_chunks(
+        self,
+        path: str | Path,
+        rows: int,
+        *,
+        anomalies: bool = True,
+        index: int = 0,
+        normal: bool = False,
+        chunk_rows: int = CHUNK_ROWS,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Anomaly]:
+        """Write :meth:`write_csv`'s file (or with ``normal``, :meth:`write_normal_csv`'s), byte
+        for byte, part by part (:meth:`chunks`): any number of rows in bounded memory.
+
+        Args:
+            path: the file to write.
+            rows: the rows of the recording.
+            anomalies: inject the anomalies (ignored with ``normal``).
+            index: which recording of this plant.
+            normal: the anomaly-free recording, without label columns.
+            chunk_rows: rows per part.
+            progress: called with the rows of each part once it is written.
+
+        Returns:
+            The anomalies injected (also in :attr:`anomalies`); none with ``normal``.
+        """
+        stamp = self.start.tz_localize(None) if self.start.tzinfo is not None else self.start
+        origin = np.datetime64(stamp.to_datetime64(), "s")
+        labels = "" if normal else ";anomaly;changepoint"
+        row_format = "%s" + ";%.6g" * self.n_sensors + (";%.1f;%.1f" if not normal else "")
+        newline = os.linesep  # as pandas' to_csv ends its lines
+        with open(path, "w", encoding="utf-8", newline="") as out:
+            out.write(";".join(["datetime", *self.sensor_names]) + labels + newline)
+            for part in self.chunks(
+                rows, anomalies=anomalies, index=index, normal=normal, chunk_rows=chunk_rows
+            ):
+                n = len(part.values)
+                seconds = origin + np.arange(part.start, part.start + n)  # datetime64[s]
+                times = np.char.replace(np.datetime_as_string(seconds, unit="s"), "T", " ")
+                cells = [times.tolist(), *part.values.T.tolist()]
+                if not normal:
+                    cells += [part.anomaly.tolist(), part.changepoint.tolist()]
+                out.write(newline.join(row_format % row for row in zip(*cells, strict=True)))
+                out.write(newline)
+                if progress is not None:
+                    progress(n)
+        return [] if normal else list(self.anomalies)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
         """Recording ``index``: ``(values (rows, S) float32, anomaly (rows,) float32)``."""
