@@ -138,3 +138,18 @@ def test_add_parser_wires_the_command() -> None:
     args = parser.parse_args(["benchmark", "skab", "data", "--model", "mscred", "--quick"])
     assert args.func is benchmark_command.run
     assert args.model == ["mscred"] and args.quick and args.data_dir == Path("data")
+
+
+def test_the_figures_do_not_depend_on_the_jobs(quick_run: tuple[int, Path], tmp_path: Path) -> None:
+    """Three SKAB files in two processes: every figure as with one job (only seconds differ)."""
+    argv = ["skab", str(SKAB_DIR), "--quick", "--model", "window_cnnlstm", "--jobs", "2"]
+    assert main([*argv, "--output", str(tmp_path)]) == 0
+    _, out = quick_run
+
+    def figures(folder: Path) -> list[dict[str, object]]:
+        rows = json.loads((folder / "skab.json").read_text())["rows"]
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+    assert figures(tmp_path) == figures(out)
+    assert (tmp_path / "skab.md").read_text() == (out / "skab.md").read_text()
+    assert main(["skab", str(SKAB_DIR), "--quick", "--jobs", "0"]) == 2

@@ -3,7 +3,7 @@
 ::
 
     cnnlstm benchmark skab DATA_DIR [--model NAME ... | --models A,B] [--scoring level,error]
-                                    [--output DIR] [--quick]
+                                    [--output DIR] [--quick] [--jobs N]
 
 For each of SKAB's labelled files (``valve1/*.csv``, ``valve2/*.csv``, ``other/*.csv``) and each
 model: fit an :class:`~cnnlstm.detect.AnomalyDetector` on the first :data:`TRAIN_ROWS` rows (its
@@ -33,20 +33,25 @@ a fault is removed are labelled normal, also where the plant stays away from the
 detector was fitted on; most of our false alarms fall there.
 
 ``--quick`` runs the first file of each folder with 2 epochs, to check the machinery in seconds.
+``--jobs N`` runs N files at once, each in a process of its own with one torch thread; each file
+is fitted with the same seed whatever runs beside it, and the files are pooled in their order, so
+the figures are the same for any N (only the seconds change).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import concurrent.futures
 import json
+import multiprocessing
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -207,6 +212,15 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help=f"the first file of each folder, {QUICK_EPOCHS} epochs: checks the run in seconds",
     )
     skab.add_argument("--seed", type=int, default=0, help="seeds every detector (default 0)")
+    skab.add_argument(
+        "--jobs",
+        "-j",
+        metavar="N",
+        type=int,
+        default=1,
+        help="files run at once, each in its own process (default 1); the figures do not depend "
+        "on it, only the seconds",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -236,7 +250,12 @@ def run(args: argparse.Namespace) -> int:
         scorings = tuple(dict.fromkeys(n.strip() for n in args.scoring.split(",") if n.strip()))
         started = time.perf_counter()
         rows = run_skab(
-            args.data_dir, models=models, scorings=scorings, quick=args.quick, seed=args.seed
+            args.data_dir,
+            models=models,
+            scorings=scorings,
+            quick=args.quick,
+            seed=args.seed,
+            jobs=args.jobs,
         )
         wall = time.perf_counter() - started
     except USER_ERRORS as error:
@@ -272,6 +291,7 @@ def run_skab(
     scorings: Sequence[str] = SCORINGS,
     quick: bool = False,
     seed: int = 0,
+    jobs: int = 1,
 ) -> list[dict[str, Any]]:
     """Run the SKAB protocol (see the module docstring) and return one row per model and
     scoring, then the floor.
@@ -285,6 +305,8 @@ def run_skab(
             score)"``.
         quick: the first file of each folder and :data:`QUICK_EPOCHS` epochs.
         seed: seeds every detector.
+        jobs: files run at once, each in a process of its own; the results do not depend on it
+            (only the seconds do).
 
     Returns:
         Rows as :meth:`SkabRun.row` makes them: each model's scorings in order, then
@@ -292,7 +314,7 @@ def run_skab(
 
     Raises:
         DataError: no SKAB layout, a file without an ``anomaly`` label or too short to judge.
-        ValueError: a model that is not a detector family, or an unknown scoring.
+        ValueError: a model that is not a detector family, an unknown scoring, or ``jobs`` < 1.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -316,6 +338,8 @@ def run_skab(
             f"--model has to be one of the detector families {', '.join(DEFAULT_MODELS)}, but got "
             f"{', '.join(unknown)}"
         )
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs has to be a positive int, but got {jobs!r}")
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -323,45 +347,101 @@ def run_skab(
         console=Console(file=sys.stderr),
         transient=True,
     )
-    with progress, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # time gaps in SKAB files are known and harmless here
-        task = progress.add_task("SKAB", total=len(files) * len(models))
-        for file in files:
-            data = SensorCSV(root / file, window=1)
-            labels, changepoints = _labels(data)
-            if len(data.features) <= TRAIN_ROWS:
-                raise DataError(
-                    f"{data.path}: has {len(data.features)} rows; the protocol fits on the first "
-                    f"{TRAIN_ROWS} and needs rows after them."
-                )
-            judged = slice(TRAIN_ROWS, None)
-            folder = file.split("/")[0]
+    with progress:
+        task = progress.add_task("SKAB", total=len(files))
+        for outcome in _outcomes(root, files, models, scorings, options, jobs):
+            folder = outcome.file.split("/")[0]
             floor.add(
-                labels[judged], changepoints[judged], np.ones_like(labels[judged]), folder=folder
+                outcome.labels,
+                outcome.changepoints,
+                np.ones_like(outcome.labels),
+                folder=folder,
             )
-            for name in models:
-                progress.update(task, description=f"{name} {file}")
-                started = time.perf_counter()
-                detector = AnomalyDetector(model=name, **options)
-                detector.fit(data.features[:TRAIN_ROWS], columns=data.feature_names)
-                fitted = time.perf_counter() - started
-                for how in scorings:
-                    started = time.perf_counter()
-                    if how == options["scoring"]:
-                        scores, threshold = detector.score(data.features), detector.threshold_
-                    else:  # the error part of a level detector, against its own threshold
-                        scores = detector.score(data.features, part="error")
-                        threshold = detector.error_threshold_
-                    runs[name, how].add(
-                        labels[judged],
-                        changepoints[judged],
-                        (scores[judged] > threshold).astype(np.int64),
-                        folder=folder,
-                        margins=scores[judged] / threshold if threshold > 0 else scores[judged],
-                    )
-                    runs[name, how].seconds += fitted + time.perf_counter() - started
-                progress.advance(task)
+            for (name, how), (flags, margins, seconds) in outcome.runs.items():
+                runs[name, how].add(
+                    outcome.labels, outcome.changepoints, flags, folder=folder, margins=margins
+                )
+                runs[name, how].seconds += seconds
+            progress.update(task, description=outcome.file)
+            progress.advance(task)
     return [*(runs[name, how].row() for name in models for how in scorings), floor.row()]
+
+
+class _FileOutcome(NamedTuple):
+    """One SKAB file's judged rows (after the training rows): its labels, changepoints, and for
+    each ``(model, scoring)`` the flags, the scores over the threshold and the seconds taken."""
+
+    file: str
+    labels: np.ndarray
+    changepoints: np.ndarray
+    runs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]]
+
+
+def _outcomes(
+    root: Path,
+    files: Sequence[str],
+    models: Sequence[str],
+    scorings: Sequence[str],
+    options: dict[str, Any],
+    jobs: int,
+) -> Iterator[_FileOutcome]:
+    """Each file's outcome in file order: in this process with one job, else ``jobs`` files at
+    once in processes of their own (one torch thread each). Every file is fitted on its own
+    with its own seed, so the outcomes do not depend on ``jobs``."""
+    arguments = [(root, file, tuple(models), tuple(scorings), options) for file in files]
+    if jobs == 1:
+        for item in arguments:
+            yield _file_outcome(*item)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(jobs, len(files)), mp_context=context, initializer=_one_thread
+    ) as pool:
+        yield from pool.map(_file_outcome, *zip(*arguments, strict=True))
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _file_outcome(
+    root: Path,
+    file: str,
+    models: Sequence[str],
+    scorings: Sequence[str],
+    options: dict[str, Any],
+) -> _FileOutcome:
+    """Fit each model on the file's first :data:`TRAIN_ROWS` rows and judge the rest."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # time gaps in SKAB files are known and harmless here
+        data = SensorCSV(root / file, window=1)
+        labels, changepoints = _labels(data)
+        if len(data.features) <= TRAIN_ROWS:
+            raise DataError(
+                f"{data.path}: has {len(data.features)} rows; the protocol fits on the first "
+                f"{TRAIN_ROWS} and needs rows after them."
+            )
+        judged = slice(TRAIN_ROWS, None)
+        runs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = {}
+        for name in models:
+            started = time.perf_counter()
+            detector = AnomalyDetector(model=name, **options)
+            detector.fit(data.features[:TRAIN_ROWS], columns=data.feature_names)
+            fitted = time.perf_counter() - started
+            for how in scorings:
+                started = time.perf_counter()
+                if how == options["scoring"]:
+                    scores, threshold = detector.score(data.features), detector.threshold_
+                else:  # the error part of a level detector, against its own threshold
+                    scores = detector.score(data.features, part="error")
+                    threshold = detector.error_threshold_
+                flags = (scores[judged] > threshold).astype(np.int64)
+                margins = scores[judged] / threshold if threshold > 0 else scores[judged]
+                runs[name, how] = (flags, margins, fitted + time.perf_counter() - started)
+    return _FileOutcome(file, labels[judged], changepoints[judged], runs)
 
 
 def false_alarm_table(rows: Sequence[dict[str, Any]]) -> str:

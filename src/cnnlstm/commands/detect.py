@@ -3,6 +3,7 @@
 ::
 
     cnnlstm detect INPUT.csv [--train NORMAL.csv | --train-rows N] --output OUT.csv [--report DIR]
+    cnnlstm detect 'plant/*.csv' --train-rows N --output OUTDIR [--report DIR] [--jobs N]
     cnnlstm detect - --stream --load DETECTOR.pt < rows.csv
 
 INPUT is read with :class:`~cnnlstm.data.sensors.SensorCSV`: the encoding (UTF-8, UTF-16 with a
@@ -39,6 +40,11 @@ the rows after the training rows: the rows the detector was fitted on say nothin
 ``datetime,score,anomaly`` for each row to standard output at once, with
 :meth:`AnomalyDetector.stream <cnnlstm.detect.AnomalyDetector.stream>`: the recurrent state
 carries from row to row, so the scores equal the offline run's.
+
+A folder or a quoted glob as INPUT runs each file on its own, as a run on it alone would, in
+``--jobs`` processes, and ends with a table of every file (also ``OUTDIR/summary.csv``); a file
+that fails is listed with its error and the others go on (exit code 1). See
+:mod:`~cnnlstm.commands.detect_many`.
 
 This module holds the parser and the offline run. The checks of the flags, reading the files and
 fitting live in :mod:`~cnnlstm.commands.detect_fit`, ``--stream`` in
@@ -81,6 +87,7 @@ from cnnlstm.commands.detect_fit import (
     _fit,
     _note,
 )
+from cnnlstm.commands.detect_many import FileSummary, find_inputs, run_many
 from cnnlstm.commands.detect_report import (
     NAB_WINDOW_SECONDS,
     _print_metrics,
@@ -122,7 +129,9 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "input",
         metavar="INPUT",
-        help="the delimited sensor file to score; '-' with --stream reads standard input",
+        help="the delimited sensor file to score; a folder or a quoted glob ('plant/*.csv') "
+        "scores each file on its own (--output, --report and --save are then folders); '-' "
+        "with --stream reads standard input",
     )
     train = parser.add_mutually_exclusive_group()
     train.add_argument(
@@ -135,7 +144,11 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help=f"fit on the first N rows of INPUT (default: {DEFAULT_TRAIN_ROWS}, at most half)",
     )
     parser.add_argument(
-        "--output", "-o", metavar="OUT.csv", type=Path, help="where to write the scores and flags"
+        "--output",
+        "-o",
+        metavar="OUT.csv",
+        type=Path,
+        help="where to write the scores and flags (a folder, OUTDIR, with many files)",
     )
     parser.add_argument(
         "--report", metavar="DIR", type=Path, help="write a plot and a Markdown summary here"
@@ -234,6 +247,14 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="the datetime column (default: found by its name or values; a date and a time "
         "column are read together); 'none' reads the rows in file order without times",
     )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        metavar="N",
+        type=int,
+        help="with a folder or a glob as INPUT: run N files at once, each in its own process "
+        "(default 1; the results do not depend on N)",
+    )
     parser.add_argument("--save", metavar="DETECTOR.pt", type=Path, help="save the fitted detector")
     parser.add_argument(
         "--load", metavar="DETECTOR.pt", type=Path, help="use a saved detector instead of fitting"
@@ -281,6 +302,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _offline(args: argparse.Namespace) -> int:
+    many = find_inputs(args.input)
+    if many is not None:  # a folder or a glob: each file on its own
+        return run_many(args, *many)
+    _offline_file(args)
+    return 0
+
+
+def _offline_file(args: argparse.Namespace) -> FileSummary:
+    """The offline run of one file, printed; what it counted."""
     _check_args(args)
     chunks = open_chunks(args, Path(args.input))
     source = parts(args, chunks)
@@ -344,7 +374,7 @@ def _offline(args: argparse.Namespace) -> int:
         _print_metrics(console, metrics, where)
     if report is not None:
         console.print(f"wrote {report[0]} and {report[1]}", soft_wrap=True)
-    return 0
+    return FileSummary(rows, int(result.flags.sum()), len(spans.spans), metrics)
 
 
 class _Scored(NamedTuple):
