@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -139,6 +140,8 @@ def _flat(value: Any) -> list[Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Convert, check, write; 0 when the check passes, 1 when it does not, 2 on a mistake."""
+    # Keras 3 on PyTorch: without it a fresh Keras looks for TensorFlow (~/.keras/keras.json).
+    os.environ.setdefault("KERAS_BACKEND", "torch")
     try:
         import numpy as np
         import torch
