@@ -18,17 +18,22 @@ peak resident memory, ``ru_maxrss``, is its alone):
   memory and the PNG's size (the plot is drawn from the rows' minimum and maximum per pixel
   column, gathered as they are scored);
 - ``generate`` (with ``--generate-rows N``): ``cnnlstm generate sensor-plant`` of ``N`` rows,
-  written part by part: its time, peak memory and the file's size.
+  written part by part: its time, peak memory and the file's size;
+- ``wide`` (with ``--wide 20000x2000``): the whole command on a file of that many rows and
+  sensors (numpy's correlated sensors, fitted on the first fifth of the rows): the fit's and the
+  scoring's seconds as the command says them, the fit's steps (its budget for wide rows) and the
+  peak memory.
 
 ``write`` is what the whole command took beyond parse, fit and score (the output lines and the
 rest). Run: ``python -m benchmarks.bench_detect_scale --rows 3000000 --report --generate-rows
-10000000``; ``--quick`` runs a tiny size in seconds (with both).
+10000000 --wide 20000x2000``; ``--quick`` runs a tiny size in seconds (with all three).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -148,6 +153,67 @@ def _child(kind: str, **names: Any) -> dict[str, Any]:
     return result
 
 
+def write_wide_file(path: Path, rows: int, sensors: int, *, seed: int = 0) -> Path:
+    """Write ``rows`` rows of ``sensors`` correlated sensors (3 shared cycles and a slow wander,
+    each sensor its own mix of them plus noise; 1 Hz, ``;``-separated) to ``path``."""
+    rng = np.random.default_rng(seed)
+    mix = rng.normal(size=(4, sensors))  # (4, S)
+    noise = rng.uniform(0.05, 0.3, sensors)  # (S,)
+    wander = 0.0
+    start = np.datetime64("2021-01-01T00:00:00")
+    names = [f"s{j:04d}" for j in range(sensors)]
+    line = "%s" + ";%.6g" * sensors
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(";".join(["datetime", *names]) + "\n")
+        for first in range(0, rows, 1000):
+            t = np.arange(first, min(first + 1000, rows))
+            walk = rng.normal(0.0, 0.02, len(t)).cumsum() + wander
+            wander = float(walk[-1])
+            cycles = [np.sin(2 * np.pi * t / period) for period in (600.0, 1700.0, 97.0)]
+            shared = np.stack([*cycles, walk], axis=1)  # (n, 4)
+            values = shared @ mix + rng.normal(size=(len(t), sensors)) * noise  # (n, S)
+            times = np.char.replace(np.datetime_as_string(start + t, unit="s"), "T", " ")
+            cells = zip(times.tolist(), values.tolist(), strict=True)
+            out.write("\n".join(line % (when, *row) for when, row in cells) + "\n")
+    return path
+
+
+def wide(rows: int, sensors: int, *, train_rows: int, folder: Path) -> dict[str, Any]:
+    """``cnnlstm detect`` on a wide file in a subprocess: its stages' seconds (as the command
+    says them), the fit's steps and the peak memory."""
+    path = write_wide_file(folder / f"wide-{rows}x{sensors}.csv", rows, sensors)
+    argv = [str(path), "--train-rows", str(train_rows), "-o", str(folder / "wide-out.csv")]
+    script = (
+        "import resource, sys, time\nfrom cnnlstm.commands.detect import main\n"
+        "started = time.perf_counter()\n"
+        f"code = main({argv!r})\n"
+        "print('RESULT', code, time.perf_counter() - started,"
+        " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")][-1].split()
+    if line[1] != "0":
+        raise RuntimeError(f"cnnlstm detect failed: {done.stdout}\n{done.stderr}")
+    fitted = re.search(r"fitted in ([\d.]+) s \((\d+) steps", done.stdout)
+    scored = re.search(r"scored \d+ rows in ([\d.]+) s", done.stdout)
+    if fitted is None or scored is None:
+        raise RuntimeError(f"cnnlstm detect did not say its stages: {done.stdout}")
+    size = path.stat().st_size
+    path.unlink()
+    return {
+        "wide_rows": rows,
+        "wide_sensors": sensors,
+        "wide_csv_mb": round(size / 1e6, 1),
+        "wide_detect_s": round(float(line[2]), 1),
+        "wide_fit_s": float(fitted.group(1)),
+        "wide_fit_steps": int(fitted.group(2)),
+        "wide_score_s": float(scored.group(1)),
+        "wide_peak_mib": round(float(line[3])),
+    }
+
+
 def _command(path: Path, train_rows: int, out: Path, report: Path | None = None) -> dict[str, Any]:
     """The whole command in a subprocess: wall seconds and peak memory (``ru_maxrss``)."""
     argv = [str(path), "--train-rows", str(train_rows), "-o", str(out)]
@@ -206,6 +272,7 @@ def run(
     *,
     report: bool = False,
     generate_rows: int = 0,
+    wide_shape: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Make the file and measure it (see the module docstring); one table row."""
     path = folder / f"plant-{rows}x{sensors}.csv"
@@ -230,6 +297,9 @@ def run(
             "report_png_kb": round(png.stat().st_size / 1024),
         }
     generated = generate(generate_rows, sensors, folder) if generate_rows else {}
+    widened: dict[str, Any] = {}
+    if wide_shape is not None:
+        widened = wide(*wide_shape, train_rows=wide_shape[0] // 5, folder=folder)
     return {
         "rows": rows,
         "sensors": sensors,
@@ -249,7 +319,14 @@ def run(
         **reported,
         "generate_file_s": round(made, 1),
         **generated,
+        **widened,
     }
+
+
+def _shape(text: str) -> tuple[int, int]:
+    """``"20000x2000"`` -> ``(20000, 2000)``."""
+    rows, _, sensors = text.lower().partition("x")
+    return int(rows), int(sensors)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -272,12 +349,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         help="also time cnnlstm generate sensor-plant of N rows (--sensors of them, at most 64) "
         "and its peak memory",
     )
+    parser.add_argument(
+        "--wide",
+        metavar="ROWSxSENSORS",
+        help="also time cnnlstm detect on a wide file, e.g. 20000x2000 (fitted on its first "
+        "fifth): its stages and peak memory",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny size, in seconds")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.sensors, args.train_rows, args.stream_rows = 3000, 8, 600, 500
         args.report = True
         args.generate_rows = 20_000
+        args.wide = "1500x100"
     with tempfile.TemporaryDirectory(prefix="bench_detect_scale.") as folder:
         row = run(
             args.rows,
@@ -287,6 +371,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             Path(folder),
             report=args.report,
             generate_rows=args.generate_rows,
+            wide_shape=_shape(args.wide) if args.wide else None,
         )
     document: dict[str, Any] = {"benchmark": "cnnlstm detect at scale", "rows": [row]}
     pressure = cpu_pressure()

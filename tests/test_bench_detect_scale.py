@@ -21,3 +21,4 @@ def test_quick_run_prints_json_and_a_table(capsys: pytest.CaptureFixture[str]) -
     assert row["batched_over_stream"] > 0
     assert row["report_peak_mib"] > 0 and row["report_png_kb"] > 10
     assert row["generate_rows"] == 20_000 and row["generate_peak_mib"] > 0
+    assert row["wide_sensors"] == 100 and row["wide_fit_steps"] > 0 and row["wide_score_s"] >= 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -10,7 +11,15 @@ import pytest
 import torch
 
 from cnnlstm.data.sensor_plant import SensorPlant
-from cnnlstm.detect import DEFAULT_EPOCHS, AnomalyDetector, fit_gpd, pot_threshold
+from cnnlstm.detect import (
+    DEFAULT_EPOCHS,
+    MIN_WIDE_STEPS,
+    WIDE_SENSORS,
+    AnomalyDetector,
+    fit_gpd,
+    longest_repeats,
+    pot_threshold,
+)
 from cnnlstm.errors import DataError
 
 TRAIN_ROWS = 400
@@ -236,6 +245,7 @@ def test_save_and_load_give_identical_scores(
     assert loaded.columns_ == names and loaded.n_features_ == 8
     assert loaded.window == fitted.window and loaded.smooth == fitted.smooth
     assert loaded.combine == fitted.combine == "max" and loaded.epochs == fitted.epochs
+    np.testing.assert_array_equal(loaded.longest_repeat_, fitted.longest_repeat_)
     # save/load restores the same weights and state: scoring promises bitwise equality.
     np.testing.assert_array_equal(loaded.score(rows[:600]), fitted.score(rows[:600]))
     torch.load(path, weights_only=True)  # plain values and tensors only
@@ -244,6 +254,9 @@ def test_save_and_load_give_identical_scores(
     del state["config"]["combine"]
     torch.save(state, tmp_path / "older.pt")
     assert AnomalyDetector.load(tmp_path / "older.pt").combine == "mean"
+    del state["longest_repeat_"]  # nor did one saved before the repeats were kept
+    torch.save(state, tmp_path / "older.pt")
+    assert len(AnomalyDetector.load(tmp_path / "older.pt").longest_repeat_) == 0
     state["state_dict"]["convs.0.weight"] = torch.zeros(8, 1, 3, 3)  # another kernel size
     torch.save(state, tmp_path / "other_sizes.pt")
     with pytest.raises(DataError, match=r"do not fit a 'window_cnnlstm'.*fit it again"):
@@ -420,3 +433,31 @@ def test_sensor_scores_name_the_sensor_each_anomaly_was_injected_in(
             assert names[top] in anomaly.sensors, (anomaly, names[top])
             named += 1
     assert named >= 4  # of the 5 anomalies
+
+
+def test_longest_repeats_equal_a_plain_count() -> None:
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 2, size=(500, 300)).astype(float)  # more columns than one block
+    rows[40:140, 7] = 3.0
+    rows[:, 299] = 1.0
+    plain = []
+    for column in rows.T.tolist():
+        best = run = 1
+        for before, value in itertools.pairwise(column):
+            run = run + 1 if value == before else 1
+            best = max(best, run)
+        plain.append(best)
+    assert longest_repeats(rows).tolist() == plain
+    assert plain[7] >= 100 and plain[299] == 500
+    assert longest_repeats(np.zeros((0, 3))).tolist() == [0, 0, 0]
+
+
+def test_a_wide_fit_gets_the_work_of_the_budget_on_64_sensors() -> None:
+    assert AnomalyDetector().step_budget(64) == 500
+    assert AnomalyDetector().step_budget(128) == 250
+    assert AnomalyDetector().step_budget(2000) == MIN_WIDE_STEPS == 20
+    assert AnomalyDetector(steps=5).step_budget(2000) == 5
+    assert AnomalyDetector(steps=None).step_budget(10**6) > 10**9
+    rows = np.random.default_rng(0).normal(size=(1000, 2 * WIDE_SENSORS))
+    detector = AnomalyDetector(steps=40).fit(rows)  # 640 steps planned, 20 in the budget
+    assert detector.steps_ <= 20 and len(detector.holdout_loss_) >= 1

@@ -340,3 +340,15 @@ def test_detector_level_save_load(
 def test_detector_rejects_an_unknown_scoring() -> None:
     with pytest.raises(ValueError, match="scoring has to be 'error' or 'level', but got 'x'"):
         AnomalyDetector(scoring="x")  # type: ignore[arg-type]
+
+
+def test_combine_scores_of_columns_equals_each_column_alone() -> None:
+    rng = np.random.default_rng(0)
+    error = rng.exponential(size=(300, 7))
+    level = rng.exponential(size=(300, 7)) * (rng.random((300, 7)) < 0.05)
+    both = combine_scores(error, 2.0, level, 3.0, error_weight=0.5, hold=15)
+    for k in range(7):
+        alone = combine_scores(error[:, k], 2.0, level[:, k], 3.0, error_weight=0.5, hold=15)
+        np.testing.assert_array_equal(both[:, k], alone)
+    with pytest.raises(ValueError, match=r"\(N,\) or \(N, S\) of one shape"):
+        combine_scores(error, 2.0, level[:, :3], 3.0)

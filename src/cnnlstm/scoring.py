@@ -200,7 +200,8 @@ def cross_sensor_residuals(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 def trailing_max(scores: np.ndarray, hold: int) -> np.ndarray:
-    """Each value replaced by the largest of the last ``hold`` values (itself included).
+    """Each value replaced by the largest of the last ``hold`` values (itself included), along
+    the first axis (each column of ``(N, S)`` on its own).
 
     Example:
         >>> trailing_max(np.array([0.0, 3.0, 0.0, 0.0, 1.0]), 2).tolist()
@@ -249,15 +250,16 @@ def combine_scores(
     score) switches its part off.
 
     Args:
-        error_scores: ``(N,)`` the predictor's scores.
+        error_scores: ``(N,)`` the predictor's scores, or ``(N, S)``: each column on its own
+            (each sensor's part of the scores, as one would combine each column alone).
         error_threshold: their threshold ``t_e``.
-        level_scores: ``(N,)`` :meth:`HeldShift.score` values.
+        level_scores: ``(N,)`` :meth:`HeldShift.score` values (``(N, S)`` with the errors).
         level_threshold: their threshold ``t_l``.
         error_weight: ``w``.
         hold: rows a level alarm is held (:func:`trailing_max`).
 
     Returns:
-        ``(N,)`` combined scores.
+        ``(N,)`` (or ``(N, S)``) combined scores.
 
     Example:
         >>> error, level = np.array([0.0, 0.0, 0.0, 8.0]), np.array([2.0, 0.0, 0.0, 0.0])
@@ -266,9 +268,9 @@ def combine_scores(
     """
     error = np.asarray(error_scores, dtype=np.float64)
     level = np.asarray(level_scores, dtype=np.float64)
-    if error.shape != level.shape or error.ndim != 1:
+    if error.shape != level.shape or error.ndim not in (1, 2):
         raise ValueError(
-            f"error_scores and level_scores have to be (N,) of one length, but got "
+            f"error_scores and level_scores have to be (N,) or (N, S) of one shape, but got "
             f"{error.shape} and {level.shape}"
         )
     out = np.zeros_like(error)

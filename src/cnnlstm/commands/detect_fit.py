@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ from cnnlstm.commands import atomic_file
 from cnnlstm.data.csv_text import EncodingNote, check_encoding
 from cnnlstm.data.sensor_times import GAPS_NOTE
 from cnnlstm.data.sensors import SensorCSV
-from cnnlstm.detect import AnomalyDetector
+from cnnlstm.detect import WIDE_SENSORS, AnomalyDetector
 from cnnlstm.errors import DataError
 
 __all__ = ["DEFAULT_TRAIN_ROWS", "DETECTOR_MODELS"]
@@ -395,7 +396,22 @@ def _fit_rows(
     args: argparse.Namespace, detector: AnomalyDetector, rows: np.ndarray, names: Sequence[str]
 ) -> None:
     """Fit with a progress bar when standard output is a terminal (a status line on standard
-    error with ``--stream``, whose standard output carries the scores)."""
+    error with ``--stream``, whose standard output carries the scores), then say how long it
+    took and how many steps ran."""
+    started = time.perf_counter()
+    _fit_quietly(args, detector, rows, names)
+    wide = ""
+    if detector.steps is not None and len(names) > WIDE_SENSORS:
+        wide = f"; the budget for {len(names)} sensors is {detector.step_budget(len(names))}"
+    _note(
+        args,
+        f"fitted in {time.perf_counter() - started:.1f} s ({detector.steps_} steps{wide})",
+    )
+
+
+def _fit_quietly(
+    args: argparse.Namespace, detector: AnomalyDetector, rows: np.ndarray, names: Sequence[str]
+) -> None:
     if not args.stream:
         detector.fit(rows, columns=names, progress=sys.stdout.isatty())
         return

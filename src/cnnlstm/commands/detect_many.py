@@ -235,9 +235,13 @@ def _results(
 
 
 def _one_thread() -> None:
-    """A worker process's start: one torch thread (the files run side by side)."""
+    """A worker process's start: one torch thread (the files run side by side), large tensors
+    on huge pages (:func:`~cnnlstm.commands.detect.huge_pages`)."""
     import torch
 
+    from cnnlstm.commands.detect import huge_pages
+
+    huge_pages()
     torch.set_num_threads(1)
 
 

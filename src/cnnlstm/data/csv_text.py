@@ -875,6 +875,8 @@ class TableChunks:
         decimal: the decimal mark: ``"."``, ``","`` or ``"auto"`` (sniffed).
         encoding: ``"auto"`` or a codec name.
         cells: rows are taken in chunks of about this many cells.
+        min_rows: but at least this many rows a chunk (a wide file's chunks of a few rows each
+            would spend their time on the work each column costs per chunk).
 
     Attributes:
         columns: the column names.
@@ -905,6 +907,7 @@ class TableChunks:
         encoding: str = "auto",
         *,
         cells: int = 2_000_000,
+        min_rows: int = 1,
     ) -> None:
         check_encoding(encoding)
         self.path = Path(path)
@@ -934,7 +937,7 @@ class TableChunks:
         self.delimiter = layout.delimiter
         self.decimal: Literal[".", ","] = layout.decimal
         self.units = layout.units
-        self.rows_per_chunk = max(1, cells // max(1, len(layout.names)))
+        self.rows_per_chunk = max(1, min_rows, cells // max(1, len(layout.names)))
         start = 1 if layout.has_header else 0
         self._kept, self._numbers = kept[start:], numbers[start:]
         if layout.has_header and not self._kept and self._peek_empty():

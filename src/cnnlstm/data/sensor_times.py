@@ -35,6 +35,7 @@ __all__ = [
     "GAPS_NOTE",
     "GAPS_SHOWN",
     "check_time_order",
+    "duration_text",
     "find_time_columns",
     "gap_warning",
     "pair_time_columns",
@@ -355,7 +356,9 @@ def _gap_message(
     """One line on the gaps: how many, and the (up to) :data:`GAPS_SHOWN` longest."""
     count = len(gaps)
     longest = sorted(gaps, key=lambda gap: (-gap[1], gap[0]))[:GAPS_SHOWN]
-    listed = ", ".join(f"{seconds:g} s before line {lines[row]}" for row, seconds in longest)
+    listed = ", ".join(
+        f"{duration_text(seconds)} before line {lines[row]}" for row, seconds in longest
+    )
     head = (
         f"{path}: {count} gap{'s' if count > 1 else ''} in time longer than "
         f"{gap_factor:g} x the usual step of {typical:g} s"
@@ -363,6 +366,22 @@ def _gap_message(
     if count <= GAPS_SHOWN:
         return f"{head}: {listed}."
     return f"{head}; the {GAPS_SHOWN} longest: {listed}{GAPS_NOTE}."
+
+
+def duration_text(seconds: float) -> str:
+    """A length of time as people say it: seconds up to 2 minutes, then minutes, hours, days.
+
+    Example:
+        >>> [duration_text(s) for s in (7, 247.5, 7201, 3 * 86400)]
+        ['7 s', '4.1 min', '2.0 h', '3.0 days']
+    """
+    if seconds < 120:
+        return f"{seconds:g} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
 
 
 def seconds_from_start(times: np.ndarray) -> np.ndarray:

@@ -630,6 +630,7 @@ class SensorChunks:
     Args:
         path: the file.
         cells: each chunk holds about this many cells (rows times columns).
+        min_rows: but at least this many rows (wide files: see :class:`TableChunks`).
         **options: as :class:`SensorCSV`'s: ``label_columns``, ``datetime_column``,
             ``nan_policy``, ``columns``, ``gap_factor``, ``decimal``, ``missing_values``,
             ``encoding``.
@@ -655,7 +656,9 @@ class SensorChunks:
         ([10, 10, 10, 10], ['flow', 'pressure'])
     """
 
-    def __init__(self, path: str | Path, *, cells: int = 2_000_000, **options: Any) -> None:
+    def __init__(
+        self, path: str | Path, *, cells: int = 2_000_000, min_rows: int = 1, **options: Any
+    ) -> None:
         allowed = {
             "label_columns",
             "datetime_column",
@@ -682,7 +685,11 @@ class SensorChunks:
         }
         self.path = Path(path)
         self._tables = TableChunks(
-            self.path, self._options["decimal"], self._options["encoding"], cells=cells
+            self.path,
+            self._options["decimal"],
+            self._options["encoding"],
+            cells=cells,
+            min_rows=min_rows,
         )
         self._chunks = iter(self._tables)
         self.columns = list(self._tables.columns)

@@ -153,7 +153,7 @@ class WindowCNNLSTM(nn.Module):
         side = self.kernel_sensors // 2
         for conv in self.convs:
             image = F.pad(image, (side, side, self.kernel_time - 1, 0))  # past rows only
-            image = torch.relu(conv(image))  # (B, C, L, S)
+            image = torch.relu_(conv(image))  # (B, C, L, S), in place: conv keeps no output
         return self.bridge(image)  # type: ignore[no-any-return]  # (B, L, C*S)
 
     def forward_features(self, x: Tensor, state: LSTMState | None = None) -> Tensor:
