@@ -352,3 +352,41 @@ def test_combine_scores_of_columns_equals_each_column_alone() -> None:
         np.testing.assert_array_equal(both[:, k], alone)
     with pytest.raises(ValueError, match=r"\(N,\) or \(N, S\) of one shape"):
         combine_scores(error, 2.0, level[:, :3], 3.0)
+
+
+def _plain_trailing_max(values: np.ndarray, hold: int) -> np.ndarray:
+    out = values.copy()
+    for lag in range(1, min(hold, len(values))):
+        out[lag:] = np.maximum(out[lag:], values[:-lag])
+    return out
+
+
+@pytest.mark.parametrize("hold", [1, 2, 3, 7, 8, 9, 15, 16, 40])
+def test_trailing_max_equals_the_max_over_each_lag(hold: int) -> None:
+    values = np.random.default_rng(hold).normal(size=(37, 3))
+    for n in (0, 1, 5, 37):
+        np.testing.assert_array_equal(
+            trailing_max(values[:n], hold), _plain_trailing_max(values[:n], hold)
+        )
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_held_shift_in_blocks_equals_one_row_at_a_time(frozen: bool) -> None:
+    """The quiet rows are run a block at a time; the alarms (a held shift past max_freeze, a
+    burst) one row at a time, as update() runs every row: the same deviations to rounding."""
+    rng = np.random.default_rng(0)
+    held = HeldShift(max_freeze=200).fit(rng.normal(size=(400, 6)))
+    rows = rng.normal(size=(3000, 6))
+    rows[500:900, 0] -= 4.0  # held for longer than max_freeze: the baseline is released
+    rows[1500:1510, 3] += 9.0
+    rows[2990:, 5] += 6.0  # to the last row
+    state = held.start()
+    residuals = rows @ state.project + state.offset
+    one_by_one = np.array([held._step(state, r, frozen).copy() for r in residuals])
+    state = held.start()
+    blocks = np.concatenate(
+        [held._run(state, rows[i : i + 250], frozen) for i in range(0, 3000, 250)]
+    )
+    np.testing.assert_allclose(blocks, one_by_one, rtol=1e-12, atol=1e-12)
+    assert state.rows == 3000
+    assert (one_by_one > state.limit).any(axis=1).sum() > 100  # alarming rows, one at a time

@@ -92,6 +92,7 @@ from cnnlstm.scoring import (
     HeldShift,
     TrailingMax,
     combine_scores,
+    trailing_max,
 )
 
 __all__ = [
@@ -1243,9 +1244,7 @@ class ChunkScorer:
             level = level_scores / detector.level_threshold_
             before = getattr(self, carry)
             extended = np.concatenate([before, level])  # (K + M, ...)
-            held = extended.copy()
-            for lag in range(1, min(HOLD, len(extended))):
-                held[lag:] = np.maximum(held[lag:], extended[:-lag])
+            held = trailing_max(extended, HOLD)
             out = np.maximum(out, held[len(before) :])
             setattr(self, carry, extended[len(extended) - min(HOLD - 1, len(extended)) :])
         return out

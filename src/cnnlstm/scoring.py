@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "ERROR_WEIGHT",
@@ -72,6 +73,11 @@ HOLD = 15
 """Rows a level alarm is held after the shift ends (a trailing max of the level score)."""
 
 _FLOOR = 1e-3
+_BLOCK = 1024
+"""Rows :meth:`HeldShift._run` takes at once while no sensor alarms ..."""
+_SUB = 64
+"""... its baselines made this many rows at a time (a ``(64, 64)`` matrix of the decay's
+powers, none below 0.5 with ``tau=100``)."""
 
 
 def _check_int(name: str, value: object, *, least: int) -> None:
@@ -209,9 +215,23 @@ def trailing_max(scores: np.ndarray, hold: int) -> np.ndarray:
     """
     _check_int("hold", hold, least=1)
     values: np.ndarray = np.asarray(scores, dtype=np.float64)
+    return _trailing_max(values, hold)
+
+
+def _trailing_max(values: np.ndarray, hold: int) -> np.ndarray:
+    """:func:`trailing_max` by doubling: the max over 2, 4, 8... rows, then two windows that
+    overlap to ``hold`` rows; about ``2 log2(hold)`` passes instead of ``hold - 1`` (exact:
+    a max rounds nothing)."""
     out: np.ndarray = values.copy()
-    for lag in range(1, min(hold, len(values))):
-        out[lag:] = np.maximum(out[lag:], values[:-lag])
+    n = len(values)
+    width = 1  # out[t] is the max of rows t - width + 1 .. t (fewer at the start)
+    while 2 * width <= hold and width < n:
+        out[width:] = np.maximum(out[width:], out[:-width])  # made whole, then stored
+        width *= 2
+    rest = min(hold, n) - width  # the rows of the window `out` does not cover yet
+    if rest > 0:
+        # the window of rows t - hold + 1 .. t is that of out[t] and of out[t - rest]
+        out[rest:] = np.maximum(out[rest:], out[:-rest])
     return out
 
 
@@ -391,6 +411,8 @@ class HeldShift:
         self.residual_scale_ = np.empty(0)
         self.active_ = np.empty(0, dtype=bool)
         self.deviation_scale_ = np.empty(0)
+        self._powers: np.ndarray | None = None
+        self._steps: np.ndarray | None = None
 
     @property
     def n_sensors(self) -> int:
@@ -497,12 +519,76 @@ class HeldShift:
         return self._run(self.start(), rows, frozen)
 
     def _run(self, state: HeldShiftState, rows: np.ndarray, frozen: bool) -> np.ndarray:
-        """Advance ``state`` over ``(N, S)`` rows; their ``(N, S)`` absolute deviations."""
+        """Advance ``state`` over ``(N, S)`` rows; their ``(N, S)`` absolute deviations.
+
+        While no sensor alarms (the usual rows) every baseline follows its sensor, a linear
+        recursion: those rows are done a block at a time (:meth:`_quiet_rows`); a row that
+        alarms, and the rows after it until none does, go through :meth:`_step` one by one, as
+        :meth:`update` takes them. The two agree to rounding (the sums are made in another
+        order)."""
         residuals: np.ndarray = rows @ state.project + state.offset  # (N, S), training-sd units
         out = np.empty_like(residuals)
-        for t, residual in enumerate(residuals):
-            out[t] = self._step(state, residual, frozen)
+        t = 0
+        while t < len(residuals):
+            if state.quiet and state.rows + 1 >= self.fast:
+                done = self._quiet_rows(state, residuals[t : t + _BLOCK], out[t:], frozen)
+                t += done
+                if done:
+                    continue
+            out[t] = self._step(state, residuals[t], frozen)
+            t += 1
         return out
+
+    def _decays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(decay ** k for k <= 64, P)``: the baseline's decay ``1 - 1 / tau`` to the powers
+        :meth:`_quiet_rows` needs, and ``P[i, j] = decay ** (i - j)`` below the diagonal (0
+        above), ``(64, 64)``; made once."""
+        if self._powers is None or self._steps is None:
+            decay = 1.0 - 1.0 / self.tau
+            self._powers = decay ** np.arange(_SUB + 1)  # (65,)
+            lags = np.subtract.outer(np.arange(_SUB), np.arange(_SUB))  # (64, 64)
+            self._steps = np.where(lags >= 0, self._powers[np.clip(lags, 0, _SUB)], 0.0)
+        return self._powers, self._steps
+
+    def _quiet_rows(
+        self, state: HeldShiftState, residuals: np.ndarray, out: np.ndarray, frozen: bool
+    ) -> int:
+        """Advance a quiet ``state`` (no sensor frozen, the trailing mean whole) over the first
+        rows of ``residuals`` ``(m, S)`` on which no sensor alarms, writing their absolute
+        deviations to ``out``; returns how many (0 when the first row alarms)."""
+        fast, m = self.fast, len(residuals)
+        order = (state.slot + np.arange(fast)) % fast  # the ring's rows, oldest first
+        recent = np.concatenate([state.recent[order], residuals])  # (fast + m, S)
+        windows = sliding_window_view(recent[1:], fast, axis=0)  # (m, S, fast)
+        means = windows.sum(axis=-1) / fast  # (m, S): each row's trailing mean
+        # b[i] = decay * b[i - 1] + r[i] / tau, a block of rows at once: b = P @ (r / tau) +
+        # decay ** (i + 1) * b[-1], with P[i, j] = decay ** (i - j) below the diagonal
+        powers, steps = self._decays()
+        baselines = np.empty_like(residuals)  # (m, S): the baseline after each row
+        before = state.baseline.copy()  # (S,): the baseline before the block's first row
+        for first in range(0, m, _SUB):
+            part = slice(first, min(first + _SUB, m))
+            k = part.stop - first
+            moved = steps[:k, :k] @ (residuals[part] / self.tau)  # (k, S)
+            moved += powers[1 : k + 1, None] * before
+            baselines[part] = moved
+            before = moved[-1]
+        previous = np.concatenate([state.baseline[None], baselines[:-1]])  # (m, S)
+        size = np.abs(means - previous)  # (m, S)
+        done = m
+        if frozen:
+            alarms = np.flatnonzero((size > state.limit).any(axis=1))
+            done = int(alarms[0]) if len(alarms) else m
+        if not done:
+            return 0
+        out[:done] = size[:done]
+        kept = min(done, fast)  # the ring gets the last `fast` residuals, each in its slot
+        rows = np.arange(done - kept, done)
+        state.recent[(state.slot + rows) % fast] = residuals[rows]
+        state.slot = (state.slot + done) % fast
+        state.baseline[...] = baselines[done - 1]
+        state.rows += done
+        return done
 
     def advance(self, state: HeldShiftState, rows: np.ndarray) -> np.ndarray:
         """The next ``(N, S)`` rows of a stream, from ``state`` (which moves past them): their
