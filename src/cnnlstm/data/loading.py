@@ -150,8 +150,7 @@ class GlobalOrderSampler(DistributedSampler[Any]):
         total = len(self.dataset)  # type: ignore[arg-type]
         if not self.shuffle:
             return list(range(total))
-        generator = torch.Generator().manual_seed(derive_seed(self.seed, epoch))
-        return [int(i) for i in torch.randperm(total, generator=generator)]
+        return _permutation(total, derive_seed(self.seed, epoch))
 
     def indices(self, epoch: int) -> list[int]:
         """This process's indices in ``epoch``: its slice of each global batch, in order."""
