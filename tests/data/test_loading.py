@@ -22,7 +22,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from cnnlstm.data.datamodules import VideoDataModule
-from cnnlstm.data.loading import GlobalOrderSampler, _LoaderMixin, derive_seed
+from cnnlstm.data.loading import BaseDataModule, GlobalOrderSampler, derive_seed
 
 
 def _batches(sampler: GlobalOrderSampler, epoch: int) -> list[list[int]]:
@@ -113,7 +113,7 @@ class RandomItems(Dataset[torch.Tensor]):
         return torch.cat([torch.tensor([float(index)]), torch.rand(3)])
 
 
-class RandomModule(_LoaderMixin):
+class RandomModule(BaseDataModule):
     def __init__(self, *, num_workers: int = 0) -> None:
         super().__init__(batch_size=4, num_workers=num_workers, seed=7)
         self.train_set = RandomItems()

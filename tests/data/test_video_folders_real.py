@@ -16,8 +16,9 @@ import torch
 from PIL import Image
 
 from cnnlstm import cli
-from cnnlstm.data.datamodules import VideoDataModule, _predict_layout
+from cnnlstm.data.datamodules import VideoDataModule
 from cnnlstm.data.video import FrameFolder, VideoFolder, visible_entries
+from cnnlstm.data.video_layout import predict_layout
 from cnnlstm.errors import ConfigError, DataError
 
 
@@ -151,39 +152,39 @@ def test_predict_root_of_videos_and_frame_folders_is_an_error(tmp_path: Path) ->
     write_video(tmp_path / "vid1.mp4")
     write_frames(tmp_path / "myclip")
     with pytest.raises(DataError) as error:
-        _predict_layout(tmp_path, "auto")
+        predict_layout(tmp_path, "auto")
     assert str(error.value) == (
         f"VideoDataModule: predict_root {tmp_path} holds both videos (vid1.mp4) and folders of "
         f"frames (myclip), but one run reads one kind of clip; move one kind to a folder of its "
         f"own and predict on each folder in turn."
     )
-    assert _predict_layout(tmp_path, "video") == ("video", True)  # a format reads one kind
-    assert _predict_layout(tmp_path, "frames") == ("frames", True)
+    assert predict_layout(tmp_path, "video") == ("video", True)  # a format reads one kind
+    assert predict_layout(tmp_path, "frames") == ("frames", True)
 
 
 def test_predict_root_grouping_both_kinds_is_an_error(tmp_path: Path) -> None:
     write_video(tmp_path / "monday" / "vid1.mp4")
     write_frames(tmp_path / "tuesday" / "myclip")
     with pytest.raises(DataError, match=r"videos \(monday/vid1.mp4\) and folders of frames "):
-        _predict_layout(tmp_path, "auto")
+        predict_layout(tmp_path, "auto")
 
 
 def test_predict_root_that_is_one_clip_says_to_give_its_parent(tmp_path: Path) -> None:
     clip = write_frames(tmp_path / "NEW2" / "myclip", frames=3)
     litter(clip)
     with pytest.raises(DataError) as error:
-        _predict_layout(clip, "auto")
+        predict_layout(clip, "auto")
     assert str(error.value) == (
         f"VideoDataModule: predict_root {clip} looks like one clip: it holds 3 frames (frame0.png, "
         f"frame1.png, frame2.png) and no clip folders; give the folder it is in "
         f"({tmp_path / 'NEW2'}) as predict_root, which predicts every clip in it, or move it into "
         f"a folder of its own and give that."
     )
-    assert _predict_layout(clip.parent, "auto") == ("frames", True)  # the advice works
+    assert predict_layout(clip.parent, "auto") == ("frames", True)  # the advice works
     video = write_video(tmp_path / "NEW3" / "one.mp4")
     with pytest.raises(DataError, match=r"one.mp4 is one video, not a folder; give the folder"):
-        _predict_layout(video, "auto")
-    assert _predict_layout(video.parent, "auto") == ("video", True)
+        predict_layout(video, "auto")
+    assert predict_layout(video.parent, "auto") == ("video", True)
 
 
 def test_predict_root_with_hidden_folders_predicts_the_clips_only(tmp_path: Path) -> None:

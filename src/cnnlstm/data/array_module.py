@@ -10,13 +10,13 @@ from torch.utils.data import Subset
 
 from cnnlstm.data.arrays import ArrayDataset
 from cnnlstm.data.collate import ctc_collate
-from cnnlstm.data.loading import _LoaderMixin, _permutation, split_sizes
+from cnnlstm.data.loading import BaseDataModule, seeded_permutation, split_sizes
 from cnnlstm.errors import DataError
 
 __all__ = ["ArrayDataModule"]
 
 
-class ArrayDataModule(_LoaderMixin):
+class ArrayDataModule(BaseDataModule):
     """Samples from an :class:`ArrayDataset` (``.npy`` / ``.npz``), split at random or in order.
 
     Items are what :class:`ArrayDataset` yields: ``(x, y)`` with labels, bare ``x`` without.
@@ -167,7 +167,9 @@ class ArrayDataModule(_LoaderMixin):
             )
             raise DataError(f"{self.path}: {error}{every}") from None
         order = (
-            _permutation(len(data), self.seed) if self.split == "random" else list(range(len(data)))
+            seeded_permutation(len(data), self.seed)
+            if self.split == "random"
+            else list(range(len(data)))
         )
         self.train_set = Subset(data, order[:n_train])
         self.val_set = Subset(data, order[n_train : n_train + n_val])

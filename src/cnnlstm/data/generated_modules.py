@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from cnnlstm.data.digit_images import DigitImages
-from cnnlstm.data.loading import _LoaderMixin
+from cnnlstm.data.loading import BaseDataModule
 from cnnlstm.data.moving_digits import DigitClips, MovingDigits
 from cnnlstm.data.text_lines import DEFAULT_ALPHABET, TextLines
 
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 
-class _GeneratedDataModule(_LoaderMixin):
+class _GeneratedDataModule(BaseDataModule):
     """Train, val and test sets drawn by a generator with three different seeds."""
 
     def __init__(

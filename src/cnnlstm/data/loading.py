@@ -36,7 +36,13 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from cnnlstm.errors import DataError
 
-__all__ = ["GlobalOrderSampler", "derive_seed", "split_sizes"]
+__all__ = [
+    "BaseDataModule",
+    "GlobalOrderSampler",
+    "derive_seed",
+    "seeded_permutation",
+    "split_sizes",
+]
 
 
 def derive_seed(*values: int | str) -> int:
@@ -49,6 +55,17 @@ def derive_seed(*values: int | str) -> int:
     """
     text = ",".join(repr(value) for value in values).encode()
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+def seeded_permutation(total: int, seed: int) -> list[int]:
+    """``range(total)`` in an order drawn from ``seed`` (``torch.randperm``), the same everywhere.
+
+    Example:
+        >>> sorted(seeded_permutation(5, 0)), seeded_permutation(5, 0) == seeded_permutation(5, 0)
+        ([0, 1, 2, 3, 4], True)
+    """
+    generator = torch.Generator().manual_seed(seed)
+    return [int(i) for i in torch.randperm(total, generator=generator)]
 
 
 def _dist_share() -> tuple[int, int]:
@@ -150,7 +167,7 @@ class GlobalOrderSampler(DistributedSampler[Any]):
         total = len(self.dataset)  # type: ignore[arg-type]
         if not self.shuffle:
             return list(range(total))
-        return _permutation(total, derive_seed(self.seed, epoch))
+        return seeded_permutation(total, derive_seed(self.seed, epoch))
 
     def indices(self, epoch: int) -> list[int]:
         """This process's indices in ``epoch``: its slice of each global batch, in order."""
@@ -257,8 +274,12 @@ def _check_loader_args(batch_size: int, num_workers: int) -> None:
         raise ValueError(f"num_workers has to be >= 0, but got {num_workers}")
 
 
-class _LoaderMixin(pl.LightningDataModule):
-    """Loaders over ``train_set`` / ``val_set`` / ``test_set`` with the module's settings.
+class BaseDataModule(pl.LightningDataModule):
+    """The base of every cnnlstm DataModule: loaders over ``train_set`` / ``val_set`` /
+    ``test_set`` with the module's ``batch_size``, ``num_workers`` and ``seed``.
+
+    A subclass builds the splits in ``setup`` (and may set ``collate_fn``); the loaders are this
+    class's.
 
     Every loader samples with a :class:`GlobalOrderSampler`: shuffled by ``(seed, epoch)`` for
     training, in order otherwise, and shared out among the processes of the ``Trainer`` the
@@ -353,7 +374,3 @@ class _LoaderMixin(pl.LightningDataModule):
                 f"--data.init_args.{option} {value}, or a test_split above 0."
             )
         return self._loader(split, shuffle=False, pad=False)
-
-
-def _permutation(total: int, seed: int) -> list[int]:
-    return [int(i) for i in torch.randperm(total, generator=torch.Generator().manual_seed(seed))]

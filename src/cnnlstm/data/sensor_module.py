@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from cnnlstm.data.loading import _LoaderMixin, split_sizes
+from cnnlstm.data.loading import BaseDataModule, split_sizes
 from cnnlstm.data.sensors import NanPolicy, SensorCSV, SensorWindows, StandardScaler
 from cnnlstm.errors import DataError
 
 __all__ = ["SensorDataModule"]
 
 
-class SensorDataModule(_LoaderMixin):
+class SensorDataModule(BaseDataModule):
     """Windows of a sensor file, split by time, scaled with statistics of the training rows.
 
     The rows are cut in time order: the first ones train, the next ones validate, the last ones

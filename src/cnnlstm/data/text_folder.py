@@ -39,7 +39,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
-from cnnlstm.data.loading import _LoaderMixin, split_sizes
+from cnnlstm.data.loading import BaseDataModule, split_sizes
 from cnnlstm.data.text_lines import check_alphabet
 from cnnlstm.data.video import natural_key, visible_entries
 from cnnlstm.errors import ConfigError, DataError
@@ -460,7 +460,7 @@ class TextLineFolder(Dataset[tuple[Tensor, Tensor]]):
         )
 
 
-class TextLineDataModule(_LoaderMixin):
+class TextLineDataModule(BaseDataModule):
     """A :class:`TextLineFolder` split into train, validation and test lines, for CTC.
 
     The split is over lines, at random (seeded). Batches come from

@@ -21,7 +21,7 @@ from cnnlstm.data.video import (
 )
 from cnnlstm.errors import ConfigError, DataError
 
-__all__: list[str] = []
+__all__ = ["predict_layout", "root_kind", "root_missing_error", "source_fps_missing_error"]
 
 
 def _shown(path: Path) -> str:
@@ -43,7 +43,8 @@ _BOTH_KINDS = (
 )
 
 
-def _root_missing(root: Path) -> DataError:
+def root_missing_error(root: Path) -> DataError:
+    """The error for a ``root`` that is not a folder: it says where it looked and what to do."""
     what = "is a file, not a folder" if root.exists() else "does not exist"
     return DataError(
         f"VideoDataModule: root {_shown(root)} {what}; set data.init_args.root to your folder of "
@@ -52,7 +53,8 @@ def _root_missing(root: Path) -> DataError:
     )
 
 
-def _source_fps_missing(root: Path, fps: float) -> ConfigError:
+def source_fps_missing_error(root: Path, fps: float) -> ConfigError:
+    """The error for ``fps`` on folders of frames without ``source_fps`` (they have no times)."""
     return ConfigError(
         f"VideoDataModule: fps={fps} samples clips by time, but {root} holds folders of frames "
         f"and image files carry no timestamps; set data.init_args.source_fps to the rate the "
@@ -93,7 +95,7 @@ def _mixed_kinds(what: str, video: Path, frames: Path, advice: str) -> DataError
     )
 
 
-def _root_kind(root: Path) -> Literal["video", "frames"]:
+def root_kind(root: Path) -> Literal["video", "frames"]:
     """What ``root/<class>/`` holds for ``format="auto"``: videos or folders of frames.
 
     Raises:
@@ -124,7 +126,7 @@ def _root_kind(root: Path) -> Literal["video", "frames"]:
     return "frames" if "frames" in found else "video"
 
 
-def _predict_layout(root: Path, format: str) -> tuple[Literal["video", "frames"], bool]:
+def predict_layout(root: Path, format: str) -> tuple[Literal["video", "frames"], bool]:
     """``(kind, flat)`` of a predict folder: videos or frame folders, directly in it or by class.
 
     Raises:

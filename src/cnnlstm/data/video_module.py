@@ -16,20 +16,20 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from cnnlstm.data.collate import pad_collate
-from cnnlstm.data.loading import _LoaderMixin, _permutation, split_sizes
+from cnnlstm.data.loading import BaseDataModule, seeded_permutation, split_sizes
 from cnnlstm.data.video import FrameFolder, OnTruncated, Orientation, Sampling, VideoFolder
 from cnnlstm.data.video_layout import (
-    _predict_layout,
-    _root_kind,
-    _root_missing,
-    _source_fps_missing,
+    predict_layout,
+    root_kind,
+    root_missing_error,
+    source_fps_missing_error,
 )
 from cnnlstm.errors import ConfigError, DataError
 
 __all__ = ["VideoDataModule"]
 
 
-class VideoDataModule(_LoaderMixin):
+class VideoDataModule(BaseDataModule):
     """Clips from a :class:`VideoFolder` or :class:`FrameFolder`, split by clip.
 
     The split is over clips, so the sliding windows of one clip never land in two splits.
@@ -136,7 +136,7 @@ class VideoDataModule(_LoaderMixin):
         if on_truncated not in ("error", "warn"):
             raise ValueError(f"on_truncated has to be 'error' or 'warn', but got {on_truncated!r}")
         if format == "frames" and fps is not None and source_fps is None:
-            raise _source_fps_missing(Path(root), fps)
+            raise source_fps_missing_error(Path(root), fps)
         self.save_hyperparameters()
         self.root = Path(root)
         self.format = format
@@ -175,10 +175,10 @@ class VideoDataModule(_LoaderMixin):
         root = self.root if root is None else root
         if kind is None:  # root's class folders
             if not root.is_dir():
-                raise _root_missing(root)
-            kind = self.format if self.format != "auto" else _root_kind(root)
+                raise root_missing_error(root)
+            kind = self.format if self.format != "auto" else root_kind(root)
         if kind == "frames" and self.fps is not None and self.source_fps is None:
-            raise _source_fps_missing(root, self.fps)
+            raise source_fps_missing_error(root, self.fps)
         stride = self.stride if sampling == "sliding" else None
         common: dict[str, Any] = {
             "frames": self.frames,
@@ -211,7 +211,7 @@ class VideoDataModule(_LoaderMixin):
         self._set_classes(train_data.classes)
         clips = len(train_data.samples)
         n_train, n_val, _ = split_sizes(clips, self.val_split, self.test_split, what="clips")
-        order = _permutation(clips, self.seed)
+        order = seeded_permutation(clips, self.seed)
         self.split_clips = {
             "train": sorted(order[:n_train]),
             "val": sorted(order[n_train : n_train + n_val]),
@@ -252,7 +252,7 @@ class VideoDataModule(_LoaderMixin):
         if not self.classes:  # the model's classes: root's class folders (a scan, no decoding)
             self._set_classes(self._dataset("uniform", seed=None).classes)
         root = self.predict_root
-        kind, flat = _predict_layout(root, self.format)
+        kind, flat = predict_layout(root, self.format)
         data = self._dataset(
             self.eval_sampling, seed=self.seed, root=root, kind=kind, labelled=not flat
         )
