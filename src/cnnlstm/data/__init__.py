@@ -1,7 +1,8 @@
 """Data: built-in generators, readers for the user's files, batching, and DataModules.
 
-The DataModules import Lightning, which takes seconds to load, so they load on first use:
-``cnnlstm.data.DigitClipsDataModule`` works, and ``import cnnlstm.data`` stays fast.
+The DataModules (and :class:`GlobalOrderSampler`, their sampler) import Lightning, which takes
+seconds to load, so they load on first use: ``cnnlstm.data.DigitClipsDataModule`` works, and
+``import cnnlstm.data`` stays fast.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from cnnlstm.data.moving_digits import DigitClips, MovingDigits
 from cnnlstm.data.sensor_plant import ANOMALY_KINDS, Anomaly, SensorPlant, write_skab_csv
 from cnnlstm.data.sensors import SKAB, SensorCSV, SensorWindows, StandardScaler, sniff_delimiter
 from cnnlstm.data.text_lines import TextLines
-from cnnlstm.data.video import FrameFolder, VideoFolder
+from cnnlstm.data.video import FrameFolder, OnTruncated, Orientation, VideoFolder
 
 if TYPE_CHECKING:
     from cnnlstm.data.array_module import ArrayDataModule
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         MovingDigitsDataModule,
         TextLinesDataModule,
     )
+    from cnnlstm.data.loading import BaseDataModule, GlobalOrderSampler
     from cnnlstm.data.sensor_module import SensorDataModule
     from cnnlstm.data.text_folder import TextLineDataModule, TextLineFolder
     from cnnlstm.data.video_module import VideoDataModule
@@ -34,8 +36,10 @@ if TYPE_CHECKING:
 # name -> the module that defines it (these import Lightning)
 _LAZY = {
     "ArrayDataModule": "cnnlstm.data.array_module",
+    "BaseDataModule": "cnnlstm.data.loading",
     "DigitClipsDataModule": "cnnlstm.data.generated_modules",
     "DigitImagesDataModule": "cnnlstm.data.generated_modules",
+    "GlobalOrderSampler": "cnnlstm.data.loading",
     "MovingDigitsDataModule": "cnnlstm.data.generated_modules",
     "SensorDataModule": "cnnlstm.data.sensor_module",
     "TextLineDataModule": "cnnlstm.data.text_folder",
@@ -50,13 +54,17 @@ __all__ = [
     "Anomaly",
     "ArrayDataModule",
     "ArrayDataset",
+    "BaseDataModule",
     "DigitClips",
     "DigitClipsDataModule",
     "DigitImages",
     "DigitImagesDataModule",
     "FrameFolder",
+    "GlobalOrderSampler",
     "MovingDigits",
     "MovingDigitsDataModule",
+    "OnTruncated",
+    "Orientation",
     "SensorCSV",
     "SensorDataModule",
     "SensorPlant",
