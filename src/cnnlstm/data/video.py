@@ -517,15 +517,13 @@ class _ClipFolder(Dataset[tuple[Tensor, Tensor]]):
         )
         if not skipped:
             return
-        shown = ", ".join(p.name for p in skipped[:10])
-        more = f" and {len(skipped) - 10} more" if len(skipped) > 10 else ""
         noun = "a file that is" if len(skipped) == 1 else f"{len(skipped)} files that are"
         _warn_once(
             ("skipped", str(folder), *(p.name for p in skipped)),
             f"{type(self).__name__}: skipped {noun} neither a video nor an image in {folder}: "
-            f"{shown}{more}. Video files end in {', '.join(VIDEO_EXTENSIONS)} and images in "
-            f"{', '.join(FRAME_EXTENSIONS)} (in any case); move other files out of the folder, "
-            f"or rename a video whose ending is wrong.",
+            f"{_names(skipped, most=10)}. Video files end in {', '.join(VIDEO_EXTENSIONS)} and "
+            f"images in {', '.join(FRAME_EXTENSIONS)} (in any case); move other files out of the "
+            f"folder, or rename a video whose ending is wrong.",
         )
 
     def _hint(self, folder: Path) -> str:
