@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import av
 import numpy as np
@@ -92,9 +92,9 @@ recorders and editors write. The first four are the ones messages name first."""
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg")
 """File endings :class:`FrameFolder` takes as frames by default."""
 
-_SAMPLINGS = ("uniform", "random", "sliding")
-_ORIENTATIONS = ("display", "stored")
-_ON_TRUNCATED = ("error", "warn")
+_SAMPLINGS: tuple[str, ...] = get_args(Sampling)
+_ORIENTATIONS: tuple[str, ...] = get_args(Orientation)
+_ON_TRUNCATED: tuple[str, ...] = get_args(OnTruncated)
 _SEEK_MIN_SKIP = 4  # seek only when it saves decoding at least this many frames
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from torch import Tensor
@@ -129,12 +129,13 @@ class VideoDataModule(BaseDataModule):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         if format not in ("auto", "video", "frames"):
             raise ValueError(f"format has to be 'auto', 'video' or 'frames', but got {format!r}")
-        if orientation not in ("display", "stored"):
-            raise ValueError(
-                f"orientation has to be 'display' or 'stored', but got {orientation!r}"
-            )
-        if on_truncated not in ("error", "warn"):
-            raise ValueError(f"on_truncated has to be 'error' or 'warn', but got {on_truncated!r}")
+        for name, value, allowed in (
+            ("orientation", orientation, get_args(Orientation)),
+            ("on_truncated", on_truncated, get_args(OnTruncated)),
+        ):
+            if value not in allowed:
+                choices = " or ".join(repr(choice) for choice in allowed)
+                raise ValueError(f"{name} has to be {choices}, but got {value!r}")
         if format == "frames" and fps is not None and source_fps is None:
             raise source_fps_missing_error(Path(root), fps)
         self.save_hyperparameters()
