@@ -802,37 +802,48 @@ class CNNLSTMCLI(LightningCLI):
         groups = _logger_groups(config.trainer.logger)
         handed = run_folders.handed_down()
         if handed is not None:
-            self.run_folder = Path(handed["folder"])
+            run_folder = Path(handed["folder"])
             versions = {(str(s), str(n)): int(v) for s, n, v in handed["loggers"]}
             config.ckpt_path = handed.get("ckpt_path")
         else:
             self._resolve_ckpt_path(config)
             if not self.claim_folder or run_folders.launch_rank() != 0:
                 return
-            self.run_folder = run_folders.claim_version(self.run_dir)
-            self._claimed.append(self.run_folder)
-            versions = {}
-            for save_dir, name in groups:
-                folder = Path(save_dir) / name
-                if not _same_folder(str(folder), str(self.run_dir)):
-                    self._claimed.append(run_folders.claim_version(folder))
-                    folder = self._claimed[-1]
-                else:
-                    folder = self.run_folder
-                versions[(save_dir, name)] = int(folder.name.removeprefix("version_"))
+            run_folder, versions = self._claim_folders(groups)
             run_folders.hand_down(
                 {
-                    "folder": str(self.run_folder),
+                    "folder": str(run_folder),
                     "loggers": [[s, n, v] for (s, n), v in versions.items()],
                     "ckpt_path": config.get("ckpt_path"),
                 }
             )
+        self.run_folder = run_folder
         for key, inits in groups.items():
             for init in inits:
                 init.version = versions.get(key)
         if config.checkpoint.dirpath is None:
-            config.checkpoint.dirpath = str(self.run_folder / "checkpoints")
+            config.checkpoint.dirpath = str(run_folder / "checkpoints")
             self._links_latest = True
+
+    def _claim_folders(
+        self, groups: dict[tuple[str, str], list[Any]]
+    ) -> tuple[Path, dict[tuple[str, str], int]]:
+        """Claim this run's folder, and a ``version_<n>`` for each logger folder elsewhere.
+
+        Returns:
+            The run folder, and the version number of each logger folder ``(save_dir, name)`` in
+            ``groups`` (the run folder's for loggers that write to :attr:`run_dir`).
+        """
+        run_folder = run_folders.claim_version(self.run_dir)
+        self._claimed.append(run_folder)
+        versions: dict[tuple[str, str], int] = {}
+        for save_dir, name in groups:
+            folder = run_folder
+            if not _same_folder(Path(save_dir) / name, self.run_dir):
+                folder = run_folders.claim_version(Path(save_dir) / name)
+                self._claimed.append(folder)
+            versions[(save_dir, name)] = int(folder.name.removeprefix("version_"))
+        return run_folder, versions
 
     def _resolve_ckpt_path(self, config: Any) -> None:
         """``--ckpt_path last`` / ``best``: that file of the newest run folder that has one.
