@@ -1,9 +1,10 @@
 """Subcommands of the ``cnnlstm`` command line that live in modules of their own.
 
 Each command module (:mod:`~cnnlstm.commands.detect`, :mod:`~cnnlstm.commands.generate`,
-:mod:`~cnnlstm.commands.benchmark`, :mod:`~cnnlstm.commands.convert`) has
-``add_parser(subparsers)`` to hang its command on the main parser, ``run(args) -> int`` to run
-it, and ``main(argv)`` to run it alone. User mistakes end as one
+:mod:`~cnnlstm.commands.benchmark`, :mod:`~cnnlstm.commands.convert`) describes itself as a
+:class:`Command`, which gives it ``add_parser(subparsers)`` to hang the command on the main
+parser, ``build_parser()`` for the command alone, and ``main(argv)`` to run it alone; its own
+``run(args) -> int`` runs it. User mistakes end as one
 ``cnnlstm <command>: error: ...`` line on stderr and exit code 2, through :func:`user_error`.
 :mod:`~cnnlstm.commands.train` is the exception: it holds the LightningCLI commands (``fit``,
 ``validate``, ``test``, ``predict``, ``summary``), which ``cnnlstm.cli`` dispatches itself and
@@ -13,17 +14,20 @@ Lightning.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cnnlstm.errors import CNNLSTMError
 
-__all__ = ["USER_ERRORS", "atomic_file", "atomic_folder", "user_error"]
+__all__ = ["USER_ERRORS", "Command", "atomic_file", "atomic_folder", "error_message", "user_error"]
 
 USER_ERRORS: tuple[type[BaseException], ...] = (CNNLSTMError, OSError, ValueError)
 """The exceptions that mean the user asked for something that cannot be done (``OSError``: a
@@ -37,16 +41,53 @@ def user_error(command: str, error: BaseException | str) -> int:
         >>> user_error("detect", ValueError("--window has to be at least 2, but got 1"))
         2
     """
-    message = str(error) if isinstance(error, str) else _message(error)
+    message = str(error) if isinstance(error, str) else error_message(error)
     line = " ".join(message.split())  # one line, whatever the message held
     print(f"cnnlstm {command}: error: {line}", file=sys.stderr, flush=True)
     return 2
 
 
-def _message(error: BaseException) -> str:
+def error_message(error: BaseException) -> str:
+    """The message a user reads for ``error``: an ``OSError``'s file and reason, else its text."""
     if isinstance(error, OSError) and error.filename is not None:
         return f"{error.filename}: {error.strerror or type(error).__name__}."
     return str(error) or type(error).__name__
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand of ``cnnlstm`` that lives in a module of its own.
+
+    Args:
+        name: the command's name (``cnnlstm NAME``).
+        help: one line for ``cnnlstm --help`` and the command's own ``--help``.
+        configure: adds the command's arguments to a parser and returns it.
+        run: runs the command on the parsed arguments; returns the exit code.
+
+    Example:
+        >>> hello = Command("hello", "say hello", lambda parser: parser, lambda args: 0)
+        >>> hello.build_parser().prog, hello.main([])
+        ('cnnlstm hello', 0)
+    """
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+    run: Callable[[argparse.Namespace], int]
+
+    def add_parser(self, subparsers: argparse._SubParsersAction[Any]) -> None:
+        """Add the command to the ``cnnlstm`` command line's subcommands."""
+        parser = subparsers.add_parser(self.name, help=self.help, description=self.help)
+        self.configure(parser)
+
+    def build_parser(self) -> argparse.ArgumentParser:
+        """A parser with just this command, as ``cnnlstm NAME`` reads its arguments."""
+        parser = argparse.ArgumentParser(prog=f"cnnlstm {self.name}", description=self.help)
+        return self.configure(parser)
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        """Run the command with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+        return self.run(self.build_parser().parse_args(argv))
 
 
 @contextlib.contextmanager

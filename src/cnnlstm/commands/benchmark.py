@@ -55,7 +55,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cnnlstm.commands import USER_ERRORS, user_error
+from cnnlstm.commands import USER_ERRORS, Command, user_error
 from cnnlstm.commands.detect import DETECTOR_MODELS
 from cnnlstm.data.sensors import SKAB, SensorCSV
 from cnnlstm.detect import AnomalyDetector
@@ -223,22 +223,6 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=run)
     return parser
-
-
-def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``benchmark`` (with its protocol ``skab``) to the ``cnnlstm`` subcommands."""
-    parser = subparsers.add_parser(COMMAND, help=_HELP, description=_HELP)
-    _configure(parser)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """A parser with just this command, as ``cnnlstm benchmark`` reads its arguments."""
-    return _configure(argparse.ArgumentParser(prog=f"cnnlstm {COMMAND}", description=_HELP))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``cnnlstm benchmark`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-    return run(build_parser().parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -510,6 +494,11 @@ def _labels(data: SensorCSV) -> tuple[np.ndarray, np.ndarray]:
         changepoints = np.zeros_like(labels)
     return labels, changepoints
 
+
+_COMMAND = Command(COMMAND, _HELP, _configure, run)
+add_parser = _COMMAND.add_parser
+build_parser = _COMMAND.build_parser
+main = _COMMAND.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -26,11 +26,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cnnlstm.commands import USER_ERRORS, atomic_file, user_error
+from cnnlstm.commands import USER_ERRORS, Command, atomic_file, user_error
 
 __all__ = ["add_parser", "build_parser", "main", "random_inputs", "run"]
 
@@ -58,22 +57,6 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=run)
     return parser
-
-
-def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``convert`` to the ``cnnlstm`` subcommands."""
-    parser = subparsers.add_parser(COMMAND, help=_HELP, description=_HELP)
-    _configure(parser)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """A parser with just this command, as ``cnnlstm convert`` reads its arguments."""
-    return _configure(argparse.ArgumentParser(prog=f"cnnlstm {COMMAND}", description=_HELP))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``cnnlstm convert`` with ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
-    return run(build_parser().parse_args(argv))
 
 
 def random_inputs(model: Any, *, batch: int, steps: int, seed: int) -> list[Any]:
@@ -220,6 +203,11 @@ def run(args: argparse.Namespace) -> int:
     )
     return 0 if ok else 1
 
+
+_COMMAND = Command(COMMAND, _HELP, _configure, run)
+add_parser = _COMMAND.add_parser
+build_parser = _COMMAND.build_parser
+main = _COMMAND.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -63,14 +63,14 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from cnnlstm.commands import USER_ERRORS, atomic_file, user_error
+from cnnlstm.commands import USER_ERRORS, Command, atomic_file, user_error
 from cnnlstm.commands.detect_chunks import (
     FLAT_ROWS,
     FLAT_TIMES,
@@ -272,22 +272,6 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=run)
     return parser
-
-
-def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``detect`` to the ``cnnlstm`` command line's subcommands."""
-    parser = subparsers.add_parser(COMMAND, help=_HELP, description=_HELP)
-    _configure(parser)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """A parser with just this command, as ``cnnlstm detect`` reads its arguments."""
-    return _configure(argparse.ArgumentParser(prog=f"cnnlstm {COMMAND}", description=_HELP))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``cnnlstm detect`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
-    return run(build_parser().parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -587,6 +571,11 @@ class _Outputs:
                     with contextlib.suppress(OSError):
                         folder.rmdir()
 
+
+_COMMAND = Command(COMMAND, _HELP, _configure, run)
+add_parser = _COMMAND.add_parser
+build_parser = _COMMAND.build_parser
+main = _COMMAND.main
 
 if __name__ == "__main__":
     sys.exit(main())

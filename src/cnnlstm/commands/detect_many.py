@@ -40,7 +40,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from cnnlstm.commands import USER_ERRORS, _message, atomic_file
+from cnnlstm.commands import USER_ERRORS, atomic_file, error_message
 
 __all__ = ["SUFFIXES", "FileResult", "FileSummary", "find_inputs"]
 
@@ -248,7 +248,7 @@ def _one_thread() -> None:
 def _one_line(error: BaseException) -> str:
     """The error as ``cnnlstm detect`` says it, on one line (other errors with their type)."""
     if isinstance(error, USER_ERRORS):
-        message = _message(error)
+        message = error_message(error)
     else:
         message = f"{type(error).__name__}: {error}"
     return " ".join(message.split())

@@ -53,13 +53,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cnnlstm.commands import USER_ERRORS, atomic_file, atomic_folder, user_error
+from cnnlstm.commands import USER_ERRORS, Command, atomic_file, atomic_folder, user_error
 
 __all__ = [
     "DEFAULT_SAMPLES",
@@ -125,22 +125,6 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     images.add_argument("--samples", type=int, help=f"samples to write (default {DEFAULT_SAMPLES})")
     parser.set_defaults(func=run)
     return parser
-
-
-def add_parser(subparsers: argparse._SubParsersAction[Any]) -> None:
-    """Add ``generate`` to the ``cnnlstm`` command line's subcommands."""
-    parser = subparsers.add_parser(COMMAND, help=_HELP, description=_HELP)
-    _configure(parser)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """A parser with just this command, as ``cnnlstm generate`` reads its arguments."""
-    return _configure(argparse.ArgumentParser(prog=f"cnnlstm {COMMAND}", description=_HELP))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``cnnlstm generate`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code."""
-    return run(build_parser().parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -459,6 +443,11 @@ def _text_lines_folder(samples: int, seed: int, root: Path) -> str:
         f"(read with cnnlstm.data.TextLineFolder, as configs/text_folder.yaml does)"
     )
 
+
+_COMMAND = Command(COMMAND, _HELP, _configure, run)
+add_parser = _COMMAND.add_parser
+build_parser = _COMMAND.build_parser
+main = _COMMAND.main
 
 if __name__ == "__main__":
     sys.exit(main())
