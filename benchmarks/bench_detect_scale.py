@@ -9,12 +9,13 @@ peak resident memory, ``ru_maxrss``, is its alone):
 - ``detect``: the whole command, ``cnnlstm detect FILE --train-rows T -o OUT``;
 - ``parse``: reading the file part by part (:class:`~cnnlstm.data.sensors.SensorChunks`);
 - ``fit``: fitting the default detector on the first ``T`` rows (its budget of steps);
-- ``score``: scoring every row in parts (:class:`~cnnlstm.detect.ChunkScorer`), from rows in
-  memory;
+- ``score``: scoring every row in parts (:class:`~cnnlstm.anomaly.detector.ChunkScorer`), from rows
+  in memory;
 - ``stream`` / ``batched``: the same detector scoring the same rows one at a time
-  (:class:`~cnnlstm.detect.StreamScorer`) and in one call (:class:`~cnnlstm.detect.ChunkScorer`),
-  timed in one process, taking turns, the best of 3 runs each (a single run charged the batched
-  call alone with torch's first-call set-up), their rows per second side by side;
+  (:class:`~cnnlstm.anomaly.detector.StreamScorer`) and in one call
+  (:class:`~cnnlstm.anomaly.detector.ChunkScorer`), timed in one process, taking turns, the best of
+  3 runs each (a single run charged the batched call alone with torch's first-call set-up), their
+  rows per second side by side;
 - ``report`` (with ``--report``): the whole command again with ``--report DIR``, its time, peak
   memory and the PNG's size (the plot is drawn from the rows' minimum and maximum per pixel
   column, gathered as they are scored);
@@ -86,7 +87,7 @@ _CHILD = {
     """,
     "fit": """
         from cnnlstm.data.sensors import SensorChunks
-        from cnnlstm.detect import AnomalyDetector
+        from cnnlstm.anomaly.detector import AnomalyDetector
         import numpy as np
         parts, count = [], 0
         for part in SensorChunks(FILE):
@@ -103,7 +104,7 @@ _CHILD = {
     """,
     "score": """
         from cnnlstm.data.sensors import SensorChunks
-        from cnnlstm.detect import AnomalyDetector
+        from cnnlstm.anomaly.detector import AnomalyDetector
         detector = AnomalyDetector.load(DETECTOR)
         parts = [part.features for part in SensorChunks(FILE)]
         scorer = detector.chunks()
@@ -115,7 +116,7 @@ _CHILD = {
     """,
     "stream": """
         from cnnlstm.data.sensors import SensorChunks
-        from cnnlstm.detect import AnomalyDetector
+        from cnnlstm.anomaly.detector import AnomalyDetector
         detector = AnomalyDetector.load(DETECTOR)
         rows = next(iter(SensorChunks(FILE))).features[:STREAM]
         stream = batched = float("inf")

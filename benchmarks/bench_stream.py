@@ -1,7 +1,7 @@
 """Streaming latency of the default detector: one new row at a time, state kept vs re-scored.
 
-``window_cnnlstm`` is causal and recurrent, so :class:`cnnlstm.detect.StreamScorer` does a
-fixed, small amount of work per new row: its :class:`~cnnlstm.models.anomaly.RowStepper` holds
+``window_cnnlstm`` is causal and recurrent, so :class:`cnnlstm.anomaly.detector.StreamScorer` does a
+fixed, small amount of work per new row: its :class:`~cnnlstm.models.detectors.RowStepper` holds
 the weights as plain numpy arrays (each causal conv one dense matrix over a ring of its last
 ``kernel_time`` input rows, the LSTM gates one matrix over ``[input, h, 1]``), so a row costs
 four matrix-vector products and a few element-wise operations, with no torch call.
@@ -9,7 +9,7 @@ four matrix-vector products and a few element-wise operations, with no torch cal
 The baseline is what a stateless service does: keep the last ``window`` rows and run the model
 over the whole window for each new row (conv stack and LSTM over ``window`` steps) to get the
 prediction of the next row. Both include scaling the row and computing its error, and both
-advance the same held-shift level score (:class:`cnnlstm.scoring.HeldShift`, the default
+advance the same held-shift level score (:class:`cnnlstm.anomaly.scoring.HeldShift`, the default
 ``scoring="level"``: per-row state by design, so re-scoring a window cannot replace it); they
 run on one torch thread (the detector's default), on rows of a
 :class:`~cnnlstm.data.sensor_plant.SensorPlant` recording. Each row is timed on its own; the two
@@ -34,9 +34,9 @@ import numpy as np
 import torch
 
 from benchmarks.common import cpu_pressure, report
+from cnnlstm.anomaly.detector import AnomalyDetector
+from cnnlstm.anomaly.scoring import ERROR_WEIGHT, HOLD, TrailingMax
 from cnnlstm.data.sensor_plant import SensorPlant
-from cnnlstm.detect import AnomalyDetector
-from cnnlstm.scoring import ERROR_WEIGHT, HOLD, TrailingMax
 
 
 def _rescorer(detector: AnomalyDetector) -> Any:

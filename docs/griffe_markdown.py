@@ -1,12 +1,13 @@
 """A griffe extension for the API reference: cnnlstm's docstrings as Markdown reads them.
 
 The docstrings are written for ``help()`` and doctest (STYLE.md): a section ``Example:`` holds
-the doctests, and cross-references are Sphinx roles (``:class:`~cnnlstm.detect.AnomalyDetector```).
-griffe's Google parser knows only ``Examples:`` and renders another title as an admonition whose
-text is Markdown, so ``>>> data[0][0].shape`` became nested block quotes and ``[0][0]`` a link to
-nowhere (an error under ``mkdocs build --strict``); and Markdown shows a role as
-``:class:`` before a code span. Before a docstring is parsed, this renames the section and turns
-each role into the code span it stands for: ``~a.b.C`` shows ``C``, ``a.b.C`` shows itself.
+the doctests, and cross-references are Sphinx roles
+(``:class:`~cnnlstm.anomaly.detector.AnomalyDetector```). griffe's Google parser knows only
+``Examples:`` and renders another title as an admonition whose text is Markdown, so ``>>>
+data[0][0].shape`` became nested block quotes and ``[0][0]`` a link to nowhere (an error under
+``mkdocs build --strict``); and Markdown shows a role as ``:class:`` before a code span. Before a
+docstring is parsed, this renames the section and turns each role into the code span it stands for:
+``~a.b.C`` shows ``C``, ``a.b.C`` shows itself.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from cnnlstm.detect import AnomalyDetector
+from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.errors import CNNLSTMError, ConfigError, DataError, ShapeError
 from cnnlstm.interop.keras import from_keras
 from cnnlstm.layers import (

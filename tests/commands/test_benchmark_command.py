@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.commands import benchmark as benchmark_command
 from cnnlstm.commands.benchmark import FLOOR, QUICK_EPOCHS, main
-from cnnlstm.detect import AnomalyDetector
 
 SKAB_DIR = Path("/work/shared/data/skab")
 QUICK_FILES = ("valve1/0.csv", "valve2/0.csv", "other/1.csv")  # the first file of each folder

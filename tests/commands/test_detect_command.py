@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.commands import detect as detect_command
 from cnnlstm.commands.detect import main
 from cnnlstm.data.sensor_plant import SensorPlant
-from cnnlstm.detect import AnomalyDetector
 
 TINY = ["--window", "8", "--epochs", "2"]
 TRAIN_ROWS = 200

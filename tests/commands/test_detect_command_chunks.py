@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cnnlstm.anomaly.evaluation import spans_from_binary
 from cnnlstm.commands import detect_chunks
 from cnnlstm.commands.detect import main
 from cnnlstm.commands.detect_chunks import SpanTracker, time_texts
 from cnnlstm.commands.detect_report import span_sensors
 from cnnlstm.data.sensor_plant import SensorPlant
-from cnnlstm.evaluation import spans_from_binary
 
 TINY = ["--window", "8", "--epochs", "2"]
 

@@ -12,8 +12,8 @@ import pytest
 from matplotlib.colors import to_rgb
 from PIL import Image
 
+from cnnlstm.anomaly.evaluation import Counts, skab_scores, spans_from_binary
 from cnnlstm.errors import ShapeError
-from cnnlstm.evaluation import Counts, skab_scores, spans_from_binary
 from cnnlstm.reports.anomaly import (
     _SHADE_ALPHA,
     LABEL_COLOR,

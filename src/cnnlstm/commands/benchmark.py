@@ -6,27 +6,28 @@
                                     [--output DIR] [--quick] [--jobs N]
 
 For each of SKAB's labelled files (``valve1/*.csv``, ``valve2/*.csv``, ``other/*.csv``) and each
-model: fit an :class:`~cnnlstm.detect.AnomalyDetector` on the first :data:`TRAIN_ROWS` rows (its
-threshold comes from them alone), score the whole file in one pass (so the recurrent and window
-models are warmed up on the training rows), and judge the flags of rows ``TRAIN_ROWS`` onward.
-Confusion counts are summed over the files, then F1 = TP / (TP + (FP + FN) / 2), FAR and MAR
-(:func:`~cnnlstm.evaluation.skab_scores`). Changepoints are the rows where a file's flags flip,
-scored with NAB's standard profile and a 60 s window to the right of each labelled changepoint
-(:func:`~cnnlstm.evaluation.nab_score`). A "flag every row" line, computed from the same rows'
-labels, is the floor any detector has to beat (SKAB publishes it as F1 0.70, FAR 100, MAR 0:
+model: fit an :class:`~cnnlstm.anomaly.detector.AnomalyDetector` on the first :data:`TRAIN_ROWS`
+rows (its threshold comes from them alone), score the whole file in one pass (so the recurrent and
+window models are warmed up on the training rows), and judge the flags of rows ``TRAIN_ROWS``
+onward. Confusion counts are summed over the files, then F1 = TP / (TP + (FP + FN) / 2), FAR and MAR
+(:func:`~cnnlstm.anomaly.evaluation.skab_scores`). Changepoints are the rows where a file's flags
+flip, scored with NAB's standard profile and a 60 s window to the right of each labelled changepoint
+(:func:`~cnnlstm.anomaly.evaluation.nab_score`). A "flag every row" line, computed from the same
+rows' labels, is the floor any detector has to beat (SKAB publishes it as F1 0.70, FAR 100, MAR 0:
 that figure only comes out when the first 400 rows of each file are left out).
 
-Every detector runs with :class:`~cnnlstm.detect.AnomalyDetector`'s defaults, which were chosen
-on ``valve1`` and generated plant data only (see :mod:`cnnlstm.detect`), never on this table; the
-window models train for fewer passes (:data:`~cnnlstm.detect.DEFAULT_EPOCHS`), so all three run
-in about 5 minutes on 2 shared cores (window_cnnlstm under 2). Each model is fitted once and
-judged twice (``--scoring``): by the detector's score (``scoring="level"``, the default: the
-model's error beside the held-shift level score) and by the model's error score alone, against
-its own threshold from the same fit, so the models can be compared as CNN-LSTMs.
+Every detector runs with :class:`~cnnlstm.anomaly.detector.AnomalyDetector`'s defaults, which were
+chosen on ``valve1`` and generated plant data only (see :mod:`cnnlstm.anomaly.detector`), never on
+this table; the window models train for fewer passes
+(:data:`~cnnlstm.anomaly.detector.DEFAULT_EPOCHS`), so all three run in about 5 minutes on 2 shared
+cores (window_cnnlstm under 2). Each model is fitted once and judged twice (``--scoring``): by the
+detector's score (``scoring="level"``, the default: the model's error beside the held-shift level
+score) and by the model's error score alone, against its own threshold from the same fit, so the
+models can be compared as CNN-LSTMs.
 
 A second table gives each row's scores per folder and where its false alarms fall: before a
 file's first labelled anomaly, between anomalies, or after the last one
-(:func:`~cnnlstm.evaluation.false_alarm_places`), with the false alarm rate up to the last
+(:func:`~cnnlstm.anomaly.evaluation.false_alarm_places`), with the false alarm rate up to the last
 anomaly, and the lowest false alarm rate at most 20% missed rows that a threshold chosen with the
 labels would reach (a ceiling on thresholding the score, not a detector). In SKAB the rows after
 a fault is removed are labelled normal, also where the plant stays away from the state the
@@ -55,12 +56,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cnnlstm.commands import USER_ERRORS, Command, user_error
-from cnnlstm.commands.detect import DETECTOR_MODELS
-from cnnlstm.data.sensors import SKAB, SensorCSV
-from cnnlstm.detect import AnomalyDetector
-from cnnlstm.errors import DataError
-from cnnlstm.evaluation import (
+from cnnlstm.anomaly.detector import AnomalyDetector
+from cnnlstm.anomaly.evaluation import (
     Counts,
     binary_counts,
     changepoints_from_labels,
@@ -71,6 +68,10 @@ from cnnlstm.evaluation import (
     nab_score,
     skab_scores,
 )
+from cnnlstm.commands import USER_ERRORS, Command, user_error
+from cnnlstm.commands.detect import DETECTOR_MODELS
+from cnnlstm.data.sensors import SKAB, SensorCSV
+from cnnlstm.errors import DataError
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -432,11 +433,11 @@ def false_alarm_table(rows: Sequence[dict[str, Any]]) -> str:
     """A Markdown table of each row's scores per SKAB folder and where its false alarms fall.
 
     Beside the false alarms before, between and after a file's labelled anomalies
-    (:func:`~cnnlstm.evaluation.false_alarm_places`): the false alarm rate on the normal rows
-    up to the last anomaly, and the lowest false alarm rate with at most 20% missed rows that
+    (:func:`~cnnlstm.anomaly.evaluation.false_alarm_places`): the false alarm rate on the normal
+    rows up to the last anomaly, and the lowest false alarm rate with at most 20% missed rows that
     any one factor on every file's threshold would give, the factor chosen with the labels
-    (:func:`~cnnlstm.evaluation.lowest_far`): a ceiling on what thresholding the score can do,
-    not a detector.
+    (:func:`~cnnlstm.anomaly.evaluation.lowest_far`): a ceiling on what thresholding the score can
+    do, not a detector.
 
     Example:
         >>> row = {"name": "ours", "folders": {"valve1": {"f1": 0.9, "far": 0.1, "mar": 0.2}},

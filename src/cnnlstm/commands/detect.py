@@ -15,9 +15,9 @@ none`` reads the rows without times), and the label columns ``anomaly`` / ``chan
 kept apart: they never reach the detector (neither its weights nor its threshold), they only
 score the run. Every other column is a sensor, unless ``--columns A,B,C`` names the sensor
 columns (then the rest are left out, in INPUT, in NORMAL.csv and in the rows of ``--stream``).
-The detector (:class:`~cnnlstm.detect.AnomalyDetector`) is fitted on NORMAL.csv's rows, or on the
-first ``--train-rows`` rows of INPUT (default: the first :data:`DEFAULT_TRAIN_ROWS` rows, at most
-half the file), or read with ``--load``. OUT.csv gets one line per INPUT row, in order:
+The detector (:class:`~cnnlstm.anomaly.detector.AnomalyDetector`) is fitted on NORMAL.csv's rows, or
+on the first ``--train-rows`` rows of INPUT (default: the first :data:`DEFAULT_TRAIN_ROWS` rows, at
+most half the file), or read with ``--load``. OUT.csv gets one line per INPUT row, in order:
 ``datetime`` (or ``row``, 0-based, without a datetime column), ``score`` and ``anomaly`` (0/1).
 Every place the command writes (``--output``, ``--report``, ``--save``) is checked before INPUT
 is read; OUT.csv, the saved detector and the report are written to temporary files beside them
@@ -32,14 +32,14 @@ the rows after the training rows lie above all the detector saw. Times with an o
 (``+02:00``) are written to OUT.csv in UTC (``+00:00``), plain-number times with every digit.
 
 With labels, the command prints precision, recall, F1, FAR and MAR (SKAB's definitions, see
-:mod:`cnnlstm.evaluation`) and, with a ``changepoint`` column, the NAB score (standard profile,
-a 60 s window to the right of each changepoint). With ``--train-rows`` the metrics count only
-the rows after the training rows: the rows the detector was fitted on say nothing about it.
+:mod:`cnnlstm.anomaly.evaluation`) and, with a ``changepoint`` column, the NAB score (standard
+profile, a 60 s window to the right of each changepoint). With ``--train-rows`` the metrics count
+only the rows after the training rows: the rows the detector was fitted on say nothing about it.
 
 ``--stream`` reads a header line and then rows from standard input as they arrive and writes
 ``datetime,score,anomaly`` for each row to standard output at once, with
-:meth:`AnomalyDetector.stream <cnnlstm.detect.AnomalyDetector.stream>`: the recurrent state
-carries from row to row, so the scores equal the offline run's.
+:meth:`AnomalyDetector.stream <cnnlstm.anomaly.detector.AnomalyDetector.stream>`: the recurrent
+state carries from row to row, so the scores equal the offline run's.
 
 A folder or a quoted glob as INPUT runs each file on its own, as a run on it alone would, in
 ``--jobs`` processes, and ends with a table of every file (also ``OUTDIR/summary.csv``); a file
@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, AnomalyDetector
 from cnnlstm.commands import USER_ERRORS, Command, atomic_file, user_error
 from cnnlstm.commands.detect_chunks import (
     FLAT_ROWS,
@@ -104,7 +105,6 @@ from cnnlstm.commands.detect_report import (
 )
 from cnnlstm.commands.detect_stream import _stream
 from cnnlstm.data.sensors import SensorChunks, SensorPart
-from cnnlstm.detect import DEFAULT_EPOCHS, AnomalyDetector
 
 if TYPE_CHECKING:
     from cnnlstm.reports.anomaly import DetectionTrace

@@ -1,9 +1,9 @@
 """``cnnlstm detect`` on files of any length: INPUT read, scored and written chunk by chunk.
 
 INPUT is read in parts of rows (:class:`~cnnlstm.data.sensors.SensorChunks`), each part is scored
-with the state of the rows before it (:class:`~cnnlstm.detect.ChunkScorer`: the scores equal the
-whole file's) and its lines go to OUT.csv's temporary file at once, so memory stays bounded
-whatever the number of rows. What the end of the run needs is kept per row in compact arrays
+with the state of the rows before it (:class:`~cnnlstm.anomaly.detector.ChunkScorer`: the scores
+equal the whole file's) and its lines go to OUT.csv's temporary file at once, so memory stays
+bounded whatever the number of rows. What the end of the run needs is kept per row in compact arrays
 (the score as float32, the flag and the labels as int8: 7 bytes a row), and per flagged span its
 rows and the sensors behind it (:class:`SpanTracker`). The messages of the reader are said in
 the command line's flags, as :func:`~cnnlstm.commands.detect_fit._read` says them.
@@ -146,7 +146,7 @@ def read_head(
 
 class SpanTracker:
     """Flagged spans found chunk by chunk, with the sensors behind each, as
-    :func:`~cnnlstm.evaluation.spans_from_binary` and
+    :func:`~cnnlstm.anomaly.evaluation.spans_from_binary` and
     :func:`~cnnlstm.commands.detect_report.span_sensors` find them on the whole file.
 
     Example:

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from cnnlstm.anomaly.detector import WIDE_SENSORS, AnomalyDetector
 from cnnlstm.commands import atomic_file
 from cnnlstm.data.csv_text import EncodingNote, check_encoding
 from cnnlstm.data.sensor_times import GAPS_NOTE
 from cnnlstm.data.sensors import SensorCSV
-from cnnlstm.detect import WIDE_SENSORS, AnomalyDetector
 from cnnlstm.errors import DataError
 
 __all__ = ["DEFAULT_TRAIN_ROWS", "DETECTOR_MODELS"]
@@ -37,7 +37,7 @@ DEFAULT_TRAIN_ROWS = 400
 """Rows of INPUT fitted on when neither ``--train`` nor ``--train-rows`` is given (SKAB's
 protocol); capped at half the file so that something is left to score."""
 DETECTOR_MODELS = ("window_cnnlstm", "mscred", "convlstm_ae")
-"""The model families :class:`~cnnlstm.detect.AnomalyDetector` can fit."""
+"""The model families :class:`~cnnlstm.anomaly.detector.AnomalyDetector` can fit."""
 _FIT_FLAGS = (
     "model",
     "window",

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cnnlstm.detect import AnomalyDetector
-from cnnlstm.evaluation import (
+from cnnlstm.anomaly.detector import AnomalyDetector
+from cnnlstm.anomaly.evaluation import (
     binary_counts,
     changepoints_from_labels,
     changepoints_from_predictions,

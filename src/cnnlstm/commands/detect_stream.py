@@ -2,8 +2,8 @@
 
 A header line and then rows come on standard input; each row's ``datetime,score,anomaly`` goes to
 standard output at once, with :meth:`AnomalyDetector.stream
-<cnnlstm.detect.AnomalyDetector.stream>`: the recurrent state carries from row to row, so the
-scores equal the offline run's. The bytes are decoded as the offline run decodes a file
+<cnnlstm.anomaly.detector.AnomalyDetector.stream>`: the recurrent state carries from row to row, so
+the scores equal the offline run's. The bytes are decoded as the offline run decodes a file
 (:class:`~cnnlstm.data.csv_text.LineDecoder`: a byte order mark, UTF-8, else Windows-1252 with a
 note as soon as a line says so; ``--encoding`` names it), the delimiter is sniffed from the header
 and the first row (a header with another delimiter than the row is refused), the decimal mark
@@ -23,6 +23,7 @@ from typing import TextIO
 
 import numpy as np
 
+from cnnlstm.anomaly.detector import StreamScorer
 from cnnlstm.commands.detect_fit import (
     _check_args,
     _check_saved_columns,
@@ -45,7 +46,6 @@ from cnnlstm.data.csv_text import (
     sniff_delimiter,
 )
 from cnnlstm.data.sensor_times import pair_time_columns
-from cnnlstm.detect import StreamScorer
 from cnnlstm.errors import DataError
 
 __all__: list[str] = []

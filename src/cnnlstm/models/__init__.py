@@ -5,16 +5,6 @@
 
 from __future__ import annotations
 
-from cnnlstm.models.anomaly import (
-    MSCRED,
-    ConvLSTMAutoencoder,
-    RowStepper,
-    WindowCNNLSTM,
-    convlstm_ae,
-    mscred,
-    signature_matrices,
-    window_cnnlstm,
-)
 from cnnlstm.models.backbones import HeightCollapsingCNN, SimpleCNN
 from cnnlstm.models.classifiers import (
     CNNLSTMClassifier,
@@ -26,6 +16,16 @@ from cnnlstm.models.classifiers import (
 from cnnlstm.models.cnnlstm import CNNLSTM
 from cnnlstm.models.crnn import CRNN, crnn
 from cnnlstm.models.ctc import ctc_beam_decode, ctc_beam_search, ctc_greedy_decode
+from cnnlstm.models.detectors import (
+    MSCRED,
+    ConvLSTMAutoencoder,
+    RowStepper,
+    WindowCNNLSTM,
+    convlstm_ae,
+    mscred,
+    signature_matrices,
+    window_cnnlstm,
+)
 from cnnlstm.models.forecaster import ConvLSTMForecaster, convlstm_forecaster, copy_last_frame
 from cnnlstm.models.registry import (
     ModelInfo,

@@ -35,7 +35,7 @@ Factory = TypeVar("Factory", bound=Callable[..., nn.Module])
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
 _BUILTIN_MODULES = (
-    "cnnlstm.models.anomaly",
+    "cnnlstm.models.detectors",
     "cnnlstm.models.classifiers",
     "cnnlstm.models.crnn",
     "cnnlstm.models.forecaster",

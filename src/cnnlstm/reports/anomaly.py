@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from cnnlstm.anomaly.evaluation import spans_from_binary
 from cnnlstm.errors import ShapeError
-from cnnlstm.evaluation import spans_from_binary
 
 __all__ = [
     "DETECTED_COLOR",
@@ -789,7 +789,8 @@ def write_summary(
         n_rows: rows scored.
         n_flagged: rows flagged as anomalous.
         metrics: scores against the input's labels (e.g. from
-            :func:`cnnlstm.evaluation.skab_scores`, plus ``"nab"``), or ``None`` without labels.
+            :func:`cnnlstm.anomaly.evaluation.skab_scores`, plus ``"nab"``), or ``None`` without
+            labels.
         plot_name: the plot's file name, relative to the summary, to embed.
         flagged_spans: ``(start, stop)`` row spans of flagged rows (stop exclusive); the first
             ten are listed.

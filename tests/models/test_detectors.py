@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from cnnlstm.errors import ShapeError
-from cnnlstm.models import anomaly
-from cnnlstm.models.anomaly import MSCRED, WindowCNNLSTM, signature_matrices
+from cnnlstm.models import detectors as anomaly
+from cnnlstm.models.detectors import MSCRED, WindowCNNLSTM, signature_matrices
 from cnnlstm.models.registry import create_model, list_models
 
 FAMILIES = ("window_cnnlstm", "mscred", "convlstm_ae")

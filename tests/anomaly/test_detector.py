@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlstm.data.sensor_plant import SensorPlant
-from cnnlstm.detect import (
+from cnnlstm.anomaly.detector import (
     DEFAULT_EPOCHS,
     MIN_WIDE_STEPS,
     WIDE_SENSORS,
@@ -20,6 +19,7 @@ from cnnlstm.detect import (
     longest_repeats,
     pot_threshold,
 )
+from cnnlstm.data.sensor_plant import SensorPlant
 from cnnlstm.errors import DataError
 
 TRAIN_ROWS = 400

@@ -2,7 +2,7 @@
 
 Three families, registered with :func:`~cnnlstm.models.registry.register_model`. Each takes rows
 of ``S`` standardised sensors and gives, besides its training loss, per-sensor squared errors
-that :class:`cnnlstm.detect.AnomalyDetector` turns into one score per row:
+that :class:`cnnlstm.anomaly.detector.AnomalyDetector` turns into one score per row:
 
 =================  ===================================================================
 ``window_cnnlstm``  causal Conv2D over a ``(1, W, S)`` window image, rows as a sequence,

@@ -2,7 +2,7 @@
 
 :class:`AnomalyDetector` standardises the sensors with a :class:`~cnnlstm.data.sensors.
 StandardScaler` fitted on the training rows, trains one of the model families of
-:mod:`cnnlstm.models.anomaly` on windows of those rows, and sets its threshold from the
+:mod:`cnnlstm.models.detectors` on windows of those rows, and sets its threshold from the
 training rows' own scores: never from test rows or labels. It scores every row of a stream,
 flags rows above the threshold, saves to and loads from one file, and streams row by row.
 
@@ -23,11 +23,11 @@ causal, so :meth:`AnomalyDetector.stream` gives the offline scores row by row.
 
 Held shifts (``scoring="level"``, the default). A next-row predictor sees a held level shift (a
 valve that closes and stays closed) when it starts, then learns to expect it. So a
-:class:`~cnnlstm.scoring.HeldShift` also scores each sensor's level, relative to the other sensors,
-against a slow baseline that is frozen while the sensor is off it (see :mod:`cnnlstm.scoring`),
-with its own threshold from the same calibration rows (``quantile`` times
-:data:`~cnnlstm.scoring.LEVEL_FACTOR`), and a row's score becomes
-:func:`~cnnlstm.scoring.combine_scores`: ``max(error weight * error score / error threshold,
+:class:`~cnnlstm.anomaly.scoring.HeldShift` also scores each sensor's level, relative to the other
+sensors, against a slow baseline that is frozen while the sensor is off it (see
+:mod:`cnnlstm.anomaly.scoring`), with its own threshold from the same calibration rows (``quantile``
+times :data:`~cnnlstm.anomaly.scoring.LEVEL_FACTOR`), and a row's score becomes
+:func:`~cnnlstm.anomaly.scoring.combine_scores`: ``max(error weight * error score / error threshold,
 held level score / level threshold)``, so :attr:`AnomalyDetector.threshold_` is 1.0. Rows with
 no error score yet carry the level part alone. On valve1 (oracle-threshold F1 0.88, row AUC 0.91,
 against 0.80 and 0.85) it gave F1 0.88, FAR 9 %, MAR 16 %, NAB 42 (the error score: 0.79, 17 %,
@@ -82,10 +82,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor, nn
 
-from cnnlstm.data.sensors import StandardScaler
-from cnnlstm.errors import ConfigError, DataError
-from cnnlstm.models.registry import create_model
-from cnnlstm.scoring import (
+from cnnlstm.anomaly.scoring import (
     ERROR_WEIGHT,
     HOLD,
     LEVEL_FACTOR,
@@ -94,6 +91,9 @@ from cnnlstm.scoring import (
     combine_scores,
     trailing_max,
 )
+from cnnlstm.data.sensors import StandardScaler
+from cnnlstm.errors import ConfigError, DataError
+from cnnlstm.models.registry import create_model
 
 __all__ = [
     "DEFAULT_EPOCHS",
@@ -143,7 +143,7 @@ _FORMAT = "cnnlstm.AnomalyDetector/1"
 _ROWS_PER_PASS = 8192
 """Rows :class:`ChunkScorer` runs through the model at once (its activations stay small)."""
 _EPS = 1e-8
-importlib.import_module("cnnlstm.models.anomaly")  # registers the detector model families
+importlib.import_module("cnnlstm.models.detectors")  # registers the detector model families
 
 
 def fit_gpd(excesses: np.ndarray) -> tuple[float, float]:
@@ -379,7 +379,8 @@ class AnomalyDetector:
         combine: how a row's smoothed per-sensor errors become its score: ``"max"``, the
             worst sensor, or ``"mean"``.
         scoring: ``"level"``, the model's error score beside a held-shift level score (see the
-            module docstring and :mod:`cnnlstm.scoring`), or ``"error"``, the error score alone.
+            module docstring and :mod:`cnnlstm.anomaly.scoring`), or ``"error"``, the error score
+            alone.
         seed: seeds the weights and the batch order.
         device: where the model runs.
         num_threads: torch CPU threads while fitting and scoring (restored after); these models
@@ -392,7 +393,8 @@ class AnomalyDetector:
         n_features_: the number of sensors.
         train_scores_: the training rows' scores the threshold came from.
         error_scale_: ``(S,)`` each sensor's mean training error, the unit of its error.
-        level_: the fitted :class:`~cnnlstm.scoring.HeldShift` (``scoring="level"``), or None.
+        level_: the fitted :class:`~cnnlstm.anomaly.scoring.HeldShift` (``scoring="level"``),
+            or None.
         error_threshold_: the error score's own threshold (``threshold_`` with ``"error"``).
         steps_: the optimisation steps the fit ran.
         holdout_loss_: the held-out loss at each measurement (empty when the budget did not
@@ -987,7 +989,7 @@ class AnomalyDetector:
 class StreamScorer:
     """Scores rows one at a time with a fitted :class:`AnomalyDetector`.
 
-    For ``window_cnnlstm`` it runs the model's :class:`~cnnlstm.models.anomaly.RowStepper`
+    For ``window_cnnlstm`` it runs the model's :class:`~cnnlstm.models.detectors.RowStepper`
     (the weights as plain arrays, buffers of the last rows of each conv layer, the LSTM
     state), so each row costs the same small work and no torch call, and the scores equal
     :meth:`AnomalyDetector.score` on the whole stream (up to float32 rounding). For the window
@@ -995,7 +997,7 @@ class StreamScorer:
     same scores as offline too). The per-sensor smoothing keeps the last ``smooth`` scaled
     errors. Rows before the first score (see the module docstring) return ``(0.0, 0)``; with
     ``scoring="level"`` they return the level part alone, and every row advances the
-    :class:`~cnnlstm.scoring.HeldShift` state and the hold, as offline.
+    :class:`~cnnlstm.anomaly.scoring.HeldShift` state and the hold, as offline.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -1117,8 +1119,8 @@ class ChunkScorer:
     ``window_cnnlstm`` the last ``receptive_field - 1`` rows the causal convolutions see, the
     LSTM's ``(h, c)`` and the prediction of the next row; for the window models the last
     ``window - 1`` rows; the last ``smooth - 1`` scaled errors; the
-    :class:`~cnnlstm.scoring.HeldShift` state and the last ``HOLD - 1`` level scores. So a file
-    is scored in bounded memory, one chunk at a time, with the scores of the whole file (to
+    :class:`~cnnlstm.anomaly.scoring.HeldShift` state and the last ``HOLD - 1`` level scores. So a
+    file is scored in bounded memory, one chunk at a time, with the scores of the whole file (to
     float32 rounding: the batched matrix products may round differently by chunk length).
     A chunk may hold any number of rows, fewer than the window too.
 

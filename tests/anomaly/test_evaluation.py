@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlstm.errors import ShapeError
-from cnnlstm.evaluation import (
+from cnnlstm.anomaly.evaluation import (
     NAB_PROFILES,
     SKAB_LEADERBOARD,
     Counts,
@@ -35,8 +34,9 @@ from cnnlstm.evaluation import (
     skab_scores,
     spans_from_binary,
 )
+from cnnlstm.errors import ShapeError
 
-SKAB_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "skab"
+SKAB_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "skab"
 
 binary_lists = st.lists(st.integers(0, 1), min_size=0, max_size=60)
 

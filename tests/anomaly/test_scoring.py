@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnlstm.data.sensor_plant import SensorPlant
-from cnnlstm.detect import AnomalyDetector
-from cnnlstm.scoring import (
+from cnnlstm.anomaly.detector import AnomalyDetector
+from cnnlstm.anomaly.scoring import (
     HeldShift,
     TrailingMax,
     combine_scores,
@@ -19,6 +18,7 @@ from cnnlstm.scoring import (
     lag1_autocorrelation,
     trailing_max,
 )
+from cnnlstm.data.sensor_plant import SensorPlant
 
 SETTINGS = {"fast": 5, "tau": 20.0, "freeze": 3.0, "max_freeze": 30, "persistence": 0.5}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnnlstm.detect import AnomalyDetector
+from cnnlstm.anomaly.detector import AnomalyDetector
 
 
 @pytest.fixture(scope="module")
