@@ -24,7 +24,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from cnnlstm import cli, export
+from cnnlstm import cli, export, export_script
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.errors import ConfigError, DataError
 from cnnlstm.export import checkpoint_metadata, export_model, load_task, sequence_axes
@@ -268,7 +268,7 @@ def test_the_scripted_time_loop_computes_what_the_convlstm_computes(
     with torch.no_grad():
         for parameter in model.parameters():  # peepholes and norms start at 0 and 1
             parameter.add_(0.3 * torch.randn_like(parameter))
-    scripted, count = export._script_time_loops(model)
+    scripted, count = export_script.script_time_loops(model)
     assert count == 1 and scripted is not model
     assert model.convlstm is convlstm  # the model itself is left alone
     with torch.no_grad():
@@ -371,7 +371,7 @@ def test_a_convlstm_that_cannot_be_scripted_falls_back_to_a_fixed_time(
     def refuse(model: nn.Module) -> tuple[nn.Module, int]:
         raise RuntimeError("Unsupported: a test refusal\nspread over lines")
 
-    monkeypatch.setattr(export, "_script_time_loops", refuse)
+    monkeypatch.setattr(export, "script_time_loops", refuse)
     model = CONVLSTM_MODELS["clip_convlstm"]().eval()
     report = export_model(model, tmp_path / "m.onnx")
     assert report.ok and report.fixed_axes == {"time": 4}

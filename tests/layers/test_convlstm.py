@@ -1029,12 +1029,12 @@ def test_other_activations_trace_through_the_scripted_loop_every_time(
 ) -> None:
     """The activation names are TorchScript constants, not submodules: with Activation modules,
     a trace around the scripted export loop failed from the second one in a process on."""
-    from cnnlstm.export import _script_time_loops
+    from cnnlstm.export_script import script_time_loops
 
     module = ConvLSTM(2, 3, activation="relu", recurrent_activation="hard_sigmoid_tf2").eval()
     holder = nn.Sequential(module)
     for grad in grad_modes:
-        scripted, count = _script_time_loops(holder)
+        scripted, count = script_time_loops(holder)
         assert count == 1
         with torch.set_grad_enabled(grad):
             traced = torch.jit.trace(scripted, (torch.randn(2, 3, 2, 5, 5),), check_trace=False)
