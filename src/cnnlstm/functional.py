@@ -28,13 +28,18 @@ __all__ = [
     "PoolName",
     "StepsName",
     "channels_last_hint",
+    "check_choice",
+    "check_grid_size",
     "check_lengths",
     "fold_time",
     "format_shape",
     "lengths_to_mask",
+    "pool_output_shape",
     "pool_to_sequence",
     "scan_order",
     "sequence_to_spatial",
+    "spatial_input_shape",
+    "spatial_output_shape",
     "spatial_to_sequence",
     "unfold_time",
 ]
@@ -194,17 +199,60 @@ SPATIAL_ORDERS: tuple[str, ...] = get_args(OrderName)
 """The ``order`` names of :func:`spatial_to_sequence` and ``SpatialSequence``."""
 
 
-def _check_choice(name: str, value: object, choices: Sequence[str], who: str) -> None:
-    """Raise ``ValueError`` listing ``choices`` unless ``value`` is one of them."""
+def check_choice(name: str, value: object, choices: Sequence[str], who: str) -> None:
+    """Raise ``ValueError`` listing ``choices`` unless ``value`` is one of them.
+
+    The layers check their ``pool``, ``steps`` and ``order`` arguments with it when they are
+    built, so a bad one fails at once with the same message as the function's.
+
+    Args:
+        name: the argument's name, as the message says it.
+        value: what the caller got.
+        choices: the valid strings.
+        who: the function or layer named at the start of the message.
+
+    Raises:
+        ValueError: ``value`` is not one of ``choices``.
+
+    Example:
+        >>> check_choice("pool", "avg", POOLS, "GlobalPoolBridge")
+        >>> check_choice("pool", "sum", ("avg", "max"), "GlobalPoolBridge")
+        Traceback (most recent call last):
+        ...
+        ValueError: GlobalPoolBridge: pool has to be one of 'avg', 'max', but got 'sum'.
+    """
     if not isinstance(value, str) or value not in choices:
         valid = ", ".join(repr(choice) for choice in choices)
         raise ValueError(f"{who}: {name} has to be one of {valid}, but got {value!r}.")
 
 
-def _pool_output_shape(
+def pool_output_shape(
     shape: Sequence[int], *, pool: str, steps: str, channels: int | None, who: str
 ) -> tuple[int, ...]:
-    """Check the input shape of a global pooling bridge and return its output shape."""
+    """Check the input shape of a global pooling bridge and return its output shape.
+
+    The shape logic of :func:`pool_to_sequence`, without a tensor: ``GlobalPoolBridge`` answers
+    ``output_shape`` with it before it sees data.
+
+    Args:
+        shape: ``(B, C, H, W)`` or ``(B, T, C, H, W)``.
+        pool: one of :data:`POOLS` (``"avgmax"`` doubles the features).
+        steps: one of :data:`POOL_STEPS`.
+        channels: the ``C`` the input has to have, or ``None`` for any.
+        who: named at the start of the messages.
+
+    Returns:
+        ``(B, 1, F)``, ``(B, C, 1 | 2)`` for ``steps="channels"``, or ``(B, T, F)`` for a clip.
+
+    Raises:
+        ShapeError: another rank, a clip with ``steps="channels"``, an empty map, or a ``C``
+            other than ``channels``.
+
+    Example:
+        >>> pool_output_shape((8, 10, 64, 4, 4), pool="avgmax", steps="single", channels=None,
+        ...                   who="GlobalPoolBridge")
+        (8, 10, 128)
+    """
     shape = tuple(int(s) for s in shape)
     if len(shape) not in (4, 5):
         raise ShapeError(
@@ -275,10 +323,10 @@ def pool_to_sequence(
         >>> pool_to_sequence(torch.randn(2, 10, 64, 7, 7)).shape
         torch.Size([2, 10, 64])
     """
-    _check_choice("pool", pool, POOLS, "pool_to_sequence")
-    _check_choice("steps", steps, POOL_STEPS, "pool_to_sequence")
+    check_choice("pool", pool, POOLS, "pool_to_sequence")
+    check_choice("steps", steps, POOL_STEPS, "pool_to_sequence")
     who = f"pool_to_sequence(pool={pool!r}, steps={steps!r})"
-    _pool_output_shape(x.shape, pool=pool, steps=steps, channels=None, who=who)
+    pool_output_shape(x.shape, pool=pool, steps=steps, channels=None, who=who)
     if pool == "attention":
         if weight is None:
             raise ValueError(
@@ -421,7 +469,15 @@ def _gather_index(
     return _cached_gather_index(order, height, width, device, inverse)
 
 
-def _check_grid_size(height: int, width: int, who: str) -> None:
+def check_grid_size(height: int, width: int, who: str) -> None:
+    """Raise ``ValueError`` unless ``height`` and ``width`` are positive ints.
+
+    Example:
+        >>> check_grid_size(4, 0, "SequenceToSpatial")
+        Traceback (most recent call last):
+        ...
+        ValueError: SequenceToSpatial: width has to be a positive int, but got 0.
+    """
     for name, value in (("height", height), ("width", width)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{who}: {name} has to be a positive int, but got {value!r}.")
@@ -460,13 +516,32 @@ def scan_order(order: OrderName, height: int, width: int) -> Tensor:
         >>> scan_order("hilbert", 4, 4).reshape(4, 4).shape
         torch.Size([4, 4])
     """
-    _check_choice("order", order, SPATIAL_ORDERS, "scan_order")
-    _check_grid_size(height, width, "scan_order")
+    check_choice("order", order, SPATIAL_ORDERS, "scan_order")
+    check_grid_size(height, width, "scan_order")
     return torch.tensor(_cell_order(order, height, width), dtype=torch.int64)
 
 
-def _spatial_output_shape(shape: Sequence[int], *, order: str, who: str) -> tuple[int, ...]:
-    """Check the input shape of a spatial slicing bridge and return its output shape."""
+def spatial_output_shape(shape: Sequence[int], *, order: str, who: str) -> tuple[int, ...]:
+    """Check the input shape of a spatial slicing bridge and return its output shape.
+
+    The shape logic of :func:`spatial_to_sequence`, without a tensor (``SpatialSequence``'s
+    ``output_shape``).
+
+    Args:
+        shape: ``(B, C, H, W)``.
+        order: one of :data:`SPATIAL_ORDERS`.
+        who: named at the start of the messages.
+
+    Returns:
+        ``(B, W, C*H)`` for ``"columns"``, ``(B, H, C*W)`` for ``"rows"``, else ``(B, H*W, C)``.
+
+    Raises:
+        ShapeError: the shape is not 4-D.
+
+    Example:
+        >>> spatial_output_shape((8, 64, 4, 32), order="columns", who="SpatialSequence")
+        (8, 32, 256)
+    """
     shape = tuple(int(s) for s in shape)
     if len(shape) == 5:
         raise ShapeError(
@@ -487,10 +562,34 @@ def _spatial_output_shape(shape: Sequence[int], *, order: str, who: str) -> tupl
     return (b, h * w, c)  # (B, H*W, C)
 
 
-def _spatial_input_shape(
+def spatial_input_shape(
     shape: Sequence[int], *, order: str, height: int, width: int, channels: int | None, who: str
 ) -> tuple[int, ...]:
-    """Check a sequence for :func:`sequence_to_spatial` and return the feature map's shape."""
+    """Check a sequence for :func:`sequence_to_spatial` and return the feature map's shape.
+
+    The shape logic of :func:`sequence_to_spatial`, without a tensor (``SequenceToSpatial``'s
+    ``output_shape``).
+
+    Args:
+        shape: ``(B, L, F)``, as :func:`spatial_to_sequence` gave it.
+        order: the order the sequence was read in.
+        height: ``H`` of the feature map.
+        width: ``W`` of the feature map.
+        channels: the ``C`` the map has to have, or ``None`` for any.
+        who: named at the start of the messages.
+
+    Returns:
+        ``(B, C, H, W)``.
+
+    Raises:
+        ShapeError: another rank, an ``L`` that does not fit the order and grid, an ``F`` that
+            is no whole number of channels, or a ``C`` other than ``channels``.
+
+    Example:
+        >>> spatial_input_shape((8, 32, 256), order="columns", height=4, width=32,
+        ...                     channels=None, who="SequenceToSpatial")
+        (8, 64, 4, 32)
+    """
     shape = tuple(int(s) for s in shape)
     expected = {
         "columns": ("(B, W, C*H)", width, height, "W"),
@@ -550,8 +649,8 @@ def spatial_to_sequence(x: Tensor, *, order: OrderName = "columns") -> Tensor:
         >>> spatial_to_sequence(torch.randn(8, 64, 6, 5), order="hilbert").shape
         torch.Size([8, 30, 64])
     """
-    _check_choice("order", order, SPATIAL_ORDERS, "spatial_to_sequence")
-    _spatial_output_shape(x.shape, order=order, who=f"spatial_to_sequence(order={order!r})")
+    check_choice("order", order, SPATIAL_ORDERS, "spatial_to_sequence")
+    spatial_output_shape(x.shape, order=order, who=f"spatial_to_sequence(order={order!r})")
     if order == "columns":
         return rearrange(x, "b c h w -> b w (c h)")  # (B, W, C*H)
     if order == "rows":
@@ -598,15 +697,15 @@ def sequence_to_spatial(
         >>> sequence_to_spatial(torch.randn(8, 32, 256), height=4, width=32).shape
         torch.Size([8, 64, 4, 32])
     """
-    _check_choice("order", order, SPATIAL_ORDERS, "sequence_to_spatial")
-    _check_grid_size(height, width, "sequence_to_spatial")
+    check_choice("order", order, SPATIAL_ORDERS, "sequence_to_spatial")
+    check_grid_size(height, width, "sequence_to_spatial")
     if channels is not None and (
         isinstance(channels, bool) or not isinstance(channels, int) or channels < 1
     ):
         raise ValueError(
             f"sequence_to_spatial: channels has to be a positive int or None, but got {channels!r}."
         )
-    _spatial_input_shape(
+    spatial_input_shape(
         seq.shape,
         order=order,
         height=height,

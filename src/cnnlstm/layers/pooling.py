@@ -11,8 +11,8 @@ from cnnlstm.functional import (
     POOLS,
     PoolName,
     StepsName,
-    _check_choice,
-    _pool_output_shape,
+    check_choice,
+    pool_output_shape,
     pool_to_sequence,
 )
 from cnnlstm.layers.base import Bridge
@@ -62,8 +62,8 @@ class GlobalPoolBridge(Bridge):
         channels: int | None = None,
     ) -> None:
         super().__init__()
-        _check_choice("pool", pool, POOLS, "GlobalPoolBridge")
-        _check_choice("steps", steps, POOL_STEPS, "GlobalPoolBridge")
+        check_choice("pool", pool, POOLS, "GlobalPoolBridge")
+        check_choice("steps", steps, POOL_STEPS, "GlobalPoolBridge")
         if channels is not None and (
             isinstance(channels, bool) or not isinstance(channels, int) or channels < 1
         ):
@@ -92,7 +92,7 @@ class GlobalPoolBridge(Bridge):
             ShapeError: the input is not ``(B, C, H, W)`` or ``(B, T, C, H, W)``, a clip with
                 ``steps="channels"``, or ``C`` differs from ``channels``.
         """
-        return _pool_output_shape(
+        return pool_output_shape(
             input_shape,
             pool=self.pool,
             steps=self.steps,

@@ -9,10 +9,10 @@ from torch import Tensor, nn
 from cnnlstm.functional import (
     SPATIAL_ORDERS,
     OrderName,
-    _check_choice,
-    _check_grid_size,
-    _spatial_input_shape,
-    _spatial_output_shape,
+    check_choice,
+    check_grid_size,
+    spatial_input_shape,
+    spatial_output_shape,
     sequence_to_spatial,
     spatial_to_sequence,
 )
@@ -50,7 +50,7 @@ class SpatialSequence(Bridge):
 
     def __init__(self, order: OrderName = "columns") -> None:
         super().__init__()
-        _check_choice("order", order, SPATIAL_ORDERS, "SpatialSequence")
+        check_choice("order", order, SPATIAL_ORDERS, "SpatialSequence")
         self.order: OrderName = order
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
@@ -59,7 +59,7 @@ class SpatialSequence(Bridge):
         Raises:
             ShapeError: the input is not 4-D.
         """
-        return _spatial_output_shape(
+        return spatial_output_shape(
             input_shape, order=self.order, who=f"SpatialSequence({self.extra_repr()})"
         )
 
@@ -95,8 +95,8 @@ class SequenceToSpatial(nn.Module):
 
     def __init__(self, order: OrderName = "columns", *, height: int, width: int) -> None:
         super().__init__()
-        _check_choice("order", order, SPATIAL_ORDERS, "SequenceToSpatial")
-        _check_grid_size(height, width, "SequenceToSpatial")
+        check_choice("order", order, SPATIAL_ORDERS, "SequenceToSpatial")
+        check_grid_size(height, width, "SequenceToSpatial")
         self.order: OrderName = order
         self.height = height
         self.width = width
@@ -107,7 +107,7 @@ class SequenceToSpatial(nn.Module):
         Raises:
             ShapeError: the sequence does not fit the order, height and width.
         """
-        return _spatial_input_shape(
+        return spatial_input_shape(
             input_shape,
             order=self.order,
             height=self.height,
