@@ -36,8 +36,6 @@ from typing import Any, ClassVar, Literal
 import torch
 from einops import rearrange
 from torch import Tensor, nn
-from torch.nn.modules.batchnorm import _BatchNorm
-from torch.nn.modules.instancenorm import _InstanceNorm
 from torch.overrides import TorchFunctionMode
 
 from cnnlstm.errors import ShapeError
@@ -50,7 +48,7 @@ from cnnlstm.functional import (
 )
 from cnnlstm.layers.base import Bridge, meta_forward, probe_output_shape
 
-__all__ = ["AUTO_CHUNK_BYTES", "TimeDistributed"]
+__all__ = ["AUTO_CHUNK_BYTES", "BATCH_NORMS", "INSTANCE_NORMS", "TimeDistributed"]
 
 AUTO_CHUNK_BYTES = 32 * 2**20
 """Activation bytes one chunk may produce under ``chunk_size="auto"`` (on CPU).
@@ -60,6 +58,27 @@ CNNs (2-3 conv layers of 8-128 channels) on 32x32 to 128x128 frames ran fastest 
 activations came to 8-64 MiB. The chunks a 32 MiB budget picks were within about 10% of the
 fastest for each, and faster than both one batch of all frames and one frame at a time.
 """
+
+BATCH_NORMS: tuple[type[nn.Module], ...] = (
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.BatchNorm3d,
+    nn.SyncBatchNorm,
+    nn.LazyBatchNorm1d,
+    nn.LazyBatchNorm2d,
+    nn.LazyBatchNorm3d,
+)
+"""torch's batch-norm layers: normalised with statistics over the whole batch in training."""
+
+INSTANCE_NORMS: tuple[type[nn.Module], ...] = (
+    nn.InstanceNorm1d,
+    nn.InstanceNorm2d,
+    nn.InstanceNorm3d,
+    nn.LazyInstanceNorm1d,
+    nn.LazyInstanceNorm2d,
+    nn.LazyInstanceNorm3d,
+)
+"""torch's instance-norm layers: with ``track_running_stats`` they update it from the batch."""
 
 #: Built-in layers whose results do not depend on the memory layout of their input (a subclass
 #: may override ``forward``, so the type has to match exactly).
@@ -121,9 +140,9 @@ class _ActivationBytes(TorchFunctionMode):
 def _uses_batch_statistics(module: nn.Module) -> bool:
     """Whether some layer in ``module`` computes, or updates state, from the whole batch."""
     for layer in module.modules():
-        if isinstance(layer, _BatchNorm) and (layer.training or not layer.track_running_stats):
+        if isinstance(layer, BATCH_NORMS) and (layer.training or not layer.track_running_stats):
             return True
-        if isinstance(layer, _InstanceNorm) and layer.training and layer.track_running_stats:
+        if isinstance(layer, INSTANCE_NORMS) and layer.training and layer.track_running_stats:
             return True
     return False
 
