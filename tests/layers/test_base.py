@@ -1,4 +1,4 @@
-"""probe_output_shape and meta_forward: shapes from output_shape, the meta device, or zeros."""
+"""probe_output_shape, meta_forward and run_on_zeros: shapes from output_shape, meta or zeros."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
 from cnnlstm.errors import ShapeError
-from cnnlstm.layers.base import Bridge, meta_forward, probe_output_shape
+from cnnlstm.layers.base import Bridge, meta_forward, probe_output_shape, run_on_zeros
 
 
 class Recorder(nn.Module):
@@ -198,3 +198,31 @@ def test_meta_forward_keeps_shared_weights_shared() -> None:
     linear = nn.Linear(4, 4)
     model = nn.Sequential(linear, nn.ReLU(), linear)
     assert meta_forward(model, (3, 4)).shape == (3, 4)
+
+
+class Fails(nn.Module):
+    """A batch norm, then an error: notes the input and the mode it ran in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(3)
+        self.seen: list[tuple[Tensor, bool]] = []
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.seen.append((x, self.norm.training))
+        self.norm(x)
+        raise RuntimeError("stop here")
+
+
+def test_run_on_zeros_runs_in_eval_mode_and_restores_the_flags_when_the_module_raises() -> None:
+    module = Fails().double()
+    module.norm.train()
+    stats = module.norm.running_mean.clone()
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_on_zeros(module, (1, 3))  # batch 1: fine in eval mode
+    ((x, training),) = module.seen
+    assert torch.equal(x, torch.zeros(1, 3, dtype=torch.float64)) and not training
+    assert module.training and module.norm.training
+    assert torch.equal(module.norm.running_mean, stats)
+    out = run_on_zeros(nn.Linear(3, 2, bias=False), (4, 3), dtype=torch.float32)
+    assert torch.equal(out, torch.zeros(4, 2)) and not out.requires_grad

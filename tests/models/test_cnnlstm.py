@@ -506,6 +506,16 @@ def test_an_inner_layer_with_other_channels_than_the_layer_before() -> None:
     assert "(B, 3, 12, 12) -> '0' Conv2d -> (B, 8, 10, 10)" in message
 
 
+@pytest.mark.parametrize("norm", [nn.BatchNorm2d(16), nn.InstanceNorm2d(16, affine=True)])
+def test_a_norm_layer_with_other_channels_than_the_layer_before(norm: nn.Module) -> None:
+    backbone = nn.Sequential(nn.Conv2d(3, 8, 3), norm, nn.ReLU())
+    with pytest.raises(ShapeError) as info:
+        CNNLSTM(backbone, GlobalPoolBridge(), input_shape=(3, 12, 12))
+    message = str(info.value)
+    assert f"layer '1' ({type(norm).__name__}(" in message
+    assert "expects 16 input channels, but the layers before it give 8" in message
+
+
 def test_a_linear_layer_sized_for_another_input() -> None:
     backbone = nn.Sequential(
         nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 8), nn.Unflatten(1, (8, 1, 1))

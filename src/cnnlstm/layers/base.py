@@ -3,15 +3,16 @@
 :class:`Bridge` is a module that knows its output shape before it sees data.
 :func:`probe_output_shape` finds the output shape of any module: from its ``output_shape`` when
 it has one, else by running it on the ``meta`` device (:func:`meta_forward`: shapes only, no
-memory, no arithmetic), else on a zero batch. ``TimeDistributed`` and ``CNNLSTM`` both size
-themselves with it.
+memory, no arithmetic), else on a zero batch (:func:`run_on_zeros`). ``TimeDistributed`` and
+``CNNLSTM`` both size themselves with it, and :mod:`cnnlstm.models.diagnose` runs a backbone
+that failed the probe again with the same two functions to say which layer failed.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -21,7 +22,7 @@ from torch.nn.utils.rnn import PackedSequence, pad_packed_sequence
 from cnnlstm.errors import ShapeError
 from cnnlstm.functional import format_shape
 
-__all__ = ["Bridge", "first_tensor", "meta_forward", "probe_output_shape"]
+__all__ = ["Bridge", "first_tensor", "meta_forward", "probe_output_shape", "run_on_zeros"]
 
 
 class Bridge(nn.Module):
@@ -74,6 +75,18 @@ def _device_dtype(module: nn.Module) -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.get_default_dtype()
 
 
+@contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    """Put ``module`` in eval mode; give every submodule back its training flag afterwards."""
+    flags = {m: m.training for m in module.modules()}
+    module.eval()
+    try:
+        yield
+    finally:
+        for m, training in flags.items():
+            m.training = training
+
+
 def meta_forward(
     module: nn.Module,
     input_shape: Sequence[int],
@@ -120,6 +133,37 @@ def meta_forward(
         return torch.func.functional_call(module, state, (x,), tie_weights=False, strict=False)
 
 
+def run_on_zeros(
+    module: nn.Module, input_shape: Sequence[int], *, dtype: torch.dtype | None = None
+) -> Any:
+    """Run ``module`` once on a zero tensor of ``input_shape``, in eval mode under ``no_grad``.
+
+    The input is on the module's device, in the dtype of its first floating parameter or buffer
+    (or the default dtype) unless ``dtype`` is given. Eval mode keeps batch norm from needing
+    more than one sample or updating its running statistics; every submodule gets back the
+    training flag it had, also when the module raises. Hooks registered on the module run.
+
+    Args:
+        module: any module that takes one tensor.
+        input_shape: shape of that tensor, batch axis included.
+        dtype: dtype of the input.
+
+    Returns:
+        Whatever the module returns.
+
+    Raises:
+        Exception: whatever the module raises on this input.
+
+    Example:
+        >>> run_on_zeros(nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8)), (1, 3, 9, 9)).shape
+        torch.Size([1, 8, 7, 7])
+    """
+    device, default_dtype = _device_dtype(module)
+    shape = tuple(int(s) for s in input_shape)
+    with _eval_mode(module), torch.no_grad():
+        return module(torch.zeros(shape, device=device, dtype=dtype or default_dtype))
+
+
 def probe_output_shape(
     module: nn.Module, input_shape: Sequence[int], *, dtype: torch.dtype | None = None
 ) -> tuple[int, ...]:
@@ -131,8 +175,8 @@ def probe_output_shape(
        ``NotImplementedError`` (a :class:`Bridge` subclass without its own);
     2. one run on the ``meta`` device (:func:`meta_forward`: no memory, no arithmetic, the
        weights untouched);
-    3. when the module cannot run there, one run on a zero tensor under ``no_grad``, on the
-       module's device.
+    3. when the module cannot run there, one run on a zero tensor (:func:`run_on_zeros`: under
+       ``no_grad``, on the module's device).
 
     Runs 2 and 3 happen in eval mode (so batch norm neither needs more than one sample nor
     updates its running statistics), after which every submodule gets back the training flag
@@ -165,22 +209,15 @@ def probe_output_shape(
             return tuple(int(s) for s in output_shape(shape))
         except NotImplementedError:
             pass  # a Bridge subclass without its own output_shape: run it
-    flags = {m: m.training for m in module.modules()}
-    module.eval()
-    try:
+    with _eval_mode(module):
         try:
             return tuple(first_tensor(meta_forward(module, shape, dtype=dtype)).shape)
         except Exception:  # the module does something the meta device cannot: run it
-            device, default_dtype = _device_dtype(module)
             try:
-                with torch.no_grad():
-                    out = module(torch.zeros(shape, device=device, dtype=dtype or default_dtype))
+                out = run_on_zeros(module, shape, dtype=dtype)
             except Exception as error:
                 raise ShapeError(
                     f"{type(module).__name__} cannot take an input of shape "
                     f"{format_shape(shape)}: {error}"
                 ) from None
             return tuple(first_tensor(out).shape)
-    finally:
-        for m, training in flags.items():
-            m.training = training

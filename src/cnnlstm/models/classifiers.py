@@ -41,7 +41,8 @@ from cnnlstm.layers.pooling import GlobalPoolBridge
 from cnnlstm.layers.spatial import SpatialSequence
 from cnnlstm.layers.time_distributed import TimeDistributed
 from cnnlstm.models.backbones import NORMS, NormName, SimpleCNN
-from cnnlstm.models.cnnlstm import CNNLSTM, probe_backbone
+from cnnlstm.models.cnnlstm import CNNLSTM
+from cnnlstm.models.diagnose import probe_backbone
 from cnnlstm.models.registry import (
     check_choice,
     check_ints,

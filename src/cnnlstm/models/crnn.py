@@ -15,9 +15,10 @@ import torch
 from torch import Tensor, nn
 
 from cnnlstm.errors import ConfigError
+from cnnlstm.layers.base import probe_output_shape
 from cnnlstm.layers.spatial import SpatialSequence
 from cnnlstm.models.backbones import HeightCollapsingCNN
-from cnnlstm.models.cnnlstm import CNNLSTM, probe_output_shape
+from cnnlstm.models.cnnlstm import CNNLSTM
 from cnnlstm.models.registry import (
     check_ints,
     check_positive_int,
