@@ -37,15 +37,14 @@ from cnnlstm.commands.detect_fit import (
 )
 from cnnlstm.data.csv_text import (
     LineDecoder,
-    _is_units_row,
-    _split,
-    _time_name,
     header_delimiter_error,
+    is_units_row,
     read_number,
     sniff_decimal,
     sniff_delimiter,
+    split_cells,
 )
-from cnnlstm.data.sensor_times import pair_time_columns
+from cnnlstm.data.sensor_times import is_time_name, pair_time_columns
 from cnnlstm.errors import DataError
 
 __all__: list[str] = []
@@ -67,7 +66,7 @@ def _stream(args: argparse.Namespace) -> int:
         raise DataError("stdin: no header line; expected the column names, then rows.")
     columns = [c.strip() for c in header[1]]
     first = next(rows, None)
-    if first is not None and _is_units_row(first[1], ".") and _is_units_row(first[1], ","):
+    if first is not None and is_units_row(first[1], ".") and is_units_row(first[1], ","):
         first = next(rows, None)  # a units row under the header, as SensorCSV skips it
     if first is not None:
         rows = itertools.chain([first], rows)
@@ -84,7 +83,7 @@ def _stream(args: argparse.Namespace) -> int:
     # With --columns the columns left over are skipped, but for the datetime: --datetime, else
     # the first named like one, or the only one left; a date column and a time-of-day column
     # beside it are one clock, as SensorCSV reads them.
-    named = [c for c in others if _time_name(c)]
+    named = [c for c in others if is_time_name(c)]
     time_name = named[0] if named else others[0] if len(others) == 1 else None
     given = getattr(args, "datetime", "auto")
     if given.lower() == "none":
@@ -202,11 +201,11 @@ def _stdin_rows(
             raise mixed
     sample = [first[1]] + ([second[1]] if second is not None else [])
     delimiter = sniffed["delimiter"] = sniff_delimiter(sample)
-    yield first[0], _split(first[1], delimiter)
+    yield first[0], split_cells(first[1], delimiter)
     if second is not None:
-        yield second[0], _split(second[1], delimiter)
+        yield second[0], split_cells(second[1], delimiter)
     for number, text in numbered:
-        yield number, _split(text, delimiter)
+        yield number, split_cells(text, delimiter)
 
 
 def _cell(

@@ -31,6 +31,10 @@ if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
     import pandas as pd
 
 __all__ = [
+    "COMMA_DECIMAL",
+    "MISSING",
+    "POINT_DECIMAL",
+    "SNIFF_LINES",
     "WHITESPACE",
     "Decimal",
     "EncodingNote",
@@ -40,31 +44,35 @@ __all__ = [
     "check_encoding",
     "decode_text",
     "header_delimiter_error",
+    "is_units_row",
+    "looks_like_time",
+    "plain_numbers",
     "read_number",
     "read_table",
     "sniff_decimal",
     "sniff_delimiter",
+    "split_cells",
+    "units_hint",
 ]
 
 Decimal = Literal["auto", ".", ","]
 
 _DELIMITERS = (";", ",", "\t", "|")
 WHITESPACE = "whitespace"
-_TIME_NAMES = frozenset(
-    {"datetime", "timestamp", "time", "date", "datum", "zeit", "uhrzeit", "zeitstempel"}
-)
 # numbers as plant exports write them: a decimal comma ("1,25", "1.234,5": "." groups
 # thousands), or a decimal point with "," grouping thousands ("1,234.5")
-_COMMA_DECIMAL = re.compile(r"[+-]?\d[\d.]*,\d+(?:[eE][+-]?\d+)?")
+COMMA_DECIMAL = re.compile(r"[+-]?\d[\d.]*,\d+(?:[eE][+-]?\d+)?")
+"""A number written with a decimal comma (``1,25``, ``1.234,5``)."""
 _COMMA_NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?(?:[eE][+-]?\d+)?")
-_POINT_DECIMAL = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+POINT_DECIMAL = re.compile(r"[+-]?\d*\.\d+(?:[eE][+-]?\d+)?")
+"""A number written with a decimal point (``0.5``, ``-1.5e3``)."""
 _DOT_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+")
 _COMMA_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-# a date without a time of day, and a time of day without a date: two columns of one clock
-_DATE_ONLY = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
-_CLOCK_ONLY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp][Mm])?")
-_MISSING = frozenset({"", "nan", "na", "n/a", "null", "none", "-", "?"})
-_SNIFF_LINES = 50
+MISSING = frozenset({"", "nan", "na", "n/a", "null", "none", "-", "?"})
+"""Cells (stripped, lower case) that mean a missing value."""
+SNIFF_LINES = 50
+"""How many of a file's first lines (or a column's first cells) are read to tell how it is
+written."""
 
 
 # -- the encoding ---------------------------------------------------------------------------
@@ -504,14 +512,14 @@ def sniff_decimal(cells: Iterable[str], delimiter: str | None) -> Literal[".", "
     comma = False
     for cell in cells:
         text = cell.strip()
-        if _COMMA_DECIMAL.fullmatch(text) and _COMMA_NUMBER.fullmatch(text):
+        if COMMA_DECIMAL.fullmatch(text) and _COMMA_NUMBER.fullmatch(text):
             comma = True
-        elif _POINT_DECIMAL.fullmatch(text) and not _DOT_THOUSANDS.fullmatch(text):
+        elif POINT_DECIMAL.fullmatch(text) and not _DOT_THOUSANDS.fullmatch(text):
             return "."
     return "," if comma else "."
 
 
-def _plain_numbers(text: pd.Series, decimal: str) -> pd.Series:
+def plain_numbers(text: pd.Series, decimal: str) -> pd.Series:
     """Cells written with ``decimal`` and grouped thousands, rewritten as Python reads
     numbers (``1.234,5`` -> ``1234.5`` with ``","``; ``1,234.5`` -> ``1234.5`` with ``"."``).
     With ``","`` any other cell with a point (``0.5``) is made text; other cells are left."""
@@ -538,7 +546,7 @@ def read_number(text: str, decimal: str = ".") -> float:
         (1234.5, 1234.5, nan)
     """
     value = text.strip()
-    if value.lower() in _MISSING:
+    if value.lower() in MISSING:
         return math.nan
     if decimal == "," and _COMMA_NUMBER.fullmatch(value):
         value = value.replace(".", "").replace(",", ".")
@@ -559,7 +567,14 @@ def _is_number(text: str, decimal: str = ".") -> bool:
     return True
 
 
-def _looks_like_time(text: str) -> bool:
+def looks_like_time(text: str) -> bool:
+    """Whether a cell reads as a date or a time (and not as a number: ``1,5`` is one with a
+    decimal comma).
+
+    Example:
+        >>> looks_like_time("2021-03-01 10:00"), looks_like_time("1,5"), looks_like_time("on")
+        (True, False, False)
+    """
     import pandas as pd
 
     if _is_number(text, ",") or _is_number(text) or not any(ch.isdigit() for ch in text):
@@ -569,31 +584,26 @@ def _looks_like_time(text: str) -> bool:
         return not pd.isna(pd.to_datetime(text, errors="coerce"))
 
 
-def _all_match(column: pd.Series, pattern: re.Pattern[str]) -> bool:
-    """Whether the first cells of ``column`` all match ``pattern`` (and there are some)."""
-    head = [str(v).strip() for v in column.iloc[:_SNIFF_LINES]]
-    return bool(head) and all(pattern.fullmatch(v) for v in head)
-
-
-def _is_units_row(cells: Sequence[str], decimal: str) -> bool:
+def is_units_row(cells: Sequence[str], decimal: str) -> bool:
     """Whether a line's cells are units (``s;degC;bar``): text in two or more cells and no
     number, date or time in any."""
     texts = 0
     for cell in cells:
         text = cell.strip()
-        if _is_number(text, decimal) or _looks_like_time(text):
+        if _is_number(text, decimal) or looks_like_time(text):
             return False
-        texts += text.lower() not in _MISSING
+        texts += text.lower() not in MISSING
     return texts >= 2
 
 
-def _time_name(name: str) -> bool:
-    """Whether a column is named like a time: ``Time (s)``, ``date_time``, ``Timestamp [UTC]``."""
-    bare = re.sub(r"[\(\[].*?[\)\]]", "", name).lower()  # drop units in brackets
-    return re.sub(r"[^a-z0-9]", "", bare) in _TIME_NAMES
+def split_cells(line: str, delimiter: str | None) -> list[str]:
+    """A line's cells: split at ``delimiter`` as a CSV reader does (quotes kept together), at
+    runs of blanks for ``"whitespace"``, or the whole line for ``None`` (one column).
 
-
-def _split(line: str, delimiter: str | None) -> list[str]:
+    Example:
+        >>> split_cells('1;"a;b";2', ";"), split_cells(" 1  2 ", WHITESPACE)
+        (['1', 'a;b', '2'], ['1', '2'])
+    """
     if delimiter is None:
         return [line]
     if delimiter == WHITESPACE:
@@ -621,7 +631,7 @@ def _line_delimiter(line: str) -> str | None:
     none does."""
     best, most = None, 1
     for delimiter in _DELIMITERS:
-        cells = _split(line, delimiter)
+        cells = split_cells(line, delimiter)
         if len(cells) > most and not any(_holds_delimiter(c, delimiter) for c in cells):
             best, most = delimiter, len(cells)
     return best
@@ -663,9 +673,9 @@ def header_delimiter_error(
     )
 
 
-def _units_hint(lines: np.ndarray, row: int) -> str:
-    """For a cell on the first row (``lines`` are the rows' line numbers): the file may have a
-    second header line."""
+def units_hint(lines: np.ndarray, row: int) -> str:
+    """The end of a message about a bad cell on row ``row`` (``lines`` are the rows' line
+    numbers): on the first row, that line may be a second header line; else ``""``."""
     if row != 0 or len(lines) < 2:
         return ""
     return (
@@ -761,22 +771,24 @@ def _layout(
     Returns:
         The layout, and the non-blank lines with their numbers (a units row taken out).
     """
-    sample = [line for line in all_lines[: 4 * _SNIFF_LINES] if line.strip()]
+    sample = [line for line in all_lines[: 4 * SNIFF_LINES] if line.strip()]
     if not sample:
         raise DataError(f"{path}: the file is empty; expected a header and rows.")
-    delimiter = sniff_delimiter(sample[:_SNIFF_LINES])
+    delimiter = sniff_delimiter(sample[:SNIFF_LINES])
     numbers = _kept_numbers(all_lines, first_number, delimiter)
     kept = [all_lines[i - first_number] for i in numbers]
     if decimal == "auto":  # the first line may be the header: names are no numbers
-        head = kept[1 : 4 * _SNIFF_LINES] or kept[:1]
-        decimal = sniff_decimal((c for line in head for c in _split(line, delimiter)), delimiter)
+        head = kept[1 : 4 * SNIFF_LINES] or kept[:1]
+        decimal = sniff_decimal(
+            (c for line in head for c in split_cells(line, delimiter)), delimiter
+        )
     mark: Literal[".", ","] = decimal
     units: dict[str, str] = {}
-    first = _split(kept[0], delimiter)
-    has_header = not all(_is_number(f.strip(), mark) or _looks_like_time(f.strip()) for f in first)
+    first = split_cells(kept[0], delimiter)
+    has_header = not all(_is_number(f.strip(), mark) or looks_like_time(f.strip()) for f in first)
     if has_header and len(kept) > 2:
-        below = _split(kept[1], delimiter)
-        if _is_units_row(below, mark) and not _is_units_row(_split(kept[2], delimiter), mark):
+        below = split_cells(kept[1], delimiter)
+        if is_units_row(below, mark) and not is_units_row(split_cells(kept[2], delimiter), mark):
             units = {
                 name.strip(): unit.strip()
                 for name, unit in zip(first, below, strict=False)
@@ -926,7 +938,7 @@ class TableChunks:
         self._next_line = 1  # the number of the next line to split off
         self._done = False
         head: list[str] = []
-        while len([line for line in head if line.strip()]) < 4 * _SNIFF_LINES + 2:
+        while len([line for line in head if line.strip()]) < 4 * SNIFF_LINES + 2:
             more = self._lines()
             if more is None:
                 break

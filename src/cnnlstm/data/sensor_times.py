@@ -17,15 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cnnlstm.data.csv_text import (
-    _CLOCK_ONLY,
-    _DATE_ONLY,
-    _SNIFF_LINES,
-    _all_match,
-    _looks_like_time,
-    _time_name,
-    _units_hint,
-)
+from cnnlstm.data.csv_text import SNIFF_LINES, looks_like_time, units_hint
 from cnnlstm.errors import DataError
 
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
@@ -38,17 +30,42 @@ __all__ = [
     "duration_text",
     "find_time_columns",
     "gap_warning",
+    "is_time_name",
     "pair_time_columns",
     "parse_times",
     "read_clock",
     "seconds_from_start",
 ]
 
+_TIME_NAMES = frozenset(
+    {"datetime", "timestamp", "time", "date", "datum", "zeit", "uhrzeit", "zeitstempel"}
+)
+# a date without a time of day, and a time of day without a date: two columns of one clock
+_DATE_ONLY = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
+_CLOCK_ONLY = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp][Mm])?")
+
 GAPS_SHOWN = 3
 """The longest gaps in time that SensorCSV's warning lists (:attr:`SensorCSV.gaps` has all)."""
 GAPS_NOTE = " (SensorCSV.gaps has them all)"
 """Ends the gap warning when it lists only some gaps; the command line, which has no
 ``.gaps`` to show, takes it out."""
+
+
+def is_time_name(name: str) -> bool:
+    """Whether a column is named like a time: ``Time (s)``, ``date_time``, ``Timestamp [UTC]``.
+
+    Example:
+        >>> is_time_name("Timestamp [UTC]"), is_time_name("Zeit"), is_time_name("Temperature")
+        (True, True, False)
+    """
+    bare = re.sub(r"[\(\[].*?[\)\]]", "", name).lower()  # drop units in brackets
+    return re.sub(r"[^a-z0-9]", "", bare) in _TIME_NAMES
+
+
+def _all_match(column: pd.Series, pattern: re.Pattern[str]) -> bool:
+    """Whether the first cells of ``column`` all match ``pattern`` (and there are some)."""
+    head = [str(v).strip() for v in column.iloc[:SNIFF_LINES]]
+    return bool(head) and all(pattern.fullmatch(v) for v in head)
 
 
 def find_time_columns(
@@ -75,10 +92,10 @@ def find_time_columns(
                 f"{columns}. Pass datetime_column=None for files without one."
             )
         return pair_time_columns(frame, datetime_column, columns=columns)
-    named = [name for name in columns if _time_name(name)]
+    named = [name for name in columns if is_time_name(name)]
     if not named:
-        head = [str(v).strip() for v in frame[columns[0]].iloc[:_SNIFF_LINES]]
-        if len(columns) > 1 and head and all(_looks_like_time(v) for v in head):
+        head = [str(v).strip() for v in frame[columns[0]].iloc[:SNIFF_LINES]]
+        if len(columns) > 1 and head and all(looks_like_time(v) for v in head):
             named = columns[:1]
         else:
             return []
@@ -174,7 +191,7 @@ def read_clock(
     if len(empty):
         raise DataError(
             f"{path}: line {lines[empty[0]]}, column {shown} is empty; every row "
-            f"needs its time.{_units_hint(lines, int(empty[0])) if len(empty) == 1 else ''}"
+            f"needs its time.{units_hint(lines, int(empty[0])) if len(empty) == 1 else ''}"
         )
     seconds = pd.to_numeric(text, errors="coerce")
     if not seconds.isna().any():
@@ -188,7 +205,7 @@ def read_clock(
         like = f" like the rows before it (first row: {text.iloc[0]!r})" if row else ""
         raise DataError(
             f"{path}: line {lines[row]}, column {shown}: {text.iloc[row]!r} is not "
-            f"a date and time{like}.{_units_hint(lines, row) if len(bad) == 1 else ''}"
+            f"a date and time{like}.{units_hint(lines, row) if len(bad) == 1 else ''}"
         )
     times = np.asarray(stamps.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]"))
     return times, utc, chosen

@@ -22,22 +22,22 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from cnnlstm.data.csv_text import (
-    _COMMA_DECIMAL,
-    _MISSING,
-    _POINT_DECIMAL,
+    COMMA_DECIMAL,
+    MISSING,
+    POINT_DECIMAL,
     WHITESPACE,
     Decimal,
     EncodingNote,
     Table,
     TableChunks,
-    _looks_like_time,
-    _plain_numbers,
-    _units_hint,
     check_encoding,
+    looks_like_time,
+    plain_numbers,
     read_number,
     read_table,
     sniff_decimal,
     sniff_delimiter,
+    units_hint,
 )
 from cnnlstm.data.scaler import StandardScaler
 from cnnlstm.data.sensor_times import (
@@ -331,7 +331,7 @@ class SensorCSV(SensorWindows):
         gap_factor: float,
         missing_values: Sequence[str],
     ) -> None:
-        self._missing = _MISSING | {str(v).strip().lower() for v in missing_values}
+        self._missing = MISSING | {str(v).strip().lower() for v in missing_values}
         self.path = Path(path)
         self.nan_policy = nan_policy
         self.gap_factor = gap_factor
@@ -436,7 +436,7 @@ class SensorCSV(SensorWindows):
         ):
             values: np.ndarray = column.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
         else:
-            text = _plain_numbers(column.astype(str).str.strip(), self.decimal)
+            text = plain_numbers(column.astype(str).str.strip(), self.decimal)
             parsed = pd.to_numeric(text, errors="coerce")
             values = parsed.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
         # only the cells that did not come out as finite numbers need a closer look
@@ -444,7 +444,7 @@ class SensorCSV(SensorWindows):
         if not len(odd):
             return values
         cells = column.iloc[odd].astype(str).str.strip()
-        numbers = pd.to_numeric(_plain_numbers(cells, self.decimal), errors="coerce").to_numpy(
+        numbers = pd.to_numeric(plain_numbers(cells, self.decimal), errors="coerce").to_numpy(
             dtype=np.float64, na_value=np.nan
         )
         infinite = np.isinf(numbers)
@@ -461,14 +461,14 @@ class SensorCSV(SensorWindows):
             f"{self.path}: line {self.lines[row]}, column {name!r}: {cell!r} is not a finite "
             f"number; expected numbers in this column"
         )
-        if self.decimal == "." and _COMMA_DECIMAL.fullmatch(cell):
+        if self.decimal == "." and COMMA_DECIMAL.fullmatch(cell):
             raise DataError(f"{message} (for numbers with a decimal comma, pass decimal=',').")
-        if self.decimal == "," and _POINT_DECIMAL.fullmatch(cell):
+        if self.decimal == "," and POINT_DECIMAL.fullmatch(cell):
             raise DataError(
                 f"{message}: the file's first lines have decimal commas, so the numbers were "
                 f"read with one; pass decimal='.' if the decimal mark is a point."
             )
-        hint = _units_hint(self.lines, row) if len(text_cells) == 1 else ""
+        hint = units_hint(self.lines, row) if len(text_cells) == 1 else ""
         if frame is None:
             raise DataError(f"{message}.{hint}")
         numeric = [c for c in self.feature_names if self._reads_as_numbers(frame[c])]
@@ -477,7 +477,7 @@ class SensorCSV(SensorWindows):
                 f"{message}, and no column {self.feature_names} reads as numbers; check "
                 f"the delimiter ({self.delimiter!r}).{hint}"
             )
-        if _looks_like_time(cell):  # a date or time column read as a sensor (no datetime)
+        if looks_like_time(cell):  # a date or time column read as a sensor (no datetime)
             raise _columns_error(
                 f"{message}: {name!r} holds dates or times, not readings; leave it out with "
                 f"columns={numeric!r}.{hint}",
@@ -507,7 +507,7 @@ class SensorCSV(SensorWindows):
         ):
             return True  # pandas read it as numbers already (its text has no decimal comma)
         text = column.astype(str).str.strip()
-        parsed = pd.to_numeric(_plain_numbers(text, self.decimal), errors="coerce")
+        parsed = pd.to_numeric(plain_numbers(text, self.decimal), errors="coerce")
         unread = text[parsed.isna().to_numpy()]
         return bool(unread.str.lower().isin(self._missing).all())
 
