@@ -10,10 +10,17 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
 from torch.overrides import TorchFunctionMode
 
 from cnnlstm.errors import ShapeError
-from cnnlstm.layers.base import Bridge, meta_forward, probe_output_shape, run_on_zeros
+from cnnlstm.layers.base import (
+    Bridge,
+    first_tensor,
+    meta_forward,
+    probe_output_shape,
+    run_on_zeros,
+)
 
 
 class Recorder(nn.Module):
@@ -226,3 +233,12 @@ def test_run_on_zeros_runs_in_eval_mode_and_restores_the_flags_when_the_module_r
     assert torch.equal(module.norm.running_mean, stats)
     out = run_on_zeros(nn.Linear(3, 2, bias=False), (4, 3), dtype=torch.float32)
     assert torch.equal(out, torch.zeros(4, 2)) and not out.requires_grad
+
+
+def test_first_tensor_unpads_a_packed_sequence_batch_first() -> None:
+    lengths = torch.tensor([5, 3])
+    packed = pack_padded_sequence(torch.ones(2, 5, 3), lengths, batch_first=True)
+    for value in (packed, (packed, torch.zeros(1))):
+        padded = first_tensor(value)
+        assert padded.shape == (2, 5, 3)  # not the packed data (8, 3)
+        assert padded[1, 3:].abs().sum() == 0 and padded[0].sum() == 15

@@ -55,7 +55,8 @@ def first_tensor(value: Any) -> Tensor:
         >>> first_tensor((torch.zeros(2, 3), (torch.zeros(1), torch.zeros(1)))).shape
         torch.Size([2, 3])
     """
-    while isinstance(value, (tuple, list)) and len(value) > 0:
+    # A PackedSequence is a tuple too: stop at it rather than take its packed data.
+    while isinstance(value, (tuple, list)) and not isinstance(value, PackedSequence) and value:
         value = value[0]
     if isinstance(value, PackedSequence):
         value = pad_packed_sequence(value, batch_first=True)[0]
