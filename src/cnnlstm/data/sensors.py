@@ -39,6 +39,7 @@ from cnnlstm.data.csv_text import (
     sniff_delimiter,
     units_hint,
 )
+from cnnlstm.data.paths import natural_key
 from cnnlstm.data.scaler import StandardScaler
 from cnnlstm.data.sensor_times import (
     GAPS_NOTE,
@@ -49,7 +50,6 @@ from cnnlstm.data.sensor_times import (
     read_clock,
     seconds_from_start,
 )
-from cnnlstm.data.video import natural_key
 from cnnlstm.errors import DataError
 
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast

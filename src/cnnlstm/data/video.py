@@ -29,7 +29,6 @@ and a file cut short, whose index lists frames it does not hold, is a :class:`Da
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from torch import Tensor
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
+from cnnlstm.data.paths import natural_key, visible_entries
 from cnnlstm.errors import DataError
 
 __all__ = [
@@ -56,9 +56,7 @@ __all__ = [
     "Sampling",
     "VideoFolder",
     "display_steps",
-    "natural_key",
     "video_endings",
-    "visible_entries",
 ]
 
 Sampling = Literal["uniform", "random", "sliding"]
@@ -96,34 +94,6 @@ _SAMPLINGS: tuple[str, ...] = get_args(Sampling)
 _ORIENTATIONS: tuple[str, ...] = get_args(Orientation)
 _ON_TRUNCATED: tuple[str, ...] = get_args(OnTruncated)
 _SEEK_MIN_SKIP = 4  # seek only when it saves decoding at least this many frames
-
-
-def natural_key(name: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort key that orders the digits in a name by value: ``frame2`` before ``frame10``.
-
-    Example:
-        >>> sorted(["frame10.png", "frame2.png", "frame1.png"], key=natural_key)
-        ['frame1.png', 'frame2.png', 'frame10.png']
-    """
-    parts = re.split(r"(\d+)", name)
-    return tuple((0, int(p)) if p.isdigit() else (1, p.lower()) for p in parts if p)
-
-
-def visible_entries(folder: Path) -> list[Path]:
-    """The entries of ``folder`` that are not hidden: names that do not start with ``.``.
-
-    Hidden entries are what tools leave behind (``.ipynb_checkpoints``, ``.git``, ``.DS_Store``,
-    macOS's ``._frame1.png``), never classes, clips or frames.
-
-    Example:
-        >>> import tempfile
-        >>> folder = Path(tempfile.mkdtemp())
-        >>> for name in ("walk", "run", ".ipynb_checkpoints"):
-        ...     (folder / name).mkdir()
-        >>> sorted(p.name for p in visible_entries(folder))
-        ['run', 'walk']
-    """
-    return [p for p in folder.iterdir() if not p.name.startswith(".")]
 
 
 def video_endings() -> str:
