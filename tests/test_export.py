@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,9 +26,10 @@ import torch
 from torch import Tensor, nn
 
 from cnnlstm import cli, export, export_script
+from cnnlstm.commands.export import checkpoint_metadata, load_task
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.errors import ConfigError, DataError
-from cnnlstm.export import checkpoint_metadata, export_model, load_task, sequence_axes
+from cnnlstm.export import export_model, sequence_axes
 from cnnlstm.layers.convlstm import ConvLSTM, ConvLSTM1d, ConvLSTM3d
 from cnnlstm.models import registry
 from cnnlstm.models.registry import create_model, register_model
@@ -480,3 +482,16 @@ def test_checkpoint_metadata_takes_class_names_from_the_data_module_entry() -> N
     meta = checkpoint_metadata(task, checkpoint)
     assert json.loads(meta["classes"]) == ["walk", "run"] and meta["num_classes"] == "2"
     assert "classes" not in checkpoint_metadata(task, {"state_dict": {}})
+
+
+def test_the_library_export_imports_neither_lightning_nor_onnx() -> None:
+    """export_model works on a plain nn.Module: importing it loads no Lightning, and onnx and
+    onnxruntime only when an ONNX export runs."""
+    code = (
+        "import sys, torch; import cnnlstm.export; "
+        "print(sorted(m for m in ('lightning', 'onnx', 'onnxruntime') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "[]"

@@ -612,7 +612,7 @@ def _run(argv: list[str]) -> int:
             overrides=extra,
         )
     elif args.command == "export":
-        from cnnlstm.export import export_checkpoint
+        from cnnlstm.commands.export import export_checkpoint
 
         report = export_checkpoint(
             args.ckpt, format=args.format, output=args.output, tolerance=args.tolerance
