@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlstm.data.text_lines import DEFAULT_ALPHABET, TextLines
+from cnnlstm.alphabet import DEFAULT_ALPHABET
+from cnnlstm.data.text_lines import TextLines
 
 DATA = TextLines(num_samples=50)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from cnnlstm.alphabet import DEFAULT_ALPHABET
 from cnnlstm.data.digit_images import DigitImages
 from cnnlstm.data.loading import BaseDataModule
 from cnnlstm.data.moving_digits import DigitClips, MovingDigits
-from cnnlstm.data.text_lines import DEFAULT_ALPHABET, TextLines
+from cnnlstm.data.text_lines import TextLines
 
 __all__ = [
     "DigitClipsDataModule",

@@ -39,9 +39,9 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
+from cnnlstm.alphabet import check_alphabet, decode_classes, encode_text
 from cnnlstm.data.loading import BaseDataModule, split_sizes
 from cnnlstm.data.paths import natural_key, visible_entries
-from cnnlstm.data.text_lines import check_alphabet
 from cnnlstm.errors import ConfigError, DataError
 
 __all__ = ["IMAGE_EXTENSIONS", "TextLineDataModule", "TextLineFolder"]
@@ -218,7 +218,6 @@ class TextLineFolder(Dataset[tuple[Tensor, Tensor]]):
         for line in self.lines:
             self._check_image(line)
         self.alphabet = ""
-        self._index: dict[str, int] = {}
         built = "".join(sorted({c for line in self.lines for c in line.text or ""}))
         if alphabet is not None:
             self.set_alphabet(alphabet)
@@ -335,7 +334,6 @@ class TextLineFolder(Dataset[tuple[Tensor, Tensor]]):
                     f"to build it from the labels."
                 )
         self.alphabet = alphabet
-        self._index = {c: k + 1 for k, c in enumerate(alphabet)}
 
     def encode(self, text: str) -> Tensor:
         """The class indices ``(L,)`` of ``text``: ``alphabet[k]`` is ``k + 1``.
@@ -343,18 +341,15 @@ class TextLineFolder(Dataset[tuple[Tensor, Tensor]]):
         Raises:
             ValueError: for a character outside the alphabet.
         """
-        try:
-            return torch.tensor([self._index[c] for c in text], dtype=torch.int64)
-        except KeyError as err:
-            raise ValueError(
-                f"text has to use characters of the alphabet {self.alphabet!r}, but got "
-                f"{text!r} with {err.args[0]!r}"
-            ) from None
+        return encode_text(text, self.alphabet)
 
     def decode(self, indices: Tensor | Sequence[int]) -> str:
-        """The string of class ``indices``; blanks (0) are dropped."""
-        values = indices.tolist() if isinstance(indices, Tensor) else list(indices)
-        return "".join(self.alphabet[int(k) - 1] for k in values if int(k) != 0)
+        """The string of class ``indices``; blanks (0) are dropped.
+
+        Raises:
+            ValueError: for an index outside ``[0, num_classes)``.
+        """
+        return decode_classes(indices, self.alphabet)
 
     def __len__(self) -> int:
         return len(self.lines)

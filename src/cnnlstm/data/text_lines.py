@@ -6,14 +6,13 @@ font size, a small rotation, shear and scale, a random place in the image, blur 
 line is shrunk when it would not fit, so the text is never clipped. Ink is bright (1) on a dark
 (0) background, as in the digit generators.
 
-Targets use CTC's convention: class 0 is the blank, character ``alphabet[k]`` is class ``k + 1``.
+Targets use CTC's convention (:mod:`cnnlstm.alphabet`): class 0 is the blank, character
+``alphabet[k]`` is class ``k + 1``.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import string
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,30 +21,9 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from torch import Tensor
 from torch.utils.data import Dataset
 
-__all__ = ["DEFAULT_ALPHABET", "TextLines", "check_alphabet"]
+from cnnlstm.alphabet import DEFAULT_ALPHABET, check_alphabet, decode_classes, encode_text
 
-DEFAULT_ALPHABET = string.digits + string.ascii_lowercase
-"""``0-9a-z``: 36 characters, 37 classes with the CTC blank."""
-
-
-@functools.lru_cache(maxsize=32)
-def check_alphabet(alphabet: str) -> None:
-    """Check that ``alphabet`` holds at least one character and each one once.
-
-    Raises:
-        ValueError: an empty alphabet, or one with a repeated character (named).
-
-    Example:
-        >>> check_alphabet("abc")
-    """
-    if not alphabet:
-        raise ValueError("alphabet has to hold at least one character, but got ''")
-    repeated = sorted({c for c in alphabet if alphabet.count(c) > 1})
-    if repeated:
-        raise ValueError(
-            f"alphabet has to hold each character once, but got {alphabet!r} "
-            f"(repeated: {''.join(repeated)!r})"
-        )
+__all__ = ["TextLines"]
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
@@ -156,7 +134,6 @@ class TextLines(Dataset[tuple[Tensor, Tensor]]):
         self.blur = blur
         self.noise = noise
         self.seed = seed
-        self._index = {c: k + 1 for k, c in enumerate(alphabet)}
 
     def __len__(self) -> int:
         return self.num_samples
@@ -171,13 +148,7 @@ class TextLines(Dataset[tuple[Tensor, Tensor]]):
             >>> TextLines(num_samples=1).encode("a0")
             tensor([11,  1])
         """
-        try:
-            return torch.tensor([self._index[c] for c in text], dtype=torch.int64)
-        except KeyError as err:
-            raise ValueError(
-                f"text has to use characters of the alphabet {self.alphabet!r}, but got "
-                f"{text!r} with {err.args[0]!r}"
-            ) from None
+        return encode_text(text, self.alphabet)
 
     def decode(self, indices: Tensor | Sequence[int], *, ctc: bool = False) -> str:
         """The string of class ``indices``: the inverse of :meth:`encode`. Blanks (0) are dropped.
@@ -194,13 +165,7 @@ class TextLines(Dataset[tuple[Tensor, Tensor]]):
             >>> TextLines(num_samples=1).decode([11, 11, 0, 11, 1], ctc=True)
             'aa0'
         """
-        values = [int(k) for k in (indices.tolist() if isinstance(indices, Tensor) else indices)]
-        bad = [k for k in values if not 0 <= k < self.num_classes]
-        if bad:
-            raise ValueError(f"indices have to be in [0, {self.num_classes}), but got {bad[:5]}")
-        if ctc:
-            values = [k for j, k in enumerate(values) if j == 0 or k != values[j - 1]]
-        return "".join(self.alphabet[k - 1] for k in values if k != 0)
+        return decode_classes(indices, self.alphabet, ctc=ctc)
 
     def _rng(self, index: int) -> np.random.Generator:
         if not 0 <= index < self.num_samples:

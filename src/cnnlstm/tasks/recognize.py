@@ -11,7 +11,7 @@ from einops import rearrange
 from torch import Tensor
 from torchmetrics.text import CharErrorRate
 
-from cnnlstm.data.text_lines import DEFAULT_ALPHABET, check_alphabet
+from cnnlstm.alphabet import DEFAULT_ALPHABET, check_alphabet, decode_classes
 from cnnlstm.errors import ConfigError, DataError, ShapeError
 from cnnlstm.functional import format_shape
 from cnnlstm.models.ctc import ctc_beam_decode, ctc_greedy_decode
@@ -194,8 +194,7 @@ class RecognitionTask(TaskBase):
 
     def to_text(self, indices: Tensor | list[int]) -> str:
         """The string of class ``indices``: ``k`` is ``alphabet[k - 1]``; blanks (0) dropped."""
-        values = indices.tolist() if isinstance(indices, Tensor) else indices
-        return "".join(self.alphabet[k - 1] for k in values if k != 0)
+        return decode_classes(indices, self.alphabet)
 
     def _step(self, batch: Any) -> tuple[Tensor, Tensor, Tensor, list[str]]:
         """``(loss, log_probs (B, L, K), lengths (B,), reference strings)`` of a batch."""
