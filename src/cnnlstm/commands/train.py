@@ -75,11 +75,6 @@ __all__ = [
 RUNS_DIR = "runs"
 """Where runs write logs, checkpoints and predictions, relative to the working directory."""
 
-_TASK_METRICS: dict[str, tuple[str, Literal["min", "max"]]] = {
-    "ClassificationTask": ("val/acc", "max"),
-    "ForecastTask": ("val/mse", "min"),
-    "RecognitionTask": ("val/cer", "min"),
-}
 _LOWER_IS_BETTER = ("loss", "mse", "mae", "cer", "wer", "error")
 _HIGHER_IS_BETTER = ("acc", "f1", "ssim", "psnr", "auroc", "precision", "recall")
 
@@ -102,9 +97,9 @@ def metric_mode(metric: str) -> Literal["min", "max"] | None:
 def monitored_metric(task: type[Any] | object) -> tuple[str, Literal["min", "max"]]:
     """The validation metric a task is judged by, and whether lower or higher is better.
 
-    A task class says so with ``monitor`` and ``monitor_mode`` attributes; the built-in tasks
-    without them use ``val/acc`` (classification, higher is better), ``val/mse`` (forecasting)
-    and ``val/cer`` (recognition); any other module ``val/loss``.
+    A task class says so with its ``monitor`` and ``monitor_mode`` class attributes
+    (:class:`~cnnlstm.tasks.base.TaskBase`: ``val/loss``, lower is better); a module without
+    them is judged by ``val/loss``.
 
     Example:
         >>> from cnnlstm.tasks import ClassificationTask
@@ -115,9 +110,6 @@ def monitored_metric(task: type[Any] | object) -> tuple[str, Literal["min", "max
     metric, mode = getattr(klass, "monitor", None), getattr(klass, "monitor_mode", None)
     if isinstance(metric, str) and mode in ("min", "max"):
         return metric, mode
-    for base in klass.__mro__:
-        if base.__name__ in _TASK_METRICS:
-            return _TASK_METRICS[base.__name__]
     return "val/loss", "min"
 
 

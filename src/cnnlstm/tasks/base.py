@@ -55,6 +55,11 @@ class TaskBase(pl.LightningModule):
         "Check what the DataModule's loaders yield (its items and its collate_fn)."
     )
     """What to change when a batch has another layout: which DataModules yield the task's."""
+    monitor: ClassVar[str] = "val/loss"
+    """The logged validation metric the task is judged by: ``cnnlstm fit`` keeps the best
+    checkpoint by it and stops early on it."""
+    monitor_mode: ClassVar[Literal["min", "max"]] = "min"
+    """Whether a lower (``"min"``) or a higher (``"max"``) :attr:`monitor` is better."""
 
     def __init__(
         self, *, lr: float = 1e-3, weight_decay: float = 0.0, scheduler: SchedulerName = "cosine"

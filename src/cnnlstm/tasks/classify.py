@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +61,8 @@ class ClassificationTask(TaskBase):
         torch.Size([2, 3])
     """
 
+    monitor: ClassVar[str] = "val/acc"
+    monitor_mode: ClassVar[Literal["min", "max"]] = "max"
     test_confusion: Tensor | None
     """``(K, K)`` counts from the last ``trainer.test`` run, or ``None`` before one."""
 

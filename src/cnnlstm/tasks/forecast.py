@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -69,6 +69,9 @@ class ForecastTask(TaskBase):
         >>> task(torch.rand(3, 4, 1, 16, 16)).shape
         torch.Size([3, 2, 1, 16, 16])
     """
+
+    monitor: ClassVar[str] = "val/mse"
+    monitor_mode: ClassVar[Literal["min", "max"]] = "min"
 
     def __init__(
         self,

@@ -74,6 +74,8 @@ class RecognitionTask(TaskBase):
         2
     """
 
+    monitor: ClassVar[str] = "val/cer"
+    monitor_mode: ClassVar[Literal["min", "max"]] = "min"
     batch_advice: ClassVar[str] = (
         "TextLinesDataModule yields that layout, and so does ArrayDataModule for an .npz of x "
         "images, y targets padded to (N, max_length) and their lengths (as 'cnnlstm generate "
