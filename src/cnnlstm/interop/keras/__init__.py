@@ -15,11 +15,11 @@ Keras order and flattens it in the same order. ``print(module)`` shows the whole
 The package, one concept a module: :mod:`~cnnlstm.interop.keras.convert` (``from_keras`` and the
 graph walk), :mod:`~cnnlstm.interop.keras.graph` (:class:`ConvertedKeras`),
 :mod:`~cnnlstm.interop.keras.core` (layout state, builder, module specs),
-:mod:`~cnnlstm.interop.keras.layers` (the small torch modules),
-:mod:`~cnnlstm.interop.keras.conv`, :mod:`~cnnlstm.interop.keras.pooling`,
-:mod:`~cnnlstm.interop.keras.recurrent`, :mod:`~cnnlstm.interop.keras.basic` (the converters by
-kind of layer) and :mod:`~cnnlstm.interop.keras.io` (reading saved files, writing converted
-models).
+:mod:`~cnnlstm.interop.keras.layers` and :mod:`~cnnlstm.interop.keras.recurrent` (the torch
+modules), :mod:`~cnnlstm.interop.keras.conv`, :mod:`~cnnlstm.interop.keras.pooling`,
+:mod:`~cnnlstm.interop.keras.recurrent_convert`, :mod:`~cnnlstm.interop.keras.basic` (the
+converters by kind of layer) and :mod:`~cnnlstm.interop.keras.io` (reading saved files, writing
+converted models).
 
 Keras is imported lazily, so ``import cnnlstm`` never needs it; Keras must run on a backend that
 is installed (``KERAS_BACKEND=torch`` is the natural choice next to PyTorch). Reading a legacy

@@ -62,7 +62,7 @@ from cnnlstm.interop.keras.pooling import (
     convert_upsampling,
     convert_zero_padding,
 )
-from cnnlstm.interop.keras.recurrent import (
+from cnnlstm.interop.keras.recurrent_convert import (
     convert_bidirectional,
     convert_conv_lstm,
     convert_rnn,
