@@ -3,6 +3,10 @@
 Checked, swappable bridges from a Conv2D's ``(B, C, H, W)`` to an LSTM's ``(B, L, F)``,
 ``TimeDistributed`` for clips of frames, and ``ConvLSTM`` for recurrences that keep the grid.
 
+``import cnnlstm`` needs torch, einops and numpy alone. The names of the application around the
+core (:class:`~cnnlstm.anomaly.AnomalyDetector`, :func:`~cnnlstm.interop.keras.from_keras`) load
+their modules on first use.
+
 Example:
     >>> import torch
     >>> from cnnlstm import GlobalPoolBridge
@@ -12,9 +16,10 @@ Example:
 
 from __future__ import annotations
 
-from cnnlstm.anomaly.detector import AnomalyDetector
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from cnnlstm.errors import CNNLSTMError, ConfigError, DataError, ShapeError
-from cnnlstm.interop.keras import from_keras
 from cnnlstm.layers import (
     Bridge,
     ConvLSTM,
@@ -30,6 +35,17 @@ from cnnlstm.layers import (
 )
 from cnnlstm.models import CNNLSTM, create_model, list_models, model_info, register_model
 from cnnlstm.summary import Summary, summary
+
+if TYPE_CHECKING:
+    from cnnlstm.anomaly import AnomalyDetector
+    from cnnlstm.interop.keras import from_keras
+
+# name -> the module that defines it: the application around the core loads on first use, so
+# `import cnnlstm` needs torch, einops and numpy alone
+_LAZY = {
+    "AnomalyDetector": "cnnlstm.anomaly",
+    "from_keras": "cnnlstm.interop.keras",
+}
 
 __version__ = "0.1.0"
 
@@ -60,3 +76,9 @@ __all__ = [
     "register_model",
     "summary",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'cnnlstm' has no attribute {name!r}")
