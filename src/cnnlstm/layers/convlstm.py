@@ -22,14 +22,11 @@ serves tanh/sigmoid; any other pair runs the same few elementwise ops, one kerne
 ``padding="valid"`` (Keras ``ConvLSTM2D``'s default) it is unpadded, so the state grid is the
 frame grid shrunk by ``kernel_size - 1`` on each axis (and again by each stacked layer).
 
-For speed, ``W_x * x_t`` is computed for many time steps in one convolution, folded into the batch
-(all steps at once when their gate pre-activations fit in :data:`INPUT_CONV_CHUNK_BYTES`, else in
-chunks that do); only ``W_h * h_{t-1}`` runs step by step, and it is skipped at the first step
-when the initial state is zero. When gradients are recorded eagerly and a cell has no norm and
-no peepholes, the pointwise part of a step is one autograd function with a hand-written
-backward (:class:`_LSTMPointwise`), which saves the per-step ``cat`` of the four gate gradients
-and most saved intermediates (the profile behind this is in the manual's design notes and
-``python -m benchmarks.bench_convlstm``).
+For speed, ``W_x * x_t`` runs for many time steps in one convolution folded into the batch (in
+chunks of :data:`INPUT_CONV_CHUNK_BYTES`) and only ``W_h * h_{t-1}`` step by step (skipped at
+the first step from a zero state); with eager autograd, a cell without norm or peepholes runs
+its pointwise step as one autograd function (:class:`_LSTMPointwise`). Where the time goes is
+in the manual's design notes.
 
 Parameter layout (the Keras import relies on these names): ``ConvLSTM.cells[k]`` for layer ``l``
 and direction ``d`` is at ``k = l * num_directions + d`` (the order of ``h_n``, as in
@@ -672,6 +669,8 @@ class ConvLSTMCell3d(_ConvLSTMCellNd):
 
 
 ConvLSTMCell2d = ConvLSTMCell
+"""An alias of :class:`ConvLSTMCell` (the same class), named like ``ConvLSTMCell1d`` and
+``ConvLSTMCell3d``; ``ConvLSTMCell`` is the name the library uses."""
 
 _CELLS: dict[int, type[_ConvLSTMCellNd]] = {1: ConvLSTMCell1d, 2: ConvLSTMCell, 3: ConvLSTMCell3d}
 
@@ -1174,3 +1173,5 @@ class ConvLSTM3d(_ConvLSTMNd):
 
 
 ConvLSTM2d = ConvLSTM
+"""An alias of :class:`ConvLSTM` (the same class), named like ``ConvLSTM1d`` and ``ConvLSTM3d``
+and Keras' ``ConvLSTM2D``; ``ConvLSTM`` is the name the library uses."""

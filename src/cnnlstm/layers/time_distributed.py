@@ -51,13 +51,8 @@ from cnnlstm.layers.base import Bridge, meta_forward, probe_output_shape
 __all__ = ["AUTO_CHUNK_BYTES", "BATCH_NORMS", "INSTANCE_NORMS", "TimeDistributed"]
 
 AUTO_CHUNK_BYTES = 32 * 2**20
-"""Activation bytes one chunk may produce under ``chunk_size="auto"`` (on CPU).
-
-Measured on the 2-core development machine (32 MiB L3 cache): forward and backward passes of six
-CNNs (2-3 conv layers of 8-128 channels) on 32x32 to 128x128 frames ran fastest with chunks whose
-activations came to 8-64 MiB. The chunks a 32 MiB budget picks were within about 10% of the
-fastest for each, and faster than both one batch of all frames and one frame at a time.
-"""
+"""Activation bytes one chunk may produce under ``chunk_size="auto"`` (on CPU): about a
+last-level cache. How it was chosen is in the manual's design notes."""
 
 BATCH_NORMS: tuple[type[nn.Module], ...] = (
     nn.BatchNorm1d,
