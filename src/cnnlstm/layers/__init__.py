@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cnnlstm.layers.base import Bridge, meta_forward, probe_output_shape
+from cnnlstm.layers.base import Bridge, meta_forward, probe_output_shape, run_on_zeros
 from cnnlstm.layers.convlstm import (
     ConvLSTM,
     ConvLSTM1d,
@@ -33,4 +33,5 @@ __all__ = [
     "TimeDistributed",
     "meta_forward",
     "probe_output_shape",
+    "run_on_zeros",
 ]

@@ -11,9 +11,9 @@ from cnnlstm.functional import (
     OrderName,
     check_choice,
     check_grid_size,
+    sequence_to_spatial,
     spatial_input_shape,
     spatial_output_shape,
-    sequence_to_spatial,
     spatial_to_sequence,
 )
 from cnnlstm.layers.base import Bridge
