@@ -15,6 +15,7 @@ import gzip
 import io
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,11 @@ import pytest
 from cnnlstm.commands import detect_fit
 from cnnlstm.commands.detect import main
 from cnnlstm.data.sensor_plant import SensorPlant
+
+RunDetect = Callable[[list[str]], tuple[int, str, str]]
+"""The ``run_detect`` fixture (conftest.py): exit code, standard output, standard error."""
+OneError = Callable[[str], str]
+"""The ``one_error`` fixture: the one error line of a standard error."""
 
 TINY = ["--window", "8", "--epochs", "2", "--smooth", "5"]
 TRAIN_ROWS = "200"
@@ -74,25 +80,15 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"plant": root / "plant.csv", "export": export, "out": out, "saved": saved}
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _one_error(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("cnnlstm detect: error: ")
-    return lines[0]
-
-
 # ----------------------------------------------------------------------------- encodings
 
 
 @pytest.mark.parametrize("name", list(ENCODINGS))
 def test_an_export_in_another_encoding_scores_as_the_utf_8_file(
-    files: dict[str, Path], tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+    files: dict[str, Path],
+    tmp_path: Path,
+    name: str,
+    run_detect: RunDetect,
 ) -> None:
     codec, told = ENCODINGS[name]
     path = tmp_path / "export.csv"
@@ -101,9 +97,7 @@ def test_an_export_in_another_encoding_scores_as_the_utf_8_file(
     assert list(independent.columns) == GERMAN  # the file holds what the test meant to write
 
     out = tmp_path / "out.csv"
-    code, printed, err = _run(
-        [str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), *TINY], capsys
-    )
+    code, printed, err = run_detect([str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), *TINY])
     assert code == 0, err
     assert out.read_bytes() == files["out"].read_bytes()
     scores = pd.read_csv(out)
@@ -125,37 +119,40 @@ def test_an_export_in_another_encoding_scores_as_the_utf_8_file(
 
 
 def test_encoding_names_the_files_encoding(
-    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    files: dict[str, Path],
+    tmp_path: Path,
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     path, out = tmp_path / "export.csv", tmp_path / "out.csv"
     path.write_bytes(_export_bytes(files["plant"], "cp1252"))
     base = [str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), *TINY]
     for given in ("cp1252", "latin-1", "Windows-1252"):
-        code, printed, err = _run([*base, "--encoding", given], capsys)
+        code, printed, err = run_detect([*base, "--encoding", given])
         assert code == 0, err
         assert "note:" not in printed  # named: nothing is assumed
         assert out.read_bytes() == files["out"].read_bytes()
     out.unlink()
-    code, _, err = _run([*base, "--encoding", "utf-8"], capsys)
+    code, _, err = run_detect([*base, "--encoding", "utf-8"])
     assert code == 2 and not out.exists()
-    assert _one_error(err) == (
+    assert one_error(err) == (
         f"cnnlstm detect: error: {path}: line 1 cannot be read as utf-8 (byte 0xb2); pass the "
         f"file's encoding, e.g. --encoding cp1252, or --encoding auto to detect it."
     )
-    code, _, err = _run([*base, "--encoding", "klingon"], capsys)
+    code, _, err = run_detect([*base, "--encoding", "klingon"])
     assert code == 2 and not out.exists()
-    assert "--encoding has to be auto or the name of a text encoding" in _one_error(err)
+    assert "--encoding has to be auto or the name of a text encoding" in one_error(err)
     assert "but got 'klingon'" in err
     # the training file is read the same way, each file's encoding found on its own
     normal = tmp_path / "normal.csv"
     normal.write_bytes(_export_bytes(files["plant"], "utf-16-le"))
     argv = [str(path), "--train", str(normal), "-o", str(out), *TINY]
-    code, printed, err = _run(argv, capsys)
+    code, printed, err = run_detect(argv)
     assert code == 0, err
     assert f"note: {path}: line 1 is not UTF-8" in printed and f"note: {normal}" not in printed
-    code, _, err = _run([*argv, "--encoding", "cp1252"], capsys)
+    code, _, err = run_detect([*argv, "--encoding", "cp1252"])
     assert code == 2
-    assert _one_error(err).endswith(
+    assert one_error(err).endswith(
         f"error: {normal}: starts with the byte order mark of UTF-16 but was read as cp1252; "
         f"pass --encoding utf-16 or --encoding auto."
     )
@@ -171,11 +168,11 @@ def test_stream_reads_the_bytes_as_the_file_is_read(
     files: dict[str, Path],
     name: str,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
 ) -> None:
     data = _export_bytes(files["plant"], ENCODINGS[name][0])
     _stdin(monkeypatch, data)
-    code, streamed, err = _run(["-", "--stream", "--load", str(files["saved"])], capsys)
+    code, streamed, err = run_detect(["-", "--stream", "--load", str(files["saved"])])
     assert code == 0, err
     live, offline = pd.read_csv(io.StringIO(streamed)), pd.read_csv(files["out"])
     assert live["datetime"].tolist() == offline["datetime"].tolist()
@@ -185,7 +182,7 @@ def test_stream_reads_the_bytes_as_the_file_is_read(
         assert "--encoding cp1252 reads it so without this note." in err
         _stdin(monkeypatch, data)
         argv = ["-", "--stream", "--load", str(files["saved"]), "--encoding", "cp1252"]
-        code, again, err = _run(argv, capsys)
+        code, again, err = run_detect(argv)
         assert code == 0 and again == streamed and "note:" not in err
     else:
         assert "note:" not in err
@@ -213,7 +210,8 @@ def test_a_binary_file_is_refused_as_binary(
     kind: str,
     expected: str,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     if kind == "png":
         data = _png()
@@ -228,13 +226,13 @@ def test_a_binary_file_is_refused_as_binary(
         [str(path), "-o", str(out), "--encoding", "cp1252", *TINY],
         [str(files["export"]), "--train", str(path), "-o", str(out), *TINY],
     ):
-        code, _, err = _run(argv, capsys)
+        code, _, err = run_detect(argv)
         assert code == 2 and not out.exists()
-        line = _one_error(err)
+        line = one_error(err)
         assert f"error: {path}: " in line and expected in line
     _stdin(monkeypatch, data)
-    code, _, err = _run(["-", "--stream", "--load", str(files["saved"])], capsys)
-    assert code == 2 and "error: stdin: " in _one_error(err) and expected in err
+    code, _, err = run_detect(["-", "--stream", "--load", str(files["saved"])])
+    assert code == 2 and "error: stdin: " in one_error(err) and expected in err
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -275,7 +273,8 @@ def test_an_output_place_that_cannot_be_written_stops_the_run_at_once(
     place: str,
     expected: str,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     (tmp_path / "a_file").write_text("not a folder\n")
     (tmp_path / "a_dir").mkdir()
@@ -292,9 +291,9 @@ def test_an_output_place_that_cannot_be_written_stops_the_run_at_once(
     for option, where in places.items():
         argv += [option, str(tmp_path / where)]
     _never_read(monkeypatch)
-    code, printed, err = _run(argv, capsys)
+    code, printed, err = run_detect(argv)
     assert code == 2 and printed == ""
-    line = _one_error(err)
+    line = one_error(err)
     assert expected.format(path=tmp_path / place, root=tmp_path) in line
     assert flag in line and str(tmp_path / place) in line
     assert _listing(tmp_path) == before  # no out.csv, no folder made
@@ -305,23 +304,25 @@ def test_stream_checks_save_before_reading(
     files: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     (tmp_path / "a_file").write_text("not a folder\n")
     _stdin(monkeypatch, b"")
     _never_read(monkeypatch)
     save = tmp_path / "a_file" / "d.pt"
     argv = ["-", "--stream", "--train", str(files["export"]), "--save", str(save), *TINY]
-    code, printed, err = _run(argv, capsys)
+    code, printed, err = run_detect(argv)
     assert code == 2 and printed == ""
-    assert f"--save {save} cannot be written: {tmp_path / 'a_file'} is a file" in _one_error(err)
+    assert f"--save {save} cannot be written: {tmp_path / 'a_file'} is a file" in one_error(err)
 
 
 def test_a_run_that_fails_while_writing_leaves_no_output(
     files: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     import cnnlstm.reports.anomaly as anomaly
 
@@ -332,9 +333,9 @@ def test_a_run_that_fails_while_writing_leaves_no_output(
     new = tmp_path / "new"
     argv = [str(files["export"]), "--train-rows", TRAIN_ROWS, *TINY]
     argv += ["-o", str(new / "out.csv"), "--save", str(new / "d.pt"), "--report", str(new / "rep")]
-    code, printed, err = _run(argv, capsys)
+    code, printed, err = run_detect(argv)
     assert code == 2
-    assert "detection.png: No space left on device." in _one_error(err)
+    assert "detection.png: No space left on device." in one_error(err)
     assert not new.exists()  # nor out.csv, the detector or the folder made for them
     assert "wrote" not in printed and "saved the detector" not in printed
     # an earlier OUT.csv stays as it was
@@ -345,12 +346,12 @@ def test_a_run_that_fails_while_writing_leaves_no_output(
 
 
 def test_a_run_that_writes_puts_every_output_in_place(
-    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    files: dict[str, Path], tmp_path: Path, run_detect: RunDetect
 ) -> None:
     new = tmp_path / "new"
     argv = [str(files["export"]), "--train-rows", TRAIN_ROWS, *TINY]
     argv += ["-o", str(new / "a" / "out.csv"), "--save", str(new / "b" / "d.pt")]
-    code, printed, err = _run([*argv, "--report", str(new / "rep")], capsys)
+    code, printed, err = run_detect([*argv, "--report", str(new / "rep")])
     assert code == 0, err
     assert _listing(new) == [
         "a",
@@ -374,15 +375,16 @@ def test_a_header_with_another_delimiter_says_so(
     files: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     lines = files["plant"].read_text().splitlines()
     header, first = lines[0].replace(";", ","), lines[1]
     path, out = tmp_path / "mixed.csv", tmp_path / "out.csv"
     path.write_text("\n".join([header, *lines[1:]]) + "\n")
-    code, _, err = _run([str(path), "-o", str(out), *TINY], capsys)
+    code, _, err = run_detect([str(path), "-o", str(out), *TINY])
     assert code == 2 and not out.exists()
-    line = _one_error(err)
+    line = one_error(err)
     assert line == (
         f"cnnlstm detect: error: {path}: the header (line 1) is separated by commas (',') but "
         f"the rows by semicolons (';'): header {header!r}, line 2 {first!r}. Write the header "
@@ -390,6 +392,6 @@ def test_a_header_with_another_delimiter_says_so(
     )
     assert line.count(first) == 1
     _stdin(monkeypatch, path.read_bytes())
-    code, _, err = _run(["-", "--stream", "--load", str(files["saved"])], capsys)
+    code, _, err = run_detect(["-", "--stream", "--load", str(files["saved"])])
     assert code == 2
-    assert "error: stdin: the header (line 1) is separated by commas (',')" in _one_error(err)
+    assert "error: stdin: the header (line 1) is separated by commas (',')" in one_error(err)

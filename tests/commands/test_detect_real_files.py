@@ -11,14 +11,19 @@ import csv
 import datetime as dt
 import io
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlstm.commands.detect import main
 from cnnlstm.data.sensor_plant import SensorPlant
+
+RunDetect = Callable[[list[str]], tuple[int, str, str]]
+"""The ``run_detect`` fixture (conftest.py): exit code, standard output, standard error."""
+OneError = Callable[[str], str]
+"""The ``one_error`` fixture: the one error line of a standard error."""
 
 TINY = ["--window", "8", "--epochs", "2", "--smooth", "5"]
 TRAIN_ROWS = "200"
@@ -60,22 +65,12 @@ def _european(source: Path, target: Path, *, units: bool = True) -> Path:
     return target
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(argv)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def _one_error(err: str) -> str:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("cnnlstm detect: error: ")
-    return lines[0]
-
-
 @pytest.mark.parametrize("fit", ["rows", "train"])
 def test_european_export_scores_as_the_plain_file(
-    plain: dict[str, Path], tmp_path: Path, fit: str, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path],
+    tmp_path: Path,
+    fit: str,
+    run_detect: RunDetect,
 ) -> None:
     euro = _european(plain["plant"], tmp_path / "export.csv")
     plain_fit = ["--train-rows", TRAIN_ROWS] if fit == "rows" else ["--train", str(plain["normal"])]
@@ -84,26 +79,27 @@ def test_european_export_scores_as_the_plain_file(
         if fit == "rows"
         else ["--train", str(_european(plain["normal"], tmp_path / "normal.csv", units=False))]
     )
-    code, _, _ = _run(
-        [str(plain["plant"]), "-o", str(tmp_path / "a.csv"), *plain_fit, *TINY], capsys
-    )
+    code, _, _ = run_detect([str(plain["plant"]), "-o", str(tmp_path / "a.csv"), *plain_fit, *TINY])
     assert code == 0
-    code, out, err = _run([str(euro), "-o", str(tmp_path / "b.csv"), *euro_fit, *TINY], capsys)
+    code, out, err = run_detect([str(euro), "-o", str(tmp_path / "b.csv"), *euro_fit, *TINY])
     assert code == 0, err
     assert (tmp_path / "b.csv").read_bytes() == (tmp_path / "a.csv").read_bytes()
     assert "precision" in out  # the labels were found under their quoted names
 
 
 def test_a_wrong_decimal_mark_is_one_line_naming_the_flag(
-    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path],
+    tmp_path: Path,
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     euro = _european(plain["plant"], tmp_path / "export.csv")
     out = tmp_path / "out.csv"
-    code, _, err = _run([str(euro), "--decimal", ".", "-o", str(out), *TINY], capsys)
+    code, _, err = run_detect([str(euro), "--decimal", ".", "-o", str(out), *TINY])
     assert code == 2 and not out.exists()
-    line = _one_error(err)
+    line = one_error(err)
     assert "line 3, column 'Accelerometer1RMS'" in line and line.endswith("pass --decimal ,).")
-    code, _, err = _run([str(euro), "--decimal", ",", "-o", str(out), *TINY], capsys)
+    code, _, err = run_detect([str(euro), "--decimal", ",", "-o", str(out), *TINY])
     assert code == 0, err
 
 
@@ -116,7 +112,10 @@ def _variant(plain: Path, target: Path, change: object) -> Path:
 
 
 def test_a_text_status_column_is_named_with_the_columns_to_pass(
-    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path],
+    tmp_path: Path,
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     def status(frame: pd.DataFrame) -> pd.DataFrame:
         frame.insert(1, "Status", np.where(np.arange(len(frame)) % 50 < 40, "RUN", "STOP"))
@@ -124,20 +123,23 @@ def test_a_text_status_column_is_named_with_the_columns_to_pass(
 
     path = _variant(plain["plant"], tmp_path / "status.csv", status)
     out = tmp_path / "out.csv"
-    code, _, err = _run([str(path), "-o", str(out), *TINY], capsys)
+    code, _, err = run_detect([str(path), "-o", str(out), *TINY])
     assert code == 2 and not out.exists()
-    line = _one_error(err)
+    line = one_error(err)
     sensors = _rows(plain["normal"])[0][1:]
     flag = f"--columns '{','.join(sensors)}'"
     assert "line 2, column 'Status': 'RUN' is not a finite number" in line
     assert line.endswith(f"(pick the sensor columns with {flag}).")
-    code, _, err = _run([str(path), "--columns", ",".join(sensors), "-o", str(out), *TINY], capsys)
+    code, _, err = run_detect([str(path), "--columns", ",".join(sensors), "-o", str(out), *TINY])
     assert code == 0, err
     assert len(pd.read_csv(out)) == 400
 
 
 def test_gaps_say_what_to_pass_and_an_empty_training_part_is_refused(
-    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path],
+    tmp_path: Path,
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     def late(frame: pd.DataFrame) -> pd.DataFrame:
         extra = frame["Pressure"].copy()
@@ -150,26 +152,26 @@ def test_gaps_say_what_to_pass_and_an_empty_training_part_is_refused(
     path = _variant(plain["plant"], tmp_path / "late.csv", late)
     out = tmp_path / "out.csv"
     sensors = ",".join(_rows(plain["normal"])[0][1:])
-    code, _, err = _run([str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), *TINY], capsys)
-    line = _one_error(err)
+    code, _, err = run_detect([str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), *TINY])
+    line = one_error(err)
     assert code == 2 and not out.exists()
     assert "line 2, column 'Extra' is empty (NaN) (254 such cells in 3 columns)" in line
     assert "pass --nan ffill or --nan interpolate to fill the gaps" in line
     assert f"leave it out with --columns '{sensors}' rather than fill it" in line
     argv = [str(path), "--train-rows", TRAIN_ROWS, "--nan", "ffill", "-o", str(out), *TINY]
-    code, _, err = _run(argv, capsys)
-    line = _one_error(err)
+    code, _, err = run_detect(argv)
+    line = one_error(err)
     assert code == 2 and not out.exists()
     assert "column 'Extra' is empty in all 200 training rows (lines 2-201" in line
     assert "pass a --train-rows well above 250" in line
-    code, _, err = _run([*argv, "--columns", sensors], capsys)
+    code, _, err = run_detect([*argv, "--columns", sensors])
     assert code == 0, err
     filled = pd.read_csv(out)
     assert len(filled) == 400 and filled["score"].notna().all()
 
 
 def test_a_counter_column_is_warned_of(
-    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path], tmp_path: Path, run_detect: RunDetect
 ) -> None:
     def counter(frame: pd.DataFrame) -> pd.DataFrame:
         frame.insert(1, "Hours", [str(1000 + i // 2) for i in range(len(frame))])
@@ -179,7 +181,7 @@ def test_a_counter_column_is_warned_of(
         return frame
 
     path = _variant(plain["plant"], tmp_path / "counter.csv", counter)
-    code, out, _ = _run([str(path), "-o", str(tmp_path / "o.csv"), *TINY], capsys)
+    code, out, _ = run_detect([str(path), "-o", str(tmp_path / "o.csv"), *TINY])
     assert code == 0
     warned = [line for line in out.splitlines() if line.startswith("warning:")]
     assert len(warned) == 1 and "['Hours', 'Energy'] only rise from row to row" in warned[0]
@@ -188,7 +190,7 @@ def test_a_counter_column_is_warned_of(
 
 
 def test_clocks_reach_out_csv_as_written(
-    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path], tmp_path: Path, run_detect: RunDetect
 ) -> None:
     header, rows = _rows(plain["plant"])
     start = dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc)
@@ -196,7 +198,7 @@ def test_clocks_reach_out_csv_as_written(
     text = [";".join(["timestamp", *header[1:]])]
     text += [";".join([e, *row[1:]]) for e, row in zip(epoch, rows, strict=True)]
     (tmp_path / "epoch.csv").write_text("\n".join(text))
-    code, _, err = _run([str(tmp_path / "epoch.csv"), "-o", str(tmp_path / "e.csv"), *TINY], capsys)
+    code, _, err = run_detect([str(tmp_path / "epoch.csv"), "-o", str(tmp_path / "e.csv"), *TINY])
     assert code == 0, err
     assert pd.read_csv(tmp_path / "e.csv", dtype=str)["datetime"].tolist() == epoch
     # times with an offset are written in UTC, and say so
@@ -206,25 +208,28 @@ def test_clocks_reach_out_csv_as_written(
         ";".join([t.isoformat(), *row[1:]]) for t, row in zip(local, rows, strict=True)
     ]
     (tmp_path / "iso.csv").write_text("\n".join(text))
-    code, _, err = _run([str(tmp_path / "iso.csv"), "-o", str(tmp_path / "i.csv"), *TINY], capsys)
+    code, _, err = run_detect([str(tmp_path / "iso.csv"), "-o", str(tmp_path / "i.csv"), *TINY])
     assert code == 0, err
     expected = [f"{t.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S}+00:00" for t in local]
     assert pd.read_csv(tmp_path / "i.csv")["datetime"].tolist() == expected
 
 
 def test_rows_out_of_time_order_and_datetime_none(
-    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path],
+    tmp_path: Path,
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     header, rows = _rows(plain["plant"])
     rows[250], rows[251] = rows[251], rows[250]
     (tmp_path / "shuffled.csv").write_text("\n".join(";".join(r) for r in [header, *rows]))
     out = tmp_path / "out.csv"
-    code, _, err = _run([str(tmp_path / "shuffled.csv"), "-o", str(out), *TINY], capsys)
+    code, _, err = run_detect([str(tmp_path / "shuffled.csv"), "-o", str(out), *TINY])
     assert code == 2 and not out.exists()
-    line = _one_error(err)
+    line = one_error(err)
     assert "line 253: time" in line and "or pass --datetime none to read the rows" in line
     argv = [str(tmp_path / "shuffled.csv"), "-o", str(out), "--datetime", "none"]
-    code, _, err = _run([*argv, "--columns", ",".join(header[1:-2]), *TINY], capsys)
+    code, _, err = run_detect([*argv, "--columns", ",".join(header[1:-2]), *TINY])
     assert code == 0, err
     assert pd.read_csv(out)["row"].tolist() == list(range(400))
 
@@ -233,15 +238,15 @@ def test_stream_reads_decimal_commas_and_day_first_dates(
     plain: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
 ) -> None:
     saved, out = tmp_path / "d.pt", tmp_path / "out.csv"
     argv = [str(plain["plant"]), "--train-rows", TRAIN_ROWS, "-o", str(out), "--save", str(saved)]
-    assert _run([*argv, *TINY], capsys)[0] == 0
+    assert run_detect([*argv, *TINY])[0] == 0
     euro = _european(plain["plant"], tmp_path / "export.csv", units=False)
     text = euro.read_bytes().decode("utf-8-sig").replace("\r\n", "\n").replace('"', "")
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
-    code, streamed, err = _run(["-", "--stream", "--load", str(saved)], capsys)
+    code, streamed, err = run_detect(["-", "--stream", "--load", str(saved)])
     assert code == 0, err
     live, offline = pd.read_csv(io.StringIO(streamed)), pd.read_csv(out)
     assert live["datetime"].tolist() == offline["datetime"].tolist()
@@ -252,18 +257,19 @@ def test_stream_takes_datetime_none(
     plain: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     saved = tmp_path / "d.pt"
     argv = [str(plain["plant"]), "--train-rows", TRAIN_ROWS, "-o", str(tmp_path / "o.csv")]
-    assert _run([*argv, "--save", str(saved), *TINY], capsys)[0] == 0
+    assert run_detect([*argv, "--save", str(saved), *TINY])[0] == 0
     for given, first in (("none", "row"), ("datetime", "datetime"), ("when", None)):
         monkeypatch.setattr(sys, "stdin", io.StringIO(plain["plant"].read_text()))
-        code, streamed, err = _run(
-            ["-", "--stream", "--load", str(saved), "--datetime", given], capsys
+        code, streamed, err = run_detect(
+            ["-", "--stream", "--load", str(saved), "--datetime", given]
         )
         if first is None:
-            assert code == 2 and "stdin: has no datetime column 'when'" in _one_error(err)
+            assert code == 2 and "stdin: has no datetime column 'when'" in one_error(err)
             continue
         assert code == 0, err
         assert streamed.splitlines()[0] == f"{first},score,anomaly"
@@ -271,7 +277,10 @@ def test_stream_takes_datetime_none(
 
 
 def test_historian_texts_are_gaps_with_missing(
-    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path],
+    tmp_path: Path,
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     def bad(frame: pd.DataFrame) -> pd.DataFrame:
         frame.loc[[220, 221], "Pressure"] = "Bad Input"
@@ -280,17 +289,17 @@ def test_historian_texts_are_gaps_with_missing(
 
     path = _variant(plain["plant"], tmp_path / "pi.csv", bad)
     out = tmp_path / "out.csv"
-    code, _, err = _run([str(path), "-o", str(out), *TINY], capsys)
-    line = _one_error(err)
+    code, _, err = run_detect([str(path), "-o", str(out), *TINY])
+    line = one_error(err)
     assert code == 2 and not out.exists()
     assert "line 222, column 'Pressure': 'Bad Input' is not a finite number" in line
     assert (
         "3 of its 400 cells are text. Read them as gaps with --missing 'Bad Input,No Data'" in line
     )
     argv = [str(path), "-o", str(out), "--missing", "Bad Input,No Data", *TINY]
-    code, _, err = _run(argv, capsys)
-    assert code == 2 and "line 222, column 'Pressure' is empty (NaN) (3 such" in _one_error(err)
-    code, _, err = _run([*argv, "--nan", "ffill"], capsys)
+    code, _, err = run_detect(argv)
+    assert code == 2 and "line 222, column 'Pressure' is empty (NaN) (3 such" in one_error(err)
+    code, _, err = run_detect([*argv, "--nan", "ffill"])
     assert code == 0, err
 
 
@@ -298,20 +307,21 @@ def test_stream_reads_missing_texts_as_gaps(
     plain: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     saved = tmp_path / "d.pt"
     argv = [str(plain["plant"]), "--train-rows", TRAIN_ROWS, "-o", str(tmp_path / "o.csv")]
-    assert _run([*argv, "--save", str(saved), *TINY], capsys)[0] == 0
+    assert run_detect([*argv, "--save", str(saved), *TINY])[0] == 0
     header, rows = _rows(plain["plant"])
     rows[5][4] = "No Data"  # Pressure
     text = "\n".join(";".join(row) for row in [header, *rows])
     stream = ["-", "--stream", "--load", str(saved), "--nan", "ffill"]
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
-    code, _, err = _run(stream, capsys)
-    assert code == 2 and "line 7, column 'Pressure': 'No Data' is not a finite" in _one_error(err)
+    code, _, err = run_detect(stream)
+    assert code == 2 and "line 7, column 'Pressure': 'No Data' is not a finite" in one_error(err)
     monkeypatch.setattr(sys, "stdin", io.StringIO(text))
-    code, streamed, err = _run([*stream, "--missing", "no data"], capsys)
+    code, streamed, err = run_detect([*stream, "--missing", "no data"])
     assert code == 0, err
     assert len(streamed.splitlines()) == 401
 
@@ -336,13 +346,16 @@ def _date_time(
 
 
 def test_decimal_comma_status_column_names_every_sensor(
-    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path],
+    tmp_path: Path,
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     path = _date_time(plain["plant"], tmp_path / "export.csv", status=True)
     sensors = ",".join(_rows(plain["normal"])[0][1:])
     out = tmp_path / "out.csv"
-    code, _, err = _run([str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), *TINY], capsys)
-    line = _one_error(err)
+    code, _, err = run_detect([str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), *TINY])
+    line = one_error(err)
     assert code == 2 and "column 'Status': 'IDLE' is not a finite number" in line
     assert line.endswith(f"(pick the sensor columns with --columns '{sensors}').")
     # a sensor with historian texts and --missing: the others are still named
@@ -352,11 +365,11 @@ def test_decimal_comma_status_column_names_every_sensor(
     text[40] = ";".join(cells)
     path.write_bytes("\n".join(text).encode("utf-8-sig"))
     argv = [str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), "--missing", "Bad Input"]
-    code, _, err = _run([*argv, *TINY], capsys)
-    assert code == 2 and _one_error(err).endswith(
+    code, _, err = run_detect([*argv, *TINY])
+    assert code == 2 and one_error(err).endswith(
         f"(pick the sensor columns with --columns '{sensors}')."
     )
-    code, _, err = _run([*argv, "--columns", sensors, "--nan", "ffill", *TINY], capsys)
+    code, _, err = run_detect([*argv, "--columns", sensors, "--nan", "ffill", *TINY])
     assert code == 0, err
 
 
@@ -364,26 +377,26 @@ def test_date_and_time_columns_stream_as_offline(
     plain: dict[str, Path],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    run_detect: RunDetect,
 ) -> None:
     path = _date_time(plain["plant"], tmp_path / "export.csv")
     saved, out = tmp_path / "d.pt", tmp_path / "out.csv"
     argv = [str(path), "--train-rows", TRAIN_ROWS, "-o", str(out), "--save", str(saved)]
-    code, _, err = _run([*argv, *TINY], capsys)
+    code, _, err = run_detect([*argv, *TINY])
     assert code == 0, err
     offline = pd.read_csv(out)
     assert offline["datetime"].nunique() == 400
     # the BOM and the units row come along on standard input, as in the file
     monkeypatch.setattr(sys, "stdin", io.StringIO(path.read_bytes().decode("utf-8")))
-    code, streamed, err = _run(["-", "--stream", "--load", str(saved)], capsys)
+    code, streamed, err = run_detect(["-", "--stream", "--load", str(saved)])
     assert code == 0, err
     live = pd.read_csv(io.StringIO(streamed))
     assert live["datetime"].tolist() == offline["datetime"].tolist()
     np.testing.assert_allclose(live["score"], offline["score"], atol=1e-5, rtol=0)
     for given in ("Uhrzeit", "Datum"):  # either half of the pair names the clock
         monkeypatch.setattr(sys, "stdin", io.StringIO(path.read_bytes().decode("utf-8")))
-        code, streamed, err = _run(
-            ["-", "--stream", "--load", str(saved), "--datetime", given], capsys
+        code, streamed, err = run_detect(
+            ["-", "--stream", "--load", str(saved), "--datetime", given]
         )
         assert code == 0, err
         assert (
@@ -393,40 +406,46 @@ def test_date_and_time_columns_stream_as_offline(
 
 @pytest.mark.parametrize("given", ["Uhrzeit", "Datum"])
 def test_datetime_naming_either_column_of_a_pair_reads_both(
-    plain: dict[str, Path], tmp_path: Path, given: str, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path],
+    tmp_path: Path,
+    given: str,
+    run_detect: RunDetect,
 ) -> None:
     path = _date_time(plain["plant"], tmp_path / "export.csv")
     out = tmp_path / "out.csv"
-    code, _, err = _run([str(path), "-o", str(out), "--datetime", given, *TINY], capsys)
+    code, _, err = run_detect([str(path), "-o", str(out), "--datetime", given, *TINY])
     assert code == 0, err
     expected = [row[0] for row in _rows(plain["plant"])[1]]  # 2021-01-01 00:00:00 ...
     assert pd.read_csv(out)["datetime"].tolist() == expected
 
 
 def test_date_and_time_messages_say_the_flags_and_both_columns(
-    plain: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    plain: dict[str, Path],
+    tmp_path: Path,
+    run_detect: RunDetect,
+    one_error: OneError,
 ) -> None:
     path = _date_time(plain["plant"], tmp_path / "export.csv")
     out = tmp_path / "out.csv"
-    code, _, err = _run([str(path), "-o", str(out), "--datetime", "nope", *TINY], capsys)
-    line = _one_error(err)
+    code, _, err = run_detect([str(path), "-o", str(out), "--datetime", "nope", *TINY])
+    line = one_error(err)
     assert code == 2 and "has no datetime column 'nope'" in line
     assert line.endswith("Pass --datetime none for files without one.")
     assert "datetime_column" not in line
-    code, _, err = _run([str(path), "-o", str(out), "--datetime", "none", *TINY], capsys)
-    line = _one_error(err)
+    code, _, err = run_detect([str(path), "-o", str(out), "--datetime", "none", *TINY])
+    line = one_error(err)
     sensors = ",".join(_rows(plain["normal"])[0][1:])
     assert code == 2 and "column 'Datum': '01.01.2021' is not a finite number" in line
     assert (
         f"'Datum' holds dates or times, not readings; leave it out with --columns '{sensors}'"
         in line
     )
-    code, _, err = _run(
-        [str(path), "-o", str(out), "--datetime", "none", "--columns", sensors, *TINY], capsys
+    code, _, err = run_detect(
+        [str(path), "-o", str(out), "--datetime", "none", "--columns", sensors, *TINY]
     )
     assert code == 0, err
     shuffled = _date_time(plain["plant"], tmp_path / "shuffled.csv", swap=250)
-    code, _, err = _run([str(shuffled), "-o", str(out), *TINY], capsys)
-    line = _one_error(err)
+    code, _, err = run_detect([str(shuffled), "-o", str(out), *TINY])
+    line = one_error(err)
     assert code == 2 and "line 254: time" in line
     assert "sort the file by 'Datum' and 'Uhrzeit', or pass --datetime none" in line
