@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from cnnlstm.errors import ConfigError
-from cnnlstm.models import registry
+from cnnlstm.models import CRNN, ConvLSTMForecaster, registry
 from cnnlstm.models.registry import (
     check_choice,
     check_ints,
@@ -209,3 +209,21 @@ def test_argument_checks_pass_good_values() -> None:
     assert check_positive_int("f", "size", 3) == 3
     assert check_ints("f", "image_size", [4, 5], size=2) == (4, 5)
     assert check_probability("f", "dropout", 0) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "built"),
+    [("crnn", CRNN), ("convlstm_forecaster", ConvLSTMForecaster)],
+)
+def test_a_factory_passes_its_arguments_on_with_the_class_defaults(name: str, built: type) -> None:
+    """Factories spell out their signature (model_info and create_model read it); where an
+    argument goes to the class unchanged, the two defaults are the same."""
+    factory = inspect.signature(registry._REGISTRY[name]).parameters
+    shared = {
+        key: parameter.default
+        for key, parameter in inspect.signature(built).parameters.items()
+        if key in factory and parameter.default is not inspect.Parameter.empty
+    }
+    assert len(shared) >= 5
+    assert {key: factory[key].default for key in shared} == shared
+    assert isinstance(create_model(name), built)

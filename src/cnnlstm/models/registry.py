@@ -6,6 +6,13 @@ their options from them) and returns an ``nn.Module`` with timm's interface:
 ``forward_features``, ``forward_head``, ``num_features``, and ``example_input_shape`` (one
 example's shape without the batch axis, so the command line and the tests can build inputs).
 
+A factory spells out every argument with its default, also where it passes them on unchanged to
+a class with the same defaults (``crnn`` and ``CRNN``, ``convlstm_forecaster`` and
+``ConvLSTMForecaster``): the signature is the registry's record of the family. ``create_model``
+checks a config's ``model_args`` against it, and ``model_info``, ``cnnlstm`` and
+``cnnlstm compare`` read the arguments and defaults from it, so ``**kwargs`` would hide them
+(``register_model`` refuses it). The tests check that such defaults agree.
+
 Registering a name twice raises (as torchvision does; timm only warns). An unknown name or
 argument raises :class:`~cnnlstm.errors.ConfigError` with the known ones and the closest match.
 
