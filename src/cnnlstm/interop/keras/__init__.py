@@ -13,7 +13,9 @@ layout-dependent step (Flatten, Reshape, Permute, Dense, the LSTM's input) sees 
 Keras order and flattens it in the same order. ``print(module)`` shows the whole structure.
 
 The package, one concept a module: :mod:`~cnnlstm.interop.keras.convert` (``from_keras`` and the
-graph walk), :mod:`~cnnlstm.interop.keras.graph` (:class:`ConvertedKeras`),
+graph walk), :mod:`~cnnlstm.interop.keras.nodes` (reading a Keras model's graph),
+:mod:`~cnnlstm.interop.keras.dispatch` (which converter takes which layer),
+:mod:`~cnnlstm.interop.keras.graph` (:class:`ConvertedKeras`),
 :mod:`~cnnlstm.interop.keras.core` (layout state, builder, module specs),
 :mod:`~cnnlstm.interop.keras.layers` and :mod:`~cnnlstm.interop.keras.recurrent` (the torch
 modules), :mod:`~cnnlstm.interop.keras.conv`, :mod:`~cnnlstm.interop.keras.pooling`,
@@ -40,7 +42,8 @@ bottom and right edges.
 
 from __future__ import annotations
 
-from cnnlstm.interop.keras.convert import from_keras, supported_layers
+from cnnlstm.interop.keras.convert import from_keras
+from cnnlstm.interop.keras.dispatch import supported_layers
 from cnnlstm.interop.keras.graph import ConvertedKeras, Step
 from cnnlstm.interop.keras.io import load_converted, load_model, save_converted
 from cnnlstm.interop.keras.layers import (

@@ -18,34 +18,10 @@ from typing import Any
 import torch
 
 from cnnlstm.errors import ConfigError
-from cnnlstm.interop.keras.basic import (
-    convert_activation,
-    convert_batch_norm,
-    convert_dense,
-    convert_dot,
-    convert_dropout,
-    convert_embedding,
-    convert_flatten,
-    convert_identity,
-    convert_layer_norm,
-    convert_merge,
-    convert_noise,
-    convert_permute,
-    convert_repeat_vector,
-    convert_reshape,
-    convert_spatial_dropout,
-)
-from cnnlstm.interop.keras.conv import (
-    convert_conv,
-    convert_conv_transpose,
-    convert_depthwise,
-    convert_separable,
-)
+from cnnlstm.interop.keras.basic import convert_dot, convert_merge
 from cnnlstm.interop.keras.core import (
     Builder,
-    Converter,
     HardSigmoid,
-    Layout,
     State,
     build,
     config,
@@ -53,282 +29,12 @@ from cnnlstm.interop.keras.core import (
     perm,
     sequential,
 )
+from cnnlstm.interop.keras.dispatch import MERGES, convert_layer
 from cnnlstm.interop.keras.graph import ConvertedKeras, Step, Structure
 from cnnlstm.interop.keras.layers import ComputeMask, Masking
-from cnnlstm.interop.keras.pooling import (
-    convert_cropping,
-    convert_global_pool,
-    convert_pool,
-    convert_upsampling,
-    convert_zero_padding,
-)
-from cnnlstm.interop.keras.recurrent_convert import (
-    convert_bidirectional,
-    convert_conv_lstm,
-    convert_rnn,
-)
+from cnnlstm.interop.keras.nodes import data_inputs, functional_graph, layer_calls, op_root
 
-__all__ = ["convert_layer", "converters", "from_keras", "supported_layers"]
-
-_FIRST: tuple[Converter, ...] = (
-    convert_conv,
-    convert_conv_transpose,
-    convert_depthwise,
-    convert_separable,
-    convert_pool,
-    convert_global_pool,
-    convert_upsampling,
-    convert_zero_padding,
-    convert_cropping,
-    convert_batch_norm,
-    convert_spatial_dropout,
-)
-_LAST: tuple[Converter, ...] = (
-    convert_flatten,
-    convert_reshape,
-    convert_permute,
-    convert_dense,
-    convert_embedding,
-    convert_rnn,
-    convert_bidirectional,
-    convert_repeat_vector,
-    convert_layer_norm,
-)
-_WANTS: dict[Converter, Layout] = {
-    **{c: "first" for c in _FIRST},
-    **{c: "last" for c in _LAST},
-    convert_conv_lstm: "frames",
-}
-
-_BY_NAME: dict[str, Converter] = {
-    "InputLayer": convert_identity,
-    "Dense": convert_dense,
-    "Embedding": convert_embedding,
-    "Activation": convert_activation,
-    "ReLU": convert_activation,
-    "LeakyReLU": convert_activation,
-    "ELU": convert_activation,
-    "Softmax": convert_activation,
-    "BatchNormalization": convert_batch_norm,
-    "LayerNormalization": convert_layer_norm,
-    "Dropout": convert_dropout,
-    "SpatialDropout1D": convert_spatial_dropout,
-    "SpatialDropout2D": convert_spatial_dropout,
-    "SpatialDropout3D": convert_spatial_dropout,
-    "GaussianNoise": convert_noise,
-    "GaussianDropout": convert_noise,
-    "Flatten": convert_flatten,
-    "Reshape": convert_reshape,
-    "Permute": convert_permute,
-    "RepeatVector": convert_repeat_vector,
-    "LSTM": convert_rnn,
-    "GRU": convert_rnn,
-    "SimpleRNN": convert_rnn,
-    "Bidirectional": convert_bidirectional,
-    "ConvLSTM1D": convert_conv_lstm,
-    "ConvLSTM2D": convert_conv_lstm,
-    "ConvLSTM3D": convert_conv_lstm,
-    **{f"Conv{n}D": convert_conv for n in (1, 2, 3)},
-    **{f"Conv{n}DTranspose": convert_conv_transpose for n in (1, 2, 3)},
-    **{f"SeparableConv{n}D": convert_separable for n in (1, 2)},
-    **{f"DepthwiseConv{n}D": convert_depthwise for n in (1, 2)},
-    **{f"{kind}Pooling{n}D": convert_pool for kind in ("Max", "Average") for n in (1, 2, 3)},
-    **{
-        f"Global{kind}Pooling{n}D": convert_global_pool
-        for kind in ("Max", "Average")
-        for n in (1, 2, 3)
-    },
-    **{f"UpSampling{n}D": convert_upsampling for n in (1, 2, 3)},
-    **{f"ZeroPadding{n}D": convert_zero_padding for n in (1, 2, 3)},
-    **{f"Cropping{n}D": convert_cropping for n in (1, 2, 3)},
-}
-_MERGES = ("Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
-
-
-def converters() -> dict[type, Converter]:
-    """The converter of each supported Keras layer class (``TimeDistributed`` aside)."""
-    import keras
-
-    table: dict[type, Converter] = {}
-    for name, converter in _BY_NAME.items():
-        cls = getattr(keras.layers, name, None)
-        if cls is not None:
-            table[cls] = converter
-    return table
-
-
-def supported_layers() -> list[str]:
-    """The names of every Keras layer :func:`from_keras` converts.
-
-    Example:
-        >>> "Conv1D" in supported_layers() and "Concatenate" in supported_layers()
-        True
-    """
-    return sorted({*_BY_NAME, *_MERGES, "Dot", "Masking", "TimeDistributed"} - {"InputLayer"})
-
-
-def _converter(layer: Any) -> Converter | None:
-    return converters().get(type(layer))
-
-
-def _wants(layer: Any) -> Layout | None:
-    """The layout a layer's converter asks for first (None when any layout will do)."""
-    import keras
-
-    if isinstance(layer, keras.Model):
-        for inner in _chain(layer):
-            wanted = _wants(inner)
-            if wanted is not None:
-                return wanted
-        return None
-    if isinstance(layer, keras.layers.TimeDistributed):
-        inner_wants = _wants(layer.layer)
-        if inner_wants == "first":
-            return "frames"  # channels first per frame is (B, T, C, H, W) for the sequence
-        return "last" if inner_wants == "last" else None
-    converter = _converter(layer)
-    return _WANTS.get(converter) if converter is not None else None
-
-
-def _no_converter(layer: Any) -> ConfigError:
-    return ConfigError(
-        f"from_keras: {describe(layer)} has no converter. Supported layers: "
-        f"{', '.join(supported_layers())}; TimeDistributed may wrap any single-input one, and "
-        f"Sequential and functional models nest."
-    )
-
-
-def convert_time_distributed(builder: Builder, layer: Any, state: State) -> State:
-    """``TimeDistributed``: the inner layer's modules, run on every step at once."""
-    from cnnlstm.layers.time_distributed import TimeDistributed
-
-    if state.ndim < 3:
-        raise ConfigError(
-            f"from_keras: {describe(layer)} needs a sequence (B, T, ...), but its input has "
-            f"shape {state.shape}."
-        )
-    if state.perm[1] != 1:  # the time axis has to stay at dim 1
-        state = builder.to_layout(state, "last")
-    frame = State((state.shape[0], *state.shape[2:]), (0, *(p - 1 for p in state.perm[2:])))
-    inner = builder.child()
-    frame = convert_layer(inner, layer.layer, frame)
-    builder.add(layer.name, build(TimeDistributed, inner.single()))
-    shape = (state.shape[0], state.shape[1], *frame.shape[1:])
-    return State(shape, (0, 1, *(p + 1 for p in frame.perm[1:])))
-
-
-def convert_layer(builder: Builder, layer: Any, state: State) -> State:
-    """Append the modules for one single-input Keras layer (or a chain-shaped nested model)."""
-    import keras
-
-    if isinstance(layer, keras.layers.TimeDistributed):
-        state = builder.to_layout(state, _wants(layer))
-        return convert_time_distributed(builder, layer, state)
-    if isinstance(layer, keras.Model):
-        for inner in _chain(layer):
-            state = convert_layer(builder, inner, state)
-        return state
-    converter = _converter(layer)
-    if converter is None:
-        raise _no_converter(layer)
-    state = builder.to_layout(state, _wants(layer))
-    return converter(builder, layer, state)
-
-
-def _chain(model: Any) -> list[Any]:
-    """The layers of a model nested inside ``TimeDistributed``: a single chain is required."""
-    import keras
-
-    if isinstance(model, keras.Sequential):
-        return list(model.layers)
-    functional = _functional(model)
-    layers = []
-    for node in _nodes(functional):
-        if len(node.input_tensors) != 1:
-            raise ConfigError(
-                f"from_keras: {describe(node.operation)} in model {model.name!r} takes "
-                f"{len(node.input_tensors)} inputs; inside TimeDistributed only a chain of "
-                f"single-input layers is supported."
-            )
-        layers.append(node.operation)
-    return layers
-
-
-def _functional(model: Any) -> Any:
-    """The functional graph of a Sequential or functional model."""
-    import keras
-
-    if isinstance(model, keras.Sequential):
-        graph = getattr(model, "_functional", None)
-        if graph is None:
-            raise ConfigError(
-                f"from_keras: model {model.name!r} has no known input shape; build it with "
-                f"keras.Input(shape) as its first layer (or call model.build) so its shapes are "
-                f"known."
-            )
-        return graph
-    if type(model).__name__ != "Functional" and not hasattr(model, "_nodes_by_depth"):
-        raise ConfigError(
-            f"from_keras: model {model.name!r} is a subclassed keras.Model "
-            f"({type(model).__name__}) whose call() is Python code; only Sequential models and "
-            f"functional keras.Model(inputs, outputs) graphs can be converted."
-        )
-    return model
-
-
-def _data_inputs(node: Any) -> list[Any]:
-    """The tensors a layer call reads as data (its positional arguments; not ``mask=``)."""
-    import keras
-
-    return [t for t in keras.tree.flatten(node.arguments.args) if isinstance(t, keras.KerasTensor)]
-
-
-def _op_root(tensor: Any) -> Any:
-    """The tensor a chain of keras.ops calls (Sequential's ``not_equal`` + ``any`` that recompute
-    a ``Masking`` mask) starts from."""
-    import keras
-
-    seen = 0
-    while seen < 16:
-        history = getattr(tensor, "_keras_history", None)
-        if history is None:
-            return tensor
-        operation, node_index, _ = history
-        if isinstance(operation, keras.layers.Layer):
-            return tensor
-        inputs = operation._inbound_nodes[node_index].input_tensors
-        if not inputs:
-            return tensor
-        tensor = inputs[0]
-        seen += 1
-    return tensor
-
-
-def _nodes(functional: Any) -> list[Any]:
-    """The functional model's layer calls that its outputs need, in an order that runs.
-
-    Only the calls on a path to an output count: the ops a ``Masking`` layer records while it
-    computes its mask symbolically are not (the converter computes masks itself).
-    """
-    needed: set[int] = set()
-    stack = list(functional.outputs)
-    while stack:
-        tensor = stack.pop()
-        history = getattr(tensor, "_keras_history", None)
-        if history is None:
-            continue
-        operation, node_index, _ = history
-        node = operation._inbound_nodes[node_index]
-        if id(node) in needed:
-            continue
-        needed.add(id(node))
-        stack.extend(_data_inputs(node))  # not a mask= argument: masks are followed apart
-    nodes = []
-    for depth in sorted(functional._nodes_by_depth, reverse=True):
-        for node in functional._nodes_by_depth[depth]:
-            if node.operation is not None and not node.is_input and id(node) in needed:
-                nodes.append(node)
-    return nodes
+__all__ = ["from_keras"]
 
 
 @dataclass
@@ -406,7 +112,7 @@ def _mask_slot(graph: _Graph, node: Any, layer: Any, tensor: Any) -> int | None:
         return None
     found = graph.tensors.get(id(source))
     if found is None:  # a Sequential recomputes a Masking mask with keras.ops: follow it back
-        slot = graph.masks_by_source.get(id(_op_root(source)))
+        slot = graph.masks_by_source.get(id(op_root(source)))
         if slot is not None:
             return slot
         raise ConfigError(
@@ -433,14 +139,14 @@ def _convert_node(graph: _Graph, node: Any) -> None:
             f"operation rather than a layer; only layers convert. Use the layer of the same "
             f"name (e.g. keras.layers.Add instead of keras.ops.add)."
         )
-    inputs = [graph.tensor(t, layer=layer) for t in _data_inputs(node)]
-    if kind in _MERGES or kind == "Dot":
+    inputs = [graph.tensor(t, layer=layer) for t in data_inputs(node)]
+    if kind in MERGES or kind == "Dot":
         _convert_merge_node(graph, layer, inputs, outputs)
         return
     if kind == "Masking":
-        _convert_masking(graph, layer, _data_inputs(node)[0], outputs[0])
+        _convert_masking(graph, layer, data_inputs(node)[0], outputs[0])
         return
-    first = _data_inputs(node)[0]
+    first = data_inputs(node)[0]
     source = graph.tensor(first, layer=layer)
     mask = _mask_slot(graph, node, layer, first)
     if kind == "Embedding" and config(layer).get("mask_zero"):
@@ -535,7 +241,7 @@ def _convert_merge_node(
 
 def _inline(graph: _Graph, model: Any, inputs: list[_Tensor], outputs: list[Any]) -> None:
     """Convert a nested model's graph in place, its inputs bound to ``inputs``."""
-    functional = _functional(model)
+    functional = functional_graph(model)
     inner_inputs = list(functional.inputs)
     if len(inner_inputs) != len(inputs):
         raise ConfigError(
@@ -544,7 +250,7 @@ def _inline(graph: _Graph, model: Any, inputs: list[_Tensor], outputs: list[Any]
         )
     for keras_tensor, tensor in zip(inner_inputs, inputs, strict=True):
         graph.tensors[id(keras_tensor)] = tensor
-    for node in _nodes(functional):
+    for node in layer_calls(functional):
         _convert_node(graph, node)
     inner_outputs = list(functional.outputs)
     for inner, outer in zip(inner_outputs, outputs, strict=True):
@@ -619,7 +325,7 @@ def from_keras(
             f"from_keras: expected a keras.Model (Sequential or functional) or the path of a "
             f"saved model, got {type(model).__name__}."
         )
-    functional = _functional(model)
+    functional = functional_graph(model)
     try:
         inputs = list(functional.inputs)
     except (AttributeError, ValueError):
@@ -635,7 +341,7 @@ def from_keras(
         shape = tuple(None if s is None else int(s) for s in tensor.shape)
         shapes.append(shape[1:])
         graph.tensors[id(tensor)] = _Tensor(graph.slot(), State(shape, perm("last", len(shape))))
-    for node in _nodes(functional):
+    for node in layer_calls(functional):
         _convert_node(graph, node)
     out_slots = []
     for tensor in functional.outputs:
