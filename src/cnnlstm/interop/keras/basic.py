@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from cnnlstm.errors import ConfigError
 from cnnlstm.interop.keras.core import (
@@ -148,7 +147,11 @@ def convert_batch_norm(builder: Builder, layer: Any, state: State) -> State:
     expect_rank(layer, state, [2, 3, 4, 5, 6], "(B, F) to (B, T, D, H, W, C)")
     if cfg.get("renorm"):
         raise refuse(layer, ["renorm=True (batch renormalisation)"])
-    kinds: dict[int, type[_BatchNorm]] = {2: nn.BatchNorm1d, 3: nn.BatchNorm1d, 4: nn.BatchNorm2d}
+    kinds: dict[int, type[nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d]] = {
+        2: nn.BatchNorm1d,
+        3: nn.BatchNorm1d,
+        4: nn.BatchNorm2d,
+    }
     kind = kinds.get(state.ndim, nn.BatchNorm3d)
     if state.ndim == 6:
         raise refuse(layer, ["an input of rank 6 (apply it inside TimeDistributed)"])
