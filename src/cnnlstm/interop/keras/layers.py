@@ -66,57 +66,6 @@ def layout_pattern(ndim: int, *, frames: bool) -> tuple[str, str]:
     return " ".join(axes), " ".join(first)
 
 
-class ChannelsLastToFirst(nn.Module):
-    """Move the channel axis from last to second: ``(B, H, W, C) -> (B, C, H, W)``.
-
-    Args:
-        ndim: rank of the tensor, batch included (3 to 6).
-        frames: keep the time axis in front: ``(B, T, H, W, C) -> (B, T, C, H, W)``, the layout
-            of :class:`~cnnlstm.layers.convlstm.ConvLSTM` and ``TimeDistributed(conv)``.
-
-    Example:
-        >>> ChannelsLastToFirst(5, frames=True)(torch.zeros(2, 7, 8, 9, 3)).shape
-        torch.Size([2, 7, 3, 8, 9])
-    """
-
-    def __init__(self, ndim: int = 4, *, frames: bool = False) -> None:
-        super().__init__()
-        last, first = layout_pattern(ndim, frames=frames)
-        self.pattern = f"{last} -> {first}"
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Rearrange ``x`` with :attr:`pattern`, into contiguous memory (a permuted view makes
-        the convolutions after it take twice as long)."""
-        return rearrange(x, self.pattern).contiguous()
-
-    def extra_repr(self) -> str:
-        return repr(self.pattern)
-
-
-class ChannelsFirstToLast(nn.Module):
-    """Move the channel axis from second to last: ``(B, C, H, W) -> (B, H, W, C)``.
-
-    The inverse of :class:`ChannelsLastToFirst` with the same arguments.
-
-    Example:
-        >>> ChannelsFirstToLast(4)(torch.zeros(2, 3, 8, 9)).shape
-        torch.Size([2, 8, 9, 3])
-    """
-
-    def __init__(self, ndim: int = 4, *, frames: bool = False) -> None:
-        super().__init__()
-        last, first = layout_pattern(ndim, frames=frames)
-        self.pattern = f"{first} -> {last}"
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Rearrange ``x`` with :attr:`pattern`, into contiguous memory (a permuted view makes
-        the convolutions after it take twice as long)."""
-        return rearrange(x, self.pattern).contiguous()
-
-    def extra_repr(self) -> str:
-        return repr(self.pattern)
-
-
 class Relayout(nn.Module):
     """Move axes with an einops pattern, into contiguous memory: one copy between two torch
     layouts (e.g. a ConvLSTM's ``(B, T, C, H, W)`` to a Conv3d's ``(B, C, T, H, W)``) where
@@ -132,11 +81,45 @@ class Relayout(nn.Module):
         self.pattern = pattern
 
     def forward(self, x: Tensor) -> Tensor:
-        """Rearrange ``x`` with :attr:`pattern`."""
+        """Rearrange ``x`` with :attr:`pattern`, into contiguous memory (a permuted view makes
+        the convolutions after it take twice as long)."""
         return rearrange(x, self.pattern).contiguous()
 
     def extra_repr(self) -> str:
         return repr(self.pattern)
+
+
+class ChannelsLastToFirst(Relayout):
+    """Move the channel axis from last to second: ``(B, H, W, C) -> (B, C, H, W)``.
+
+    Args:
+        ndim: rank of the tensor, batch included (3 to 6).
+        frames: keep the time axis in front: ``(B, T, H, W, C) -> (B, T, C, H, W)``, the layout
+            of :class:`~cnnlstm.layers.convlstm.ConvLSTM` and ``TimeDistributed(conv)``.
+
+    Example:
+        >>> ChannelsLastToFirst(5, frames=True)(torch.zeros(2, 7, 8, 9, 3)).shape
+        torch.Size([2, 7, 3, 8, 9])
+    """
+
+    def __init__(self, ndim: int = 4, *, frames: bool = False) -> None:
+        last, first = layout_pattern(ndim, frames=frames)
+        super().__init__(f"{last} -> {first}")
+
+
+class ChannelsFirstToLast(Relayout):
+    """Move the channel axis from second to last: ``(B, C, H, W) -> (B, H, W, C)``.
+
+    The inverse of :class:`ChannelsLastToFirst` with the same arguments.
+
+    Example:
+        >>> ChannelsFirstToLast(4)(torch.zeros(2, 3, 8, 9)).shape
+        torch.Size([2, 8, 9, 3])
+    """
+
+    def __init__(self, ndim: int = 4, *, frames: bool = False) -> None:
+        last, first = layout_pattern(ndim, frames=frames)
+        super().__init__(f"{first} -> {last}")
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
