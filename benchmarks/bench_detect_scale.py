@@ -9,13 +9,13 @@ peak resident memory, ``ru_maxrss``, is its alone):
 - ``detect``: the whole command, ``cnnlstm detect FILE --train-rows T -o OUT``;
 - ``parse``: reading the file part by part (:class:`~cnnlstm.data.sensors.SensorChunks`);
 - ``fit``: fitting the default detector on the first ``T`` rows (its budget of steps);
-- ``score``: scoring every row in parts (:class:`~cnnlstm.anomaly.detector.ChunkScorer`), from rows
-  in memory;
+- ``score``: scoring every row in parts (:class:`~cnnlstm.anomaly.streaming.ChunkScorer`), from
+  rows in memory;
 - ``stream`` / ``batched``: the same detector scoring the same rows one at a time
-  (:class:`~cnnlstm.anomaly.detector.StreamScorer`) and in one call
-  (:class:`~cnnlstm.anomaly.detector.ChunkScorer`), timed in one process, taking turns, the best of
-  3 runs each (a single run charged the batched call alone with torch's first-call set-up), their
-  rows per second side by side;
+  (:class:`~cnnlstm.anomaly.streaming.StreamScorer`) and in one call
+  (:class:`~cnnlstm.anomaly.streaming.ChunkScorer`), timed in one process, taking turns, the
+  best of 3 runs each (a single run charged the batched call alone with torch's first-call set-up),
+  their rows per second side by side;
 - ``report`` (with ``--report``): the whole command again with ``--report DIR``, its time, peak
   memory and the PNG's size (the plot is drawn from the rows' minimum and maximum per pixel
   column, gathered as they are scored);

@@ -1,8 +1,8 @@
 """Streaming latency of the default detector: one new row at a time, state kept vs re-scored.
 
-``window_cnnlstm`` is causal and recurrent, so :class:`cnnlstm.anomaly.detector.StreamScorer` does a
-fixed, small amount of work per new row: its :class:`~cnnlstm.models.detectors.RowStepper` holds
-the weights as plain numpy arrays (each causal conv one dense matrix over a ring of its last
+``window_cnnlstm`` is causal and recurrent, so :class:`cnnlstm.anomaly.streaming.StreamScorer`
+does a fixed, small amount of work per new row: its :class:`~cnnlstm.models.detectors.RowStepper`
+holds the weights as plain numpy arrays (each causal conv one dense matrix over a ring of its last
 ``kernel_time`` input rows, the LSTM gates one matrix over ``[input, h, 1]``), so a row costs
 four matrix-vector products and a few element-wise operations, with no torch call.
 

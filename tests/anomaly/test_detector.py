@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from pathlib import Path
 
@@ -10,15 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlstm.anomaly.detector import (
-    DEFAULT_EPOCHS,
-    MIN_WIDE_STEPS,
-    WIDE_SENSORS,
-    AnomalyDetector,
-    fit_gpd,
-    longest_repeats,
-    pot_threshold,
-)
+from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, MIN_WIDE_STEPS, WIDE_SENSORS, AnomalyDetector
+from cnnlstm.anomaly.thresholds import pot_threshold
 from cnnlstm.data.sensor_plant import SensorPlant
 from cnnlstm.errors import DataError
 
@@ -270,27 +262,6 @@ def test_pot_threshold_in_the_detector(small_rows: np.ndarray) -> None:
     assert detector.threshold_ == pytest.approx(expected)
 
 
-def test_fit_gpd_hand_computed() -> None:
-    # excesses 1, 2, 3: mean 2, sample variance 1, m^2/v = 4 -> xi = -1.5, sigma = 5
-    xi, sigma = fit_gpd(np.array([1.0, 2.0, 3.0]))
-    assert xi == pytest.approx(-1.5) and sigma == pytest.approx(5.0)
-
-
-@pytest.mark.parametrize(("xi", "sigma"), [(0.2, 1.0), (-0.2, 2.0), (0.0, 0.5)])
-def test_pot_recovers_a_known_tail(xi: float, sigma: float) -> None:
-    rng = np.random.default_rng(0)
-    uniform = rng.uniform(size=200_000)
-    exponential = -sigma * np.log1p(-uniform)
-    samples = exponential if xi == 0 else sigma / xi * ((1 - uniform) ** (-xi) - 1)  # inverse CDF
-    fit_xi, fit_sigma = fit_gpd(samples)
-    assert fit_xi == pytest.approx(xi, abs=0.03)
-    assert fit_sigma == pytest.approx(sigma, rel=0.05)
-    risk = 1e-3
-    true_level = -sigma * math.log(risk) if xi == 0 else sigma / xi * (risk ** (-xi) - 1)
-    assert pot_threshold(samples, risk=risk, init=0.9) == pytest.approx(true_level, rel=0.05)
-    assert np.mean(samples > true_level) == pytest.approx(risk, rel=0.2)
-
-
 def test_too_few_rows_nan_and_unfitted(small_rows: np.ndarray) -> None:
     with pytest.raises(DataError, match=r"needs at least window \+ smooth - 1 = 30 .* got 29"):
         quick().fit(small_rows[:29])
@@ -433,23 +404,6 @@ def test_sensor_scores_name_the_sensor_each_anomaly_was_injected_in(
             assert names[top] in anomaly.sensors, (anomaly, names[top])
             named += 1
     assert named >= 4  # of the 5 anomalies
-
-
-def test_longest_repeats_equal_a_plain_count() -> None:
-    rng = np.random.default_rng(0)
-    rows = rng.integers(0, 2, size=(500, 300)).astype(float)  # more columns than one block
-    rows[40:140, 7] = 3.0
-    rows[:, 299] = 1.0
-    plain = []
-    for column in rows.T.tolist():
-        best = run = 1
-        for before, value in itertools.pairwise(column):
-            run = run + 1 if value == before else 1
-            best = max(best, run)
-        plain.append(best)
-    assert longest_repeats(rows).tolist() == plain
-    assert plain[7] >= 100 and plain[299] == 500
-    assert longest_repeats(np.zeros((0, 3))).tolist() == [0, 0, 0]
 
 
 def test_a_wide_fit_gets_the_work_of_the_budget_on_64_sensors() -> None:

@@ -79,7 +79,7 @@ def test_window_cnnlstm_is_causal() -> None:
     changed[0, 25] += 5.0
     with torch.no_grad():
         before, after = model(x), model(changed)
-        conv_before, conv_after = model._conv_sequence(x), model._conv_sequence(changed)
+        conv_before, conv_after = model.conv_sequence(x), model.conv_sequence(changed)
     # Predictions made from rows <= t for t < 25 do not see row 25; step 25 does. Bitwise: a
     # convolution's output reads only its receptive field, so earlier steps get the same numbers.
     torch.testing.assert_close(before[0, :25], after[0, :25], rtol=0, atol=0)

@@ -1,7 +1,12 @@
 """Anomaly detection on multivariate sensor rows: the application behind ``cnnlstm detect``.
 
 - :mod:`cnnlstm.anomaly.detector`: :class:`AnomalyDetector` (fit on normal rows, score,
-  threshold, save and load) and its chunked and streaming scorers.
+  threshold, save and load).
+- :mod:`cnnlstm.anomaly.streaming`: its scorers of a stream, row by row
+  (:class:`StreamScorer`) or chunk by chunk (:class:`ChunkScorer`).
+- :mod:`cnnlstm.anomaly.training`: training a model family within a budget of steps.
+- :mod:`cnnlstm.anomaly.thresholds`: thresholds from training scores (quantile, POT).
+- :mod:`cnnlstm.anomaly.rows`: the checks of the rows a detector takes.
 - :mod:`cnnlstm.anomaly.scoring`: the held-shift level score beside the model's error.
 - :mod:`cnnlstm.anomaly.evaluation`: SKAB's outlier metrics, NAB scores and the leaderboard.
 
@@ -11,6 +16,7 @@ The model families it fits (``window_cnnlstm``, ``mscred``, ``convlstm_ae``) are
 
 from __future__ import annotations
 
-from cnnlstm.anomaly.detector import AnomalyDetector, ChunkScorer, StreamScorer
+from cnnlstm.anomaly.detector import AnomalyDetector
+from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
 
 __all__ = ["AnomalyDetector", "ChunkScorer", "StreamScorer"]

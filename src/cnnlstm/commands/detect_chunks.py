@@ -1,7 +1,7 @@
 """``cnnlstm detect`` on files of any length: INPUT read, scored and written chunk by chunk.
 
 INPUT is read in parts of rows (:class:`~cnnlstm.data.sensors.SensorChunks`), each part is scored
-with the state of the rows before it (:class:`~cnnlstm.anomaly.detector.ChunkScorer`: the scores
+with the state of the rows before it (:class:`~cnnlstm.anomaly.streaming.ChunkScorer`: the scores
 equal the whole file's) and its lines go to OUT.csv's temporary file at once, so memory stays
 bounded whatever the number of rows. What the end of the run needs is kept per row in compact arrays
 (the score as float32, the flag and the labels as int8: 7 bytes a row), and per flagged span its

@@ -30,13 +30,14 @@ from cnnlstm.data.csv_text import EncodingNote, check_encoding
 from cnnlstm.data.sensor_times import GAPS_NOTE
 from cnnlstm.data.sensors import SensorCSV
 from cnnlstm.errors import DataError
+from cnnlstm.models.detectors import DETECTOR_FAMILIES
 
 __all__ = ["DEFAULT_TRAIN_ROWS", "DETECTOR_MODELS"]
 
 DEFAULT_TRAIN_ROWS = 400
 """Rows of INPUT fitted on when neither ``--train`` nor ``--train-rows`` is given (SKAB's
 protocol); capped at half the file so that something is left to score."""
-DETECTOR_MODELS = ("window_cnnlstm", "mscred", "convlstm_ae")
+DETECTOR_MODELS = DETECTOR_FAMILIES
 """The model families :class:`~cnnlstm.anomaly.detector.AnomalyDetector` can fit."""
 _FIT_FLAGS = (
     "model",

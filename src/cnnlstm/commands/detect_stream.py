@@ -23,7 +23,7 @@ from typing import TextIO
 
 import numpy as np
 
-from cnnlstm.anomaly.detector import StreamScorer
+from cnnlstm.anomaly.streaming import StreamScorer
 from cnnlstm.commands.detect_fit import (
     _check_args,
     _check_saved_columns,

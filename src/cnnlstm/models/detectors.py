@@ -23,12 +23,10 @@ Shared interface: ``example_input_shape = (W, S)``, ``forward_features`` / ``for
 ``errors(x)``: ``(B, W - 1, S)`` next-row errors for ``window_cnnlstm`` (``causal = True``),
 ``(B, S)`` errors of the whole window for the window models (``causal = False``).
 
-Why the window models centre their windows: plant sensors drift (SKAB's temperatures move by
-several training standard deviations within a recording), and the paper's inner products and a
-plain reconstruction follow those levels, so the errors of later normal rows were many times
-those of the training rows: on SKAB's ``valve1`` both models flagged about 70 % of the normal
-rows. On window-centred rows they flag 9-11 %; they then see changes of shape and
-co-movement, not a sensor holding a new level (``center=False`` restores the original).
+The window models centre their windows because plant sensors drift, and the paper's inner
+products and a plain reconstruction follow those levels; centred, they see changes of shape and
+co-movement, not a sensor holding a new level (``center=False`` restores the original; the
+design notes have the figures). :data:`DETECTOR_FAMILIES` names the three.
 """
 
 from __future__ import annotations
@@ -51,6 +49,7 @@ from cnnlstm.layers.time_distributed import TimeDistributed
 from cnnlstm.models.registry import check_ints, check_positive_int, register_model
 
 __all__ = [
+    "DETECTOR_FAMILIES",
     "MSCRED",
     "ConvLSTMAutoencoder",
     "RowStepper",
@@ -62,6 +61,10 @@ __all__ = [
 ]
 
 LSTMState = tuple[Tensor, Tensor]
+
+DETECTOR_FAMILIES = ("window_cnnlstm", "mscred", "convlstm_ae")
+"""The registered names of the anomaly-detection families defined here, the default first: what
+:class:`~cnnlstm.anomaly.detector.AnomalyDetector` and ``cnnlstm detect --model`` take."""
 
 
 def _check_rows(who: str, x: Tensor, sensors: int, min_rows: int) -> None:
@@ -147,8 +150,13 @@ class WindowCNNLSTM(nn.Module):
         """Rows the conv stack sees behind (and including) each output row."""
         return len(self.channels) * (self.kernel_time - 1) + 1
 
-    def _conv_sequence(self, x: Tensor) -> Tensor:
-        """``(B, L, S)`` rows -> ``(B, L, C*S)`` causal conv features, one step per row."""
+    def conv_sequence(self, x: Tensor) -> Tensor:
+        """``(B, L, S)`` rows -> ``(B, L, C*S)`` causal conv features, one step per row.
+
+        The rows before the first are taken as zeros (padding), so a later part of a stream
+        gets its features by putting the ``receptive_field - 1`` rows before it in front and
+        dropping their steps.
+        """
         image = rearrange(x, "b l s -> b 1 l s")  # (B, 1, L, S)
         side = self.kernel_sensors // 2
         for conv in self.convs:
@@ -159,7 +167,7 @@ class WindowCNNLSTM(nn.Module):
     def forward_features(self, x: Tensor, state: LSTMState | None = None) -> Tensor:
         """``(B, L, S)`` rows -> ``(B, L, hidden_size)`` LSTM outputs."""
         _check_rows("WindowCNNLSTM", x, self.n_sensors, 1)
-        out, _ = self.lstm(self._conv_sequence(x), state)
+        out, _ = self.lstm(self.conv_sequence(x), state)
         return out  # type: ignore[no-any-return]  # (B, L, hidden)
 
     def forward_head(self, features: Tensor) -> Tensor:
@@ -207,7 +215,7 @@ class WindowCNNLSTM(nn.Module):
                 image = torch.relu(F.conv2d(image, conv.weight, conv.bias, padding=(0, side)))
             newest = rearrange(image, "b c 1 s -> b (c s)")  # (B, C*S), as SpatialSequence("rows")
         else:  # the first rows of a stream: pad the past as the offline pass does
-            newest = self._conv_sequence(recent)[:, -1]  # (B, C*S)
+            newest = self.conv_sequence(recent)[:, -1]  # (B, C*S)
         if state is None:
             zeros = newest.new_zeros(self.num_layers, newest.shape[0], self.hidden_size)
             state = (zeros, zeros)

@@ -1,0 +1,157 @@
+"""The sensor rows an anomaly detector takes: checked, measured, and the threads they run on.
+
+:func:`as_rows` checks rows (an array, a list or a DataFrame of numeric columns) into a
+float64 ``(N, S)`` array with messages that say what to pass instead, :func:`all_finite` checks
+one streamed row fast, :func:`longest_repeats` measures how long each sensor holds one value
+(what a sensor that goes flat is judged against), and :func:`torch_threads` runs a block on a
+given number of torch threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from cnnlstm.errors import DataError
+
+__all__ = ["all_finite", "as_rows", "longest_repeats", "torch_threads"]
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` torch CPU threads (0: unchanged), then restore the setting."""
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _converts(values: Any) -> bool:
+    """Whether ``values`` (one column) can be read as float64."""
+    try:
+        np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _non_numeric_columns(frame: Any) -> list[tuple[str, str]]:
+    """``(name, dtype)`` of each column of a DataFrame that is not numbers (duck-typed:
+    ``.columns``, ``.dtypes``, ``.iloc``; pandas is not imported). Datetimes count as not
+    numbers even though they convert: fitting on a clock is never meant."""
+    bad = []
+    for index, (name, dtype) in enumerate(zip(frame.columns, frame.dtypes, strict=True)):
+        kind = getattr(dtype, "kind", "O")
+        if kind in "biuf":
+            continue
+        if kind in "mM" or not _converts(frame.iloc[:, index]):
+            bad.append((str(name), str(dtype)))
+    return bad
+
+
+def _first_bad_value(x: Any) -> tuple[int, int, Any] | None:
+    """``(column, row, value)`` of the first column of a 2-D array-like that is not numbers."""
+    try:
+        table = np.asarray(x, dtype=object)
+    except (TypeError, ValueError):  # ragged rows
+        return None
+    if table.ndim != 2:
+        return None
+    for column in range(table.shape[1]):
+        if not _converts(table[:, column]):
+            row = next(r for r in range(table.shape[0]) if not _converts([table[r, column]]))
+            return column, row, table[row, column]
+    return None
+
+
+def all_finite(values: np.ndarray) -> bool:
+    """True when no value is NaN or infinite; a sum of floats is finite only then, unless it
+    overflows, so the exact check runs only for huge values or a bad row."""
+    return math.isfinite(sum(values.tolist())) or bool(np.isfinite(values).all())
+
+
+def as_rows(x: Any, who: str) -> np.ndarray:
+    """Sensor rows as a C-ordered float64 ``(N, S)`` array, or a :class:`DataError` that says
+    what is wrong and what to pass instead.
+
+    Args:
+        x: an array-like of rows, or a DataFrame of numeric sensor columns only.
+        who: what was given the rows (``"AnomalyDetector.fit"``), for messages.
+
+    Raises:
+        DataError: columns that are not numbers, not 2-D, or a NaN or infinite value.
+
+    Example:
+        >>> as_rows([[1, 2], [3, 4]], "fit").dtype, as_rows([[1, 2], [3, 4]], "fit").shape
+        (dtype('float64'), (2, 2))
+    """
+    is_frame = hasattr(x, "columns") and hasattr(x, "dtypes") and hasattr(x, "iloc")
+    if is_frame and (bad := _non_numeric_columns(x)):
+        named = ", ".join(f"{name!r} ({dtype})" for name, dtype in bad)
+        numeric = [str(c) for c in x.columns if str(c) not in {name for name, _ in bad}]
+        raise DataError(
+            f"{who}: the DataFrame's column(s) {named} are not numbers; the detector reads "
+            f"sensor values only. Pass only the numeric sensor columns, e.g. frame[{numeric}], "
+            f"or read the file with SensorCSV, which keeps datetime and labels apart."
+        )
+    try:
+        rows = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        first = _first_bad_value(x)
+        if first is None:
+            raise DataError(
+                f"{who}: expected rows (N, S) of sensor values (numbers), but they could not be "
+                f"read as float64: {str(error).rstrip('.')}."
+            ) from None
+        column, row, value = first
+        raise DataError(
+            f"{who}: expected rows (N, S) of numbers, but column {column} (the first such) is "
+            f"not: row {row} holds {value!r}, a {type(value).__name__}. Pass only the numeric "
+            f"sensor columns, or read the file with SensorCSV, which keeps datetime and labels "
+            f"apart."
+        ) from None
+    if rows.ndim != 2:
+        raise DataError(
+            f"{who}: expected rows (N, S) of sensor values, got an array of shape {rows.shape}."
+        )
+    # One layout for every source: a DataFrame converts to a Fortran-ordered array, and other
+    # strides take other CPU kernels (oneDNN, ATen), whose sums round differently. C order here
+    # makes a DataFrame, a list and an array the same computation, bit for bit, on any CPU.
+    rows = np.ascontiguousarray(rows)
+    if not np.isfinite(rows).all():
+        bad = np.argwhere(~np.isfinite(rows))[0]
+        raise DataError(
+            f"{who}: row {int(bad[0])}, column {int(bad[1])} is NaN or infinite; fill the gaps "
+            f"first (SensorCSV(nan_policy='ffill' or 'interpolate'))."
+        )
+    return rows
+
+
+def longest_repeats(rows: np.ndarray) -> np.ndarray:
+    """``(S,)``: each column's longest run of one value repeated on consecutive rows (1 when no
+    value repeats, 0 without rows).
+
+    Example:
+        >>> longest_repeats(np.array([[1.0, 5.0], [1.0, 6.0], [1.0, 6.0], [2.0, 7.0]])).tolist()
+        [3, 2]
+    """
+    values = np.asarray(rows, dtype=np.float64)
+    longest = np.zeros(values.shape[1], dtype=np.int64)
+    if not len(values):
+        return longest
+    index = np.arange(len(values))[:, None]  # (N, 1)
+    for first in range(0, values.shape[1], 256):  # a block of columns: (N, 256) at most
+        block = values[:, first : first + 256]  # (N, s)
+        changed = np.ones(block.shape, dtype=bool)
+        changed[1:] = block[1:] != block[:-1]
+        starts = np.maximum.accumulate(np.where(changed, index, 0), axis=0)  # each run's start
+        longest[first : first + 256] = (index - starts).max(axis=0) + 1
+    return longest

@@ -1,0 +1,148 @@
+"""Training a detector family on windows of rows, within a budget of optimisation steps.
+
+:func:`train_windows` runs Adam over shuffled batches of the windows of the training rows,
+epoch by epoch, until the epochs are done or the budget of steps is spent. When the budget binds
+and held-out windows are given, it measures their loss :data:`CHECKS` times over the budget and
+stops once the loss has not improved by 0.1 % for :data:`PATIENCE` measurements, so a large
+training set costs bounded time.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["CHECKS", "PATIENCE", "Training", "train_windows"]
+
+CHECKS = 10
+"""With a binding budget, the held-out loss is measured this many times over the budget."""
+PATIENCE = 3
+"""... and training stops after this many measurements without a 0.1 % improvement."""
+
+
+class Training(NamedTuple):
+    """What :func:`train_windows` ran."""
+
+    steps: int
+    """The optimisation steps (batches) run."""
+    train_loss: list[float]
+    """Each epoch's mean training loss (the last epoch's over the steps it ran)."""
+    holdout_loss: list[float]
+    """The held-out loss at each measurement (empty when none was measured)."""
+
+
+def train_windows(
+    model: nn.Module,
+    rows: Tensor,
+    *,
+    window: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    budget: int,
+    checks: Tensor | None = None,
+    progress: str | None = None,
+) -> Training:
+    """Fit ``model`` (a detector family: it has ``loss(windows)``) on the windows of ``rows``.
+
+    Args:
+        model: the family, trained in place and left in eval mode.
+        rows: ``(N, S)`` standardised training rows, ``N >= window``, on the model's device.
+        window: ``W``, the rows of a window; a batch is ``(B, W, S)``.
+        epochs: passes over the ``N - W + 1`` windows, each in a new order.
+        batch_size: ``B``, windows per optimisation step.
+        lr: Adam's learning rate.
+        seed: seeds the order of the windows.
+        budget: the most steps to run, over all epochs.
+        checks: ``(K, W, S)`` held-out windows to stop early on, or None.
+        progress: a progress bar's label (rich), or None for none.
+
+    Returns:
+        The steps run and the losses.
+
+    Example:
+        >>> from cnnlstm.models.detectors import WindowCNNLSTM
+        >>> model = WindowCNNLSTM(n_sensors=3, window=8)
+        >>> rows = torch.randn(40, 3)
+        >>> done = train_windows(
+        ...     model, rows, window=8, epochs=2, batch_size=16, lr=1e-3, seed=0, budget=5
+        ... )
+        >>> done.steps, len(done.train_loss)
+        (5, 2)
+    """
+    device = rows.device
+    count = len(rows) - window + 1  # windows: (N-W+1, W, S) if made all at once
+    offsets = torch.arange(window, device=device)  # (W,)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    batches = math.ceil(count / batch_size)
+    planned = epochs * batches
+    budget = min(budget, planned)
+    every = max(1, budget // CHECKS)
+    train_loss: list[float] = []
+    holdout_loss: list[float] = []
+    steps = 0
+    bar: Any = None
+    task: Any = None
+    if progress is not None:
+        from rich.progress import Progress
+
+        bar = Progress()
+        bar.start()
+        what = f"{budget} steps of {planned}" if budget < planned else f"{epochs} epochs"
+        task = bar.add_task(f"{progress} ({what})", total=budget)
+    model.train()
+    try:
+        for _ in range(epochs):
+            order = torch.randperm(count, generator=generator)
+            total, seen = 0.0, 0
+            for b in range(batches):
+                starts = order[b * batch_size : (b + 1) * batch_size]  # (B,)
+                batch = rows[starts[:, None] + offsets]  # (B, W, S)
+                loss = model.loss(batch)  # type: ignore[operator]
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(batch)
+                seen += len(batch)
+                steps += 1
+                if bar is not None:
+                    bar.advance(task)
+                if steps >= budget:
+                    break
+                if (
+                    checks is not None
+                    and steps % every == 0
+                    and _stalled(model, checks, holdout_loss)
+                ):
+                    budget = steps
+                    break
+            train_loss.append(total / seen)
+            if steps >= budget:
+                break
+    finally:
+        if bar is not None:
+            bar.stop()
+    model.eval()
+    return Training(steps, train_loss, holdout_loss)
+
+
+def _stalled(model: nn.Module, checks: Tensor, history: list[float]) -> bool:
+    """Measure the held-out loss (appended to ``history``); whether it has not improved by
+    0.1 % for :data:`PATIENCE` measurements."""
+    model.eval()
+    with torch.inference_mode():
+        losses = [
+            float(model.loss(checks[i : i + 256])) * len(checks[i : i + 256])  # type: ignore[operator]
+            for i in range(0, len(checks), 256)
+        ]
+    model.train()
+    history.append(sum(losses) / len(checks))
+    if len(history) <= PATIENCE:
+        return False
+    best_before = min(history[:-PATIENCE])
+    return min(history[-PATIENCE:]) > best_before * (1 - 1e-3)

@@ -1,0 +1,62 @@
+"""The rows a detector takes: each sensor's longest repeat, checked rows, torch threads."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from cnnlstm.anomaly.rows import all_finite, as_rows, longest_repeats, torch_threads
+from cnnlstm.errors import DataError
+
+
+def test_longest_repeats_equal_a_plain_count() -> None:
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, 2, size=(500, 300)).astype(float)  # more columns than one block
+    rows[40:140, 7] = 3.0
+    rows[:, 299] = 1.0
+    plain = []
+    for column in rows.T.tolist():
+        best = run = 1
+        for before, value in itertools.pairwise(column):
+            run = run + 1 if value == before else 1
+            best = max(best, run)
+        plain.append(best)
+    assert longest_repeats(rows).tolist() == plain
+    assert plain[7] >= 100 and plain[299] == 500
+    assert longest_repeats(np.zeros((0, 3))).tolist() == [0, 0, 0]
+
+
+def test_as_rows_gives_c_ordered_float64_and_names_the_first_bad_cell() -> None:
+    rows = as_rows(np.asfortranarray(np.arange(6).reshape(3, 2)), "fit")
+    assert rows.dtype == np.float64 and rows.flags.c_contiguous and rows.shape == (3, 2)
+    with pytest.raises(DataError, match=r"fit: .*column 1 .* row 2 holds 'x'"):
+        as_rows([[1, 2], [3, 4], [5, "x"]], "fit")
+    with pytest.raises(DataError, match=r"fit: row 1, column 0 is NaN or infinite"):
+        as_rows([[1.0, 2.0], [float("inf"), 4.0]], "fit")
+    with pytest.raises(DataError, match=r"shape \(3,\)"):
+        as_rows([1.0, 2.0, 3.0], "fit")
+
+
+@pytest.mark.parametrize(
+    ("values", "finite"),
+    [
+        ([1.0, 2.0], True),
+        ([1.0, float("nan")], False),
+        ([float("-inf"), 1.0], False),
+        ([1e308, 1e308], True),
+    ],  # the sum overflows, the values are finite
+)
+def test_all_finite(values: list[float], finite: bool) -> None:
+    assert all_finite(np.array(values)) is finite
+
+
+def test_torch_threads_restores_the_setting() -> None:
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with torch_threads(0):  # 0: unchanged
+        assert torch.get_num_threads() == before
