@@ -174,6 +174,21 @@ def _keras_rnn(layer: Any, kind: Literal["lstm", "gru", "simple"], act: str, gat
     return rnn
 
 
+def _add_recurrent(builder: Builder, layer: Any, rnn: nn.Module) -> Recurrent:
+    """Add ``rnn`` to ``builder`` inside a :class:`Recurrent` with the Keras ``layer``'s
+    ``return_sequences``, ``go_backwards`` and ``zero_output_for_mask``; it takes the mask."""
+    cfg = config(layer)
+    module = build(
+        Recurrent,
+        rnn,
+        return_sequences=bool(cfg["return_sequences"]),
+        go_backwards=bool(cfg["go_backwards"]),
+        zero_output_for_mask=bool(cfg.get("zero_output_for_mask", False)),
+    )
+    builder.add(layer.name, module, takes_mask=True)
+    return module
+
+
 def convert_rnn(builder: Builder, layer: Any, state: State) -> State:
     """``LSTM``, ``GRU``, ``SimpleRNN``: torch's own layer for the default activations, else a
     :class:`KerasRNN`."""
@@ -190,14 +205,7 @@ def convert_rnn(builder: Builder, layer: Any, state: State) -> State:
         _copy_torch_weights(rnn, layer, kind)
     else:
         rnn = _keras_rnn(layer, kind, act, gate)
-    module = build(
-        Recurrent,
-        rnn,
-        return_sequences=bool(cfg["return_sequences"]),
-        go_backwards=bool(cfg["go_backwards"]),
-        zero_output_for_mask=bool(cfg.get("zero_output_for_mask", False)),
-    )
-    builder.add(layer.name, module, takes_mask=True)
+    _add_recurrent(builder, layer, rnn)
     return out_state(layer, state, "last")
 
 
@@ -330,12 +338,5 @@ def convert_conv_lstm(builder: Builder, layer: Any, state: State) -> State:
     set_param(hidden_conv.weight, recurrent.permute(*order), layer=layer, what="recurrent_kernel")
     if use_bias:
         set_param(input_conv.bias, array(cell.bias), layer=layer, what="bias")
-    module = build(
-        Recurrent,
-        convlstm,
-        return_sequences=bool(cfg["return_sequences"]),
-        go_backwards=bool(cfg["go_backwards"]),
-        zero_output_for_mask=bool(cfg.get("zero_output_for_mask", False)),
-    )
-    builder.add(layer.name, module, takes_mask=True)
+    module = _add_recurrent(builder, layer, convlstm)
     return out_state(layer, state, "frames" if module.return_sequences else "first")
