@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from cnnlstm.anomaly.evaluation import (
     NAB_PROFILES,
-    SKAB_LEADERBOARD,
     Counts,
     NabProfile,
     binary_counts,
@@ -25,7 +24,6 @@ from cnnlstm.anomaly.evaluation import (
     changepoints_from_predictions,
     false_alarm_places,
     format_skab_scores,
-    leaderboard_table,
     lowest_far,
     nab_file_tally,
     nab_score,
@@ -34,6 +32,7 @@ from cnnlstm.anomaly.evaluation import (
     skab_scores,
     spans_from_binary,
 )
+from cnnlstm.anomaly.leaderboard import SKAB_LEADERBOARD
 from cnnlstm.errors import ShapeError
 
 SKAB_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "skab"
@@ -321,35 +320,6 @@ def test_nab_score_rejects(kwargs: dict[str, object], match: str) -> None:
     pred = kwargs.pop("pred")
     with pytest.raises(ValueError, match=match):
         nab_score(true, pred, **kwargs)  # type: ignore[arg-type]
-
-
-# ------------------------------------------------------------------------------------------------
-# Leaderboard
-# ------------------------------------------------------------------------------------------------
-
-
-def test_leaderboard_places_our_row_by_f1_with_percentages() -> None:
-    table = leaderboard_table(
-        [{"name": "cnnlstm", "f1": 0.75, "far": 0.2, "mar": 0.3, "nab": 21.5}]
-    )
-    lines = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
-    names = [line.split("|")[1].strip() for line in lines[1:]]
-    assert names.index("T-squared+Q (PCA)") < names.index("cnnlstm") < names.index("LSTM-AE")
-    ours = lines[1 + names.index("cnnlstm")]
-    assert "| 0.75 | 20.00 | 30.00 | 21.50 | this run |" in ours
-    conv = lines[1 + names.index("Conv-AE")]
-    assert "| 0.78 | 13.55 | 28.02 | 23.61 | SKAB |" in conv
-    assert "waico/SKAB" in table
-
-
-def test_leaderboard_without_published_rows_and_rows_without_f1_last() -> None:
-    table = leaderboard_table(
-        [{"name": "cp only", "nab": 30.0}, {"name": "a", "f1": 0.5}], published=False
-    )
-    body = table.splitlines()[2:]
-    assert body[0].startswith("| a | 0.50 | - |") and body[1].startswith("| cp only | - |")
-    with pytest.raises(ValueError, match="'name'"):
-        leaderboard_table([{"f1": 0.5}])
 
 
 @given(binary_lists, st.data())

@@ -8,7 +8,8 @@
 - :mod:`cnnlstm.anomaly.thresholds`: thresholds from training scores (quantile, POT).
 - :mod:`cnnlstm.anomaly.rows`: the checks of the rows a detector takes.
 - :mod:`cnnlstm.anomaly.scoring`: the held-shift level score beside the model's error.
-- :mod:`cnnlstm.anomaly.evaluation`: SKAB's outlier metrics, NAB scores and the leaderboard.
+- :mod:`cnnlstm.anomaly.evaluation`: SKAB's outlier metrics and NAB scores.
+- :mod:`cnnlstm.anomaly.leaderboard`: SKAB's published results and a table of ours beside them.
 
 The model families it fits (``window_cnnlstm``, ``mscred``, ``convlstm_ae``) are in
 :mod:`cnnlstm.models.detectors`.

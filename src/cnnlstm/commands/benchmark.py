@@ -63,11 +63,11 @@ from cnnlstm.anomaly.evaluation import (
     changepoints_from_labels,
     changepoints_from_predictions,
     false_alarm_places,
-    leaderboard_table,
     lowest_far,
     nab_score,
     skab_scores,
 )
+from cnnlstm.anomaly.leaderboard import leaderboard_table
 from cnnlstm.commands import USER_ERRORS, Command, user_error
 from cnnlstm.commands.detect import DETECTOR_MODELS
 from cnnlstm.data.sensors import SKAB, SensorCSV
