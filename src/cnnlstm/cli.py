@@ -51,6 +51,7 @@ from rich.table import Table
 from torch import Tensor, nn
 
 from cnnlstm.errors import CNNLSTMError
+from cnnlstm.extras import missing_extra
 from cnnlstm.layers.convlstm import ConvLSTM
 from cnnlstm.layers.pooling import GlobalPoolBridge
 from cnnlstm.layers.spatial import SpatialSequence
@@ -75,6 +76,7 @@ if TYPE_CHECKING:  # at run time, __getattr__ below imports these (and Lightning
 __all__ = [
     "ALIASES",
     "CNNLSTMCLI",
+    "COMMAND_EXTRAS",
     "LIGHTNING_COMMANDS",
     "RUNS_DIR",
     "PredictionWriter",
@@ -517,6 +519,15 @@ _COMMAND_MODULES = ("generate", "detect", "benchmark", "convert")
 """Commands in modules of their own (:mod:`cnnlstm.commands`), each with ``add_parser(subparsers)``
 and ``run(args) -> int``; the ones that exist are added."""
 
+COMMAND_EXTRAS = {
+    **dict.fromkeys((*LIGHTNING_COMMANDS, "summary", "compare", "demo"), "train"),
+    **dict.fromkeys(("detect", "benchmark", "bench"), "detect"),
+    "convert": "keras",
+    "export": "export",
+}
+"""The extra a command's error names when one of its packages is missing (see
+:mod:`cnnlstm.extras`)."""
+
 ALIASES: dict[str, tuple[str, ...]] = {"benchmark": ("bench",)}
 """Other names a command answers to: ``cnnlstm bench`` is ``cnnlstm benchmark`` (DESIGN.md's
 name for it)."""
@@ -637,8 +648,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --print_config, LightningCLI's usage errors
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 2)
-    except (CNNLSTMError, FileNotFoundError) as error:
+    except (CNNLSTMError, FileNotFoundError) as error:  # a MissingExtraError too
         print(f"cnnlstm: error: {_one_line(error)}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:  # a package of an extra imported by no importing()
+        command = args[0] if args else ""
+        missing = missing_extra(error, f"cnnlstm {command}", COMMAND_EXTRAS.get(command))
+        if missing is None:
+            raise
+        print(f"cnnlstm: error: {missing}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnnlstm: interrupted", file=sys.stderr)

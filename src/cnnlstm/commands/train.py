@@ -33,22 +33,26 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import (
-    BasePredictionWriter,
-    Callback,
-    EarlyStopping,
-    ModelCheckpoint,
-    ProgressBar,
-    RichProgressBar,
-    TQDMProgressBar,
-)
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from rich.console import Console
 from torch import Tensor
 from torch.utils.data import Subset
+
+from cnnlstm.extras import importing
+
+with importing("training (cnnlstm fit, validate, test, predict, summary)", "train"):
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import (
+        BasePredictionWriter,
+        Callback,
+        EarlyStopping,
+        ModelCheckpoint,
+        ProgressBar,
+        RichProgressBar,
+        TQDMProgressBar,
+    )
+    from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+    from rich.console import Console
 
 from cnnlstm.commands import atomic_file, run_folders
 from cnnlstm.data.loading import derive_seed

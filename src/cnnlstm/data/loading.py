@@ -29,12 +29,15 @@ import hashlib
 from collections.abc import Callable, Iterator, Sized
 from typing import Any
 
-import lightning.pytorch as pl
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from cnnlstm.errors import DataError
+from cnnlstm.extras import importing
+
+with importing("the DataModules (cnnlstm.data.loading)", "train"):
+    import lightning.pytorch as pl
 
 __all__ = [
     "BaseDataModule",

@@ -21,9 +21,12 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
 from cnnlstm.errors import DataError
+from cnnlstm.extras import importing
+
+with importing("drawing digits (cnnlstm.data.mnist)", "train"):
+    from PIL import Image, ImageDraw, ImageFont
 
 __all__ = [
     "T10K_TRAIN_SIZE",

@@ -26,11 +26,14 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from cnnlstm.data.mnist import MnistDigits, load_mnist, render_digits
+from cnnlstm.extras import importing
+
+with importing("drawing digits (cnnlstm.data.moving_digits)", "train"):
+    from PIL import Image
 
 __all__ = ["SPLIT_STREAM", "DigitClips", "DigitSource", "MovingDigits", "Trajectory", "bounce"]
 

@@ -35,17 +35,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import av
 import numpy as np
 import torch
-from av.video.reformatter import VideoReformatter
-from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from cnnlstm.data.paths import natural_key, visible_entries
 from cnnlstm.errors import DataError
+from cnnlstm.extras import importing
+
+with importing("reading videos and frames (cnnlstm.data.video)", "video"):
+    import av
+    from av.video.reformatter import VideoReformatter
+    from PIL import Image, UnidentifiedImageError
 
 __all__ = [
     "FRAME_EXTENSIONS",

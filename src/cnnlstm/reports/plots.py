@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from cnnlstm.extras import importing
+
 __all__ = ["BEST_COLOR", "OTHER_COLOR", "plot_bridge_comparison"]
 
 BEST_COLOR = "#2ca02c"  # the bridge with the best metric: green
@@ -69,7 +71,8 @@ def plot_bridge_comparison(
         )
     if mode not in ("min", "max"):
         raise ValueError(f"mode has to be 'min' or 'max', but got {mode!r}")
-    from matplotlib.figure import Figure
+    with importing("plotting the comparison", "plots"):
+        from matplotlib.figure import Figure
 
     best = _best_index(values, mode)
     positions = list(range(len(bridges)))
