@@ -9,7 +9,7 @@ four matrix-vector products and a few element-wise operations, with no torch cal
 The baseline is what a stateless service does: keep the last ``window`` rows and run the model
 over the whole window for each new row (conv stack and LSTM over ``window`` steps) to get the
 prediction of the next row. Both include scaling the row and computing its error, and both
-advance the same held-shift level score (:class:`cnnlstm.anomaly.scoring.HeldShift`, the default
+advance the same held-shift level score (:class:`cnnlstm.anomaly.held_shift.HeldShift`, the default
 ``scoring="level"``: per-row state by design, so re-scoring a window cannot replace it); they
 run on one torch thread (the detector's default), on rows of a
 :class:`~cnnlstm.data.sensor_plant.SensorPlant` recording. Each row is timed on its own; the two
@@ -35,7 +35,7 @@ import torch
 
 from benchmarks.common import cpu_pressure, report
 from cnnlstm.anomaly.detector import AnomalyDetector
-from cnnlstm.anomaly.scoring import ERROR_WEIGHT, HOLD, TrailingMax
+from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, TrailingMax
 from cnnlstm.data.sensor_plant import SensorPlant
 
 

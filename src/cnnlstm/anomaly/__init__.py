@@ -7,7 +7,7 @@
 - :mod:`cnnlstm.anomaly.training`: training a model family within a budget of steps.
 - :mod:`cnnlstm.anomaly.thresholds`: thresholds from training scores (quantile, POT).
 - :mod:`cnnlstm.anomaly.rows`: the checks of the rows a detector takes.
-- :mod:`cnnlstm.anomaly.scoring`: the held-shift level score beside the model's error.
+- :mod:`cnnlstm.anomaly.held_shift`: the held-shift level score beside the model's error.
 - :mod:`cnnlstm.anomaly.evaluation`: SKAB's outlier metrics and NAB scores.
 - :mod:`cnnlstm.anomaly.leaderboard`: SKAB's published results and a table of ours beside them.
 

@@ -21,8 +21,8 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor, nn
 
+from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, LEVEL_FACTOR, HeldShift, combine_scores
 from cnnlstm.anomaly.rows import as_rows, longest_repeats, torch_threads
-from cnnlstm.anomaly.scoring import ERROR_WEIGHT, HOLD, LEVEL_FACTOR, HeldShift, combine_scores
 from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
 from cnnlstm.anomaly.thresholds import ThresholdName, score_threshold
 from cnnlstm.anomaly.training import train_windows
@@ -90,11 +90,11 @@ class AnomalyDetector:
 
     Held shifts (``scoring="level"``, the default). A next-row predictor sees a held level
     shift (a valve that closes and stays closed) when it starts, then learns to expect it. So a
-    :class:`~cnnlstm.anomaly.scoring.HeldShift` also scores each sensor's level, relative to the
+    :class:`~cnnlstm.anomaly.held_shift.HeldShift` also scores each sensor's level, relative to the
     other sensors, against a slow baseline that is frozen while the sensor is off it, with its
     own threshold from the same calibration rows (``quantile`` times
-    :data:`~cnnlstm.anomaly.scoring.LEVEL_FACTOR`), and a row's score becomes
-    :func:`~cnnlstm.anomaly.scoring.combine_scores`: ``max(error weight * error score / error
+    :data:`~cnnlstm.anomaly.held_shift.LEVEL_FACTOR`), and a row's score becomes
+    :func:`~cnnlstm.anomaly.held_shift.combine_scores`: ``max(error weight * error score / error
     threshold, held level score / level threshold)``, so :attr:`threshold_` is 1.0. Rows with no
     error score yet carry the level part alone. ``scoring="error"`` keeps the error score alone;
     :meth:`score` gives either part with ``part=``.
@@ -139,7 +139,7 @@ class AnomalyDetector:
         combine: how a row's smoothed per-sensor errors become its score: ``"max"``, the
             worst sensor, or ``"mean"``.
         scoring: ``"level"``, the model's error score beside a held-shift level score (see
-            above and :mod:`cnnlstm.anomaly.scoring`), or ``"error"``, the error score alone.
+            above and :mod:`cnnlstm.anomaly.held_shift`), or ``"error"``, the error score alone.
         seed: seeds the weights and the batch order.
         device: where the model runs.
         num_threads: torch CPU threads while fitting and scoring (restored after); these models
@@ -152,7 +152,7 @@ class AnomalyDetector:
         n_features_: the number of sensors.
         train_scores_: the training rows' scores the threshold came from.
         error_scale_: ``(S,)`` each sensor's mean training error, the unit of its error.
-        level_: the fitted :class:`~cnnlstm.anomaly.scoring.HeldShift` (``scoring="level"``),
+        level_: the fitted :class:`~cnnlstm.anomaly.held_shift.HeldShift` (``scoring="level"``),
             or None.
         error_threshold_: the error score's own threshold (``threshold_`` with ``"error"``).
         steps_: the optimisation steps the fit ran.

@@ -18,8 +18,8 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
+from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, TrailingMax, trailing_max
 from cnnlstm.anomaly.rows import all_finite, torch_threads
-from cnnlstm.anomaly.scoring import ERROR_WEIGHT, HOLD, TrailingMax, trailing_max
 from cnnlstm.errors import DataError
 
 if TYPE_CHECKING:  # the detector builds its scorers: the type alone comes from there
@@ -42,7 +42,7 @@ class StreamScorer:
     offline too). The per-sensor smoothing keeps the last ``smooth`` scaled errors. Rows before
     the first score (see the detector's ``first_scored``) return ``(0.0, 0)``; with
     ``scoring="level"`` they return the level part alone, and every row advances the
-    :class:`~cnnlstm.anomaly.scoring.HeldShift` state and the hold, as offline.
+    :class:`~cnnlstm.anomaly.held_shift.HeldShift` state and the hold, as offline.
 
     Example:
         >>> from cnnlstm.anomaly import AnomalyDetector
@@ -166,8 +166,8 @@ class ChunkScorer:
     ``window_cnnlstm`` the last ``receptive_field - 1`` rows the causal convolutions see, the
     LSTM's ``(h, c)`` and the prediction of the next row; for the window models the last
     ``window - 1`` rows; the last ``smooth - 1`` scaled errors; the
-    :class:`~cnnlstm.anomaly.scoring.HeldShift` state and the last ``HOLD - 1`` level scores. So a
-    file is scored in bounded memory, one chunk at a time, with the scores of the whole file (to
+    :class:`~cnnlstm.anomaly.held_shift.HeldShift` state and the last ``HOLD - 1`` level scores. So
+    a file is scored in bounded memory, one chunk at a time, with the scores of the whole file (to
     float32 rounding: the batched matrix products may round differently by chunk length).
     A chunk may hold any number of rows, fewer than the window too.
 
@@ -285,7 +285,7 @@ class ChunkScorer:
         return smoothed
 
     def _combine(self, error_scores: np.ndarray, level_scores: np.ndarray, *, carry: str) -> Any:
-        """:func:`~cnnlstm.anomaly.scoring.combine_scores` of these rows of the stream, with the
+        """:func:`~cnnlstm.anomaly.held_shift.combine_scores` of these rows of the stream, with the
         detector's thresholds: the held level score reaches back over the last ``HOLD - 1`` rows
         (kept in the attribute ``carry``)."""
         detector = self.detector

@@ -26,18 +26,8 @@ Per sensor, all causal, with every statistic from the training rows only:
 
 A row's level score is the largest scaled deviation over the sensors that pass the gate.
 
-How the settings were chosen: on SKAB's ``valve1`` folder (16 files, fitted on the first 400
-rows) and generated :class:`~cnnlstm.data.sensor_plant.SensorPlant` recordings (seeds 0-7),
-never on the rest of SKAB. With the predictor's error (:func:`combine_scores`) the
-oracle-threshold F1 on valve1 is 0.88 (row AUC 0.91) against 0.80 (0.85) for the error alone.
-Grid: ``tau`` 60/100/150/200/400, ``freeze`` 3-8, ``fast`` 10/15/20/30, ``persistence``
-0.5/0.6/0.7/none, raw levels or cross-sensor residuals, :data:`LEVEL_FACTOR` 1.5-3,
-:data:`ERROR_WEIGHT` 0.4-1 and :data:`HOLD` 1-45; the choice sits inside a plateau (valve1 F1
-0.86-0.89 over its neighbours). Without the gate the temperatures' drift doubled the false
-alarms; without the residual step the plant's sensors (all following one load) could not be
-scored by level; a baseline that followed the test rows unfrozen lost the held shifts (valve1
-oracle F1 0.70-0.76); the error score alone at full weight added 10 points of false alarms on
-valve1 (its accelerometer bursts); a Holt (level + trend) baseline did not help.
+How the settings were chosen, with the grid and the figures, is in the manual's design notes
+(``docs/design-notes.md``, "The held-shift level score").
 """
 
 from __future__ import annotations

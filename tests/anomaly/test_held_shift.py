@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cnnlstm.anomaly.detector import AnomalyDetector
-from cnnlstm.anomaly.scoring import (
+from cnnlstm.anomaly.held_shift import (
     HeldShift,
     TrailingMax,
     combine_scores,
