@@ -17,16 +17,9 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from cnnlstm.errors import ShapeError
-from cnnlstm.layers import convlstm
-from cnnlstm.layers.convlstm import (
-    ConvLSTM,
-    ConvLSTM1d,
-    ConvLSTM2d,
-    ConvLSTM3d,
-    ConvLSTMCell,
-    ConvLSTMCell1d,
-    ConvLSTMCell3d,
-)
+from cnnlstm.layers import activations, convlstm, convlstm_cell
+from cnnlstm.layers.convlstm import ConvLSTM, ConvLSTM1d, ConvLSTM2d, ConvLSTM3d
+from cnnlstm.layers.convlstm_cell import ConvLSTMCell, ConvLSTMCell1d, ConvLSTMCell3d
 
 CLASSES: dict[int, type[ConvLSTM] | type[ConvLSTM1d] | type[ConvLSTM3d]] = {
     1: ConvLSTM1d,
@@ -908,7 +901,7 @@ def test_fused_gate_update_matches_the_formula_and_gradcheck(
     gates_h = torch.randn_like(gates_x, requires_grad=True) if with_h else None
     c = torch.randn(shape, dtype=torch.float64, requires_grad=True) if with_c else None
 
-    h_new, c_new = convlstm._lstm_pointwise(gates_x, gates_h, c)
+    h_new, c_new = convlstm_cell._lstm_pointwise(gates_x, gates_h, c)
     gates = gates_x if gates_h is None else gates_x + gates_h
     i, f, g, o = (gates[:, k * 3 : (k + 1) * 3] for k in range(4))
     c_ref = torch.sigmoid(i) * torch.tanh(g)
@@ -924,7 +917,7 @@ def test_fused_gate_update_matches_the_formula_and_gradcheck(
         gx = next(it)
         gh = next(it) if with_h else None
         cc = next(it) if with_c else None
-        h_out, c_out = convlstm._lstm_pointwise(gx, gh, cc)
+        h_out, c_out = convlstm_cell._lstm_pointwise(gx, gh, cc)
         return {"h": h_out, "c": c_out, "both": h_out * c_out}[uses]
 
     assert torch.autograd.gradcheck(run, inputs)
@@ -940,7 +933,7 @@ def test_fast_path_keeps_the_standard_layout_and_matches_the_plain_path(
     output, (h_n, c_n) = module(x)
     assert output.is_contiguous()
     grads = torch.autograd.grad((output.sum() + c_n.sum()), [x, *module.parameters()])
-    monkeypatch.setattr(convlstm, "_eager", lambda: False)
+    monkeypatch.setattr(convlstm_cell, "_eager", lambda: False)
     plain, (h_plain, c_plain) = module(x)
     plain_grads = torch.autograd.grad((plain.sum() + c_plain.sum()), [x, *module.parameters()])
     torch.testing.assert_close(output, plain)
@@ -951,7 +944,7 @@ def test_fast_path_keeps_the_standard_layout_and_matches_the_plain_path(
 
 # --- activations ----------------------------------------------------------------------------
 
-# Written from each definition, independently of convlstm.activate.
+# Written from each definition, independently of activations.activate.
 REFERENCE_ACTIVATIONS = {
     "tanh": np.tanh,
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
@@ -1018,9 +1011,9 @@ def test_non_default_activations_train_and_script() -> None:
     h, c = cell(torch.randn(2, 2, 5, 5, requires_grad=True))
     (h.sum() + c.sum()).backward()
     assert cell.input_conv.weight.grad is not None
-    scripted = torch.jit.script(convlstm.activate)
+    scripted = torch.jit.script(activations.activate)
     x = torch.linspace(-4, 4, 9)
-    assert torch.equal(scripted(x, "hard_sigmoid_tf2"), convlstm.activate(x, "hard_sigmoid_tf2"))
+    assert torch.equal(scripted(x, "hard_sigmoid_tf2"), activations.activate(x, "hard_sigmoid_tf2"))
 
 
 @pytest.mark.parametrize("grad_modes", [(True, False, True), (False, True)])
@@ -1045,8 +1038,10 @@ def test_other_activations_trace_through_the_scripted_loop_every_time(
 
 def test_default_activations_keep_the_fused_path(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    fused = convlstm._lstm_pointwise
-    monkeypatch.setattr(convlstm, "_lstm_pointwise", lambda *a: calls.append("fused") or fused(*a))
+    fused = convlstm_cell._lstm_pointwise
+    monkeypatch.setattr(
+        convlstm_cell, "_lstm_pointwise", lambda *a: calls.append("fused") or fused(*a)
+    )
     ConvLSTM(2, 3)(torch.randn(1, 3, 2, 4, 4))
     assert calls
     calls.clear()

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from cnnlstm.errors import ConfigError, ShapeError
-from cnnlstm.layers.convlstm import ConvLSTMCell
+from cnnlstm.layers.convlstm_cell import ConvLSTMCell
 from cnnlstm.layers.time_distributed import TimeDistributed
 from cnnlstm.models.backbones import NORMS, SimpleCNN
 from cnnlstm.models.classifiers import (

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from cnnlstm.layers.base import Bridge, meta_forward, probe_output_shape, run_on_zeros
-from cnnlstm.layers.convlstm import (
-    ConvLSTM,
-    ConvLSTM1d,
-    ConvLSTM2d,
-    ConvLSTM3d,
+from cnnlstm.layers.convlstm import ConvLSTM, ConvLSTM1d, ConvLSTM2d, ConvLSTM3d
+from cnnlstm.layers.convlstm_cell import (
     ConvLSTMCell,
     ConvLSTMCell1d,
     ConvLSTMCell2d,

@@ -30,7 +30,8 @@ from torch import Tensor, nn
 
 from cnnlstm.errors import ConfigError, ShapeError
 from cnnlstm.functional import fold_time, format_shape, unfold_time
-from cnnlstm.layers.convlstm import ConvLSTM, ConvLSTMCell
+from cnnlstm.layers.convlstm import ConvLSTM
+from cnnlstm.layers.convlstm_cell import ConvLSTMCell
 from cnnlstm.models.registry import check_ints, check_positive_int, register_model
 
 __all__ = ["ConvLSTMForecaster", "convlstm_forecaster", "copy_last_frame"]

@@ -68,7 +68,7 @@ from cnnlstm.interop.keras.layers import (
     same_padding,
 )
 from cnnlstm.interop.keras.recurrent import Bidirectional, KerasRNN, Recurrent, mask_lengths
-from cnnlstm.layers.convlstm import Activation
+from cnnlstm.layers.activations import Activation
 
 __all__ = [
     "Activation",

@@ -285,7 +285,7 @@ def activation(
         kind = nn.Softmax if name == "softmax" else nn.LogSoftmax
         return build(kind, dim=dim)
     if name == "hard_sigmoid" and hard_sigmoid == "tf_keras2":
-        from cnnlstm.layers.convlstm import Activation
+        from cnnlstm.layers.activations import Activation
 
         return build(Activation, "hard_sigmoid_tf2")
     if isinstance(name, str) and name in ELEMENTWISE:

@@ -30,7 +30,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from cnnlstm.errors import ConfigError, ShapeError
 from cnnlstm.functional import format_shape
-from cnnlstm.layers.convlstm import ACTIVATIONS, activate
+from cnnlstm.layers.activations import ACTIVATIONS, activate
 
 __all__ = ["Bidirectional", "KerasRNN", "Recurrent", "keras_rnn_scan", "mask_lengths"]
 
@@ -106,7 +106,7 @@ def keras_rnn_scan(
         valid: ``(B, T, 1)`` bool, False past each sequence's length (the state is kept there
             and the output is zero), or None.
         kind: ``"lstm"``, ``"gru"`` or ``"simple"``.
-        activation: from :data:`~cnnlstm.layers.convlstm.ACTIVATIONS`.
+        activation: from :data:`~cnnlstm.layers.activations.ACTIVATIONS`.
         recurrent_activation: the gates' activation (LSTM, GRU).
         reset_after: the GRU's reset-gate placement.
 
@@ -228,7 +228,7 @@ class KerasRNN(nn.Module):
         input_size: features per step ``F``.
         units: ``U``.
         bias: learn the biases.
-        activation: from :data:`~cnnlstm.layers.convlstm.ACTIVATIONS`.
+        activation: from :data:`~cnnlstm.layers.activations.ACTIVATIONS`.
         recurrent_activation: the gates' activation (LSTM and GRU).
         reset_after: the GRU's reset-gate placement.
 

@@ -34,7 +34,8 @@ from cnnlstm.interop.keras.core import (
     set_param,
 )
 from cnnlstm.interop.keras.recurrent import Bidirectional, KerasRNN, Recurrent
-from cnnlstm.layers.convlstm import ACTIVATIONS, ConvLSTM, ConvLSTM1d, ConvLSTM3d
+from cnnlstm.layers.activations import ACTIVATIONS
+from cnnlstm.layers.convlstm import ConvLSTM, ConvLSTM1d, ConvLSTM3d
 
 __all__ = ["convert_bidirectional", "convert_conv_lstm", "convert_rnn"]
 
@@ -50,7 +51,7 @@ def _kind(layer: Any) -> Literal["lstm", "gru", "simple"]:
 
 
 def _activation_name(name: Any, builder: Builder) -> Any:
-    """A Keras activation name as :func:`~cnnlstm.layers.convlstm.activate` spells it."""
+    """A Keras activation name as :func:`~cnnlstm.layers.activations.activate` spells it."""
     if name == "hard_sigmoid" and builder.hard_sigmoid == "tf_keras2":
         return "hard_sigmoid_tf2"
     return name
