@@ -199,20 +199,30 @@ SPATIAL_ORDERS: tuple[str, ...] = get_args(OrderName)
 """The ``order`` names of :func:`spatial_to_sequence` and ``SpatialSequence``."""
 
 
-def check_choice(name: str, value: object, choices: Sequence[str], who: str) -> None:
-    """Raise ``ValueError`` listing ``choices`` unless ``value`` is one of them.
+def check_choice(
+    name: str,
+    value: object,
+    choices: Sequence[object],
+    who: str,
+    *,
+    error: type[Exception] = ValueError,
+) -> None:
+    """Raise ``error`` listing ``choices`` unless ``value`` is one of them.
 
     The layers check their ``pool``, ``steps`` and ``order`` arguments with it when they are
-    built, so a bad one fails at once with the same message as the function's.
+    built, so a bad one fails at once with the same message as the function's; the model
+    registry's ``check_choice`` raises the same message as a ``ConfigError``. Where the choices
+    are strings, only a string is one of them; a bool is never one (although ``True == 1``).
 
     Args:
         name: the argument's name, as the message says it.
         value: what the caller got.
-        choices: the valid strings.
+        choices: the valid values.
         who: the function or layer named at the start of the message.
+        error: the exception class to raise.
 
     Raises:
-        ValueError: ``value`` is not one of ``choices``.
+        ValueError: ``value`` is not one of ``choices`` (or ``error``, when given).
 
     Example:
         >>> check_choice("pool", "avg", POOLS, "GlobalPoolBridge")
@@ -221,9 +231,10 @@ def check_choice(name: str, value: object, choices: Sequence[str], who: str) -> 
         ...
         ValueError: GlobalPoolBridge: pool has to be one of 'avg', 'max', but got 'sum'.
     """
-    if not isinstance(value, str) or value not in choices:
+    strings = all(isinstance(choice, str) for choice in choices)
+    if isinstance(value, bool) or (strings and not isinstance(value, str)) or value not in choices:
         valid = ", ".join(repr(choice) for choice in choices)
-        raise ValueError(f"{who}: {name} has to be one of {valid}, but got {value!r}.")
+        raise error(f"{who}: {name} has to be one of {valid}, but got {value!r}.")
 
 
 def pool_output_shape(

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from cnnlstm import functional
 from cnnlstm.errors import ConfigError
 
 __all__ = ["ModelInfo", "create_model", "list_models", "model_info", "register_model"]
@@ -233,10 +234,11 @@ def model_info(name: str) -> ModelInfo:
 
 
 def check_choice(who: str, name: str, value: object, choices: Sequence[object]) -> None:
-    """Raise ConfigError naming the valid ``choices`` unless ``value`` is one of them."""
-    if isinstance(value, bool) or value not in choices:
-        valid = ", ".join(repr(c) for c in choices)
-        raise ConfigError(f"{who}: {name} has to be one of {valid}, but got {value!r}.")
+    """Raise ConfigError naming the valid ``choices`` unless ``value`` is one of them.
+
+    :func:`cnnlstm.functional.check_choice`'s check and message, as a ConfigError.
+    """
+    functional.check_choice(name, value, choices, who, error=ConfigError)
 
 
 def check_positive_int(who: str, name: str, value: object) -> int:
