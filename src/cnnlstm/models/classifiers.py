@@ -389,6 +389,30 @@ def _frame_backbone(
     return backbone, shape[1]
 
 
+def _check_choices(
+    who: str, *, bridge: object, bridges: Sequence[str], pool: object, rnn: object, norm: object
+) -> None:
+    """Check the named choices both classifier factories take, in this order."""
+    check_choice(who, "bridge", bridge, bridges)
+    check_choice(who, "pool", pool, POOLS)
+    check_choice(who, "rnn", rnn, _RNNS)
+    check_choice(who, "norm", norm, NORMS)
+
+
+def _check_sizes(
+    who: str, image_size: object, dropout: object, **positive: object
+) -> tuple[int, int, float]:
+    """Check each of ``positive`` (in order), then ``image_size`` and ``dropout``.
+
+    Returns:
+        ``(height, width, dropout)``.
+    """
+    for name, value in positive.items():
+        check_positive_int(who, name, value)
+    height, width = check_ints(who, "image_size", image_size, size=2)
+    return height, width, check_probability(who, "dropout", dropout)
+
+
 @register_model()
 def clip_classifier(
     *,
@@ -448,22 +472,22 @@ def clip_classifier(
         torch.Size([2, 4])
     """
     who = "clip_classifier"
-    check_choice(who, "bridge", bridge, CLIP_BRIDGES)
-    check_choice(who, "pool", pool, POOLS)
-    check_choice(who, "rnn", rnn, _RNNS)
-    check_choice(who, "norm", norm, NORMS)
+    _check_choices(who, bridge=bridge, bridges=CLIP_BRIDGES, pool=pool, rnn=rnn, norm=norm)
     if rnn == "gru" and bridge == "convlstm":
         raise ConfigError(
             f"{who}: rnn has to be 'lstm' with bridge='convlstm' (its recurrence is a ConvLSTM), "
             f"but got rnn='gru'. Valid combinations: bridge='temporal' with rnn='lstm' or 'gru'; "
             f"bridge='convlstm' with rnn='lstm'; bridge='single_frame' (no recurrence) with any."
         )
-    check_positive_int(who, "num_classes", num_classes)
-    check_positive_int(who, "in_channels", in_channels)
-    check_positive_int(who, "frames", frames)
-    check_positive_int(who, "hidden_size", hidden_size)
-    height, width = check_ints(who, "image_size", image_size, size=2)
-    dropout = check_probability(who, "dropout", dropout)
+    height, width, dropout = _check_sizes(
+        who,
+        image_size,
+        dropout,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        frames=frames,
+        hidden_size=hidden_size,
+    )
     input_shape = (frames, in_channels, height, width)
     cnn, features = _frame_backbone(
         who, backbone, in_channels, channels, (in_channels, height, width), norm=norm
@@ -551,16 +575,16 @@ def image_sequence_classifier(
         torch.Size([2, 10])
     """
     who = "image_sequence_classifier"
-    check_choice(who, "bridge", bridge, IMAGE_BRIDGES)
-    check_choice(who, "pool", pool, POOLS)
-    check_choice(who, "rnn", rnn, _RNNS)
-    check_choice(who, "norm", norm, NORMS)
-    check_positive_int(who, "num_classes", num_classes)
-    check_positive_int(who, "in_channels", in_channels)
-    check_positive_int(who, "hidden_size", hidden_size)
-    check_positive_int(who, "num_layers", num_layers)
-    height, width = check_ints(who, "image_size", image_size, size=2)
-    dropout = check_probability(who, "dropout", dropout)
+    _check_choices(who, bridge=bridge, bridges=IMAGE_BRIDGES, pool=pool, rnn=rnn, norm=norm)
+    height, width, dropout = _check_sizes(
+        who,
+        image_size,
+        dropout,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+    )
     image_shape = (in_channels, height, width)
     cnn: nn.Module
     raw_pixels = not isinstance(channels, str) and isinstance(channels, Sequence)
