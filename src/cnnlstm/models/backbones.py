@@ -135,6 +135,44 @@ def _conv_block(
     return layers
 
 
+def _stages(
+    in_channels: int,
+    channels: Sequence[int],
+    pools: Sequence[nn.Module | None],
+    *,
+    kernel_size: int,
+    norm: NormName,
+    activation: ActivationName,
+    dropout: float,
+) -> nn.Sequential:
+    """One ``nn.Sequential`` per stage: conv block, the stage's pool (if any), ``Dropout2d``.
+
+    Args:
+        in_channels: ``C`` of the input images.
+        channels: output channels of each stage.
+        pools: the pooling layer of each stage, or None for none.
+        kernel_size, norm, activation: as :func:`_conv_block` takes them.
+        dropout: ``Dropout2d`` probability after every stage (0 adds none).
+    """
+    blocks: list[nn.Module] = []
+    previous = in_channels
+    for out_channels, pool in zip(channels, pools, strict=True):
+        layers = _conv_block(
+            previous,
+            out_channels,
+            kernel_size=kernel_size,
+            norm=norm,
+            activation=activation,
+        )
+        if pool is not None:
+            layers.append(pool)
+        if dropout > 0:
+            layers.append(nn.Dropout2d(dropout))
+        blocks.append(nn.Sequential(*layers))
+        previous = out_channels
+    return nn.Sequential(*blocks)
+
+
 def _check_frames(who: str, shape: Sequence[int], in_channels: int) -> tuple[int, ...]:
     shape = tuple(int(s) for s in shape)
     if len(shape) != 4:
@@ -229,25 +267,19 @@ class SimpleCNN(nn.Module):
         self.activation: ActivationName = activation
         self.dropout = float(dropout)
 
-        blocks: list[nn.Module] = []
-        previous = in_channels
-        for out_channels, stage_pool in zip(stages, pools, strict=True):
-            layers = _conv_block(
-                previous,
-                out_channels,
-                kernel_size=kernel_size,
-                norm=self.norm,
-                activation=activation,
-            )
-            if stage_pool == "max":
-                layers.append(nn.MaxPool2d(2))
-            elif stage_pool == "avg":
-                layers.append(nn.AvgPool2d(2))
-            if dropout > 0:
-                layers.append(nn.Dropout2d(dropout))
-            blocks.append(nn.Sequential(*layers))
-            previous = out_channels
-        self.stages = nn.Sequential(*blocks)
+        stage_pools = [
+            nn.MaxPool2d(2) if p == "max" else nn.AvgPool2d(2) if p == "avg" else None
+            for p in pools
+        ]
+        self.stages = _stages(
+            in_channels,
+            stages,
+            stage_pools,
+            kernel_size=kernel_size,
+            norm=self.norm,
+            activation=activation,
+            dropout=dropout,
+        )
 
     @property
     def reduction(self) -> int:
@@ -351,23 +383,16 @@ class HeightCollapsingCNN(nn.Module):
         self.activation: ActivationName = activation
         self.dropout = float(dropout)
 
-        blocks: list[nn.Module] = []
-        previous = in_channels
-        for index, out_channels in enumerate(stages):
-            layers = _conv_block(
-                previous,
-                out_channels,
-                kernel_size=kernel_size,
-                norm=self.norm,
-                activation=activation,
-            )
-            window = (2, 2) if index < width_pools else (2, 1)
-            layers.append(nn.MaxPool2d(window, stride=window, ceil_mode=True))
-            if dropout > 0:
-                layers.append(nn.Dropout2d(dropout))
-            blocks.append(nn.Sequential(*layers))
-            previous = out_channels
-        self.stages = nn.Sequential(*blocks)
+        windows = [(2, 2) if index < width_pools else (2, 1) for index in range(len(stages))]
+        self.stages = _stages(
+            in_channels,
+            stages,
+            [nn.MaxPool2d(window, stride=window, ceil_mode=True) for window in windows],
+            kernel_size=kernel_size,
+            norm=self.norm,
+            activation=activation,
+            dropout=dropout,
+        )
 
     def output_widths(self, widths: Tensor) -> Tensor:
         """``W'`` for input widths ``W``: ``ceil(W / 2)`` once per width pool, as int64.
