@@ -187,34 +187,22 @@ def wide(rows: int, sensors: int, *, train_rows: int, folder: Path) -> dict[str,
     says them), the fit's steps and the peak memory."""
     path = write_wide_file(folder / f"wide-{rows}x{sensors}.csv", rows, sensors)
     argv = [str(path), "--train-rows", str(train_rows), "-o", str(folder / "wide-out.csv")]
-    script = (
-        "import resource, sys, time\nfrom cnnlstm.commands.detect import main\n"
-        "started = time.perf_counter()\n"
-        f"code = main({argv!r})\n"
-        "print('RESULT', code, time.perf_counter() - started,"
-        " resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    )
-    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")][-1].split()
-    if line[1] != "0":
-        raise RuntimeError(f"cnnlstm detect failed: {done.stdout}\n{done.stderr}")
-    fitted = re.search(r"fitted in ([\d.]+) s \((\d+) steps", done.stdout)
-    scored = re.search(r"scored \d+ rows in ([\d.]+) s", done.stdout)
+    printed, seconds, peak_mib = _run_detect(argv)
+    fitted = re.search(r"fitted in ([\d.]+) s \((\d+) steps", printed)
+    scored = re.search(r"scored \d+ rows in ([\d.]+) s", printed)
     if fitted is None or scored is None:
-        raise RuntimeError(f"cnnlstm detect did not say its stages: {done.stdout}")
+        raise RuntimeError(f"cnnlstm detect did not say its stages: {printed}")
     size = path.stat().st_size
     path.unlink()
     return {
         "wide_rows": rows,
         "wide_sensors": sensors,
         "wide_csv_mb": round(size / 1e6, 1),
-        "wide_detect_s": round(float(line[2]), 1),
+        "wide_detect_s": round(seconds, 1),
         "wide_fit_s": float(fitted.group(1)),
         "wide_fit_steps": int(fitted.group(2)),
         "wide_score_s": float(scored.group(1)),
-        "wide_peak_mib": round(float(line[3])),
+        "wide_peak_mib": round(peak_mib),
     }
 
 
@@ -223,6 +211,13 @@ def _command(path: Path, train_rows: int, out: Path, report: Path | None = None)
     argv = [str(path), "--train-rows", str(train_rows), "-o", str(out)]
     if report is not None:
         argv += ["--report", str(report)]
+    _, seconds, peak_mib = _run_detect(argv)
+    return {"seconds": seconds, "peak_mib": peak_mib}
+
+
+def _run_detect(argv: list[str]) -> tuple[str, float, float]:
+    """``cnnlstm detect ARGV`` in a subprocess: what it printed, its wall seconds and its peak
+    memory in MiB (``ru_maxrss``)."""
     script = (
         "import resource, sys, time\nfrom cnnlstm.commands.detect import main\n"
         "started = time.perf_counter()\n"
@@ -236,7 +231,7 @@ def _command(path: Path, train_rows: int, out: Path, report: Path | None = None)
     line = [x for x in done.stdout.splitlines() if x.startswith("RESULT")][-1].split()
     if line[1] != "0":
         raise RuntimeError(f"cnnlstm detect failed: {done.stdout}\n{done.stderr}")
-    return {"seconds": float(line[2]), "peak_mib": float(line[3])}
+    return done.stdout, float(line[2]), float(line[3])
 
 
 def generate(rows: int, sensors: int, folder: Path) -> dict[str, Any]:

@@ -156,16 +156,23 @@ def test_window_models_stream_like_offline(model: str, small_rows: np.ndarray) -
     np.testing.assert_allclose(streamed, offline, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("combine", ["max", "mean"])
-def test_scores_are_smoothed_per_sensor_then_combined(combine: str, small_rows: np.ndarray) -> None:
-    detector = quick(smooth=4, combine=combine).fit(small_rows[:150])
-    rows = small_rows[150:190]
+def _error_ratios(detector: AnomalyDetector, rows: np.ndarray) -> np.ndarray:
+    """``(M - 1, S)``: each row's squared errors from the model itself, over the error scale;
+    row ``k`` is row ``k + 1`` of ``rows``."""
     model = detector.model_
     assert model is not None
     scaled = (rows - detector.scaler.mean) / detector.scaler.std
     with torch.no_grad():
         errors = model.errors(torch.as_tensor(scaled, dtype=torch.float32)[None])[0].double()
-    ratios = errors.numpy() / detector.error_scale_  # (M - 1, S): ratios[k] is row k + 1
+    ratios: np.ndarray = errors.numpy() / detector.error_scale_
+    return ratios
+
+
+@pytest.mark.parametrize("combine", ["max", "mean"])
+def test_scores_are_smoothed_per_sensor_then_combined(combine: str, small_rows: np.ndarray) -> None:
+    detector = quick(smooth=4, combine=combine).fit(small_rows[:150])
+    rows = small_rows[150:190]
+    ratios = _error_ratios(detector, rows)  # (M - 1, S): ratios[k] is row k + 1
     first = detector.window - 1 + 3  # window - 1 warm-up rows, then 4 errors for the first mean
     expected = [0.0] * first
     for t in range(first, len(rows)):  # the slow obvious way: each sensor's mean, then max or mean
@@ -185,12 +192,7 @@ def test_smoothing_keeps_nothing_of_a_huge_error(small_rows: np.ndarray) -> None
     detector = quick(smooth=4).fit(small_rows[:150])
     rows = small_rows[150:260].copy()
     rows[30, 1] += 1e9 * small_rows[:150, 1].std()  # a squared error near 1e19
-    model = detector.model_
-    assert model is not None
-    scaled = (rows - detector.scaler.mean) / detector.scaler.std
-    with torch.no_grad():
-        errors = model.errors(torch.as_tensor(scaled, dtype=torch.float32)[None])[0].double()
-    ratios = errors.numpy() / detector.error_scale_  # (M - 1, S): ratios[k] is row k + 1
+    ratios = _error_ratios(detector, rows)  # (M - 1, S): ratios[k] is row k + 1
     first = detector.window - 1 + 3
     expected = [0.0] * first
     for t in range(first, len(rows)):  # each window's sums, made from scratch

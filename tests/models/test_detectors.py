@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,26 @@ def build(name: str, *, sensors: int = 5, window: int = 12) -> Any:
 
 def test_families_are_registered() -> None:
     assert set(FAMILIES) <= set(list_models())
+    assert anomaly.DETECTOR_FAMILIES == FAMILIES  # the default first
+
+
+@pytest.mark.parametrize(
+    ("factory", "built"),
+    [
+        (anomaly.window_cnnlstm, anomaly.WindowCNNLSTM),
+        (anomaly.mscred, anomaly.MSCRED),
+        (anomaly.convlstm_ae, anomaly.ConvLSTMAutoencoder),
+    ],
+)
+def test_a_factory_passes_its_arguments_on_with_the_class_defaults(
+    factory: Any, built: type
+) -> None:
+    """Each factory spells out the class's arguments (the registry reads them); the defaults
+    are the same, so they cannot drift apart."""
+    ours = inspect.signature(factory).parameters
+    theirs = inspect.signature(built).parameters
+    assert list(ours) == list(theirs)
+    assert {k: p.default for k, p in ours.items()} == {k: p.default for k, p in theirs.items()}
 
 
 @pytest.mark.parametrize("name", FAMILIES)
