@@ -16,7 +16,7 @@ import pytest
 
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.commands import detect as detect_command
-from cnnlstm.commands.detect import main
+from cnnlstm.commands.detect import main, offline
 from cnnlstm.data.sensor_plant import SensorPlant
 
 TINY = ["--window", "8", "--epochs", "2"]
@@ -445,7 +445,7 @@ def test_failure_while_writing_leaves_no_partial_output(
     def short_times(times: object, start: int, count: int, *, utc: bool) -> list[str]:
         return ["0", "1", "2"]  # 3 times for 600 scores: the writer fails after 3 lines
 
-    monkeypatch.setattr(detect_command, "time_texts", short_times)
+    monkeypatch.setattr(offline, "time_texts", short_times)
     assert main([str(plant_files["plant"]), "-o", str(out), *TINY]) == 2
     _error_line(capsys)
     assert out.read_text() == "the previous run\n"

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from cnnlstm.anomaly.evaluation import spans_from_binary
-from cnnlstm.commands import detect_chunks
-from cnnlstm.commands.detect import main
-from cnnlstm.commands.detect_chunks import SpanTracker, time_texts
-from cnnlstm.commands.detect_report import span_sensors
+from cnnlstm.commands.detect import main, reading
+from cnnlstm.commands.detect.outputs import time_texts
+from cnnlstm.commands.detect.report import span_sensors
+from cnnlstm.commands.detect.watch import FlatWatch, SpanTracker
 from cnnlstm.data.sensor_plant import SensorPlant
 
 TINY = ["--window", "8", "--epochs", "2"]
@@ -37,8 +37,8 @@ def test_the_output_is_the_same_in_chunks(
     argv = [str(plant), "--train-rows", "200", *TINY]
     assert main([*argv, "-o", str(whole)]) == 0  # one chunk: 1,200 rows x 11 columns
     printed_whole = capsys.readouterr().out
-    monkeypatch.setattr(detect_chunks, "CELLS_PER_CHUNK", cells)
-    monkeypatch.setattr(detect_chunks, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(reading, "CELLS_PER_CHUNK", cells)
+    monkeypatch.setattr(reading, "MIN_CHUNK_ROWS", 1)
     assert main([*argv, "-o", str(chunked)]) == 0
     printed_chunked = capsys.readouterr().out
     a, b = pd.read_csv(whole), pd.read_csv(chunked)
@@ -88,8 +88,8 @@ def test_a_malformed_line_late_in_the_file_leaves_no_output(
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(lines) + "\n")
     out = tmp_path / "out.csv"
-    monkeypatch.setattr(detect_chunks, "CELLS_PER_CHUNK", 11 * 100)
-    monkeypatch.setattr(detect_chunks, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(reading, "CELLS_PER_CHUNK", 11 * 100)
+    monkeypatch.setattr(reading, "MIN_CHUNK_ROWS", 1)
     assert main([str(bad), "--train-rows", "200", *TINY, "-o", str(out)]) == 2
     error = capsys.readouterr().err
     assert "line 1001" in error and "different numbers of fields" in error
@@ -120,7 +120,7 @@ def test_flat_watch_finds_each_run_once_however_the_rows_are_cut(cut: int) -> No
     values[500:, 3] = 1.5  # to the last row
     values[420:470, 1] = -1.0  # a second run of sensor 1
     least = np.array([30, 30, 50, 30])
-    watch = detect_chunks.FlatWatch(["a", "b", "c", "d"], least)
+    watch = FlatWatch(["a", "b", "c", "d"], least)
     lines = np.arange(600) + 2
     for first in range(0, 600, cut):
         watch.add(values[first : first + cut], None, lines[first : first + cut])
@@ -145,8 +145,8 @@ def test_a_sensor_flat_for_hours_is_said_once_with_its_span(
     ).dt.strftime("%Y-%m-%d %H:%M:%S")  # and a gap of 3 hours
     path = tmp_path / "flat.csv"
     frame.to_csv(path, sep=";", index=False)
-    monkeypatch.setattr(detect_chunks, "CELLS_PER_CHUNK", 9 * 700)  # the run spans 11 parts
-    monkeypatch.setattr(detect_chunks, "MIN_CHUNK_ROWS", 1)
+    monkeypatch.setattr(reading, "CELLS_PER_CHUNK", 9 * 700)  # the run spans 11 parts
+    monkeypatch.setattr(reading, "MIN_CHUNK_ROWS", 1)
     argv = [str(path), "--train-rows", "2000", *TINY, "-o", str(tmp_path / "out.csv")]
     assert main(argv) == 0
     printed = capsys.readouterr().out

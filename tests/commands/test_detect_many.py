@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from cnnlstm.commands.detect import main
-from cnnlstm.commands.detect_many import find_inputs
+from cnnlstm.commands.detect.many import find_inputs
 from cnnlstm.data.sensor_plant import SensorPlant
 
 TINY = ["--window", "8", "--epochs", "2"]

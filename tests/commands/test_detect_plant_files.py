@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlstm.commands import detect_fit
-from cnnlstm.commands.detect import main
+from cnnlstm.commands.detect import main, reading
 from cnnlstm.data.sensor_plant import SensorPlant
 
 RunDetect = Callable[[list[str]], tuple[int, str, str]]
@@ -249,7 +248,8 @@ def _never_read(monkeypatch: pytest.MonkeyPatch) -> None:
     def read(*args: object, **kwargs: object) -> None:
         raise AssertionError("an input was read before the output places were checked")
 
-    monkeypatch.setattr(detect_fit, "SensorCSV", read)
+    monkeypatch.setattr(reading, "SensorCSV", read)
+    monkeypatch.setattr(reading, "SensorChunks", read)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""``cnnlstm detect``'s results against the labels, the sensors behind each span, the report.
+"""``cnnlstm detect``'s results: against the labels, the sensors behind each span, the report.
 
 :func:`detection_metrics` scores the flags against labelled anomalies and changepoints (SKAB's
 precision, recall, F1, FAR and MAR, and NAB), :func:`span_sensors` names the sensors behind each
@@ -8,7 +8,6 @@ summary (:mod:`cnnlstm.reports.anomaly`), written with the run's other outputs.
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,7 +27,14 @@ from cnnlstm.anomaly.evaluation import (
 if TYPE_CHECKING:
     from cnnlstm.reports.anomaly import DetectionTrace
 
-__all__ = ["NAB_WINDOW_SECONDS", "detection_metrics", "span_sensors"]
+__all__ = [
+    "NAB_WINDOW_SECONDS",
+    "detection_metrics",
+    "print_metrics",
+    "print_spans",
+    "span_sensors",
+    "write_report",
+]
 
 NAB_WINDOW_SECONDS = 60.0
 """NAB's scoring window to the right of each true changepoint, as SKAB sets it."""
@@ -73,7 +79,7 @@ _SPANS_SHOWN = 10
 """The flagged spans the printed table lists: the highest-scoring ones, in row order."""
 
 
-def _print_spans(
+def print_spans(
     console: Any,
     spans: Sequence[tuple[int, int]],
     sensors: list[list[str]],
@@ -149,7 +155,9 @@ def detection_metrics(
     return metrics
 
 
-def _print_metrics(console: Any, metrics: dict[str, float], where: str) -> None:
+def print_metrics(console: Any, metrics: dict[str, float], where: str) -> None:
+    """A table of ``metrics`` (as :func:`detection_metrics` gives them) on the rows ``where``
+    says."""
     from rich.table import Table
 
     table = Table(title=f"against the labels ({where})", title_justify="left")
@@ -177,8 +185,8 @@ def _print_metrics(console: Any, metrics: dict[str, float], where: str) -> None:
     console.print(table)
 
 
-def _write_report(
-    args: argparse.Namespace,
+def write_report(
+    folder: Path,
     temporary: Callable[[Path], Path],
     input_path: Path,
     trace: DetectionTrace,
@@ -188,13 +196,14 @@ def _write_report(
     culprits: list[list[str]],
     fitted_rows: int,
 ) -> tuple[Path, Path]:
-    """Write ``detection.png`` and ``summary.md`` to the temporary files ``temporary(path)``
-    gives for them (``_Outputs.file`` moves them into place); return their paths. The plot is
-    drawn from ``trace``, the rows decimated as they were scored, so it takes seconds and
-    bounded memory however long INPUT is."""
+    """Write ``folder/detection.png`` and ``folder/summary.md`` to the temporary files
+    ``temporary(path)`` gives for them (:meth:`Outputs.file
+    <cnnlstm.commands.detect.outputs.Outputs.file>` moves them into place); return their paths.
+    The plot is drawn from ``trace``, the rows decimated as they were scored, so it takes
+    seconds and bounded memory however long INPUT is; ``spans`` are the flagged spans,
+    ``culprits`` the sensors behind each, ``fitted_rows`` the rows the detector was fitted on."""
     from cnnlstm.reports.anomaly import draw_detection, write_summary
 
-    folder = Path(args.report)
     plot, summary = folder / "detection.png", folder / "summary.md"
     draw_detection(
         trace,

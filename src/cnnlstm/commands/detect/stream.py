@@ -8,12 +8,12 @@ the scores equal the offline run's. The bytes are decoded as the offline run dec
 note as soon as a line says so; ``--encoding`` names it), the delimiter is sniffed from the header
 and the first row (a header with another delimiter than the row is refused), the decimal mark
 from the first row; the cells are read one by one (:func:`_cell`), gaps filled as ``--nan
-ffill`` says, and the times written as the offline run writes them.
+ffill`` says, and the times written as the offline run writes them. The notes go to standard
+error.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import math
 import re
@@ -23,18 +23,13 @@ from typing import TextIO
 
 import numpy as np
 
+from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.streaming import StreamScorer
-from cnnlstm.commands.detect_fit import (
-    _check_args,
-    _check_saved_columns,
-    _columns,
-    _columns_flag,
-    _encoding,
-    _fit,
-    _in_flags,
-    _missing,
-    _note,
-)
+from cnnlstm.commands.detect.fitting import check_saved_columns, fit_detector, save_detector
+from cnnlstm.commands.detect.notes import Notes
+from cnnlstm.commands.detect.outputs import check_places
+from cnnlstm.commands.detect.reading import columns_flag, in_flags
+from cnnlstm.commands.detect.settings import DetectSettings, ReadOptions
 from cnnlstm.data.csv_text import (
     LineDecoder,
     header_delimiter_error,
@@ -47,20 +42,31 @@ from cnnlstm.data.csv_text import (
 from cnnlstm.data.sensor_times import is_time_name, pair_time_columns
 from cnnlstm.errors import DataError
 
-__all__: list[str] = []
+__all__ = ["run_stream"]
 
 _LABELS = ("anomaly", "changepoint")
 _CHUNK = 1 << 16
 """Bytes read from standard input at most at once (fewer when fewer have arrived)."""
 
+Row = tuple[int, list[str]]
+"""A line's number and its cells."""
 
-def _stream(args: argparse.Namespace) -> int:
-    _check_args(args)
-    detector, _ = _fit(args, None)
+
+def run_stream(settings: DetectSettings) -> int:
+    """Fit (or load) the detector, then score the rows of standard input as they arrive, each
+    written to standard output at once; returns the exit code (0)."""
+    notes = Notes(stderr=True)
+    check_places(settings)
+    if settings.fit.load is not None:
+        detector = AnomalyDetector.load(settings.fit.load)
+    else:
+        detector = fit_detector(settings.fit, None, settings.read, notes).detector
+    if settings.save is not None:
+        save_detector(detector, settings.save, notes)
     source: TextIO = sys.stdin
     out: TextIO = sys.stdout
     sniffed: dict[str, str | None] = {}
-    rows = _stdin_rows(_stdin_lines(args, source), sniffed)
+    rows = _stdin_rows(_stdin_lines(source, settings.read.encoding, notes), sniffed)
     header = next(rows, None)
     if header is None:
         raise DataError("stdin: no header line; expected the column names, then rows.")
@@ -70,47 +76,14 @@ def _stream(args: argparse.Namespace) -> int:
         first = next(rows, None)  # a units row under the header, as SensorCSV skips it
     if first is not None:
         rows = itertools.chain([first], rows)
-    chosen = _columns(args)
-    if chosen is not None and args.load is not None:
-        _check_saved_columns(detector, chosen, "--columns")
-    missing = [c for c in detector.columns_ if c not in columns]
-    if missing:
-        raise DataError(
-            f"stdin: the header's columns {columns} lack the saved detector's {missing}; the "
-            f"detector was fitted on {detector.columns_}."
-        )
-    others = [c for c in columns if c not in detector.columns_ and c.lower() not in _LABELS]
-    # With --columns the columns left over are skipped, but for the datetime: --datetime, else
-    # the first named like one, or the only one left; a date column and a time-of-day column
-    # beside it are one clock, as SensorCSV reads them.
-    named = [c for c in others if is_time_name(c)]
-    time_name = named[0] if named else others[0] if len(others) == 1 else None
-    given = getattr(args, "datetime", "auto")
-    if given.lower() == "none":
-        time_name = None
-    elif given != "auto":
-        if given not in columns:
-            raise DataError(
-                f"stdin: has no datetime column {given!r}; its columns are {columns}. Pass "
-                f"--datetime none for rows without one."
-            )
-        time_name = given
-    time_names = [] if time_name is None else _time_pair(time_name, columns, first)
-    counted = [c for c in others if c not in time_names[1:]]  # a date + time pair is one
-    if len(counted) > 1 and chosen is None:
-        raise DataError(
-            f"stdin: the columns {others} are neither the detector's sensors "
-            f"{detector.columns_} nor labels; only the datetime (or a date and a time column) "
-            f"may be added, or pass {_columns_flag(detector.columns_)} to read those and leave "
-            f"the rest."
-        )
-    time_at = [columns.index(name) for name in time_names]
-    sensor_at = [columns.index(c) for c in detector.columns_]
+    if settings.read.columns is not None and settings.fit.load is not None:
+        check_saved_columns(detector, settings.read.columns, "--columns")
+    time_at, sensor_at = _layout(detector, columns, first, settings.read)
     scorer: StreamScorer = detector.stream()
     print(f"{'datetime' if time_at else 'row'},score,anomaly", file=out, flush=True)
     last: np.ndarray | None = None
-    decimal = getattr(args, "decimal", "auto")
-    gaps = {word.lower() for word in _missing(args)}
+    decimal: str = settings.read.decimal
+    gaps = {word.lower() for word in settings.read.missing}
     for count, (line, cells) in enumerate(rows):
         if len(cells) != len(columns):
             raise DataError(
@@ -121,7 +94,7 @@ def _stream(args: argparse.Namespace) -> int:
         values = np.array([_cell(cells[i], line, columns[i], decimal, gaps) for i in sensor_at])
         holes = np.isnan(values)
         if holes.any():
-            if args.nan == "fail" or last is None:
+            if settings.read.nan == "fail" or last is None:
                 name = detector.columns_[int(np.flatnonzero(holes)[0])]
                 raise DataError(
                     f"stdin: line {line}, column {name!r} is empty (NaN); pass --nan ffill to "
@@ -136,7 +109,49 @@ def _stream(args: argparse.Namespace) -> int:
     return 0
 
 
-def _time_pair(name: str, columns: list[str], first: tuple[int, list[str]] | None) -> list[str]:
+def _layout(
+    detector: AnomalyDetector, columns: list[str], first: Row | None, read: ReadOptions
+) -> tuple[list[int], list[int]]:
+    """Where the header's ``columns`` hold the time (none, one column, or a date and a time
+    column) and the detector's sensors.
+
+    With ``--columns`` the columns left over are skipped, but for the datetime: ``--datetime``,
+    else the first named like one, or the only one left; a date column and a time-of-day column
+    beside it are one clock, as SensorCSV reads them.
+    """
+    missing = [c for c in detector.columns_ if c not in columns]
+    if missing:
+        raise DataError(
+            f"stdin: the header's columns {columns} lack the saved detector's {missing}; the "
+            f"detector was fitted on {detector.columns_}."
+        )
+    others = [c for c in columns if c not in detector.columns_ and c.lower() not in _LABELS]
+    named = [c for c in others if is_time_name(c)]
+    time_name = named[0] if named else others[0] if len(others) == 1 else None
+    if read.datetime is None:
+        time_name = None
+    elif read.datetime != "auto":
+        if read.datetime not in columns:
+            raise DataError(
+                f"stdin: has no datetime column {read.datetime!r}; its columns are {columns}. "
+                f"Pass --datetime none for rows without one."
+            )
+        time_name = read.datetime
+    time_names = [] if time_name is None else _time_pair(time_name, columns, first)
+    counted = [c for c in others if c not in time_names[1:]]  # a date + time pair is one
+    if len(counted) > 1 and read.columns is None:
+        raise DataError(
+            f"stdin: the columns {others} are neither the detector's sensors "
+            f"{detector.columns_} nor labels; only the datetime (or a date and a time column) "
+            f"may be added, or pass {columns_flag(detector.columns_)} to read those and leave "
+            f"the rest."
+        )
+    return [columns.index(name) for name in time_names], [
+        columns.index(c) for c in detector.columns_
+    ]
+
+
+def _time_pair(name: str, columns: list[str], first: Row | None) -> list[str]:
     """``[name]``, or the date and time-of-day columns ``name`` is one of (read from the first
     row)."""
     if first is None or len(first[1]) != len(columns):
@@ -147,11 +162,11 @@ def _time_pair(name: str, columns: list[str], first: tuple[int, list[str]] | Non
     return pair_time_columns(frame, name, columns=columns)
 
 
-def _stdin_lines(args: argparse.Namespace, source: TextIO) -> Iterator[str]:
+def _stdin_lines(source: TextIO, encoding: str, notes: Notes) -> Iterator[str]:
     """The lines of ``source`` as they arrive, without their line ends.
 
-    Its bytes are decoded as SensorCSV decodes a file's (:class:`LineDecoder`, ``--encoding``);
-    the note that the text was read as Windows-1252 is printed (on stderr) when a line says so.
+    Its bytes are decoded as SensorCSV decodes a file's (:class:`LineDecoder`, ``encoding``);
+    the note that the text was read as Windows-1252 is said (on stderr) when a line says so.
     A text stream without bytes under it (a ``StringIO``) is read as it is.
     """
     buffer = getattr(source, "buffer", None)
@@ -160,7 +175,7 @@ def _stdin_lines(args: argparse.Namespace, source: TextIO) -> Iterator[str]:
         for text in iter(source.readline, ""):
             yield text.rstrip("\r\n")
         return
-    decoder = LineDecoder(_encoding(args), source="stdin")
+    decoder = LineDecoder(encoding, source="stdin")
     read = getattr(buffer, "read1", buffer.read)  # read1: what has arrived, without waiting
     noted = False
     while True:
@@ -168,18 +183,16 @@ def _stdin_lines(args: argparse.Namespace, source: TextIO) -> Iterator[str]:
         try:
             lines = decoder.feed(chunk, final=not chunk)
         except DataError as error:
-            raise DataError(_in_flags(str(error))) from None
+            raise DataError(in_flags(str(error))) from None
         if decoder.note is not None and not noted:
             noted = True
-            _note(args, f"note: {_in_flags(decoder.note)}")
+            notes.say(f"note: {in_flags(decoder.note)}")
         yield from lines
         if not chunk:
             return
 
 
-def _stdin_rows(
-    lines: Iterator[str], sniffed: dict[str, str | None]
-) -> Iterator[tuple[int, list[str]]]:
+def _stdin_rows(lines: Iterator[str], sniffed: dict[str, str | None]) -> Iterator[Row]:
     """``(line number, cells)`` of the header and each non-blank line, read as they arrive.
 
     The delimiter is sniffed from the header and the first row, and put in ``sniffed``.

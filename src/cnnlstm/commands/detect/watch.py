@@ -1,153 +1,39 @@
-"""``cnnlstm detect`` on files of any length: INPUT read, scored and written chunk by chunk.
+"""What ``cnnlstm detect`` watches as the parts of INPUT go by, to say it once at the end.
 
-INPUT is read in parts of rows (:class:`~cnnlstm.data.sensors.SensorChunks`), each part is scored
-with the state of the rows before it (:class:`~cnnlstm.anomaly.streaming.ChunkScorer`: the scores
-equal the whole file's) and its lines go to OUT.csv's temporary file at once, so memory stays
-bounded whatever the number of rows. What the end of the run needs is kept per row in compact arrays
-(the score as float32, the flag and the labels as int8: 7 bytes a row), and per flagged span its
-rows and the sensors behind it (:class:`SpanTracker`). The messages of the reader are said in
-the command line's flags, as :func:`~cnnlstm.commands.detect_fit._read` says them.
+Flagged spans with the sensors behind each (:class:`SpanTracker`), sensors that only ever rise
+(:class:`CounterWatch`: counters, totals) and sensors that hold one value for long
+(:class:`FlatWatch`: stuck, or a dead link), each found part by part as on the whole file, in
+memory that does not grow with the rows; :func:`flat_message` says the flat runs in one line.
 """
 
 from __future__ import annotations
 
-import argparse
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from cnnlstm.commands.detect_fit import (
-    _columns,
-    _encoding,
-    _in_flags,
-    _missing,
-    _note,
-    _said_in_flags,
-)
-from cnnlstm.data.csv_text import EncodingNote
-from cnnlstm.data.sensor_times import GAPS_NOTE
-from cnnlstm.data.sensors import SensorChunks, SensorPart
-from cnnlstm.errors import DataError
+from cnnlstm.commands.detect.outputs import time_texts
 
 __all__ = [
     "FLAT_ROWS",
     "FLAT_TIMES",
+    "CounterWatch",
     "FlatRun",
     "FlatWatch",
     "SpanTracker",
     "flat_message",
-    "time_texts",
 ]
 
-CELLS_PER_CHUNK = 500_000
-"""INPUT is read in parts of about this many cells (rows x columns)..."""
-MIN_CHUNK_ROWS = 2000
-"""... but at least this many rows (2,000 sensors: 14 s to read 20,000 rows in parts of 250
-rows, 6 s in parts of 2,000)."""
 _COUNTER_RISES = 10
-
-
-class Head(NamedTuple):
-    """The first rows of INPUT, read to fit on (what :func:`~cnnlstm.commands.detect_fit._fit`
-    needs of a file)."""
-
-    path: Path
-    features: np.ndarray
-    missing: np.ndarray
-    lines: np.ndarray
-    feature_names: list[str]
-    total: int
-    """The rows of the file when all were read, else a number above any (the file goes on)."""
-
-
-def open_chunks(args: argparse.Namespace, path: Path) -> SensorChunks:
-    """INPUT as :class:`SensorChunks`, with the flags' reading options."""
-    datetime = getattr(args, "datetime", "auto")
-    decimal: Any = getattr(args, "decimal", "auto")
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            chunks = SensorChunks(
-                path,
-                cells=getattr(args, "cells", None) or CELLS_PER_CHUNK,
-                min_rows=MIN_CHUNK_ROWS,
-                nan_policy=args.nan,
-                columns=_columns(args),
-                decimal=decimal,
-                datetime_column=None if datetime.lower() == "none" else datetime,
-                missing_values=_missing(args),
-                encoding=_encoding(args),
-            )
-    except DataError as error:
-        raise _said_in_flags(args, error) from None
-    _pass_on(args, caught)
-    return chunks
-
-
-def _pass_on(args: argparse.Namespace, caught: Sequence[warnings.WarningMessage]) -> None:
-    for warning in caught:
-        text = _in_flags(str(warning.message).replace(GAPS_NOTE, ""))
-        if issubclass(warning.category, EncodingNote):
-            _note(args, f"note: {text}")
-            continue
-        warnings.warn_explicit(text, warning.category, warning.filename, warning.lineno)
-
-
-def parts(args: argparse.Namespace, chunks: SensorChunks) -> Iterator[SensorPart]:
-    """The parts of INPUT; the reader's messages said in flags."""
-    source = iter(chunks)
-    while True:
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                part = next(source, None)
-        except DataError as error:
-            raise _said_in_flags(args, error) from None
-        _pass_on(args, caught)
-        if part is None:
-            return
-        yield part
-
-
-def read_head(
-    chunks: SensorChunks, source: Iterator[SensorPart], rows: int
-) -> tuple[Head, list[SensorPart]]:
-    """Read parts until ``rows`` rows (or the end); the head and the parts read."""
-    read: list[SensorPart] = []
-    count = 0
-    ended = False
-    while count < rows:
-        part = next(source, None)
-        if part is None:
-            ended = True
-            break
-        read.append(part)
-        count += len(part.features)
-    width = len(chunks.feature_names)
-
-    def joined(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        if not read:
-            return np.zeros(shape, dtype=dtype)
-        return np.concatenate([getattr(part, name) for part in read])
-
-    head = Head(
-        path=chunks.path,
-        features=joined("features", (0, width), np.float64),
-        missing=joined("missing", (0, width), bool),
-        lines=joined("lines", (0,), np.int64),
-        feature_names=list(chunks.feature_names),
-        total=count if ended else np.iinfo(np.int64).max,
-    )
-    return head, read
+"""A sensor that never falls and rises on at least this many rows is warned of as a counter."""
 
 
 class SpanTracker:
     """Flagged spans found chunk by chunk, with the sensors behind each, as
     :func:`~cnnlstm.anomaly.evaluation.spans_from_binary` and
-    :func:`~cnnlstm.commands.detect_report.span_sensors` find them on the whole file.
+    :func:`~cnnlstm.commands.detect.report.span_sensors` find them on the whole file.
 
     Example:
         >>> tracker = SpanTracker(["flow", "pressure"], threshold=1.0)
@@ -207,8 +93,17 @@ class SpanTracker:
 
 
 class CounterWatch:
-    """Sensors that only ever rise from row to row (counters, totals), watched chunk by chunk
-    as :func:`~cnnlstm.commands.detect_fit._warn_counters` looks at a whole file."""
+    """Sensors that only ever rise from row to row (counters, totals), watched chunk by chunk:
+    the rows after the training rows lie above all the detector saw, so they score high
+    whatever happens.
+
+    Example:
+        >>> watch = CounterWatch(2)
+        >>> watch.add(np.array([[float(i), 1.0] for i in range(6)]))
+        >>> watch.add(np.array([[float(i), 1.0] for i in range(6, 12)]))
+        >>> watch.rising().tolist()
+        [True, False]
+    """
 
     def __init__(self, width: int) -> None:
         self._last: np.ndarray | None = None
@@ -423,31 +318,3 @@ def _time_text(value: Any) -> str:
     if isinstance(value, np.datetime64):
         return time_texts(np.array([value], dtype="datetime64[ns]"), 0, 1, utc=False)[0]
     return f"{float(value):.15g}"
-
-
-def time_texts(times: np.ndarray | None, start: int, count: int, *, utc: bool) -> list[str]:
-    """OUT.csv's first cell of ``count`` rows from row ``start``: the time as
-    ``2020-03-09 10:14:33`` (``+00:00`` added for times that had offsets), seconds to 15
-    digits, or the row number without times. Equal to formatting each row on its own, faster.
-
-    Example:
-        >>> times = np.array(["2020-03-09T10:14:33", "2020-03-09T10:14:33.5"], "datetime64[ns]")
-        >>> time_texts(times, 0, 2, utc=False)
-        ['2020-03-09 10:14:33', '2020-03-09 10:14:33.500000']
-    """
-    if times is None:
-        return [str(i) for i in range(start, start + count)]
-    if not np.issubdtype(times.dtype, np.datetime64):
-        return [f"{value:.15g}" for value in np.asarray(times, dtype=np.float64).tolist()]
-    stamps = times.astype("datetime64[ns]")
-    seconds = stamps.astype("datetime64[s]")
-    text: list[str] = np.char.replace(np.datetime_as_string(seconds), "T", " ").tolist()
-    odd = np.flatnonzero((stamps - seconds).astype(np.int64) != 0)
-    if len(odd):
-        import pandas as pd
-
-        for i in odd.tolist():
-            text[i] = str(pd.Timestamp(stamps[i]))
-    if utc:
-        return [f"{t}+00:00" for t in text]
-    return text

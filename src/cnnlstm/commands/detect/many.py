@@ -24,11 +24,10 @@ exit code is then 1 (2 for mistakes in the flags, found before any file is read)
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import contextlib
-import copy
 import csv
+import dataclasses
 import glob
 import io
 import math
@@ -41,23 +40,26 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cnnlstm.commands import USER_ERRORS, atomic_file, error_message
+from cnnlstm.commands.detect.fitting import huge_pages, new_detector
+from cnnlstm.commands.detect.offline import FileSummary, run_file
+from cnnlstm.commands.detect.outputs import check_places
+from cnnlstm.commands.detect.settings import DetectSettings
 
-__all__ = ["SUFFIXES", "FileResult", "FileSummary", "find_inputs"]
+__all__ = [
+    "SUFFIXES",
+    "SUMMARY",
+    "FileResult",
+    "detect_file",
+    "file_settings",
+    "find_inputs",
+    "run_many",
+]
 
 SUFFIXES = (".csv", ".tsv", ".txt")
 """The files of a folder that INPUT names are those with these suffixes."""
 SUMMARY = "summary.csv"
 """The table of every file's results, in OUTDIR."""
 _METRICS = ("precision", "recall", "f1", "far", "mar", "nab")
-
-
-class FileSummary(NamedTuple):
-    """What one file's run counted: its rows, flagged rows and spans, and its metrics."""
-
-    rows: int
-    flagged: int
-    spans: int
-    metrics: dict[str, float] | None
 
 
 class FileResult(NamedTuple):
@@ -108,41 +110,33 @@ def find_inputs(pattern: str) -> tuple[list[Path], Path] | None:
     return files, root
 
 
-def _file_args(args: argparse.Namespace, file: Path, root: Path) -> argparse.Namespace:
-    """The flags of a one-file run of ``file``: its outputs under the folders given."""
+def file_settings(settings: DetectSettings, file: Path, root: Path) -> DetectSettings:
+    """The settings of a one-file run of ``file``: its outputs below the folders given, with
+    its name below ``root``."""
     name = file.relative_to(root)
-    one = copy.copy(args)
-    one.input = str(file)
-    one.output = Path(args.output) / name
-    one.report = None if args.report is None else Path(args.report) / name.with_suffix("")
-    one.save = None if args.save is None else Path(args.save) / name.with_suffix(".pt")
-    return one
+    assert settings.output is not None
+    return dataclasses.replace(
+        settings,
+        input=str(file),
+        output=settings.output / name,
+        report=None if settings.report is None else settings.report / name.with_suffix(""),
+        save=None if settings.save is None else settings.save / name.with_suffix(".pt"),
+    )
 
 
-def _check_many(args: argparse.Namespace, files: Sequence[Path], root: Path) -> None:
-    """Check the flags of a run over many files before any is read."""
-    from cnnlstm.commands.detect_fit import _check_args, _check_place, _detector
-
-    if args.output is None:
-        raise ValueError(
-            "--output OUTDIR has to be given with many files: the folder their scores go to."
-        )
-    for flag, path in (("--output", args.output), ("--report", args.report), ("--save", args.save)):
-        if path is not None:
-            _check_place(flag, Path(path), "folder")
-    jobs = getattr(args, "jobs", None) or 1
-    if getattr(args, "jobs", None) is not None:
-        jobs = args.jobs
-    if jobs < 1:
-        raise ValueError(f"--jobs has to be a positive int, but got {jobs}")
-    _check_args(_file_args(args, files[0], root))  # the flags, as a one-file run checks them
-    if args.load is None:
-        _detector(args)  # the detector's settings (--window...)
+def _check_many(settings: DetectSettings, files: Sequence[Path], root: Path) -> None:
+    """Check the places and the detector's settings of a run over many files before any file is
+    read: the first file's places as its run checks them, and no output onto an input."""
+    check_places(file_settings(settings, files[0], root))
+    if settings.fit.load is None:
+        new_detector(settings.fit.detector)  # the detector's settings (--window...)
     reads = {os.path.realpath(f) for f in files}
-    reads |= {os.path.realpath(p) for p in (args.train, args.load) if p is not None}
-    summary = Path(args.output) / SUMMARY
+    reads |= {os.path.realpath(p) for p in (settings.fit.train, settings.fit.load) if p is not None}
+    assert settings.output is not None
+    summary = settings.output / SUMMARY
     for file in files:
-        one = _file_args(args, file, root)
+        one = file_settings(settings, file, root)
+        assert one.output is not None
         for flag, path in (
             ("--output", one.output),
             ("--report", one.report),
@@ -161,20 +155,26 @@ def _check_many(args: argparse.Namespace, files: Sequence[Path], root: Path) -> 
             )
 
 
-def run_many(args: argparse.Namespace, files: Sequence[Path], root: Path) -> int:
-    """Run every file (see the module docstring); 0 when all ran, 1 when any failed."""
+def run_many(settings: DetectSettings, files: Sequence[Path], root: Path) -> int:
+    """Run every file of ``files`` (below ``root``) as ``settings`` say, ``settings.jobs`` at
+    once (see the module docstring); 0 when all ran, 1 when any failed.
+
+    Raises:
+        ValueError: a place that cannot be written, an output onto an input, or detector
+            settings that cannot be (checked before any file is read).
+    """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    _check_many(args, files, root)
-    jobs = min(getattr(args, "jobs", None) or 1, len(files))
+    _check_many(settings, files, root)
+    jobs = min(settings.jobs, len(files))
     console = Console(highlight=False)
     console.print(
         f"{len(files)} files below {root}, each fitted and scored on its own, "
-        f"{jobs} at a time; outputs in {args.output}",
+        f"{jobs} at a time; outputs in {settings.output}",
         soft_wrap=True,
     )
-    runs = [_file_args(args, file, root) for file in files]
+    runs = [file_settings(settings, file, root) for file in files]
     names = [str(file.relative_to(root)) for file in files]
     results: list[FileResult | None] = [None] * len(files)
     progress = Progress(
@@ -197,8 +197,9 @@ def run_many(args: argparse.Namespace, files: Sequence[Path], root: Path) -> int
     for result in finished:
         for text in result.warnings:
             console.print(f"warning: {text}", soft_wrap=True, markup=False)
-    summary = Path(args.output) / SUMMARY
-    Path(args.output).mkdir(parents=True, exist_ok=True)
+    assert settings.output is not None
+    summary = settings.output / SUMMARY
+    settings.output.mkdir(parents=True, exist_ok=True)
     with atomic_file(summary) as temp:
         _write_summary(temp, finished)
     failed = sum(r.error is not None for r in finished)
@@ -208,7 +209,7 @@ def run_many(args: argparse.Namespace, files: Sequence[Path], root: Path) -> int
 
 
 def _results(
-    runs: Sequence[argparse.Namespace], names: Sequence[str], jobs: int
+    runs: Sequence[DetectSettings], names: Sequence[str], jobs: int
 ) -> Iterator[tuple[int, FileResult]]:
     """``(index, result)`` of each file as it ends: in turn in this process with one job, else
     in ``jobs`` processes."""
@@ -236,10 +237,8 @@ def _results(
 
 def _one_thread() -> None:
     """A worker process's start: one torch thread (the files run side by side), large tensors
-    on huge pages (:func:`~cnnlstm.commands.detect.huge_pages`)."""
+    on huge pages (:func:`~cnnlstm.commands.detect.fitting.huge_pages`)."""
     import torch
-
-    from cnnlstm.commands.detect import huge_pages
 
     huge_pages()
     torch.set_num_threads(1)
@@ -254,11 +253,9 @@ def _one_line(error: BaseException) -> str:
     return " ".join(message.split())
 
 
-def detect_file(args: argparse.Namespace, name: str) -> FileResult:
+def detect_file(settings: DetectSettings, name: str) -> FileResult:
     """Run ``cnnlstm detect`` on one file as a run on it alone would (its printing kept out of
     the way): what it counted, or its one-line error, and its warnings."""
-    from cnnlstm.commands.detect import _offline_file
-
     started = time.perf_counter()
     summary, error = None, None
     printed = io.StringIO()
@@ -266,7 +263,7 @@ def detect_file(args: argparse.Namespace, name: str) -> FileResult:
         warnings.simplefilter("always")
         try:
             with contextlib.redirect_stdout(printed):
-                summary = _offline_file(args)
+                summary = run_file(settings)
         except Exception as failure:  # a bad file fails alone; the others go on
             error = _one_line(failure)
     noted = [

@@ -1,0 +1,190 @@
+"""``cnnlstm detect``'s detector: made from the flags, checked against its training rows, fitted
+(with a progress bar on a terminal), saved.
+
+:func:`fit_detector` fits a new :class:`~cnnlstm.anomaly.detector.AnomalyDetector` on the rows
+of ``--train``, or on the first ``--train-rows`` rows of INPUT; before it fits, it checks that
+those rows can teach it (enough rows for a first score, no sensor empty in all of them, the
+training file's columns those of INPUT). :func:`check_saved_columns` checks a loaded detector
+against the columns it is asked to score.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from cnnlstm.anomaly.detector import WIDE_SENSORS, AnomalyDetector
+from cnnlstm.commands import atomic_file
+from cnnlstm.commands.detect.notes import Notes
+from cnnlstm.commands.detect.reading import Head, columns_flag, read_file
+from cnnlstm.commands.detect.settings import DEFAULT_TRAIN_ROWS, FitOptions, ReadOptions
+from cnnlstm.errors import DataError
+
+__all__ = [
+    "Fitted",
+    "check_saved_columns",
+    "fit_detector",
+    "huge_pages",
+    "new_detector",
+    "save_detector",
+]
+
+
+class Fitted(NamedTuple):
+    """A fitted detector and the rows of INPUT it was fitted on (0 with ``--train``)."""
+
+    detector: AnomalyDetector
+    rows: int
+
+
+def huge_pages() -> None:
+    """Let torch put its large tensors (2 MB and up) on transparent huge pages, unless the
+    environment says otherwise (``THP_MEM_ALLOC_ENABLE``, read at torch's first large
+    allocation): wide rows allocate and free large activations at each step, and on small pages
+    the kernel's page faults take much of a fit's time. Nothing changes in the results."""
+    os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
+
+def new_detector(options: Mapping[str, Any]) -> AnomalyDetector:
+    """A new, unfitted detector with the arguments the flags gave (the others are
+    AnomalyDetector's defaults); its messages name the flags."""
+    try:
+        return AnomalyDetector(**options)
+    except ValueError as error:
+        raise ValueError(f"--{error}") from None
+
+
+def fit_detector(fit: FitOptions, head: Head | None, read: ReadOptions, notes: Notes) -> Fitted:
+    """A new detector made with ``fit.detector`` and fitted on the rows of ``fit.train`` (read
+    with ``read``; in the columns of INPUT's first rows, ``head``, when given), else on the first
+    ``fit.train_rows`` rows of INPUT (``head``; by default :data:`DEFAULT_TRAIN_ROWS`, at most
+    half the file); with the rows of INPUT it was fitted on.
+
+    Raises:
+        DataError: the rows cannot teach a detector: too few of them, a sensor empty in all, a
+            training file without INPUT's columns, or ``fit.train_rows`` leaving no row to score.
+    """
+    detector = new_detector(fit.detector)
+    if fit.train is not None:
+        rows, names = _training_file(fit.train, read, head, notes)
+        _check_enough(detector, len(rows), f"{fit.train}: the file has", "more normal rows")
+        notes.say(f"fitting {detector.model_name} on the {len(rows)} rows of {fit.train}")
+        _fit_rows(detector, rows, names, notes)
+        return Fitted(detector, 0)
+    assert head is not None
+    if fit.train_rows is None:
+        used = min(DEFAULT_TRAIN_ROWS, head.total // 2)
+        why = f" (the default: {DEFAULT_TRAIN_ROWS}, at most half the file; set --train-rows)"
+    else:
+        used = fit.train_rows
+        why = ""
+        if used >= head.total:
+            raise DataError(
+                f"{head.path}: --train-rows has to leave rows to score, but got {used} of "
+                f"{head.total} rows; pass fewer, or a file of normal rows with --train."
+            )
+    _check_enough(detector, used, f"{head.path}: --train-rows gives", "a larger --train-rows")
+    _check_training_part(head, used)
+    notes.say(f"fitting {detector.model_name} on the first {used} rows of {head.path}{why}")
+    _fit_rows(detector, head.features[:used], head.feature_names, notes)
+    return Fitted(detector, used)
+
+
+def save_detector(detector: AnomalyDetector, path: Path, notes: Notes) -> None:
+    """Save ``detector`` to ``path`` (whole or not at all) and say so."""
+    with atomic_file(path) as temp:
+        detector.save(temp)
+    notes.say(f"saved the detector to {path}")
+
+
+def _training_file(
+    path: Path, read: ReadOptions, head: Head | None, notes: Notes
+) -> tuple[np.ndarray, list[str]]:
+    """The rows and sensor names of the training file, in ``head``'s columns when given."""
+    train = read_file(path, read, notes)
+    if head is None:
+        return train.features, train.feature_names
+    missing = [c for c in head.feature_names if c not in train.feature_names]
+    extra = [c for c in train.feature_names if c not in head.feature_names]
+    if missing or extra:
+        raise DataError(
+            f"{train.path}: the training file has to have the sensor columns of {head.path}, but "
+            f"it lacks {missing} and has {extra} that {head.path.name} does not; its columns are "
+            f"{train.feature_names}."
+        )
+    rows = train.features[:, [train.feature_names.index(c) for c in head.feature_names]]
+    return rows, head.feature_names
+
+
+def check_saved_columns(detector: AnomalyDetector, names: Sequence[str], source: str) -> None:
+    """Check that the sensor columns ``names`` (of ``source``) are the ones a loaded detector
+    was fitted on, in its order."""
+    if list(names) != list(detector.columns_):
+        raise DataError(
+            f"{source}: the sensor columns {list(names)} differ from the saved detector's "
+            f"{detector.columns_}; score files with the columns the detector was fitted on "
+            f"({columns_flag(detector.columns_)} picks them, in this order)."
+        )
+
+
+def _check_enough(detector: AnomalyDetector, rows: int, source: str, more: str) -> None:
+    need = detector.window + detector.smooth - 1  # the first scored row, which sets the threshold
+    if rows < need:
+        raise DataError(
+            f"{source} {rows} training rows, fewer than the {need} a first score needs (--window "
+            f"{detector.window} + --smooth {detector.smooth} - 1); pass {more}, or a smaller "
+            f"--window or --smooth."
+        )
+
+
+def _check_training_part(head: Head, used: int) -> None:
+    """A sensor that is empty in every training row (and filled by --nan) cannot be learnt."""
+    empty = np.flatnonzero(head.missing[:used].all(axis=0))
+    if not len(empty):
+        return
+    names = [head.feature_names[j] for j in empty]
+    kept = [c for c in head.feature_names if c not in names]
+    known = np.flatnonzero(~head.missing[:, empty[0]])
+    first = int(known[0]) if len(known) else len(head.missing) - 1
+    what = f"column {names[0]!r} is" if len(names) == 1 else f"columns {names} are"
+    it = "it" if len(names) == 1 else "them"
+    leave = f"leave {it} out with {columns_flag(kept)}, or " if kept else ""
+    raise DataError(
+        f"{head.path}: {what} empty in all {used} training rows (lines {head.lines[0]}-"
+        f"{head.lines[used - 1]}; --nan only copies values into them), so the detector cannot "
+        f"learn {it}: {leave}fit on rows where {names[0]!r} has values (from line "
+        f"{head.lines[first]}, row {first}: pass a --train-rows well above {first}, or --train "
+        f"NORMAL.csv)."
+    )
+
+
+def _fit_rows(
+    detector: AnomalyDetector, rows: np.ndarray, names: Sequence[str], notes: Notes
+) -> None:
+    """Fit with a progress bar when standard output is a terminal (a status line on standard
+    error when the notes go there: standard output carries the scores), then say how long it
+    took and how many steps ran."""
+    started = time.perf_counter()
+    if not notes.stderr:
+        detector.fit(rows, columns=names, progress=sys.stdout.isatty())
+    elif not sys.stderr.isatty():
+        detector.fit(rows, columns=names)
+    else:
+        from rich.console import Console
+
+        text = (
+            f"fitting {detector.model_name}: {detector.epochs} epochs of windows of "
+            f"{detector.window}"
+        )
+        with Console(file=sys.stderr).status(text):
+            detector.fit(rows, columns=names)
+    wide = ""
+    if detector.steps is not None and len(names) > WIDE_SENSORS:
+        wide = f"; the budget for {len(names)} sensors is {detector.step_budget(len(names))}"
+    notes.say(f"fitted in {time.perf_counter() - started:.1f} s ({detector.steps_} steps{wide})")
