@@ -10,7 +10,6 @@ length after a bridge, ``F`` features per step.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Literal, get_args
 
@@ -19,6 +18,7 @@ from einops import rearrange
 from torch import Tensor
 
 from cnnlstm.errors import ShapeError
+from cnnlstm.scan_orders import cell_order, gather_index
 
 __all__ = [
     "POOLS",
@@ -377,109 +377,6 @@ def pool_to_sequence(
     return pooled.unsqueeze(1)  # (B, 1, F)
 
 
-def _hilbert_cells(height: int, width: int) -> list[int]:
-    """Flat indices ``y * width + x`` of a generalized Hilbert curve over an ``H x W`` grid.
-
-    ``walk`` fills a rectangle from one corner to the next corner along its ``major`` side, with
-    unit steps. It can when the major side is even or the minor side odd (the two ends then have
-    the checkerboard colours a path of that many cells needs) and the major side is not 1 unless
-    the rectangle is one cell. Long rectangles are cut in two along the major side; the others in
-    three, as Hilbert's curve does: up the first half of the minor side, across the far half,
-    and back down. Each cut keeps that condition for every part (the cut of the minor side is
-    even), so by induction the path never needs a diagonal step; the top level picks the
-    orientation that meets it, which every grid has.
-    """
-    cells: list[int] = []
-
-    def sign(v: int) -> int:
-        return (v > 0) - (v < 0)
-
-    def walk(x: int, y: int, ax: int, ay: int, bx: int, by: int) -> None:
-        major, minor = abs(ax + ay), abs(bx + by)
-        dax, day, dbx, dby = sign(ax), sign(ay), sign(bx), sign(by)
-        if minor == 1:
-            cells.extend((y + i * day) * width + x + i * dax for i in range(major))
-            return
-        if 2 * major > 3 * minor:
-            half = major // 2
-            if minor % 2 == 0 and half % 2 == 1:
-                half += 1
-            walk(x, y, half * dax, half * day, bx, by)
-            walk(x + half * dax, y + half * day, ax - half * dax, ay - half * day, bx, by)
-            return
-        up = minor // 2
-        if minor > 2 and up % 2 == 1:
-            up += 1
-        across = major // 2
-        walk(x, y, up * dbx, up * dby, across * dax, across * day)
-        walk(x + up * dbx, y + up * dby, ax, ay, bx - up * dbx, by - up * dby)
-        walk(
-            x + (major - 1) * dax + (up - 1) * dbx,
-            y + (major - 1) * day + (up - 1) * dby,
-            -up * dbx,
-            -up * dby,
-            -(major - across) * dax,
-            -(major - across) * day,
-        )
-
-    def unit_steps_possible(major: int, minor: int) -> bool:
-        return (major % 2 == 0 or minor % 2 == 1) and (major > 1 or minor == 1)
-
-    along_width = unit_steps_possible(width, height)
-    along_height = unit_steps_possible(height, width)
-    if along_width and (width >= height or not along_height):
-        walk(0, 0, width, 0, 0, height)
-    else:
-        walk(0, 0, 0, height, width, 0)
-    return cells
-
-
-@functools.lru_cache(maxsize=256)
-def _cell_order(order: str, height: int, width: int) -> tuple[int, ...]:
-    """The cached order behind :func:`scan_order`, as plain ints (no tensor ops to trace)."""
-    if order in ("raster", "rows"):
-        return tuple(range(height * width))
-    if order in ("raster_columns", "columns"):
-        return tuple(y * width + x for x in range(width) for y in range(height))
-    if order == "snake":
-        return tuple(
-            y * width + (x if y % 2 == 0 else width - 1 - x)  # odd rows right to left
-            for y in range(height)
-            for x in range(width)
-        )
-    return tuple(_hilbert_cells(height, width))
-
-
-def _build_gather_index(
-    order: str, height: int, width: int, device: torch.device, inverse: bool
-) -> Tensor:
-    """The ``(H*W,)`` int64 order, or its inverse permutation, as a tensor on ``device``."""
-    order_cells = _cell_order(order, height, width)
-    if inverse:
-        positions = [0] * len(order_cells)
-        for step, cell in enumerate(order_cells):
-            positions[cell] = step  # the step at which each raster cell is read
-        return torch.tensor(positions, dtype=torch.int64, device=device)
-    return torch.tensor(order_cells, dtype=torch.int64, device=device)
-
-
-_cached_gather_index = functools.lru_cache(maxsize=256)(_build_gather_index)
-
-
-def _gather_index(
-    order: str, height: int, width: int, device: torch.device, inverse: bool
-) -> Tensor:
-    """:func:`_build_gather_index`, cached per order, size and device: a forward only gathers.
-
-    While ``torch.jit.trace`` runs, the index is built afresh, so the trace records the same
-    operations on every invocation whether or not the cache was warm (the trace check compares
-    two invocations).
-    """
-    if torch.jit.is_tracing():  # type: ignore[attr-defined,no-untyped-call]
-        return _build_gather_index(order, height, width, device, inverse)
-    return _cached_gather_index(order, height, width, device, inverse)
-
-
 def check_grid_size(height: int, width: int, who: str) -> None:
     """Raise ``ValueError`` unless ``height`` and ``width`` are positive ints.
 
@@ -529,7 +426,7 @@ def scan_order(order: OrderName, height: int, width: int) -> Tensor:
     """
     check_choice("order", order, SPATIAL_ORDERS, "scan_order")
     check_grid_size(height, width, "scan_order")
-    return torch.tensor(_cell_order(order, height, width), dtype=torch.int64)
+    return torch.tensor(cell_order(order, height, width), dtype=torch.int64)
 
 
 def spatial_output_shape(shape: Sequence[int], *, order: str, who: str) -> tuple[int, ...]:
@@ -672,7 +569,7 @@ def spatial_to_sequence(x: Tensor, *, order: OrderName = "columns") -> Tensor:
     if order == "raster":
         return cells
     height, width = int(x.shape[-2]), int(x.shape[-1])  # plain ints even while tracing
-    index = _gather_index(order, height, width, cells.device, False)  # (H*W,)
+    index = gather_index(order, height, width, cells.device, False)  # (H*W,)
     return cells.index_select(1, index)  # (B, H*W, C), scan order
 
 
@@ -731,6 +628,6 @@ def sequence_to_spatial(
     if order == "raster_columns":
         return rearrange(seq, "b (w h) c -> b c h w", h=height)  # (B, C, H, W)
     if order != "raster":
-        index = _gather_index(order, height, width, seq.device, True)  # (H*W,)
+        index = gather_index(order, height, width, seq.device, True)  # (H*W,)
         seq = seq.index_select(1, index)  # (B, H*W, C), raster order
     return rearrange(seq, "b (h w) c -> b c h w", h=height)  # (B, C, H, W)
