@@ -71,26 +71,62 @@ COMMAND = "detect"
 _HELP = "fit an anomaly detector on normal sensor rows, score a file and write its flags"
 DETECTOR_MODELS = DETECTOR_FAMILIES
 """The model families ``--model`` takes (:data:`~cnnlstm.models.detectors.DETECTOR_FAMILIES`)."""
-_FIT_FLAGS = (
-    "model",
-    "window",
-    "epochs",
-    "steps",
-    "threshold",
-    "quantile",
-    "factor",
-    "smooth",
-    "combine",
-    "scoring",
-    "seed",
-)
-"""The flags that are :class:`AnomalyDetector`'s arguments, named as its arguments are."""
 
 
 def _default(name: str) -> Any:
     """The default of an :class:`AnomalyDetector` argument, read from its signature (the flags
     leave the defaults to it)."""
     return inspect.signature(AnomalyDetector).parameters[name].default
+
+
+_DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
+    "model": {
+        "help": f"detector family: {', '.join(DETECTOR_MODELS)} (default {_default('model')})"
+    },
+    "window": {"type": int, "help": f"rows per window (default {_default('window')})"},
+    "epochs": {
+        "type": int,
+        "help": "training passes (default: "
+        + ", ".join(f"{n} for {m}" for m, n in DEFAULT_EPOCHS.items())
+        + ")",
+    },
+    "steps": {
+        "type": int,
+        "help": f"the fit's budget of optimisation steps (default {_default('steps')}; small "
+        "training sets finish their epochs within it, large ones stop at it or when the held-out "
+        "loss stops improving)",
+    },
+    "threshold": {
+        "choices": ("quantile", "pot"),
+        "help": "how the threshold is set from the training scores "
+        f"(default {_default('threshold')})",
+    },
+    "quantile": {
+        "type": float,
+        "help": f"training-score quantile of the threshold (default {_default('quantile')})",
+    },
+    "factor": {"type": float, "help": f"multiplies the threshold (default {_default('factor')})"},
+    "smooth": {
+        "type": int,
+        "help": "average each sensor's error over the last N scored rows, causally "
+        f"(default {_default('smooth')})",
+    },
+    "combine": {
+        "choices": ("max", "mean"),
+        "help": f"how the sensors' errors make a row's score (default {_default('combine')})",
+    },
+    "scoring": {
+        "choices": ("level", "error"),
+        "help": "'level': the model's error beside a held-shift level score; 'error': the error "
+        f"alone (default {_default('scoring')})",
+    },
+    "seed": {
+        "type": int,
+        "help": f"seeds the weights and batch order (default {_default('seed')})",
+    },
+}
+"""The flags that are :class:`AnomalyDetector`'s arguments, named as its arguments are, and
+their parser options; left out, they keep the detector's defaults."""
 
 
 def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -121,60 +157,8 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--report", metavar="DIR", type=Path, help="write a plot and a Markdown summary here"
     )
-    parser.add_argument(
-        "--model",
-        help=f"detector family: {', '.join(DETECTOR_MODELS)} (default {_default('model')})",
-    )
-    parser.add_argument(
-        "--window", type=int, help=f"rows per window (default {_default('window')})"
-    )
-    parser.add_argument(
-        "--epochs",
-        type=int,
-        help="training passes (default: "
-        + ", ".join(f"{n} for {m}" for m, n in DEFAULT_EPOCHS.items())
-        + ")",
-    )
-    parser.add_argument(
-        "--steps",
-        type=int,
-        help=f"the fit's budget of optimisation steps (default {_default('steps')}; small "
-        "training sets finish their epochs within it, large ones stop at it or when the held-out "
-        "loss stops improving)",
-    )
-    parser.add_argument(
-        "--threshold",
-        choices=("quantile", "pot"),
-        help=f"how the threshold is set from the training scores (default {_default('threshold')})",
-    )
-    parser.add_argument(
-        "--quantile",
-        type=float,
-        help=f"training-score quantile of the threshold (default {_default('quantile')})",
-    )
-    parser.add_argument(
-        "--factor", type=float, help=f"multiplies the threshold (default {_default('factor')})"
-    )
-    parser.add_argument(
-        "--smooth",
-        type=int,
-        help="average each sensor's error over the last N scored rows, causally "
-        f"(default {_default('smooth')})",
-    )
-    parser.add_argument(
-        "--combine",
-        choices=("max", "mean"),
-        help=f"how the sensors' errors make a row's score (default {_default('combine')})",
-    )
-    parser.add_argument(
-        "--scoring",
-        choices=("level", "error"),
-        help="'level': the model's error beside a held-shift level score; 'error': the error "
-        f"alone (default {_default('scoring')})",
-    )
-    parser.add_argument(
-        "--seed", type=int, help=f"seeds the weights and batch order (default {_default('seed')})"
-    )
+    for name, options in _DETECTOR_FLAGS.items():
+        parser.add_argument(f"--{name}", **options)
     parser.add_argument(
         "--columns",
         metavar="A,B,C",
@@ -303,7 +287,9 @@ def settings_from_flags(args: argparse.Namespace, *, many: bool = False) -> Dete
             f"--model has to be one of the detector families {', '.join(DETECTOR_MODELS)}, but "
             f"got {args.model!r}"
         )
-    detector = {name: getattr(args, name) for name in _FIT_FLAGS if getattr(args, name) is not None}
+    detector = {
+        name: getattr(args, name) for name in _DETECTOR_FLAGS if getattr(args, name) is not None
+    }
     if args.load is not None:
         given = [f"--{name.replace('_', '-')}" for name in detector]
         given += ["--train"] * (args.train is not None)
