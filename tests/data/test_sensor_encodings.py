@@ -22,8 +22,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cnnlstm.data.csv_text import LineDecoder, decode_text, read_table
+from cnnlstm.data.csv_text import read_table
 from cnnlstm.data.sensors import EncodingNote, SensorCSV
+from cnnlstm.data.text_encoding import LineDecoder, decode_text
 from cnnlstm.errors import DataError
 
 HEADER = ["Zeit", "Temperatur Kühlwasser", "Druck (°C)", "Durchfluss m³/h"]

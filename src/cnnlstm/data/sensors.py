@@ -4,7 +4,8 @@ A sensor file is a table with one row per moment: an optional datetime column, n
 columns, and optional label columns (``anomaly``, ``changepoint``) that are kept apart and never
 used as features. :class:`SensorCSV` reads one file and serves windows of ``W`` consecutive rows,
 ``(window (W, S) float32, labels (W,) int64)``; :class:`SKAB` lists and loads the files of the
-SKAB benchmark. How the text is sniffed and read lives in :mod:`cnnlstm.data.csv_text`, the time
+SKAB benchmark. How the text is decoded, sniffed and read lives in :mod:`cnnlstm.data.text_encoding`
+and :mod:`cnnlstm.data.csv_text`, the time
 axis in :mod:`cnnlstm.data.sensor_times`, the scaler in :mod:`cnnlstm.data.scaler`; their public
 names can be imported from here too.
 """
@@ -27,10 +28,8 @@ from cnnlstm.data.csv_text import (
     POINT_DECIMAL,
     WHITESPACE,
     Decimal,
-    EncodingNote,
     Table,
     TableChunks,
-    check_encoding,
     looks_like_time,
     plain_numbers,
     read_number,
@@ -50,6 +49,7 @@ from cnnlstm.data.sensor_times import (
     read_clock,
     seconds_from_start,
 )
+from cnnlstm.data.text_encoding import EncodingNote, check_encoding
 from cnnlstm.errors import DataError
 
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
@@ -144,7 +144,7 @@ class SensorCSV(SensorWindows):
     - the bytes are decoded with ``encoding``; ``"auto"`` reads a byte order mark (UTF-8,
       UTF-16, UTF-32), else UTF-8, else (a line is not UTF-8) Windows-1252 with an
       :class:`EncodingNote` warning that says so and quotes the line as read
-      (:class:`~cnnlstm.data.csv_text.LineDecoder`). NUL and other control bytes make the file
+      (:class:`~cnnlstm.data.text_encoding.LineDecoder`). NUL and other control bytes make the file
       binary: a :class:`DataError` that names a gzip, ZIP or Excel file;
     - the delimiter is sniffed from the first lines (``; , \\t |`` or whitespace); a first line
       of numbers (and dates) is data, not a header, and columns are then named ``column0``...;

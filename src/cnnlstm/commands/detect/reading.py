@@ -21,9 +21,9 @@ import numpy as np
 
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.settings import ReadOptions
-from cnnlstm.data.csv_text import EncodingNote
 from cnnlstm.data.sensor_times import GAPS_NOTE
 from cnnlstm.data.sensors import SensorChunks, SensorCSV, SensorPart
+from cnnlstm.data.text_encoding import EncodingNote
 from cnnlstm.errors import DataError
 
 __all__ = [

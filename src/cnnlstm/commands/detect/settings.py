@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cnnlstm.data.csv_text import Decimal, check_encoding
+from cnnlstm.data.csv_text import Decimal
 from cnnlstm.data.sensors import NanPolicy
+from cnnlstm.data.text_encoding import check_encoding
 
 __all__ = [
     "DEFAULT_TRAIN_ROWS",

@@ -4,8 +4,8 @@ A header line and then rows come on standard input; each row's ``datetime,score,
 standard output at once, with :meth:`AnomalyDetector.stream
 <cnnlstm.anomaly.detector.AnomalyDetector.stream>`: the recurrent state carries from row to row, so
 the scores equal the offline run's. The bytes are decoded as the offline run decodes a file
-(:class:`~cnnlstm.data.csv_text.LineDecoder`: a byte order mark, UTF-8, else Windows-1252 with a
-note as soon as a line says so; ``--encoding`` names it), the delimiter is sniffed from the header
+(:class:`~cnnlstm.data.text_encoding.LineDecoder`: a byte order mark, UTF-8, else Windows-1252 with
+a note as soon as a line says so; ``--encoding`` names it), the delimiter is sniffed from the header
 and the first row (a header with another delimiter than the row is refused), the decimal mark
 from the first row; the cells are read one by one (:func:`_cell`), gaps filled as ``--nan
 ffill`` says, and the times written as the offline run writes them. The notes go to standard
@@ -31,7 +31,6 @@ from cnnlstm.commands.detect.outputs import check_places
 from cnnlstm.commands.detect.reading import columns_flag, in_flags
 from cnnlstm.commands.detect.settings import DetectSettings, ReadOptions
 from cnnlstm.data.csv_text import (
-    LineDecoder,
     header_delimiter_error,
     is_units_row,
     read_number,
@@ -40,6 +39,7 @@ from cnnlstm.data.csv_text import (
     split_cells,
 )
 from cnnlstm.data.sensor_times import is_time_name, pair_time_columns
+from cnnlstm.data.text_encoding import LineDecoder
 from cnnlstm.errors import DataError
 
 __all__ = ["run_stream"]
