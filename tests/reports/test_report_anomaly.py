@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,10 @@ from cnnlstm.reports.anomaly import (
     _SHADE_ALPHA,
     LABEL_COLOR,
     MAX_LANES,
-    DetectionTrace,
-    MinMaxColumns,
     plot_detection,
     write_summary,
 )
+from cnnlstm.reports.detection_trace import DetectionTrace, MinMaxColumns
 
 N, S = 600, 4
 
@@ -309,6 +309,36 @@ def test_trace_fed_in_chunks_equals_the_trace_of_all_rows() -> None:
     mean, sd = parts.standard()
     np.testing.assert_allclose(mean, d["values"].mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(sd, d["values"].std(axis=0), rtol=1e-12)
+
+
+def test_trace_lanes_equal_plain_loops_over_their_buckets() -> None:
+    """Past 2 * columns rows the buckets merge; each lane is still its bucket's exact range,
+    the score's low end the smallest positive score, and the spans are counted across chunks."""
+    rng = np.random.default_rng(3)
+    rows = 1000
+    values = rng.normal(size=(rows, 2))
+    scores = np.where(rng.random(rows) < 0.3, 0.0, rng.exponential(size=rows))  # 0: unscored
+    scores[:40] = 0.0  # a whole first bucket unscored: its low end is inf
+    flags = (rng.random(rows) < 0.05).astype(int)
+    flags[198:203] = 1  # a span across the chunk cut at 200
+    trace = DetectionTrace(2, columns=16)
+    for at, end in itertools.pairwise([0, 200, 201, 650, rows]):  # uneven chunks, one of 1 row
+        trace.add(None, values[at:end], scores[at:end], predictions=flags[at:end])
+    starts = trace.starts
+    assert trace.rows == rows and 16 <= len(starts) <= 32 and starts[0] == 0
+    low, high = _plain_min_max(values, starts)
+    np.testing.assert_array_equal(trace.sensors[0], low)
+    np.testing.assert_array_equal(trace.sensors[1], high)
+    ends = [*starts[1:].tolist(), rows]
+    buckets = list(zip(starts.tolist(), ends, strict=True))
+    positive = [[v for v in scores[a:b].tolist() if v > 0] for a, b in buckets]
+    np.testing.assert_array_equal(trace.scores[0], [min(p) if p else np.inf for p in positive])
+    np.testing.assert_array_equal(trace.scores[1], [scores[a:b].max() for a, b in buckets])
+    np.testing.assert_array_equal(trace.flags, [bool(flags[a:b].any()) for a, b in buckets])
+    np.testing.assert_array_equal(trace.x[0], [float(a) for a, _ in buckets])
+    np.testing.assert_array_equal(trace.x[1], [float(b - 1) for _, b in buckets])
+    runs = sum(1 for i in range(rows) if flags[i] and (i == 0 or not flags[i - 1]))
+    assert trace.spans == runs and trace.flagged == flags.sum()
 
 
 def test_trace_rejects_mismatched_chunks() -> None:

@@ -52,7 +52,7 @@ from cnnlstm.commands.detect.watch import (
 from cnnlstm.data.sensors import SensorChunks, SensorPart
 
 if TYPE_CHECKING:
-    from cnnlstm.reports.anomaly import DetectionTrace
+    from cnnlstm.reports.detection_trace import DetectionTrace
 
 __all__ = ["FileSummary", "Scored", "run_file", "score_file"]
 
@@ -180,7 +180,7 @@ def score_file(
     changepoint = lower.index("changepoint") if "changepoint" in lower else None
     trace = None
     if report:  # the plot's rows, min and max per pixel column: bounded memory
-        from cnnlstm.reports.anomaly import DetectionTrace
+        from cnnlstm.reports.detection_trace import DetectionTrace
 
         trace = DetectionTrace(len(names), labels=anomaly is not None)
     status = _Status(f"scoring {chunks.path} with {detector.model_name}", sys.stdout.isatty())

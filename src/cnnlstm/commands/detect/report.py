@@ -25,7 +25,7 @@ from cnnlstm.anomaly.evaluation import (
 )
 
 if TYPE_CHECKING:
-    from cnnlstm.reports.anomaly import DetectionTrace
+    from cnnlstm.reports.detection_trace import DetectionTrace
 
 __all__ = [
     "NAB_WINDOW_SECONDS",
