@@ -17,13 +17,12 @@ rows' labels, is the floor any detector has to beat (SKAB publishes it as F1 0.7
 that figure only comes out when the first 400 rows of each file are left out).
 
 Every detector runs with :class:`~cnnlstm.anomaly.detector.AnomalyDetector`'s defaults, which were
-chosen on ``valve1`` and generated plant data only (see :mod:`cnnlstm.anomaly.detector`), never on
-this table; the window models train for fewer passes
-(:data:`~cnnlstm.anomaly.detector.DEFAULT_EPOCHS`), so all three run in about 5 minutes on 2 shared
-cores (window_cnnlstm under 2). Each model is fitted once and judged twice (``--scoring``): by the
-detector's score (``scoring="level"``, the default: the model's error beside the held-shift level
-score) and by the model's error score alone, against its own threshold from the same fit, so the
-models can be compared as CNN-LSTMs.
+chosen on ``valve1`` and generated plant data only, never on this table (the manual's design notes
+say how, and how long this run takes); the window models train for fewer passes
+(:data:`~cnnlstm.anomaly.detector.DEFAULT_EPOCHS`). Each model is fitted once and judged twice
+(``--scoring``): by the detector's score (``scoring="level"``, the default: the model's error
+beside the held-shift level score) and by the model's error score alone, against its own
+threshold from the same fit, so the models can be compared as CNN-LSTMs.
 
 A second table gives each row's scores per folder and where its false alarms fall: before a
 file's first labelled anomaly, between anomalies, or after the last one
@@ -69,9 +68,9 @@ from cnnlstm.anomaly.evaluation import (
 )
 from cnnlstm.anomaly.leaderboard import leaderboard_table
 from cnnlstm.commands import USER_ERRORS, Command, user_error
-from cnnlstm.commands.detect import DETECTOR_MODELS
 from cnnlstm.data.sensors import SKAB, SensorCSV
 from cnnlstm.errors import DataError
+from cnnlstm.models.detectors import DETECTOR_FAMILIES
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -91,7 +90,8 @@ __all__ = [
 COMMAND = "benchmark"
 TRAIN_ROWS = 400
 """Rows at the start of each file the detector is fitted on; the rest are judged."""
-DEFAULT_MODELS = DETECTOR_MODELS
+DEFAULT_MODELS = DETECTOR_FAMILIES
+"""The detector families run by default: all of them."""
 FLOOR = "flag every row (this data)"
 QUICK_EPOCHS = 2
 SCORINGS = ("level", "error")
