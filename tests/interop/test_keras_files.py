@@ -5,6 +5,7 @@ keras/src/legacy/saving/legacy_h5_format.py), architecture JSON with Keras 3 or 
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -426,3 +427,21 @@ def test_convert_command_user_errors_exit_2(
     assert convert_command.main([str(tmp_path / "missing.keras")]) == 2
     assert "cnnlstm convert: error:" in capsys.readouterr().err
     assert convert_command.main([str(tmp_path / "missing.keras"), "--batch", "0"]) == 2
+
+
+def test_a_converted_file_naming_a_class_where_it_used_to_live_still_loads():
+    """Files written before layers/convlstm.py was split name Activation and the cells there."""
+    from cnnlstm.interop.keras.core import MOVED_CLASSES, rebuild
+    from cnnlstm.layers.activations import Activation
+    from cnnlstm.layers.convlstm_cell import ConvLSTMCell
+
+    old = "cnnlstm.layers.convlstm.Activation"
+    module = rebuild({"class": old, "args": ["hard_sigmoid_tf2"], "kwargs": {}})
+    assert type(module) is Activation
+    x = torch.tensor([-3.0, 0.0, 1.0, 5.0])
+    assert torch.equal(module(x), torch.clamp(0.2 * x + 0.5, 0.0, 1.0))  # tf.keras 2's formula
+    cell = {"class": "cnnlstm.layers.convlstm.ConvLSTMCell", "args": [2, 4, 3], "kwargs": {}}
+    assert type(rebuild(cell)) is ConvLSTMCell
+    for new in MOVED_CLASSES.values():  # every new place exists
+        module_name, _, name = new.rpartition(".")
+        assert hasattr(importlib.import_module(module_name), name)

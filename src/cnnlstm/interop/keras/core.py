@@ -26,6 +26,7 @@ from cnnlstm.functional import format_shape
 
 __all__ = [
     "ELEMENTWISE",
+    "MOVED_CLASSES",
     "Builder",
     "Converter",
     "HardSigmoid",
@@ -107,6 +108,15 @@ class State:
 # --------------------------------------------------------------------------------------------
 
 _ALLOWED_PREFIXES = ("torch.nn.", "einops.layers.torch.", "cnnlstm.")
+# Classes that moved to another module since a converted file could name them: such a file's
+# spec still says the old place, so rebuild() reads it from the new one.
+MOVED_CLASSES = {
+    "cnnlstm.layers.convlstm.Activation": "cnnlstm.layers.activations.Activation",
+    "cnnlstm.layers.convlstm.ConvLSTMCell": "cnnlstm.layers.convlstm_cell.ConvLSTMCell",
+    "cnnlstm.layers.convlstm.ConvLSTMCell1d": "cnnlstm.layers.convlstm_cell.ConvLSTMCell1d",
+    "cnnlstm.layers.convlstm.ConvLSTMCell2d": "cnnlstm.layers.convlstm_cell.ConvLSTMCell2d",
+    "cnnlstm.layers.convlstm.ConvLSTMCell3d": "cnnlstm.layers.convlstm_cell.ConvLSTMCell3d",
+}
 
 
 def _encode(value: Any) -> Any:
@@ -171,7 +181,7 @@ def rebuild(record: dict[str, Any]) -> nn.Module:
     Only classes from ``torch.nn``, ``einops.layers.torch`` and ``cnnlstm`` are built, so a
     config read from a file cannot import anything else.
     """
-    path = str(record["class"])
+    path = MOVED_CLASSES.get(str(record["class"]), str(record["class"]))
     if not path.startswith(_ALLOWED_PREFIXES):
         raise ConfigError(
             f"rebuild: the config names the class {path!r}; only torch.nn, einops and cnnlstm "
