@@ -390,3 +390,19 @@ def test_held_shift_in_blocks_equals_one_row_at_a_time(frozen: bool) -> None:
     np.testing.assert_allclose(blocks, one_by_one, rtol=1e-12, atol=1e-12)
     assert state.rows == 3000
     assert (one_by_one > state.limit).any(axis=1).sum() > 100  # alarming rows, one at a time
+
+
+def test_a_long_stream_in_blocks_matches_the_slow_loop() -> None:
+    """Thousands of rows: the quiet ones go through the block path (sliding sums, the baselines
+    64 rows at a time), the alarms one by one; the docstring's recipe, one row at a time, agrees."""
+    rng = np.random.default_rng(1)
+    settings = {"fast": 10, "tau": 100.0, "freeze": 5.0, "max_freeze": 200, "persistence": 0.5}
+    train = rng.normal(size=(400, 5))
+    rows = rng.normal(size=(3000, 5))
+    rows[500:900, 0] -= 4.0  # held past max_freeze: the baseline is released
+    rows[1500:1510, 3] += 9.0  # a burst
+    rows[2990:, 4] += 6.0  # to the last row
+    held = HeldShift(**settings).fit(train)  # type: ignore[arg-type]
+    expected, _, releases = slow_held_shift(train, rows, **settings)  # type: ignore[arg-type]
+    assert releases > 0
+    np.testing.assert_allclose(held.deviations(rows), expected, rtol=1e-9, atol=1e-9)
