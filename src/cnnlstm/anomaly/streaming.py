@@ -18,7 +18,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
-from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, TrailingMax, trailing_max
+from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, TrailingMax, combine_scores
 from cnnlstm.anomaly.rows import all_finite, torch_threads
 from cnnlstm.errors import DataError
 
@@ -196,8 +196,8 @@ class ChunkScorer:
         self._errors = np.zeros((0, n))  # (<= smooth - 1, S): the last scaled errors
         self._level = detector.level_
         self._level_state = self._level.start() if self._level is not None else None
-        self._held_rows = np.zeros((0, n))  # (<= HOLD - 1, S): the last deviations / threshold
-        self._held = np.zeros(0)  # (<= HOLD - 1,): the last level scores / threshold
+        self._held_rows = np.zeros((0, n))  # (<= HOLD - 1, S): the last deviations
+        self._held = np.zeros(0)  # (<= HOLD - 1,): the last level scores
 
     def update(
         self, x: np.ndarray, *, columns: Sequence[str] | None = None
@@ -284,19 +284,23 @@ class ChunkScorer:
         self._errors = extended[len(extended) - min(smooth - 1, len(extended)) :]
         return smoothed
 
-    def _combine(self, error_scores: np.ndarray, level_scores: np.ndarray, *, carry: str) -> Any:
+    def _combine(
+        self, error_scores: np.ndarray, level_scores: np.ndarray, *, carry: str
+    ) -> np.ndarray:
         """:func:`~cnnlstm.anomaly.held_shift.combine_scores` of these rows of the stream, with the
-        detector's thresholds: the held level score reaches back over the last ``HOLD - 1`` rows
-        (kept in the attribute ``carry``)."""
+        detector's thresholds: the held level score reaches back over the last ``HOLD - 1``
+        level scores, kept in the attribute ``carry`` (their error part is not used again)."""
         detector = self.detector
-        out = np.zeros_like(error_scores)
-        if detector.error_threshold_ > 0:
-            out = np.maximum(out, ERROR_WEIGHT * error_scores / detector.error_threshold_)
-        if detector.level_threshold_ > 0:
-            level = level_scores / detector.level_threshold_
-            before = getattr(self, carry)
-            extended = np.concatenate([before, level])  # (K + M, ...)
-            held = trailing_max(extended, HOLD)
-            out = np.maximum(out, held[len(before) :])
-            setattr(self, carry, extended[len(extended) - min(HOLD - 1, len(extended)) :])
-        return out
+        before = getattr(self, carry)  # (K, ...), K <= HOLD - 1
+        level = np.concatenate([before, level_scores])  # (K + M, ...)
+        errors = np.concatenate([np.zeros_like(before), error_scores])  # (K + M, ...)
+        combined = combine_scores(
+            errors,
+            detector.error_threshold_,
+            level,
+            detector.level_threshold_,
+            error_weight=ERROR_WEIGHT,
+            hold=HOLD,
+        )
+        setattr(self, carry, level[len(level) - min(HOLD - 1, len(level)) :])
+        return combined[len(before) :]
