@@ -25,7 +25,7 @@ the wall and the CPU seconds; the CPU seconds say what the run costs on one free
 
 Digits come from the MNIST files in ``--mnist-root`` (``../shared/data/mnist``, t10k only: images
 0-7999 train, 8000-9999 test) for moving-digits when the folder is there, else they are drawn
-with Pillow's font; digit-clips draws them, as ``configs/digit_clips.yaml`` does.
+with Pillow's font; digit-clips draws them, as the ``digit_clips`` config does.
 
 Each run prints JSON and a Markdown table (``benchmarks.common.report``) and writes the JSON to
 ``--output`` (default ``benchmarks/results/``, which git ignores). Nothing else is written.

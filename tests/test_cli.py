@@ -14,6 +14,7 @@ import torch
 from rich.console import Console
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.errors import DataError
 
 
@@ -118,7 +119,7 @@ def test_dot_target_is_the_clip_and_each_frame_shifts_the_last() -> None:
 
 # ----------------------------------------------------------------------------- the other commands
 
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "digit_clips.yaml")
+CONFIG = str(CONFIGS_DIR / "digit_clips.yaml")
 TINY_MODEL = [
     "--model.init_args.model_args.channels=[4, 8]",
     "--model.init_args.model_args.hidden_size=8",

@@ -1,6 +1,6 @@
 """`cnnlstm fit | validate | test | predict` on LightningCLI: checkpoints, resume, logs, predict.
 
-Each run is configs/digit_clips.yaml shrunk to a few clips and a tiny model, in a temporary
+Each run is the shipped digit_clips config shrunk to a few clips and a tiny model, in a temporary
 working directory (the runs go to ./runs/digit_clips/version_<n>, runs/digit_clips/checkpoints
 links to the newest run's checkpoints). Expected values come from the CSV log, from the
 checkpoint files and from the task rebuilt independently, never from the CLI's own report.
@@ -18,11 +18,12 @@ import yaml
 from lightning.pytorch.callbacks import RichProgressBar
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.commands.train import BestCheckpoint, LastCheckpoint
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.tasks import ClassificationTask, ForecastTask, RecognitionTask
 
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "digit_clips.yaml")
+CONFIG = str(CONFIGS_DIR / "digit_clips.yaml")
 RUN = Path("runs") / "digit_clips"
 # 8 training clips in batches of 4: two steps an epoch, a validation after each epoch
 DATA = {"train_samples": 8, "val_samples": 4, "test_samples": 6, "batch_size": 4}

@@ -16,11 +16,12 @@ import torch
 from PIL import Image
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.compare import BridgeResult, Comparison
 from cnnlstm.errors import ConfigError
 from cnnlstm.models.registry import create_model
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = CONFIGS_DIR
 CONFIG = str(CONFIGS / "digit_clips.yaml")
 MODEL_ARGS = {"frames": 10, "image_size": (32, 32), "channels": (4, 8), "hidden_size": 8}
 TINY = [

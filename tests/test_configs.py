@@ -1,4 +1,4 @@
-"""Every config in configs/ trains: shortened to two steps on a few generated samples.
+"""Every shipped config (cnnlstm/configs/) trains: cut to two steps on a few generated samples.
 
 The configs are what the README and the docs run; each has to work on a fresh machine, with
 nothing downloaded (generated data, no MNIST path), and say how to run it. The one for the
@@ -16,8 +16,9 @@ import torch
 import yaml
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 
-CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+CONFIGS = sorted(CONFIGS_DIR.glob("*.yaml"))
 VIDEO = CONFIGS[0].parent / "video_folder.yaml"
 TEXT = CONFIGS[0].parent / "text_folder.yaml"  # run by tests/data/test_text_folder.py
 GENERATED = [path for path in CONFIGS if path not in (VIDEO, TEXT)]  # data drawn by a DataModule
@@ -65,7 +66,7 @@ def test_config_trains_and_writes_a_checkpoint(config: Path) -> None:
 @pytest.mark.parametrize("config", CONFIGS, ids=[path.stem for path in CONFIGS])
 def test_config_works_on_a_fresh_machine_and_says_how_to_run_it(config: Path) -> None:
     text = config.read_text()
-    assert f"cnnlstm fit --config configs/{config.name}" in text
+    assert f"cnnlstm fit --config {config.stem}" in text
     data = yaml.safe_load(text)["data"]
     assert data["class_path"].startswith("cnnlstm.data.")
     assert data["init_args"].get("mnist_root") is None  # drawn digits, nothing to download

@@ -1,6 +1,6 @@
 """The own-data configs end to end, as their comments say to run them.
 
-``configs/video_folder.yaml`` and ``configs/text_folder.yaml`` read a folder of the user's own
+The shipped ``video_folder`` and ``text_folder`` configs read a folder of the user's own
 data; each comment names one ``cnnlstm generate`` command that writes an example folder at the
 config's default root. Here that command is read from the comment and run (with fewer samples),
 then ``fit`` (one short epoch), ``test`` and ``predict`` on the checkpoint, all through the command
@@ -22,9 +22,10 @@ import torch
 import yaml
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.data import DigitClips, TextLines
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = CONFIGS_DIR
 SAMPLES = 40  # a 0.1 test split: 4 items to predict
 SHORT = [
     "--trainer.max_epochs=1",
@@ -76,7 +77,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
 def run_as_the_comment_says(
     name: str, generator: str, capsys: pytest.CaptureFixture[str]
 ) -> tuple[list[str], list[dict[str, str]], list[int], str]:
-    """Generate, fit, test and predict with ``configs/<name>.yaml``.
+    """Generate, fit, test and predict with the shipped config ``<name>``.
 
     Returns:
         The columns and rows of ``predictions.csv``, the ``indices`` of ``predictions.pt`` and
@@ -85,7 +86,7 @@ def run_as_the_comment_says(
     config = CONFIGS / f"{name}.yaml"
     generate, fit = example_commands(config)
     assert generate[:3] == ["cnnlstm", "generate", generator]
-    assert fit == ["cnnlstm", "fit", "--config", f"configs/{name}.yaml"]  # nothing else to pass
+    assert fit == ["cnnlstm", "fit", "--config", name]  # nothing else to pass
     root = yaml.safe_load(config.read_text(encoding="utf-8"))["data"]["init_args"]["root"]
     assert Path(generate[3]) == Path(root)  # the folder the config reads by default
 

@@ -50,7 +50,9 @@ from pathlib import Path
 import pytest
 import torch
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+from cnnlstm.commands.configs import CONFIGS_DIR
+
+CONFIGS = CONFIGS_DIR
 EPOCHS, STEPS = 3, 5  # 18 items in global batches of 4: 4 full ones and one of 2
 COMMON = [
     f"--trainer.max_epochs={EPOCHS}",

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from cnnlstm import cli, export, export_script
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.commands.export import checkpoint_metadata, load_task
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.errors import ConfigError, DataError
@@ -35,7 +36,7 @@ from cnnlstm.models import registry
 from cnnlstm.models.registry import create_model, register_model
 from cnnlstm.tasks import ClassificationTask
 
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "digit_clips.yaml")
+CONFIG = str(CONFIGS_DIR / "digit_clips.yaml")
 TINY = [
     "--data.init_args.train_samples=4",
     "--data.init_args.val_samples=4",

@@ -1,6 +1,6 @@
 """`cnnlstm predict` on the user's own videos: predictions.csv, predict_root, and the errors.
 
-One tiny model is fitted for two steps with configs/video_folder.yaml on digit clips that
+One tiny model is fitted for two steps with the shipped video_folder config on digit clips that
 `cnnlstm generate` writes as folders of PNG frames; each test then predicts with its checkpoint.
 Expected values come from predictions.pt, from the generated folders and from runs on other
 folders holding the same clips, never from the CSV writer's own summary.
@@ -21,12 +21,13 @@ import torch
 from PIL import Image
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.commands.train import PredictionWriter
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.errors import ConfigError
 from cnnlstm.tasks import ClassificationTask
 
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "video_folder.yaml")
+CONFIG = str(CONFIGS_DIR / "video_folder.yaml")
 PREDICTIONS = Path("runs") / "video_folder" / "predictions"
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 TINY = [
@@ -346,7 +347,7 @@ def test_predicting_from_another_folder_names_the_root_setting(
     copy_clip(f"6/{sorted((Path('clips') / '6').iterdir())[0].name}", new / "visit")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)  # configs/video_folder.yaml's root is clips, relative
+    monkeypatch.chdir(elsewhere)  # the video_folder config's root is clips, relative
     checkpoint = str(workdir / "runs" / "video_folder" / "checkpoints" / "last.ckpt")
     assert predict(f"--data.init_args.predict_root={new}", ckpt=checkpoint) == 2
     assert last_error(capsys) == (

@@ -1,6 +1,6 @@
 """`predictions.pt` names the rows of your file: indices through Subsets, and every row predicted.
 
-A 16-row `.npz` of random images is predicted with a checkpoint of configs/image_sequence.yaml
+A 16-row `.npz` of random images is predicted with a checkpoint of the shipped image_sequence config
 shrunk to a tiny model; each saved prediction is compared with the task rebuilt from the
 checkpoint run on the row of the file that `indices` names, one row at a time.
 """
@@ -17,11 +17,12 @@ import torch
 from torch.utils.data import Subset
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.commands.train import PredictionWriter
 from cnnlstm.data.datamodules import ArrayDataModule
 from cnnlstm.tasks import ClassificationTask
 
-CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "image_sequence.yaml")
+CONFIG = str(CONFIGS_DIR / "image_sequence.yaml")
 ROWS = 16
 TINY = [
     "--data=cnnlstm.data.ArrayDataModule",

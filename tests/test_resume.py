@@ -1,7 +1,7 @@
 """A run killed mid-epoch and resumed with ``--ckpt_path last`` ends where an uninterrupted run
 ends: bitwise the same weights, optimizer state and best checkpoint, on one CPU thread.
 
-The runs are real ``cnnlstm fit`` processes on configs/digit_clips.yaml shrunk to a tiny model
+The runs are real ``cnnlstm fit`` processes on the shipped digit_clips config shrunk to a tiny model
 (with dropout, so the training step draws random numbers too) and 4 epochs of 3 steps. The killed
 run kills itself with SIGKILL in the middle of its third epoch (:class:`SigkillAt`, a callback
 the config names: no chance to clean up, as after a crash or an out-of-memory kill), after the
@@ -24,7 +24,9 @@ import pytest
 import torch
 import yaml
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "digit_clips.yaml"
+from cnnlstm.commands.configs import CONFIGS_DIR
+
+CONFIG = CONFIGS_DIR / "digit_clips.yaml"
 TINY_MODEL = {
     "frames": 4,
     "image_size": [16, 16],

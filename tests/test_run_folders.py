@@ -22,9 +22,10 @@ import yaml
 
 from cnnlstm import cli
 from cnnlstm.commands import run_folders
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.commands.run_folders import claim_version, find_checkpoint, link_latest
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "digit_clips.yaml"
+CONFIG = CONFIGS_DIR / "digit_clips.yaml"
 TINY = [
     "--data.init_args.train_samples=8",
     "--data.init_args.val_samples=4",

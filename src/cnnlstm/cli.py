@@ -3,10 +3,10 @@
 Commands:
 
 - ``fit``, ``validate``, ``test``, ``predict`` run Lightning's ``LightningCLI`` on a YAML config
-  (``cnnlstm fit --config configs/digit_clips.yaml``): ``model:`` takes a task
-  (``class_path: cnnlstm.tasks.ClassificationTask``) and ``data:`` a DataModule. Every run gets a
-  progress bar; CSV and TensorBoard logs in ``runs/<name>/version_<n>`` (``<name>`` is the config
-  file's name); checkpoints in ``runs/<name>/checkpoints``: ``last.ckpt`` and the best by the
+  (``cnnlstm fit --config digit_clips``: a shipped config by name, or a path): ``model:`` takes a
+  task (``class_path: cnnlstm.tasks.ClassificationTask``) and ``data:`` a DataModule. Every run
+  gets a progress bar; CSV and TensorBoard logs in ``runs/<name>/version_<n>`` (``<name>`` is the
+  config file's name); checkpoints in ``runs/<name>/checkpoints``: ``last.ckpt`` and the best by the
   task's validation metric, so ``--ckpt_path last`` resumes; early stopping on the same metric;
   and ``--seed_everything``. ``--print_config`` prints a complete starting config.
 - ``summary`` prints the config's model stage by stage: each output shape and the parameters.
@@ -17,9 +17,10 @@ Commands:
 - ``demo`` builds the three bridges and a ConvLSTM, each in a small model, prints every stage's
   shape, trains each for a few steps on generated data and prints the loss before and after. It
   downloads nothing and finishes in well under a minute on two CPU cores.
-- ``generate``, ``detect``, ``benchmark`` (also ``bench``) and ``convert`` live in
-  :mod:`cnnlstm.commands`: write the built-in data to files, detect anomalies in a sensor file,
-  run the SKAB protocol, convert a saved Keras model to a PyTorch state dict or ONNX.
+- ``configs``, ``generate``, ``detect``, ``benchmark`` (also ``bench``) and ``convert`` live in
+  :mod:`cnnlstm.commands`: list or copy the shipped configs, write the built-in data to files,
+  detect anomalies in a sensor file, run the SKAB protocol, convert a saved Keras model to a
+  PyTorch state dict or ONNX.
 
 Only the commands that train or load a task (``fit``, ``validate``, ``test``, ``predict``,
 ``summary``, ``compare``, ``export``) import Lightning, when they run: the Lightning side lives in
@@ -515,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_COMMAND_MODULES = ("generate", "detect", "benchmark", "convert")
+_COMMAND_MODULES = ("configs", "generate", "detect", "benchmark", "convert")
 """Commands in modules of their own (:mod:`cnnlstm.commands`), each with ``add_parser(subparsers)``
 and ``run(args) -> int``; the ones that exist are added."""
 

@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.commands.generate import main, normal_path
 from cnnlstm.data import (
     ArrayDataset,
@@ -26,7 +27,7 @@ from cnnlstm.data import (
     TextLines,
 )
 
-TEXT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "text_folder.yaml"
+TEXT_CONFIG = CONFIGS_DIR / "text_folder.yaml"
 
 
 def _error_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -2,7 +2,7 @@
 
 The file the generator writes is read back with ArrayDataModule and compared with the lines
 TextLines draws itself, batched by TextLines.collate (what TextLinesDataModule yields); a copy of
-configs/text_lines.yaml then trains on the file through the command line, and the mistakes a
+the shipped text_lines config then trains on the file through the command line, and the mistakes a
 user can make with their own arrays (another layout, another alphabet, targets that are not
 classes) end as one `cnnlstm: error:` line with exit code 2.
 """
@@ -20,13 +20,14 @@ import pytest
 import torch
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.data.collate import ctc_collate
 from cnnlstm.data.datamodules import ArrayDataModule
 from cnnlstm.data.text_lines import TextLines
 from cnnlstm.errors import DataError, ShapeError
 from cnnlstm.tasks import RecognitionTask
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "text_lines.yaml"
+CONFIG = CONFIGS_DIR / "text_lines.yaml"
 SAMPLES = 16
 TINY = [
     "--data=cnnlstm.data.ArrayDataModule",

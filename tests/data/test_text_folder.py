@@ -17,11 +17,12 @@ from PIL import Image
 from torch.utils.data import Subset
 
 from cnnlstm import cli
+from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.data.text_folder import TextLineDataModule, TextLineFolder
 from cnnlstm.data.text_lines import TextLines
 from cnnlstm.errors import ConfigError, DataError
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "text_folder.yaml"
+CONFIG = CONFIGS_DIR / "text_folder.yaml"
 SHORT = [
     "--trainer.max_steps=2",
     "--trainer.limit_val_batches=1",

@@ -243,7 +243,7 @@ FLAG = "--model.init_args.model_args."
 
 @pytest.mark.parametrize("bridge", CLIP_BRIDGES)
 def test_grey_clips_for_an_rgb_model_name_the_setting_and_its_flag(bridge: str) -> None:
-    # configs/video_folder.yaml has in_channels: 3; grayscale: true gives one channel.
+    # the video_folder config has in_channels: 3; grayscale: true gives one channel.
     model = clip_model(bridge=bridge, in_channels=3)
     x = torch.rand(2, 4, 1, 16, 16)
     with pytest.raises(ShapeError) as info:
@@ -261,7 +261,7 @@ def test_grey_clips_for_an_rgb_model_name_the_setting_and_its_flag(bridge: str) 
 @pytest.mark.parametrize(
     ("shape", "fragments", "fixed_shape", "settings"),
     [
-        # RGB arrays for configs/image_sequence.yaml (in_channels: 1, image_size: [28, 28]).
+        # RGB arrays for the image_sequence config (in_channels: 1, image_size: [28, 28]).
         ((4, 3, 28, 28), ["Give it 1-channel input", f"{FLAG}in_channels 3"], None, {}),
         # Channels-last RGB arrays of another size: move the channels, then two settings.
         (

@@ -30,8 +30,8 @@ text-lines      ``.npz``: ``x`` images ``(N, 1, 32, 128)``, ``y`` the        :cl
                 targets ``(N, max_length)`` padded with 0 (the CTC blank, so
                 ``TextLines.decode`` drops it), ``lengths`` ``(N,)`` and
                 ``alphabet``; or, for a path without a suffix, a folder      :class:`TextLineFolder`
-                ``line<i>.png`` (8-bit grayscale, 32 x 128, bright ink on    (``configs/``
-                black) and ``labels.tsv``, one ``line<i>.png<TAB>text``      ``text_folder.yaml``)
+                ``line<i>.png`` (8-bit grayscale, 32 x 128, bright ink on    (the ``text_folder``
+                black) and ``labels.tsv``, one ``line<i>.png<TAB>text``      config)
                 line per image (UTF-8), texts of ``0-9a-z`` (the config's
                 alphabet)
 =============== ============================================================ ===================
@@ -43,8 +43,8 @@ memory, and the same file for the same seed as the recording made whole
 written to a temporary name beside the output and moved into place at the end, so an interrupted
 run never leaves half a file (a folder too: it appears whole or not at all). A folder output has
 to be new or empty. The folders are what the own-data configs read by default:
-``cnnlstm generate digit-clips clips/`` for ``configs/video_folder.yaml`` and
-``cnnlstm generate text-lines lines/`` for ``configs/text_folder.yaml``. Every generator shows a
+``cnnlstm generate digit-clips clips/`` for the ``video_folder`` config and
+``cnnlstm generate text-lines lines/`` for ``text_folder``. Every generator shows a
 progress bar (rich, on standard error) when it is a terminal.
 """
 
@@ -440,7 +440,7 @@ def _text_lines_folder(samples: int, seed: int, root: Path) -> str:
     return (
         f"{samples} line images of {data.height} x {data.width} pixels as line<i>.png and "
         f"their texts in labels.tsv, characters of {data.alphabet!r} "
-        f"(read with cnnlstm.data.TextLineFolder, as configs/text_folder.yaml does)"
+        f"(read with cnnlstm.data.TextLineFolder, as the text_folder config does)"
     )
 
 

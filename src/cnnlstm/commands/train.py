@@ -55,6 +55,7 @@ with importing("training (cnnlstm fit, validate, test, predict, summary)", "trai
     from rich.console import Console
 
 from cnnlstm.commands import atomic_file, run_folders
+from cnnlstm.commands.configs import resolve_configs
 from cnnlstm.data.loading import derive_seed
 from cnnlstm.errors import CNNLSTMError, ConfigError
 from cnnlstm.summary import Summary, summary
@@ -1014,10 +1015,10 @@ def run_name(argv: Sequence[str]) -> str:
     """The name a run's folder gets: the first config file's name without suffix, or cnnlstm.
 
     Example:
-        >>> run_name(["fit", "--config", "configs/digit_clips.yaml"])
-        'digit_clips'
+        >>> run_name(["fit", "--config", "mine/clips.yaml"]), run_name(["-c", "text_lines"])
+        ('clips', 'text_lines')
     """
-    for path in _config_paths(argv):
+    for path in _config_paths(resolve_configs(argv)):
         if path.endswith((".yaml", ".yml", ".json")):
             return Path(path).stem
     return "cnnlstm"
@@ -1027,12 +1028,15 @@ def build_cli(argv: Sequence[str], **kwargs: Any) -> CNNLSTMCLI:
     """Run (or with ``execute=False`` only build) ``cnnlstm fit|validate|test|predict ...``.
 
     Args:
-        argv: the command and its options, e.g. ``["fit", "--config", "configs/x.yaml"]``.
+        argv: the command and its options, e.g. ``["fit", "--config", "digit_clips"]``: a
+            ``--config`` that is not a file may name a shipped config
+            (:func:`~cnnlstm.commands.configs.resolve_configs`).
         **kwargs: :class:`CNNLSTMCLI`'s (``run_name`` defaults to the config file's name).
 
     Raises:
         FileNotFoundError: a config or checkpoint file that is not there.
     """
+    argv = resolve_configs(argv)
     _check_files(argv)
     _log_to_current_stderr()
     if argv and argv[0] in ("validate", "test", "predict") and not _option(argv, "--ckpt_path"):

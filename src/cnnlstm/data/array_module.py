@@ -24,7 +24,7 @@ class ArrayDataModule(BaseDataModule):
     ``(N, max_length)`` and ``lengths``, as ``cnnlstm generate text-lines`` writes it) gives
     the batches of :class:`TextLinesDataModule`, ``(images (B, C, H, W), targets (sum of
     lengths,), target_lengths (B,))`` (:func:`~cnnlstm.data.collate.ctc_collate`), so a copy of
-    ``configs/text_lines.yaml`` trains on the user's own lines; an ``alphabet`` string in the
+    the ``text_lines`` config trains on the user's own lines; an ``alphabet`` string in the
     archive is kept as :attr:`alphabet`, which ``RecognitionTask`` checks against its own.
 
     ``predict`` runs on every sample of ``predict_path``, in order, when it is given (samples
