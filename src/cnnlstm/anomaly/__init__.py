@@ -9,7 +9,9 @@
 - :mod:`cnnlstm.anomaly.rows`: the checks of the rows a detector takes.
 - :mod:`cnnlstm.anomaly.held_shift`: the held-shift level score beside the model's error.
 - :mod:`cnnlstm.anomaly.evaluation`: SKAB's outlier metrics and NAB scores.
+- :mod:`cnnlstm.anomaly.events`: counting by event (point adjustment, event recall, delays).
 - :mod:`cnnlstm.anomaly.leaderboard`: SKAB's published results and a table of ours beside them.
+- :mod:`cnnlstm.anomaly.baselines`: the classic detectors to compare against (PCA T², max |z|).
 
 The model families it fits (``window_cnnlstm``, ``mscred``, ``convlstm_ae``) are in
 :mod:`cnnlstm.models.detectors`.
