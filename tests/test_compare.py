@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 
 from cnnlstm import cli
+from cnnlstm.commands.compare import BridgeResult, Comparison
 from cnnlstm.commands.configs import CONFIGS_DIR
-from cnnlstm.compare import BridgeResult, Comparison
 from cnnlstm.errors import ConfigError
 from cnnlstm.models.registry import create_model
 
@@ -104,7 +104,7 @@ def test_a_model_without_a_bridge_cannot_be_compared(capsys: pytest.CaptureFixtu
 
 
 def test_each_bridge_once() -> None:
-    from cnnlstm.compare import compare_bridges
+    from cnnlstm.commands.compare import compare_bridges
 
     with pytest.raises(ConfigError, match="each bridge once"):
         compare_bridges(CONFIG, ["temporal", "temporal"])

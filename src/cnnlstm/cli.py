@@ -614,7 +614,7 @@ def _run(argv: list[str]) -> int:
 
         run_summary(args.config, extra)
     elif args.command == "compare":
-        from cnnlstm.compare import compare_bridges
+        from cnnlstm.commands.compare import compare_bridges
 
         compare_bridges(
             args.config,

@@ -19,14 +19,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import lightning.pytorch as pl
-from rich.console import Console
-from rich.table import Table
-
-from cnnlstm.cli import CNNLSTMCLI, RUNS_DIR, build_cli, quiet_lightning, run_name
+from cnnlstm.commands.train import CNNLSTMCLI, RUNS_DIR, build_cli, quiet_lightning, run_name
 from cnnlstm.errors import CNNLSTMError, ConfigError
+from cnnlstm.extras import importing
 from cnnlstm.models.registry import list_models, model_info
 from cnnlstm.reports.plots import plot_bridge_comparison
+
+with importing("cnnlstm compare", "train"):
+    import lightning.pytorch as pl
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["BridgeResult", "Comparison", "EpochTimer", "compare_bridges"]
 
