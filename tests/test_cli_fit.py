@@ -18,6 +18,7 @@ import yaml
 from lightning.pytorch.callbacks import RichProgressBar
 
 from cnnlstm import cli
+from cnnlstm.commands import train
 from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.commands.train import BestCheckpoint, LastCheckpoint
 from cnnlstm.data.datamodules import DigitClipsDataModule
@@ -249,7 +250,7 @@ def test_print_config_without_a_config_names_the_short_class_names(
     assert config["model"]["init_args"]["model"] == "convlstm_forecaster"
 
 
-def _checkpoint_callback(built: cli.CNNLSTMCLI) -> BestCheckpoint:
+def _checkpoint_callback(built: train.CNNLSTMCLI) -> BestCheckpoint:
     (callback,) = [c for c in built.trainer.callbacks if isinstance(c, BestCheckpoint)]  # type: ignore[attr-defined]
     (last,) = [c for c in built.trainer.callbacks if isinstance(c, LastCheckpoint)]  # type: ignore[attr-defined]
     assert built.trainer.checkpoint_callback is callback  # what ckpt_path="best" would take
@@ -259,15 +260,15 @@ def _checkpoint_callback(built: cli.CNNLSTMCLI) -> BestCheckpoint:
 
 def test_a_progress_bar_unless_switched_off() -> None:
     argv = ["fit", "--config", CONFIG, *TINY]
-    with_bar = cli.build_cli([*argv, "--trainer.enable_progress_bar=true"], execute=False)
+    with_bar = train.build_cli([*argv, "--trainer.enable_progress_bar=true"], execute=False)
     assert isinstance(with_bar.trainer.progress_bar_callback, RichProgressBar)
-    without = cli.build_cli(argv, execute=False)
+    without = train.build_cli(argv, execute=False)
     assert without.trainer.progress_bar_callback is None
 
 
 def test_a_monitor_set_in_the_config_gets_its_mode_from_its_name() -> None:
     argv = ["fit", "--config", CONFIG, *TINY, "--checkpoint.monitor=val/loss"]
-    callback = _checkpoint_callback(cli.build_cli(argv, execute=False))
+    callback = _checkpoint_callback(train.build_cli(argv, execute=False))
     assert (callback.monitor, callback.mode) == ("val/loss", "min")
     # building claims the run's folder and writes nothing in it
     assert [path.name for path in RUN.iterdir()] == ["version_0"]
@@ -290,7 +291,7 @@ def test_a_monitor_whose_name_says_nothing_needs_a_mode(capsys: pytest.CaptureFi
     ],
 )
 def test_monitored_metric_of_each_task(task: type, expected: tuple[str, str]) -> None:
-    assert cli.monitored_metric(task) == expected
+    assert train.monitored_metric(task) == expected
 
 
 def test_a_task_can_name_its_own_metric() -> None:
@@ -298,7 +299,7 @@ def test_a_task_can_name_its_own_metric() -> None:
         monitor = "val/f1"
         monitor_mode = "max"
 
-    assert cli.monitored_metric(Scored) == ("val/f1", "max")
+    assert train.monitored_metric(Scored) == ("val/f1", "max")
 
 
 @pytest.mark.parametrize(
@@ -306,4 +307,4 @@ def test_a_task_can_name_its_own_metric() -> None:
     [("val/loss", "min"), ("test/mse_copy_last", "min"), ("val/cer", "min"), ("val/f1", "max")],
 )
 def test_metric_mode_from_the_name(metric: str, mode: str) -> None:
-    assert cli.metric_mode(metric) == mode
+    assert train.metric_mode(metric) == mode

@@ -1,15 +1,17 @@
-"""Subcommands of the ``cnnlstm`` command line that live in modules of their own.
+"""The commands of the ``cnnlstm`` command line, one module each; :mod:`cnnlstm.cli` dispatches.
 
-Each command module (:mod:`~cnnlstm.commands.detect`, :mod:`~cnnlstm.commands.generate`,
-:mod:`~cnnlstm.commands.benchmark`, :mod:`~cnnlstm.commands.convert`) describes itself as a
-:class:`Command`, which gives it ``add_parser(subparsers)`` to hang the command on the main
+Most command modules (:mod:`~cnnlstm.commands.configs`, :mod:`~cnnlstm.commands.demo`,
+:mod:`~cnnlstm.commands.detect`, :mod:`~cnnlstm.commands.generate`,
+:mod:`~cnnlstm.commands.benchmark`, :mod:`~cnnlstm.commands.convert`) describe themselves as a
+:class:`Command`, which gives each ``add_parser(subparsers)`` to hang the command on the main
 parser, ``build_parser()`` for the command alone, and ``main(argv)`` to run it alone; its own
-``run(args) -> int`` runs it. User mistakes end as one
-``cnnlstm <command>: error: ...`` line on stderr and exit code 2, through :func:`user_error`.
-:mod:`~cnnlstm.commands.train` is the exception: it holds the LightningCLI commands (``fit``,
-``validate``, ``test``, ``predict``, ``summary``), which ``cnnlstm.cli`` dispatches itself and
-imports only when one of them runs, so that the other commands start without importing
-Lightning.
+``run(args) -> int`` runs it. They import nothing heavy at the top, so the main parser can list
+them all. User mistakes end as one ``cnnlstm <command>: error: ...`` line on stderr and exit
+code 2, through :func:`user_error`.
+
+The commands that train or load a task import Lightning, so ``cnnlstm.cli`` imports them only
+when one of them runs: :mod:`~cnnlstm.commands.train` (``fit``, ``validate``, ``test``,
+``predict``, ``summary``), :mod:`~cnnlstm.commands.compare` and :mod:`~cnnlstm.commands.export`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from typing import Any
 
 from cnnlstm.errors import CNNLSTMError
 
-__all__ = ["USER_ERRORS", "Command", "atomic_file", "atomic_folder", "error_message", "user_error"]
+__all__ = [
+    "USER_ERRORS",
+    "Command",
+    "atomic_file",
+    "atomic_folder",
+    "error_message",
+    "positive_int",
+    "user_error",
+]
 
 USER_ERRORS: tuple[type[BaseException], ...] = (CNNLSTMError, OSError, ValueError)
 """The exceptions that mean the user asked for something that cannot be done (``OSError``: a
@@ -52,6 +62,22 @@ def error_message(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename is not None:
         return f"{error.filename}: {error.strerror or type(error).__name__}."
     return str(error) or type(error).__name__
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: ``text`` as an int of at least 1.
+
+    Example:
+        >>> positive_int("3")
+        3
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"has to be a positive integer, but got {text!r}")
+    return value
 
 
 @dataclass(frozen=True)

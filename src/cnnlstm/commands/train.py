@@ -13,7 +13,7 @@ training and prints its model.
 
 :mod:`cnnlstm.cli` imports this module only for the commands that need it, so that ``cnnlstm
 detect``, ``generate``, ``benchmark``, ``demo`` and ``--help`` start without importing Lightning
-and jsonargparse; its names stay importable from :mod:`cnnlstm.cli` too.
+and jsonargparse.
 """
 
 from __future__ import annotations
