@@ -67,7 +67,6 @@ from cnnlstm.anomaly.evaluation import (
     skab_scores,
 )
 from cnnlstm.anomaly.leaderboard import leaderboard_table
-from cnnlstm.commands import USER_ERRORS, Command, user_error
 from cnnlstm.data.sensors import SKAB, SensorCSV
 from cnnlstm.errors import DataError
 from cnnlstm.models.detectors import DETECTOR_FAMILIES
@@ -79,15 +78,12 @@ __all__ = [
     "SCORINGS",
     "TRAIN_ROWS",
     "SkabRun",
-    "add_parser",
-    "build_parser",
+    "configure",
     "false_alarm_table",
-    "main",
     "run",
     "run_skab",
 ]
 
-COMMAND = "benchmark"
 TRAIN_ROWS = 400
 """Rows at the start of each file the detector is fitted on; the rest are judged."""
 DEFAULT_MODELS = DETECTOR_FAMILIES
@@ -98,7 +94,6 @@ SCORINGS = ("level", "error")
 """How each model's flags are judged: the detector's score, then the model's error score alone."""
 _NAB_WINDOW_SECONDS = 60.0
 _SKAB_HELP = "SKAB: fit on the first 400 rows of each file, judge the rest, pooled over files"
-_HELP = "run a published benchmark protocol and print our results beside the leaderboard"
 
 
 @dataclass
@@ -180,8 +175,8 @@ class SkabRun:
         }
 
 
-def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    protocols = parser.add_subparsers(dest="protocol", metavar="PROTOCOL", required=True)
+def configure(protocols: argparse._SubParsersAction[Any]) -> None:
+    """Add the ``skab`` protocol and its arguments to ``cnnlstm benchmark``'s protocols."""
     skab = protocols.add_parser(
         "skab",
         help=_SKAB_HELP,
@@ -222,29 +217,26 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="files run at once, each in its own process (default 1); the figures do not depend "
         "on it, only the seconds",
     )
-    parser.set_defaults(func=run)
-    return parser
+    skab.set_defaults(protocol_run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the chosen protocol; user mistakes print one error line and return 2."""
-    try:
-        chosen = list(args.model or [])
-        chosen += [n.strip() for n in (getattr(args, "models", None) or "").split(",") if n.strip()]
-        models = tuple(dict.fromkeys(chosen)) if chosen else DEFAULT_MODELS
-        scorings = tuple(dict.fromkeys(n.strip() for n in args.scoring.split(",") if n.strip()))
-        started = time.perf_counter()
-        rows = run_skab(
-            args.data_dir,
-            models=models,
-            scorings=scorings,
-            quick=args.quick,
-            seed=args.seed,
-            jobs=args.jobs,
-        )
-        wall = time.perf_counter() - started
-    except USER_ERRORS as error:
-        return user_error(COMMAND, error)
+    """Run the protocol with the parsed arguments, print the tables and write ``--output``;
+    returns 0. User mistakes raise (``cnnlstm benchmark`` turns them into one error line)."""
+    chosen = list(args.model or [])
+    chosen += [n.strip() for n in (getattr(args, "models", None) or "").split(",") if n.strip()]
+    models = tuple(dict.fromkeys(chosen)) if chosen else DEFAULT_MODELS
+    scorings = tuple(dict.fromkeys(n.strip() for n in args.scoring.split(",") if n.strip()))
+    started = time.perf_counter()
+    rows = run_skab(
+        args.data_dir,
+        models=models,
+        scorings=scorings,
+        quick=args.quick,
+        seed=args.seed,
+        jobs=args.jobs,
+    )
+    wall = time.perf_counter() - started
     table = leaderboard_table(rows)
     title = f"SKAB ({rows[0]['files']} files{', quick' if args.quick else ''})"
     print(json.dumps({"benchmark": title, "rows": rows, "wall_seconds": round(wall, 1)}, indent=2))
@@ -494,12 +486,3 @@ def _labels(data: SensorCSV) -> tuple[np.ndarray, np.ndarray]:
     else:
         changepoints = np.zeros_like(labels)
     return labels, changepoints
-
-
-_COMMAND = Command(COMMAND, _HELP, _configure, run)
-add_parser = _COMMAND.add_parser
-build_parser = _COMMAND.build_parser
-main = _COMMAND.main
-
-if __name__ == "__main__":
-    sys.exit(main())
