@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlstm.anomaly.baselines import PCABaseline, ZScoreBaseline
+from cnnlstm.anomaly.baselines import BASELINES, PCABaseline, ZScoreBaseline
 from cnnlstm.errors import DataError
 
 SMD = Path(__file__).resolve().parents[3] / "shared" / "data" / "smd"
@@ -107,3 +107,10 @@ def test_bad_input_says_what_to_change(cls):
         detector.score(np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"quantile has to be in \(0, 1\), but got 1.5"):
         cls(quantile=1.5)
+
+
+def test_baselines_are_named_as_a_model_option_names_them():
+    assert list(BASELINES) == ["pca", "zscore"]
+    for name, cls in BASELINES.items():
+        made = cls()
+        assert made.name == name and made.threshold_ is None

@@ -7,12 +7,14 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from cnnlstm.anomaly.baselines import PCABaseline, ZScoreBaseline
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.commands import benchmark as benchmark_command
-from cnnlstm.commands.benchmark import FLOOR, QUICK_EPOCHS, main
+from cnnlstm.commands.benchmark import DEFAULT_MODELS, FLOOR, QUICK_EPOCHS, main
 
 SKAB_DIR = Path("/work/shared/data/skab")
 QUICK_FILES = ("valve1/0.csv", "valve2/0.csv", "other/1.csv")  # the first file of each folder
@@ -128,7 +130,7 @@ def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         "cnnlstm benchmark: error: --model has to be one of the detector families "
-        "window_cnnlstm, mscred, convlstm_ae, but got nope"
+        "window_cnnlstm, mscred, convlstm_ae or the baselines pca, zscore, but got nope"
     ]
 
 
@@ -153,3 +155,39 @@ def test_the_figures_do_not_depend_on_the_jobs(quick_run: tuple[int, Path], tmp_
     assert figures(tmp_path) == figures(out)
     assert (tmp_path / "skab.md").read_text() == (out / "skab.md").read_text()
     assert main(["skab", str(SKAB_DIR), "--quick", "--jobs", "0"]) == 2
+
+
+def test_the_baselines_run_by_default_and_count_as_the_detectors_do(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``pca`` and ``zscore`` are default models, and their rows are each baseline fitted on a
+    file's first 400 rows, its flags on the rest counted here with numpy."""
+    assert DEFAULT_MODELS == ("window_cnnlstm", "mscred", "convlstm_ae", "pca", "zscore")
+    argv = ["skab", str(SKAB_DIR), "--quick", "--models", "pca,zscore", "--scoring", "error"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    document = json.loads(printed[: printed.index("\n### ")])
+    rows = {row["name"]: row for row in document["rows"]}
+    assert list(rows) == ["pca", "zscore", FLOOR]  # one row each, whatever --scoring says
+    assert "| pca |" in printed and "| zscore |" in printed
+    for name, baseline in (("pca", PCABaseline), ("zscore", ZScoreBaseline)):
+        counts = np.zeros(4, dtype=np.int64)
+        for file in QUICK_FILES:
+            frame = pd.read_csv(SKAB_DIR / file, sep=";")
+            x = frame.drop(columns=["datetime", "anomaly", "changepoint"]).to_numpy(float)
+            fitted = baseline().fit(x[:400])
+            assert fitted.threshold_ is not None
+            flags = fitted.score(x[400:]) > fitted.threshold_
+            truth = frame["anomaly"].to_numpy()[400:] == 1
+            counts += [
+                (flags & truth).sum(),
+                (flags & ~truth).sum(),
+                (~flags & truth).sum(),
+                (~flags & ~truth).sum(),
+            ]
+        row = rows[name]
+        assert [row["tp"], row["fp"], row["fn"], row["tn"]] == counts.tolist()
+        tp, fp, fn, tn = counts
+        assert row["f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+        assert row["far"] == pytest.approx(fp / (fp + tn))
+        assert row["mar"] == pytest.approx(fn / (fn + tp))

@@ -11,6 +11,7 @@ Both are fitted on normal rows alone and take their threshold from those rows' s
   Good at a spike or a step on one sensor; blind to a change in how sensors move together.
 
 Scores are per row and use no other row, so a file scores the same whole or in parts.
+:data:`BASELINES` names them as ``--model`` takes them (``pca``, ``zscore``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from cnnlstm.data.scaler import StandardScaler
 from cnnlstm.errors import DataError
 
-__all__ = ["PCABaseline", "ZScoreBaseline"]
+__all__ = ["BASELINES", "PCABaseline", "ZScoreBaseline"]
 
 _B = TypeVar("_B", bound="_Baseline")
 
@@ -160,3 +161,11 @@ class ZScoreBaseline(_Baseline):
     def _scores(self, z: np.ndarray) -> np.ndarray:
         scores: np.ndarray = np.abs(z).max(axis=1)
         return scores
+
+
+BASELINES: dict[str, type[PCABaseline] | type[ZScoreBaseline]] = {
+    PCABaseline.name: PCABaseline,
+    ZScoreBaseline.name: ZScoreBaseline,
+}
+"""The baselines by their ``name``: ``"pca"`` and ``"zscore"``; ``BASELINES[name]()`` makes one
+with its default settings."""

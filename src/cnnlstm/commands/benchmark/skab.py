@@ -9,7 +9,9 @@ For each of SKAB's labelled files (``valve1/*.csv``, ``valve2/*.csv``, ``other/*
 model: fit an :class:`~cnnlstm.anomaly.detector.AnomalyDetector` on the first :data:`TRAIN_ROWS`
 rows (its threshold comes from them alone), score the whole file in one pass (so the recurrent and
 window models are warmed up on the training rows), and judge the flags of rows ``TRAIN_ROWS``
-onward. Confusion counts are summed over the files, then F1 = TP / (TP + (FP + FN) / 2), FAR and MAR
+onward. The classic baselines (``pca``: Hotelling T², ``zscore``: the largest |z|;
+:mod:`cnnlstm.anomaly.baselines`) are fitted, thresholded and judged on the same rows.
+Confusion counts are summed over the files, then F1 = TP / (TP + (FP + FN) / 2), FAR and MAR
 (:func:`~cnnlstm.anomaly.evaluation.skab_scores`). Changepoints are the rows where a file's flags
 flip, scored with NAB's standard profile and a 60 s window to the right of each labelled changepoint
 (:func:`~cnnlstm.anomaly.evaluation.nab_score`). A "flag every row" line, computed from the same
@@ -22,7 +24,8 @@ say how, and how long this run takes); the window models train for fewer passes
 (:data:`~cnnlstm.anomaly.detector.DEFAULT_EPOCHS`). Each model is fitted once and judged twice
 (``--scoring``): by the detector's score (``scoring="level"``, the default: the model's error
 beside the held-shift level score) and by the model's error score alone, against its own
-threshold from the same fit, so the models can be compared as CNN-LSTMs.
+threshold from the same fit, so the models can be compared as CNN-LSTMs; a baseline has one
+score, so one row.
 
 A second table gives each row's scores per folder and where its false alarms fall: before a
 file's first labelled anomaly, between anomalies, or after the last one
@@ -42,9 +45,7 @@ from __future__ import annotations
 
 import argparse
 import collections
-import concurrent.futures
 import json
-import multiprocessing
 import sys
 import time
 import warnings
@@ -55,6 +56,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.evaluation import (
     Counts,
@@ -67,9 +69,15 @@ from cnnlstm.anomaly.evaluation import (
     skab_scores,
 )
 from cnnlstm.anomaly.leaderboard import leaderboard_table
+from cnnlstm.commands.benchmark.runs import (
+    MODELS,
+    add_model_options,
+    check_jobs,
+    chosen_models,
+    in_order,
+)
 from cnnlstm.data.sensors import SKAB, SensorCSV
 from cnnlstm.errors import DataError
-from cnnlstm.models.detectors import DETECTOR_FAMILIES
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -86,12 +94,14 @@ __all__ = [
 
 TRAIN_ROWS = 400
 """Rows at the start of each file the detector is fitted on; the rest are judged."""
-DEFAULT_MODELS = DETECTOR_FAMILIES
-"""The detector families run by default: all of them."""
+DEFAULT_MODELS = MODELS
+"""The models run by default: every detector family, then the baselines ``pca`` and ``zscore``."""
 FLOOR = "flag every row (this data)"
 QUICK_EPOCHS = 2
 SCORINGS = ("level", "error")
 """How each model's flags are judged: the detector's score, then the model's error score alone."""
+_BASELINE_SCORING = "score"
+"""A baseline's one scoring: its score against its threshold."""
 _NAB_WINDOW_SECONDS = 60.0
 _SKAB_HELP = "SKAB: fit on the first 400 rows of each file, judge the rest, pooled over files"
 
@@ -184,17 +194,6 @@ def configure(protocols: argparse._SubParsersAction[Any]) -> None:
     )
     skab.add_argument("data_dir", metavar="DATA_DIR", type=Path, help="the SKAB data folder")
     skab.add_argument(
-        "--model",
-        action="append",
-        metavar="NAME",
-        help=f"a detector family to run (repeat for several; default: {', '.join(DEFAULT_MODELS)})",
-    )
-    skab.add_argument(
-        "--models",
-        metavar="A,B",
-        help="detector families to run, comma-separated (added to any --model)",
-    )
-    skab.add_argument(
         "--scoring",
         metavar="A,B",
         default=",".join(SCORINGS),
@@ -207,25 +206,14 @@ def configure(protocols: argparse._SubParsersAction[Any]) -> None:
         action="store_true",
         help=f"the first file of each folder, {QUICK_EPOCHS} epochs: checks the run in seconds",
     )
-    skab.add_argument("--seed", type=int, default=0, help="seeds every detector (default 0)")
-    skab.add_argument(
-        "--jobs",
-        "-j",
-        metavar="N",
-        type=int,
-        default=1,
-        help="files run at once, each in its own process (default 1); the figures do not depend "
-        "on it, only the seconds",
-    )
+    add_model_options(skab, DEFAULT_MODELS)
     skab.set_defaults(protocol_run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the protocol with the parsed arguments, print the tables and write ``--output``;
     returns 0. User mistakes raise (``cnnlstm benchmark`` turns them into one error line)."""
-    chosen = list(args.model or [])
-    chosen += [n.strip() for n in (getattr(args, "models", None) or "").split(",") if n.strip()]
-    models = tuple(dict.fromkeys(chosen)) if chosen else DEFAULT_MODELS
+    models = chosen_models(args, DEFAULT_MODELS)
     scorings = tuple(dict.fromkeys(n.strip() for n in args.scoring.split(",") if n.strip()))
     started = time.perf_counter()
     rows = run_skab(
@@ -275,23 +263,25 @@ def run_skab(
 
     Args:
         data_dir: the SKAB data folder.
-        models: detector families to run, with :class:`AnomalyDetector`'s defaults.
+        models: detector families to run, with :class:`AnomalyDetector`'s defaults, and
+            baselines (``pca``, ``zscore``: :data:`~cnnlstm.anomaly.baselines.BASELINES`).
         scorings: how to judge each fitted model (:data:`SCORINGS`): ``"level"``, the
             detector's score against its threshold, named after the model; ``"error"``, the
             model's error score alone against its own threshold, named ``"<model> (error
-            score)"``.
+            score)"``. A baseline has one row, named after it.
         quick: the first file of each folder and :data:`QUICK_EPOCHS` epochs.
         seed: seeds every detector.
         jobs: files run at once, each in a process of its own; the results do not depend on it
             (only the seconds do).
 
     Returns:
-        Rows as :meth:`SkabRun.row` makes them: each model's scorings in order, then
-        :data:`FLOOR`.
+        Rows as :meth:`SkabRun.row` makes them: each model's scorings (a baseline's one row) in
+        order, then :data:`FLOOR`.
 
     Raises:
         DataError: no SKAB layout, a file without an ``anomaly`` label or too short to judge.
-        ValueError: a model that is not a detector family, an unknown scoring, or ``jobs`` < 1.
+        ValueError: a model that is neither a detector family nor a baseline, an unknown
+            scoring, or ``jobs`` < 1.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -304,19 +294,17 @@ def run_skab(
             f"--scoring has to name some of {', '.join(SCORINGS)}, but got "
             f"{', '.join(bad) or 'none'}"
         )
-    runs = {(name, how): SkabRun(_row_name(name, how)) for name in models for how in scorings}
+    runs = {
+        (name, how): SkabRun(_row_name(name, how))
+        for name in models
+        for how in _hows(name, scorings)
+    }
     floor = SkabRun(FLOOR)
     options: dict[str, Any] = {"seed": seed, "scoring": "level" if "level" in scorings else "error"}
     if quick:
         options["epochs"] = QUICK_EPOCHS
-    unknown = [name for name in models if name not in DEFAULT_MODELS]
-    if unknown:
-        raise ValueError(
-            f"--model has to be one of the detector families {', '.join(DEFAULT_MODELS)}, but got "
-            f"{', '.join(unknown)}"
-        )
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"--jobs has to be a positive int, but got {jobs!r}")
+    chosen_models(argparse.Namespace(model=list(models)), DEFAULT_MODELS)  # checks the names
+    check_jobs(jobs)
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -341,7 +329,7 @@ def run_skab(
                 runs[name, how].seconds += seconds
             progress.update(task, description=outcome.file)
             progress.advance(task)
-    return [*(runs[name, how].row() for name in models for how in scorings), floor.row()]
+    return [*(run.row() for run in runs.values()), floor.row()]
 
 
 class _FileOutcome(NamedTuple):
@@ -362,26 +350,11 @@ def _outcomes(
     options: dict[str, Any],
     jobs: int,
 ) -> Iterator[_FileOutcome]:
-    """Each file's outcome in file order: in this process with one job, else ``jobs`` files at
-    once in processes of their own (one torch thread each). Every file is fitted on its own
-    with its own seed, so the outcomes do not depend on ``jobs``."""
+    """Each file's outcome in file order (:func:`~cnnlstm.commands.benchmark.runs.in_order`).
+    Every file is fitted on its own with its own seed, so the outcomes do not depend on
+    ``jobs``."""
     arguments = [(root, file, tuple(models), tuple(scorings), options) for file in files]
-    if jobs == 1:
-        for item in arguments:
-            yield _file_outcome(*item)
-        return
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-        max_workers=min(jobs, len(files)), mp_context=context, initializer=_one_thread
-    ) as pool:
-        yield from pool.map(_file_outcome, *zip(*arguments, strict=True))
-
-
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)
+    yield from in_order(_file_outcome, arguments, jobs)
 
 
 def _file_outcome(
@@ -405,6 +378,14 @@ def _file_outcome(
         runs: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, float]] = {}
         for name in models:
             started = time.perf_counter()
+            if name in BASELINES:
+                baseline = BASELINES[name]().fit(data.features[:TRAIN_ROWS])
+                scores = baseline.score(data.features)
+                threshold = float(baseline.threshold_ or 0.0)
+                flags = (scores[judged] > threshold).astype(np.int64)
+                margins = scores[judged] / threshold if threshold > 0 else scores[judged]
+                runs[name, _BASELINE_SCORING] = (flags, margins, time.perf_counter() - started)
+                continue
             detector = AnomalyDetector(model=name, **options)
             detector.fit(data.features[:TRAIN_ROWS], columns=data.feature_names)
             fitted = time.perf_counter() - started
@@ -470,8 +451,13 @@ def false_alarm_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _hows(model: str, scorings: Sequence[str]) -> tuple[str, ...]:
+    """How a model is judged: each of ``scorings`` for a detector, its one score for a baseline."""
+    return (_BASELINE_SCORING,) if model in BASELINES else tuple(scorings)
+
+
 def _row_name(model: str, scoring: str) -> str:
-    return model if scoring == "level" else f"{model} (error score)"
+    return f"{model} (error score)" if scoring == "error" else model
 
 
 def _labels(data: SensorCSV) -> tuple[np.ndarray, np.ndarray]:
