@@ -148,6 +148,14 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help=f"fit on the first N rows of INPUT (default: {DEFAULT_TRAIN_ROWS}, at most half)",
     )
     parser.add_argument(
+        "--no-warm-start",
+        dest="warm_start",
+        action="store_false",
+        help="with --train: score INPUT from a cold start (its first rows get no error score) "
+        "instead of warming the detector up on the training file's last rows, which is done "
+        "when INPUT begins where the training file ends (or when neither has times)",
+    )
+    parser.add_argument(
         "--output",
         "-o",
         metavar="OUT.csv",
@@ -312,7 +320,13 @@ def settings_from_flags(args: argparse.Namespace, *, many: bool = False) -> Dete
         output=args.output,
         report=args.report,
         save=args.save,
-        fit=FitOptions(detector, train=args.train, train_rows=args.train_rows, load=args.load),
+        fit=FitOptions(
+            detector,
+            train=args.train,
+            train_rows=args.train_rows,
+            load=args.load,
+            warm_start=args.warm_start,
+        ),
         read=read,
         stream=args.stream,
         jobs=jobs,

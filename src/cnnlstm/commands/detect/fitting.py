@@ -24,6 +24,7 @@ from cnnlstm.commands import atomic_file
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.reading import Head, columns_flag, read_file
 from cnnlstm.commands.detect.settings import DEFAULT_TRAIN_ROWS, FitOptions, ReadOptions
+from cnnlstm.commands.detect.warm import TrainingTail, training_tail
 from cnnlstm.errors import DataError
 
 __all__ = [
@@ -41,6 +42,9 @@ class Fitted(NamedTuple):
 
     detector: AnomalyDetector
     rows: int
+    tail: TrainingTail | None = None
+    """With ``--train``: the training file's last rows, which may warm the scorer up
+    (:mod:`~cnnlstm.commands.detect.warm`)."""
 
 
 def huge_pages() -> None:
@@ -72,11 +76,11 @@ def fit_detector(fit: FitOptions, head: Head | None, read: ReadOptions, notes: N
     """
     detector = new_detector(fit.detector)
     if fit.train is not None:
-        rows, names = _training_file(fit.train, read, head, notes)
+        rows, names, times = _training_file(fit.train, read, head, notes)
         _check_enough(detector, len(rows), f"{fit.train}: the file has", "more normal rows")
         notes.say(f"fitting {detector.model_name} on the {len(rows)} rows of {fit.train}")
         _fit_rows(detector, rows, names, notes)
-        return Fitted(detector, 0)
+        return Fitted(detector, 0, training_tail(detector, fit.train, rows, times))
     assert head is not None
     if fit.train_rows is None:
         used = min(DEFAULT_TRAIN_ROWS, head.total // 2)
@@ -105,11 +109,12 @@ def save_detector(detector: AnomalyDetector, path: Path, notes: Notes) -> None:
 
 def _training_file(
     path: Path, read: ReadOptions, head: Head | None, notes: Notes
-) -> tuple[np.ndarray, list[str]]:
-    """The rows and sensor names of the training file, in ``head``'s columns when given."""
+) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+    """The rows, sensor names and times of the training file, in ``head``'s columns when
+    given."""
     train = read_file(path, read, notes)
     if head is None:
-        return train.features, train.feature_names
+        return train.features, train.feature_names, train.times
     missing = [c for c in head.feature_names if c not in train.feature_names]
     extra = [c for c in train.feature_names if c not in head.feature_names]
     if missing or extra:
@@ -119,7 +124,7 @@ def _training_file(
             f"{train.feature_names}."
         )
     rows = train.features[:, [train.feature_names.index(c) for c in head.feature_names]]
-    return rows, head.feature_names
+    return rows, head.feature_names, train.times
 
 
 def check_saved_columns(detector: AnomalyDetector, names: Sequence[str], source: str) -> None:

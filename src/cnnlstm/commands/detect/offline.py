@@ -41,6 +41,7 @@ from cnnlstm.commands.detect.settings import (
     FitOptions,
     ReadOptions,
 )
+from cnnlstm.commands.detect.warm import warm_up
 from cnnlstm.commands.detect.watch import (
     FLAT_ROWS,
     FLAT_TIMES,
@@ -81,7 +82,14 @@ def run_file(settings: DetectSettings) -> FileSummary:
     check_places(settings)
     chunks = open_chunks(Path(settings.input), settings.read, notes)
     source = parts(chunks, settings.read, notes)
-    (detector, fitted_rows), read = _fit_or_load(settings.fit, settings.read, chunks, source, notes)
+    (detector, fitted_rows, tail), read = _fit_or_load(
+        settings.fit, settings.read, chunks, source, notes
+    )
+    warm = None
+    if tail is not None and settings.fit.warm_start:
+        begin = read[0].times[0] if read and read[0].times is not None else None
+        warm, note = warm_up(tail, begin, chunks.path)
+        notes.say(note)
     with Outputs() as outputs:  # all in place at the end, or none
         started = time.perf_counter()
         scored = score_file(
@@ -90,6 +98,7 @@ def run_file(settings: DetectSettings) -> FileSummary:
             itertools.chain(read, source),
             outputs.file(settings.output),
             report=settings.report is not None,
+            warm=warm,
         )
         notes.say(f"scored {len(scored.flags)} rows in {time.perf_counter() - started:.1f} s")
         _warn_of_sensors(chunks, scored)
@@ -160,10 +169,15 @@ def score_file(
     out: Path,
     *,
     report: bool,
+    warm: np.ndarray | None = None,
 ) -> Scored:
     """Score INPUT (``chunks``) part by part from ``source``, writing OUT.csv's lines to ``out``
-    as they come; with ``report``, keep what the report's plot draws."""
+    as they come; with ``report``, keep what the report's plot draws. With ``warm``, the
+    ``(K, S)`` rows before INPUT's first (:func:`~cnnlstm.commands.detect.warm.warm_up`), the
+    scorer runs over them first and their scores are dropped."""
     scorer = detector.chunks()
+    if warm is not None and len(warm):
+        scorer.update(warm, columns=chunks.feature_names)
     names = chunks.feature_names
     spans = SpanTracker(names, detector.threshold_)
     counters = CounterWatch(len(names))

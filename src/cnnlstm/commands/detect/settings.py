@@ -70,12 +70,16 @@ class FitOptions:
         train_rows: ``--train-rows``: fit on this many first rows of INPUT (None: the default,
             :data:`DEFAULT_TRAIN_ROWS`, at most half the file).
         load: ``--load``: a saved detector, used as it is.
+        warm_start: with ``train``, warm the scorer up on the training file's last rows when
+            INPUT follows it (:mod:`~cnnlstm.commands.detect.warm`); ``--no-warm-start`` makes it
+            False.
     """
 
     detector: Mapping[str, Any] = field(default_factory=dict)
     train: Path | None = None
     train_rows: int | None = None
     load: Path | None = None
+    warm_start: bool = True
 
 
 @dataclass(frozen=True)
