@@ -3,13 +3,22 @@ in those flags.
 
 INPUT is read in parts of rows (:class:`~cnnlstm.data.sensors.SensorChunks`, :func:`open_chunks`,
 :func:`parts`), so memory stays bounded whatever its length; the rows a fit needs come first
-(:func:`read_head`). ``--train`` is read whole (:func:`read_file`). The reader names its own
-arguments in its messages (``nan_policy='ffill'``, ``columns=[...]``); a command line user reads
-the flags instead (``--nan ffill``, ``--columns a,b``): :func:`in_flags`, :func:`said_in_flags`.
+(:func:`read_head`). ``--train`` is read whole (:func:`read_file`).
+
+A column named as an index (:data:`INDEX_NAMES`: ``row``, which ``cnnlstm detect`` itself
+writes, ``index``, pandas' ``Unnamed: 0``, or no name: pandas writes its index so) that counts
+the rows 0, 1, 2, ... (or 1, 2, 3, ...) is the rows' index, not a sensor: it is left out, with a
+note (:func:`index_columns`); one that does not count so stays a sensor, and the note says why.
+
+The reader names its own arguments in its messages (``nan_policy='ffill'``,
+``columns=[...]``); a command line user reads the flags instead (``--nan ffill``, ``--columns
+a,b``): :func:`in_flags`, :func:`said_in_flags`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import re
 import shlex
 import warnings
@@ -28,10 +37,12 @@ from cnnlstm.errors import DataError
 
 __all__ = [
     "CELLS_PER_CHUNK",
+    "INDEX_NAMES",
     "MIN_CHUNK_ROWS",
     "Head",
     "columns_flag",
     "in_flags",
+    "index_columns",
     "open_chunks",
     "parts",
     "read_file",
@@ -44,6 +55,11 @@ CELLS_PER_CHUNK = 500_000
 MIN_CHUNK_ROWS = 2000
 """... but at least this many rows (2,000 sensors: 14 s to read 20,000 rows in parts of 250
 rows, 6 s in parts of 2,000)."""
+
+INDEX_NAMES = ("row", "index", "unnamed: 0", "")
+"""Column names (in any case) that an index of the rows is written under (``""``: a header cell
+left empty, as pandas writes an index without a name): a column so named that counts the rows
+is not a sensor (:func:`index_columns`)."""
 
 _FLAGS = (
     ("pass nan_policy='ffill' or 'interpolate'", "pass --nan ffill or --nan interpolate"),
@@ -119,22 +135,121 @@ def _pass_on(caught: Sequence[warnings.WarningMessage], notes: Notes) -> None:
         warnings.warn_explicit(text, warning.category, warning.filename, warning.lineno)
 
 
+def index_columns(
+    path: Path, names: Sequence[str], features: np.ndarray, missing: np.ndarray, *, whole: bool
+) -> tuple[list[str], list[str]]:
+    """The columns of ``names`` that are an index of the rows, and the notes that say which
+    columns named as an index (:data:`INDEX_NAMES`) are one and which are read as sensors.
+
+    A column is an index when it is named so and counts the rows ``(N, S)`` ``features`` holds,
+    0, 1, 2, ... or 1, 2, 3, ..., with no gap (``missing``); ``whole`` says whether they are all
+    the file's rows or its first ones. A file whose only column is so named keeps it as its
+    sensor.
+
+    Example:
+        >>> rows = np.array([[0.0, 5.1], [1.0, 4.9], [2.0, 5.0]])
+        >>> index, notes = index_columns(Path("a.csv"), ["row", "flow"], rows, rows < 0, whole=True)
+        >>> index, notes[0][:46]
+        (['row'], "note: a.csv: column 'row' counts the rows (0, ")
+    """
+    index: list[str] = []
+    notes: list[str] = []
+    rows = len(features)
+    which = f"its {rows} rows" if whole else f"its first {rows} rows"
+    for j, name in enumerate(names):
+        if name.strip().lower() not in INDEX_NAMES:
+            continue
+        shown = repr(name) if name.strip() else f"{name!r} (no name in the header)"
+        values = features[:, j]
+        start = values[0] if rows else 0.0
+        counting = np.arange(rows) + start
+        wrong = np.flatnonzero(missing[:, j] | (values != counting))
+        if start in (0.0, 1.0) and not len(wrong) and len(names) > len(index) + 1:
+            index.append(name)
+            first = int(start)
+            notes.append(
+                f"note: {path}: column {shown} counts the rows ({first}, {first + 1}, "
+                f"{first + 2}, ... down {which}): it is read as their index, not as a sensor."
+            )
+            continue
+        if len(names) == 1:
+            why = "it is the file's only column"
+        elif start not in (0.0, 1.0):
+            why = f"it starts at {start:g}, not at 0 or 1"
+        elif missing[wrong[0], j]:
+            why = f"its row {wrong[0]} is empty"
+        else:
+            why = f"its row {wrong[0]} holds {values[wrong[0]]:g}, not {counting[wrong[0]]:g}"
+        notes.append(
+            f"note: {path}: column {shown} is named like an index of the rows, but {why}, so "
+            f"it is read as a sensor; leave it out with "
+            f"{columns_flag([c for c in names if c != name])} if it is not one."
+        )
+    return index, notes
+
+
 def read_file(path: Path, options: ReadOptions, notes: Notes) -> SensorCSV:
     """A whole file (``--train``) as :class:`~cnnlstm.data.sensors.SensorCSV` reads it with
-    ``options``; its messages said in flags."""
+    ``options``, without a column that indexes its rows (:func:`index_columns`); its messages
+    said in flags."""
+    data, caught = _read_whole(path, options)
+    if options.columns is None and _named_as_index(data.feature_names):
+        index, said = index_columns(
+            data.path, data.feature_names, data.features, data.missing, whole=True
+        )
+        for text in said:
+            notes.say(text)
+        if index:
+            kept = tuple(c for c in data.feature_names if c not in index)
+            data, caught = _read_whole(path, dataclasses.replace(options, columns=kept))
+    _pass_on(caught, notes)
+    return data
+
+
+def _named_as_index(names: Sequence[str]) -> bool:
+    return any(name.strip().lower() in INDEX_NAMES for name in names)
+
+
+def _read_whole(path: Path, options: ReadOptions) -> tuple[SensorCSV, list[Any]]:
+    """:class:`SensorCSV` of ``path`` read with ``options``, and its warnings."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             data = SensorCSV(path, window=1, **_reader_options(options))
     except DataError as error:
         raise said_in_flags(error, options.missing) from None
-    _pass_on(caught, notes)
-    return data
+    return data, caught
 
 
 def open_chunks(path: Path, options: ReadOptions, notes: Notes) -> SensorChunks:
     """INPUT as :class:`~cnnlstm.data.sensors.SensorChunks`, read with ``options`` in parts of
-    :data:`CELLS_PER_CHUNK` cells (at least :data:`MIN_CHUNK_ROWS` rows)."""
+    :data:`CELLS_PER_CHUNK` cells (at least :data:`MIN_CHUNK_ROWS` rows), without a column that
+    indexes its rows (:func:`index_columns`, judged on its first part)."""
+    chunks, caught = _open(path, options)
+    if options.columns is None and _named_as_index(chunks.feature_names):
+        first, more = None, True
+        # a first look (a mistake in these rows is said when the run reads them for itself)
+        with contextlib.suppress(DataError), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            source = iter(chunks)
+            first = next(source, None)
+            more = next(source, None) is not None
+        if first is not None:
+            names = chunks.feature_names
+            index, said = index_columns(
+                chunks.path, names, first.features, first.missing, whole=not more
+            )
+            for text in said:
+                notes.say(text)
+            kept = tuple(c for c in names if c not in index)
+            read = dataclasses.replace(options, columns=kept) if index else options
+            chunks, caught = _open(path, read)
+    _pass_on(caught, notes)
+    return chunks
+
+
+def _open(path: Path, options: ReadOptions) -> tuple[SensorChunks, list[Any]]:
+    """:class:`SensorChunks` of ``path`` read with ``options``, and its warnings."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -143,8 +258,7 @@ def open_chunks(path: Path, options: ReadOptions, notes: Notes) -> SensorChunks:
             )
     except DataError as error:
         raise said_in_flags(error, options.missing) from None
-    _pass_on(caught, notes)
-    return chunks
+    return chunks, caught
 
 
 def parts(chunks: SensorChunks, options: ReadOptions, notes: Notes) -> Iterator[SensorPart]:
