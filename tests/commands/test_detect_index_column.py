@@ -5,8 +5,11 @@ does not count the rows stays a sensor, and the note says why."""
 
 from __future__ import annotations
 
+import io
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,19 +35,27 @@ def _with_index(source: Path, target: Path, *, label: str | None, start: int = 0
     return target
 
 
-@pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+class Plain(NamedTuple):
+    out: bytes
     """OUT.csv of the SKAB file as it is."""
+    saved: Path
+    """Its detector."""
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Plain:
+    """The run on the SKAB file as it is."""
     out = tmp_path_factory.mktemp("plain") / "out.csv"
-    assert main([str(VALVE), "-o", str(out), "--train-rows", "300", *TINY]) == 0
-    return out.read_bytes()
+    argv = [str(VALVE), "-o", str(out), "--train-rows", "300", "--save", str(out.parent / "d.pt")]
+    assert main([*argv, *TINY]) == 0
+    return Plain(out.read_bytes(), out.parent / "d.pt")
 
 
 @pytest.mark.parametrize(
     ("label", "start"), [("row", 0), ("index", 1), ("Unnamed: 0", 0), (None, 0)]
 )
 def test_an_index_column_gives_the_flags_of_the_file_without_it(
-    plain: bytes,
+    plain: Plain,
     tmp_path: Path,
     run_detect: RunDetect,
     label: str | None,
@@ -54,7 +65,7 @@ def test_an_index_column_gives_the_flags_of_the_file_without_it(
     out = tmp_path / "out.csv"
     code, printed, err = run_detect([str(indexed), "-o", str(out), "--train-rows", "300", *TINY])
     assert code == 0, err
-    assert out.read_bytes() == plain
+    assert out.read_bytes() == plain.out
     name = repr(label or "")
     assert f"column {name}" in printed
     assert (
@@ -65,7 +76,7 @@ def test_an_index_column_gives_the_flags_of_the_file_without_it(
 
 
 def test_an_index_column_in_the_training_file(
-    plain: bytes, tmp_path: Path, run_detect: RunDetect
+    plain: Plain, tmp_path: Path, run_detect: RunDetect
 ) -> None:
     """The training file's index is left out too, so its columns are INPUT's."""
     free = _with_index(FREE, tmp_path / "free.csv", label="row")
@@ -82,7 +93,7 @@ def test_an_index_column_in_the_training_file(
 
 
 def test_a_column_named_row_that_does_not_count_stays_a_sensor(
-    plain: bytes, tmp_path: Path, run_detect: RunDetect
+    plain: Plain, tmp_path: Path, run_detect: RunDetect
 ) -> None:
     frame = pd.read_csv(VALVE, sep=";", dtype=str, keep_default_na=False)
     ids = np.arange(len(frame))
@@ -97,7 +108,7 @@ def test_a_column_named_row_that_does_not_count_stays_a_sensor(
         "column 'row' is named like an index of the rows, but its row 500 holds 507, not 500, so "
         "it is read as a sensor; leave it out with --columns "
     ) in printed
-    assert out.read_bytes() != plain
+    assert out.read_bytes() != plain.out
 
 
 def test_index_columns_reads_names_and_counts() -> None:
@@ -123,3 +134,17 @@ def test_index_columns_reads_names_and_counts() -> None:
     rows = np.column_stack([counting, sensor])
     found, notes = index_columns(Path("f.csv"), ["row", "flow"], rows, holes, whole=False)
     assert found == [] and "its row 3 is empty" in notes[0]
+
+
+def test_stream_skips_an_index_column(
+    plain: Plain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_detect: RunDetect
+) -> None:
+    """Rows with a ``row`` column stream with the detector fitted without it, as offline."""
+    indexed = _with_index(VALVE, tmp_path / "indexed.csv", label="row")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(indexed.read_text()))
+    code, streamed, err = run_detect(["-", "--stream", "--load", str(plain.saved)])
+    assert code == 0, err
+    got = pd.read_csv(io.StringIO(streamed))
+    offline = pd.read_csv(io.BytesIO(plain.out))
+    assert got["datetime"].tolist() == offline["datetime"].tolist()
+    np.testing.assert_allclose(got["score"], offline["score"], atol=1e-5, rtol=0)

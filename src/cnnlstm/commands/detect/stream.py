@@ -28,7 +28,7 @@ from cnnlstm.anomaly.streaming import StreamScorer
 from cnnlstm.commands.detect.fitting import check_saved_columns, fit_detector, save_detector
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.outputs import check_places
-from cnnlstm.commands.detect.reading import columns_flag, in_flags
+from cnnlstm.commands.detect.reading import INDEX_NAMES, columns_flag, in_flags
 from cnnlstm.commands.detect.settings import DetectSettings, ReadOptions
 from cnnlstm.data.csv_text import (
     header_delimiter_error,
@@ -115,9 +115,10 @@ def _layout(
     """Where the header's ``columns`` hold the time (none, one column, or a date and a time
     column) and the detector's sensors.
 
-    With ``--columns`` the columns left over are skipped, but for the datetime: ``--datetime``,
-    else the first named like one, or the only one left; a date column and a time-of-day column
-    beside it are one clock, as SensorCSV reads them.
+    A column named as an index of the rows (:data:`INDEX_NAMES`) that is not one of the
+    detector's sensors is skipped. With ``--columns`` the columns left over are skipped, but for
+    the datetime: ``--datetime``, else the first named like one, or the only one left; a date
+    column and a time-of-day column beside it are one clock, as SensorCSV reads them.
     """
     missing = [c for c in detector.columns_ if c not in columns]
     if missing:
@@ -126,6 +127,7 @@ def _layout(
             f"detector was fitted on {detector.columns_}."
         )
     others = [c for c in columns if c not in detector.columns_ and c.lower() not in _LABELS]
+    others = [c for c in others if c.strip().lower() not in INDEX_NAMES]  # an index of the rows
     named = [c for c in others if is_time_name(c)]
     time_name = named[0] if named else others[0] if len(others) == 1 else None
     if read.datetime is None:
