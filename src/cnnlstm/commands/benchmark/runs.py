@@ -37,8 +37,11 @@ MODELS: tuple[str, ...] = (*DETECTOR_FAMILIES, *BASELINE_MODELS)
 _R = TypeVar("_R")
 
 
-def add_model_options(parser: argparse.ArgumentParser, default: Sequence[str]) -> None:
-    """Add ``--model NAME`` (repeatable), ``--models A,B``, ``--seed`` and ``--jobs N``."""
+def add_model_options(
+    parser: argparse.ArgumentParser, default: Sequence[str], *, unit: str = "files"
+) -> None:
+    """Add ``--model NAME`` (repeatable), ``--models A,B``, ``--seed`` and ``--jobs N`` (how
+    many ``unit`` run at once)."""
     parser.add_argument(
         "--model",
         action="append",
@@ -59,8 +62,8 @@ def add_model_options(parser: argparse.ArgumentParser, default: Sequence[str]) -
         metavar="N",
         type=int,
         default=1,
-        help="files run at once, each in its own process (default 1); the figures do not depend "
-        "on it, only the seconds",
+        help=f"{unit} run at once, each in its own process (default 1); the figures do not "
+        "depend on it, only the seconds",
     )
 
 
