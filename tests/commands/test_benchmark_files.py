@@ -281,3 +281,18 @@ def test_one_bad_data_set_among_many_is_reported_and_the_others_go_on(
     document = _document(tmp_path / "out")
     assert [d["error"] is None for d in document["data_sets"]] == [True, False]
     assert list(document["per_data_set"]) == [document["data_sets"][0]["name"]]
+
+
+def test_files_are_read_as_detect_reads_them(plant: Path, tmp_path: Path) -> None:
+    """A pandas index column (``Unnamed: 0``, counting the rows) is their index, not a sensor:
+    the figures are those of the file without it."""
+    indexed = tmp_path / "line3.csv"
+    pd.read_csv(plant, sep=";", decimal=",").to_csv(indexed, sep=";", decimal=",")
+    assert pd.read_csv(indexed, sep=";").columns[0] == "Unnamed: 0"
+    for path, out in ((plant, tmp_path / "plain"), (indexed, tmp_path / "indexed")):
+        assert main(["files", str(path), "--models", "pca,zscore", "--output", str(out)]) == 0
+    assert _strip(tmp_path / "plain") == _strip(tmp_path / "indexed")
+
+
+def _strip(out: Path) -> list[dict[str, object]]:
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in _document(out)["rows"]]

@@ -10,9 +10,10 @@ DATA names folders or files. A data set is a pair ``<name>_train.csv`` (normal r
 labelled file, fitted on its first ``--train-rows`` rows (``cnnlstm detect``'s default:
 :data:`~cnnlstm.commands.detect.settings.DEFAULT_TRAIN_ROWS`, at most half the file) and judged
 on the rest. A folder gives every data set among its ``.csv``, ``.tsv`` and ``.txt`` files. Files
-are read as ``cnnlstm detect`` reads them (:class:`~cnnlstm.data.sensors.SensorCSV`: the
-delimiter, decimal mark and datetime column sniffed, label columns kept apart, ``--nan`` for
-gaps); the training rows' labels, if any, are not used.
+are read as ``cnnlstm detect`` reads them (:func:`~cnnlstm.commands.detect.reading.read_file`
+over :class:`~cnnlstm.data.sensors.SensorCSV`: the delimiter, decimal mark and datetime column
+sniffed, label columns kept apart, a column that counts the rows read as their index, ``--nan``
+for gaps); the training rows' labels, if any, are not used.
 
 Each model (:data:`DEFAULT_MODELS`, or any detector family and baseline:
 :data:`~cnnlstm.commands.benchmark.runs.MODELS`) is fitted on the training rows, its threshold
@@ -67,7 +68,9 @@ from cnnlstm.commands.benchmark.runs import (
     chosen_models,
     in_order,
 )
-from cnnlstm.commands.detect.settings import DEFAULT_TRAIN_ROWS
+from cnnlstm.commands.detect.notes import Notes
+from cnnlstm.commands.detect.reading import read_file
+from cnnlstm.commands.detect.settings import DEFAULT_TRAIN_ROWS, ReadOptions
 from cnnlstm.data.sensors import SensorCSV
 from cnnlstm.errors import DataError
 
@@ -470,9 +473,12 @@ def _read(
 
 
 def _read_file(path: Path, nan: str, notes: list[str]) -> SensorCSV:
+    """``path`` read as ``cnnlstm detect`` reads a ``--train`` file (a column that counts the rows
+    is their index, not a sensor; its notes go to standard error), its warnings kept in
+    ``notes``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data = SensorCSV(path, window=1, nan_policy=nan)  # type: ignore[arg-type]
+        data = read_file(path, ReadOptions(nan=nan), Notes(stderr=True))  # type: ignore[arg-type]
     notes += [f"warning: {' '.join(str(w.message).split())}" for w in caught]
     return data
 
