@@ -59,7 +59,8 @@ __all__ = ["FileSummary", "Scored", "run_file", "score_file"]
 
 
 class FileSummary(NamedTuple):
-    """What one file's run counted: its rows, flagged rows and spans, and its metrics."""
+    """What one file's run counted: its rows; the flagged rows and spans and the metrics of the
+    rows after its training rows (all rows with ``--train`` or ``--load``)."""
 
     rows: int
     flagged: int
@@ -99,6 +100,7 @@ def run_file(settings: DetectSettings) -> FileSummary:
             outputs.file(settings.output),
             report=settings.report is not None,
             warm=warm,
+            cut=fitted_rows,
         )
         notes.say(f"scored {len(scored.flags)} rows in {time.perf_counter() - started:.1f} s")
         _warn_of_sensors(chunks, scored)
@@ -106,6 +108,7 @@ def run_file(settings: DetectSettings) -> FileSummary:
         if settings.save is not None:
             detector.save(outputs.file(settings.save))
         report = None
+        training = _training_spans(scored.spans, fitted_rows)  # the spans in the training rows
         if settings.report is not None:
             assert scored.trace is not None
             report = write_report(
@@ -115,14 +118,20 @@ def run_file(settings: DetectSettings) -> FileSummary:
                 scored.trace,
                 detector,
                 metrics,
-                scored.spans.spans,
-                scored.spans.sensors,
+                scored.spans.spans[training:],
+                scored.spans.sensors[training:],
                 fitted_rows,
+                flagged=int(scored.flags[fitted_rows:].sum()),
             )
     if settings.save is not None:
         notes.say(f"saved the detector to {settings.save}")
     _print_result(notes, detector, scored, settings.output, metrics, fitted_rows, report)
-    return FileSummary(len(scored.flags), int(scored.flags.sum()), len(scored.spans.spans), metrics)
+    return FileSummary(
+        len(scored.flags),
+        int(scored.flags[fitted_rows:].sum()),
+        len(scored.spans.spans) - training,
+        metrics,
+    )
 
 
 def _fit_or_load(
@@ -170,11 +179,14 @@ def score_file(
     *,
     report: bool,
     warm: np.ndarray | None = None,
+    cut: int = 0,
 ) -> Scored:
     """Score INPUT (``chunks``) part by part from ``source``, writing OUT.csv's lines to ``out``
     as they come; with ``report``, keep what the report's plot draws. With ``warm``, the
     ``(K, S)`` rows before INPUT's first (:func:`~cnnlstm.commands.detect.warm.warm_up`), the
-    scorer runs over them first and their scores are dropped."""
+    scorer runs over them first and their scores are dropped. A flagged span that runs on over
+    row ``cut`` (the first row after the training rows) is cut there, so that the spans of the
+    training rows are told from the others'."""
     scorer = detector.chunks()
     if warm is not None and len(warm):
         scorer.update(warm, columns=chunks.feature_names)
@@ -207,7 +219,15 @@ def score_file(
             cells = time_texts(part.times, part.start, len(part_flags), utc=chunks.utc)
             shown = [f"{score:.8g}" for score in part_scores.tolist()]
             writer.writerows(zip(cells, shown, part_flags.tolist(), strict=True))
-            spans.add(part_flags, part_parts)
+            at = cut - spans.rows  # the part's row where the training rows end
+            if 0 < at < len(part_flags):
+                spans.add(part_flags[:at], part_parts[:at])
+                spans.cut()
+                spans.add(part_flags[at:], part_parts[at:])
+            else:
+                if at == 0:
+                    spans.cut()
+                spans.add(part_flags, part_parts)
             counters.add(part.features)
             flat.add(part.features, part.times, part.lines)
             scores.append(part_scores.astype(np.float32))
@@ -310,20 +330,39 @@ def _print_result(
     start: int,
     report: tuple[Path, Path] | None,
 ) -> None:
-    """The threshold, the flagged rows and spans, the metrics and where the report went."""
+    """The threshold, the flagged rows and spans after the training rows (``start``), those in
+    the training rows apart, the metrics and where the report went."""
     console = notes.console()
     unit = " (scores are in units of the alarm level)" if detector.level_ is not None else ""
     spans = scored.spans
     rows = len(scored.flags)
+    k = _training_spans(spans, start)
+    after = f" after the {start} training rows" if start else ""
     console.print(
-        f"threshold {detector.threshold_:.6g}{unit}: flagged {int(scored.flags.sum())} of {rows} "
-        f"rows in {len(spans.spans)} spans; wrote {output}",
+        f"threshold {detector.threshold_:.6g}{unit}: flagged {int(scored.flags[start:].sum())} "
+        f"of {rows} rows in {len(spans.spans) - k} spans{after}; wrote {output}",
         soft_wrap=True,
     )
-    if spans.spans:
-        print_spans(console, spans.spans, spans.sensors, spans.peaks)
+    inside = int(scored.flags[:start].sum())
+    if inside:
+        console.print(
+            f"in the training rows 0-{start - 1} (fitted on, not counted above): {inside} rows "
+            f"flagged in {k} spans",
+            soft_wrap=True,
+        )
+    if len(spans.spans) > k:
+        print_spans(console, spans.spans[k:], spans.sensors[k:], spans.peaks[k:])
+    if k:
+        title = "flagged spans in the training rows (not counted above)"
+        print_spans(console, spans.spans[:k], spans.sensors[:k], spans.peaks[:k], title=title)
     if metrics is not None:
         where = f"rows {start}-{rows - 1}, after the training rows" if start else "all rows"
         print_metrics(console, metrics, where)
     if report is not None:
         console.print(f"wrote {report[0]} and {report[1]}", soft_wrap=True)
+
+
+def _training_spans(spans: SpanTracker, start: int) -> int:
+    """How many of the flagged spans (in row order, none across row ``start``: see
+    :func:`score_file`'s ``cut``) lie in the training rows, before ``start``."""
+    return sum(stop <= start for _, stop in spans.spans)

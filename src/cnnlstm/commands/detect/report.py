@@ -84,9 +84,12 @@ def print_spans(
     spans: Sequence[tuple[int, int]],
     sensors: list[list[str]],
     peaks: Sequence[float] | None = None,
+    *,
+    title: str = "flagged spans and the sensors behind them",
 ) -> None:
-    """A table of the flagged spans; past :data:`_SPANS_SHOWN` spans, the ones with the highest
-    peak score (``peaks``; else the first ones), in row order, and a line on the rest."""
+    """A table of the flagged spans under ``title``; past :data:`_SPANS_SHOWN` spans, the ones
+    with the highest peak score (``peaks``; else the first ones), in row order, and a line on the
+    rest."""
     from rich.table import Table
 
     many = len(spans) > _SPANS_SHOWN
@@ -94,7 +97,6 @@ def print_spans(
     if peaks is not None and many:
         order = np.argsort(-np.asarray(peaks, dtype=np.float64), kind="stable")
         shown = sorted(order[:_SPANS_SHOWN].tolist())
-    title = "flagged spans and the sensors behind them"
     if peaks is not None and many:
         title += f" (the {_SPANS_SHOWN} highest-scoring)"
     table = Table(title=title, title_justify="left")
@@ -195,13 +197,17 @@ def write_report(
     spans: list[tuple[int, int]],
     culprits: list[list[str]],
     fitted_rows: int,
+    *,
+    flagged: int,
 ) -> tuple[Path, Path]:
     """Write ``folder/detection.png`` and ``folder/summary.md`` to the temporary files
     ``temporary(path)`` gives for them (:meth:`Outputs.file
     <cnnlstm.commands.detect.outputs.Outputs.file>` moves them into place); return their paths.
     The plot is drawn from ``trace``, the rows decimated as they were scored, so it takes
     seconds and bounded memory however long INPUT is; ``spans`` are the flagged spans,
-    ``culprits`` the sensors behind each, ``fitted_rows`` the rows the detector was fitted on."""
+    ``culprits`` the sensors behind each, ``fitted_rows`` the rows the detector was fitted on;
+    the summary counts the rows after them, and ``spans`` and ``flagged`` (the flagged rows) are
+    those of these rows."""
     from cnnlstm.reports.anomaly import draw_detection, write_summary
 
     plot, summary = folder / "detection.png", folder / "summary.md"
@@ -219,8 +225,8 @@ def write_report(
         input_name=str(input_path),
         model=repr(detector),
         threshold=detector.threshold_,
-        n_rows=trace.rows,
-        n_flagged=trace.flagged,
+        n_rows=trace.rows - min(fitted_rows, trace.rows),
+        n_flagged=flagged,
         metrics=metrics,
         plot_name=plot.name,
         flagged_spans=spans,

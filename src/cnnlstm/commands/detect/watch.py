@@ -86,10 +86,15 @@ class SpanTracker:
         self.peaks.append(float(peak.max()))
         self._open, self._peak = None, None
 
-    def finish(self) -> None:
-        """Close a span that runs to the last row."""
+    def cut(self) -> None:
+        """End a span that runs at this row here: the rows after it start spans of their own
+        (the training rows' spans are kept apart from the rest's)."""
         if self._open is not None:
             self._close(self.rows, self._peak)
+
+    def finish(self) -> None:
+        """Close a span that runs to the last row."""
+        self.cut()
 
 
 class CounterWatch:
