@@ -12,7 +12,8 @@ chunk by chunk.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, LEVEL_FACTOR, HeldShi
 from cnnlstm.anomaly.rows import as_rows, longest_repeats, torch_threads
 from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
 from cnnlstm.anomaly.thresholds import ThresholdName, score_threshold
-from cnnlstm.anomaly.training import train_windows
+from cnnlstm.anomaly.training import said_in_lines, train_windows
 from cnnlstm.data.scaler import StandardScaler
 from cnnlstm.errors import ConfigError, DataError
 from cnnlstm.models.detectors import DETECTOR_FAMILIES
@@ -307,6 +308,7 @@ class AnomalyDetector:
         *,
         columns: Sequence[str] | None = None,
         progress: bool = False,
+        log: Callable[[str], None] | None = None,
     ) -> AnomalyDetector:
         """Fit the scaler, the model and the threshold on normal rows.
 
@@ -314,6 +316,9 @@ class AnomalyDetector:
             train: ``(N, S)`` normal rows, ``N >= window``.
             columns: the ``S`` sensor names (default ``column0``...).
             progress: show a progress bar (rich).
+            log: called with a line of text at each tenth of the optimisation steps, at the end
+                of training and at the end of calibration (each with its time), for a log file
+                where no progress bar shows.
 
         Returns:
             ``self``.
@@ -346,7 +351,8 @@ class AnomalyDetector:
         scaled = torch.as_tensor(self.scaler.transform(rows), dtype=torch.float32)  # (N, S)
         split = self._split(len(rows))
         with torch_threads(self.num_threads):
-            self._train(scaled[:split], progress, held_out=scaled[split:])
+            self._train(scaled[:split], progress, held_out=scaled[split:], log=log)
+            trained = time.perf_counter()
             errors = self._row_errors(scaled)  # (N, S), zeros where unscored
         first = self.first_scored()  # < len(rows), checked above
         calibrate = max(split, first) if split < len(rows) else first  # else: the fitted rows
@@ -363,6 +369,12 @@ class AnomalyDetector:
             self.level_threshold_ *= LEVEL_FACTOR
             self.train_scores_ = self._combined(self.train_scores_, level)
             self.threshold_ = 1.0
+        if log is not None:
+            kind = "held-out" if split < len(rows) else "fitted"
+            log(
+                f"calibrate: the error scale and the threshold from {len(rows) - calibrate} "
+                f"{kind} rows ({time.perf_counter() - trained:.1f} s)"
+            )
         return self
 
     def _combined(self, error_scores: np.ndarray, level_scores: np.ndarray) -> np.ndarray:
@@ -387,7 +399,13 @@ class AnomalyDetector:
             return rows  # too few rows to hold any out: calibrate on the fitted rows
         return min(max(split, self.window), rows - calibration)
 
-    def _train(self, scaled: Tensor, progress: bool, held_out: Tensor | None = None) -> None:
+    def _train(
+        self,
+        scaled: Tensor,
+        progress: bool,
+        held_out: Tensor | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
         rows = scaled.to(self.device)  # (N, S); windows are gathered batch by batch
         count = len(rows) - self.window + 1  # windows: (N-W+1, W, S) if made all at once
         planned = self.epochs * math.ceil(count / self.batch_size)
@@ -404,6 +422,7 @@ class AnomalyDetector:
             budget=budget,
             checks=checks,
             progress=f"fit {self.model_name}" if progress else None,
+            log=None if log is None else said_in_lines(log, len(rows)),
         )
         self.steps_ = trained.steps
         self.train_loss_ = trained.train_loss

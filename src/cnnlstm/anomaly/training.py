@@ -10,17 +10,22 @@ training set costs bounded time.
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CHECKS", "PATIENCE", "Training", "train_windows"]
+__all__ = ["CHECKS", "LOG_LINES", "PATIENCE", "Training", "said_in_lines", "train_windows"]
 
 CHECKS = 10
 """With a binding budget, the held-out loss is measured this many times over the budget."""
 PATIENCE = 3
 """... and training stops after this many measurements without a 0.1 % improvement."""
+LOG_LINES = 10
+"""``train_windows(log=...)`` is called this many times over the budget (the last time at its
+end)."""
 
 
 class Training(NamedTuple):
@@ -46,6 +51,7 @@ def train_windows(
     budget: int,
     checks: Tensor | None = None,
     progress: str | None = None,
+    log: Callable[[int, int, float], None] | None = None,
 ) -> Training:
     """Fit ``model`` (a detector family: it has ``loss(windows)``) on the windows of ``rows``.
 
@@ -60,6 +66,9 @@ def train_windows(
         budget: the most steps to run, over all epochs.
         checks: ``(K, W, S)`` held-out windows to stop early on, or None.
         progress: a progress bar's label (rich), or None for none.
+        log: called as ``log(steps, budget, loss)`` after every :data:`LOG_LINES`-th part of
+            the budget's steps and at the end (``loss``: the mean training loss of the epoch so
+            far), where no progress bar shows (a log file).
 
     Returns:
         The steps run and the losses.
@@ -83,6 +92,7 @@ def train_windows(
     planned = epochs * batches
     budget = min(budget, planned)
     every = max(1, budget // CHECKS)
+    told = max(1, budget // LOG_LINES)
     train_loss: list[float] = []
     holdout_loss: list[float] = []
     steps = 0
@@ -112,6 +122,8 @@ def train_windows(
                 steps += 1
                 if bar is not None:
                     bar.advance(task)
+                if log is not None and steps % told == 0 and steps < budget:
+                    log(steps, budget, total / seen)
                 if steps >= budget:
                     break
                 if (
@@ -128,7 +140,30 @@ def train_windows(
         if bar is not None:
             bar.stop()
     model.eval()
+    if log is not None:
+        log(steps, steps, train_loss[-1] if train_loss else math.nan)
     return Training(steps, train_loss, holdout_loss)
+
+
+def said_in_lines(log: Callable[[str], None], rows: int) -> Callable[[int, int, float], None]:
+    """A ``log`` for :func:`train_windows` that says each call to ``log`` as a line of text,
+    with the seconds since it was made; ``rows``: the training rows, for the last line.
+
+    Example:
+        >>> said = said_in_lines(print, 100)
+        >>> said(5, 50, 0.25)  # doctest: +ELLIPSIS
+        fit: step 5 of 50, loss 0.25 (... s)
+    """
+    started = time.perf_counter()
+
+    def line(steps: int, budget: int, loss: float) -> None:
+        seconds = time.perf_counter() - started
+        if steps < budget:
+            log(f"fit: step {steps} of {budget}, loss {loss:.4g} ({seconds:.1f} s)")
+        else:
+            log(f"fit: {steps} steps on {rows} rows, loss {loss:.4g} ({seconds:.1f} s)")
+
+    return line
 
 
 def _stalled(model: nn.Module, checks: Tensor, history: list[float]) -> bool:

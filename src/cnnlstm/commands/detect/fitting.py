@@ -76,7 +76,9 @@ def fit_detector(fit: FitOptions, head: Head | None, read: ReadOptions, notes: N
     """
     detector = new_detector(fit.detector)
     if fit.train is not None:
+        started = time.perf_counter()
         rows, names, times = _training_file(fit.train, read, head, notes)
+        notes.log(f"read: {len(rows)} rows of {fit.train} ({time.perf_counter() - started:.1f} s)")
         _check_enough(detector, len(rows), f"{fit.train}: the file has", "more normal rows")
         notes.say(f"fitting {detector.model_name} on the {len(rows)} rows of {fit.train}")
         _fit_rows(detector, rows, names, notes)
@@ -172,14 +174,16 @@ def _check_training_part(head: Head, used: int) -> None:
 def _fit_rows(
     detector: AnomalyDetector, rows: np.ndarray, names: Sequence[str], notes: Notes
 ) -> None:
-    """Fit with a progress bar when standard output is a terminal (a status line on standard
-    error when the notes go there: standard output carries the scores), then say how long it
+    """Fit with a progress bar when the notes go to a terminal (a status line on standard error
+    when the notes go there: standard output carries the scores), else with a line each tenth of
+    the steps and one at the end of the training and of the calibration; then say how long it
     took and how many steps ran."""
     started = time.perf_counter()
+    log = None if notes.live else notes.say  # a log file: a line each tenth of the fit
     if not notes.stderr:
-        detector.fit(rows, columns=names, progress=sys.stdout.isatty())
-    elif not sys.stderr.isatty():
-        detector.fit(rows, columns=names)
+        detector.fit(rows, columns=names, progress=notes.live, log=log)
+    elif not notes.live:
+        detector.fit(rows, columns=names, log=log)
     else:
         from rich.console import Console
 

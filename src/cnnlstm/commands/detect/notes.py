@@ -1,5 +1,6 @@
 """Where ``cnnlstm detect`` says what it is doing: standard output, or standard error when
-standard output carries the scores (``--stream``)."""
+standard output carries the scores (``--stream``). Where that is not a terminal (a log file, a
+pipe), no progress bar shows, so the run logs a line at each stage instead (:meth:`Notes.log`)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,25 @@ class Notes:
         many-file runs redirect standard output)."""
         from rich.console import Console
 
-        return Console(file=sys.stderr if self.stderr else sys.stdout, highlight=False)
+        return Console(file=self.stream(), highlight=False)
 
     def say(self, text: str) -> None:
-        """Print ``text`` as it is (no markup), one line however long."""
+        """Print ``text`` as it is (no markup), one line however long, at once (flushed)."""
         self.console().print(text, soft_wrap=True, markup=False)
+        self.stream().flush()
+
+    def stream(self) -> Any:
+        """The stream the notes go to (the one there is now)."""
+        return sys.stderr if self.stderr else sys.stdout
+
+    @property
+    def live(self) -> bool:
+        """Whether the notes go to a terminal, where progress bars show."""
+        return bool(self.stream().isatty())
+
+    def log(self, text: str) -> None:
+        """Say ``text`` where the notes do not go to a terminal: a line per stage of the run
+        (``read: ...``, ``fit: ...``, ``calibrate: ...``, ``write: ...``) for a log file, where
+        no progress bar shows what the run is doing."""
+        if not self.live:
+            self.say(text)

@@ -81,10 +81,11 @@ def run_file(settings: DetectSettings) -> FileSummary:
     assert settings.output is not None  # a one-file run has one: checked with the flags
     notes = Notes()
     check_places(settings)
+    opened = time.perf_counter()
     chunks = open_chunks(Path(settings.input), settings.read, notes)
     source = parts(chunks, settings.read, notes)
     (detector, fitted_rows, tail), read = _fit_or_load(
-        settings.fit, settings.read, chunks, source, notes
+        settings.fit, settings.read, chunks, source, notes, opened
     )
     warm = None
     if tail is not None and settings.fit.warm_start:
@@ -103,6 +104,7 @@ def run_file(settings: DetectSettings) -> FileSummary:
             cut=fitted_rows,
         )
         notes.say(f"scored {len(scored.flags)} rows in {time.perf_counter() - started:.1f} s")
+        writing = time.perf_counter()
         _warn_of_sensors(chunks, scored)
         metrics = _metrics(scored, fitted_rows, chunks.step)
         if settings.save is not None:
@@ -123,6 +125,9 @@ def run_file(settings: DetectSettings) -> FileSummary:
                 fitted_rows,
                 flagged=int(scored.flags[fitted_rows:].sum()),
             )
+    written = [settings.output, settings.save, *(report or ())]
+    shown = ", ".join(str(path) for path in written if path is not None)
+    notes.log(f"write: {shown} ({time.perf_counter() - writing:.1f} s)")
     if settings.save is not None:
         notes.say(f"saved the detector to {settings.save}")
     _print_result(notes, detector, scored, settings.output, metrics, fitted_rows, report)
@@ -140,9 +145,11 @@ def _fit_or_load(
     chunks: SensorChunks,
     source: Iterator[SensorPart],
     notes: Notes,
+    opened: float,
 ) -> tuple[Fitted, list[SensorPart]]:
     """The detector (loaded, or fitted on INPUT's first rows or on ``--train``) and the rows of
-    INPUT it was fitted on; and the parts of INPUT read for it, which are scored first."""
+    INPUT it was fitted on; and the parts of INPUT read for it, which are scored first (INPUT was
+    opened at ``opened``, ``time.perf_counter()``)."""
     if fit.load is not None:
         detector = AnomalyDetector.load(fit.load)
         check_saved_columns(detector, chunks.feature_names, str(chunks.path))
@@ -154,6 +161,9 @@ def _fit_or_load(
     else:
         wanted = 2 * DEFAULT_TRAIN_ROWS  # the default is at most half the file
     head, read_parts = read_head(chunks, source, wanted)
+    some = "" if head.total == len(head.features) else "the first "
+    seconds = time.perf_counter() - opened
+    notes.log(f"read: {some}{len(head.features)} rows of {chunks.path} ({seconds:.1f} s)")
     return fit_detector(fit, head, read, notes), read_parts
 
 
