@@ -33,6 +33,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, AnomalyDetector
 from cnnlstm.commands import USER_ERRORS, Command, user_error
 from cnnlstm.commands.detect.fitting import huge_pages
@@ -81,7 +82,9 @@ def _default(name: str) -> Any:
 
 _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
     "model": {
-        "help": f"detector family: {', '.join(DETECTOR_MODELS)} (default {_default('model')})"
+        "help": f"detector family: {', '.join(DETECTOR_MODELS)} (default {_default('model')}); "
+        f"or a classic baseline that scores each row alone: {', '.join(BASELINES)} (PCA's "
+        "Hotelling T2, the largest per-sensor |z|; they take --quantile only)"
     },
     "window": {"type": int, "help": f"rows per window (default {_default('window')})"},
     "epochs": {
@@ -290,10 +293,10 @@ def settings_from_flags(args: argparse.Namespace, *, many: bool = False) -> Dete
         encoding=parse_encoding(args.encoding),
         datetime=None if args.datetime.lower() == "none" else args.datetime,
     )
-    if args.model is not None and args.model not in DETECTOR_MODELS:
+    if args.model is not None and args.model not in (*DETECTOR_MODELS, *BASELINES):
         raise ValueError(
-            f"--model has to be one of the detector families {', '.join(DETECTOR_MODELS)}, but "
-            f"got {args.model!r}"
+            f"--model has to be one of the detector families {', '.join(DETECTOR_MODELS)} or "
+            f"the baselines {', '.join(BASELINES)}, but got {args.model!r}"
         )
     detector = {
         name: getattr(args, name) for name in _DETECTOR_FLAGS if getattr(args, name) is not None

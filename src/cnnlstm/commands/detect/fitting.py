@@ -19,8 +19,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import WIDE_SENSORS, AnomalyDetector
 from cnnlstm.commands import atomic_file
+from cnnlstm.commands.detect.baseline import BaselineDetector, Detector
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.reading import Head, columns_flag, read_file
 from cnnlstm.commands.detect.settings import DEFAULT_TRAIN_ROWS, FitOptions, ReadOptions
@@ -40,7 +42,7 @@ __all__ = [
 class Fitted(NamedTuple):
     """A fitted detector and the rows of INPUT it was fitted on (0 with ``--train``)."""
 
-    detector: AnomalyDetector
+    detector: Detector
     rows: int
     tail: TrainingTail | None = None
     """With ``--train``: the training file's last rows, which may warm the scorer up
@@ -55,9 +57,23 @@ def huge_pages() -> None:
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 
-def new_detector(options: Mapping[str, Any]) -> AnomalyDetector:
+def new_detector(options: Mapping[str, Any]) -> Detector:
     """A new, unfitted detector with the arguments the flags gave (the others are
-    AnomalyDetector's defaults); its messages name the flags."""
+    AnomalyDetector's defaults), or with ``--model pca|zscore`` a baseline
+    (:class:`~cnnlstm.commands.detect.baseline.BaselineDetector`, which takes ``--quantile``
+    alone); its messages name the flags."""
+    model = options.get("model")
+    if model in BASELINES:
+        others = [f"--{name}" for name in options if name not in ("model", "quantile")]
+        if others:
+            raise ValueError(
+                f"--model {model} is a baseline that scores each row alone and takes --quantile "
+                f"only, so {', '.join(others)} cannot be given with it; leave them out."
+            )
+        try:
+            return BaselineDetector(model, quantile=options.get("quantile"))
+        except ValueError as error:
+            raise ValueError(f"--{error}") from None
     try:
         return AnomalyDetector(**options)
     except ValueError as error:
@@ -82,6 +98,8 @@ def fit_detector(fit: FitOptions, head: Head | None, read: ReadOptions, notes: N
         _check_enough(detector, len(rows), f"{fit.train}: the file has", "more normal rows")
         notes.say(f"fitting {detector.model_name} on the {len(rows)} rows of {fit.train}")
         _fit_rows(detector, rows, names, notes)
+        if isinstance(detector, BaselineDetector):  # a row is scored alone: nothing to warm up
+            return Fitted(detector, 0)
         return Fitted(detector, 0, training_tail(detector, fit.train, rows, times))
     assert head is not None
     if fit.train_rows is None:
@@ -102,7 +120,7 @@ def fit_detector(fit: FitOptions, head: Head | None, read: ReadOptions, notes: N
     return Fitted(detector, used)
 
 
-def save_detector(detector: AnomalyDetector, path: Path, notes: Notes) -> None:
+def save_detector(detector: Detector, path: Path, notes: Notes) -> None:
     """Save ``detector`` to ``path`` (whole or not at all) and say so."""
     with atomic_file(path) as temp:
         detector.save(temp)
@@ -129,7 +147,7 @@ def _training_file(
     return rows, head.feature_names, train.times
 
 
-def check_saved_columns(detector: AnomalyDetector, names: Sequence[str], source: str) -> None:
+def check_saved_columns(detector: Detector, names: Sequence[str], source: str) -> None:
     """Check that the sensor columns ``names`` (of ``source``) are the ones a loaded detector
     was fitted on, in its order."""
     if list(names) != list(detector.columns_):
@@ -140,7 +158,7 @@ def check_saved_columns(detector: AnomalyDetector, names: Sequence[str], source:
         )
 
 
-def _check_enough(detector: AnomalyDetector, rows: int, source: str, more: str) -> None:
+def _check_enough(detector: Detector, rows: int, source: str, more: str) -> None:
     need = detector.window + detector.smooth - 1  # the first scored row, which sets the threshold
     if rows < need:
         raise DataError(
@@ -171,9 +189,7 @@ def _check_training_part(head: Head, used: int) -> None:
     )
 
 
-def _fit_rows(
-    detector: AnomalyDetector, rows: np.ndarray, names: Sequence[str], notes: Notes
-) -> None:
+def _fit_rows(detector: Detector, rows: np.ndarray, names: Sequence[str], notes: Notes) -> None:
     """Fit with a progress bar when the notes go to a terminal (a status line on standard error
     when the notes go there: standard output carries the scores), else with a line each tenth of
     the steps and one at the end of the training and of the calibration; then say how long it
@@ -193,7 +209,11 @@ def _fit_rows(
         )
         with Console(file=sys.stderr).status(text):
             detector.fit(rows, columns=names)
+    seconds = time.perf_counter() - started
+    if isinstance(detector, BaselineDetector):
+        notes.say(f"fitted in {seconds:.1f} s")
+        return
     wide = ""
     if detector.steps is not None and len(names) > WIDE_SENSORS:
         wide = f"; the budget for {len(names)} sensors is {detector.step_budget(len(names))}"
-    notes.say(f"fitted in {time.perf_counter() - started:.1f} s ({detector.steps_} steps{wide})")
+    notes.say(f"fitted in {seconds:.1f} s ({detector.steps_} steps{wide})")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from cnnlstm.anomaly.detector import AnomalyDetector
+from cnnlstm.commands.detect.baseline import Detector, load_detector
 from cnnlstm.commands.detect.fitting import Fitted, check_saved_columns, fit_detector
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.outputs import Outputs, check_places, time_texts
@@ -151,7 +151,7 @@ def _fit_or_load(
     INPUT it was fitted on; and the parts of INPUT read for it, which are scored first (INPUT was
     opened at ``opened``, ``time.perf_counter()``)."""
     if fit.load is not None:
-        detector = AnomalyDetector.load(fit.load)
+        detector = load_detector(fit.load)
         check_saved_columns(detector, chunks.feature_names, str(chunks.path))
         return Fitted(detector, 0), []
     if fit.train is not None:
@@ -182,7 +182,7 @@ class Scored(NamedTuple):
 
 
 def score_file(
-    detector: AnomalyDetector,
+    detector: Detector,
     chunks: SensorChunks,
     source: Iterator[SensorPart],
     out: Path,
@@ -231,13 +231,13 @@ def score_file(
             writer.writerows(zip(cells, shown, part_flags.tolist(), strict=True))
             at = cut - spans.rows  # the part's row where the training rows end
             if 0 < at < len(part_flags):
-                spans.add(part_flags[:at], part_parts[:at])
+                spans.add(part_flags[:at], part_parts[:at], part_scores[:at])
                 spans.cut()
-                spans.add(part_flags[at:], part_parts[at:])
+                spans.add(part_flags[at:], part_parts[at:], part_scores[at:])
             else:
                 if at == 0:
                     spans.cut()
-                spans.add(part_flags, part_parts)
+                spans.add(part_flags, part_parts, part_scores)
             counters.add(part.features)
             flat.add(part.features, part.times, part.lines)
             scores.append(part_scores.astype(np.float32))
@@ -333,7 +333,7 @@ def _metrics(scored: Scored, start: int, step: float | None) -> dict[str, float]
 
 def _print_result(
     notes: Notes,
-    detector: AnomalyDetector,
+    detector: Detector,
     scored: Scored,
     output: Path | None,
     metrics: dict[str, float] | None,

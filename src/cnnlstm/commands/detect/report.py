@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.evaluation import (
     binary_counts,
     changepoints_from_labels,
@@ -25,6 +24,7 @@ from cnnlstm.anomaly.evaluation import (
 )
 
 if TYPE_CHECKING:
+    from cnnlstm.commands.detect.baseline import Detector
     from cnnlstm.reports.detection_trace import DetectionTrace
 
 __all__ = [
@@ -192,7 +192,7 @@ def write_report(
     temporary: Callable[[Path], Path],
     input_path: Path,
     trace: DetectionTrace,
-    detector: AnomalyDetector,
+    detector: Detector,
     metrics: dict[str, float] | None,
     spans: list[tuple[int, int]],
     culprits: list[list[str]],

@@ -23,8 +23,8 @@ from typing import TextIO
 
 import numpy as np
 
-from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.streaming import StreamScorer
+from cnnlstm.commands.detect.baseline import BaselineStream, Detector, load_detector
 from cnnlstm.commands.detect.fitting import check_saved_columns, fit_detector, save_detector
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.outputs import check_places
@@ -58,7 +58,7 @@ def run_stream(settings: DetectSettings) -> int:
     notes = Notes(stderr=True)
     check_places(settings)
     if settings.fit.load is not None:
-        detector = AnomalyDetector.load(settings.fit.load)
+        detector = load_detector(settings.fit.load)
     else:
         detector = fit_detector(settings.fit, None, settings.read, notes).detector
     if settings.save is not None:
@@ -79,7 +79,7 @@ def run_stream(settings: DetectSettings) -> int:
     if settings.read.columns is not None and settings.fit.load is not None:
         check_saved_columns(detector, settings.read.columns, "--columns")
     time_at, sensor_at = _layout(detector, columns, first, settings.read)
-    scorer: StreamScorer = detector.stream()
+    scorer: StreamScorer | BaselineStream = detector.stream()
     print(f"{'datetime' if time_at else 'row'},score,anomaly", file=out, flush=True)
     last: np.ndarray | None = None
     decimal: str = settings.read.decimal
@@ -110,7 +110,7 @@ def run_stream(settings: DetectSettings) -> int:
 
 
 def _layout(
-    detector: AnomalyDetector, columns: list[str], first: Row | None, read: ReadOptions
+    detector: Detector, columns: list[str], first: Row | None, read: ReadOptions
 ) -> tuple[list[int], list[int]]:
     """Where the header's ``columns`` hold the time (none, one column, or a date and a time
     column) and the detector's sensors.

@@ -52,9 +52,12 @@ class SpanTracker:
         self.rows = 0
         self._open: int | None = None  # the start of a span still running at the chunk's end
         self._peak: np.ndarray | None = None  # (S,): its sensors' largest parts so far
+        self._top = 0.0  # its highest score so far
 
-    def add(self, flags: np.ndarray, parts: np.ndarray) -> None:
-        """The next rows' ``(n,)`` 0/1 flags and ``(n, S)`` sensor parts of the score."""
+    def add(self, flags: np.ndarray, parts: np.ndarray, scores: np.ndarray | None = None) -> None:
+        """The next rows' ``(n,)`` 0/1 flags, ``(n, S)`` sensor parts of the score and ``(n,)``
+        scores (a span's peak score; without them, its largest part: the score where a row's
+        score is its largest part)."""
         n = len(flags)
         step = np.diff(np.asarray(flags, dtype=np.int8), prepend=np.int8(0), append=np.int8(0))
         starts = np.flatnonzero(step == 1).tolist()
@@ -63,34 +66,35 @@ class SpanTracker:
             if starts and starts[0] == 0:  # the open span goes on into this chunk
                 starts[0] = -1
             else:
-                self._close(self.rows, self._peak)
+                self._close(self.rows, self._peak, self._top)
         for start, stop in zip(starts, stops, strict=True):
             peak = parts[max(start, 0) : stop].max(axis=0)  # (S,)
+            top = float(peak.max() if scores is None else scores[max(start, 0) : stop].max())
             if start < 0 and self._peak is not None:
-                peak = np.maximum(peak, self._peak)
+                peak, top = np.maximum(peak, self._peak), max(top, self._top)
             begin = self.rows + start if start >= 0 else self._open
             assert begin is not None
             if stop == n:  # runs on past the chunk
-                self._open, self._peak = begin, peak
+                self._open, self._peak, self._top = begin, peak, top
             else:
                 self._open = begin
-                self._close(self.rows + stop, peak)
+                self._close(self.rows + stop, peak, top)
         self.rows += n
 
-    def _close(self, stop: int, peak: np.ndarray | None) -> None:
+    def _close(self, stop: int, peak: np.ndarray | None, top: float) -> None:
         assert self._open is not None and peak is not None
         order = np.argsort(-peak, kind="stable")
         above = [self.names[k] for k in order if peak[k] > self.threshold]
         self.spans.append((self._open, stop))
         self.sensors.append(above or [self.names[order[0]]])
-        self.peaks.append(float(peak.max()))
+        self.peaks.append(top)
         self._open, self._peak = None, None
 
     def cut(self) -> None:
         """End a span that runs at this row here: the rows after it start spans of their own
         (the training rows' spans are kept apart from the rest's)."""
         if self._open is not None:
-            self._close(self.rows, self._peak)
+            self._close(self.rows, self._peak, self._top)
 
     def finish(self) -> None:
         """Close a span that runs to the last row."""
