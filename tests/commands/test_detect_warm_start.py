@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,3 +132,16 @@ def test_without_times_the_tail_is_used_and_the_note_says_it_was_not_checked(
         pd.read_csv(Path(str(warm_run["out"])))["score"],
         atol=1e-6,
     )
+
+
+def test_stream_with_train_warms_up_as_the_offline_run(
+    warm_run: dict[str, object], monkeypatch: pytest.MonkeyPatch, run_detect: RunDetect
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(ASD_TEST.read_text()))
+    code, streamed, err = run_detect(["-", "--stream", "--train", str(ASD_TRAIN), *TINY])
+    assert code == 0, err
+    assert "warmed up on the last 23 rows of" in err and "5.0 min before stdin begins" in err
+    offline = pd.read_csv(Path(str(warm_run["out"])))
+    online = pd.read_csv(io.StringIO(streamed))
+    assert online["datetime"].tolist() == offline["datetime"].tolist()
+    np.testing.assert_allclose(online["score"], offline["score"], atol=1e-5, rtol=0)

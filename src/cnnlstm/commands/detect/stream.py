@@ -3,13 +3,14 @@
 A header line and then rows come on standard input; each row's ``datetime,score,anomaly`` goes to
 standard output at once, with :meth:`AnomalyDetector.stream
 <cnnlstm.anomaly.detector.AnomalyDetector.stream>`: the recurrent state carries from row to row, so
-the scores equal the offline run's. The bytes are decoded as the offline run decodes a file
-(:class:`~cnnlstm.data.text_encoding.LineDecoder`: a byte order mark, UTF-8, else Windows-1252 with
-a note as soon as a line says so; ``--encoding`` names it), the delimiter is sniffed from the header
-and the first row (a header with another delimiter than the row is refused), the decimal mark
-from the first row; the cells are read one by one (:func:`_cell`), gaps filled as ``--nan
-ffill`` says, and the times written as the offline run writes them. The notes go to standard
-error.
+the scores equal the offline run's (with ``--train``, warmed up on its last rows as the offline
+run is, when the first row's time follows the training file's last). The bytes are decoded as
+the offline run decodes a file (:class:`~cnnlstm.data.text_encoding.LineDecoder`: a byte order
+mark, UTF-8, else Windows-1252 with a note as soon as a line says so; ``--encoding`` names it),
+the delimiter is sniffed from the header and the first row (a header with another delimiter than
+the row is refused), the decimal mark from the first row; the cells are read one by one
+(:func:`_cell`), gaps filled as ``--nan ffill`` says, and the times written as the offline run
+writes them. The notes go to standard error.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import math
 import re
 import sys
 from collections.abc import Iterator
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -30,6 +32,7 @@ from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.outputs import check_places
 from cnnlstm.commands.detect.reading import INDEX_NAMES, columns_flag, in_flags
 from cnnlstm.commands.detect.settings import DetectSettings, ReadOptions
+from cnnlstm.commands.detect.warm import warm_up
 from cnnlstm.data.csv_text import (
     header_delimiter_error,
     is_units_row,
@@ -57,10 +60,11 @@ def run_stream(settings: DetectSettings) -> int:
     written to standard output at once; returns the exit code (0)."""
     notes = Notes(stderr=True)
     check_places(settings)
+    tail = None
     if settings.fit.load is not None:
         detector = load_detector(settings.fit.load)
     else:
-        detector = fit_detector(settings.fit, None, settings.read, notes).detector
+        detector, _, tail = fit_detector(settings.fit, None, settings.read, notes)
     if settings.save is not None:
         save_detector(detector, settings.save, notes)
     source: TextIO = sys.stdin
@@ -80,6 +84,13 @@ def run_stream(settings: DetectSettings) -> int:
         check_saved_columns(detector, settings.read.columns, "--columns")
     time_at, sensor_at = _layout(detector, columns, first, settings.read)
     scorer: StreamScorer | BaselineStream = detector.stream()
+    if tail is not None and settings.fit.warm_start and first is not None:
+        clock = " ".join(first[1][i].strip() for i in time_at)
+        begin = _time_value(clock, first[0]) if time_at else None
+        warm, note = warm_up(tail, begin, Path("stdin"))
+        notes.say(note)
+        for row in warm if warm is not None else ():
+            scorer.update(row)  # the training file's last rows: their scores are dropped
     print(f"{'datetime' if time_at else 'row'},score,anomaly", file=out, flush=True)
     last: np.ndarray | None = None
     decimal: str = settings.read.decimal
@@ -242,6 +253,16 @@ def _cell(
             f"expected numbers in the sensor columns."
         ) from None
     return number if math.isfinite(number) else math.nan
+
+
+def _time_value(text: str, line: int) -> Any:
+    """The time a row's clock text says, as the offline run reads it: float seconds, or a
+    ``datetime64`` (in UTC when it carries an offset)."""
+    shown = _stream_time(text, line)
+    try:
+        return float(shown)
+    except ValueError:
+        return np.datetime64(shown.removesuffix("+00:00"), "ns")
 
 
 def _stream_time(text: str, line: int) -> str:
