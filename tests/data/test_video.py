@@ -13,8 +13,9 @@ from PIL import Image
 from torch.nn import functional as F
 
 from cnnlstm.data.collate import pad_collate
+from cnnlstm.data.frame_folder import FrameFolder
 from cnnlstm.data.paths import natural_key
-from cnnlstm.data.video import FrameFolder, VideoFolder
+from cnnlstm.data.video import VideoFolder
 from cnnlstm.errors import DataError
 
 H, W = 32, 48

@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from cnnlstm.data.video import VIDEO_EXTENSIONS, FrameFolder, VideoFolder
+from cnnlstm.data.clip_folder import VIDEO_EXTENSIONS
+from cnnlstm.data.frame_folder import FrameFolder
+from cnnlstm.data.video import VideoFolder
 from cnnlstm.data.video_module import VideoDataModule
 
 # (file name, codec, (width, height)): H.263 only encodes its standard sizes

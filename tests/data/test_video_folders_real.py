@@ -17,8 +17,9 @@ from PIL import Image
 
 from cnnlstm import cli
 from cnnlstm.data.datamodules import VideoDataModule
+from cnnlstm.data.frame_folder import FrameFolder
 from cnnlstm.data.paths import visible_entries
-from cnnlstm.data.video import FrameFolder, VideoFolder
+from cnnlstm.data.video import VideoFolder
 from cnnlstm.data.video_layout import predict_layout
 from cnnlstm.errors import ConfigError, DataError
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from cnnlstm.data.arrays import ArrayDataset
     from cnnlstm.data.collate import ctc_collate, pad_collate, pad_sequences
     from cnnlstm.data.digit_images import DigitImages
+    from cnnlstm.data.frame_folder import FrameFolder
     from cnnlstm.data.generated_modules import (
         DigitClipsDataModule,
         DigitImagesDataModule,
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from cnnlstm.data.sensors import SKAB, SensorCSV, SensorWindows, StandardScaler, sniff_delimiter
     from cnnlstm.data.text_folder import TextLineDataModule, TextLineFolder
     from cnnlstm.data.text_lines import TextLines
-    from cnnlstm.data.video import FrameFolder, OnTruncated, Orientation, VideoFolder
+    from cnnlstm.data.video import OnTruncated, Orientation, VideoFolder
     from cnnlstm.data.video_module import VideoDataModule
 
 # name -> the module that defines it
@@ -46,7 +47,7 @@ _LAZY = {
     "DigitClipsDataModule": "cnnlstm.data.generated_modules",
     "DigitImages": "cnnlstm.data.digit_images",
     "DigitImagesDataModule": "cnnlstm.data.generated_modules",
-    "FrameFolder": "cnnlstm.data.video",
+    "FrameFolder": "cnnlstm.data.frame_folder",
     "GlobalOrderSampler": "cnnlstm.data.loading",
     "MovingDigits": "cnnlstm.data.moving_digits",
     "MovingDigitsDataModule": "cnnlstm.data.generated_modules",

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from cnnlstm.data.clip_folder import FRAME_EXTENSIONS, VIDEO_EXTENSIONS, video_endings
 from cnnlstm.data.paths import natural_key, visible_entries
-from cnnlstm.data.video import FRAME_EXTENSIONS, VIDEO_EXTENSIONS, video_endings
 from cnnlstm.errors import ConfigError, DataError
 
 __all__ = ["predict_layout", "root_kind", "root_missing_error", "source_fps_missing_error"]

@@ -2,7 +2,8 @@
 
 Splits are over clips, so the windows of one clip stay in one split; ``predict`` runs on the test
 split or on a separate folder of clips. How a folder's layout is read and checked lives in
-:mod:`cnnlstm.data.video_layout`, the readers in :mod:`cnnlstm.data.video`.
+:mod:`cnnlstm.data.video_layout`, the readers in :mod:`cnnlstm.data.video` and
+:mod:`cnnlstm.data.frame_folder`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
+from cnnlstm.data.clip_folder import Sampling
 from cnnlstm.data.collate import pad_collate
+from cnnlstm.data.frame_folder import FrameFolder
 from cnnlstm.data.loading import BaseDataModule, seeded_permutation, split_sizes
-from cnnlstm.data.video import FrameFolder, OnTruncated, Orientation, Sampling, VideoFolder
+from cnnlstm.data.video import OnTruncated, Orientation, VideoFolder
 from cnnlstm.data.video_layout import (
     predict_layout,
     root_kind,
