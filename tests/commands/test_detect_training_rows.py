@@ -48,7 +48,7 @@ def test_training_row_flags_are_counted_apart(tmp_path: Path, run_detect: RunDet
     ) in printed
     assert (
         f"in the training rows 0-299 (fitted on, not counted above): {flags[:300].sum()} rows "
-        f"flagged in {len(inside)} spans"
+        f"flagged in {len(inside)} span{'' if len(inside) == 1 else 's'}"
     ) in printed
     table, training = printed.split("flagged spans in the training rows (not counted above)")
     for start, stop in after:

@@ -357,7 +357,7 @@ def _print_result(
     if inside:
         console.print(
             f"in the training rows 0-{start - 1} (fitted on, not counted above): {inside} rows "
-            f"flagged in {k} spans",
+            f"flagged in {k} span{'' if k == 1 else 's'}",
             soft_wrap=True,
         )
     if len(spans.spans) > k:
