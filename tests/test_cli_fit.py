@@ -19,8 +19,8 @@ from lightning.pytorch.callbacks import RichProgressBar
 
 from cnnlstm import cli
 from cnnlstm.commands import train
+from cnnlstm.commands.callbacks import BestCheckpoint, LastCheckpoint
 from cnnlstm.commands.configs import CONFIGS_DIR
-from cnnlstm.commands.train import BestCheckpoint, LastCheckpoint
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.tasks import ClassificationTask, ForecastTask, RecognitionTask
 

@@ -22,7 +22,7 @@ from PIL import Image
 
 from cnnlstm import cli
 from cnnlstm.commands.configs import CONFIGS_DIR
-from cnnlstm.commands.train import PredictionWriter
+from cnnlstm.commands.predictions import PredictionWriter
 from cnnlstm.data.datamodules import DigitClipsDataModule
 from cnnlstm.errors import ConfigError
 from cnnlstm.tasks import ClassificationTask

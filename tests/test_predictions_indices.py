@@ -18,7 +18,7 @@ from torch.utils.data import Subset
 
 from cnnlstm import cli
 from cnnlstm.commands.configs import CONFIGS_DIR
-from cnnlstm.commands.train import PredictionWriter
+from cnnlstm.commands.predictions import PredictionWriter
 from cnnlstm.data.datamodules import ArrayDataModule
 from cnnlstm.tasks import ClassificationTask
 

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from cnnlstm.commands.train import CNNLSTMCLI, RUNS_DIR, build_cli, quiet_lightning, run_name
+from cnnlstm.commands.run_folders import RUNS_DIR
+from cnnlstm.commands.train import CNNLSTMCLI, build_cli, quiet_lightning, run_name
 from cnnlstm.errors import CNNLSTMError, ConfigError
 from cnnlstm.extras import importing
 from cnnlstm.models.registry import list_models, model_info

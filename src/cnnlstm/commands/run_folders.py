@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "RUNS_DIR",
     "checkpoint_pattern",
     "claim_version",
     "find_checkpoint",
@@ -37,7 +38,11 @@ __all__ = [
     "newest_match",
     "next_version",
     "release",
+    "same_folder",
 ]
+
+RUNS_DIR = "runs"
+"""Where runs write logs, checkpoints and predictions, relative to the working directory."""
 
 _VERSION = re.compile(r"version_(\d+)")
 _HANDED_DOWN = "CNNLSTM_RUN_FOLDERS"
@@ -195,3 +200,15 @@ def handed_down() -> dict[str, Any] | None:
     if not isinstance(folders, dict) or folders.pop("pid", None) != os.getppid():
         return None
     return folders
+
+
+def same_folder(one: Any, other: Any) -> bool:
+    """Whether two paths name one folder (symbolic links resolved); other values: ``==``.
+
+    Example:
+        >>> same_folder("runs/a/../a", "runs/a"), same_folder(None, None)
+        (True, True)
+    """
+    if not isinstance(one, str | Path) or not isinstance(other, str | Path):
+        return bool(one == other)
+    return os.path.realpath(one) == os.path.realpath(other)

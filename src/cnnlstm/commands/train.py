@@ -7,7 +7,8 @@ a folder of its own, ``runs/<name>/version_<n>`` (claimed atomically:
 (``checkpoints/last.ckpt``, the last epoch, and ``checkpoints/best.ckpt``, the best by the task's
 validation metric); ``runs/<name>/checkpoints`` links to the newest fit's. Early stopping on the
 same metric, every epoch seeded from ``(seed, epoch)`` so that a resumed run ends as an
-uninterrupted one, a progress bar, and predictions written to ``runs/<name>/predictions``.
+uninterrupted one (the callbacks: :mod:`cnnlstm.commands.callbacks`), a progress bar, and
+predictions written to ``runs/<name>/predictions`` (:mod:`cnnlstm.commands.predictions`).
 :func:`build_cli` runs it on a command line, :func:`run_summary` builds a config's task without
 training and prints its model.
 
@@ -19,33 +20,23 @@ and jsonargparse.
 from __future__ import annotations
 
 import contextlib
-import csv
 import importlib
-import io
 import logging
 import os
-import random
-import shutil
 import sys
 import warnings
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import torch
-from torch import Tensor
-from torch.utils.data import Subset
 
 from cnnlstm.extras import importing
 
 with importing("training (cnnlstm fit, validate, test, predict, summary)", "train"):
     import lightning.pytorch as pl
     from lightning.pytorch.callbacks import (
-        BasePredictionWriter,
         Callback,
-        EarlyStopping,
         ModelCheckpoint,
         ProgressBar,
         RichProgressBar,
@@ -54,31 +45,29 @@ with importing("training (cnnlstm fit, validate, test, predict, summary)", "trai
     from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
     from rich.console import Console
 
-from cnnlstm.commands import atomic_file, run_folders
+from cnnlstm.commands import run_folders
+from cnnlstm.commands.callbacks import (
+    BestCheckpoint,
+    EpochSeed,
+    LastCheckpoint,
+    LatestLink,
+    TaskEarlyStopping,
+)
 from cnnlstm.commands.configs import resolve_configs
-from cnnlstm.data.loading import derive_seed
+from cnnlstm.commands.predictions import PredictionWriter
+from cnnlstm.commands.run_folders import RUNS_DIR
 from cnnlstm.errors import CNNLSTMError, ConfigError
 from cnnlstm.summary import Summary, summary
 
 __all__ = [
     "CNNLSTMCLI",
-    "RUNS_DIR",
-    "BestCheckpoint",
-    "EpochSeed",
-    "LastCheckpoint",
-    "PredictionWriter",
-    "TaskEarlyStopping",
     "build_cli",
     "metric_mode",
     "monitored_metric",
-    "prediction_rows",
     "quiet_lightning",
     "run_name",
     "run_summary",
 ]
-
-RUNS_DIR = "runs"
-"""Where runs write logs, checkpoints and predictions, relative to the working directory."""
 
 _LOWER_IS_BETTER = ("loss", "mse", "mae", "cer", "wer", "error")
 _HIGHER_IS_BETTER = ("acc", "f1", "ssim", "psnr", "auroc", "precision", "recall")
@@ -116,514 +105,6 @@ def monitored_metric(task: type[Any] | object) -> tuple[str, Literal["min", "max
     if isinstance(metric, str) and mode in ("min", "max"):
         return metric, mode
     return "val/loss", "min"
-
-
-def _join_batches(outputs: Sequence[Any]) -> Any:
-    """Per-batch outputs as one: tensors concatenated on the batch axis, lists chained."""
-    if outputs and all(isinstance(out, Tensor) for out in outputs):
-        tensors = [out.detach().cpu() for out in outputs]
-        if all(t.dim() > 0 and t.shape[1:] == tensors[0].shape[1:] for t in tensors):
-            return torch.cat(tensors)  # (N, ...)
-        return tensors
-    joined: list[Any] = []
-    for out in outputs:
-        if isinstance(out, (list, tuple)):
-            joined.extend(out)
-        else:
-            joined.append(out)
-    return joined
-
-
-def _classes_of(trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[str] | None:
-    """The class names of a classifier's predictions, when its DataModule names its items."""
-    from cnnlstm.tasks import ClassificationTask  # lazy: the tasks import the model zoo
-
-    data = getattr(trainer, "datamodule", None)
-    classes = getattr(data, "classes", None)
-    if not isinstance(pl_module, ClassificationTask) or not callable(
-        getattr(data, "predict_items", None)
-    ):
-        return None
-    if not isinstance(classes, list) or len(classes) != pl_module.num_classes:
-        return None
-    return [str(name) for name in classes]
-
-
-def prediction_rows(
-    probabilities: Tensor,
-    indices: Sequence[int],
-    items: Sequence[tuple[str, int | None]],
-    classes: Sequence[str],
-    *,
-    top: int = 3,
-) -> list[dict[str, str]]:
-    """One row per clip of class probabilities ``(N, K)`` whose row ``r`` is item ``indices[r]``.
-
-    The items of one clip (the windows of sliding sampling) are averaged: the clip's
-    probabilities are the mean of its items'. Rows come in the order of the clips' first items.
-
-    Args:
-        probabilities: ``(N, K)``, one row per predicted item.
-        indices: the dataset index of each row.
-        items: ``(clip, label or None)`` of each dataset index, as
-            :meth:`~cnnlstm.data.VideoDataModule.predict_items` gives them.
-        classes: the ``K`` class names.
-        top: how many classes the ``top3`` column lists.
-
-    Returns:
-        Dicts with the keys ``clip``, ``predicted``, ``probability``, ``true`` (``""`` when the
-        class is not known), ``top3`` (``"name (p); name (p); ..."``; ``top<top>`` for another
-        ``top``) and ``items`` (the dataset indices of the clip's items, as ``predictions.pt``
-        lists them, space-separated).
-
-    Example:
-        >>> p = torch.tensor([[0.2, 0.8], [0.6, 0.4], [0.9, 0.1]])
-        >>> rows = prediction_rows(p, [0, 1, 2], [("a.mp4", 1), ("a.mp4", 1), ("b.mp4", None)],
-        ...                        ["cat", "dog"])
-        >>> [(r["clip"], r["predicted"], r["probability"], r["true"]) for r in rows]
-        [('a.mp4', 'dog', '0.6000', 'dog'), ('b.mp4', 'cat', '0.9000', '')]
-    """
-    clips: dict[str, list[int]] = {}
-    for row, index in enumerate(indices):
-        clips.setdefault(items[index][0], []).append(row)
-    rows = []
-    for clip, where in clips.items():
-        mean = probabilities[where].double().mean(dim=0)  # (K,)
-        best = torch.topk(mean, min(top, len(classes)))
-        label = items[indices[where[0]]][1]
-        names = [classes[int(k)] for k in best.indices]
-        rows.append(
-            {
-                "clip": clip,
-                "predicted": names[0],
-                "probability": f"{float(best.values[0]):.4f}",
-                "true": "" if label is None else classes[label],
-                f"top{top}": "; ".join(
-                    f"{name} ({float(p):.4f})" for name, p in zip(names, best.values, strict=True)
-                ),
-                "items": " ".join(str(int(indices[r])) for r in where),
-            }
-        )
-    return rows
-
-
-def text_rows(
-    texts: Sequence[str],
-    positions: Sequence[int],
-    items: Sequence[tuple[str, str | None]],
-    indices: Sequence[int],
-) -> list[dict[str, str]]:
-    """One CSV row per predicted text line: ``file``, ``predicted``, ``true`` (empty when not
-    known) and ``item`` (its index in ``predictions.pt``), in prediction order.
-
-    Args:
-        texts: the decoded strings, in prediction order.
-        positions: each string's position in the predict set.
-        items: ``(file, true text or None)`` by position (``predict_items()``).
-        indices: each string's index as ``predictions.pt`` gives it.
-
-    Example:
-        >>> text_rows(["ab"], [1], [("a.png", None), ("b.png", "ab")], [7])
-        [{'file': 'b.png', 'predicted': 'ab', 'true': 'ab', 'item': '7'}]
-    """
-    rows = []
-    for text, position, index in zip(texts, positions, indices, strict=True):
-        file, true = items[position]
-        rows.append({"file": file, "predicted": text, "true": true or "", "item": str(index)})
-    return rows
-
-
-def _text_summary(rows: Sequence[dict[str, str]]) -> str:
-    """``40 lines; 13 of 40 lines of a known text read exactly``."""
-    text = f"{len(rows)} line{'' if len(rows) == 1 else 's'}"
-    known = [row for row in rows if row["true"]]
-    if known:
-        right = sum(row["predicted"] == row["true"] for row in known)
-        text += f"; {right} of {len(known)} lines of a known text read exactly"
-    return text
-
-
-def _summary(rows: Sequence[dict[str, str]]) -> str:
-    """``6 clips; predicted '3' 4x, '7' 2x; accuracy 0.500 (3 of 6 clips of a known class)``."""
-    counts = Counter(row["predicted"] for row in rows).most_common()
-    shown = ", ".join(f"{name!r} {count}x" for name, count in counts[:5])
-    more = f" and {len(counts) - 5} more classes" if len(counts) > 5 else ""
-    text = f"{_clips(len(rows))}; predicted {shown}{more}"
-    known = [row for row in rows if row["true"]]
-    if known:
-        right = sum(row["predicted"] == row["true"] for row in known)
-        text += (
-            f"; accuracy {right / len(known):.3f} ({right} of {_clips(len(known))} of a known "
-            "class)"
-        )
-    return text
-
-
-def _clips(count: int) -> str:
-    return f"{count} clip{'' if count == 1 else 's'}"
-
-
-class PredictionWriter(BasePredictionWriter):
-    """Saves what ``cnnlstm predict`` returns to ``output_dir/predictions.pt``, and a
-    classifier's predictions per clip to ``output_dir/predictions.csv``.
-
-    The ``.pt`` file holds ``{"predictions": ..., "indices": [...]}``: the batch outputs joined
-    (class probabilities ``(N, K)``, forecast frames ``(N, K, C, H, W)``, or the list of strings
-    a recognizer reads) and each item's index in the dataset the DataModule read: a predict set
-    that is a ``torch.utils.data.Subset`` (a test split; Subsets of Subsets too) is looked
-    through, so ``indices`` are rows of the file for
-    :class:`~cnnlstm.data.ArrayDataModule` (of ``predict_path``, or of ``path`` for its shuffled
-    test split), not positions in the split (:meth:`dataset_indices`). With several processes
-    each writes ``predictions_rank<r>.pt``. Read it with ``torch.load(path)``.
-
-    The CSV is written for a :class:`~cnnlstm.tasks.ClassificationTask` whose DataModule names
-    its classes and its predict items (``classes`` and ``predict_items()``, as
-    :class:`~cnnlstm.data.VideoDataModule` does), with one process and one predict loader. It has
-    one row per clip, whose items are averaged (the windows of ``sliding`` sampling: the mean of
-    their probabilities), with the columns of :func:`prediction_rows`: ``clip`` (its path
-    relative to the folder predicted on), ``predicted`` (a class name), ``probability``, ``true``
-    (empty when not known), ``top3`` and ``items`` (the clip's indices in ``predictions.pt``). It is
-    written to a temporary file and then renamed, so a reader never sees half a file. A line
-    then says how many clips were predicted as what, and the accuracy when classes are known.
-    A recognizer whose DataModule names its predict items (``predict_items()`` giving
-    ``(file, text or None)``, as :class:`~cnnlstm.data.text_folder.TextLineDataModule` does)
-    gets a CSV too, with the columns of :func:`text_rows`: ``file``, ``predicted``, ``true`` and
-    ``item``. A run that writes no CSV removes the one an earlier run left beside the ``.pt``.
-
-    Before predicting, a classifier that predicts another number of classes than its data has
-    (a checkpoint trained on other class folders) stops the run with a :class:`ConfigError`.
-
-    Args:
-        output_dir: the folder; ``None`` for ``runs/<name>/predictions``.
-    """
-
-    def __init__(self, output_dir: str | None = None) -> None:
-        super().__init__(write_interval="epoch")
-        self.output_dir = output_dir
-        self.path: Path | None = None
-        """The file written by the last ``predict``, or ``None`` before one."""
-        self.csv_path: Path | None = None
-        """The CSV written by the last ``predict``, or ``None`` when it wrote none."""
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Before predicting, check that the model predicts as many classes as the data has."""
-        if stage != "predict":
-            return
-        from cnnlstm.tasks import ClassificationTask
-
-        data = getattr(trainer, "datamodule", None)
-        found = getattr(data, "num_classes", None)
-        if not isinstance(pl_module, ClassificationTask) or not isinstance(found, int):
-            return
-        built = pl_module.num_classes
-        if built != found:
-            names = getattr(data, "classes", None)
-            shown = f" {list(names)}" if names else ""
-            fix = (
-                "the class names come from data.init_args.root, so set it to the class folders "
-                "the model was trained on (and data.init_args.predict_root to the clips to "
-                "predict on), or predict"
-                if hasattr(data, "predict_root")
-                else "predict on the data the model was trained on, or"
-            )
-            raise ConfigError(
-                f"predict: the model (from the checkpoint, when one is given) predicts {built} "
-                f"classes, but the data has {found} classes{shown}; {fix} with a checkpoint "
-                f"trained on these {found} classes."
-            )
-
-    @staticmethod
-    def dataset_indices(dataset: Any, positions: Sequence[int]) -> list[int]:
-        """The indices of ``positions`` in ``dataset`` in the dataset under its Subsets.
-
-        Example:
-            >>> from torch.utils.data import Subset
-            >>> rows = Subset(Subset(range(10), [7, 1, 4, 9]), [2, 0])
-            >>> PredictionWriter.dataset_indices(rows, [0, 1])
-            [4, 7]
-        """
-        indices = [int(i) for i in positions]
-        while isinstance(dataset, Subset):
-            indices = [int(dataset.indices[i]) for i in indices]
-            dataset = dataset.dataset
-        return indices
-
-    def write_on_epoch_end(
-        self,
-        trainer: pl.Trainer,
-        pl_module: pl.LightningModule,
-        predictions: Sequence[Any],
-        batch_indices: Sequence[Any],
-    ) -> None:
-        def indices(batches: Sequence[Any]) -> list[int]:
-            return [int(i) for batch in batches for i in (batch or [])]
-
-        loaders = trainer.predict_dataloaders
-        loaders = list(loaders) if isinstance(loaders, (list, tuple)) else [loaders]
-
-        def rows(k: int, positions: list[int]) -> list[int]:
-            dataset = getattr(loaders[k], "dataset", None) if k < len(loaders) else None
-            return self.dataset_indices(dataset, positions)
-
-        # batch_indices has one list per dataloader; predictions too with several dataloaders
-        several = len(trainer.num_predict_batches) > 1
-        positions: list[int] = []
-        if several:
-            joined: Any = [_join_batches(p) for p in predictions]
-            where: Any = [rows(k, indices(b)) for k, b in enumerate(batch_indices)]
-        else:
-            joined = _join_batches(predictions)
-            positions = indices(batch_indices[0]) if batch_indices else []
-            where = rows(0, positions)
-        folder = Path(self.output_dir or Path(RUNS_DIR) / "predictions")
-        folder.mkdir(parents=True, exist_ok=True)
-        name = (
-            "predictions.pt"
-            if trainer.world_size == 1
-            else f"predictions_rank{trainer.global_rank}.pt"
-        )
-        self.path = folder / name
-        torch.save({"predictions": joined, "indices": where}, self.path)
-        count = len(joined)
-        print(f"cnnlstm: wrote {count} predictions to {self.path}")
-        self.csv_path = None
-        data: Any = getattr(trainer, "datamodule", None)
-        classes = _classes_of(trainer, pl_module)
-        lines = (
-            not several
-            and isinstance(joined, list)
-            and all(isinstance(t, str) for t in joined)
-            and callable(getattr(data, "predict_items", None))
-        )
-        if several or trainer.world_size != 1 or not (lines or classes is not None):
-            if trainer.world_size == 1:  # a CSV of an earlier run would not match the new .pt
-                (folder / "predictions.csv").unlink(missing_ok=True)
-            return
-        items = data.predict_items()  # by position in the predict set
-        if lines:
-            table = text_rows(joined, positions, items, where)
-        elif isinstance(joined, Tensor) and classes is not None:
-            table = prediction_rows(joined, positions, items, classes)
-            index_of = dict(zip(positions, where, strict=True))
-            for row in table:  # the items column lists what predictions.pt calls them
-                row["items"] = " ".join(str(index_of[int(p)]) for p in row["items"].split())
-        else:
-            (folder / "predictions.csv").unlink(missing_ok=True)
-            return
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=list(table[0]) if table else ["clip"])
-        writer.writeheader()
-        writer.writerows(table)
-        self.csv_path = folder / "predictions.csv"
-        with atomic_file(self.csv_path) as temp:
-            temp.write_text(text.getvalue(), encoding="utf-8")
-        source = getattr(data, "predict_source", None)
-        kind = "lines" if lines else "clips"
-        under = f" ({kind} under {source})" if source is not None else ""
-        summary = _text_summary(table) if lines else _summary(table)
-        print(f"cnnlstm: wrote {self.csv_path}{under}: {summary}")
-
-
-class TaskEarlyStopping(EarlyStopping):
-    """Lightning's ``EarlyStopping`` that a config can switch off with ``enabled: false``.
-
-    ``monitor: auto`` and ``mode: auto`` (the command line's defaults) stand for the task's
-    validation metric (:func:`monitored_metric`).
-
-    Args:
-        monitor: the logged metric to watch.
-        patience: validation checks without improvement before training stops.
-        mode: ``"min"`` when lower is better, ``"max"`` when higher is.
-        min_delta: the least change that counts as an improvement.
-        enabled: ``False`` turns early stopping off.
-        verbose: log each decision.
-        strict: fail when ``monitor`` is not logged.
-        check_finite: stop when the metric becomes NaN or infinite.
-        stopping_threshold: stop as soon as the metric reaches this value.
-        divergence_threshold: stop as soon as the metric gets worse than this value.
-        check_on_train_epoch_end: check at the end of each training epoch instead of after each
-            validation; off by default, since an epoch resumed from a checkpoint written after
-            its validation ends without logging the metric.
-    """
-
-    def __init__(
-        self,
-        monitor: str = "auto",
-        *,
-        patience: int = 5,
-        mode: str = "auto",
-        min_delta: float = 0.0,
-        enabled: bool = True,
-        verbose: bool = False,
-        strict: bool = True,
-        check_finite: bool = True,
-        stopping_threshold: float | None = None,
-        divergence_threshold: float | None = None,
-        check_on_train_epoch_end: bool = False,
-    ) -> None:
-        if monitor == "auto" or mode == "auto":
-            raise ConfigError(
-                f"TaskEarlyStopping: monitor and mode have to be resolved before it is built (the "
-                f"command line does), but got monitor={monitor!r}, mode={mode!r}."
-            )
-        super().__init__(
-            monitor=monitor,
-            patience=patience,
-            mode=mode,
-            min_delta=min_delta,
-            verbose=verbose,
-            strict=strict,
-            check_finite=check_finite,
-            stopping_threshold=stopping_threshold,
-            divergence_threshold=divergence_threshold,
-            check_on_train_epoch_end=check_on_train_epoch_end,
-        )
-        self.enabled = enabled
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.enabled:
-            super().on_train_epoch_end(trainer, pl_module)
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.enabled:
-            super().on_validation_end(trainer, pl_module)
-
-
-class LastCheckpoint(ModelCheckpoint):
-    """Writes ``last.ckpt`` at the end of every training epoch, whatever the monitored metric did.
-
-    Lightning 2.6's ``ModelCheckpoint(save_last=True)`` rewrites ``last.ckpt`` only in an epoch
-    that also saved a top-k checkpoint (earlier versions wrote it every epoch), so with
-    ``save_top_k: 1`` it held the last improvement, not the last epoch. This callback has no
-    monitor: it saves every ``every_n_epochs`` epochs, after the validation of the epoch (at the
-    end of the training epoch, or after each validation when there are several an epoch), on
-    every Lightning version. :class:`CNNLSTMCLI` adds it, beside the best checkpoint, when
-    ``checkpoint.save_last`` is true.
-
-    Args:
-        dirpath: the folder; ``None`` for Lightning's default (beside the first logger's files).
-        every_n_epochs: save every this many epochs.
-    """
-
-    def __init__(self, dirpath: str | None = None, *, every_n_epochs: int = 1) -> None:
-        super().__init__(
-            dirpath=dirpath,
-            filename=self.CHECKPOINT_NAME_LAST,
-            monitor=None,
-            save_top_k=1,  # one file, overwritten: the newest
-            save_last=False,
-            every_n_epochs=every_n_epochs,
-            enable_version_counter=False,
-        )
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Nothing to carry into another run's folder (Lightning would warn that it changed)."""
-        if _same_folder(state_dict.get("dirpath"), self.dirpath):
-            super().load_state_dict(state_dict)
-
-
-def _same_folder(one: Any, other: Any) -> bool:
-    if not isinstance(one, str | Path) or not isinstance(other, str | Path):
-        return bool(one == other)
-    return os.path.realpath(one) == os.path.realpath(other)
-
-
-class BestCheckpoint(ModelCheckpoint):
-    """Lightning's ``ModelCheckpoint``, for the best checkpoints by a metric, that stays the best
-    of the whole training when a run resumes into a new folder.
-
-    A run resumed from a checkpoint of another run folder (``--ckpt_path last`` does so: every
-    run writes a folder of its own) keeps the best score so far, so that its folder only gets a
-    model that beats it, and copies the best file(s) so far into its own folder at the start of
-    training, so that the newest folder's best checkpoint is the best of all epochs. Lightning's
-    own would start over (and warn that the folder changed). The command line's ``checkpoint``
-    options are this class's; it takes ``ModelCheckpoint``'s arguments.
-    """
-
-    _carried: dict[str, Any] | None = None
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the state; from another folder, keep the scores and copy the files later."""
-        if _same_folder(state_dict.get("dirpath"), self.dirpath):
-            super().load_state_dict(state_dict)
-            return
-        self.best_model_score = state_dict["best_model_score"]
-        self.kth_value = state_dict.get("kth_value", self.kth_value)
-        self.best_k_models = dict(state_dict.get("best_k_models", {}))
-        self.best_model_path = state_dict.get("best_model_path", "")
-        self.kth_best_model_path = state_dict.get("kth_best_model_path", "")
-        self._carried = dict(self.best_k_models)
-
-    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Copy the best files of the run this one resumed into this run's folder."""
-        super().on_train_start(trainer, pl_module)
-        carried, self._carried = self._carried, None
-        if not carried or not self.dirpath:
-            return
-        moved: dict[str, str] = {}
-        for old in carried:
-            new = os.path.join(self.dirpath, os.path.basename(old))
-            if os.path.isfile(old) and not _same_folder(old, new):
-                moved[old] = new
-                if trainer.is_global_zero:
-                    os.makedirs(self.dirpath, exist_ok=True)
-                    shutil.copy2(old, new)
-        trainer.strategy.barrier("BestCheckpoint.copy")
-        self.best_k_models = {moved.get(path, path): score for path, score in carried.items()}
-        self.best_model_path = moved.get(self.best_model_path, self.best_model_path)
-        self.kth_best_model_path = moved.get(self.kth_best_model_path, self.kth_best_model_path)
-
-
-class EpochSeed(Callback):
-    """Seeds torch's, numpy's and Python's global RNGs from ``(seed, epoch)`` at the start of
-    every training epoch.
-
-    What a training step draws from them (dropout, a random crop in the task) then depends on the
-    seed and the epoch only, so a run resumed at the start of an epoch draws what an uninterrupted
-    run draws there. (The DataModules seed what loading draws themselves:
-    :mod:`cnnlstm.data.loading`.) All processes of a DDP run get the same seed.
-
-    Args:
-        seed: the run's seed (``seed_everything``).
-    """
-
-    def __init__(self, seed: int) -> None:
-        super().__init__()
-        self.seed = seed
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        seed = derive_seed(self.seed, trainer.current_epoch)
-        torch.manual_seed(seed)
-        np.random.seed(seed % 2**32)
-        random.seed(seed)
-
-
-class _LatestLink(Callback):
-    """Points ``runs/<name>/checkpoints`` at this run's checkpoints when it starts to fit (on
-    the first process only), or says once why it cannot."""
-
-    def __init__(self, alias: Path, target: Path) -> None:
-        super().__init__()
-        self.alias = alias
-        self.target = target
-
-    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        if stage != "fit" or not trainer.is_global_zero:
-            return
-        why = run_folders.link_latest(self.alias, self.target)
-        if why is not None:
-            print(
-                f"cnnlstm: note: this run's checkpoints go to {self.target}; {why}, so "
-                f"{self.alias}/last.ckpt is not this run's"
-                + (
-                    " (a folder of an earlier cnnlstm: move it away to make it a link to the "
-                    "newest run)"
-                    if self.alias.is_dir() and not self.alias.is_symlink()
-                    else ""
-                ),
-                file=sys.stderr,
-                flush=True,
-            )
 
 
 def _logger_groups(loggers: Any) -> dict[tuple[str, str], list[Any]]:
@@ -836,7 +317,7 @@ class CNNLSTMCLI(LightningCLI):
         versions: dict[tuple[str, str], int] = {}
         for save_dir, name in groups:
             folder = run_folder
-            if not _same_folder(Path(save_dir) / name, self.run_dir):
+            if not run_folders.same_folder(Path(save_dir) / name, self.run_dir):
                 folder = run_folders.claim_version(Path(save_dir) / name)
                 self._claimed.append(folder)
             versions[(save_dir, name)] = int(folder.name.removeprefix("version_"))
@@ -933,7 +414,7 @@ class CNNLSTMCLI(LightningCLI):
             dirpath = None if best.dirpath is None else str(best.dirpath)
             trainer.callbacks.append(LastCheckpoint(dirpath))  # type: ignore[attr-defined]
         if self._links_latest and self.run_folder is not None:
-            link = _LatestLink(self.run_dir / "checkpoints", self.run_folder / "checkpoints")
+            link = LatestLink(self.run_dir / "checkpoints", self.run_folder / "checkpoints")
             trainer.callbacks.append(link)  # type: ignore[attr-defined]
         return trainer
 
