@@ -8,6 +8,7 @@ only flags that ``cnnlstm detect`` has.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -110,12 +111,19 @@ def test_block_runs(
 def test_every_flag_the_anomaly_pages_name_is_a_detect_option() -> None:
     """The ``--flags`` that the anomaly detection page and the plant-files section name exist in
     ``cnnlstm detect``."""
+    from cnnlstm.commands.benchmark import files as benchmark_files
     from cnnlstm.commands.detect import build_parser
 
-    body = read(DOCS / "anomaly-detection.md") + section(
+    page = read(DOCS / "anomaly-detection.md")
+    compare = section(page, "## Compare on your own data")  # cnnlstm benchmark files' flags
+    body = page.replace(compare, "") + section(
         read(DOCS / "own-data.md"), "## Your own plant files"
     )
     named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", body))
     options = {flag for action in build_parser()._actions for flag in action.option_strings}
     assert {"--decimal", "--missing", "--datetime", "--columns", "--stream"} <= named
     assert sorted(named - options) == []
+    protocols = argparse.ArgumentParser().add_subparsers()
+    benchmark_files.configure(protocols)
+    options = {f for action in protocols.choices["files"]._actions for f in action.option_strings}
+    assert sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", compare)) - options) == []
