@@ -42,11 +42,31 @@ __all__ = [
     "DETECTED_COLOR",
     "LABEL_COLOR",
     "MAX_LANES",
+    "SHOWN_SENSORS",
     "THRESHOLD_COLOR",
     "draw_detection",
     "plot_detection",
+    "sensor_list",
     "write_summary",
 ]
+
+SHOWN_SENSORS = 5
+"""How many of a span's sensors the summaries name before ``and N more``: a span on a wide
+plant can have most of its sensors above the threshold."""
+
+
+def sensor_list(names: Sequence[str], shown: int = SHOWN_SENSORS) -> str:
+    """The first ``shown`` names, comma-separated, then ``and N more`` for the rest.
+
+    Example:
+        >>> sensor_list(["flow", "pressure"])
+        'flow, pressure'
+        >>> sensor_list([f"s{k}" for k in range(9)], shown=3)
+        's0, s1, s2 and 6 more'
+    """
+    head = ", ".join(names[:shown])
+    return head if len(names) <= shown else f"{head} and {len(names) - shown} more"
+
 
 LABEL_COLOR = "#d62728"  # labelled anomaly spans: red
 DETECTED_COLOR = "#1f77b4"  # detected spans: blue
@@ -473,7 +493,7 @@ def write_summary(
     if flagged_spans is not None and span_sensors is not None:
         lines.append(f"- flagged spans: {len(flagged_spans)}")
         lines += [
-            f"  - rows {a}-{b - 1}: {', '.join(names)}"
+            f"  - rows {a}-{b - 1}: {sensor_list(names)}"
             for (a, b), names in zip(flagged_spans[:10], span_sensors, strict=False)
         ]
         if len(flagged_spans) > 10:

@@ -22,6 +22,7 @@ from cnnlstm.anomaly.evaluation import (
     nab_score,
     skab_scores,
 )
+from cnnlstm.reports.anomaly import sensor_list
 
 if TYPE_CHECKING:
     from cnnlstm.commands.detect.baseline import Detector
@@ -107,7 +108,7 @@ def print_spans(
     for k in shown:
         start, stop = spans[k]
         peak = [f"{peaks[k]:.3g}"] if peaks is not None else []
-        table.add_row(f"{start}-{stop - 1}", *peak, ", ".join(sensors[k]))
+        table.add_row(f"{start}-{stop - 1}", *peak, sensor_list(sensors[k]))
     if many:
         blank = [""] if peaks is not None else []
         rest = len(spans) - _SPANS_SHOWN
