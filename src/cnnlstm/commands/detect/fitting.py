@@ -30,6 +30,7 @@ from cnnlstm.commands.detect.warm import TrainingTail, training_tail
 from cnnlstm.errors import DataError
 
 __all__ = [
+    "ROWS_PER_SENSOR",
     "Fitted",
     "check_saved_columns",
     "fit_detector",
@@ -37,6 +38,10 @@ __all__ = [
     "new_detector",
     "save_detector",
 ]
+
+ROWS_PER_SENSOR = 5
+"""Fewer training rows a sensor than this draws a warning with ``--scoring level`` (the design
+notes give the measurement behind it: "Wide files and few training rows")."""
 
 
 class Fitted(NamedTuple):
@@ -97,6 +102,7 @@ def fit_detector(fit: FitOptions, head: Head | None, read: ReadOptions, notes: N
         notes.log(f"read: {len(rows)} rows of {fit.train} ({time.perf_counter() - started:.1f} s)")
         _check_enough(detector, len(rows), f"{fit.train}: the file has", "more normal rows")
         notes.say(f"fitting {detector.model_name} on the {len(rows)} rows of {fit.train}")
+        _warn_few_rows(detector, len(rows), len(names), notes)
         _fit_rows(detector, rows, names, notes)
         if isinstance(detector, BaselineDetector):  # a row is scored alone: nothing to warm up
             return Fitted(detector, 0)
@@ -116,6 +122,7 @@ def fit_detector(fit: FitOptions, head: Head | None, read: ReadOptions, notes: N
     _check_enough(detector, used, f"{head.path}: --train-rows gives", "a larger --train-rows")
     _check_training_part(head, used)
     notes.say(f"fitting {detector.model_name} on the first {used} rows of {head.path}{why}")
+    _warn_few_rows(detector, used, len(head.feature_names), notes)
     _fit_rows(detector, head.features[:used], head.feature_names, notes)
     return Fitted(detector, used)
 
@@ -186,6 +193,21 @@ def _check_training_part(head: Head, used: int) -> None:
         f"learn {it}: {leave}fit on rows where {names[0]!r} has values (from line "
         f"{head.lines[first]}, row {first}: pass a --train-rows well above {first}, or --train "
         f"NORMAL.csv)."
+    )
+
+
+def _warn_few_rows(detector: Detector, rows: int, sensors: int, notes: Notes) -> None:
+    """Warn when the level score gets fewer than :data:`ROWS_PER_SENSOR` training rows a sensor:
+    its cross-sensor fit then fits the training rows so closely that most later rows alarm."""
+    if not isinstance(detector, AnomalyDetector) or detector.scoring != "level":
+        return
+    if rows >= ROWS_PER_SENSOR * sensors:
+        return
+    notes.say(
+        f"warning: {rows} training rows for {sensors} sensors: the level score needs about "
+        f"{ROWS_PER_SENSOR} rows a sensor ({ROWS_PER_SENSOR * sensors} here), or it flags most "
+        "later rows; pass more normal rows (--train-rows, --train), fewer sensors (--columns) "
+        "or --scoring error"
     )
 
 
