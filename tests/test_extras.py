@@ -56,6 +56,21 @@ def _without(missing: list[str], code: str, cwd: Path) -> dict[str, str | None]:
             "p(['a'], [1.0], [1.0], 'x.png', metric='m', mode='max')",
             "plots",
         ),
+        (["lightning"], "from cnnlstm.tasks import ClassificationTask", "train"),
+        (["torchmetrics"], "import cnnlstm.tasks.forecast", "train"),
+        (
+            ["pandas"],
+            "from pathlib import Path; Path('s.csv').write_text('a,b\\n1,2\\n3,4\\n'); "
+            "from cnnlstm.data import SensorCSV; SensorCSV('s.csv', window=1)",
+            "sensors",
+        ),
+        (["keras"], "from cnnlstm import from_keras; from_keras(object())", "keras"),
+        (
+            ["matplotlib"],
+            "import numpy as np; from cnnlstm.reports.anomaly import plot_detection as p; "
+            "p(None, np.zeros((20, 2)), np.zeros(20), 1.0, path='x.png')",
+            "plots",
+        ),
     ],
 )
 def test_a_missing_extra_names_the_pip_command(
@@ -79,15 +94,26 @@ def test_the_core_and_light_names_need_no_extra(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("argv", "missing", "extra"),
+    ("argv", "missing", "extra", "prefix"),
     [
-        (["fit", "--config", "digit_clips"], "lightning", "train"),
-        (["summary", "--config", "digit_clips"], "jsonargparse", "train"),
-        (["detect", "in.csv", "--train-rows", "10", "--output", "out.csv"], "pandas", "detect"),
+        (["fit", "--config", "digit_clips"], "lightning", "train", "cnnlstm"),
+        (["summary", "--config", "digit_clips"], "jsonargparse", "train", "cnnlstm"),
+        (
+            ["detect", "in.csv", "--train-rows", "10", "--output", "out.csv"],
+            "pandas",
+            "detect",
+            "cnnlstm detect",  # as detect's other errors
+        ),
+        (
+            ["benchmark", "files", "in.csv", "--models", "pca"],
+            "pandas",
+            "detect",
+            "cnnlstm benchmark",
+        ),
     ],
 )
 def test_a_command_without_its_extra_says_which_to_install(
-    argv: list[str], missing: str, extra: str, tmp_path: Path
+    argv: list[str], missing: str, extra: str, prefix: str, tmp_path: Path
 ) -> None:
     (tmp_path / "in.csv").write_text("a,b\n" + "".join(f"{i},{i % 3}\n" for i in range(40)))
     script = (
@@ -104,7 +130,7 @@ def test_a_command_without_its_extra_says_which_to_install(
     )
     assert done.returncode == 2, done.stderr
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("cnnlstm: error: ")
+    assert last.startswith(f"{prefix}: error: ")
     assert f"'{missing}', which is not installed" in last
     assert last.endswith(install_command(extra))
 

@@ -36,7 +36,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from cnnlstm.commands import positive_int
+from cnnlstm.commands import COMMAND_EXTRAS, positive_int
 from cnnlstm.errors import CNNLSTMError
 from cnnlstm.extras import missing_extra
 
@@ -159,15 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
 _COMMAND_MODULES = ("configs", "demo", "generate", "detect", "benchmark", "convert")
 """Commands in modules of their own (:mod:`cnnlstm.commands`), each with ``add_parser(subparsers)``
 and ``run(args) -> int``; the ones that exist are added."""
-
-COMMAND_EXTRAS = {
-    **dict.fromkeys((*LIGHTNING_COMMANDS, "summary", "compare", "demo"), "train"),
-    **dict.fromkeys(("detect", "benchmark", "bench"), "detect"),
-    "convert": "keras",
-    "export": "export",
-}
-"""The extra a command's error names when one of its packages is missing (see
-:mod:`cnnlstm.extras`)."""
 
 ALIASES: dict[str, tuple[str, ...]] = {"benchmark": ("bench",)}
 """Other names a command answers to: ``cnnlstm bench`` is ``cnnlstm benchmark`` (DESIGN.md's

@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from cnnlstm.errors import ConfigError
 from cnnlstm.export_script import script_time_loops
+from cnnlstm.extras import importing
 from cnnlstm.functional import format_shape
 
 __all__ = [
@@ -209,7 +210,8 @@ def require_onnx() -> None:
 
 
 def _onnx_runner(path: Path) -> Callable[[Tensor], Tensor]:
-    import onnxruntime as ort
+    with importing("checking an ONNX export (cnnlstm.export)", "export"):
+        import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.log_severity_level = 4  # failures come back as exceptions; keep stderr quiet

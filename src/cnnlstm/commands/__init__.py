@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from cnnlstm.errors import CNNLSTMError
+from cnnlstm.extras import MissingExtraError, missing_extra
 
 __all__ = [
+    "COMMAND_EXTRAS",
     "USER_ERRORS",
     "Command",
     "atomic_file",
@@ -38,6 +40,15 @@ __all__ = [
     "positive_int",
     "user_error",
 ]
+
+COMMAND_EXTRAS: dict[str, str] = {
+    **dict.fromkeys(("fit", "validate", "test", "predict", "summary", "compare", "demo"), "train"),
+    **dict.fromkeys(("detect", "benchmark", "bench"), "detect"),
+    "convert": "keras",
+    "export": "export",
+}
+"""The extra a command's error names when one of its packages is missing (see
+:mod:`cnnlstm.extras`): the one that installs everything the command needs."""
 
 USER_ERRORS: tuple[type[BaseException], ...] = (CNNLSTMError, OSError, ValueError)
 """The exceptions that mean the user asked for something that cannot be done (``OSError``: a
@@ -51,6 +62,9 @@ def user_error(command: str, error: BaseException | str) -> int:
         >>> user_error("detect", ValueError("--window has to be at least 2, but got 1"))
         2
     """
+    if isinstance(error, MissingExtraError):  # name the extra the whole command needs
+        extra = COMMAND_EXTRAS.get(command.split()[0])
+        error = missing_extra(error, f"cnnlstm {command}", extra) or error
     message = str(error) if isinstance(error, str) else error_message(error)
     line = " ".join(message.split())  # one line, whatever the message held
     print(f"cnnlstm {command}: error: {line}", file=sys.stderr, flush=True)

@@ -24,6 +24,7 @@ import numpy as np
 
 from cnnlstm.data.text_encoding import EncodingNote, LineDecoder, check_encoding, decode_text
 from cnnlstm.errors import DataError
+from cnnlstm.extras import importing
 
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
     import pandas as pd
@@ -194,7 +195,8 @@ def looks_like_time(text: str) -> bool:
         >>> looks_like_time("2021-03-01 10:00"), looks_like_time("1,5"), looks_like_time("on")
         (True, False, False)
     """
-    import pandas as pd
+    with importing("reading and writing sensor files (cnnlstm.data.csv_text)", "sensors"):
+        import pandas as pd
 
     if _is_number(text, ",") or _is_number(text) or not any(ch.isdigit() for ch in text):
         return False  # "1,5" is a number with a decimal comma, not the 5th of January
@@ -441,7 +443,8 @@ def _parse(
 ) -> pd.DataFrame:
     """The cells of ``kept`` (numbered ``numbers``) as a frame: the first line is the header
     when ``header``, else every line is a row and the columns take ``layout.names``."""
-    import pandas as pd
+    with importing("reading and writing sensor files (cnnlstm.data.csv_text)", "sensors"):
+        import pandas as pd
 
     options: dict[str, Any] = {
         "na_filter": False,  # "" and "nan" stay text here; the caller decides what they mean

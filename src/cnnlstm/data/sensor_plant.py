@@ -38,6 +38,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from cnnlstm.extras import importing
+
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
     import pandas as pd
 
@@ -151,7 +153,8 @@ def write_skab_csv(frame: pd.DataFrame, path: str | Path) -> None:
         frame: a frame from :meth:`SensorPlant.generate` or :meth:`SensorPlant.normal`.
         path: the file to write.
     """
-    import pandas as pd
+    with importing("reading and writing sensor files (cnnlstm.data.sensor_plant)", "sensors"):
+        import pandas as pd
 
     out = pd.DataFrame(index=frame.index)
     for column in frame.columns:
@@ -232,7 +235,8 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         num_samples: int = 16,
         start: str = "2021-01-01 00:00:00",
     ) -> None:
-        import pandas as pd
+        with importing("reading and writing sensor files (cnnlstm.data.sensor_plant)", "sensors"):
+            import pandas as pd
 
         super().__init__()
         if not 8 <= n_sensors <= 64:
@@ -457,7 +461,8 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         return Anomaly(start + offset, end + offset, kind, names)
 
     def _frame(self, values: np.ndarray) -> pd.DataFrame:
-        import pandas as pd
+        with importing("reading and writing sensor files (cnnlstm.data.sensor_plant)", "sensors"):
+            import pandas as pd
 
         times = pd.date_range(self.start, periods=len(values), freq="s")
         frame = pd.DataFrame(values, columns=self.sensor_names)

@@ -19,6 +19,7 @@ import numpy as np
 
 from cnnlstm.data.csv_text import SNIFF_LINES, looks_like_time, units_hint
 from cnnlstm.errors import DataError
+from cnnlstm.extras import importing
 
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
     import pandas as pd
@@ -183,7 +184,8 @@ def read_clock(
 ) -> tuple[np.ndarray, bool, bool | None]:
     """:func:`parse_times`, and whether the dates were read day first (None: seconds, or
     dates year first), to read the rest of a file read in chunks the same way."""
-    import pandas as pd
+    with importing("reading and writing sensor files (cnnlstm.data.sensor_times)", "sensors"):
+        import pandas as pd
 
     text = column.fillna("").astype(str).str.strip()
     shown = " and ".join(repr(c) for c in time_columns)
@@ -217,7 +219,8 @@ def _datetimes(
     """Parse a column of date-times, day first or month first as the column reads best (or as
     ``dayfirst`` says); also whether the first one carries an offset (the times are then in
     UTC), and whether they were read day first (None: year first)."""
-    import pandas as pd
+    with importing("reading and writing sensor files (cnnlstm.data.sensor_times)", "sensors"):
+        import pandas as pd
 
     def parse(**options: Any) -> pd.Series:
         with warnings.catch_warnings():
@@ -416,7 +419,8 @@ def seconds_from_start(times: np.ndarray) -> np.ndarray:
 
 
 def _show_time(times: np.ndarray, row: int) -> str:
-    import pandas as pd
+    with importing("reading and writing sensor files (cnnlstm.data.sensor_times)", "sensors"):
+        import pandas as pd
 
     value = times[row]
     return str(pd.Timestamp(value)) if isinstance(value, np.datetime64) else f"{value:g}"

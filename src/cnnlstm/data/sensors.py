@@ -51,6 +51,7 @@ from cnnlstm.data.sensor_times import (
 )
 from cnnlstm.data.text_encoding import EncodingNote, check_encoding
 from cnnlstm.errors import DataError
+from cnnlstm.extras import importing
 
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
     import pandas as pd
@@ -429,7 +430,8 @@ class SensorCSV(SensorWindows):
         as numbers, the ``columns=`` that would skip the text; infinite cells are kept in
         ``_infinite`` for the NaN policy's message.
         """
-        import pandas as pd
+        with importing("reading and writing sensor files (cnnlstm.data.sensors)", "sensors"):
+            import pandas as pd
 
         if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
             column.dtype
@@ -500,7 +502,8 @@ class SensorCSV(SensorWindows):
 
     def _reads_as_numbers(self, column: pd.Series) -> bool:
         """Whether every cell of ``column`` is a number or a missing-value marker."""
-        import pandas as pd
+        with importing("reading and writing sensor files (cnnlstm.data.sensors)", "sensors"):
+            import pandas as pd
 
         if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(
             column.dtype
@@ -523,7 +526,8 @@ class SensorCSV(SensorWindows):
         return values.astype(np.int64)
 
     def _apply_nan_policy(self, raw: np.ndarray) -> np.ndarray:
-        import pandas as pd
+        with importing("reading and writing sensor files (cnnlstm.data.sensors)", "sensors"):
+            import pandas as pd
 
         holes = np.isnan(raw)
         if not holes.any():
@@ -760,7 +764,8 @@ class SensorChunks:
             )
 
     def _part(self, table: Table, *, last: bool) -> SensorPart | None:
-        import pandas as pd
+        with importing("reading and writing sensor files (cnnlstm.data.sensors)", "sensors"):
+            import pandas as pd
 
         skip = 0
         if self._carry is not None:

@@ -36,6 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from cnnlstm.anomaly.evaluation import spans_from_binary
 from cnnlstm.errors import ShapeError
+from cnnlstm.extras import importing
 from cnnlstm.reports.detection_trace import DetectionTrace
 
 __all__ = [
@@ -276,10 +277,11 @@ def draw_detection(
     labelled = _span_bars(label_flags, x, end) if label_flags is not None else None
     trained = [(float(x[0]), trace.row_x(train_rows, x, end) - float(x[0]))] if train_rows else []
 
-    from matplotlib import dates as mdates
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+    with importing("drawing plots (cnnlstm.reports.anomaly)", "plots"):
+        from matplotlib import dates as mdates
+        from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
 
     fig = Figure(figsize=(16, 9), dpi=100, layout="constrained")
     ax_sensors, ax_score, ax_spans = fig.subplots(3, 1, sharex=True, height_ratios=(5.0, 2.6, 0.9))

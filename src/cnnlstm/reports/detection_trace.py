@@ -13,6 +13,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from cnnlstm.errors import ShapeError
+from cnnlstm.extras import importing
 
 __all__ = ["DetectionTrace", "MinMaxColumns"]
 
@@ -352,7 +353,8 @@ class DetectionTrace:
         end = float(last[-1]) + step if k else 1.0
         if self._kind != "dates":
             return first, end
-        from matplotlib import dates as mdates
+        with importing("drawing plots (cnnlstm.reports.detection_trace)", "plots"):
+            from matplotlib import dates as mdates
 
         assert self._origin is not None
         day0 = float(mdates.date2num(self._origin))  # type: ignore[no-untyped-call]

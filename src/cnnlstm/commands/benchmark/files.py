@@ -73,6 +73,7 @@ from cnnlstm.commands.detect.reading import read_file
 from cnnlstm.commands.detect.settings import DEFAULT_TRAIN_ROWS, ReadOptions
 from cnnlstm.data.sensors import SensorCSV
 from cnnlstm.errors import DataError
+from cnnlstm.extras import MissingExtraError
 
 __all__ = [
     "DEFAULT_MODELS",
@@ -424,6 +425,8 @@ def _run_one(
             source = str(data_set.train or data_set.test)
             flags = _flags(name, train, test, names, warm_rows, options, source)
             runs[name] = (flags, time.perf_counter() - started)
+    except MissingExtraError:
+        raise  # not this data set's fault: the run stops, naming the extra to install
     except USER_ERRORS as error:
         return _Outcome(labels, {}, info, notes, " ".join(error_message(error).split()))
     return _Outcome(labels, runs, info, notes, None)

@@ -17,6 +17,7 @@ import numpy as np
 
 from cnnlstm.commands import atomic_file
 from cnnlstm.commands.detect.settings import DetectSettings
+from cnnlstm.extras import importing
 
 __all__ = ["Outputs", "check_place", "check_places", "time_texts"]
 
@@ -157,7 +158,10 @@ def time_texts(times: np.ndarray | None, start: int, count: int, *, utc: bool) -
     text: list[str] = np.char.replace(np.datetime_as_string(seconds), "T", " ").tolist()
     odd = np.flatnonzero((stamps - seconds).astype(np.int64) != 0)
     if len(odd):
-        import pandas as pd
+        with importing(
+            "reading and writing sensor files (cnnlstm.commands.detect.outputs)", "sensors"
+        ):
+            import pandas as pd
 
         for i in odd.tolist():
             text[i] = str(pd.Timestamp(stamps[i]))

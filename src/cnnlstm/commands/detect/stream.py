@@ -44,6 +44,7 @@ from cnnlstm.data.csv_text import (
 from cnnlstm.data.sensor_times import is_time_name, pair_time_columns
 from cnnlstm.data.text_encoding import LineDecoder
 from cnnlstm.errors import DataError
+from cnnlstm.extras import importing
 
 __all__ = ["run_stream"]
 
@@ -169,7 +170,8 @@ def _time_pair(name: str, columns: list[str], first: Row | None) -> list[str]:
     row)."""
     if first is None or len(first[1]) != len(columns):
         return [name]
-    import pandas as pd
+    with importing("reading and writing sensor files (cnnlstm.commands.detect.stream)", "sensors"):
+        import pandas as pd
 
     frame = pd.DataFrame([[cell.strip() for cell in first[1]]], columns=columns)
     return pair_time_columns(frame, name, columns=columns)
@@ -271,7 +273,8 @@ def _stream_time(text: str, line: int) -> str:
         return f"{float(value):.15g}"
     except ValueError:
         pass
-    import pandas as pd
+    with importing("reading and writing sensor files (cnnlstm.commands.detect.stream)", "sensors"):
+        import pandas as pd
 
     try:
         dayfirst = bool(re.match(r"\d{1,2}\.\d{1,2}\.\d{4}", value))  # 13.01.2021: day first

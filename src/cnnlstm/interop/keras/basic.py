@@ -16,6 +16,7 @@ from typing import Any
 from torch import nn
 
 from cnnlstm.errors import ConfigError
+from cnnlstm.extras import importing
 from cnnlstm.interop.keras.core import (
     Builder,
     State,
@@ -95,7 +96,8 @@ def convert_embedding(builder: Builder, layer: Any, state: State) -> State:
 
 def convert_activation(builder: Builder, layer: Any, state: State) -> State:
     """``Activation``, ``ReLU``, ``LeakyReLU``, ``ELU``, ``Softmax``."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.basic)", "keras"):
+        import keras
 
     cfg = config(layer)
     module: nn.Module | None

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from cnnlstm.errors import ConfigError
+from cnnlstm.extras import importing
 from cnnlstm.interop.keras.basic import convert_dot, convert_merge
 from cnnlstm.interop.keras.core import (
     Builder,
@@ -125,7 +126,8 @@ def _mask_slot(graph: _Graph, node: Any, layer: Any, tensor: Any) -> int | None:
 
 
 def _convert_node(graph: _Graph, node: Any) -> None:
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.convert)", "keras"):
+        import keras
 
     layer = node.operation
     kind = type(layer).__name__
@@ -310,7 +312,8 @@ def from_keras(
         >>> from_keras(model)(torch.zeros(2, 16, 16, 3)).shape
         torch.Size([2, 5])
     """
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.convert)", "keras"):
+        import keras
 
     if isinstance(model, (str, Path)):
         from cnnlstm.interop.keras.io import load_model

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from cnnlstm.errors import ConfigError
+from cnnlstm.extras import importing
 from cnnlstm.functional import format_shape
 
 __all__ = [
@@ -220,7 +221,8 @@ def array(value: Any) -> Tensor:
         return value.detach().to("cpu", torch.float32, copy=True)
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.array(value, dtype=np.float32))
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.core)", "keras"):
+        import keras
 
     return torch.from_numpy(np.array(keras.ops.convert_to_numpy(value), dtype=np.float32))
 

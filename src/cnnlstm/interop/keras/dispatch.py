@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from cnnlstm.errors import ConfigError
+from cnnlstm.extras import importing
 from cnnlstm.interop.keras.basic import (
     convert_activation,
     convert_batch_norm,
@@ -140,7 +141,8 @@ MERGES = ("Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "M
 
 def converters() -> dict[type, Converter]:
     """The converter of each supported Keras layer class (``TimeDistributed`` aside)."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.dispatch)", "keras"):
+        import keras
 
     table: dict[type, Converter] = {}
     for name, converter in _BY_NAME.items():
@@ -166,7 +168,8 @@ def _converter(layer: Any) -> Converter | None:
 
 def _wants(layer: Any) -> Layout | None:
     """The layout a layer's converter asks for first (None when any layout will do)."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.dispatch)", "keras"):
+        import keras
 
     if isinstance(layer, keras.Model):
         for inner in layer_chain(layer):
@@ -212,7 +215,8 @@ def convert_time_distributed(builder: Builder, layer: Any, state: State) -> Stat
 
 def convert_layer(builder: Builder, layer: Any, state: State) -> State:
     """Append the modules for one single-input Keras layer (or a chain-shaped nested model)."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.dispatch)", "keras"):
+        import keras
 
     if isinstance(layer, keras.layers.TimeDistributed):
         state = builder.to_layout(state, _wants(layer))

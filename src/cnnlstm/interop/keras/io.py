@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from cnnlstm.errors import ConfigError, DataError
+from cnnlstm.extras import importing
 from cnnlstm.interop.keras.core import HardSigmoid
 from cnnlstm.interop.keras.graph import ConvertedKeras
 
@@ -61,7 +62,8 @@ def _text(value: Any) -> str:
 
 
 def _h5_attrs(path: Path) -> dict[str, Any]:
-    import h5py
+    with importing("reading Keras .h5 files (cnnlstm.interop.keras.io)", "keras"):
+        import h5py
 
     try:
         with h5py.File(path, "r") as f:
@@ -75,7 +77,8 @@ def _h5_attrs(path: Path) -> dict[str, Any]:
 def _legacy_version(attrs: dict[str, Any], path: Path) -> str:
     version = attrs.get("keras_version")
     if version is None:
-        import h5py
+        with importing("reading Keras .h5 files (cnnlstm.interop.keras.io)", "keras"):
+            import h5py
 
         with h5py.File(path, "r") as f:
             group = f.get("model_weights")
@@ -117,7 +120,8 @@ def _fix_wrapped(config: Any) -> Any:
 def _legacy_model_from_config(config: dict[str, Any]) -> Any:
     """A model from a tf.keras 2 config, as ``load_model_from_hdf5`` builds it (legacy config
     scope, ``keras/src/legacy/saving/saving_utils.model_from_config``)."""
-    from keras.src.legacy.saving import saving_options, saving_utils
+    with importing("converting Keras models (cnnlstm.interop.keras.io)", "keras"):
+        from keras.src.legacy.saving import saving_options, saving_utils
 
     with saving_options.keras_option_scope(use_legacy_config=True):
         return saving_utils.model_from_config(config)
@@ -131,8 +135,10 @@ def _load_legacy_h5(path: Path) -> Any:
     ``keras.saving.load_model`` calls for ``.h5``) then builds the model and reads the weights
     group by group in ``layer_names`` order.
     """
-    import h5py
-    from keras.src.legacy.saving import legacy_h5_format
+    with importing("reading Keras .h5 files (cnnlstm.interop.keras.io)", "keras"):
+        import h5py
+    with importing("converting Keras models (cnnlstm.interop.keras.io)", "keras"):
+        from keras.src.legacy.saving import legacy_h5_format
 
     with h5py.File(path, "r") as source:
         memory = h5py.File(f"{path.name}.in-memory", "w", driver="core", backing_store=False)
@@ -162,7 +168,8 @@ def load_model(
         DataError: the file is missing, unreadable, or not what its suffix says.
         ConfigError: Keras cannot build the model the file describes (the message quotes it).
     """
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.io)", "keras"):
+        import keras
 
     path = Path(path)
     if not path.is_file():
@@ -272,7 +279,8 @@ def load_converted(path: str | os.PathLike[str]) -> ConvertedKeras:
 
 def tf_keras2_hard_sigmoid(x: Any) -> Any:
     """tf.keras 2's ``hard_sigmoid``: ``clip(0.2 x + 0.5, 0, 1)``, in Keras ops."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.io)", "keras"):
+        import keras
 
     return keras.ops.clip(0.2 * x + 0.5, 0.0, 1.0)
 
@@ -284,7 +292,8 @@ def tf_keras2_reference(model: Any) -> Any:
     Keras 3 reads ``"hard_sigmoid"`` in an old file as its own ``relu6(x + 3) / 6``; this copy
     swaps it back in every layer and cell (``activation``, ``recurrent_activation``).
     """
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.io)", "keras"):
+        import keras
 
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from cnnlstm.errors import ConfigError
+from cnnlstm.extras import importing
 from cnnlstm.interop.keras.core import describe
 
 __all__ = ["data_inputs", "functional_graph", "layer_calls", "layer_chain", "op_root"]
@@ -17,7 +18,8 @@ __all__ = ["data_inputs", "functional_graph", "layer_calls", "layer_chain", "op_
 
 def functional_graph(model: Any) -> Any:
     """The functional graph of a Sequential or functional model."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.nodes)", "keras"):
+        import keras
 
     if isinstance(model, keras.Sequential):
         graph = getattr(model, "_functional", None)
@@ -39,7 +41,8 @@ def functional_graph(model: Any) -> Any:
 
 def data_inputs(node: Any) -> list[Any]:
     """The tensors a layer call reads as data (its positional arguments; not ``mask=``)."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.nodes)", "keras"):
+        import keras
 
     return [t for t in keras.tree.flatten(node.arguments.args) if isinstance(t, keras.KerasTensor)]
 
@@ -47,7 +50,8 @@ def data_inputs(node: Any) -> list[Any]:
 def op_root(tensor: Any) -> Any:
     """The tensor a chain of keras.ops calls (Sequential's ``not_equal`` + ``any`` that recompute
     a ``Masking`` mask) starts from."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.nodes)", "keras"):
+        import keras
 
     seen = 0
     while seen < 16:
@@ -94,7 +98,8 @@ def layer_calls(functional: Any) -> list[Any]:
 
 def layer_chain(model: Any) -> list[Any]:
     """The layers of a model nested inside ``TimeDistributed``: a single chain is required."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.nodes)", "keras"):
+        import keras
 
     if isinstance(model, keras.Sequential):
         return list(model.layers)

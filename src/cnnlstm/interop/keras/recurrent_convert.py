@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from cnnlstm.errors import ConfigError
+from cnnlstm.extras import importing
 from cnnlstm.interop.keras.core import (
     Builder,
     State,
@@ -41,7 +42,8 @@ __all__ = ["convert_bidirectional", "convert_conv_lstm", "convert_rnn"]
 
 
 def _kind(layer: Any) -> Literal["lstm", "gru", "simple"]:
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.recurrent_convert)", "keras"):
+        import keras
 
     if isinstance(layer, keras.layers.LSTM):
         return "lstm"
@@ -213,7 +215,8 @@ def convert_rnn(builder: Builder, layer: Any, state: State) -> State:
 def convert_bidirectional(builder: Builder, layer: Any, state: State) -> State:
     """``Bidirectional`` around ``LSTM``, ``GRU`` or ``SimpleRNN``: one bidirectional torch
     layer for torch's activations, else a forward and a backward :class:`KerasRNN`."""
-    import keras
+    with importing("converting Keras models (cnnlstm.interop.keras.recurrent_convert)", "keras"):
+        import keras
 
     forward, backward = layer.forward_layer, layer.backward_layer
     kinds = (keras.layers.LSTM, keras.layers.GRU, keras.layers.SimpleRNN)
