@@ -7,7 +7,7 @@ CSV under ``/tmp`` (never in the repository). Then, each in a subprocess of its 
 peak resident memory, ``ru_maxrss``, is its alone):
 
 - ``detect``: the whole command, ``cnnlstm detect FILE --train-rows T -o OUT``;
-- ``parse``: reading the file part by part (:class:`~cnnlstm.data.sensors.SensorChunks`);
+- ``parse``: reading the file part by part (:class:`~cnnlstm.data.sensor_chunks.SensorChunks`);
 - ``fit``: fitting the default detector on the first ``T`` rows (its budget of steps);
 - ``score``: scoring every row in parts (:class:`~cnnlstm.anomaly.streaming.ChunkScorer`), from
   rows in memory;
@@ -81,12 +81,12 @@ def write_file(path: Path, rows: int, sensors: int, *, seed: int = 0) -> Path:
 
 _CHILD = {
     "parse": """
-        from cnnlstm.data.sensors import SensorChunks
+        from cnnlstm.data.sensor_chunks import SensorChunks
         rows = sum(len(part.features) for part in SensorChunks(FILE))
         RESULT["rows"] = rows
     """,
     "fit": """
-        from cnnlstm.data.sensors import SensorChunks
+        from cnnlstm.data.sensor_chunks import SensorChunks
         from cnnlstm.anomaly.detector import AnomalyDetector
         import numpy as np
         parts, count = [], 0
@@ -103,7 +103,7 @@ _CHILD = {
         detector.save(DETECTOR)
     """,
     "score": """
-        from cnnlstm.data.sensors import SensorChunks
+        from cnnlstm.data.sensor_chunks import SensorChunks
         from cnnlstm.anomaly.detector import AnomalyDetector
         detector = AnomalyDetector.load(DETECTOR)
         parts = [part.features for part in SensorChunks(FILE)]
@@ -115,7 +115,7 @@ _CHILD = {
         RESULT["rows"] = sum(len(p) for p in parts)
     """,
     "stream": """
-        from cnnlstm.data.sensors import SensorChunks
+        from cnnlstm.data.sensor_chunks import SensorChunks
         from cnnlstm.anomaly.detector import AnomalyDetector
         detector = AnomalyDetector.load(DETECTOR)
         rows = next(iter(SensorChunks(FILE))).features[:STREAM]

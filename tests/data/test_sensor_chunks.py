@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnlstm.data.sensors import SensorChunks, SensorCSV
+from cnnlstm.data.sensor_chunks import SensorChunks
+from cnnlstm.data.sensors import SensorCSV
 from cnnlstm.errors import DataError
 
 

@@ -50,7 +50,7 @@ from cnnlstm.commands.detect.watch import (
     SpanTracker,
     flat_message,
 )
-from cnnlstm.data.sensors import SensorChunks, SensorPart
+from cnnlstm.data.sensor_chunks import SensorChunks, SensorPart
 
 if TYPE_CHECKING:
     from cnnlstm.reports.detection_trace import DetectionTrace

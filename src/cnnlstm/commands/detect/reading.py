@@ -1,9 +1,9 @@
 """``cnnlstm detect``'s sensor files read with its reading flags, and the reader's messages said
 in those flags.
 
-INPUT is read in parts of rows (:class:`~cnnlstm.data.sensors.SensorChunks`, :func:`open_chunks`,
-:func:`parts`), so memory stays bounded whatever its length; the rows a fit needs come first
-(:func:`read_head`). ``--train`` is read whole (:func:`read_file`).
+INPUT is read in parts of rows (:class:`~cnnlstm.data.sensor_chunks.SensorChunks`,
+:func:`open_chunks`, :func:`parts`), so memory stays bounded whatever its length; the rows a fit
+needs come first (:func:`read_head`). ``--train`` is read whole (:func:`read_file`).
 
 A column named as an index (:data:`INDEX_NAMES`: ``row``, which ``cnnlstm detect`` itself
 writes, ``index``, pandas' ``Unnamed: 0``, or no name: pandas writes its index so) that counts
@@ -30,8 +30,9 @@ import numpy as np
 
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.settings import ReadOptions
+from cnnlstm.data.sensor_chunks import SensorChunks, SensorPart
 from cnnlstm.data.sensor_times import GAPS_NOTE
-from cnnlstm.data.sensors import SensorChunks, SensorCSV, SensorPart
+from cnnlstm.data.sensors import SensorCSV
 from cnnlstm.data.text_encoding import EncodingNote
 from cnnlstm.errors import DataError
 
@@ -222,7 +223,7 @@ def _read_whole(path: Path, options: ReadOptions) -> tuple[SensorCSV, list[Any]]
 
 
 def open_chunks(path: Path, options: ReadOptions, notes: Notes) -> SensorChunks:
-    """INPUT as :class:`~cnnlstm.data.sensors.SensorChunks`, read with ``options`` in parts of
+    """INPUT as :class:`~cnnlstm.data.sensor_chunks.SensorChunks`, read with ``options`` in parts of
     :data:`CELLS_PER_CHUNK` cells (at least :data:`MIN_CHUNK_ROWS` rows), without a column that
     indexes its rows (:func:`index_columns`, judged on its first part)."""
     chunks, caught = _open(path, options)
