@@ -154,7 +154,7 @@ def test_onnx_export_without_the_export_extra_is_one_line_and_exit_2(
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert err.startswith("cnnlstm: error: ONNX export needs onnx and onnxruntime")
     assert f"({' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed)" in err
-    assert "pip install -e '.[export]'" in err and "--format torchscript" in err
+    assert 'pip install "cnnlstm[export]"' in err and "--format torchscript" in err
     assert not out.exists()
 
 

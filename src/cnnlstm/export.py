@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from cnnlstm.errors import ConfigError
 from cnnlstm.export_script import script_time_loops
-from cnnlstm.extras import importing
+from cnnlstm.extras import importing, install_command
 from cnnlstm.functional import format_shape
 
 __all__ = [
@@ -203,9 +203,8 @@ def require_onnx() -> None:
     if missing:
         raise ConfigError(
             f"ONNX export needs onnx and onnxruntime ({' and '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not installed): pip install -e '.[export]' "
-            f"(or pip install onnx onnxruntime), or use --format torchscript "
-            f"(format='torchscript')."
+            f"{'is' if len(missing) == 1 else 'are'} not installed): "
+            f"{install_command('export')}, or use --format torchscript (format='torchscript')."
         ) from None
 
 

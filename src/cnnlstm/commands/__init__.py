@@ -43,7 +43,7 @@ __all__ = [
 
 COMMAND_EXTRAS: dict[str, str] = {
     **dict.fromkeys(("fit", "validate", "test", "predict", "summary", "compare", "demo"), "train"),
-    **dict.fromkeys(("detect", "benchmark", "bench"), "detect"),
+    **dict.fromkeys(("detect", "benchmark", "bench", "generate"), "detect"),
     "convert": "keras",
     "export": "export",
 }

@@ -277,9 +277,9 @@ def _line(result: FileResult) -> str:
         return f"{result.name}: error: {result.error}"
     s = result.summary
     f1 = "" if not s.metrics else f", F1 {s.metrics['f1']:.3f}"
+    spans = f"{s.spans} span{'' if s.spans == 1 else 's'}"
     return (
-        f"{result.name}: {s.rows} rows, {s.flagged} flagged in {s.spans} spans{f1} "
-        f"({result.seconds:.1f} s)"
+        f"{result.name}: {s.rows} rows, {s.flagged} flagged in {spans}{f1} ({result.seconds:.1f} s)"
     )
 
 
