@@ -70,10 +70,13 @@ def test_each_output_is_the_one_a_run_on_the_file_alone_writes(
         )
         assert code == 0
         assert (out / name).read_bytes() == alone.read_bytes(), name
-        flagged = re.search(r"flagged (\d+) of (\d+) rows in (\d+) spans", single)
+        headline = r"flagged (\d+) of the (\d+) rows after the (\d+) training rows, in (\d+) span"
+        flagged = re.search(headline, single)
         assert flagged is not None
+        count, after, training, spans = flagged.groups()
         (row,) = [r for r in _summary(out) if r["file"] == name]
-        assert (row["flagged"], row["rows"], row["spans"]) == flagged.groups()
+        assert (row["flagged"], row["spans"]) == (count, spans)
+        assert int(row["rows"]) == int(after) + int(training)  # the summary counts every row
         f1 = re.search(r"│ +[\d.]+ │ +[\d.]+ │ +([\d.]+) │", single)  # precision, recall, F1
         if name == "sub/normal.csv":
             assert f1 is None and row["f1"] == "" and row["error"] == ""

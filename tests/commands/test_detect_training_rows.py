@@ -43,8 +43,8 @@ def test_training_row_flags_are_counted_apart(tmp_path: Path, run_detect: RunDet
     inside, after = _runs(flags[:300]), _runs(flags[300:], offset=300)
     assert inside, "the training rows of this run hold flags"
     assert (
-        f"flagged {flags[300:].sum()} of {len(flags)} rows in {len(after)} spans after the 300 "
-        f"training rows; wrote {out}"
+        f"flagged {flags[300:].sum()} of the {len(flags) - 300} rows after the 300 training rows, "
+        f"in {len(after)} span{'' if len(after) == 1 else 's'}; wrote {out}"
     ) in printed
     assert (
         f"in the training rows 0-299 (fitted on, not counted above): {flags[:300].sum()} rows "

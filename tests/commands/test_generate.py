@@ -85,6 +85,10 @@ def test_normal_rows_writes_an_anomaly_free_file_beside_it(
     sensors = list(expected.columns[1:])
     np.testing.assert_allclose(written[sensors], expected[sensors], rtol=1e-5)
     assert f"--train {normal}" in capsys.readouterr().out
+    # it ends a second before plant.csv begins: detect --train warms up on its last rows
+    plant = pd.read_csv(out, sep=";")
+    gap = pd.Timestamp(plant["datetime"].iloc[0]) - pd.Timestamp(written["datetime"].iloc[-1])
+    assert gap == pd.Timedelta(seconds=1)
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(

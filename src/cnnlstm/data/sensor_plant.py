@@ -460,11 +460,13 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         names = tuple(self.sensor_names[int(s)] for s in sorted(chosen))
         return Anomaly(start + offset, end + offset, kind, names)
 
-    def _frame(self, values: np.ndarray) -> pd.DataFrame:
+    def _frame(self, values: np.ndarray, *, before: bool = False) -> pd.DataFrame:
+        """The rows with their times at 1 Hz from ``start``, or ending a second before it."""
         with importing("reading and writing sensor files (cnnlstm.data.sensor_plant)", "sensors"):
             import pandas as pd
 
-        times = pd.date_range(self.start, periods=len(values), freq="s")
+        first = self.start - pd.Timedelta(seconds=len(values)) if before else self.start
+        times = pd.date_range(first, periods=len(values), freq="s")
         frame = pd.DataFrame(values, columns=self.sensor_names)
         frame.insert(0, "datetime", times)
         return frame
@@ -529,7 +531,9 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         """An anomaly-free recording of the plant: ``datetime`` and the sensors, no labels.
 
         It is a recording of its own (not :meth:`generate`'s with the anomalies left out), as
-        SKAB's ``anomaly-free.csv`` is, for fitting a detector on data it is not tested on.
+        SKAB's ``anomaly-free.csv`` is, for fitting a detector on data it is not tested on. It
+        ends one second before ``start``, where :meth:`generate`'s begins: last month's normal
+        rows, then this week's, as a detector's warm start expects them.
 
         Example:
             >>> SensorPlant().normal(100).shape
@@ -537,7 +541,7 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         """
         self._check_rows(rows, False)
         values, _ = self._recording(np.random.default_rng([self.seed, 2, index]), rows)
-        return self._frame(values)
+        return self._frame(values, before=True)
 
     def write_csv(
         self, path: str | Path, rows: int, *, anomalies: bool = True, index: int = 0
@@ -652,6 +656,8 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         """
         stamp = self.start.tz_localize(None) if self.start.tzinfo is not None else self.start
         origin = np.datetime64(stamp.to_datetime64(), "s")
+        if normal:  # the normal recording ends a second before start, as normal() does
+            origin = origin - np.timedelta64(rows, "s")
         labels = "" if normal else ";anomaly;changepoint"
         row_format = "%s" + ";%.6g" * self.n_sensors + (";%.1f;%.1f" if not normal else "")
         newline = os.linesep  # as pandas' to_csv ends its lines

@@ -347,10 +347,13 @@ def _print_result(
     spans = scored.spans
     rows = len(scored.flags)
     k = _training_spans(spans, start)
-    after = f" after the {start} training rows" if start else ""
+    counted = len(spans.spans) - k
+    judged = f"{rows} rows"
+    if start:
+        judged = f"the {rows - start} rows after the {start} training rows,"
     console.print(
         f"threshold {detector.threshold_:.6g}{unit}: flagged {int(scored.flags[start:].sum())} "
-        f"of {rows} rows in {len(spans.spans) - k} spans{after}; wrote {output}",
+        f"of {judged} in {counted} span{'' if counted == 1 else 's'}; wrote {output}",
         soft_wrap=True,
     )
     inside = int(scored.flags[:start].sum())
