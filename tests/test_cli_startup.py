@@ -117,3 +117,12 @@ def test_help_needs_no_extra(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for command in ("fit", "configs", "demo", "detect", "generate", "convert", "export"):
         assert f"    {command} " in done.stdout, command
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from cnnlstm import __version__
+    from cnnlstm.cli import main
+
+    for flag in ("--version", "-V"):
+        assert main([flag]) == 0
+        assert capsys.readouterr().out == f"cnnlstm {__version__}\n"

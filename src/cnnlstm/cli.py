@@ -272,6 +272,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         2
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if args in (["--version"], ["-V"]):
+        from cnnlstm import __version__
+
+        print(f"cnnlstm {__version__}")
+        return 0
     try:
         return _run(args)
     except _UsageError as error:
