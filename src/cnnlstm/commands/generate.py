@@ -36,16 +36,8 @@ text-lines      ``.npz``: ``x`` images ``(N, 1, 32, 128)``, ``y`` the        :cl
                 alphabet)
 =============== ============================================================ ===================
 
-sensor-plant writes its recording part by part
-(:meth:`~cnnlstm.data.sensor_plant.SensorPlant.write_csv_in_chunks`): any ``--rows`` in bounded
-memory, and the same file for the same seed as the recording made whole
-(:meth:`~cnnlstm.data.sensor_plant.SensorPlant.generate`). Files are
-written to a temporary name beside the output and moved into place at the end, so an interrupted
-run never leaves half a file (a folder too: it appears whole or not at all). A folder output has
-to be new or empty. The folders are what the own-data configs read by default:
-``cnnlstm generate digit-clips clips/`` for the ``video_folder`` config and
-``cnnlstm generate text-lines lines/`` for ``text_folder``. Every generator shows a
-progress bar (rich, on standard error) when it is a terminal.
+Every output appears whole or not at all; sensor-plant writes in bounded memory (the manual's
+*Data* page says how, and which configs read the folders).
 """
 
 from __future__ import annotations

@@ -12,8 +12,7 @@ labelled file, fitted on its first ``--train-rows`` rows (``cnnlstm detect``'s d
 on the rest. A folder gives every data set among its ``.csv``, ``.tsv`` and ``.txt`` files. Files
 are read as ``cnnlstm detect`` reads them (:func:`~cnnlstm.commands.detect.reading.read_file`
 over :class:`~cnnlstm.data.sensors.SensorCSV`: the delimiter, decimal mark and datetime column
-sniffed, label columns kept apart, a column that counts the rows read as their index, ``--nan``
-for gaps); the training rows' labels, if any, are not used.
+sniffed, a column that counts the rows read as their index); training labels are not used.
 
 Each model (:data:`DEFAULT_MODELS`, or any detector family and baseline:
 :data:`~cnnlstm.commands.benchmark.runs.MODELS`) is fitted on the training rows, its threshold
@@ -33,9 +32,8 @@ Counting, per data set and pooled over them (counts summed, events pooled):
   flag, over the events found (:func:`~cnnlstm.anomaly.events.detection_delays`);
 - seconds: fitting and scoring.
 
-``--jobs N`` runs N data sets at once, each in a process of its own with one torch thread; each
-model is fitted with the same seed whatever runs beside it and the data sets are pooled in their
-order, so the figures are the same for any N. As with ``cnnlstm detect`` over many files, a
+``--jobs N`` runs N data sets at once and gives the same figures for any N. As with
+``cnnlstm detect`` over many files, a
 data set that fails (a missing column, a cell that is not a number, too few rows) is reported
 and the others go on (exit code 1); a mistake found before any file is read, or the failure of
 the only data set, is one error line and exit code 2.

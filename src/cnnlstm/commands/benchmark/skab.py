@@ -31,14 +31,11 @@ A second table gives each row's scores per folder and where its false alarms fal
 file's first labelled anomaly, between anomalies, or after the last one
 (:func:`~cnnlstm.anomaly.evaluation.false_alarm_places`), with the false alarm rate up to the last
 anomaly, and the lowest false alarm rate at most 20% missed rows that a threshold chosen with the
-labels would reach (a ceiling on thresholding the score, not a detector). In SKAB the rows after
-a fault is removed are labelled normal, also where the plant stays away from the state the
-detector was fitted on; most of our false alarms fall there.
+labels would reach (a ceiling on thresholding the score, not a detector).
 
 ``--quick`` runs the first file of each folder with 2 epochs, to check the machinery in seconds.
-``--jobs N`` runs N files at once, each in a process of its own with one torch thread; each file
-is fitted with the same seed whatever runs beside it, and the files are pooled in their order, so
-the figures are the same for any N (only the seconds change).
+``--jobs N`` runs N files at once, each in a process with one torch thread and the same seed,
+so the figures are the same for any N.
 """
 
 from __future__ import annotations

@@ -34,10 +34,8 @@ the converted model returns the tuple ``(forward, backward)`` as Keras returns t
 Dropout inside the recurrent layers (``dropout=``, ``recurrent_dropout=``) only acts in training
 and is not carried over; ``Dropout`` layers are (as ``nn.Dropout``).
 
-Average pooling with ``padding="same"`` follows the TensorFlow and JAX backends: the padded
-cells are left out of each average. The Keras torch backend (3.15) instead replicates the edge
-values when the "same" padding is uneven, so there, and only there, the two differ at the
-bottom and right edges.
+Where the Keras backends differ (average pooling with uneven "same" padding), the manual's
+*Coming from Keras* page says which one is matched.
 """
 
 from __future__ import annotations
