@@ -11,8 +11,10 @@ import torch
 
 from cnnlstm.errors import ShapeError
 from cnnlstm.models import detectors as anomaly
-from cnnlstm.models.detectors import MSCRED, WindowCNNLSTM, signature_matrices
+from cnnlstm.models import signatures as mscred_module
+from cnnlstm.models.detectors import WindowCNNLSTM
 from cnnlstm.models.registry import create_model, list_models
+from cnnlstm.models.signatures import MSCRED, signature_matrices
 
 FAMILIES = ("window_cnnlstm", "mscred", "convlstm_ae")
 SMALL: dict[str, dict[str, Any]] = {
@@ -35,7 +37,7 @@ def test_families_are_registered() -> None:
     ("factory", "built"),
     [
         (anomaly.window_cnnlstm, anomaly.WindowCNNLSTM),
-        (anomaly.mscred, anomaly.MSCRED),
+        (mscred_module.mscred, mscred_module.MSCRED),
         (anomaly.convlstm_ae, anomaly.ConvLSTMAutoencoder),
     ],
 )

@@ -17,13 +17,10 @@ from cnnlstm.models.cnnlstm import CNNLSTM
 from cnnlstm.models.crnn import CRNN, crnn
 from cnnlstm.models.ctc import ctc_beam_decode, ctc_beam_search, ctc_greedy_decode
 from cnnlstm.models.detectors import (
-    MSCRED,
     ConvLSTMAutoencoder,
     RowStepper,
     WindowCNNLSTM,
     convlstm_ae,
-    mscred,
-    signature_matrices,
     window_cnnlstm,
 )
 from cnnlstm.models.forecaster import ConvLSTMForecaster, convlstm_forecaster, copy_last_frame
@@ -34,6 +31,7 @@ from cnnlstm.models.registry import (
     model_info,
     register_model,
 )
+from cnnlstm.models.signatures import MSCRED, mscred, signature_matrices
 
 __all__ = [
     "CNNLSTM",

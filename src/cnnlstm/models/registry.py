@@ -44,6 +44,7 @@ _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
 _BUILTIN_MODULES = (
     "cnnlstm.models.detectors",
+    "cnnlstm.models.signatures",
     "cnnlstm.models.classifiers",
     "cnnlstm.models.crnn",
     "cnnlstm.models.forecaster",
