@@ -8,6 +8,7 @@
 - :mod:`cnnlstm.anomaly.thresholds`: thresholds from training scores (quantile, POT).
 - :mod:`cnnlstm.anomaly.rows`: the checks of the rows a detector takes.
 - :mod:`cnnlstm.anomaly.held_shift`: the held-shift level score beside the model's error.
+- :mod:`cnnlstm.anomaly.discrete`: discrete signals (PLC states) judged by the states seen.
 - :mod:`cnnlstm.anomaly.evaluation`: SKAB's outlier metrics and NAB scores.
 - :mod:`cnnlstm.anomaly.events`: counting by event (point adjustment, event recall, delays).
 - :mod:`cnnlstm.anomaly.leaderboard`: SKAB's published results and a table of ours beside them.
