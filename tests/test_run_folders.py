@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -22,6 +23,7 @@ import yaml
 
 from cnnlstm import cli
 from cnnlstm.commands import run_folders
+from cnnlstm.commands.callbacks import LatestLink
 from cnnlstm.commands.configs import CONFIGS_DIR
 from cnnlstm.commands.run_folders import claim_version, find_checkpoint, link_latest
 
@@ -200,3 +202,51 @@ def test_launch_rank(
     for key, value in environment.items():
         monkeypatch.setenv(key, value)
     assert run_folders.launch_rank() == rank
+
+
+def test_a_fit_that_writes_no_checkpoint_leaves_no_dangling_link(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--trainer.fast_dev_run`` writes no checkpoint: ``runs/<name>/checkpoints`` is not made
+    (and the empty run folder not kept); after a real fit, such a run, or one of no epochs,
+    leaves the link at the real fit's checkpoints, and says so."""
+    link = RUN / "checkpoints"
+    assert cli.main(["fit", "--config", str(CONFIG), *TINY, "--trainer.fast_dev_run=true"]) == 0
+    printed = capsys.readouterr().out
+    assert "no checkpoint was written (--trainer.fast_dev_run writes none)" in printed
+    assert "runs/digit_clips/checkpoints is not made" in printed
+    assert not link.is_symlink() and not link.exists()
+    assert not list(RUN.glob("version_*"))  # the empty folder is given back
+
+    assert cli.main(["fit", "--config", str(CONFIG), *TINY, "--trainer.max_epochs=1"]) == 0
+    first = RUN / "version_0" / "checkpoints"
+    assert (first / "last.ckpt").is_file()
+    for extra in ("--trainer.fast_dev_run=true", "--trainer.max_epochs=0"):
+        capsys.readouterr()
+        assert cli.main(["fit", "--config", str(CONFIG), *TINY, extra]) == 0
+        printed = capsys.readouterr().out
+        assert "runs/digit_clips/checkpoints still points at version_0/checkpoints" in printed
+        assert link.is_symlink() and link.resolve() == first.resolve()
+        assert (link / "last.ckpt").is_file()
+    # the run of no epochs kept its folder (it wrote logs) but has no checkpoints
+    assert sorted(f.name for f in RUN.glob("version_*")) == ["version_0", "version_1"]
+    assert not (RUN / "version_1" / "checkpoints").exists()
+
+
+def test_a_fit_that_fails_before_its_first_checkpoint_puts_the_link_back(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = RUN / "version_0" / "checkpoints"
+    before.mkdir(parents=True)
+    (before / "last.ckpt").write_text("0")
+    alias = RUN / "checkpoints"
+    assert link_latest(alias, before) is None
+    trainer = SimpleNamespace(fast_dev_run=False, is_global_zero=True)
+    link = LatestLink(alias, RUN / "version_1" / "checkpoints")
+    link.setup(trainer, None, "fit")  # type: ignore[arg-type]
+    assert os.readlink(alias) == os.path.join("version_1", "checkpoints")  # dangling meanwhile
+    link.on_exception(trainer, None, RuntimeError("stopped"))  # type: ignore[arg-type]
+    assert os.readlink(alias) == os.path.join("version_0", "checkpoints")
+    assert "no checkpoint was written, so runs/digit_clips/checkpoints still points at" in (
+        capsys.readouterr().err
+    )

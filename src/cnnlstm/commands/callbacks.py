@@ -207,17 +207,33 @@ class EpochSeed(Callback):
 
 class LatestLink(Callback):
     """Points ``runs/<name>/checkpoints`` at this run's checkpoints when it starts to fit (on
-    the first process only), or says once why it cannot."""
+    the first process only), or says once why it cannot.
+
+    A fit that writes no checkpoint (``--trainer.fast_dev_run``, which Lightning runs without
+    checkpoints, or one that fails before its first) leaves no link to an empty folder: under
+    ``fast_dev_run`` the link is not touched, and otherwise it is put back where it pointed
+    before (or removed, when there was none) as the fit ends. :attr:`outcome` says which.
+    """
 
     def __init__(self, alias: Path, target: Path) -> None:
         super().__init__()
         self.alias = alias
         self.target = target
+        self.outcome: str | None = None
+        """Why the link does not name this run's checkpoints, once the fit ended without any;
+        else ``None``."""
+        self._linked = False
+        self._before: str | None = None  # where the link pointed before this run
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or not trainer.is_global_zero:
             return
+        if getattr(trainer, "fast_dev_run", False):  # set by Lightning, untyped
+            self.outcome = f"{self.alias} {self._left_as_it_was()}"
+            return
+        self._before = os.readlink(self.alias) if self.alias.is_symlink() else None
         why = run_folders.link_latest(self.alias, self.target)
+        self._linked = why is None
         if why is not None:
             print(
                 f"cnnlstm: note: this run's checkpoints go to {self.target}; {why}, so "
@@ -231,3 +247,35 @@ class LatestLink(Callback):
                 file=sys.stderr,
                 flush=True,
             )
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage == "fit":
+            self._unlink_if_empty()
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if self._unlink_if_empty():
+            print(f"cnnlstm: note: no checkpoint was written, so {self.outcome}", file=sys.stderr)
+
+    def _unlink_if_empty(self) -> bool:
+        """Undo the link when this run wrote no checkpoint; whether it did."""
+        if not self._linked:
+            return False
+        self._linked = False
+        if self.target.is_dir() and any(self.target.iterdir()):
+            return False
+        if self._before is None:
+            self.alias.unlink(missing_ok=True)
+        elif run_folders.link_latest(self.alias, self.alias.parent / self._before) is not None:
+            self.alias.unlink(missing_ok=True)
+            self._before = None
+        self.outcome = f"{self.alias} {self._left_as_it_was()}"
+        return True
+
+    def _left_as_it_was(self) -> str:
+        if self.alias.is_symlink():
+            return f"still points at {os.readlink(self.alias)}"
+        if self.alias.exists():
+            return "is left as it was"
+        return "is not made"

@@ -427,8 +427,17 @@ class CNNLSTMCLI(LightningCLI):
         log_dir = self.trainer.log_dir  # a collective under DDP: every process asks
         if not self.trainer.is_global_zero:
             return
+        links = [c for c in self.trainer.callbacks if isinstance(c, LatestLink)]  # type: ignore[attr-defined]
         callback = self.trainer.checkpoint_callback
-        if isinstance(callback, ModelCheckpoint) and callback.dirpath:
+        if links and links[0].outcome is not None:
+            fast = getattr(self.trainer, "fast_dev_run", False)  # set by Lightning, untyped
+            why = " (--trainer.fast_dev_run writes none)" if fast else ""
+            print(f"cnnlstm: no checkpoint was written{why}; {links[0].outcome}")
+            if self.run_folder is not None:
+                run_folders.release(self.run_folder)  # removed when nothing was written to it
+                if not self.run_folder.exists():
+                    return
+        elif isinstance(callback, ModelCheckpoint) and callback.dirpath:
             last = [c for c in self.trainer.callbacks if isinstance(c, LastCheckpoint)]  # type: ignore[attr-defined]
             shown = f"{_shown(str(callback.dirpath))}: "
             if last and last[0].best_model_path:
