@@ -102,10 +102,17 @@ def test_floor_row_equals_the_labels_counted_by_hand(quick_run: tuple[int, Path]
     assert f"| {FLOOR} | {f1:.2f} | 100.00 | 0.00 |" in (out / "skab.md").read_text()
 
 
-def test_quick_run_prints_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["skab", str(SKAB_DIR), "--quick", "--model", "mscred", "--scoring", "error"]) == 0
+def test_quick_run_prints_the_tables_and_writes_the_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The screen shows the tables only (as ``benchmark files``); the JSON goes to --output."""
+    argv = ["skab", str(SKAB_DIR), "--quick", "--model", "mscred", "--scoring", "error"]
+    assert main([*argv, "--output", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    document = json.loads(printed[: printed.index("\n### ")])
+    assert printed.startswith("### SKAB (3 files, quick)\n")
+    assert '"rows"' not in printed and "{" not in printed
+    assert (tmp_path / "skab.md").read_text() in printed
+    document = json.loads((tmp_path / "skab.json").read_text())
     assert [row["name"] for row in document["rows"]] == ["mscred (error score)", FLOOR]
     assert "| mscred (error score) |" in printed and "| MSCRED | 0.36 |" in printed
     assert main(["skab", str(SKAB_DIR), "--quick", "--scoring", "level,nope"]) == 2
@@ -158,15 +165,15 @@ def test_the_figures_do_not_depend_on_the_jobs(quick_run: tuple[int, Path], tmp_
 
 
 def test_the_baselines_run_by_default_and_count_as_the_detectors_do(
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``pca`` and ``zscore`` are default models, and their rows are each baseline fitted on a
     file's first 400 rows, its flags on the rest counted here with numpy."""
     assert DEFAULT_MODELS == ("window_cnnlstm", "mscred", "convlstm_ae", "pca", "zscore")
     argv = ["skab", str(SKAB_DIR), "--quick", "--models", "pca,zscore", "--scoring", "error"]
-    assert main(argv) == 0
+    assert main([*argv, "--output", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
-    document = json.loads(printed[: printed.index("\n### ")])
+    document = json.loads((tmp_path / "skab.json").read_text())
     rows = {row["name"]: row for row in document["rows"]}
     assert list(rows) == ["pca", "zscore", FLOOR]  # one row each, whatever --scoring says
     assert "| pca |" in printed and "| zscore |" in printed

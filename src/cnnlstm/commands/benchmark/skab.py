@@ -66,6 +66,7 @@ from cnnlstm.anomaly.evaluation import (
     skab_scores,
 )
 from cnnlstm.anomaly.leaderboard import leaderboard_table
+from cnnlstm.commands import atomic_file
 from cnnlstm.commands.benchmark.runs import (
     MODELS,
     add_model_options,
@@ -197,7 +198,13 @@ def configure(protocols: argparse._SubParsersAction[Any]) -> None:
         help="judge each model by these scores, comma-separated: 'level' (the detector's score) "
         f"and 'error' (the model's error alone); default {','.join(SCORINGS)}",
     )
-    skab.add_argument("--output", metavar="DIR", type=Path, help="write skab.json and skab.md here")
+    skab.add_argument(
+        "--output",
+        metavar="DIR",
+        type=Path,
+        help="write skab.json (every figure) and skab.md (the tables) here; the screen shows "
+        "the tables only",
+    )
     skab.add_argument(
         "--quick",
         action="store_true",
@@ -224,15 +231,14 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     table = leaderboard_table(rows)
     title = f"SKAB ({rows[0]['files']} files{', quick' if args.quick else ''})"
-    print(json.dumps({"benchmark": title, "rows": rows, "wall_seconds": round(wall, 1)}, indent=2))
     places = f"#### Per folder, and where the false alarms fall\n\n{false_alarm_table(rows)}"
-    print(f"\n### {title}\n\n{table}\n\n{places}\n\nwall time {wall:.0f} s", flush=True)
-    if args.output is not None:
-        folder = Path(args.output)
-        folder.mkdir(parents=True, exist_ok=True)
+    print(f"### {title}\n\n{table}\n\n{places}\n\nwall time {wall:.0f} s", flush=True)
+    if args.output is not None:  # the figures as JSON go to the file, never to the screen
         document = {"benchmark": title, "rows": rows, "wall_seconds": round(wall, 1)}
-        (folder / "skab.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        (folder / "skab.md").write_text(f"### {title}\n\n{table}\n\n{places}\n", encoding="utf-8")
+        with atomic_file(Path(args.output) / "skab.json") as temp:
+            temp.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        with atomic_file(Path(args.output) / "skab.md") as temp:
+            temp.write_text(f"### {title}\n\n{table}\n\n{places}\n", encoding="utf-8")
     return 0
 
 
