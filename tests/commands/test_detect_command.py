@@ -414,8 +414,45 @@ def test_training_file_with_other_columns(
     out = tmp_path / "out.csv"
     assert main([str(plant_files["plant"]), "--train", str(train), "-o", str(out), *TINY]) == 2
     line = _error_line(capsys)
-    assert "lacks ['Voltage']" in line and "has ['Volts']" in line
+    assert f"{train.name} lacks 'Voltage' (a sensor column of plant.csv)" in line
+    assert f"plant.csv lacks 'Volts' (a sensor column of {train.name})" in line
+    assert "[]" not in line
+    kept = [c for c in normal.columns if c not in ("datetime", "Volts")]
+    assert f"pass --columns {shlex.quote(','.join(kept))} to read the columns both" in line
     assert not out.exists()
+
+
+def test_training_file_with_more_columns_names_them_and_the_columns_flag(
+    plant_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training file with INPUT's columns and more: the message says which file lacks which
+    (no empty half) and the --columns it suggests runs."""
+    normal = pd.read_csv(plant_files["normal"], sep=";")
+    train = tmp_path / "wider.csv"
+    normal.assign(Spare=1.0, Extra=2.0).to_csv(train, sep=";", index=False)
+    out = tmp_path / "out.csv"
+    argv = [str(plant_files["plant"]), "--train", str(train), "-o", str(out), *TINY]
+    assert main(argv) == 2
+    line = _error_line(capsys)
+    assert "plant.csv lacks 'Spare', 'Extra' (sensor columns of wider.csv)" in line
+    assert "[]" not in line and "wider.csv lacks" not in line
+    suggested = line.split("pass ", 1)[1].split(" to read INPUT's columns from both files.")[0]
+    inputs = [c for c in normal.columns if c != "datetime"]
+    assert shlex.split(suggested) == ["--columns", ",".join(inputs)]
+    assert main([*argv, *shlex.split(suggested)]) == 0
+    assert len(pd.read_csv(out)) == 600
+
+
+def test_training_file_sharing_no_column_is_said_so(
+    plant_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = tmp_path / "other.csv"
+    train.write_text("time,x,y\n" + "".join(f"{i},{i % 7},{i % 5}\n" for i in range(100)))
+    out = tmp_path / "out.csv"
+    assert main([str(plant_files["plant"]), "--train", str(train), "-o", str(out), *TINY]) == 2
+    line = _error_line(capsys)
+    assert "plant.csv lacks 'x', 'y' (sensor columns of other.csv)" in line
+    assert "the files share no sensor column: is other.csv the right --train file?" in line
 
 
 def test_training_file_shorter_than_a_window(

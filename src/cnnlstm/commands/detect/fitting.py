@@ -143,15 +143,53 @@ def _training_file(
     if head is None:
         return train.features, train.feature_names, train.times
     missing = [c for c in head.feature_names if c not in train.feature_names]
-    extra = [c for c in train.feature_names if c not in head.feature_names]
-    if missing or extra:
+    if missing or any(c not in head.feature_names for c in train.feature_names):
         raise DataError(
-            f"{train.path}: the training file has to have the sensor columns of {head.path}, but "
-            f"it lacks {missing} and has {extra} that {head.path.name} does not; its columns are "
-            f"{train.feature_names}."
+            _other_columns(head.path, head.feature_names, train.path, train.feature_names)
         )
     rows = train.features[:, [train.feature_names.index(c) for c in head.feature_names]]
     return rows, head.feature_names, train.times
+
+
+def _other_columns(
+    input_path: Path, input_names: Sequence[str], train_path: Path, train_names: Sequence[str]
+) -> str:
+    """Why a training file's sensor columns are not INPUT's: which file lacks which columns
+    (only the halves that are not empty), and the ``--columns`` that reads the ones both have.
+
+    Example:
+        >>> message = _other_columns(Path("in.csv"), ["a", "b"], Path("t.csv"), ["a", "b", "c"])
+        >>> for part in message.split(", but ")[1].split("; "):
+        ...     print(part)
+        in.csv lacks 'c' (a sensor column of t.csv)
+        pass --columns a,b to read INPUT's columns from both files.
+    """
+    lacks = []
+    for path, names, other, others in (
+        (train_path, train_names, input_path, input_names),
+        (input_path, input_names, train_path, train_names),
+    ):
+        gone = [c for c in others if c not in names]
+        if gone:
+            listed = ", ".join(repr(c) for c in gone)
+            what = "a sensor column" if len(gone) == 1 else "sensor columns"
+            lacks.append(f"{path.name} lacks {listed} ({what} of {other.name})")
+    both = [c for c in input_names if c in train_names]
+    if both:
+        hint = f"pass {columns_flag(both)} to read the columns both files have"
+        if all(c in train_names for c in input_names):
+            hint = f"pass {columns_flag(both)} to read INPUT's columns from both files"
+        if len(lacks) == 2:
+            hint += ", or rename the columns in one file to match the other's"
+    else:
+        hint = (
+            f"the files share no sensor column: is {train_path.name} the right --train file? "
+            f"Or rename its columns to match {input_path.name}'s"
+        )
+    return (
+        f"{train_path}: the training file has to have the same sensor columns as {input_path}, "
+        f"but {' and '.join(lacks)}; {hint}."
+    )
 
 
 def check_saved_columns(detector: Detector, names: Sequence[str], source: str) -> None:
