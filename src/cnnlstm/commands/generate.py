@@ -4,6 +4,7 @@
 
     cnnlstm generate sensor-plant plant.csv [--rows 2000] [--anomalies 5] [--clean-rows 400]
                                             [--sensors 8] [--seed 0] [--normal-rows N]
+    cnnlstm generate pick-place machine.csv [--anomalies 4] (the same options, no --sensors)
     cnnlstm generate moving-digits digits.npz [--samples 256] [--seed 0]
     cnnlstm generate digit-clips clips.npz | clips/ [--samples 256] [--seed 0]
     cnnlstm generate text-lines lines.npz | lines/ [--samples 256] [--seed 0]
@@ -15,12 +16,11 @@ name            file                                                         rea
 =============== ============================================================ ===================
 sensor-plant    :class:`~cnnlstm.data.sensor_plant.SensorPlant`'s recording  ``cnnlstm detect``,
                 in SKAB's layout: ``;``-separated, ``datetime``, the         :class:`SensorCSV`,
-                sensors, ``anomaly`` and ``changepoint``; the first          :class:`SKAB`
-                ``--clean-rows`` rows hold no anomaly (fit on them with
-                ``detect --train-rows``). ``--normal-rows N`` also writes
-                ``<name>-normal.csv`` beside it: another recording of the
-                same plant, N rows, no anomalies and no labels, for
-                ``detect --train``
+                sensors, ``anomaly``, ``changepoint``; no anomaly in the     :class:`SKAB`
+                first ``--clean-rows`` rows; ``--normal-rows N``: N rows of
+                an anomaly-free recording in ``<name>-normal.csv`` too
+pick-place      :class:`~cnnlstm.data.pick_place.PickPlace`'s, as above: 5   ``cnnlstm detect``
+                motor and 13 PLC (0/1) signals, no ``--sensors``
 moving-digits   ``.npz``: ``x`` the 10 input frames ``(N, 10, 1, 64, 64)``,  :class:`ArrayDataset`
                 ``y`` the 10 frames that follow (float32 in [0, 1])
 digit-clips     ``.npz``: ``x`` clips ``(N, 10, 1, 32, 32)``, ``y`` the     :class:`ArrayDataset`
@@ -64,7 +64,7 @@ __all__ = [
 ]
 
 COMMAND = "generate"
-GENERATORS = ("sensor-plant", "moving-digits", "digit-clips", "text-lines")
+GENERATORS = ("sensor-plant", "pick-place", "moving-digits", "digit-clips", "text-lines")
 """The names ``cnnlstm generate`` takes."""
 DEFAULT_SAMPLES = 256
 """Samples the image generators write without ``--samples``."""
@@ -72,8 +72,13 @@ _FOLDERS = {"digit-clips": "PNG frames", "text-lines": "PNG line images and labe
 """The generators that also write a folder (an OUTPUT without a suffix), and what it holds."""
 
 _PLANT_DEFAULTS = {"rows": 2000, "anomalies": 5, "clean_rows": 400, "sensors": 8}
+_MACHINE_DEFAULTS = {"rows": 2000, "anomalies": 4, "clean_rows": 400}
+"""pick-place's defaults: 4 anomalies, one of each kind."""
 _PLANT_FLAGS = ("rows", "anomalies", "clean_rows", "sensors", "normal_rows")
-_HELP = "write built-in generated data (sensor plant, digits, text lines) to files"
+_RECORDINGS = ("sensor-plant", "pick-place")
+"""The generators that write a CSV of sensor rows and take the flags of ``_PLANT_FLAGS``
+(pick-place all but --sensors)."""
+_HELP = "write built-in generated data (sensor plant, pick-and-place, digits, text) to files"
 
 
 def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -82,12 +87,12 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "output",
         metavar="OUTPUT",
         type=Path,
-        help="the file to write: .csv for sensor-plant, .npz for the others; digit-clips and "
-        "text-lines also take a folder, a path without a suffix (PNG frames; PNG line images "
-        "and labels.tsv)",
+        help="the file to write: .csv for sensor-plant and pick-place, .npz for the others; "
+        "digit-clips and text-lines also take a folder, a path without a suffix (PNG frames; PNG "
+        "line images and labels.tsv)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    plant = parser.add_argument_group("sensor-plant")
+    plant = parser.add_argument_group("sensor-plant, pick-place")
     plant.add_argument(
         "--rows",
         type=int,
@@ -96,7 +101,8 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     plant.add_argument(
         "--anomalies",
         type=int,
-        help=f"anomalies to inject (default {_PLANT_DEFAULTS['anomalies']})",
+        help=f"anomalies to inject (default {_PLANT_DEFAULTS['anomalies']}; pick-place "
+        f"{_MACHINE_DEFAULTS['anomalies']})",
     )
     plant.add_argument(
         "--clean-rows",
@@ -105,13 +111,16 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         f"(default {_PLANT_DEFAULTS['clean_rows']})",
     )
     plant.add_argument(
-        "--sensors", type=int, help=f"sensors, 8 to 64 (default {_PLANT_DEFAULTS['sensors']})"
+        "--sensors",
+        type=int,
+        help=f"sensor-plant's sensors, 8 to 64 (default {_PLANT_DEFAULTS['sensors']})",
     )
     plant.add_argument(
         "--normal-rows",
         type=int,
         metavar="N",
-        help="also write N anomaly-free rows of the same plant to <name>-normal.csv beside OUTPUT",
+        help="also write N anomaly-free rows of the same plant or machine to <name>-normal.csv "
+        "beside OUTPUT",
     )
     images = parser.add_argument_group("moving-digits, digit-clips, text-lines")
     images.add_argument("--samples", type=int, help=f"samples to write (default {DEFAULT_SAMPLES})")
@@ -125,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         _check_args(args)
         if args.name == "sensor-plant":
             _sensor_plant(args)
+        elif args.name == "pick-place":
+            _pick_place(args)
         else:
             _images(args)
     except USER_ERRORS as error:
@@ -152,11 +163,15 @@ def _flag(name: str) -> str:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    if args.name == "sensor-plant":
+    if args.name in _RECORDINGS:
         if args.samples is not None:
             raise ValueError(
-                "--samples is for moving-digits, digit-clips and text-lines; sensor-plant takes "
-                "--rows"
+                f"--samples is for moving-digits, digit-clips and text-lines; {args.name} takes "
+                f"--rows"
+            )
+        if args.name == "pick-place" and args.sensors is not None:
+            raise ValueError(
+                "--sensors is for sensor-plant; pick-place always has 5 motor and 13 PLC signals"
             )
         for name in ("rows", "normal_rows"):
             value = getattr(args, name)
@@ -172,7 +187,8 @@ def _check_args(args: argparse.Namespace) -> None:
         given = [_flag(name) for name in _PLANT_FLAGS if getattr(args, name) is not None]
         if given:
             raise ValueError(
-                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for sensor-plant; "
+                f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for sensor-plant and "
+                f"pick-place; "
                 f"{args.name} takes --samples and --seed"
             )
         if args.samples is not None and args.samples < 1:
@@ -180,7 +196,7 @@ def _check_args(args: argparse.Namespace) -> None:
     output = Path(args.output)
     holds = _FOLDERS.get(args.name)
     folder = holds is not None and not output.suffix
-    wanted = ".csv" if args.name == "sensor-plant" else ".npz"
+    wanted = ".csv" if args.name in _RECORDINGS else ".npz"
     if not folder and output.suffix.lower() != wanted:
         also = f" or a folder (no suffix) for {holds}" if holds is not None else ""
         raise ValueError(
@@ -263,6 +279,52 @@ def _sensor_plant(args: argparse.Namespace) -> None:
         console.print(
             f"wrote {normal}: {args.normal_rows} anomaly-free rows of the same plant, no labels "
             f"(fit on them: cnnlstm detect {output} --train {normal} ...)",
+            soft_wrap=True,
+        )
+
+
+def _pick_place(args: argparse.Namespace) -> None:
+    from rich.table import Table
+
+    from cnnlstm.data.pick_place import ANALOGUE_SIGNALS, BINARY_SIGNALS, PickPlace
+
+    options = {
+        name: int(default if getattr(args, name) is None else getattr(args, name))
+        for name, default in _MACHINE_DEFAULTS.items()
+    }
+    rows, anomalies, clean = options["rows"], options["anomalies"], options["clean_rows"]
+    machine = PickPlace(seed=args.seed, n_anomalies=anomalies, normal_rows=clean)
+    if rows < machine.min_rows:
+        raise ValueError(
+            f"--rows has to be at least {machine.min_rows} for {anomalies} anomalies after "
+            f"{clean} clean rows (the longest anomalies and the gaps between them), but got "
+            f"{rows}; pass more --rows, or fewer --anomalies or --clean-rows"
+        )
+    output = Path(args.output)
+    with atomic_file(output) as temp:
+        machine.write_csv(temp, rows)
+    console = _console()
+    console.print(
+        f"wrote {output}: {rows} rows of a pick-and-place machine at 1 Hz, "
+        f"{len(ANALOGUE_SIGNALS)} motor signals and {len(BINARY_SIGNALS)} PLC signals (0/1), "
+        f"{len(machine.anomalies)} labelled anomalies after {clean} clean rows "
+        f"(fit on them: cnnlstm detect {output} --train-rows {clean} ...)",
+        soft_wrap=True,
+    )
+    if machine.anomalies:
+        table = Table(title_justify="left")
+        for column in ("rows", "kind", "what"):
+            table.add_column(column)
+        for anomaly in machine.anomalies:
+            table.add_row(f"{anomaly.start}-{anomaly.end - 1}", anomaly.kind, anomaly.detail)
+        console.print(table)
+    if args.normal_rows is not None:
+        normal = normal_path(output)
+        with atomic_file(normal) as temp:
+            machine.write_normal_csv(temp, args.normal_rows)
+        console.print(
+            f"wrote {normal}: {args.normal_rows} anomaly-free rows of the same machine, no "
+            f"labels (fit on them: cnnlstm detect {output} --train {normal} ...)",
             soft_wrap=True,
         )
 
