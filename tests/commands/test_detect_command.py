@@ -254,10 +254,10 @@ def test_bad_input_is_one_line_and_no_output(
     source = tmp_path / "input.csv"
     lines = _plant_text(plant_files)
     source.write_text(edit(lines) if callable(edit) else "\n".join(lines))
-    out = tmp_path / "result" / "out.csv"
+    out = tmp_path / "out.csv"
     assert main([str(source), "-o", str(out), *TINY, *extra]) == 2
     assert expected in _error_line(capsys)
-    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["input.csv"]  # no output, no temp
 
 
 def test_nan_rows_are_filled_with_ffill(

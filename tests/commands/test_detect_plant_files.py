@@ -264,6 +264,8 @@ def _never_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("--output", "export.csv", "--output has to be another path than INPUT, but both are"),
         ("--save", "out.csv", "--save has to be another path than --output, but both are"),
         ("--report", "locked/rep", "--report {path} cannot be written: the folder {root}/locked"),
+        ("--output", "nodir/out.csv", "--output {path} cannot be written: the folder {root}/nodir"),
+        ("--save", "new/d.pt", "--save {path} cannot be written: the folder {root}/new does not"),
     ],
 )
 def test_an_output_place_that_cannot_be_written_stops_the_run_at_once(
@@ -286,7 +288,7 @@ def test_an_output_place_that_cannot_be_written_stops_the_run_at_once(
         access = os.access
         monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and access(p, mode))
     before = _listing(tmp_path)
-    places = {"--output": "out.csv", "--report": "rep", "--save": "new/d.pt", flag: place}
+    places = {"--output": "out.csv", "--report": "rep", "--save": "d.pt", flag: place}
     argv = [str(tmp_path / "export.csv"), *TINY]
     for option, where in places.items():
         argv += [option, str(tmp_path / where)]
@@ -330,25 +332,30 @@ def test_a_run_that_fails_while_writing_leaves_no_output(
         raise OSError(28, "No space left on device", "detection.png")
 
     monkeypatch.setattr(anomaly, "draw_detection", full_disk)
-    new = tmp_path / "new"
+    new, outs = tmp_path / "new", tmp_path / "outs"
+    outs.mkdir()
     argv = [str(files["export"]), "--train-rows", TRAIN_ROWS, *TINY]
-    argv += ["-o", str(new / "out.csv"), "--save", str(new / "d.pt"), "--report", str(new / "rep")]
+    argv += ["-o", str(outs / "out.csv"), "--save", str(outs / "d.pt")]
+    argv += ["--report", str(new / "rep")]
     code, printed, err = run_detect(argv)
     assert code == 2
     assert "detection.png: No space left on device." in one_error(err)
-    assert not new.exists()  # nor out.csv, the detector or the folder made for them
+    assert _listing(outs) == []  # no out.csv, no detector
+    assert not new.exists()  # nor the report's folder made for it
     assert "wrote" not in printed and "saved the detector" not in printed
     # an earlier OUT.csv stays as it was
-    new.mkdir()
-    (new / "out.csv").write_text("the previous run\n")
+    (outs / "out.csv").write_text("the previous run\n")
     assert main(argv) == 2
-    assert _listing(new) == ["out.csv"] and (new / "out.csv").read_text() == "the previous run\n"
+    assert _listing(outs) == ["out.csv"]
+    assert (outs / "out.csv").read_text() == "the previous run\n"
 
 
 def test_a_run_that_writes_puts_every_output_in_place(
     files: dict[str, Path], tmp_path: Path, run_detect: RunDetect
 ) -> None:
     new = tmp_path / "new"
+    (new / "a").mkdir(parents=True)  # the folders of the files named exist; --report's is made
+    (new / "b").mkdir()
     argv = [str(files["export"]), "--train-rows", TRAIN_ROWS, *TINY]
     argv += ["-o", str(new / "a" / "out.csv"), "--save", str(new / "b" / "d.pt")]
     code, printed, err = run_detect([*argv, "--report", str(new / "rep")])

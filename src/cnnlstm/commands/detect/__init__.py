@@ -40,7 +40,7 @@ from cnnlstm.commands.detect.fitting import huge_pages
 from cnnlstm.commands.detect.many import find_inputs, run_many
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.offline import run_file
-from cnnlstm.commands.detect.outputs import check_place
+from cnnlstm.commands.detect.outputs import check_file_place, check_place
 from cnnlstm.commands.detect.report import NAB_WINDOW_SECONDS, detection_metrics, span_sensors
 from cnnlstm.commands.detect.settings import (
     DEFAULT_TRAIN_ROWS,
@@ -318,6 +318,10 @@ def settings_from_flags(args: argparse.Namespace, *, many: bool = False) -> Dete
         raise ValueError("--output OUT.csv has to be given: where the scores go.")
     elif args.train_rows is not None and args.train_rows < 1:
         raise ValueError(f"--train-rows has to be a positive int, but got {args.train_rows}")
+    if not many:  # the files named go into folders that exist; OUTDIR and --report DIR are made
+        for flag, path in (("--output", args.output), ("--save", args.save)):
+            if path is not None:
+                check_file_place(flag, Path(path))
     return DetectSettings(
         input=args.input,
         output=args.output,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 from pathlib import Path
 from types import TracebackType
 
@@ -19,7 +20,7 @@ from cnnlstm.commands import atomic_file
 from cnnlstm.commands.detect.settings import DetectSettings
 from cnnlstm.extras import importing
 
-__all__ = ["Outputs", "check_place", "check_places", "time_texts"]
+__all__ = ["Outputs", "check_file_place", "check_place", "check_places", "time_texts"]
 
 
 def check_places(settings: DetectSettings) -> None:
@@ -86,6 +87,25 @@ def check_place(flag: str, path: Path, kind: str) -> None:
         raise ValueError(
             f"{flag} {path} cannot be written: the folder {existing}{made} is not writable; "
             f"pass a path in a folder you can write to."
+        )
+
+
+def check_file_place(flag: str, path: Path) -> None:
+    """Check a file the user named (``--output OUT.csv``, ``--save DETECTOR.pt``): it can be
+    written (:func:`check_place`), into a folder that exists. As ``cp`` and a shell's ``>`` do,
+    a missing folder stops the run rather than being made, so that a mistyped folder name is
+    said at once instead of becoming a new folder; folders the user names as folders
+    (``--report DIR``, OUTDIR with many files) are made.
+
+    Raises:
+        ValueError: the place cannot be written, or its folder does not exist.
+    """
+    check_place(flag, path, "file")
+    if not path.parent.is_dir():
+        raise ValueError(
+            f"{flag} {path} cannot be written: the folder {path.parent} does not exist; make it "
+            f"first (mkdir -p {shlex.quote(str(path.parent))}) or pass a path in a folder that "
+            f"exists."
         )
 
 
