@@ -255,8 +255,7 @@ class LatestLink(Callback):
     def on_exception(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
     ) -> None:
-        if self._unlink_if_empty():
-            print(f"cnnlstm: note: no checkpoint was written, so {self.outcome}", file=sys.stderr)
+        self._unlink_if_empty()  # quietly: the error is the one line a failed run prints
 
     def _unlink_if_empty(self) -> bool:
         """Undo the link when this run wrote no checkpoint; whether it did."""
