@@ -590,6 +590,24 @@ def test_readme_quick_start_commands_parse() -> None:
     assert detect.report is not None and detect.train_rows is not None
 
 
+def test_help_says_output_is_required_but_with_stream(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--output`` cannot be an argparse required flag (``--stream`` forbids it), so the usage
+    gives the command's forms, with ``--output`` outside brackets, and its help says so."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    printed = capsys.readouterr().out
+    usage = printed.split("\n\n", 1)[0]
+    assert usage.splitlines()[0].startswith("usage: cnnlstm detect INPUT --output OUT.csv ")
+    assert "[--output" not in usage and "-o OUT.csv]" not in usage
+    assert "cnnlstm detect - --stream (--load DETECTOR.pt | --train NORMAL.csv)" in usage
+    flag = printed.split("--output OUT.csv, -o OUT.csv", 1)[1].split("\n  --", 1)[0]
+    assert " ".join(flag.split()).startswith("required (but with --stream, which writes to")
+    assert main([str(Path("plant.csv"))]) == 2
+    assert "--output OUT.csv has to be given" in capsys.readouterr().err
+
+
 def test_fit_flags_reach_the_saved_detector(plant_files: dict[str, Path], tmp_path: Path) -> None:
     """--smooth, --combine, --factor and --scoring set the detector's options (read back from
     --save)."""

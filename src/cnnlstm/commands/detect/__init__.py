@@ -132,7 +132,15 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
 their parser options; left out, they keep the detector's defaults."""
 
 
+_USAGE = """%(prog)s INPUT --output OUT.csv [--train NORMAL.csv | --train-rows N] [options]
+       %(prog)s 'FOLDER/*.csv' --output OUTDIR [--jobs N] [options]
+       %(prog)s - --stream (--load DETECTOR.pt | --train NORMAL.csv) [options] < rows.csv"""
+"""The forms of the command: ``--output`` is required but with ``--stream``, which writes to
+standard output (argparse's own usage would show it in brackets, as if it could be left out)."""
+
+
 def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.usage = _USAGE
     parser.add_argument(
         "input",
         metavar="INPUT",
@@ -163,7 +171,9 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "-o",
         metavar="OUT.csv",
         type=Path,
-        help="where to write the scores and flags (a folder, OUTDIR, with many files)",
+        help="required (but with --stream, which writes to standard output): where to write "
+        "the scores and flags, into a folder that exists (a folder, OUTDIR, with many files: "
+        "made when missing)",
     )
     parser.add_argument(
         "--report", metavar="DIR", type=Path, help="write a plot and a Markdown summary here"
