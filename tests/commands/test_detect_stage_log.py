@@ -10,11 +10,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from cnnlstm.anomaly.training import LOG_LINES, train_windows
-from cnnlstm.commands.detect import main
+from cnnlstm.commands.detect import main, reading
 from cnnlstm.models.detectors import WindowCNNLSTM
 
 RunDetect = Callable[[list[str]], tuple[int, str, str]]
@@ -33,7 +35,7 @@ def test_a_log_file_gets_a_line_per_stage_in_order(tmp_path: Path, run_detect: R
     assert code == 0, err
     lines = printed.splitlines()
     expected = [
-        rf"read: the first 1145 rows of {re.escape(str(VALVE))} {SECONDS}",
+        rf"read: 1145 rows of {re.escape(str(VALVE))} {SECONDS}",  # the whole file
         rf"read: 9405 rows of {re.escape(str(FREE))} {SECONDS}",
         r"fitting window_cnnlstm on the 9405 rows of ",
         *[rf"fit: step {2 * k} of 20, loss [\d.e+-]+ {SECONDS}" for k in range(1, LOG_LINES)],
@@ -96,3 +98,28 @@ def test_train_windows_log_is_called_each_tenth_and_at_the_end() -> None:
     assert [c[0] for c in calls] == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25]
     assert all(budget == 25 for _, budget, _ in calls[:-1]) and calls[-1][1] == 25
     assert calls[-1][2] == done.train_loss[-1]
+
+
+def test_the_read_line_says_the_first_rows_only_when_the_file_goes_on(
+    tmp_path: Path, run_detect: RunDetect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """valve1/1.csv (1145 rows, counted here) read in parts of 100 rows: fitting on the first 300
+    reads 4 parts, and the file goes on; in one part, the same run reads the whole file. The
+    part read to know that is scored too: the outputs are the same rows and flags."""
+    rows = len(VALVE.read_text().splitlines()) - 1
+    assert rows == 1145
+    argv = [str(VALVE), "--train-rows", "300", *TINY]
+    code, printed, err = run_detect([*argv, "-o", str(tmp_path / "whole.csv")])
+    assert code == 0, err
+    assert f"read: {rows} rows of {VALVE} (" in printed and "read: the first" not in printed
+    monkeypatch.setattr(reading, "MIN_CHUNK_ROWS", 100)
+    monkeypatch.setattr(reading, "CELLS_PER_CHUNK", 100)
+    code, printed, err = run_detect([*argv, "-o", str(tmp_path / "parts.csv")])
+    assert code == 0, err
+    assert f"read: the first 400 rows of {VALVE} (" in printed
+    assert f"scored {rows} rows" in printed
+    whole, in_parts = (pd.read_csv(tmp_path / name) for name in ("whole.csv", "parts.csv"))
+    assert len(whole) == len(in_parts) == rows
+    assert in_parts["datetime"].tolist() == whole["datetime"].tolist()
+    np.testing.assert_allclose(in_parts["score"], whole["score"], rtol=1e-5)  # float32 sums
+    assert in_parts["anomaly"].tolist() == whole["anomaly"].tolist()

@@ -294,7 +294,12 @@ class Head(NamedTuple):
 def read_head(
     chunks: SensorChunks, source: Iterator[SensorPart], rows: int
 ) -> tuple[Head, list[SensorPart]]:
-    """Read parts until ``rows`` rows (or the end); the head and the parts read."""
+    """Read parts until ``rows`` rows (or the end); the head and the parts read.
+
+    One part more is read, unless the end came first, to know whether the head is the whole
+    file (:attr:`Head.total`, and the log's "N rows" rather than "the first N rows"); it is
+    among the parts returned, to be scored with them, not in the head.
+    """
     read: list[SensorPart] = []
     count = 0
     ended = False
@@ -305,6 +310,8 @@ def read_head(
             break
         read.append(part)
         count += len(part.features)
+    after = None if ended else next(source, None)
+    ended = ended or after is None
     width = len(chunks.feature_names)
 
     def joined(name: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -320,4 +327,4 @@ def read_head(
         feature_names=list(chunks.feature_names),
         total=count if ended else np.iinfo(np.int64).max,
     )
-    return head, read
+    return head, read if after is None else [*read, after]
