@@ -173,3 +173,36 @@ def test_find_inputs_takes_a_folder_a_pattern_or_one_file(plant: Path) -> None:
     files, root = find_inputs(f"{plant}/**/p*.csv")  # type: ignore[misc]
     assert [f.relative_to(plant).as_posix() for f in files] == ["p0.csv", "p1.csv", "sub/p2.csv"]
     assert root == plant
+
+
+def test_summary_csv_gives_far_and_mar_in_percent_as_the_table_does(
+    plant: Path, one_job: tuple[int, str, Path]
+) -> None:
+    """FAR and MAR counted here from each file's labels and its OUT flags (the rows after the
+    training rows), in percent: what summary.csv's far_percent and mar_percent hold, and what
+    the printed table shows."""
+    _, printed, out = one_job
+    rows = _summary(out)
+    assert list(rows[0]) == [
+        "file", "rows", "flagged", "spans", "precision", "recall", "f1",
+        "far_percent", "mar_percent", "nab", "error",
+    ]  # fmt: skip
+    for name in ("p0.csv", "p1.csv", "sub/p2.csv"):
+        with open(plant / name, newline="", encoding="utf-8") as handle:
+            labels = [int(float(r["anomaly"])) for r in csv.DictReader(handle, delimiter=";")]
+        with open(out / name, newline="", encoding="utf-8") as handle:
+            flags = [int(r["anomaly"]) for r in csv.DictReader(handle)]
+        pairs = list(zip(labels, flags, strict=True))[int(TRAIN_ROWS) :]
+        false_alarms = sum(1 for label, flag in pairs if flag and not label)
+        missed = sum(1 for label, flag in pairs if label and not flag)
+        normal = sum(1 for label, _ in pairs if not label)
+        far, mar = 100 * false_alarms / normal, 100 * missed / (len(pairs) - normal)
+        (row,) = [r for r in rows if r["file"] == name]
+        assert float(row["far_percent"]) == pytest.approx(far, rel=1e-5)
+        assert float(row["mar_percent"]) == pytest.approx(mar, rel=1e-5)
+        shown = re.search(rf"│ {re.escape(name)} +│(.*)│\n", printed)
+        assert shown is not None
+        cells = [cell.strip() for cell in shown.group(1).split("│")]
+        assert cells[6:8] == [f"{far:.2f}", f"{mar:.2f}"]  # rows, flagged, spans, P, R, F1
+    (normal_row,) = [r for r in rows if r["file"] == "sub/normal.csv"]
+    assert normal_row["far_percent"] == normal_row["mar_percent"] == ""

@@ -17,9 +17,10 @@ common folder): ``OUTDIR/<name>.csv``, ``--report DIR/<name>/``, ``--save DIR/<n
 process, one torch thread each); the results do not depend on N. A line is printed as each file
 ends; at the end a table of every file's rows, flagged rows, flagged spans and, for files with
 labels, precision, recall, F1, FAR, MAR and NAB (the rows after the training rows, as for one
-file), also written to ``OUTDIR/summary.csv``. A file that fails (a bad cell, too few rows...)
-gets its one-line error in the table and in ``summary.csv``, and the other files go on; the
-exit code is then 1 (2 for mistakes in the flags, found before any file is read).
+file), also written to ``OUTDIR/summary.csv`` (FAR and MAR in percent, as in the table, under
+``far_percent`` and ``mar_percent``). A file that fails (a bad cell, too few rows...) gets its
+one-line error in the table and in ``summary.csv``, and the other files go on; the exit code is
+then 1 (2 for mistakes in the flags, found before any file is read).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from cnnlstm.commands.detect.settings import DetectSettings
 __all__ = [
     "SUFFIXES",
     "SUMMARY",
+    "SUMMARY_COLUMNS",
     "FileResult",
     "detect_file",
     "file_settings",
@@ -60,6 +62,19 @@ SUFFIXES = (".csv", ".tsv", ".txt")
 SUMMARY = "summary.csv"
 """The table of every file's results, in OUTDIR."""
 _METRICS = ("precision", "recall", "f1", "far", "mar", "nab")
+_PERCENT = ("far", "mar")
+"""The metrics given in percent, as the printed table and ``benchmark``'s tables give them (the
+metrics are fractions, NAB 0-100); ``summary.csv`` names their columns ``far_percent``..."""
+SUMMARY_COLUMNS = (
+    "file",
+    "rows",
+    "flagged",
+    "spans",
+    *(f"{key}_percent" if key in _PERCENT else key for key in _METRICS),
+    "error",
+)
+"""The columns of ``summary.csv``: precision, recall and F1 as fractions, FAR and MAR in percent
+(as the printed table shows them), NAB from 0 to 100."""
 
 
 class FileResult(NamedTuple):
@@ -284,9 +299,9 @@ def _line(result: FileResult) -> str:
 
 
 def _cells(result: FileResult) -> dict[str, str]:
-    """One file's row of the table: numbers as ``summary.csv`` holds them."""
-    cells = {"file": result.name, "rows": "", "flagged": "", "spans": ""}
-    cells.update(dict.fromkeys(_METRICS, ""))
+    """One file's row of ``summary.csv`` (:data:`SUMMARY_COLUMNS`): FAR and MAR in percent."""
+    cells = dict.fromkeys(SUMMARY_COLUMNS, "")
+    cells["file"] = result.name
     if result.summary is not None:
         cells.update(
             rows=str(result.summary.rows),
@@ -294,7 +309,10 @@ def _cells(result: FileResult) -> dict[str, str]:
             spans=str(result.summary.spans),
         )
         for key, value in (result.summary.metrics or {}).items():
-            cells[key] = "" if math.isnan(value) else f"{value:.6g}"
+            if key in _PERCENT:
+                key, value = f"{key}_percent", 100 * value
+            if key in cells:
+                cells[key] = "" if math.isnan(value) else f"{value:.6g}"
     cells["error"] = result.error or ""
     return cells
 
@@ -302,9 +320,10 @@ def _cells(result: FileResult) -> dict[str, str]:
 def _write_summary(path: Path, results: Sequence[FileResult]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["file", "rows", "flagged", "spans", *_METRICS, "error"])
+        writer.writerow(SUMMARY_COLUMNS)
         for result in results:
-            writer.writerow(_cells(result).values())
+            cells = _cells(result)
+            writer.writerow(cells[column] for column in SUMMARY_COLUMNS)
 
 
 def _print_table(console: Any, results: Sequence[FileResult]) -> None:
