@@ -35,7 +35,7 @@ import torch
 
 from benchmarks.common import cpu_pressure, report
 from cnnlstm.anomaly.detector import AnomalyDetector
-from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, TrailingMax
+from cnnlstm.anomaly.held_shift import HOLD, TrailingMax
 from cnnlstm.data.sensor_plant import SensorPlant
 
 
@@ -51,6 +51,7 @@ def _rescorer(detector: AnomalyDetector) -> Any:
     level = detector.level_
     level_state = level.start() if level is not None else None
     held = TrailingMax(HOLD)
+    previous: list[np.ndarray] = []
 
     @torch.inference_mode()
     def update(row: np.ndarray) -> float:
@@ -66,7 +67,13 @@ def _rescorer(detector: AnomalyDetector) -> Any:
         if level is not None and level_state is not None:
             standard = (values.numpy() - detector.scaler.mean) / detector.scaler.std  # (S,)
             shift = held.update(level.update(level_state, standard) / detector.level_threshold_)
-            score = max(ERROR_WEIGHT * score / detector.error_threshold_, shift)
+            score = max(detector.error_weight * score / detector.error_threshold_, shift)
+        if detector.checks_ is not None:  # T² and the discrete states, as the stream has them
+            checked = detector.checks_.scores(
+                values.numpy()[None, :], previous[0] if previous else None
+            )
+            score = max(score, float(checked[0]))
+            previous[:] = [values.numpy()]
         return score
 
     return update

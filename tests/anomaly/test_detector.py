@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from cnnlstm.anomaly.baselines import PCABaseline
 from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, MIN_WIDE_STEPS, WIDE_SENSORS, AnomalyDetector
 from cnnlstm.anomaly.thresholds import pot_threshold
 from cnnlstm.data.sensor_plant import SensorPlant
@@ -84,10 +85,20 @@ def test_threshold_comes_from_the_training_rows_alone(
     assert fitted.level_threshold_ == pytest.approx(np.quantile(level[calibration], 0.99) * 2.0)
     assert before == 1.0  # the combined score is in units of the alarm level
     held = [max(level[max(0, t - 14) : t + 1]) for t in range(TRAIN_ROWS)]  # 15 rows, slowly
-    expected = np.maximum(
-        0.5 * error / fitted.error_threshold_, np.array(held) / fitted.level_threshold_
+    # T² (PCABaseline is checked against covariance eigenvectors in test_baselines) alarms at
+    # 2x its 0.99 quantile on the calibration rows
+    t2 = PCABaseline().fit(rows[:TRAIN_ROWS]).score(rows[:TRAIN_ROWS])
+    t2_threshold = 2.0 * np.quantile(t2[calibration], 0.99)
+    expected = np.maximum.reduce(
+        [
+            error / fitted.error_threshold_,
+            np.array(held) / fitted.level_threshold_,
+            t2 / t2_threshold,
+        ]
     )
     np.testing.assert_allclose(train_scores, expected, rtol=1e-9)
+    assert (t2 / t2_threshold > expected - 1e-12).any()  # each part is the largest somewhere
+    assert (error / fitted.error_threshold_ > expected - 1e-12).any()
 
 
 def test_scoring_error_keeps_the_error_score_alone(
@@ -127,7 +138,8 @@ def test_scores_are_causal(
     # Causal: rows before 500 are computed from the same numbers by the same ops, so bitwise.
     np.testing.assert_array_equal(before[:500], after[:500])
     assert after[500] > before[500] + 1.0
-    assert before[0] == 0.0  # row 0 has no prediction
+    assert fitted.score(rows[:1], part="error")[0] == 0.0  # row 0 has no prediction
+    assert before[0] > 0.0  # but it has a T² and a level
 
 
 def test_stream_equals_offline(
@@ -266,7 +278,9 @@ def test_pot_threshold_in_the_detector(small_rows: np.ndarray) -> None:
 
 def test_too_few_rows_nan_and_unfitted(small_rows: np.ndarray) -> None:
     with pytest.raises(DataError, match=r"needs at least window \+ smooth - 1 = 30 .* got 29"):
-        quick().fit(small_rows[:29])
+        quick(smooth=15).fit(small_rows[:29])
+    with pytest.raises(DataError, match=r"needs at least window \+ smooth - 1 = 16 .* got 15"):
+        quick().fit(small_rows[:15])
     bad = small_rows[:100].copy()
     bad[7, 2] = np.nan
     with pytest.raises(DataError, match="row 7, column 2 is NaN"):

@@ -282,7 +282,10 @@ def plant_rows() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def level_detector(plant_rows: np.ndarray) -> AnomalyDetector:
-    detector = AnomalyDetector(scoring="level", window=16, epochs=2, batch_size=32, seed=0)
+    # the error and level parts alone: T² has tests of its own (tests/anomaly/test_row_checks.py)
+    detector = AnomalyDetector(
+        scoring="level", window=16, epochs=2, batch_size=32, seed=0, pca_factor=None
+    )
     return detector.fit(plant_rows[:400])
 
 
@@ -303,7 +306,7 @@ def test_detector_level_scores_combine_error_and_level(
     assert detector.level_threshold_ == pytest.approx(level_threshold)
     expected = [
         max(
-            0.5 * errors[t] / error_only.threshold_,
+            1.0 * errors[t] / error_only.threshold_,  # ERROR_WEIGHT
             max(level[max(0, t - 14) : t + 1]) / level_threshold,
         )
         for t in range(len(rows))

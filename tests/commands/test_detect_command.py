@@ -88,7 +88,11 @@ def test_output_has_one_row_per_input_row_in_order(
     flags = (out["score"].to_numpy() > detector.threshold_).astype(int)
     np.testing.assert_array_equal(out["anomaly"].to_numpy(), flags)
     assert set(out["anomaly"].unique()) <= {0, 1}
-    assert out["score"].iloc[0] == 0.0  # row 0 has no prediction yet
+    # row 0 has no prediction yet and no level: its score is its T² part alone
+    assert detector.checks_ is not None
+    first = source[detector.columns_].to_numpy()[:1]
+    assert out["score"].iloc[0] == pytest.approx(detector.checks_.scores(first)[0], abs=1e-7)
+    assert detector.score(first, part="error")[0] == 0.0
 
 
 def test_metrics_are_printed_for_the_rows_after_the_training_rows(
@@ -234,7 +238,7 @@ BAD_FILES = [
     ("ragged rows", _ragged, [], "line 101: rows have different numbers of fields"),
     ("text in a sensor column", _text_cell, [], "line 51, column 'Accelerometer2RMS': 'broken'"),
     ("NaN row, default --nan fail", _nan_rows, [], "--nan ffill"),
-    ("fewer training rows than a first score", None, ["--train-rows", "5"], "the 22 a first"),
+    ("fewer training rows than a first score", None, ["--train-rows", "5"], "the 8 a first"),
     ("no rows left to score", None, ["--train-rows", "600"], "has to leave rows to score"),
 ]
 
@@ -463,8 +467,8 @@ def test_training_file_shorter_than_a_window(
     out = tmp_path / "out.csv"
     assert main([str(plant_files["plant"]), "--train", str(train), "-o", str(out), *TINY]) == 2
     line = _error_line(capsys)
-    assert "short.csv: the file has 5 training rows, fewer than the 22 a first score needs" in line
-    assert "(--window 8 + --smooth 15 - 1)" in line
+    assert "short.csv: the file has 5 training rows, fewer than the 8 a first score needs" in line
+    assert "(--window 8 + --smooth 1 - 1)" in line
     assert capsys.readouterr().out == ""  # nothing said about fitting
     assert not out.exists()
 

@@ -136,6 +136,51 @@ class PCABaseline(_Baseline):
         scores: np.ndarray = (projected**2 / self.eigenvalues_).sum(axis=1)
         return scores
 
+    def sensor_terms(self, x: Any) -> np.ndarray:
+        """``(N, S)``: each sensor's term of each row's T², ``z_s * sum_k v_ks p_k / l_k`` (``p_k``
+        the row's projection on component ``k``, ``l_k`` its variance); a row's terms sum to its
+        score. A term may be negative: a sensor that moves against the others lowers T².
+
+        Example:
+            >>> rng = np.random.default_rng(0)
+            >>> pca = PCABaseline().fit(rng.normal(size=(300, 4)))
+            >>> rows = rng.normal(size=(5, 4))
+            >>> bool(np.allclose(pca.sensor_terms(rows).sum(axis=1), pca.score(rows)))
+            True
+        """
+        if self.components_ is None or self.eigenvalues_ is None or self.scaler.mean is None:
+            raise ValueError("PCABaseline has to be fitted first (call fit)")
+        rows = _rows(x, "PCABaseline.sensor_terms", self.scaler.mean.shape[0])
+        z = self.scaler.transform(rows)
+        projected = z @ self.components_.T  # (N, K)
+        terms: np.ndarray = z * ((projected / self.eigenvalues_) @ self.components_)  # (N, S)
+        return terms
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain values and the scaler's tensors, for ``torch.save(..., weights_only=True)``."""
+        if self.components_ is None or self.eigenvalues_ is None or self.threshold_ is None:
+            raise ValueError("PCABaseline has to be fitted first (call fit)")
+        return {
+            "variance": self.variance,
+            "quantile": self.quantile,
+            "threshold": self.threshold_,
+            "scaler": self.scaler.state_dict(),
+            "components": self.components_.tolist(),
+            "eigenvalues": self.eigenvalues_.tolist(),
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> PCABaseline:
+        """The fitted :class:`PCABaseline` that :meth:`state_dict` described."""
+        pca = cls(variance=float(state["variance"]), quantile=float(state["quantile"]))
+        pca.threshold_ = float(state["threshold"])
+        pca.scaler = StandardScaler().load_state_dict(state["scaler"])
+        pca.eigenvalues_ = np.asarray(state["eigenvalues"], dtype=np.float64)
+        pca.components_ = np.asarray(state["components"], dtype=np.float64).reshape(
+            len(pca.eigenvalues_), -1
+        )
+        return pca
+
 
 class ZScoreBaseline(_Baseline):
     """The largest per-sensor ``|x - mean| / sd`` of a row, the sd from normal rows.

@@ -23,6 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor, nn
 
 from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, LEVEL_FACTOR, HeldShift, combine_scores
+from cnnlstm.anomaly.row_checks import PCA_FACTOR, RowChecks
 from cnnlstm.anomaly.rows import as_rows, longest_repeats, torch_threads
 from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
 from cnnlstm.anomaly.thresholds import ThresholdName, score_threshold
@@ -100,6 +101,13 @@ class AnomalyDetector:
     error score yet carry the level part alone. ``scoring="error"`` keeps the error score alone;
     :meth:`score` gives either part with ``part=``.
 
+    Row checks (``scoring="level"``). Two parts judge the row as it is, with no window to fill:
+    PCA T² of the standardised row, in units of ``pca_factor`` times its calibration
+    ``quantile``, and the joint states of the discrete sensors (a few whole values: PLC
+    signals, steps), where a state or a change of state the training rows never showed scores
+    :data:`~cnnlstm.anomaly.row_checks.DISCRETE_SCORE`
+    (:class:`~cnnlstm.anomaly.row_checks.RowChecks`). A row's score is the largest part.
+
     Calibration. The weights are fitted on the first ``1 - holdout`` of the training rows; the
     rest, scored out of sample as test rows will be, give the error scale and the threshold
     (:func:`~cnnlstm.anomaly.thresholds.score_threshold`). All of them are training rows: test
@@ -139,8 +147,17 @@ class AnomalyDetector:
             errors.
         combine: how a row's smoothed per-sensor errors become its score: ``"max"``, the
             worst sensor, or ``"mean"``.
-        scoring: ``"level"``, the model's error score beside a held-shift level score (see
-            above and :mod:`cnnlstm.anomaly.held_shift`), or ``"error"``, the error score alone.
+        scoring: ``"level"``, the model's error score beside a held-shift level score and the
+            row checks (see above, :mod:`cnnlstm.anomaly.held_shift` and
+            :mod:`cnnlstm.anomaly.row_checks`), or ``"error"``, the error score alone.
+        error_weight: with ``scoring="level"`` the error part is ``error_weight`` times the
+            error score over its threshold (1: it alarms at its own threshold).
+        pca_factor: with ``scoring="level"``, PCA T² of the row alarms at this times its
+            ``quantile`` on the calibration rows; None leaves T² out.
+        discrete: with ``scoring="level"``, the sensors with a few whole values (PLC signals,
+            steps, modes) are judged by their joint states and state changes against those
+            of the training rows, not by their errors and levels
+            (:mod:`cnnlstm.anomaly.discrete`); False treats them as the others.
         seed: seeds the weights and the batch order.
         device: where the model runs.
         num_threads: torch CPU threads while fitting and scoring (restored after); these models
@@ -187,9 +204,12 @@ class AnomalyDetector:
         factor: float = 1.5,
         pot_init: float = 0.9,
         holdout: float = 0.25,
-        smooth: int = 15,
+        smooth: int = 1,
         combine: CombineName = "max",
         scoring: ScoringName = "level",
+        error_weight: float = ERROR_WEIGHT,
+        pca_factor: float | None = PCA_FACTOR,
+        discrete: bool = True,
         seed: int = 0,
         device: str = "cpu",
         num_threads: int = 1,
@@ -229,6 +249,10 @@ class AnomalyDetector:
             raise ValueError(f"factor has to be positive, but got {factor!r}")
         if scoring not in ("error", "level"):
             raise ValueError(f"scoring has to be 'error' or 'level', but got {scoring!r}")
+        if not error_weight > 0:
+            raise ValueError(f"error_weight has to be positive, but got {error_weight!r}")
+        if pca_factor is not None and not pca_factor > 0:
+            raise ValueError(f"pca_factor has to be positive or None, but got {pca_factor!r}")
         self.model_name = model
         self.model_args = dict(model_args or {})
         for key in ("n_sensors", "window"):
@@ -252,6 +276,9 @@ class AnomalyDetector:
         self.smooth = smooth
         self.combine: CombineName = combine
         self.scoring: ScoringName = scoring
+        self.error_weight = float(error_weight)
+        self.pca_factor = None if pca_factor is None else float(pca_factor)
+        self.discrete = bool(discrete)
         self.seed = seed
         self.device = torch.device(device)
         self.num_threads = num_threads
@@ -264,6 +291,7 @@ class AnomalyDetector:
         self.error_scale_: np.ndarray = np.empty(0)
         self.train_loss_: list[float] = []
         self.level_: HeldShift | None = None
+        self.checks_: RowChecks | None = None
         self.error_threshold_: float = math.nan
         self.level_threshold_: float = math.nan
         self.longest_repeat_: np.ndarray = np.zeros(0, dtype=np.int64)
@@ -356,18 +384,26 @@ class AnomalyDetector:
             errors = self._row_errors(scaled)  # (N, S), zeros where unscored
         first = self.first_scored()  # < len(rows), checked above
         calibrate = max(split, first) if split < len(rows) else first  # else: the fitted rows
+        self.checks_ = None
+        if self.scoring == "level":
+            self.checks_ = RowChecks(
+                pca_factor=self.pca_factor, discrete=self.discrete, quantile=self.quantile
+            ).fit(rows, calibrate=calibrate)
+        discrete = self.discrete_columns
         self.error_scale_ = errors[calibrate:].mean(axis=0) + _EPS
+        self.error_scale_[discrete] = np.inf  # their states count, not their errors
         self.train_scores_ = self._scores_from_errors(errors)
         self.threshold_ = self.error_threshold_ = self._threshold(self.train_scores_[calibrate:])
         self.level_ = None
         self.level_threshold_ = math.nan
-        if self.scoring == "level":
+        if self.checks_ is not None:
             standard = np.asarray(self.scaler.transform(rows), dtype=np.float64)  # (N, S)
-            self.level_ = HeldShift().fit(standard)
+            self.level_ = HeldShift().fit(standard, leave_out=discrete)
             level = self.level_.score(standard)  # (N,)
             self.level_threshold_ = float(np.quantile(level[calibrate:], self.quantile))
             self.level_threshold_ *= LEVEL_FACTOR
-            self.train_scores_ = self._combined(self.train_scores_, level)
+            combined = self._combined(self.train_scores_, level)
+            self.train_scores_ = np.maximum(combined, self.checks_.scores(rows))
             self.threshold_ = 1.0
         if log is not None:
             kind = "held-out" if split < len(rows) else "fitted"
@@ -384,9 +420,17 @@ class AnomalyDetector:
             self.error_threshold_,
             level_scores,
             self.level_threshold_,
-            error_weight=ERROR_WEIGHT,
+            error_weight=self.error_weight,
             hold=HOLD,
         )
+
+    @property
+    def discrete_columns(self) -> np.ndarray:
+        """``(D,)`` int64: the sensors judged by their states, not their errors and levels
+        (``discrete=True`` with ``scoring="level"``; see :mod:`cnnlstm.anomaly.row_checks`)."""
+        if self.checks_ is None:
+            return np.zeros(0, dtype=np.int64)
+        return self.checks_.discrete_columns
 
     def _split(self, rows: int) -> int:
         """The rows the weights are fitted on; the rest (``holdout``) calibrate the scores."""
@@ -557,6 +601,8 @@ class AnomalyDetector:
         scores = self._scores_from_errors(self._errors(standard))
         if level is not None:
             scores = self._combined(scores, level)
+        if self.checks_ is not None and part == "all":
+            scores = np.maximum(scores, self.checks_.scores(x))
         return scores
 
     def standardised(
@@ -617,7 +663,12 @@ class AnomalyDetector:
         deviations = self.level_.deviations(standard)  # (M, S), as HeldShift.score takes them
         level = deviations.max(axis=1) if deviations.shape[1] else np.zeros(len(deviations))
         parts = self._combined(smoothed, deviations)  # (M, S): each sensor on its own
-        return self._combined(scores, level), parts
+        scores = self._combined(scores, level)
+        if self.checks_ is not None:
+            checked = self.checks_.parts(x)  # (M, S)
+            parts = np.maximum(parts, checked)
+            scores = np.maximum(scores, checked.max(axis=1) if checked.shape[1] else 0.0)
+        return scores, parts
 
     def sensor_scores(self, x: np.ndarray, *, columns: Sequence[str] | None = None) -> np.ndarray:
         """``(M, S)``: each sensor's part of each row's score (see :meth:`score_detail`)."""
@@ -664,6 +715,9 @@ class AnomalyDetector:
                 "smooth": self.smooth,
                 "combine": self.combine,
                 "scoring": self.scoring,
+                "error_weight": self.error_weight,
+                "pca_factor": self.pca_factor,
+                "discrete": self.discrete,
                 "seed": self.seed,
                 "num_threads": self.num_threads,
             },
@@ -677,6 +731,7 @@ class AnomalyDetector:
             "level_threshold_": self.level_threshold_,
             "longest_repeat_": torch.from_numpy(self.longest_repeat_.copy()),
             "level_": self.level_.state_dict() if self.level_ is not None else None,
+            "checks_": self.checks_.state_dict() if self.checks_ is not None else None,
         }
         torch.save(state, Path(path))
 
@@ -696,8 +751,10 @@ class AnomalyDetector:
             raise DataError(f"{path}: not a saved AnomalyDetector ({error}).") from None
         if not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise DataError(f"{path}: not a saved AnomalyDetector (format {_FORMAT}).")
-        # files saved before combine: mean; before the budget: none (they are fitted already)
-        config = {"combine": "mean", "steps": None, **state["config"]}
+        # saved before: combine -> mean; the budget -> none (they are fitted already); the row
+        # checks -> none, with the error weight of then
+        before = {"error_weight": 0.5, "pca_factor": None, "discrete": False}
+        config = {"combine": "mean", "steps": None, **before, **state["config"]}
         detector = cls(
             model=state["model"], model_args=state["model_args"], device=device, **config
         )
@@ -723,6 +780,8 @@ class AnomalyDetector:
             detector.longest_repeat_ = state["longest_repeat_"].numpy()
         if state.get("level_") is not None:
             detector.level_ = HeldShift.from_state_dict(state["level_"])
+        if state.get("checks_") is not None:
+            detector.checks_ = RowChecks.from_state_dict(state["checks_"])
         return detector
 
     def __repr__(self) -> str:

@@ -1,25 +1,32 @@
-"""Discrete signals judged by their states: a PLC flag, a counter or a setpoint is not noise.
+"""Discrete signals judged by their states: a PLC flag, a mode or a counter is not noise.
 
-A sensor that takes a few values (a PLC state that is 0 or 1, a mode, a setpoint) is not a
-level with noise around it: standardised and fed to a predictor, its every switch is a big
-error, so its scaled errors set a threshold that hides faults in the analogue sensors, and a
-state it never took in training looks no worse than a usual switch. :class:`DiscreteStates`
-finds such sensors in the training rows (2 to ``max_states`` distinct values) and judges each
-row of them by what training saw: a value never taken there, or a change from one value to
-another that never happened there (``0 -> 2`` when training only went ``0 -> 1 -> 2``), is
-unseen. A constant sensor is not discrete (the detector's flat-sensor rules judge it).
-Pure NumPy, causal: a row's verdict needs the row and the one before it, so a stream
-scored in chunks gives the verdicts of the whole stream when each chunk is passed the last row
-of the chunk before (``previous``).
+A sensor that takes a few whole values (a PLC signal that is 0 or 1, a machine step, a
+counter) is not a level with noise around it: standardised and fed to a predictor, its every
+switch is a big error, and a state the machine never took in training looks no worse than a
+usual switch. :class:`DiscreteStates` finds such sensors in the training rows and judges them
+together, as the machine's state: the tuple of their values in a row. A row is unseen when its
+state never occurred in training (vacuum on while the gripper is open: each flag took both
+values in training, never that pair), or when the state changes from one seen state to another
+in a way training never did (a step out of sequence).
+
+A sensor is discrete when its training rows take 2 to ``max_states`` distinct values, at most
+half as many as the rows, all whole numbers (0/1, a step, a mode, a count). A quantised
+analogue sensor (SKAB's pressure on a grid of 0.33 bar) takes a few values too, and so does a
+server metric scaled to [0, 1] that sat at 0.5 in training and later wanders: not whole
+numbers, so they stay with the model and the level score. A constant sensor is left to the
+flat-sensor rules. Pure NumPy, causal: a row's verdict needs the row and the one
+before it, so a stream scored in chunks gives the verdicts of the whole stream when each chunk
+is passed the last row of the chunk before (``previous``).
 
 Example:
-    >>> cycle = [0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0]  # 0 -> 1 -> 2 -> 0 ...
-    >>> train = np.stack([cycle, np.linspace(0.0, 1.0, 8)], axis=1)
+    >>> gripper = [0, 0, 1, 1, 1, 0] * 4  # closes, holds, opens
+    >>> vacuum = [0, 0, 0, 1, 1, 0] * 4  # on only while the gripper is closed
+    >>> train = np.stack([gripper, vacuum, np.linspace(0.0, 1.0, 24)], axis=1).astype(float)
     >>> states = DiscreteStates().fit(train)
-    >>> states.columns_.tolist()  # column 1 takes 8 values in 8 rows: not discrete
-    [0]
-    >>> states.unseen(np.array([[0.0, 5.0], [2.0, 5.0], [3.0, 5.0]])).ravel().tolist()
-    [False, True, True]
+    >>> states.columns_.tolist()  # the third sensor takes 24 values: analogue
+    [0, 1]
+    >>> states.unseen(np.array([[0.0, 0.0, 0.5], [0.0, 1.0, 0.5]])).tolist()  # vacuum, open
+    [[False, False], [False, True]]
 """
 
 from __future__ import annotations
@@ -28,24 +35,37 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_STATES", "DiscreteStates"]
+__all__ = ["MAX_STATES", "DiscreteStates", "discrete_columns"]
 
 MAX_STATES = 16
-"""A sensor with at most this many distinct values in the training rows (and at least two, and
-at most half as many as the rows) is judged by its states."""
+"""The most distinct training values a discrete sensor takes."""
+
+
+def discrete_columns(rows: np.ndarray, *, max_states: int = MAX_STATES) -> np.ndarray:
+    """``(D,)`` int64: the columns of ``(N, S)`` training rows that are discrete signals: 2 to
+    ``max_states`` distinct values (at most ``N // 2``), all whole numbers."""
+    found = []
+    for column in range(rows.shape[1]):
+        values = np.unique(rows[:, column])
+        if not 2 <= len(values) <= min(max_states, len(rows) // 2):
+            continue
+        if bool(np.all(values == np.round(values))):
+            found.append(column)
+    return np.asarray(found, dtype=np.int64)
 
 
 class DiscreteStates:
-    """The states and state changes of the discrete sensors, as the training rows show them.
+    """The states of the discrete sensors and the changes between them, as training shows them.
 
     Args:
         max_states: the most distinct training values a discrete sensor takes.
 
     Attributes:
         columns_: ``(D,)`` int64, the indices of the discrete sensors among the fitted columns.
-        states_: one sorted ``(K,)`` float64 array per discrete sensor: the values it took.
-        changes_: one ``(K, K)`` bool array per discrete sensor: ``[i, j]`` is True when training
-            went from ``states_[i]`` to ``states_[j]`` (``i != j``) between consecutive rows.
+        states_: ``(K, D)`` float64, the states (rows of the discrete sensors) training took.
+        changes_: ``(K, K)`` bool, ``[i, j]`` True when training went from state ``i`` to state
+            ``j != i`` between consecutive rows.
+        n_sensors_: the number of fitted sensors.
     """
 
     def __init__(self, *, max_states: int = MAX_STATES) -> None:
@@ -53,12 +73,12 @@ class DiscreteStates:
             raise ValueError(f"max_states has to be an int >= 2, but got {max_states!r}")
         self.max_states = max_states
         self.columns_: np.ndarray = np.zeros(0, dtype=np.int64)
-        self.states_: list[np.ndarray] = []
-        self.changes_: list[np.ndarray] = []
+        self.states_: np.ndarray = np.zeros((0, 0))
+        self.changes_: np.ndarray = np.zeros((0, 0), dtype=bool)
         self.n_sensors_ = 0
 
     def fit(self, rows: Any) -> DiscreteStates:
-        """Find the discrete sensors of ``(N, S)`` training rows and the states they took.
+        """Find the discrete sensors of ``(N, S)`` training rows, their states and changes.
 
         Returns:
             ``self``.
@@ -68,32 +88,38 @@ class DiscreteStates:
         """
         train = _matrix(rows, "DiscreteStates.fit")
         self.n_sensors_ = train.shape[1]
-        columns, states, changes = [], [], []
-        for column in range(train.shape[1]):
-            values = np.unique(train[:, column])
-            if not 2 <= len(values) <= min(self.max_states, len(train) // 2):
-                continue
-            codes = np.searchsorted(values, train[:, column])
-            seen = np.zeros((len(values), len(values)), dtype=bool)
-            seen[codes[:-1], codes[1:]] = True
-            np.fill_diagonal(seen, False)
-            columns.append(column)
-            states.append(values)
-            changes.append(seen)
-        self.columns_ = np.asarray(columns, dtype=np.int64)
-        self.states_ = states
-        self.changes_ = changes
+        self.columns_ = discrete_columns(train, max_states=self.max_states)
+        part = train[:, self.columns_]  # (N, D)
+        self.states_, codes = np.unique(part, axis=0, return_inverse=True)
+        codes = codes.reshape(-1)
+        self.changes_ = np.zeros((len(self.states_), len(self.states_)), dtype=bool)
+        self.changes_[codes[:-1], codes[1:]] = True
+        np.fill_diagonal(self.changes_, False)
         return self
 
+    def _codes(self, part: np.ndarray) -> np.ndarray:
+        """``(M, D)`` -> ``(M,)`` the index of each row's state in :attr:`states_`, -1 unseen."""
+        if len(self.states_) == 0:
+            return np.full(len(part), -1)
+        found, inverse = np.unique(part, axis=0, return_inverse=True)  # few distinct rows
+        where = np.full(len(found), -1)
+        for i, state in enumerate(found):
+            match = np.flatnonzero((self.states_ == state).all(axis=1))
+            if len(match):
+                where[i] = match[0]
+        codes: np.ndarray = where[inverse.reshape(-1)]
+        return codes
+
     def unseen(self, rows: Any, previous: Any | None = None) -> np.ndarray:
-        """``(M, D)`` bool: True where a discrete sensor takes a value the training rows never
-        showed, or changes between two values they showed in a way they never did (a change
-        away from an unseen value is not judged again).
+        """``(M, D)`` bool: for each row, the discrete sensors to blame for an unseen state
+        (those that differ from the nearest seen state) or an unseen change between two seen
+        states (those that changed); all False where the row is as training showed. A change
+        away from an unseen state is not judged again.
 
         Args:
             rows: ``(M, S)`` rows of all the fitted sensors.
             previous: ``(S,)`` the row before ``rows[0]`` in the stream, or None at its start
-                (the first row is then judged by its states alone).
+                (the first row is then judged by its state alone).
 
         Raises:
             ValueError: another number of sensors than fitted.
@@ -104,24 +130,26 @@ class DiscreteStates:
                 f"DiscreteStates.unseen: fitted on {self.n_sensors_} sensors, but got rows of "
                 f"shape {matrix.shape}"
             )
-        before = None if previous is None else np.asarray(previous, dtype=np.float64)
-        verdict = np.zeros((len(matrix), len(self.columns_)), dtype=bool)
-        for k, column in enumerate(self.columns_):
-            values, seen = self.states_[k], self.changes_[k]
-            x = matrix[:, column]
-            codes = np.clip(np.searchsorted(values, x), 0, len(values) - 1)
-            known = values[codes] == x
-            verdict[:, k] = ~known
-            if before is not None:
-                x = np.concatenate([before[column : column + 1], x])
-                codes = np.clip(np.searchsorted(values, x), 0, len(values) - 1)
-                known = values[codes] == x
-            moved = x[1:] != x[:-1]
-            both = known[1:] & known[:-1]
-            change = ~seen[codes[:-1], codes[1:]]
-            # the changes into x[1:]: every row with a previous row, else rows 1 on
-            verdict[len(matrix) - len(moved) :, k] |= moved & both & change
-        return verdict
+        blame = np.zeros((len(matrix), len(self.columns_)), dtype=bool)
+        if len(self.columns_) == 0 or len(matrix) == 0:
+            return blame
+        part = matrix[:, self.columns_]  # (M, D)
+        if previous is not None:
+            before = np.asarray(previous, dtype=np.float64)[self.columns_][None, :]
+            part = np.concatenate([before, part])
+        codes = self._codes(part)
+        lead = len(part) - len(matrix)  # 1 with a previous row
+        new = codes[lead:] < 0
+        for state in np.unique(part[lead:][new], axis=0):  # blame what differs from the nearest
+            differ = self.states_ != state  # (K, D)
+            nearest = differ[int(differ.sum(axis=1).argmin())]
+            blame[np.flatnonzero(new & (part[lead:] == state).all(axis=1))] = nearest
+        moved = (codes[1:] >= 0) & (codes[:-1] >= 0) & (codes[1:] != codes[:-1])
+        odd = np.zeros_like(moved)
+        odd[moved] = ~self.changes_[codes[:-1][moved], codes[1:][moved]]
+        # the changes into part[1:]: every row with a previous row, else rows 1 on
+        blame[len(matrix) - len(odd) :] |= odd[:, None] & (part[1:] != part[:-1])
+        return blame
 
     def state_dict(self) -> dict[str, Any]:
         """Plain values (lists), for ``torch.save(..., weights_only=True)``."""
@@ -129,8 +157,8 @@ class DiscreteStates:
             "max_states": self.max_states,
             "n_sensors": self.n_sensors_,
             "columns": self.columns_.tolist(),
-            "states": [values.tolist() for values in self.states_],
-            "changes": [seen.tolist() for seen in self.changes_],
+            "states": self.states_.tolist(),
+            "changes": self.changes_.tolist(),
         }
 
     @classmethod
@@ -139,15 +167,18 @@ class DiscreteStates:
         fitted = cls(max_states=int(state["max_states"]))
         fitted.n_sensors_ = int(state["n_sensors"])
         fitted.columns_ = np.asarray(state["columns"], dtype=np.int64)
-        fitted.states_ = [np.asarray(v, dtype=np.float64) for v in state["states"]]
-        fitted.changes_ = [
-            np.asarray(seen, dtype=bool).reshape(len(values), len(values))
-            for seen, values in zip(state["changes"], fitted.states_, strict=True)
-        ]
+        count = len(state["states"])
+        fitted.states_ = np.asarray(state["states"], dtype=np.float64).reshape(
+            count, len(fitted.columns_)
+        )
+        fitted.changes_ = np.asarray(state["changes"], dtype=bool).reshape(count, count)
         return fitted
 
     def __repr__(self) -> str:
-        return f"DiscreteStates(max_states={self.max_states}, discrete={self.columns_.tolist()})"
+        return (
+            f"DiscreteStates(max_states={self.max_states}, discrete={self.columns_.tolist()}, "
+            f"states={len(self.states_)})"
+        )
 
 
 def _matrix(rows: Any, who: str) -> np.ndarray:

@@ -18,7 +18,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
-from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, TrailingMax, combine_scores
+from cnnlstm.anomaly.held_shift import HOLD, TrailingMax, combine_scores
 from cnnlstm.anomaly.rows import all_finite, torch_threads
 from cnnlstm.errors import DataError
 
@@ -83,6 +83,9 @@ class StreamScorer:
         self._level = detector.level_
         self._level_state = self._level.start() if self._level is not None else None
         self._held = TrailingMax(HOLD)
+        self._weight = detector.error_weight
+        self._checks = detector.checks_
+        self._previous: np.ndarray | None = None  # the last row, for the discrete states
         self.rows_seen = 0
 
     def update(self, row: np.ndarray) -> tuple[float, int]:
@@ -110,10 +113,14 @@ class StreamScorer:
             level = self._level.update(self._level_state, standard)
             combined = 0.0
             if self._error_threshold > 0:
-                combined = ERROR_WEIGHT * score / self._error_threshold
+                combined = self._weight * score / self._error_threshold
             if self._level_threshold > 0:
                 combined = max(combined, self._held.update(level / self._level_threshold))
             score = combined
+        if self._checks is not None:
+            checked = self._checks.scores(values[None, :], self._previous)
+            score = max(score, float(checked[0]))
+            self._previous = values.copy()
         return score, int(score > self._threshold)
 
     def _error_score(self, scaled: np.ndarray) -> float:
@@ -198,6 +205,7 @@ class ChunkScorer:
         self._level_state = self._level.start() if self._level is not None else None
         self._held_rows = np.zeros((0, n))  # (<= HOLD - 1, S): the last deviations
         self._held = np.zeros(0)  # (<= HOLD - 1,): the last level scores
+        self._previous: np.ndarray | None = None  # the last row, for the discrete states
 
     def update(
         self, x: np.ndarray, *, columns: Sequence[str] | None = None
@@ -236,7 +244,13 @@ class ChunkScorer:
         deviations = self._level.advance(self._level_state, standard)  # (M, S)
         level = deviations.max(axis=1) if deviations.shape[1] else np.zeros(len(deviations))
         parts = self._combine(smoothed, deviations, carry="_held_rows")
-        return self._combine(scores, level, carry="_held"), parts
+        scores = self._combine(scores, level, carry="_held")
+        if detector.checks_ is not None and len(rows):
+            checked = detector.checks_.parts(rows, self._previous)  # (M, S)
+            parts = np.maximum(parts, checked)
+            scores = np.maximum(scores, checked.max(axis=1) if checked.shape[1] else 0.0)
+            self._previous = rows[-1].copy()
+        return scores, parts
 
     @torch.inference_mode()
     def _chunk_errors(self, rows: Tensor) -> np.ndarray:
@@ -299,7 +313,7 @@ class ChunkScorer:
             detector.error_threshold_,
             level,
             detector.level_threshold_,
-            error_weight=ERROR_WEIGHT,
+            error_weight=detector.error_weight,
             hold=HOLD,
         )
         setattr(self, carry, level[len(level) - min(HOLD - 1, len(level)) :])

@@ -1,0 +1,152 @@
+"""PCA T² and discrete states beside the model: against eigenvectors and loops, and in the
+detector's offline, chunked, streamed and saved scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cnnlstm.anomaly.detector import AnomalyDetector
+from cnnlstm.anomaly.discrete import DiscreteStates
+from cnnlstm.anomaly.row_checks import DISCRETE_SCORE, RowChecks
+
+
+def _machine(rows: int, seed: int) -> np.ndarray:
+    """A pick-and-place cycle of 6 steps, 4-7 rows each: 3 PLC flags and 3 motor currents."""
+    rng = np.random.default_rng(seed)
+    steps = []
+    while len(steps) < rows:
+        for step in range(6):
+            steps += [step] * int(rng.integers(4, 8))
+    step = np.array(steps[:rows])
+    down = np.isin(step, (1, 4)).astype(float)
+    closed = np.isin(step, (2, 3, 4)).astype(float)
+    vacuum = np.isin(step, (2, 3)).astype(float)
+    x = 1.0 + 0.5 * np.isin(step, (3,)) + rng.normal(0, 0.05, rows)
+    z = 0.8 * down + rng.normal(0, 0.05, rows)
+    pump = 0.6 * vacuum + rng.normal(0, 0.05, rows)
+    return np.stack([down, closed, vacuum, x, z, pump], axis=1)
+
+
+def _t2(train: np.ndarray, rows: np.ndarray, variance: float = 0.95) -> np.ndarray:
+    mean, sd = train.mean(axis=0), train.std(axis=0)
+    sd[sd == 0] = 1.0
+    z = (train - mean) / sd
+    values, vectors = np.linalg.eigh(z.T @ z / len(z))
+    order = np.argsort(values)[::-1]
+    values, vectors = values[order], vectors[:, order]
+    keep = int(np.searchsorted(np.cumsum(values) / values.sum(), variance - 1e-12) + 1)
+    out = np.empty(len(rows))
+    for i, row in enumerate((rows - mean) / sd):
+        out[i] = sum((row @ vectors[:, k]) ** 2 / values[k] for k in range(keep))
+    return out
+
+
+def test_parts_against_eigenvectors_and_the_states() -> None:
+    train, test = _machine(600, 0), _machine(200, 1)
+    test[40, 2] = 1.0 - test[40, 2]  # the vacuum flips on its own
+    test[90, 4] += 3.0  # a motor jumps
+    checks = RowChecks().fit(train, calibrate=450)
+    assert checks.discrete_columns.tolist() == [0, 1, 2]
+    t2_train, t2 = _t2(train, train), _t2(train, test)
+    threshold = 2.0 * np.quantile(t2_train[450:], 0.99)
+    assert checks.pca_threshold_ == pytest.approx(threshold, rel=1e-9)
+    parts = checks.parts(test, previous=train[-1])
+    blame = DiscreteStates().fit(train).unseen(test, previous=train[-1])
+    for i in range(len(test)):  # the largest part of a row: T², or an unseen state's
+        want = max(t2[i] / threshold, DISCRETE_SCORE if blame[i].any() else 0.0)
+        assert parts[i].max() == pytest.approx(want, rel=1e-9)
+    np.testing.assert_allclose(checks.scores(test, train[-1]), parts.max(axis=1), rtol=1e-12)
+    assert parts[40, 2] == DISCRETE_SCORE
+    assert parts[90].argmax() == 4 and parts[90, 4] > 1.0  # T² names the motor that jumped
+
+
+def test_pca_sensor_terms_sum_to_t2_and_match_a_loop() -> None:
+    train, test = _machine(500, 2), _machine(50, 3)
+    checks = RowChecks(discrete=False).fit(train)
+    assert checks.pca_ is not None
+    terms = checks.pca_.sensor_terms(test)
+    np.testing.assert_allclose(terms.sum(axis=1), _t2(train, test), rtol=1e-9)
+    pca = checks.pca_
+    assert pca.components_ is not None and pca.eigenvalues_ is not None
+    assert pca.scaler.mean is not None and pca.scaler.std is not None
+    z = (test - pca.scaler.mean) / pca.scaler.std
+    for i in range(5):
+        for s in range(test.shape[1]):
+            loop = sum(
+                z[i, s] * pca.components_[k, s] * (z[i] @ pca.components_[k]) / pca.eigenvalues_[k]
+                for k in range(len(pca.eigenvalues_))
+            )
+            assert terms[i, s] == pytest.approx(loop, rel=1e-9, abs=1e-12)
+
+
+@pytest.fixture(scope="module")
+def machine_detector() -> AnomalyDetector:
+    return AnomalyDetector(window=16, epochs=3, batch_size=32).fit(_machine(800, 0))
+
+
+def test_the_detector_judges_flags_by_their_states(machine_detector: AnomalyDetector) -> None:
+    detector = machine_detector
+    assert detector.discrete_columns.tolist() == [0, 1, 2]
+    assert (
+        np.isinf(detector.error_scale_[:3]).all() and np.isfinite(detector.error_scale_[3:]).all()
+    )
+    assert detector.level_ is not None and not detector.level_.active_[:3].any()
+    test = _machine(300, 5)
+    test[150, 2] = 1.0 if test[150, 2] == 0 else 0.0  # the vacuum alone
+    scores = detector.score(test)
+    assert scores[150] >= DISCRETE_SCORE
+    plain = AnomalyDetector(window=16, epochs=3, batch_size=32, discrete=False, pca_factor=None)
+    plain.fit(_machine(800, 0))
+    assert plain.score(test)[150] < scores[150]
+
+
+def test_offline_chunks_stream_and_saved_agree(
+    machine_detector: AnomalyDetector, tmp_path: Path
+) -> None:
+    detector = machine_detector
+    test = _machine(240, 6)
+    test[100, 0] = 3.0  # a value no flag took
+    test[180:183, 3] += 2.0
+    offline, parts = detector.score_detail(test)
+    np.testing.assert_array_equal(offline, detector.score(test))
+    np.testing.assert_allclose(parts.max(axis=1), offline, rtol=1e-12)
+    scorer = detector.chunks()
+    pieces = [scorer.update(test[i : i + 37]) for i in range(0, len(test), 37)]
+    np.testing.assert_allclose(np.concatenate([p[0] for p in pieces]), offline, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([p[1] for p in pieces]), parts, atol=1e-5)
+    stream = detector.stream()
+    streamed = np.array([stream.update(row)[0] for row in test])
+    np.testing.assert_allclose(streamed, offline, atol=1e-5)
+    assert offline[100] >= DISCRETE_SCORE and offline[181] > 1.0
+    detector.save(tmp_path / "d.pt")
+    again = AnomalyDetector.load(tmp_path / "d.pt")
+    np.testing.assert_array_equal(again.score(test), offline)
+    assert again.discrete_columns.tolist() == [0, 1, 2] and again.error_weight == 1.0
+
+
+def test_a_file_saved_before_the_row_checks_scores_as_it_did(
+    machine_detector: AnomalyDetector, tmp_path: Path
+) -> None:
+    """A detector saved before: no checks, the error at weight 0.5; its scores are those of a
+    detector fitted that way now."""
+    old = AnomalyDetector(
+        window=16, epochs=3, batch_size=32, discrete=False, pca_factor=None, error_weight=0.5
+    ).fit(_machine(800, 0))
+    old.save(tmp_path / "old.pt")
+    state = torch.load(tmp_path / "old.pt", weights_only=True)
+    for key in ("error_weight", "pca_factor", "discrete"):
+        del state["config"][key]
+    del state["checks_"]
+    torch.save(state, tmp_path / "old.pt")
+    loaded = AnomalyDetector.load(tmp_path / "old.pt")
+    assert loaded.checks_ is None and loaded.error_weight == 0.5
+    test = _machine(200, 7)
+    np.testing.assert_array_equal(loaded.score(test), old.score(test))
+    with pytest.raises(ValueError, match="pca_factor has to be positive or None"):
+        AnomalyDetector(pca_factor=0.0)
+    with pytest.raises(ValueError, match="error_weight has to be positive"):
+        AnomalyDetector(error_weight=-1.0)
