@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from cnnlstm.commands.detect import main
-from cnnlstm.commands.detect.many import find_inputs
+from cnnlstm.commands.detect.many import SUMMARY, find_inputs
 from cnnlstm.data.sensor_plant import SensorPlant
 
 TINY = ["--window", "8", "--epochs", "2"]
@@ -206,3 +208,34 @@ def test_summary_csv_gives_far_and_mar_in_percent_as_the_table_does(
         assert cells[6:8] == [f"{far:.2f}", f"{mar:.2f}"]  # rows, flagged, spans, P, R, F1
     (normal_row,) = [r for r in rows if r["file"] == "sub/normal.csv"]
     assert normal_row["far_percent"] == normal_row["mar_percent"] == ""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_missing_optional_package_stops_the_run_once(
+    plant: Path, tmp_path: Path, jobs: str
+) -> None:
+    """matplotlib made missing (a package of that name that cannot be imported, first on the
+    path, in the workers too): --report needs it for every file, so the run stops with the one
+    error line, exit code 2, not once per file in a table of failures."""
+    fake = tmp_path / "site" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'matplotlib'\", name='matplotlib')\n"
+    )
+    path = os.pathsep.join(filter(None, [str(fake.parent), os.environ.get("PYTHONPATH")]))
+    out = tmp_path / "out"
+    argv = [str(plant), "--train-rows", TRAIN_ROWS, *TINY, "-o", str(out), "-j", jobs]
+    ran = subprocess.run(
+        [sys.executable, "-m", "cnnlstm.cli", "detect", *argv, "--report", str(tmp_path / "r")],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    errors = ran.stderr.strip().splitlines()
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("cnnlstm detect: error: ")
+    assert "needs the package 'matplotlib', which is not installed" in errors[0]
+    assert "error" not in ran.stdout and "failed" not in ran.stdout  # no line per file
+    assert not (out / SUMMARY).exists()

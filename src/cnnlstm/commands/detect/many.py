@@ -20,7 +20,8 @@ labels, precision, recall, F1, FAR, MAR and NAB (the rows after the training row
 file), also written to ``OUTDIR/summary.csv`` (FAR and MAR in percent, as in the table, under
 ``far_percent`` and ``mar_percent``). A file that fails (a bad cell, too few rows...) gets its
 one-line error in the table and in ``summary.csv``, and the other files go on; the exit code is
-then 1 (2 for mistakes in the flags, found before any file is read).
+then 1 (2 for mistakes in the flags, found before any file is read, and for a missing optional
+package, said once when the first file needs it).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import multiprocessing
 import os
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -45,6 +46,7 @@ from cnnlstm.commands.detect.fitting import huge_pages, new_detector
 from cnnlstm.commands.detect.offline import FileSummary, run_file
 from cnnlstm.commands.detect.outputs import check_places
 from cnnlstm.commands.detect.settings import DetectSettings
+from cnnlstm.extras import MissingExtraError
 
 __all__ = [
     "SUFFIXES",
@@ -86,6 +88,10 @@ class FileResult(NamedTuple):
     error: str | None
     warnings: list[str]
     seconds: float
+    missing_extra: tuple[str, str, str] | None = None
+    """``(what, module, extra)`` of the :class:`~cnnlstm.extras.MissingExtraError` the file's run
+    stopped on: not the file's fault, so the whole run stops on it, once (an exception of its own
+    would not come back whole from a worker process)."""
 
 
 def find_inputs(pattern: str) -> tuple[list[Path], Path] | None:
@@ -200,9 +206,11 @@ def run_many(settings: DetectSettings, files: Sequence[Path], root: Path) -> int
         transient=True,
         disable=not console.is_terminal,
     )
-    with progress:
+    with progress, contextlib.closing(_results(runs, names, jobs)) as ended:
         task = progress.add_task("detect", total=len(files))
-        for index, result in _results(runs, names, jobs):
+        for index, result in ended:
+            if result.missing_extra is not None:  # every file would fail so: say it once
+                raise MissingExtraError(*result.missing_extra)
             results[index] = result
             progress.advance(task)
             done = sum(r is not None for r in results)
@@ -225,7 +233,7 @@ def run_many(settings: DetectSettings, files: Sequence[Path], root: Path) -> int
 
 def _results(
     runs: Sequence[DetectSettings], names: Sequence[str], jobs: int
-) -> Iterator[tuple[int, FileResult]]:
+) -> Generator[tuple[int, FileResult], None, None]:
     """``(index, result)`` of each file as it ends: in turn in this process with one job, else
     in ``jobs`` processes."""
     if jobs == 1:
@@ -234,9 +242,10 @@ def _results(
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(
+    pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=jobs, mp_context=context, initializer=_one_thread
-    ) as pool:
+    )
+    try:
         futures = {
             pool.submit(detect_file, one, name): index
             for index, (one, name) in enumerate(zip(runs, names, strict=True))
@@ -248,6 +257,8 @@ def _results(
             except Exception as error:  # the process died (out of memory, a signal)
                 result = FileResult(names[index], None, _one_line(error), [], 0.0)
             yield index, result
+    finally:  # closed early (the run stops): the files not started are not run
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _one_thread() -> None:
@@ -272,19 +283,22 @@ def detect_file(settings: DetectSettings, name: str) -> FileResult:
     """Run ``cnnlstm detect`` on one file as a run on it alone would (its printing kept out of
     the way): what it counted, or its one-line error, and its warnings."""
     started = time.perf_counter()
-    summary, error = None, None
+    summary, error, missing = None, None, None
     printed = io.StringIO()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             with contextlib.redirect_stdout(printed):
                 summary = run_file(settings)
+        except MissingExtraError as failure:  # not the file's fault: the run stops on it
+            error = _one_line(failure)
+            missing = (failure.what, failure.name or "", failure.extra)
         except Exception as failure:  # a bad file fails alone; the others go on
             error = _one_line(failure)
     noted = [
         " ".join(str(w.message).split()) for w in caught if issubclass(w.category, UserWarning)
     ]
-    return FileResult(name, summary, error, noted, time.perf_counter() - started)
+    return FileResult(name, summary, error, noted, time.perf_counter() - started, missing)
 
 
 def _line(result: FileResult) -> str:
