@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,19 @@ def _default(name: str) -> Any:
     return inspect.signature(AnomalyDetector).parameters[name].default
 
 
+def _factor_or_off(text: str) -> float | str:
+    """``--pca-factor``'s value: a positive number, or ``"off"``."""
+    if text == "off":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"has to be a positive number or off, but got {text!r}")
+    return value
+
+
 _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
     "model": {
         "help": f"detector family: {', '.join(DETECTOR_MODELS)} (default {_default('model')}); "
@@ -122,6 +136,18 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
         "choices": ("level", "error"),
         "help": "'level': the model's error beside a held-shift level score; 'error': the error "
         f"alone (default {_default('scoring')})",
+    },
+    "pca_factor": {
+        "metavar": "F|off",
+        "type": _factor_or_off,
+        "help": "with --scoring level: the row's PCA T2 beside the model, alarming at F times its "
+        f"training quantile (default {_default('pca_factor')}); off leaves it out",
+    },
+    "discrete": {
+        "choices": ("on", "off"),
+        "help": "with --scoring level: judge the sensors with a few whole values (PLC signals, "
+        "steps) by their joint states and state changes seen in training, not by their errors "
+        f"(default {'on' if _default('discrete') else 'off'})",
     },
     "seed": {
         "type": int,
@@ -179,7 +205,7 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--report", metavar="DIR", type=Path, help="write a plot and a Markdown summary here"
     )
     for name, options in _DETECTOR_FLAGS.items():
-        parser.add_argument(f"--{name}", **options)
+        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, **options)
     parser.add_argument(
         "--columns",
         metavar="A,B,C",
@@ -311,6 +337,10 @@ def settings_from_flags(args: argparse.Namespace, *, many: bool = False) -> Dete
     detector = {
         name: getattr(args, name) for name in _DETECTOR_FLAGS if getattr(args, name) is not None
     }
+    if detector.get("pca_factor") == "off":
+        detector["pca_factor"] = None
+    if "discrete" in detector:
+        detector["discrete"] = detector["discrete"] == "on"
     if args.load is not None:
         given = [f"--{name.replace('_', '-')}" for name in detector]
         given += ["--train"] * (args.train is not None)

@@ -1,0 +1,94 @@
+"""cnnlstm detect on a generated pick-and-place machine: the PLC signals judged by their states,
+and the flags that turn the row checks off (--discrete, --pca-factor)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnnlstm.anomaly.detector import AnomalyDetector
+from cnnlstm.commands.detect import main
+from cnnlstm.data.pick_place import PickPlace
+
+TINY = ["--window", "8", "--epochs", "3"]
+
+
+@pytest.fixture(scope="module")
+def machine(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PickPlace, list[str]]:
+    folder = tmp_path_factory.mktemp("pick")
+    generator = PickPlace(seed=1, n_anomalies=4)
+    generator.write_csv(folder / "pick.csv", 1600)
+    frame = pd.read_csv(folder / "pick.csv", sep=None, engine="python")
+    plc = [c for c in frame.columns if set(frame[c].unique()) <= {0, 1} and c != "anomaly"]
+    plc = [c for c in plc if c != "changepoint"]
+    return folder / "pick.csv", generator, plc
+
+
+def _run(path: Path, out: Path, *flags: str) -> tuple[np.ndarray, AnomalyDetector]:
+    saved = out.with_suffix(".pt")
+    code = main(
+        [str(path), "--train-rows", "400", "-o", str(out), "--save", str(saved), *TINY, *flags]
+    )
+    assert code == 0
+    return pd.read_csv(out)["anomaly"].to_numpy(), AnomalyDetector.load(saved)
+
+
+def test_plc_signals_are_judged_by_their_states(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path
+) -> None:
+    path, generator, plc = machine
+    flags, detector = _run(path, tmp_path / "on.csv")
+    assert [detector.columns_[c] for c in detector.discrete_columns] == plc
+    assert len(plc) == 13
+    frame = pd.read_csv(path, sep=None, engine="python")
+    rows = frame[detector.columns_].to_numpy()
+    train = [tuple(r) for r in rows[:400, detector.discrete_columns].tolist()]
+    seen, changes = set(train), {(a, b) for a, b in itertools.pairwise(train) if a != b}
+    for anomaly in generator.anomalies:
+        if anomaly.kind not in ("plc_state", "sequence"):
+            continue
+        # an independent reason to flag it: a state or a change never seen in the training rows
+        states = [
+            tuple(r)
+            for r in rows[anomaly.start - 1 : anomaly.end, detector.discrete_columns].tolist()
+        ]
+        unseen = any(s not in seen for s in states[1:]) or any(
+            a != b and (a, b) not in changes for a, b in itertools.pairwise(states)
+        )
+        assert unseen, anomaly
+        assert flags[anomaly.start : anomaly.end].any(), anomaly
+
+
+def test_the_row_checks_can_be_turned_off(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path
+) -> None:
+    path, generator, _ = machine
+    flags, detector = _run(path, tmp_path / "off.csv", "--discrete", "off", "--pca-factor", "off")
+    assert detector.discrete_columns.tolist() == []
+    assert detector.checks_ is not None and detector.checks_.pca_ is None
+    assert detector.pca_factor is None and detector.discrete is False
+    frame = pd.read_csv(path, sep=None, engine="python")
+    rows = frame[detector.columns_].to_numpy()
+    # without them, a row's score is its error and held level parts alone (15 rows of hold)
+    error = detector.score(rows, part="error") / detector.error_threshold_
+    level = detector.score(rows, part="level") / detector.level_threshold_
+    held = [max(level[max(0, t - 14) : t + 1]) for t in range(len(rows))]
+    np.testing.assert_allclose(detector.score(rows), np.maximum(error, held), rtol=1e-9)
+    assert (flags == (detector.score(rows) > 1.0)).all()
+    sequence = [a for a in generator.anomalies if a.kind == "sequence"]
+    assert sequence and not any(flags[a.start : a.end].any() for a in sequence)
+
+
+def test_pca_factor_has_to_be_a_positive_number_or_off(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _, _ = machine
+    with pytest.raises(SystemExit):
+        main([str(path), "-o", str(tmp_path / "x.csv"), "--pca-factor", "0"])
+    assert (
+        "--pca-factor: has to be a positive number or off, but got '0'" in capsys.readouterr().err
+    )
