@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -431,3 +432,14 @@ def test_a_wide_fit_gets_the_work_of_the_budget_on_64_sensors() -> None:
     rows = np.random.default_rng(0).normal(size=(1000, 2 * WIDE_SENSORS))
     detector = AnomalyDetector(steps=40).fit(rows)  # 640 steps planned, 20 in the budget
     assert detector.steps_ <= 20 and len(detector.holdout_loss_) >= 1
+
+
+def test_few_training_rows_a_sensor_warn_from_the_library() -> None:
+    rng = np.random.default_rng(5)
+    rows = rng.normal(size=(60, 20))  # 3 rows a sensor: under ROWS_PER_SENSOR (5)
+    with pytest.warns(UserWarning, match=r"60 training rows for 20 sensors: .* \(100 here\)"):
+        AnomalyDetector(window=8, epochs=1).fit(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # none with enough rows, nor for the error score alone
+        AnomalyDetector(window=8, epochs=1).fit(rng.normal(size=(100, 20)))
+        AnomalyDetector(window=8, epochs=1, scoring="error").fit(rows)

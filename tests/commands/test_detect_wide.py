@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cnnlstm.commands.detect.fitting import ROWS_PER_SENSOR
+from cnnlstm.anomaly.held_shift import ROWS_PER_SENSOR
 
 TINY = ["--window", "8", "--epochs", "2"]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +23,14 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor, nn
 
-from cnnlstm.anomaly.held_shift import ERROR_WEIGHT, HOLD, LEVEL_FACTOR, HeldShift, combine_scores
+from cnnlstm.anomaly.held_shift import (
+    ERROR_WEIGHT,
+    HOLD,
+    LEVEL_FACTOR,
+    ROWS_PER_SENSOR,
+    HeldShift,
+    combine_scores,
+)
 from cnnlstm.anomaly.row_checks import PCA_FACTOR, RowChecks
 from cnnlstm.anomaly.rows import as_rows, longest_repeats, torch_threads
 from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
@@ -354,6 +362,10 @@ class AnomalyDetector:
         Raises:
             DataError: fewer rows than ``window + smooth - 1`` (the first scored row), NaN or
                 infinite values, or ``columns`` of another length than ``S``.
+
+        Warns:
+            UserWarning: with ``scoring="level"``, fewer than
+                :data:`~cnnlstm.anomaly.held_shift.ROWS_PER_SENSOR` rows a sensor.
         """
         rows = as_rows(train, "AnomalyDetector.fit")
         if rows.shape[0] <= self.first_scored():
@@ -364,6 +376,14 @@ class AnomalyDetector:
                 f"{rows.shape[0]}; pass more normal rows, or a smaller window or smooth."
             )
         n_sensors = rows.shape[1]
+        if self.scoring == "level" and len(rows) < ROWS_PER_SENSOR * n_sensors:
+            warnings.warn(
+                f"AnomalyDetector.fit: {len(rows)} training rows for {n_sensors} sensors: the "
+                f"level score needs about {ROWS_PER_SENSOR} rows a sensor "
+                f"({ROWS_PER_SENSOR * n_sensors} here), or it flags most later rows; fit on more "
+                "normal rows, fewer sensors, or scoring='error'",
+                stacklevel=2,
+            )
         names = [str(c) for c in columns] if columns is not None else None
         if names is not None and len(names) != n_sensors:
             raise DataError(

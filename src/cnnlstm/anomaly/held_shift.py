@@ -45,6 +45,7 @@ __all__ = [
     "ERROR_WEIGHT",
     "HOLD",
     "LEVEL_FACTOR",
+    "ROWS_PER_SENSOR",
     "HeldShift",
     "HeldShiftState",
     "TrailingMax",
@@ -63,6 +64,11 @@ threshold. 0.5 until the defaults were chosen again on other machines' data (the
 "Defaults for other machines"): the error alarms at its own threshold, like the other parts."""
 HOLD = 15
 """Rows a level alarm is held after the shift ends (a trailing max of the level score)."""
+
+ROWS_PER_SENSOR = 5
+"""Fewer training rows a sensor than this, and the cross-sensor fit follows the training rows so
+closely that most later rows alarm (the design notes, "Wide files and few training rows"):
+:meth:`~cnnlstm.anomaly.detector.AnomalyDetector.fit` warns."""
 
 _FLOOR = 1e-3
 _BLOCK = 1024

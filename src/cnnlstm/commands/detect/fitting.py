@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,6 +22,7 @@ import numpy as np
 
 from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import WIDE_SENSORS, AnomalyDetector
+from cnnlstm.anomaly.held_shift import ROWS_PER_SENSOR
 from cnnlstm.commands import atomic_file
 from cnnlstm.commands.detect.baseline import BaselineDetector, Detector
 from cnnlstm.commands.detect.notes import Notes
@@ -30,7 +32,6 @@ from cnnlstm.commands.detect.warm import TrainingTail, training_tail
 from cnnlstm.errors import DataError
 
 __all__ = [
-    "ROWS_PER_SENSOR",
     "Fitted",
     "check_saved_columns",
     "fit_detector",
@@ -38,10 +39,6 @@ __all__ = [
     "new_detector",
     "save_detector",
 ]
-
-ROWS_PER_SENSOR = 5
-"""Fewer training rows a sensor than this draws a warning with ``--scoring level`` (the design
-notes give the measurement behind it: "Wide files and few training rows")."""
 
 
 class Fitted(NamedTuple):
@@ -256,19 +253,21 @@ def _fit_rows(detector: Detector, rows: np.ndarray, names: Sequence[str], notes:
     took and how many steps ran."""
     started = time.perf_counter()
     log = None if notes.live else notes.say  # a log file: a line each tenth of the fit
-    if not notes.stderr:
-        detector.fit(rows, columns=names, progress=notes.live, log=log)
-    elif not notes.live:
-        detector.fit(rows, columns=names, log=log)
-    else:
-        from rich.console import Console
+    with warnings.catch_warnings():  # said with the flags to change (_warn_few_rows)
+        warnings.filterwarnings("ignore", r"AnomalyDetector\.fit: \d+ training rows for")
+        if not notes.stderr:
+            detector.fit(rows, columns=names, progress=notes.live, log=log)
+        elif not notes.live:
+            detector.fit(rows, columns=names, log=log)
+        else:
+            from rich.console import Console
 
-        text = (
-            f"fitting {detector.model_name}: {detector.epochs} epochs of windows of "
-            f"{detector.window}"
-        )
-        with Console(file=sys.stderr).status(text):
-            detector.fit(rows, columns=names)
+            text = (
+                f"fitting {detector.model_name}: {detector.epochs} epochs of windows of "
+                f"{detector.window}"
+            )
+            with Console(file=sys.stderr).status(text):
+                detector.fit(rows, columns=names)
     seconds = time.perf_counter() - started
     if isinstance(detector, BaselineDetector):
         notes.say(f"fitted in {seconds:.1f} s")
