@@ -150,3 +150,18 @@ def test_a_file_saved_before_the_row_checks_scores_as_it_did(
         AnomalyDetector(pca_factor=0.0)
     with pytest.raises(ValueError, match="error_weight has to be positive"):
         AnomalyDetector(error_weight=-1.0)
+
+
+def test_score_row_is_scores_one_row_at_a_time() -> None:
+    train, test = _machine(600, 0), _machine(300, 8)
+    test[30, 1] = 1.0 - test[30, 1]  # a flag alone: an unseen state
+    test[31:33, 0] = 3.0  # a value no flag took, twice: the second row's change is not judged
+    test[200, 5] += 2.0
+    checks = RowChecks().fit(train, calibrate=450)
+    batch = checks.scores(test, previous=train[-1])
+    previous = train[-1]
+    for i, row in enumerate(test):
+        assert checks.score_row(row, previous) == pytest.approx(batch[i], rel=1e-12, abs=1e-15)
+        previous = row
+    assert batch[30] == batch[31] == batch[32] == DISCRETE_SCORE
+    assert RowChecks(pca_factor=None, discrete=False).fit(train).score_row(test[0], None) == 0.0

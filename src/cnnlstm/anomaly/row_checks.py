@@ -80,6 +80,7 @@ class RowChecks:
         self.pca_threshold_ = float("nan")
         self.states_: DiscreteStates | None = None
         self.n_sensors_ = 0
+        self._row: _RowArrays | None = None  # score_row's arrays, made at its first call
 
     @property
     def discrete_columns(self) -> np.ndarray:
@@ -97,6 +98,7 @@ class RowChecks:
         """
         train = np.asarray(rows, dtype=np.float64)
         self.n_sensors_ = train.shape[1]
+        self._row = None
         self.states_ = DiscreteStates().fit(train) if self.discrete else None
         self.pca_ = None
         self.pca_threshold_ = float("nan")
@@ -141,6 +143,28 @@ class RowChecks:
             scores = np.where(unseen, np.maximum(scores, DISCRETE_SCORE), scores)
         return scores
 
+    def score_row(self, row: np.ndarray, previous: np.ndarray | None) -> float:
+        """One ``(S,)`` row's :meth:`scores`, for a stream: the same value from plain arrays
+        and a dict of the seen states, with no checks of the input (the caller checked it)."""
+        if self._row is None:
+            self._row = _RowArrays(self)
+        arrays = self._row
+        score = 0.0
+        if arrays.project is not None:
+            projected = ((row - arrays.mean) / arrays.std) @ arrays.project  # (K,) / sqrt(l_k)
+            score = float(projected @ projected) / self.pca_threshold_
+        if arrays.columns is not None:
+            state = arrays.states.get(tuple(row[arrays.columns].tolist()))
+            unseen = state is None
+            if not unseen and previous is not None:
+                before = arrays.states.get(tuple(previous[arrays.columns].tolist()))
+                unseen = (
+                    before is not None and before != state and (before, state) not in arrays.changes
+                )
+            if unseen:
+                score = max(score, DISCRETE_SCORE)
+        return score
+
     def state_dict(self) -> dict[str, Any]:
         """Plain values and tensors, for ``torch.save(..., weights_only=True)``."""
         return {
@@ -175,3 +199,27 @@ class RowChecks:
             f"RowChecks(pca_factor={self.pca_factor}, discrete={self.discrete}, "
             f"discrete_columns={self.discrete_columns.tolist()})"
         )
+
+
+class _RowArrays:
+    """What :meth:`RowChecks.score_row` reads: T²'s map as one matrix, the states as a dict."""
+
+    def __init__(self, checks: RowChecks) -> None:
+        self.project: np.ndarray | None = None
+        self.mean = self.std = np.zeros(0)
+        pca = checks.pca_
+        if pca is not None and checks.pca_threshold_ > 0:
+            assert pca.components_ is not None and pca.eigenvalues_ is not None
+            assert pca.scaler.mean is not None and pca.scaler.std is not None
+            self.mean, self.std = pca.scaler.mean, pca.scaler.std
+            self.project = pca.components_.T / np.sqrt(pca.eigenvalues_)  # (S, K)
+        self.columns: np.ndarray | None = None
+        self.states: dict[tuple[float, ...], int] = {}
+        self.changes: set[tuple[int, int]] = set()
+        found = checks.states_
+        if found is not None and len(found.columns_):
+            self.columns = found.columns_
+            self.states = {tuple(state.tolist()): i for i, state in enumerate(found.states_)}
+            self.changes = {
+                (int(i), int(j)) for i, j in zip(*np.nonzero(found.changes_), strict=True)
+            }

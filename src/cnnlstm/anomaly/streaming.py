@@ -118,8 +118,7 @@ class StreamScorer:
                 combined = max(combined, self._held.update(level / self._level_threshold))
             score = combined
         if self._checks is not None:
-            checked = self._checks.scores(values[None, :], self._previous)
-            score = max(score, float(checked[0]))
+            score = max(score, self._checks.score_row(values, self._previous))
             self._previous = values.copy()
         return score, int(score > self._threshold)
 
