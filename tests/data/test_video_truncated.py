@@ -11,6 +11,7 @@ PyAV decode of the intact file.
 from __future__ import annotations
 
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -207,3 +208,94 @@ def test_the_data_module_passes_on_truncated(tmp_path: Path) -> None:
         VideoDataModule(tmp_path, on_truncated="skip")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="on_truncated has to be one of"):
         VideoFolder(tmp_path, on_truncated="skip")  # type: ignore[arg-type]
+
+
+REAL_CLIP = Path("/work/shared/data/videos/variable_fps.mp4")  # a real phone-style H.264 clip
+
+
+def index_at_the_end(source: Path, target: Path) -> Path:
+    """``source`` re-encoded to H.264 in an MP4 written without faststart, PyAV's default: the
+    frames (``mdat``) first, the index (``moov``) after them, as many cameras record."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(source)) as reader, av.open(str(target), "w") as writer:
+        stream = writer.add_stream("libx264", rate=25)
+        original = reader.streams.video[0]
+        stream.width, stream.height, stream.pix_fmt = original.width, original.height, "yuv420p"
+        for t, frame in enumerate(reader.decode(original)):
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = t, Fraction(1, 25)
+            writer.mux(stream.encode(frame))
+        writer.mux(stream.encode())
+    return target
+
+
+def top_level_atoms(data: bytes) -> list[tuple[bytes, int, int]]:
+    """``(type, start, end)`` of each top-level MP4 atom, by a plain walk of 32-bit sizes."""
+    atoms, offset = [], 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        atoms.append((data[offset + 4 : offset + 8], offset, offset + size))
+        offset += size
+    return atoms
+
+
+@pytest.fixture(scope="module")
+def moov_last(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return index_at_the_end(REAL_CLIP, tmp_path_factory.mktemp("intact") / "clip.mp4")
+
+
+def test_an_mp4_cut_short_before_its_index_at_the_end_cannot_be_opened_and_says_why(
+    moov_last: Path, tmp_path: Path
+) -> None:
+    data = moov_last.read_bytes()
+    kinds = [kind for kind, _, _ in top_level_atoms(data)]
+    assert kinds.index(b"moov") > kinds.index(b"mdat")  # the index after the frames
+    assert VideoFolder(moov_last.parent, frames=None, labelled=False)[0][0].shape[0] == 300
+    _, mdat_start, mdat_end = next(a for a in top_level_atoms(data) if a[0] == b"mdat")
+    kept = int(len(data) * 0.6)
+    assert kept < mdat_end  # the cut is inside the frames: the index is gone with the end
+    root = tmp_path / "root"
+    cut = root / "walk" / "clip.mp4"
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(data[:kept])
+    with pytest.raises(av.error.InvalidDataError):  # what FFmpeg itself says
+        av.open(str(cut))
+    for on_truncated in ("error", "warn"):  # nothing can be read: an error either way
+        with pytest.raises(DataError) as error:
+            VideoFolder(root, frames=4, on_truncated=on_truncated)[0]
+        message = str(error.value)
+        assert message.startswith(
+            f"{cut}: cannot open as a video: the file is cut short: its index is missing (the "
+            f"moov atom is not in its {kept} bytes: the 'mdat' atom at byte {mdat_start} runs to "
+            f"byte {mdat_end}); re-copy it, or recover it with a tool such as untrunc"
+        ), message
+
+
+def test_an_mp4_cut_inside_its_index_at_the_end_says_so(moov_last: Path, tmp_path: Path) -> None:
+    data = moov_last.read_bytes()
+    _, moov_start, moov_end = next(a for a in top_level_atoms(data) if a[0] == b"moov")
+    kept = moov_end - 100  # the last 100 bytes of the index are gone
+    (tmp_path / "walk").mkdir()
+    (tmp_path / "walk" / "ok.mp4").write_bytes(data)
+    (tmp_path / "walk" / "cut.mp4").write_bytes(data[:kept])
+    folder = VideoFolder(tmp_path, frames=4)
+    assert [path.name for path, _ in folder.samples] == ["cut.mp4", "ok.mp4"]
+    assert folder[1][0].shape == (4, 3, 128, 128)  # the whole file beside it reads
+    with pytest.raises(DataError) as error:
+        folder[0]
+    assert str(error.value).startswith(
+        f"{tmp_path / 'walk' / 'cut.mp4'}: the video stream holds no frames: the file is cut "
+        f"short: its "
+        f"index (the moov atom at byte {moov_start}) runs to byte {moov_end}, past its {kept} "
+        f"bytes; re-copy it"
+    )
+
+
+def test_a_file_that_is_no_video_is_still_just_not_a_video(tmp_path: Path) -> None:
+    (tmp_path / "walk").mkdir()
+    (tmp_path / "walk" / "notes.mp4").write_bytes(b"these are notes, not a video\n" * 10)
+    with pytest.raises(DataError) as error:
+        VideoFolder(tmp_path, frames=4)[0]
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'walk' / 'notes.mp4'}: cannot open as a video (")
+    assert "cut short" not in message

@@ -145,6 +145,68 @@ class _Claim:
         )
 
 
+_MP4_FIRST_BOXES = (b"ftyp", b"wide", b"free", b"skip", b"mdat", b"moov", b"pnot")
+"""The atoms an MP4/MOV/3GP file starts with (QuickTime files may start without ``ftyp``)."""
+
+
+def _mp4_index_cut(path: str | Path) -> str | None:
+    """Why an MP4/MOV/3GP file cannot be opened when it is cut short before or inside its index
+    (the ``moov`` atom, which many recorders and muxers write after the data), else ``None``.
+
+    The file's top-level atoms are walked by their sizes: an atom that runs past the file's
+    last byte before a whole ``moov`` was met (the ``mdat`` of frames, or the ``moov`` itself)
+    means the file was cut short there. A file that starts with no MP4 atom, or whose atoms are
+    all whole, gives ``None``.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "cut.mp4"
+        >>> _ = path.write_bytes((16).to_bytes(4, "big") + b"ftypisom" + bytes(4)
+        ...                      + (1000).to_bytes(4, "big") + b"mdat" + bytes(100))
+        >>> print(_mp4_index_cut(path))  # doctest: +ELLIPSIS
+        the file is cut short: its index is missing (the moov atom ... re-copy it, ...
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            offset = 0
+            while offset + 8 <= size:
+                file.seek(offset)
+                header = file.read(16)
+                length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+                if offset == 0 and kind not in _MP4_FIRST_BOXES:
+                    return None
+                if length == 1 and len(header) == 16:  # a 64-bit size follows the type
+                    length = int.from_bytes(header[8:16], "big")
+                elif length == 0:  # the atom runs to the end of the file
+                    length = size - offset
+                if length < 8:
+                    return None  # not an atom: not a file this walk understands
+                end = offset + length
+                if end > size:
+                    name = kind.decode("latin-1")
+                    return (
+                        f"the file is cut short: its index is missing (the moov atom is not in "
+                        f"its {size} bytes: the '{name}' atom at byte {offset} runs to byte "
+                        f"{end}); re-copy it, or "
+                        f"recover it with a tool such as untrunc (given an intact file from the "
+                        f"same camera). Re-encoding cannot help: without the index nothing says "
+                        f"where the frames are."
+                        if kind != b"moov"
+                        else f"the file is cut short: its index (the moov atom at byte "
+                        f"{offset}) runs to byte {end}, past its {size} bytes; re-copy it, or "
+                        f"recover it with a tool such as untrunc (given an intact file from the "
+                        f"same camera)."
+                    )
+                if kind == b"moov":
+                    return None  # the index is whole: something else is wrong
+                offset = end
+    except OSError:
+        return None
+    return None
+
+
 _CUT_SLACK = 64  # bytes of framing that may follow a packet's data (an FLV tag's header)
 
 
@@ -296,12 +358,15 @@ class VideoFolder(ClipFolder):
             ``"error"`` raises a :class:`DataError` that names the file, the frames listed and
             the frames there; ``"warn"`` warns once per file and reads the frames that are
             there. Containers that list no frames (Matroska/WebM, MPEG-PS/TS, FLV, ASF) cannot
-            tell a file cut short from a short clip.
+            tell a file cut short from a short clip. An MP4/MOV whose index comes after its
+            frames and was cut off with the end of the file cannot be opened at all: a
+            :class:`DataError` saying so, either way.
 
     Raises:
         DataError: a missing root, no class folders, an empty class folder; when reading, a file
-            that cannot be opened or decoded (named with the frame that failed), or a file cut
-            short (with ``on_truncated="error"``).
+            that cannot be opened or decoded (named with the frame that failed), a file cut
+            short (with ``on_truncated="error"``), or an MP4/MOV cut short before or inside its
+            index at the end (the ``moov`` atom): it cannot be opened.
 
     Example:
         >>> import tempfile
@@ -386,6 +451,9 @@ class VideoFolder(ClipFolder):
         try:
             container = av.open(str(path))
         except (av.FFmpegError, OSError, UnicodeDecodeError) as err:
+            why = _mp4_index_cut(path)
+            if why is not None:
+                raise DataError(f"{path}: cannot open as a video: {why}") from None
             raise DataError(f"{path}: cannot open as a video ({brief(err)}).") from None
         if not container.streams.video:
             container.close()
@@ -433,7 +501,8 @@ class VideoFolder(ClipFolder):
         if claim is not None:
             self._truncated(path, claim)
         if not pts:
-            raise DataError(f"{path}: the video stream holds no frames.")
+            why = _mp4_index_cut(path)  # FFmpeg opens an MP4 whose index lost its end
+            raise DataError(f"{path}: the video stream holds no frames{': ' + why if why else '.'}")
         order = np.sort(np.asarray(pts, dtype=np.int64))
         if not seekable or time_base is None:
             seekable = False
