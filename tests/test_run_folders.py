@@ -249,3 +249,69 @@ def test_a_fit_that_fails_before_its_first_checkpoint_puts_the_link_back(
     assert os.readlink(alias) == os.path.join("version_0", "checkpoints")
     assert link.outcome == "runs/digit_clips/checkpoints still points at version_0/checkpoints"
     assert capsys.readouterr().err == ""  # a failed run prints its error line alone
+
+
+def test_a_fit_that_fails_in_its_first_step_leaves_no_folder_and_one_error_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A mistake found once training started (an image model on clips: its first step) leaves
+    no empty ``version_<n>`` behind; an earlier run's folder and the link to it stay."""
+    assert cli.main(["fit", "--config", str(CONFIG), *TINY, "--trainer.max_epochs=1"]) == 0
+    first = RUN / "version_0"
+    kept = sorted(path.relative_to(first) for path in first.rglob("*"))
+    capsys.readouterr()
+    image_model = [
+        "--model.init_args.model=image_sequence_classifier",
+        '--model.init_args.model_args={"bridge": "hilbert", "image_size": [32, 32]}',
+    ]
+    assert cli.main(["fit", "--config", str(CONFIG), *TINY, *image_model]) == 2
+    err = capsys.readouterr().err
+    *before, last = err.splitlines()
+    assert last.startswith("cnnlstm: error: ") and "expected a 4-D input" in last, err
+    assert all(line.startswith("INFO: ") for line in before), err  # nothing said about it
+    assert [path.name for path in RUN.glob("version_*")] == ["version_0"]  # version_1 is gone
+    assert sorted(path.relative_to(first) for path in first.rglob("*")) == kept
+    assert (RUN / "checkpoints").resolve() == (first / "checkpoints").resolve()
+    # the next run takes the number the failed one gave back
+    assert run_folders.next_version(RUN) == 1
+
+
+def _events(folder: Path, scalars: int) -> None:
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(folder))
+    for step in range(scalars):
+        writer.add_scalar("train/loss", 1.0 / (step + 1), step)
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("extra", "gone"),
+    [
+        (None, True),  # what a run writes as it starts, nothing more
+        ("checkpoints/last.ckpt", False),
+        ("metrics.csv", False),  # metrics were logged
+        ("events", False),  # an event file with a scalar in it
+        ("predictions/predictions.pt", False),
+        ("notes.txt", False),  # something a person put there
+    ],
+)
+def test_give_back_removes_only_a_folder_of_what_a_run_writes_as_it_starts(
+    extra: str | None, gone: bool
+) -> None:
+    folder = claim_version(RUN)
+    (folder / "config.yaml").write_text("model: {}\n")
+    (folder / "hparams.yaml").write_text("{}\n")
+    (folder / "checkpoints").mkdir()
+    _events(folder, scalars=0)
+    if extra == "events":
+        _events(folder, scalars=1)
+        assert len(list(folder.glob("events.out.tfevents.*"))) == 2
+    elif extra is not None:
+        (folder / extra).parent.mkdir(exist_ok=True)
+        (folder / extra).write_text("x")
+    before = sorted(path.name for path in folder.rglob("*"))
+    assert run_folders.give_back(folder) is gone
+    assert folder.exists() is not gone
+    if not gone:  # left as it was
+        assert sorted(path.name for path in folder.rglob("*")) == before

@@ -10,6 +10,9 @@ tries the next number. Two runs started together therefore never share a folder.
 last checkpoint. :func:`find_checkpoint` is what ``--ckpt_path last`` and ``--ckpt_path best``
 mean: that file in the newest run folder that has one.
 
+A run that fails before it wrote anything worth keeping gives its folder back
+(:func:`give_back`: only what a run writes as it starts is in it).
+
 A DDP run's other processes, which Lightning starts by running the same command line again, take
 the folder of the process that started them instead of claiming one (:func:`hand_down`,
 :func:`handed_down`).
@@ -31,6 +34,7 @@ __all__ = [
     "checkpoint_pattern",
     "claim_version",
     "find_checkpoint",
+    "give_back",
     "hand_down",
     "handed_down",
     "launch_rank",
@@ -99,6 +103,61 @@ def release(folder: str | Path) -> None:
     """Remove a claimed folder that nothing was written to (a run that stopped before starting)."""
     with contextlib.suppress(OSError):  # not empty, or already gone: keep it
         os.rmdir(folder)
+
+
+_STARTING_FILES = ("config.yaml", "hparams.yaml")
+"""What a run writes to its folder as it starts, before it has trained or logged anything."""
+
+
+def _no_events(path: Path) -> bool:
+    """Whether a TensorBoard event file holds nothing but the record every one starts with.
+
+    An event file is a series of records, each an 8-byte length, a 4-byte checksum, the data
+    and a 4-byte checksum; a writer opens it with one record, the file's version.
+    """
+    with path.open("rb") as file:
+        head = file.read(8)
+    if not head:
+        return True
+    length = int.from_bytes(head, "little") if len(head) == 8 else -1
+    return path.stat().st_size == 8 + 4 + length + 4
+
+
+def give_back(folder: str | Path) -> bool:
+    """Remove the run folder of a run that failed before it wrote anything worth keeping.
+
+    The folder goes when all it holds is what a run writes as it starts: ``config.yaml``,
+    ``hparams.yaml``, TensorBoard event files with no event yet, and empty folders (its
+    ``checkpoints``). A checkpoint, a ``metrics.csv`` (metrics were logged), an event file with
+    events, predictions, or anything else keeps it, as it is.
+
+    Returns:
+        Whether the folder is gone.
+    """
+    folder = Path(folder)
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    files: list[Path] = []
+    folders: list[Path] = []
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            if any(entry.iterdir()):
+                return False
+            folders.append(entry)
+        elif entry.name in _STARTING_FILES or (
+            entry.name.startswith("events.out.tfevents.") and entry.is_file() and _no_events(entry)
+        ):
+            files.append(entry)
+        else:
+            return False
+    try:
+        for path in files:
+            path.unlink()
+        for path in [*folders, folder]:
+            os.rmdir(path)  # fails if something was written meanwhile: then it stays
+    except OSError:
+        return False
+    return True
 
 
 def link_latest(alias: str | Path, target: str | Path) -> str | None:

@@ -419,8 +419,17 @@ class CNNLSTMCLI(LightningCLI):
         return trainer
 
     def _run_subcommand(self, subcommand: str) -> None:
-        if self.execute:
+        """Run the subcommand; one that fails gives back the folders it claimed and wrote nothing
+        worth keeping to (:func:`~cnnlstm.commands.run_folders.give_back`), without a word: the
+        failure's error line stays the only one."""
+        if not self.execute:
+            return
+        try:
             super()._run_subcommand(subcommand)
+        except BaseException:
+            for folder in self._claimed:
+                run_folders.give_back(folder)
+            raise
 
     def after_fit(self) -> None:
         """Say where the checkpoints and logs are."""
