@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from cnnlstm.data.sensor_plant import write_skab_csv
+from cnnlstm.data.sensor_plant import start_time, write_skab_csv
 from cnnlstm.extras import importing
 
 if TYPE_CHECKING:  # pandas loads on first use
@@ -192,7 +192,7 @@ class PickPlace:
         start: str = "2021-01-01 00:00:00",
     ) -> None:
         with importing("generating sensor files (cnnlstm.data.pick_place)", "sensors"):
-            import pandas as pd
+            import pandas  # noqa: F401  (a missing extra is said when the generator is made)
 
         kinds = tuple(anomaly_kinds)
         if (
@@ -210,12 +210,7 @@ class PickPlace:
         ):
             if value < least:
                 raise ValueError(f"{name} has to be >= {least}, but got {value}")
-        try:
-            self.start = pd.Timestamp(start)
-        except ValueError:
-            raise ValueError(
-                f"start has to be a time like '2021-01-01 00:00:00', but got {start!r}"
-            ) from None
+        self.start = start_time(start)
         self.seed = seed
         self.anomaly_kinds = kinds
         self.n_anomalies = n_anomalies

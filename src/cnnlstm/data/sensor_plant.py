@@ -50,6 +50,7 @@ __all__ = [
     "PlantChunk",
     "SensorPlant",
     "sensor_names",
+    "start_time",
     "write_skab_csv",
 ]
 
@@ -145,6 +146,22 @@ def sensor_names(n_sensors: int) -> list[str]:
     return names
 
 
+def start_time(start: str) -> pd.Timestamp:
+    """A generator's first time, from text like ``"2021-01-01 00:00:00"``.
+
+    Raises:
+        ValueError: text that is not a time.
+    """
+    with importing("generating sensor files (cnnlstm.data.sensor_plant)", "sensors"):
+        import pandas as pd
+    try:
+        return pd.Timestamp(start)
+    except ValueError:
+        raise ValueError(
+            f"start has to be a time like '2021-01-01 00:00:00', but got {start!r}"
+        ) from None
+
+
 def write_skab_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Write ``frame`` as SKAB writes its files: ``;`` separated, ``datetime`` first as
     ``YYYY-MM-DD HH:MM:SS``, sensor values with 6 significant digits, labels as ``0.0``/``1.0``.
@@ -236,7 +253,7 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         start: str = "2021-01-01 00:00:00",
     ) -> None:
         with importing("reading and writing sensor files (cnnlstm.data.sensor_plant)", "sensors"):
-            import pandas as pd
+            import pandas  # noqa: F401  (a missing extra is said when the generator is made)
 
         super().__init__()
         if not 8 <= n_sensors <= 64:
@@ -257,12 +274,7 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
             raise ValueError(f"period has to be at least 10 rows, but got {period}")
         if num_samples < 1:
             raise ValueError(f"num_samples has to be at least 1, but got {num_samples}")
-        try:
-            self.start = pd.Timestamp(start)
-        except ValueError:
-            raise ValueError(
-                f"start has to be a time like '2021-01-01 00:00:00', but got {start!r}"
-            ) from None
+        self.start = start_time(start)
         self.n_sensors = n_sensors
         self.seed = seed
         self.anomaly_kinds = kinds
