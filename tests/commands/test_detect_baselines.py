@@ -93,8 +93,13 @@ def test_a_baseline_takes_quantile_alone(
     assert code == 2 and not out.exists()
     assert (
         "--model pca is a baseline that scores each row alone and takes --quantile only, "
-        "so --window cannot be given with it" in one_error(err)
+        "so --window cannot be given with it; leave it out." in one_error(err)
     )
+    argv = [str(VALVE), "--model", "zscore", "--pca-factor", "3", "--discrete", "off"]
+    code, _, err = run_detect([*argv, "-o", str(out)])
+    assert code == 2 and not out.exists()
+    # the flags as they are typed (--pca-factor, not the argument's name pca_factor)
+    assert "so --pca-factor, --discrete cannot be given with it; leave them out." in one_error(err)
     code, printed, err = run_detect(
         [
             str(VALVE),

@@ -66,11 +66,14 @@ def new_detector(options: Mapping[str, Any]) -> Detector:
     alone); its messages name the flags."""
     model = options.get("model")
     if model in BASELINES:
-        others = [f"--{name}" for name in options if name not in ("model", "quantile")]
+        others = [
+            f"--{name.replace('_', '-')}" for name in options if name not in ("model", "quantile")
+        ]
         if others:
+            them = "it" if len(others) == 1 else "them"
             raise ValueError(
                 f"--model {model} is a baseline that scores each row alone and takes --quantile "
-                f"only, so {', '.join(others)} cannot be given with it; leave them out."
+                f"only, so {', '.join(others)} cannot be given with it; leave {them} out."
             )
         try:
             return BaselineDetector(model, quantile=options.get("quantile"))
