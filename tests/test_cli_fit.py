@@ -203,6 +203,56 @@ def test_predict_writes_the_probabilities_of_the_checkpointed_model() -> None:
             torch.testing.assert_close(probabilities[i], expected, rtol=1e-4, atol=1e-6)
 
 
+def test_each_predict_writes_to_a_folder_of_its_own_and_says_where(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two predicts of one config (6 clips, then 4) keep both outputs: each in its run folder
+    (beside its config.yaml), runs/<name>/predictions links to the newest."""
+    fit("--trainer.max_steps=2")
+    ckpt = RUN / "version_0" / "checkpoints" / "last.ckpt"
+    printed = []
+    for samples in (6, 4):
+        capsys.readouterr()
+        argv = ["predict", "--config", CONFIG, *TINY, f"--ckpt_path={ckpt}"]
+        assert cli.main([*argv, f"--data.init_args.test_samples={samples}"]) == 0
+        printed.append(capsys.readouterr().out)
+    first = RUN / "version_1" / "predictions" / "predictions.pt"
+    second = RUN / "version_2" / "predictions" / "predictions.pt"
+    assert f"cnnlstm: wrote 6 predictions to {first}\n" in printed[0]
+    assert f"cnnlstm: wrote 4 predictions to {second}\n" in printed[1]
+    assert "runs/digit_clips/predictions links to version_2/predictions" in printed[1]
+    assert torch.load(first)["predictions"].shape == (6, 10)  # the second did not replace it
+    assert torch.load(second)["predictions"].shape == (4, 10)
+    assert (RUN / "predictions").resolve() == second.parent.resolve()
+    assert sorted(p.name for p in first.parent.iterdir()) == ["predictions.pt"]  # nothing mixed
+    for folder in (first.parent.parent, second.parent.parent):
+        saved = yaml.safe_load((folder / "config.yaml").read_text())
+        assert saved["prediction_writer"]["output_dir"] is None  # reused, it still makes its own
+
+
+def test_predictions_of_an_earlier_layout_and_a_folder_given_are_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fit("--trainer.max_steps=2")
+    ckpt = RUN / "version_0" / "checkpoints" / "last.ckpt"
+    earlier = RUN / "predictions"  # a real folder: where every predict wrote before
+    earlier.mkdir()
+    (earlier / "predictions.pt").write_text("an earlier run's")
+    argv = ["predict", "--config", CONFIG, *TINY, f"--ckpt_path={ckpt}"]
+    capsys.readouterr()
+    assert cli.main(argv) == 0
+    out, err = capsys.readouterr()
+    assert f"cnnlstm: wrote 6 predictions to {RUN / 'version_1' / 'predictions'}" in out
+    assert "runs/digit_clips/predictions is a folder, not a link" in err
+    assert "move it away to make it a link to the newest predict's" in err
+    assert (earlier / "predictions.pt").read_text() == "an earlier run's"
+    mine = tmp_path / "mine"
+    assert cli.main([*argv, f"--prediction_writer.output_dir={mine}"]) == 0
+    assert torch.load(mine / "predictions.pt")["predictions"].shape == (6, 10)
+    assert not (RUN / "version_2" / "predictions").exists()
+    assert (earlier / "predictions.pt").read_text() == "an earlier run's"
+
+
 def test_validate_and_test_report_the_task_metrics(capsys: pytest.CaptureFixture[str]) -> None:
     fit("--trainer.max_steps=2")
     ckpt = str(RUN / "checkpoints" / "last.ckpt")

@@ -56,7 +56,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(autouse=True)
 def _in_workdir_on_one_thread(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.chdir(workdir)
-    shutil.rmtree(PREDICTIONS, ignore_errors=True)
+    PREDICTIONS.unlink(missing_ok=True)  # the link to the newest predict's folder
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -132,6 +132,36 @@ def test_predict_root_of_clip_folders_without_classes(tmp_path: Path) -> None:
         assert row["true"] == ""
         for key in ("predicted", "probability", "top3"):
             assert row[key] == reference[clip][key]  # a clip's prediction not where it lies
+
+
+def test_two_predicts_on_other_clips_keep_a_csv_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The first predict's CSV is neither replaced nor mixed with the second's: each is in its
+    run's folder, named in the line that reports it; runs/video_folder/predictions is the newest."""
+    assert predict() == 0
+    reference = {row["clip"]: row for row in read_rows()}  # the test split's 6 clips
+    names = sorted(reference)
+    written = []
+    for new, clips in ((tmp_path / "two", names[:2]), (tmp_path / "three", names[2:5])):
+        for k, clip in enumerate(clips):
+            copy_clip(clip, new / f"visit{k}")
+        capsys.readouterr()
+        assert predict(f"--data.init_args.predict_root={new}") == 0
+        (line,) = [x for x in capsys.readouterr().out.splitlines() if "predictions.csv" in x]
+        written.append(Path(line.removeprefix("cnnlstm: wrote ").split(" (")[0]))
+    assert written[0] != written[1]
+    assert written[0].parent.parent.parent == written[1].parent.parent.parent == PREDICTIONS.parent
+    for csv_path, clips in zip(written, (names[:2], names[2:5]), strict=True):
+        with csv_path.open(newline="") as file:
+            rows = list(csv.DictReader(file))
+        assert [row["clip"] for row in rows] == [f"visit{k}" for k in range(len(clips))]
+        for row, clip in zip(rows, clips, strict=True):
+            assert row["predicted"] == reference[clip]["predicted"]
+            assert row["probability"] == reference[clip]["probability"]
+        saved_pt = torch.load(csv_path.with_suffix(".pt"))
+        assert len(saved_pt["predictions"]) == len(clips)
+    assert PREDICTIONS.resolve() == written[1].parent.resolve()
 
 
 def test_predict_root_of_videos_without_classes(tmp_path: Path) -> None:

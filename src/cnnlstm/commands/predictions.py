@@ -1,9 +1,10 @@
 """Predictions written to files: :class:`PredictionWriter` and the rows it writes.
 
 ``cnnlstm predict`` saves every output with the dataset index of its item to
-``runs/<name>/predictions/predictions.pt`` and, for classifiers and recognizers, one row per item
-to ``predictions.csv`` (the item's name, the predicted class or text, its probability, the true
-one when known), then prints a short summary.
+``predictions.pt`` in a folder of the run's own, ``runs/<name>/version_<n>/predictions`` (beside
+the run's ``config.yaml``; ``runs/<name>/predictions`` links to the newest), and, for classifiers
+and recognizers, one row per item to ``predictions.csv`` (the item's name, the predicted class or
+text, its probability, the true one when known), then prints where and a short summary.
 """
 
 from __future__ import annotations
@@ -210,7 +211,10 @@ class PredictionWriter(BasePredictionWriter):
     (a checkpoint trained on other class folders) stops the run with a :class:`ConfigError`.
 
     Args:
-        output_dir: the folder; ``None`` for ``runs/<name>/predictions``.
+        output_dir: the folder; ``None`` for the run's own: the command line sets
+            ``runs/<name>/version_<n>/predictions`` (so that two predicts never share one);
+            ``runs/predictions`` without it. A folder given here is every run's: a second
+            predict replaces the first's files.
     """
 
     def __init__(self, output_dir: str | None = None) -> None:
@@ -222,9 +226,13 @@ class PredictionWriter(BasePredictionWriter):
         """The CSV written by the last ``predict``, or ``None`` when it wrote none."""
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """Before predicting, check that the model predicts as many classes as the data has."""
+        """Before predicting, take the first process's folder (the processes a launcher such as
+        torchrun started do not know it), and check that the model predicts as many classes as
+        the data has."""
         if stage != "predict":
             return
+        if trainer.world_size > 1:  # every process gets here: a collective is safe
+            self.output_dir = trainer.strategy.broadcast(self.output_dir, src=0)
         from cnnlstm.tasks import ClassificationTask
 
         data = getattr(trainer, "datamodule", None)

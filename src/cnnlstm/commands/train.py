@@ -8,7 +8,8 @@ a folder of its own, ``runs/<name>/version_<n>`` (claimed atomically:
 validation metric); ``runs/<name>/checkpoints`` links to the newest fit's. Early stopping on the
 same metric, every epoch seeded from ``(seed, epoch)`` so that a resumed run ends as an
 uninterrupted one (the callbacks: :mod:`cnnlstm.commands.callbacks`), a progress bar, and
-predictions written to ``runs/<name>/predictions`` (:mod:`cnnlstm.commands.predictions`).
+predictions written to the predict run's own ``runs/<name>/version_<n>/predictions``
+(:mod:`cnnlstm.commands.predictions`), which ``runs/<name>/predictions`` links to.
 :func:`build_cli` runs it on a command line, :func:`run_summary` builds a config's task without
 training and prints its model.
 
@@ -154,7 +155,9 @@ class CNNLSTMCLI(LightningCLI):
     (:class:`LastCheckpoint`), and ``best.ckpt``, the best by the task's metric
     (:class:`BestCheckpoint`). ``runs/<name>/checkpoints`` links to the newest ``fit``'s
     checkpoints. ``--ckpt_path last`` and ``--ckpt_path best`` name that file of the newest run
-    folder that has one: a resumed run starts a new folder and goes on from there.
+    folder that has one: a resumed run starts a new folder and goes on from there. A
+    ``predict`` writes to its folder's ``predictions`` (unless ``prediction_writer.output_dir``
+    names another), and ``runs/<name>/predictions`` links to the newest predict's.
 
     Added to Lightning's options: ``checkpoint`` (:class:`BestCheckpoint`; ``save_last`` adds
     the :class:`LastCheckpoint`), ``early_stopping`` (:class:`TaskEarlyStopping`, patience 5) and
@@ -192,6 +195,7 @@ class CNNLSTMCLI(LightningCLI):
         """``runs/<name>/version_<n>``: this run's folder, once claimed (or handed down)."""
         self._claimed: list[Path] = []
         self._links_latest = False  # runs/<name>/checkpoints is to point at this run's
+        self._links_predictions = False  # runs/<name>/predictions is to point at this run's
         self.monitor: tuple[str, str] = ("val/loss", "min")
         defaults: dict[str, Any] = {
             "model_class": pl.LightningModule,
@@ -265,8 +269,6 @@ class CNNLSTMCLI(LightningCLI):
                         f"'auto'."
                     )
                 group.mode = guessed
-        if config.prediction_writer.output_dir is None:
-            config.prediction_writer.output_dir = str(self.run_dir / "predictions")
         _check_sync_batchnorm(config.trainer)
         self._place_run(config)
 
@@ -416,6 +418,12 @@ class CNNLSTMCLI(LightningCLI):
         if self._links_latest and self.run_folder is not None:
             link = LatestLink(self.run_dir / "checkpoints", self.run_folder / "checkpoints")
             trainer.callbacks.append(link)  # type: ignore[attr-defined]
+        writer = self._get(self.config_init, "prediction_writer", default=None)
+        has_own = isinstance(writer, PredictionWriter) and writer.output_dir is None
+        if has_own and self.run_folder is not None:
+            # the run's own folder: another predict never overwrites these (the config keeps null)
+            writer.output_dir = str(self.run_folder / "predictions")
+            self._links_predictions = True
         return trainer
 
     def _run_subcommand(self, subcommand: str) -> None:
@@ -430,6 +438,31 @@ class CNNLSTMCLI(LightningCLI):
             for folder in self._claimed:
                 run_folders.give_back(folder)
             raise
+
+    def after_predict(self) -> None:
+        """Point ``runs/<name>/predictions`` at this run's predictions (or say why not)."""
+        if not self._links_predictions or not self.trainer.is_global_zero:
+            return
+        writers = [c for c in self.trainer.callbacks if isinstance(c, PredictionWriter)]  # type: ignore[attr-defined]
+        if not writers or writers[0].path is None or writers[0].output_dir is None:
+            return
+        alias, target = self.run_dir / "predictions", Path(writers[0].output_dir)
+        why = run_folders.link_latest(alias, target)
+        if why is None:
+            print(f"cnnlstm: {_shown(str(alias))} links to {os.readlink(alias)} (the newest)")
+            return
+        earlier = alias.is_dir() and not alias.is_symlink()
+        print(
+            f"cnnlstm: note: {why}, so {alias} does not hold this run's predictions"
+            + (
+                " (a folder of an earlier cnnlstm, which wrote every predict there: move it "
+                "away to make it a link to the newest predict's)"
+                if earlier
+                else ""
+            ),
+            file=sys.stderr,
+            flush=True,
+        )
 
     def after_fit(self) -> None:
         """Say where the checkpoints and logs are."""
