@@ -103,7 +103,9 @@ def run_as_the_comment_says(
     columns, rows = read_csv(predictions / "predictions.csv")
     saved = torch.load(predictions / "predictions.pt", weights_only=False)
     assert len(saved["predictions"]) == len(rows)  # one row per predicted item
-    assert f"wrote {predictions / 'predictions.csv'}" in capsys.readouterr().out
+    # runs/<name>/predictions links to this predict's own folder; the line names the folder
+    written = predictions.resolve().relative_to(Path.cwd().resolve()) / "predictions.csv"
+    assert f"wrote {written}" in capsys.readouterr().out
     return columns, rows, [int(i) for i in saved["indices"]], tested
 
 
