@@ -51,7 +51,7 @@ def _rescorer(detector: AnomalyDetector) -> Any:
     level = detector.level_
     level_state = level.start() if level is not None else None
     held = TrailingMax(HOLD)
-    previous: list[np.ndarray] = []
+    checks_state = detector.checks_.start() if detector.checks_ is not None else None
 
     @torch.inference_mode()
     def update(row: np.ndarray) -> float:
@@ -69,11 +69,8 @@ def _rescorer(detector: AnomalyDetector) -> Any:
             shift = held.update(level.update(level_state, standard) / detector.level_threshold_)
             score = max(detector.error_weight * score / detector.error_threshold_, shift)
         if detector.checks_ is not None:  # T² and the discrete states, as the stream has them
-            checked = detector.checks_.scores(
-                values.numpy()[None, :], previous[0] if previous else None
-            )
+            checked = detector.checks_.scores(values.numpy()[None, :], checks_state)
             score = max(score, float(checked[0]))
-            previous[:] = [values.numpy()]
         return score
 
     return update

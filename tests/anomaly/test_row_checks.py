@@ -11,7 +11,7 @@ import torch
 
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.discrete import DiscreteStates
-from cnnlstm.anomaly.row_checks import DISCRETE_SCORE, RowChecks
+from cnnlstm.anomaly.row_checks import DISCRETE_SCORE, RowChecks, moving_means
 
 
 def _machine(rows: int, seed: int) -> np.ndarray:
@@ -31,7 +31,11 @@ def _machine(rows: int, seed: int) -> np.ndarray:
     return np.stack([down, closed, vacuum, x, z, pump], axis=1)
 
 
-def _t2(train: np.ndarray, rows: np.ndarray, variance: float = 0.95) -> np.ndarray:
+def _t2(
+    train: np.ndarray, rows: np.ndarray, tau: int | None = None, variance: float = 0.95
+) -> np.ndarray:
+    """T² the textbook way (covariance eigenvectors), of each standardised row minus the moving
+    mean of the rows before it (a loop: m += (z - m) / tau from 0), or as it is (tau None)."""
     mean, sd = train.mean(axis=0), train.std(axis=0)
     sd[sd == 0] = 1.0
     z = (train - mean) / sd
@@ -40,8 +44,12 @@ def _t2(train: np.ndarray, rows: np.ndarray, variance: float = 0.95) -> np.ndarr
     values, vectors = values[order], vectors[:, order]
     keep = int(np.searchsorted(np.cumsum(values) / values.sum(), variance - 1e-12) + 1)
     out = np.empty(len(rows))
+    moving = np.zeros(rows.shape[1])
     for i, row in enumerate((rows - mean) / sd):
-        out[i] = sum((row @ vectors[:, k]) ** 2 / values[k] for k in range(keep))
+        d = row - moving if tau is not None else row
+        out[i] = sum((d @ vectors[:, k]) ** 2 / values[k] for k in range(keep))
+        if tau is not None:
+            moving = moving + (row - moving) / tau
     return out
 
 
@@ -51,22 +59,27 @@ def test_parts_against_eigenvectors_and_the_states() -> None:
     test[90, 4] += 3.0  # a motor jumps
     checks = RowChecks().fit(train, calibrate=450)
     assert checks.discrete_columns.tolist() == [0, 1, 2]
-    t2_train, t2 = _t2(train, train), _t2(train, test)
-    threshold = 2.0 * np.quantile(t2_train[450:], 0.99)
+    t2_train, t2 = _t2(train, train, 50), _t2(train, test, 50)  # test: a stream of its own
+    threshold = 3.0 * np.quantile(t2_train[450:], 0.99)
     assert checks.pca_threshold_ == pytest.approx(threshold, rel=1e-9)
-    parts = checks.parts(test, previous=train[-1])
+    state = checks.start()
+    state.previous = train[-1]
+    parts = checks.parts(test, state)
     blame = DiscreteStates().fit(train).unseen(test, previous=train[-1])
     for i in range(len(test)):  # the largest part of a row: T², or an unseen state's
         want = max(t2[i] / threshold, DISCRETE_SCORE if blame[i].any() else 0.0)
         assert parts[i].max() == pytest.approx(want, rel=1e-9)
-    np.testing.assert_allclose(checks.scores(test, train[-1]), parts.max(axis=1), rtol=1e-12)
+    again = checks.start()
+    again.previous = train[-1]
+    np.testing.assert_allclose(checks.scores(test, again), parts.max(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(again.mean, state.mean, rtol=1e-12)
     assert parts[40, 2] == DISCRETE_SCORE
     assert parts[90].argmax() == 4 and parts[90, 4] > 1.0  # T² names the motor that jumped
 
 
 def test_pca_sensor_terms_sum_to_t2_and_match_a_loop() -> None:
     train, test = _machine(500, 2), _machine(50, 3)
-    checks = RowChecks(discrete=False).fit(train)
+    checks = RowChecks(discrete=False, pca_tau=None).fit(train)
     assert checks.pca_ is not None
     terms = checks.pca_.sensor_terms(test)
     np.testing.assert_allclose(terms.sum(axis=1), _t2(train, test), rtol=1e-9)
@@ -158,10 +171,28 @@ def test_score_row_is_scores_one_row_at_a_time() -> None:
     test[31:33, 0] = 3.0  # a value no flag took, twice: the second row's change is not judged
     test[200, 5] += 2.0
     checks = RowChecks().fit(train, calibrate=450)
-    batch = checks.scores(test, previous=train[-1])
-    previous = train[-1]
+    batch = checks.scores(test)
+    state = checks.start()
     for i, row in enumerate(test):
-        assert checks.score_row(row, previous) == pytest.approx(batch[i], rel=1e-12, abs=1e-15)
-        previous = row
+        assert checks.score_row(row, state) == pytest.approx(batch[i], rel=1e-9, abs=1e-12)
+    chunked = checks.start()
+    pieces = [checks.scores(test[i : i + 23], chunked) for i in range(0, len(test), 23)]
+    np.testing.assert_allclose(np.concatenate(pieces), batch, rtol=1e-9)
     assert batch[30] == batch[31] == batch[32] == DISCRETE_SCORE
-    assert RowChecks(pca_factor=None, discrete=False).fit(train).score_row(test[0], None) == 0.0
+    plain = RowChecks(pca_factor=None, discrete=False).fit(train)
+    assert plain.score_row(test[0], plain.start()) == 0.0
+
+
+@pytest.mark.parametrize("tau", [1, 7, 50, 1000])
+def test_moving_means_against_a_loop(tau: int) -> None:
+    rng = np.random.default_rng(tau)
+    rows = rng.normal(size=(300, 3)) + np.linspace(0, 5, 300)[:, None]  # drifts across blocks
+    start = np.array([1.0, -2.0, 0.5])
+    before, after = moving_means(rows, tau, start)
+    mean = start.copy()
+    for t, row in enumerate(rows):
+        np.testing.assert_allclose(before[t], mean, rtol=1e-10, atol=1e-12)
+        mean = mean + (row - mean) / tau
+    np.testing.assert_allclose(after, mean, rtol=1e-10, atol=1e-12)
+    empty_before, empty_after = moving_means(rows[:0], tau, start)
+    assert empty_before.shape == (0, 3) and np.array_equal(empty_after, start)

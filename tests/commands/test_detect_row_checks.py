@@ -83,6 +83,25 @@ def test_the_row_checks_can_be_turned_off(
     assert sequence and not any(flags[a.start : a.end].any() for a in sequence)
 
 
+def test_pca_tau_off_judges_rows_against_the_training_mean(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path
+) -> None:
+    path, _, _ = machine
+    _, detector = _run(path, tmp_path / "tau.csv", "--pca-tau", "off")
+    _, moving = _run(path, tmp_path / "tau50.csv", "--pca-tau", "20")
+    assert detector.pca_tau is None and moving.pca_tau == 20
+    assert detector.checks_ is not None and detector.checks_.pca_tau is None
+    rows = pd.read_csv(path, sep=None, engine="python")[detector.columns_].to_numpy()
+    pca = detector.checks_.pca_
+    assert pca is not None
+    # against the training mean: T² of each row alone, as the baseline scores it
+    np.testing.assert_allclose(
+        detector.checks_.scores(rows[:300]),
+        np.maximum(pca.score(rows[:300]) / detector.checks_.pca_threshold_, 0.0),
+        rtol=1e-9,
+    )
+
+
 def test_pca_factor_has_to_be_a_positive_number_or_off(
     machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -31,7 +31,7 @@ from cnnlstm.anomaly.held_shift import (
     HeldShift,
     combine_scores,
 )
-from cnnlstm.anomaly.row_checks import PCA_FACTOR, RowChecks
+from cnnlstm.anomaly.row_checks import PCA_FACTOR, PCA_TAU, RowChecks
 from cnnlstm.anomaly.rows import as_rows, longest_repeats, torch_threads
 from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
 from cnnlstm.anomaly.thresholds import ThresholdName, score_threshold
@@ -109,10 +109,11 @@ class AnomalyDetector:
     error score yet carry the level part alone. ``scoring="error"`` keeps the error score alone;
     :meth:`score` gives either part with ``part=``.
 
-    Row checks (``scoring="level"``). Two parts judge the row as it is, with no window to fill:
-    PCA T² of the standardised row, in units of ``pca_factor`` times its calibration
-    ``quantile``, and the joint states of the discrete sensors (a few whole values: PLC
-    signals, steps), where a state or a change of state the training rows never showed scores
+    Row checks (``scoring="level"``). Two parts judge the row as it comes, with no window to
+    fill: PCA T² of the standardised row minus a moving mean of the rows before it (time
+    constant ``pca_tau``), in units of ``pca_factor`` times its calibration ``quantile``, and
+    the joint states of the discrete sensors (a few whole values: PLC signals, steps), where a
+    state or a change of state the training rows never showed scores
     :data:`~cnnlstm.anomaly.row_checks.DISCRETE_SCORE`
     (:class:`~cnnlstm.anomaly.row_checks.RowChecks`). A row's score is the largest part.
 
@@ -162,6 +163,8 @@ class AnomalyDetector:
             error score over its threshold (1: it alarms at its own threshold).
         pca_factor: with ``scoring="level"``, PCA T² of the row alarms at this times its
             ``quantile`` on the calibration rows; None leaves T² out.
+        pca_tau: the time constant (rows) of the moving mean of the rows T² judges a row
+            against (so a slow drift does not alarm); None judges it against the training mean.
         discrete: with ``scoring="level"``, the sensors with a few whole values (PLC signals,
             steps, modes) are judged by their joint states and state changes against those
             of the training rows, not by their errors and levels
@@ -217,6 +220,7 @@ class AnomalyDetector:
         scoring: ScoringName = "level",
         error_weight: float = ERROR_WEIGHT,
         pca_factor: float | None = PCA_FACTOR,
+        pca_tau: int | None = PCA_TAU,
         discrete: bool = True,
         seed: int = 0,
         device: str = "cpu",
@@ -261,6 +265,9 @@ class AnomalyDetector:
             raise ValueError(f"error_weight has to be positive, but got {error_weight!r}")
         if pca_factor is not None and not pca_factor > 0:
             raise ValueError(f"pca_factor has to be positive or None, but got {pca_factor!r}")
+        bad_tau = isinstance(pca_tau, bool) or not isinstance(pca_tau, int) or pca_tau < 1
+        if pca_tau is not None and bad_tau:
+            raise ValueError(f"pca_tau has to be a positive int or None, but got {pca_tau!r}")
         self.model_name = model
         self.model_args = dict(model_args or {})
         for key in ("n_sensors", "window"):
@@ -286,6 +293,7 @@ class AnomalyDetector:
         self.scoring: ScoringName = scoring
         self.error_weight = float(error_weight)
         self.pca_factor = None if pca_factor is None else float(pca_factor)
+        self.pca_tau = pca_tau
         self.discrete = bool(discrete)
         self.seed = seed
         self.device = torch.device(device)
@@ -407,7 +415,10 @@ class AnomalyDetector:
         self.checks_ = None
         if self.scoring == "level":
             self.checks_ = RowChecks(
-                pca_factor=self.pca_factor, discrete=self.discrete, quantile=self.quantile
+                pca_factor=self.pca_factor,
+                pca_tau=self.pca_tau,
+                discrete=self.discrete,
+                quantile=self.quantile,
             ).fit(rows, calibrate=calibrate)
         discrete = self.discrete_columns
         self.error_scale_ = errors[calibrate:].mean(axis=0) + _EPS
@@ -737,6 +748,7 @@ class AnomalyDetector:
                 "scoring": self.scoring,
                 "error_weight": self.error_weight,
                 "pca_factor": self.pca_factor,
+                "pca_tau": self.pca_tau,
                 "discrete": self.discrete,
                 "seed": self.seed,
                 "num_threads": self.num_threads,
@@ -773,7 +785,7 @@ class AnomalyDetector:
             raise DataError(f"{path}: not a saved AnomalyDetector (format {_FORMAT}).")
         # saved before: combine -> mean; the budget -> none (they are fitted already); the row
         # checks -> none, with the error weight of then
-        before = {"error_weight": 0.5, "pca_factor": None, "discrete": False}
+        before = {"error_weight": 0.5, "pca_factor": None, "pca_tau": None, "discrete": False}
         config = {"combine": "mean", "steps": None, **before, **state["config"]}
         detector = cls(
             model=state["model"], model_args=state["model_args"], device=device, **config

@@ -1,24 +1,28 @@
 """The parts of a row's score that need no model: PCA T² and the states of discrete signals.
 
 A predictor's error and the held-shift level judge a sensor by its own past. Two checks judge
-the row as it is, beside them (:class:`RowChecks`):
+the row as it comes, beside them (:class:`RowChecks`):
 
-- **PCA T².** Hotelling T² of the standardised row in the principal components of the training
-  rows (:class:`~cnnlstm.anomaly.baselines.PCABaseline`), in units of ``pca_factor`` times its
-  ``quantile`` on the calibration rows: a row whose sensors stop moving together alarms at its
-  first row, with no window to fill and no smoothing to wait for. Its part is given to the sensor
-  with the largest term of T² (:meth:`~cnnlstm.anomaly.baselines.PCABaseline.sensor_terms`).
+- **PCA T².** Hotelling T² in the principal components of the training rows
+  (:class:`~cnnlstm.anomaly.baselines.PCABaseline`) of the standardised row minus a moving mean
+  of the rows before it (time constant ``pca_tau`` rows; :func:`moving_means`), in units of
+  ``pca_factor`` times its ``quantile`` on the calibration rows. A row whose sensors stop moving
+  together alarms at its first row, with no window to fill and no smoothing to wait for; a plant
+  that drifts slowly away from its training rows does not (the held-shift part judges the
+  levels). Its part is given to the sensor with the largest term of T².
 - **Discrete states.** The sensors with a few whole values (PLC signals, steps, modes) are
   judged by their joint state and its changes against those training showed
   (:class:`~cnnlstm.anomaly.discrete.DiscreteStates`); an unseen one scores
   :data:`DISCRETE_SCORE` on the sensors it blames. Their errors and levels do not count: a
   usual switch is no fault, and a switch's error would set a threshold that hides the others.
 
-Both are causal and carry at most the previous row, so streams give the whole-file parts.
+Both are causal: a :class:`RowState` (the moving mean, the last row) carries a stream from one
+call to the next, so chunks and single rows give the whole stream's parts.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,12 +30,57 @@ import numpy as np
 from cnnlstm.anomaly.baselines import PCABaseline
 from cnnlstm.anomaly.discrete import DiscreteStates
 
-__all__ = ["DISCRETE_SCORE", "PCA_FACTOR", "RowChecks"]
+__all__ = ["DISCRETE_SCORE", "PCA_FACTOR", "PCA_TAU", "RowChecks", "RowState", "moving_means"]
 
 DISCRETE_SCORE = 2.0
 """An unseen discrete state's part, in units of the alarm level (above 1: it always alarms)."""
-PCA_FACTOR = 2.0
+PCA_FACTOR = 3.0
 """T² alarms at this times its ``quantile`` on the calibration rows."""
+PCA_TAU = 50
+"""The time constant, in rows, of the moving mean T² judges a row against."""
+_BLOCK = 64
+"""Rows :func:`moving_means` takes at once (one product with a ``(64, 64)`` matrix of weights)."""
+
+
+def moving_means(rows: np.ndarray, tau: int, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The exponential moving mean of ``(M, S)`` rows before each row, and after the last.
+
+    ``m_t = m_{t-1} + (x_t - m_{t-1}) / tau`` from ``m_{-1} = start``; computed ``_BLOCK`` rows
+    at a time as one matrix product of decay weights.
+
+    Returns:
+        ``(before (M, S), after (S,))``: ``before[t] = m_{t-1}``, ``after = m_{M-1}``.
+
+    Example:
+        >>> before, after = moving_means(np.array([[2.0], [2.0]]), 2, np.zeros(1))
+        >>> before.ravel().tolist(), after.tolist()
+        ([0.0, 1.0], [1.5])
+    """
+    rate = 1.0 / tau
+    steps = np.arange(_BLOCK)
+    gaps = steps[:, None] - steps[None, :]  # (B, B): row j's distance to row i
+    weights = np.where(gaps >= 0, rate * (1.0 - rate) ** np.maximum(gaps, 0), 0.0)
+    decay = (1.0 - rate) ** (steps + 1)  # (B,): what is left of the mean before the block
+    before = np.empty_like(rows, dtype=np.float64)
+    mean = np.asarray(start, dtype=np.float64).copy()
+    for first in range(0, len(rows), _BLOCK):
+        block = rows[first : first + _BLOCK]
+        n = len(block)
+        after = weights[:n, :n] @ block + decay[:n, None] * mean  # (n, S): the mean after each
+        before[first] = mean
+        before[first + 1 : first + n] = after[:-1]
+        mean = after[-1]
+    return before, mean
+
+
+@dataclass
+class RowState:
+    """Where a stream is: the moving mean T² judges the next row against, and the last row."""
+
+    mean: np.ndarray
+    """``(S,)`` the moving mean of the standardised rows so far (zeros: the training mean)."""
+    previous: np.ndarray | None = None
+    """``(S,)`` the last row in the rows' own units, for the discrete states (None at the start)."""
 
 
 class RowChecks:
@@ -40,6 +89,8 @@ class RowChecks:
     Args:
         pca_factor: T²'s alarm level is this times its ``quantile`` on the calibration rows;
             None leaves T² out.
+        pca_tau: the time constant (rows) of the moving mean T² judges a row against; None
+            judges each row against the training mean.
         discrete: judge the discrete sensors by their states (and leave their errors and levels
             out); False treats them as the other sensors.
         quantile: the calibration rows' quantile T²'s alarm level is made from.
@@ -66,21 +117,26 @@ class RowChecks:
         self,
         *,
         pca_factor: float | None = PCA_FACTOR,
+        pca_tau: int | None = PCA_TAU,
         discrete: bool = True,
         quantile: float = 0.99,
     ) -> None:
         if pca_factor is not None and not pca_factor > 0:
             raise ValueError(f"pca_factor has to be positive or None, but got {pca_factor!r}")
+        bad_tau = isinstance(pca_tau, bool) or not isinstance(pca_tau, int) or pca_tau < 1
+        if pca_tau is not None and bad_tau:
+            raise ValueError(f"pca_tau has to be a positive int or None, but got {pca_tau!r}")
         if not 0 < quantile < 1:
             raise ValueError(f"quantile has to be in (0, 1), but got {quantile!r}")
         self.pca_factor = pca_factor
+        self.pca_tau = pca_tau
         self.discrete = discrete
         self.quantile = quantile
         self.pca_: PCABaseline | None = None
         self.pca_threshold_ = float("nan")
         self.states_: DiscreteStates | None = None
         self.n_sensors_ = 0
-        self._row: _RowArrays | None = None  # score_row's arrays, made at its first call
+        self._row: _RowArrays | None = None  # the arrays T² reads, made at their first use
 
     @property
     def discrete_columns(self) -> np.ndarray:
@@ -91,7 +147,7 @@ class RowChecks:
 
     def fit(self, rows: Any, *, calibrate: int = 0) -> RowChecks:
         """Fit on ``(N, S)`` training rows (in their own units); T²'s alarm level comes from
-        rows ``calibrate`` on.
+        rows ``calibrate`` on, scored as a stream from the first training row.
 
         Returns:
             ``self``.
@@ -104,71 +160,114 @@ class RowChecks:
         self.pca_threshold_ = float("nan")
         if self.pca_factor is not None:
             self.pca_ = PCABaseline(quantile=self.quantile).fit(train)
-            level = float(np.quantile(self.pca_.score(train[calibrate:]), self.quantile))
+            t2, _ = self._t2(train, self.start(), terms=False)
+            level = float(np.quantile(t2[calibrate:], self.quantile))
             self.pca_threshold_ = level * self.pca_factor
+        self._row = None
         return self
 
-    def parts(self, rows: Any, previous: Any | None = None) -> np.ndarray:
+    def start(self) -> RowState:
+        """A fresh stream: the moving mean at the training mean, no row before."""
+        return RowState(mean=np.zeros(self.n_sensors_))
+
+    def _arrays(self) -> _RowArrays:
+        if self._row is None:
+            self._row = _RowArrays(self)
+        return self._row
+
+    def _t2(
+        self, rows: np.ndarray, state: RowState, *, terms: bool = True
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(M,)`` T² of the rows against the moving mean (advancing ``state.mean``), and with
+        ``terms`` the ``(M,)`` sensor with the largest term of each."""
+        arrays = self._arrays()
+        assert arrays.project is not None
+        z = (rows - arrays.mean) / arrays.std  # (M, S)
+        if self.pca_tau is not None:
+            before, state.mean = moving_means(z, self.pca_tau, state.mean)
+            z = z - before
+        projected = z @ arrays.project  # (M, K): p_k / sqrt(l_k)
+        t2: np.ndarray = (projected**2).sum(axis=1)
+        if not terms:
+            return t2, None
+        worst = (z * ((projected / arrays.root) @ arrays.components)).argmax(axis=1)
+        return t2, worst
+
+    def parts(self, rows: Any, state: RowState | None = None) -> np.ndarray:
         """``(M, S)``: each sensor's part of each row's score, in units of the alarm level.
 
         Args:
             rows: ``(M, S)`` rows in the units of the training rows.
-            previous: ``(S,)`` the row before ``rows[0]`` in the stream, or None at its start.
+            state: where the stream is (advanced to after these rows), or None for a fresh one.
         """
         x = np.asarray(rows, dtype=np.float64)
+        state = self.start() if state is None else state
         parts = np.zeros(x.shape)
         if self.pca_ is not None and self.pca_threshold_ > 0 and len(x):
-            worst = self.pca_.sensor_terms(x).argmax(axis=1)  # the largest term of T²
-            parts[np.arange(len(x)), worst] = self.pca_.score(x) / self.pca_threshold_
+            t2, worst = self._t2(x, state)
+            parts[np.arange(len(x)), worst] = t2 / self.pca_threshold_
         if self.states_ is not None and len(self.states_.columns_):
-            blame = self.states_.unseen(x, previous)  # (M, D)
+            blame = self.states_.unseen(x, state.previous)  # (M, D)
             columns = parts[:, self.states_.columns_]
             parts[:, self.states_.columns_] = np.where(blame, DISCRETE_SCORE, columns)
+        if len(x):
+            state.previous = x[-1].copy()
         return parts
 
-    def scores(self, rows: Any, previous: Any | None = None) -> np.ndarray:
-        """``(M,)``: each row's largest part (:meth:`parts`' row maxima, 0 with no check),
-        without the per-sensor split.
+    def scores(self, rows: Any, state: RowState | None = None) -> np.ndarray:
+        """``(M,)``: each row's largest part (:meth:`parts`' row maxima, 0 with no check).
 
         Args:
             rows: ``(M, S)`` rows in the units of the training rows.
-            previous: ``(S,)`` the row before ``rows[0]`` in the stream, or None at its start.
+            state: where the stream is (advanced to after these rows), or None for a fresh one.
         """
         x = np.asarray(rows, dtype=np.float64)
+        state = self.start() if state is None else state
         scores = np.zeros(len(x))
         if self.pca_ is not None and self.pca_threshold_ > 0 and len(x):
-            scores = self.pca_.score(x) / self.pca_threshold_
+            scores = self._t2(x, state, terms=False)[0] / self.pca_threshold_
         if self.states_ is not None and len(self.states_.columns_):
-            unseen = self.states_.unseen(x, previous).any(axis=1)
+            unseen = self.states_.unseen(x, state.previous).any(axis=1)
             scores = np.where(unseen, np.maximum(scores, DISCRETE_SCORE), scores)
+        if len(x):
+            state.previous = x[-1].copy()
         return scores
 
-    def score_row(self, row: np.ndarray, previous: np.ndarray | None) -> float:
-        """One ``(S,)`` row's :meth:`scores`, for a stream: the same value from plain arrays
-        and a dict of the seen states, with no checks of the input (the caller checked it)."""
-        if self._row is None:
-            self._row = _RowArrays(self)
-        arrays = self._row
+    def score_row(self, row: np.ndarray, state: RowState) -> float:
+        """One ``(S,)`` row's :meth:`scores`, for a stream (advancing ``state``): the same value
+        from plain arrays and a dict of the seen states, with no checks of the input (the caller
+        checked it)."""
+        arrays = self._arrays()
         score = 0.0
-        if arrays.project is not None:
-            projected = ((row - arrays.mean) / arrays.std) @ arrays.project  # (K,) / sqrt(l_k)
+        if arrays.project is not None and self.pca_threshold_ > 0:
+            z = (row - arrays.mean) / arrays.std
+            if self.pca_tau is not None:
+                before = state.mean
+                state.mean = before + (z - before) / self.pca_tau
+                z = z - before
+            projected = z @ arrays.project
             score = float(projected @ projected) / self.pca_threshold_
         if arrays.columns is not None:
-            state = arrays.states.get(tuple(row[arrays.columns].tolist()))
-            unseen = state is None
-            if not unseen and previous is not None:
-                before = arrays.states.get(tuple(previous[arrays.columns].tolist()))
+            found = arrays.states.get(tuple(row[arrays.columns].tolist()))
+            unseen = found is None
+            if not unseen and state.previous is not None:
+                key = tuple(state.previous[arrays.columns].tolist())
+                before_state = arrays.states.get(key)
                 unseen = (
-                    before is not None and before != state and (before, state) not in arrays.changes
+                    before_state is not None
+                    and before_state != found
+                    and (before_state, found) not in arrays.changes
                 )
             if unseen:
                 score = max(score, DISCRETE_SCORE)
+        state.previous = row.copy()
         return score
 
     def state_dict(self) -> dict[str, Any]:
         """Plain values and tensors, for ``torch.save(..., weights_only=True)``."""
         return {
             "pca_factor": self.pca_factor,
+            "pca_tau": self.pca_tau,
             "discrete": self.discrete,
             "quantile": self.quantile,
             "n_sensors": self.n_sensors_,
@@ -180,9 +279,10 @@ class RowChecks:
     @classmethod
     def from_state_dict(cls, state: dict[str, Any]) -> RowChecks:
         """The fitted :class:`RowChecks` that :meth:`state_dict` described."""
-        factor = state["pca_factor"]
+        factor, tau = state["pca_factor"], state.get("pca_tau")
         checks = cls(
             pca_factor=None if factor is None else float(factor),
+            pca_tau=None if tau is None else int(tau),
             discrete=bool(state["discrete"]),
             quantile=float(state["quantile"]),
         )
@@ -196,23 +296,27 @@ class RowChecks:
 
     def __repr__(self) -> str:
         return (
-            f"RowChecks(pca_factor={self.pca_factor}, discrete={self.discrete}, "
-            f"discrete_columns={self.discrete_columns.tolist()})"
+            f"RowChecks(pca_factor={self.pca_factor}, pca_tau={self.pca_tau}, "
+            f"discrete={self.discrete}, discrete_columns={self.discrete_columns.tolist()})"
         )
 
 
 class _RowArrays:
-    """What :meth:`RowChecks.score_row` reads: T²'s map as one matrix, the states as a dict."""
+    """What T² and :meth:`RowChecks.score_row` read: T²'s maps as matrices, the states as a
+    dict of their indices and a set of the changes seen."""
 
     def __init__(self, checks: RowChecks) -> None:
         self.project: np.ndarray | None = None
-        self.mean = self.std = np.zeros(0)
+        self.mean = self.std = self.root = np.zeros(0)
+        self.components = np.zeros((0, 0))
         pca = checks.pca_
-        if pca is not None and checks.pca_threshold_ > 0:
+        if pca is not None:
             assert pca.components_ is not None and pca.eigenvalues_ is not None
             assert pca.scaler.mean is not None and pca.scaler.std is not None
             self.mean, self.std = pca.scaler.mean, pca.scaler.std
-            self.project = pca.components_.T / np.sqrt(pca.eigenvalues_)  # (S, K)
+            self.components = pca.components_  # (K, S)
+            self.root = np.sqrt(pca.eigenvalues_)  # (K,)
+            self.project = pca.components_.T / self.root  # (S, K)
         self.columns: np.ndarray | None = None
         self.states: dict[tuple[float, ...], int] = {}
         self.changes: set[tuple[int, int]] = set()
@@ -220,6 +324,5 @@ class _RowArrays:
         if found is not None and len(found.columns_):
             self.columns = found.columns_
             self.states = {tuple(state.tolist()): i for i, state in enumerate(found.states_)}
-            self.changes = {
-                (int(i), int(j)) for i, j in zip(*np.nonzero(found.changes_), strict=True)
-            }
+            pairs = zip(*np.nonzero(found.changes_), strict=True)
+            self.changes = {(int(i), int(j)) for i, j in pairs}

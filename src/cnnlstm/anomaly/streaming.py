@@ -85,7 +85,7 @@ class StreamScorer:
         self._held = TrailingMax(HOLD)
         self._weight = detector.error_weight
         self._checks = detector.checks_
-        self._previous: np.ndarray | None = None  # the last row, for the discrete states
+        self._checks_state = self._checks.start() if self._checks is not None else None
         self.rows_seen = 0
 
     def update(self, row: np.ndarray) -> tuple[float, int]:
@@ -117,9 +117,8 @@ class StreamScorer:
             if self._level_threshold > 0:
                 combined = max(combined, self._held.update(level / self._level_threshold))
             score = combined
-        if self._checks is not None:
-            score = max(score, self._checks.score_row(values, self._previous))
-            self._previous = values.copy()
+        if self._checks is not None and self._checks_state is not None:
+            score = max(score, self._checks.score_row(values, self._checks_state))
         return score, int(score > self._threshold)
 
     def _error_score(self, scaled: np.ndarray) -> float:
@@ -204,7 +203,8 @@ class ChunkScorer:
         self._level_state = self._level.start() if self._level is not None else None
         self._held_rows = np.zeros((0, n))  # (<= HOLD - 1, S): the last deviations
         self._held = np.zeros(0)  # (<= HOLD - 1,): the last level scores
-        self._previous: np.ndarray | None = None  # the last row, for the discrete states
+        checks = detector.checks_
+        self._checks_state = checks.start() if checks is not None else None  # T²'s mean, ...
 
     def update(
         self, x: np.ndarray, *, columns: Sequence[str] | None = None
@@ -245,10 +245,9 @@ class ChunkScorer:
         parts = self._combine(smoothed, deviations, carry="_held_rows")
         scores = self._combine(scores, level, carry="_held")
         if detector.checks_ is not None and len(rows):
-            checked = detector.checks_.parts(rows, self._previous)  # (M, S)
+            checked = detector.checks_.parts(rows, self._checks_state)  # (M, S)
             parts = np.maximum(parts, checked)
             scores = np.maximum(scores, checked.max(axis=1) if checked.shape[1] else 0.0)
-            self._previous = rows[-1].copy()
         return scores, parts
 
     @torch.inference_mode()

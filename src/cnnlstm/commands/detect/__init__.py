@@ -94,6 +94,17 @@ def _factor_or_off(text: str) -> float | str:
     return value
 
 
+def _rows_or_off(text: str) -> int | str:
+    """``--pca-tau``'s value: a positive whole number of rows, or ``"off"``."""
+    if text == "off":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"has to be a positive whole number or off, but got {text!r}"
+        )
+    return int(text)
+
+
 _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
     "model": {
         "help": f"detector family: {', '.join(DETECTOR_MODELS)} (default {_default('model')}); "
@@ -142,6 +153,13 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
         "type": _factor_or_off,
         "help": "with --scoring level: the row's PCA T2 beside the model, alarming at F times its "
         f"training quantile (default {_default('pca_factor')}); off leaves it out",
+    },
+    "pca_tau": {
+        "metavar": "N|off",
+        "type": _rows_or_off,
+        "help": "with --scoring level: T2 judges each row against a moving mean of the rows "
+        f"before it with this time constant in rows (default {_default('pca_tau')}), so a slow "
+        "drift does not alarm; off judges it against the training mean",
     },
     "discrete": {
         "choices": ("on", "off"),
@@ -337,8 +355,9 @@ def settings_from_flags(args: argparse.Namespace, *, many: bool = False) -> Dete
     detector = {
         name: getattr(args, name) for name in _DETECTOR_FLAGS if getattr(args, name) is not None
     }
-    if detector.get("pca_factor") == "off":
-        detector["pca_factor"] = None
+    for name in ("pca_factor", "pca_tau"):
+        if detector.get(name) == "off":
+            detector[name] = None
     if "discrete" in detector:
         detector["discrete"] = detector["discrete"] == "on"
     if args.load is not None:
