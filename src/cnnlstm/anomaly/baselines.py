@@ -121,12 +121,15 @@ class PCABaseline(_Baseline):
         self.eigenvalues_: np.ndarray | None = None
 
     def _fit_scores(self, z: np.ndarray) -> np.ndarray:
-        _, singular, vt = np.linalg.svd(z, full_matrices=False)
-        eigenvalues = singular**2 / z.shape[0]  # the variance along each direction
+        # the covariance's eigenvectors: one (S, S) product and a symmetric eigensolver, several
+        # times faster than an SVD of the (N, S) rows when the sensors are many
+        values, vectors = np.linalg.eigh(z.T @ z / z.shape[0])
+        order = np.argsort(values)[::-1]
+        eigenvalues = np.maximum(values[order], 0.0)  # the variance along each direction
         share = np.cumsum(eigenvalues) / max(float(eigenvalues.sum()), np.finfo(float).tiny)
         keep = int(np.searchsorted(share, self.variance - 1e-12) + 1)
         keep = min(max(keep, 1), int((eigenvalues > 1e-12 * eigenvalues[0]).sum()) or 1)
-        self.components_ = vt[:keep]
+        self.components_ = np.ascontiguousarray(vectors[:, order[:keep]].T)
         self.eigenvalues_ = eigenvalues[:keep]
         return self._scores(z)
 
