@@ -111,3 +111,23 @@ def test_pca_factor_has_to_be_a_positive_number_or_off(
     assert (
         "--pca-factor: has to be a positive number or off, but got '0'" in capsys.readouterr().err
     )
+
+
+def test_a_signal_that_never_changed_in_training_is_named(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _, plc = machine
+    frame = pd.read_csv(path, sep=None, engine="python")
+    frame.loc[:399, plc[0]] = 0  # stuck at 0 in every training row, switching after
+    stuck = tmp_path / "stuck.csv"
+    frame.to_csv(stuck, index=False)
+    capsys.readouterr()
+    assert main([str(stuck), "--train-rows", "400", "-o", str(tmp_path / "s.csv"), *TINY]) == 0
+    out = capsys.readouterr().out
+    assert (
+        f"note: '{plc[0]}' holds one value in all 400 training rows, so any change of it will be "
+        "flagged; fit on rows where it changes as in normal running, or leave it out with "
+        "--columns"
+    ) in out
+    assert main([str(path), "--train-rows", "400", "-o", str(tmp_path / "t.csv"), *TINY]) == 0
+    assert "holds one value" not in capsys.readouterr().out

@@ -234,6 +234,27 @@ def _check_training_part(head: Head, used: int) -> None:
     )
 
 
+def _note_constant(rows: np.ndarray, names: Sequence[str], notes: Notes) -> None:
+    """Say which sensors hold one value in every training row: the detector has seen no change
+    of them, so any change will be flagged (a PLC signal that never switched while the normal
+    rows were recorded, a setpoint never moved)."""
+    if len(rows) == 0:
+        return
+    still = [str(names[int(i)]) for i in np.flatnonzero((rows == rows[0]).all(axis=0))]
+    if not still:
+        return
+    one = len(still) == 1
+    shown = ", ".join(repr(name) for name in still[:5])
+    if len(still) > 5:
+        shown += f" and {len(still) - 5} more"
+    notes.say(
+        f"note: {shown} {'holds' if one else 'hold'} one value in all {len(rows)} training rows, "
+        f"so any change of {'it' if one else 'them'} will be flagged; fit on rows where "
+        f"{'it changes' if one else 'they change'} as in normal running, or leave "
+        f"{'it' if one else 'them'} out with --columns"
+    )
+
+
 def _warn_few_rows(detector: Detector, rows: int, sensors: int, notes: Notes) -> None:
     """Warn when the level score gets fewer than :data:`ROWS_PER_SENSOR` training rows a sensor:
     its cross-sensor fit then fits the training rows so closely that most later rows alarm."""
@@ -254,6 +275,7 @@ def _fit_rows(detector: Detector, rows: np.ndarray, names: Sequence[str], notes:
     when the notes go there: standard output carries the scores), else with a line each tenth of
     the steps and one at the end of the training and of the calibration; then say how long it
     took and how many steps ran."""
+    _note_constant(rows, names, notes)
     started = time.perf_counter()
     log = None if notes.live else notes.say  # a log file: a line each tenth of the fit
     with warnings.catch_warnings():  # said with the flags to change (_warn_few_rows)
