@@ -40,6 +40,9 @@ if Path(sys.argv[1]) in where.parents or "site-packages" not in where.parts:
     sys.exit(f"the checkout's cnnlstm was imported, not the installed wheel: {where}")
 EOF
 "$work/venv/bin/cnnlstm" configs
-"$work/venv/bin/cnnlstm" fit --config digit_clips --trainer.fast_dev_run true
-test -d runs/digit_clips/version_0 || { echo "no run folder: runs/digit_clips/version_0" >&2; exit 1; }
+# one short epoch (not --trainer.fast_dev_run, which writes no run folder and no checkpoint)
+"$work/venv/bin/cnnlstm" fit --config digit_clips --trainer.max_epochs 1 \
+    --trainer.limit_train_batches 1 --trainer.limit_val_batches 1
+test -f runs/digit_clips/checkpoints/last.ckpt \
+    || { echo "no checkpoint: runs/digit_clips/checkpoints/last.ckpt" >&2; exit 1; }
 echo "the wheel ran cnnlstm fit --config digit_clips from $(pwd) ($((SECONDS - start)) s in all)"
