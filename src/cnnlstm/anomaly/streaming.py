@@ -40,17 +40,20 @@ class StreamScorer:
     detector's ``score`` on the whole stream (up to float32 rounding). For the window models it
     keeps the last ``window`` rows and re-scores that window for each new row (the same scores as
     offline too). The per-sensor smoothing keeps the last ``smooth`` scaled errors. Rows before
-    the first score (see the detector's ``first_scored``) return ``(0.0, 0)``; with
-    ``scoring="level"`` they return the level part alone, and every row advances the
-    :class:`~cnnlstm.anomaly.held_shift.HeldShift` state and the hold, as offline.
+    the first error score (see the detector's ``first_scored``) return ``(0.0, 0)`` with
+    ``scoring="error"``; with ``scoring="level"`` they return the level part and the row checks
+    (T² and the discrete states) alone, and every row advances the
+    :class:`~cnnlstm.anomaly.held_shift.HeldShift` state, the hold and the checks' state, as
+    offline.
 
     Example:
         >>> from cnnlstm.anomaly import AnomalyDetector
         >>> rng = np.random.default_rng(0)
         >>> detector = AnomalyDetector(window=16, epochs=1).fit(rng.normal(size=(100, 3)))
         >>> scorer = detector.stream()
-        >>> scorer.update(rng.normal(size=3))  # row 0: nothing predicted it yet
-        (0.0, 0)
+        >>> score, flag = scorer.update(rng.normal(size=3))  # row 0: nothing predicted it yet,
+        >>> flag  # its score is its T² part alone (and the level's, once it has 10 rows)
+        0
         >>> scorer.rows_seen
         1
     """
