@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cnnlstm.anomaly.discrete import MAX_STATES, DiscreteStates
+from cnnlstm.anomaly.discrete import MAX_NOVELTY, MAX_STATES, DiscreteStates
 
 SMD = Path(__file__).resolve().parents[3] / "shared" / "data" / "smd"
 SKAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "skab"
@@ -30,7 +31,12 @@ def _reference(train: np.ndarray, rows: np.ndarray, previous: np.ndarray | None)
     columns = _columns(train)
     states = [tuple(row) for row in train[:, columns].tolist()]
     seen = sorted(set(states))
-    changes = {(a, b) for a, b in itertools.pairwise(states) if a != b}
+    moves = Counter((a, b) for a, b in itertools.pairwise(states) if a != b)
+    changes = set(moves)
+    once = sum(n == 1 for n in Counter(states).values())
+    if not columns or once > MAX_NOVELTY * len(train):  # Good-Turing: new states too common
+        return np.zeros((len(rows), 0), dtype=bool)
+    judge_changes = sum(n == 1 for n in moves.values()) <= MAX_NOVELTY * len(train)
     blame = np.zeros((len(rows), len(columns)), dtype=bool)
     before = None if previous is None else tuple(previous[columns].tolist())
     for i, row in enumerate(rows[:, columns].tolist()):
@@ -39,7 +45,9 @@ def _reference(train: np.ndarray, rows: np.ndarray, previous: np.ndarray | None)
             distances = [sum(a != b for a, b in zip(s, state, strict=True)) for s in seen]
             nearest = seen[distances.index(min(distances))]
             blame[i] = [a != b for a, b in zip(nearest, state, strict=True)]
-        elif before in seen and before != state and (before, state) not in changes:
+        elif (
+            judge_changes and before in seen and before != state and (before, state) not in changes
+        ):
             assert before is not None
             blame[i] = [a != b for a, b in zip(before, state, strict=True)]
         before = state
@@ -107,20 +115,49 @@ def test_chunks_with_the_previous_row_give_the_whole_stream() -> None:
 
 
 def test_on_real_server_telemetry_with_whole_values() -> None:
-    """SMD machine-2-2's metrics made whole (x 100, rounded): the few-valued ones are found as
-    pandas counts them, and the blame on its labelled test rows is the set walk's."""
+    """SMD machine-2-2's metrics made whole (x 100, rounded). Its few-valued metrics together
+    take many joint states seen once (Good-Turing: new states would be common), so none is
+    judged as discrete; one of them alone is, and its blame on the labelled test rows is the set
+    walk's."""
     train = (pd.read_csv(SMD / "machine-2-2_train.csv").drop(columns=["datetime"]) * 100).round()
     test = pd.read_csv(SMD / "machine-2-2_test.csv").drop(columns=["datetime", "anomaly"])
     test = (test * 100).round()
     counts = train.nunique()
-    few = [train.columns.get_loc(c) for c in counts.index if 2 <= counts[c] <= MAX_STATES]
-    states = DiscreteStates().fit(train.to_numpy())
-    assert states.columns_.tolist() == few
+    few = [c for c in counts.index if 2 <= counts[c] <= MAX_STATES]
     assert len(few) >= 4
-    rows = test.to_numpy()[:3000]
-    got = states.unseen(rows, previous=train.to_numpy()[-1])
-    np.testing.assert_array_equal(got, _reference(train.to_numpy(), rows, train.to_numpy()[-1]))
-    assert got.any()
+    joint = Counter(map(tuple, train[few].to_numpy().tolist()))
+    assert sum(n == 1 for n in joint.values()) > MAX_NOVELTY * len(train)
+    assert DiscreteStates().fit(train.to_numpy()).columns_.tolist() == []
+    name = min(few, key=lambda c: counts[c])  # the fewest values: its states repeat
+    analogue = max(counts.index, key=lambda c: counts[c])
+    one = train[[name, analogue]].to_numpy()  # beside the metric with the most values
+    states = DiscreteStates().fit(one)
+    assert states.columns_.tolist() == [0]
+    rows = test[[name, analogue]].to_numpy()
+    got = states.unseen(rows, previous=one[-1])
+    np.testing.assert_array_equal(got, _reference(one, rows, one[-1]))
+
+
+def test_independent_switches_are_not_judged_by_their_changes() -> None:
+    """Eight valves that open and close at random, each on its own: every joint state shows up,
+    but many of their changes are seen once, so a normal later change would often be new: the
+    changes are not judged, and a recording of the same process raises no alarm."""
+    rng = np.random.default_rng(0)
+
+    def valves(rows: int) -> np.ndarray:
+        flips = rng.random((rows, 8)) < 0.02
+        return np.cumsum(flips, axis=0) % 2.0
+
+    train, later = valves(20000), valves(5000)
+    states = DiscreteStates().fit(train)
+    assert states.columns_.tolist() == list(range(8))
+    assert not states.judge_changes_
+    assert not states.unseen(later, previous=train[-1]).any()
+    np.testing.assert_array_equal(
+        states.unseen(later, previous=train[-1]), _reference(train, later, train[-1])
+    )
+    cycle = _machine(400, 0)  # a sequence that repeats: both judged
+    assert DiscreteStates().fit(cycle).judge_changes_
 
 
 def test_state_dict_round_trip_and_errors() -> None:

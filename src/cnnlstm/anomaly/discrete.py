@@ -35,10 +35,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_STATES", "DiscreteStates", "discrete_columns"]
+__all__ = ["MAX_JOINT_STATES", "MAX_NOVELTY", "MAX_STATES", "DiscreteStates", "discrete_columns"]
 
 MAX_STATES = 16
 """The most distinct training values a discrete sensor takes."""
+MAX_NOVELTY = 0.005
+"""A check is made only when training says it would rarely alarm on normal rows: the states
+(or the changes) seen exactly once in the training rows, per training row, estimate how often a
+normal row shows one never seen (Good-Turing), and that has to be at most this. Independent
+signals that switch at random (valves of separate lines, a bouncing contact) fail it, and are
+judged as analogue sensors instead; a machine's sequence, that repeats, passes."""
+MAX_JOINT_STATES = 4096
+"""More joint states than this in training, and the states are not judged either."""
 
 
 def discrete_columns(rows: np.ndarray, *, max_states: int = MAX_STATES) -> np.ndarray:
@@ -65,6 +73,8 @@ class DiscreteStates:
         states_: ``(K, D)`` float64, the states (rows of the discrete sensors) training took.
         changes_: ``(K, K)`` bool, ``[i, j]`` True when training went from state ``i`` to state
             ``j != i`` between consecutive rows.
+        judge_changes_: whether changes are judged (:data:`MAX_NOVELTY`); when the states fail
+            it too, no sensor is discrete (:attr:`columns_` is empty).
         n_sensors_: the number of fitted sensors.
     """
 
@@ -75,6 +85,7 @@ class DiscreteStates:
         self.columns_: np.ndarray = np.zeros(0, dtype=np.int64)
         self.states_: np.ndarray = np.zeros((0, 0))
         self.changes_: np.ndarray = np.zeros((0, 0), dtype=bool)
+        self.judge_changes_ = True
         self.n_sensors_ = 0
 
     def fit(self, rows: Any) -> DiscreteStates:
@@ -92,9 +103,24 @@ class DiscreteStates:
         part = train[:, self.columns_]  # (N, D)
         self.states_, codes = np.unique(part, axis=0, return_inverse=True)
         codes = codes.reshape(-1)
-        self.changes_ = np.zeros((len(self.states_), len(self.states_)), dtype=bool)
+        count = len(self.states_)
+        once = int((np.bincount(codes) == 1).sum()) if len(codes) else 0
+        if len(self.columns_) == 0 or count > MAX_JOINT_STATES or once > MAX_NOVELTY * len(train):
+            return self._nothing_discrete()
+        moved = codes[:-1] != codes[1:]
+        _, seen = np.unique(codes[:-1][moved] * count + codes[1:][moved], return_counts=True)
+        self.judge_changes_ = int((seen == 1).sum()) <= MAX_NOVELTY * len(train)
+        self.changes_ = np.zeros((count, count), dtype=bool)
         self.changes_[codes[:-1], codes[1:]] = True
         np.fill_diagonal(self.changes_, False)
+        return self
+
+    def _nothing_discrete(self) -> DiscreteStates:
+        """No check would hold: the sensors stay analogue."""
+        self.columns_ = np.zeros(0, dtype=np.int64)
+        self.states_ = np.zeros((0, 0))
+        self.changes_ = np.zeros((0, 0), dtype=bool)
+        self.judge_changes_ = False
         return self
 
     def _codes(self, part: np.ndarray) -> np.ndarray:
@@ -144,6 +170,8 @@ class DiscreteStates:
             differ = self.states_ != state  # (K, D)
             nearest = differ[int(differ.sum(axis=1).argmin())]
             blame[np.flatnonzero(new & (part[lead:] == state).all(axis=1))] = nearest
+        if not self.judge_changes_:
+            return blame
         moved = (codes[1:] >= 0) & (codes[:-1] >= 0) & (codes[1:] != codes[:-1])
         odd = np.zeros_like(moved)
         odd[moved] = ~self.changes_[codes[:-1][moved], codes[1:][moved]]
@@ -159,6 +187,7 @@ class DiscreteStates:
             "columns": self.columns_.tolist(),
             "states": self.states_.tolist(),
             "changes": self.changes_.tolist(),
+            "judge_changes": self.judge_changes_,
         }
 
     @classmethod
@@ -172,6 +201,7 @@ class DiscreteStates:
             count, len(fitted.columns_)
         )
         fitted.changes_ = np.asarray(state["changes"], dtype=bool).reshape(count, count)
+        fitted.judge_changes_ = bool(state.get("judge_changes", True))
         return fitted
 
     def __repr__(self) -> str:

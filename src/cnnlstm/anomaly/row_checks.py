@@ -250,7 +250,7 @@ class RowChecks:
         if arrays.columns is not None:
             found = arrays.states.get(tuple(row[arrays.columns].tolist()))
             unseen = found is None
-            if not unseen and state.previous is not None:
+            if not unseen and state.previous is not None and arrays.judge_changes:
                 key = tuple(state.previous[arrays.columns].tolist())
                 before_state = arrays.states.get(key)
                 unseen = (
@@ -320,9 +320,11 @@ class _RowArrays:
         self.columns: np.ndarray | None = None
         self.states: dict[tuple[float, ...], int] = {}
         self.changes: set[tuple[int, int]] = set()
+        self.judge_changes = False
         found = checks.states_
         if found is not None and len(found.columns_):
             self.columns = found.columns_
             self.states = {tuple(state.tolist()): i for i, state in enumerate(found.states_)}
             pairs = zip(*np.nonzero(found.changes_), strict=True)
             self.changes = {(int(i), int(j)) for i, j in pairs}
+            self.judge_changes = found.judge_changes_
