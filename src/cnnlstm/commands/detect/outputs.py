@@ -140,7 +140,10 @@ class Outputs:
             missing.append(folder)
             folder = folder.parent
         for folder in reversed(missing):
-            folder.mkdir()
+            try:
+                folder.mkdir()
+            except FileExistsError:  # another process (--jobs) made it meanwhile: not ours
+                continue
             self._made.append(folder)
         return self._files.enter_context(atomic_file(path))
 
