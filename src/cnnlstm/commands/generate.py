@@ -36,8 +36,7 @@ text-lines      ``.npz``: ``x`` images ``(N, 1, 32, 128)``, ``y`` the        :cl
                 alphabet)
 =============== ============================================================ ===================
 
-Every output appears whole or not at all; sensor-plant writes in bounded memory (the manual's
-*Data* page says how, and which configs read the folders).
+Every output appears whole or not at all; sensor-plant writes in bounded memory.
 """
 
 from __future__ import annotations
