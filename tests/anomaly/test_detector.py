@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from cnnlstm.anomaly.baselines import PCABaseline
-from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, MIN_WIDE_STEPS, WIDE_SENSORS, AnomalyDetector
+from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, AnomalyDetector
 from cnnlstm.anomaly.thresholds import pot_threshold
+from cnnlstm.anomaly.training import MIN_WIDE_STEPS, WIDE_SENSORS
 from cnnlstm.data.sensor_plant import SensorPlant
 from cnnlstm.errors import DataError
 

@@ -31,11 +31,18 @@ from cnnlstm.anomaly.held_shift import (
     HeldShift,
     combine_scores,
 )
-from cnnlstm.anomaly.row_checks import PCA_FACTOR, PCA_TAU, RowChecks
+from cnnlstm.anomaly.row_checks import PCA_FACTOR, PCA_TAU, RowChecks, check_pca_settings
 from cnnlstm.anomaly.rows import as_rows, longest_repeats, torch_threads
+from cnnlstm.anomaly.saved import detector_state, read_state, restore_fitted
 from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
 from cnnlstm.anomaly.thresholds import ThresholdName, score_threshold
-from cnnlstm.anomaly.training import said_in_lines, train_windows
+from cnnlstm.anomaly.training import (
+    DEFAULT_STEPS,
+    check_windows,
+    said_in_lines,
+    step_budget,
+    train_windows,
+)
 from cnnlstm.data.scaler import StandardScaler
 from cnnlstm.errors import ConfigError, DataError
 from cnnlstm.models.detectors import DETECTOR_FAMILIES
@@ -43,9 +50,6 @@ from cnnlstm.models.registry import create_model
 
 __all__ = [
     "DEFAULT_EPOCHS",
-    "DEFAULT_STEPS",
-    "MIN_WIDE_STEPS",
-    "WIDE_SENSORS",
     "AnomalyDetector",
 ]
 
@@ -59,71 +63,36 @@ overlapping windows of every pass and runs a ``window``-step ConvLSTM per window
 costs it several times what it costs ``window_cnnlstm``, and it gets fewer passes: set for time,
 not tuned for accuracy (the design notes have the timings)."""
 
-DEFAULT_STEPS = 500
-"""The fit's budget of optimisation steps (batches). A small training set runs all its epochs
-within it (SKAB's 400 rows: 5 batches x 40 epochs = 200 steps), so it trains as it did before
-there was a budget; a large one stops at the budget, or earlier when the held-out calibration
-loss stops improving, so a fit costs bounded time whatever the number of training rows."""
-
-WIDE_SENSORS = 64
-"""Up to this many sensors the fit's budget is :data:`DEFAULT_STEPS` steps; a step costs in
-proportion to the sensors, so past it the budget is the work of those steps on this many sensors
-(:meth:`AnomalyDetector.step_budget`): 2,000 sensors get 20 steps. Few steps detect as well as
-many on wide plants (the design notes have the figures): the level score carries most of the
-detection, and a few steps of the predictor learn the rows' persistence."""
-MIN_WIDE_STEPS = 20
-"""The fewest steps a wide fit gets."""
-_CHECK_WINDOWS = 1024
-"""The held-out windows the loss is measured on (evenly spaced), at most."""
-_FORMAT = "cnnlstm.AnomalyDetector/1"
 _EPS = 1e-8
+
+
+def _is_count(value: object, least: int) -> bool:
+    """An int (not a bool) of at least ``least``."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 class AnomalyDetector:
     """Fit on normal sensor rows, then score, flag, save and stream new rows.
 
-    Scores. A model gives per-sensor squared errors of standardised rows. Each sensor's error is
-    divided by its mean error on the calibration rows (so a noisy sensor does not drown a quiet
-    one) and smoothed over time, per sensor, by a trailing (causal) mean over the last ``smooth``
-    scored rows; a row's score then combines the sensors: ``combine="max"`` (the default) takes
-    the worst sensor, so a fault in one sensor of many is not averaged away, ``"mean"`` their
-    mean. With ``window_cnnlstm`` (the default model) the error of row ``t`` is that of the
-    prediction made from rows ``< t``, so the whole stream is scored in one causal pass. With the
-    window models (``mscred``, ``convlstm_ae``) the error of row ``t`` is that of the window of
-    ``window`` rows that ends at ``t``. Either way the first ``window - 1`` rows have no error:
-    the window models have no whole window yet, and the causal model's first predictions (from a
-    few rows, a cold LSTM) are warm-up, not evidence. A row is scored once ``smooth`` errors
-    exist (row ``window + smooth - 2`` on: :meth:`first_scored`), so every score is a mean over
-    as many rows as the threshold's; earlier rows score 0.0, which is never above a threshold,
-    so they are never flagged. Everything after the model is causal, so :meth:`stream` and
-    :meth:`chunks` give the offline scores row by row or chunk by chunk.
+    A row's score is the largest of its parts, each over its own alarm level, so
+    :attr:`threshold_` is 1.0 (``scoring="level"``, the default):
 
-    Held shifts (``scoring="level"``, the default). A next-row predictor sees a held level
-    shift (a valve that closes and stays closed) when it starts, then learns to expect it. So a
-    :class:`~cnnlstm.anomaly.held_shift.HeldShift` also scores each sensor's level, relative to the
-    other sensors, against a slow baseline that is frozen while the sensor is off it, with its
-    own threshold from the same calibration rows (``quantile`` times
-    :data:`~cnnlstm.anomaly.held_shift.LEVEL_FACTOR`), and a row's score becomes
-    :func:`~cnnlstm.anomaly.held_shift.combine_scores`: ``max(error weight * error score / error
-    threshold, held level score / level threshold)``, so :attr:`threshold_` is 1.0. Rows with no
-    error score yet carry the level part alone. ``scoring="error"`` keeps the error score alone;
-    :meth:`score` gives either part with ``part=``.
+    - the model's per-sensor squared error of the standardised row, over the sensor's mean
+      calibration error, averaged over the last ``smooth`` rows, the worst sensor (``combine``);
+      with ``window_cnnlstm`` the error of row ``t`` is that of its prediction from the rows
+      before it, with the window models that of the window ending at ``t``; rows before
+      :meth:`first_scored` have none;
+    - a held-shift level score (:class:`~cnnlstm.anomaly.held_shift.HeldShift`): a level that
+      moves and stays, which a next-row predictor learns to expect;
+    - the row checks (:class:`~cnnlstm.anomaly.row_checks.RowChecks`): PCA T² against a moving
+      mean of the rows before, and the joint states of the discrete sensors (PLC signals).
 
-    Row checks (``scoring="level"``). Two parts judge the row as it comes, with no window to
-    fill: PCA T² of the standardised row minus a moving mean of the rows before it (time
-    constant ``pca_tau``), in units of ``pca_factor`` times its calibration ``quantile``, and
-    the joint states of the discrete sensors (a few whole values: PLC signals, steps), where a
-    state or a change of state the training rows never showed scores
-    :data:`~cnnlstm.anomaly.row_checks.DISCRETE_SCORE`
-    (:class:`~cnnlstm.anomaly.row_checks.RowChecks`). A row's score is the largest part.
-
-    Calibration. The weights are fitted on the first ``1 - holdout`` of the training rows; the
-    rest, scored out of sample as test rows will be, give the error scale and the threshold
-    (:func:`~cnnlstm.anomaly.thresholds.score_threshold`). All of them are training rows: test
-    rows and labels never touch the threshold.
-
-    How the defaults were chosen, with the figures and the commands that measure them again, is
-    in the manual's design notes (``docs/design-notes.md``, "The anomaly detector's defaults").
+    ``scoring="error"`` keeps the error alone, over its own threshold; :meth:`score` gives a part
+    with ``part=``. All of it is causal, so :meth:`stream` and :meth:`chunks` give the offline
+    scores. The weights are fitted on the first ``1 - holdout`` of the training rows; the rest,
+    scored out of sample, set the error scale and every alarm level: test rows and labels never
+    touch them. The manual says more ("What a row's score is") and how the defaults were chosen
+    (``docs/design-notes.md``, "The anomaly detector's defaults").
 
     Args:
         model: a detector family, one of
@@ -134,13 +103,10 @@ class AnomalyDetector:
         window: rows per training window (and per scored window for the window models).
         epochs: passes over the training windows; None picks the family's
             (:data:`DEFAULT_EPOCHS`: 40 for ``window_cnnlstm``, 10 for the window models).
-        steps: the budget of optimisation steps (batches) over all epochs, for up to
-            :data:`WIDE_SENSORS` sensors (wider rows get the same work in fewer steps:
-            :meth:`step_budget`); None for no budget. When the epochs would take more steps,
-            training stops at the budget, or earlier once the loss on the held-out calibration
-            windows has not improved by 0.1 % over 3 of 10 measurements spread over the budget
-            (:attr:`steps_` says how many ran). Small training sets never reach it
-            (:data:`DEFAULT_STEPS`).
+        steps: the budget of optimisation steps (batches) over all epochs (wide rows get the
+            same work in fewer steps: :meth:`step_budget`); None for no budget. Training stops at
+            it, or earlier once the held-out loss stops improving (:attr:`steps_` says how many
+            ran; :mod:`cnnlstm.anomaly.training`). Small training sets never reach it.
         batch_size: windows per optimisation step.
         lr: Adam's learning rate.
         threshold: ``"quantile"`` or ``"pot"`` (:mod:`cnnlstm.anomaly.thresholds`).
@@ -234,40 +200,31 @@ class AnomalyDetector:
             ("batch_size", batch_size),
             ("smooth", smooth),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not _is_count(value, 1):
                 raise ValueError(f"{name} has to be a positive int, but got {value!r}")
-        bad_steps = not isinstance(steps, int) or isinstance(steps, bool) or steps < 1
-        if steps is not None and bad_steps:
-            raise ValueError(f"steps has to be a positive int or None, but got {steps!r}")
-        if window < 2:
-            raise ValueError(f"window has to be at least 2, but got {window}")
-        if not lr > 0:
-            raise ValueError(f"lr has to be positive, but got {lr!r}")
-        if combine not in ("max", "mean"):
-            raise ValueError(f"combine has to be 'max' or 'mean', but got {combine!r}")
-        if threshold not in ("quantile", "pot"):
-            raise ValueError(f"threshold has to be 'quantile' or 'pot', but got {threshold!r}")
-        if not 0 < quantile < 1:
-            raise ValueError(f"quantile has to be in (0, 1), but got {quantile!r}")
-        if threshold == "pot" and not 0 < pot_init < quantile:
-            raise ValueError(
-                f"pot_init has to be in (0, quantile) = (0, {quantile}), but got {pot_init!r}"
-            )
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 0:
-            raise ValueError(f"num_threads has to be a non-negative int, but got {num_threads!r}")
-        if not 0 <= holdout < 1:
-            raise ValueError(f"holdout has to be in [0, 1), but got {holdout!r}")
-        if not factor > 0:
-            raise ValueError(f"factor has to be positive, but got {factor!r}")
-        if scoring not in ("error", "level"):
-            raise ValueError(f"scoring has to be 'error' or 'level', but got {scoring!r}")
-        if not error_weight > 0:
-            raise ValueError(f"error_weight has to be positive, but got {error_weight!r}")
-        if pca_factor is not None and not pca_factor > 0:
-            raise ValueError(f"pca_factor has to be positive or None, but got {pca_factor!r}")
-        bad_tau = isinstance(pca_tau, bool) or not isinstance(pca_tau, int) or pca_tau < 1
-        if pca_tau is not None and bad_tau:
-            raise ValueError(f"pca_tau has to be a positive int or None, but got {pca_tau!r}")
+        rules: tuple[tuple[str, object, bool, str], ...] = (
+            ("steps", steps, steps is None or _is_count(steps, 1), "a positive int or None"),
+            ("window", window, window >= 2, "at least 2"),
+            ("lr", lr, lr > 0, "positive"),
+            ("combine", combine, combine in ("max", "mean"), "'max' or 'mean'"),
+            ("threshold", threshold, threshold in ("quantile", "pot"), "'quantile' or 'pot'"),
+            ("quantile", quantile, 0 < quantile < 1, "in (0, 1)"),
+            (
+                "pot_init",
+                pot_init,
+                threshold != "pot" or 0 < pot_init < quantile,
+                f"in (0, quantile) = (0, {quantile})",
+            ),
+            ("num_threads", num_threads, _is_count(num_threads, 0), "a non-negative int"),
+            ("holdout", holdout, 0 <= holdout < 1, "in [0, 1)"),
+            ("factor", factor, factor > 0, "positive"),
+            ("scoring", scoring, scoring in ("error", "level"), "'error' or 'level'"),
+            ("error_weight", error_weight, error_weight > 0, "positive"),
+        )
+        for setting, given, ok, want in rules:
+            if not ok:
+                raise ValueError(f"{setting} has to be {want}, but got {given!r}")
+        check_pca_settings(pca_factor, pca_tau)
         self.model_name = model
         self.model_args = dict(model_args or {})
         for key in ("n_sensors", "window"):
@@ -314,7 +271,12 @@ class AnomalyDetector:
 
     # --- building and fitting ----------------------------------------------------------------
 
-    def _build(self, n_sensors: int) -> nn.Module:
+    def build_model(self, n_sensors: int) -> nn.Module:
+        """The unfitted model of this detector's family for ``n_sensors`` sensors, on its device.
+
+        Raises:
+            ConfigError: the settings build no detector family.
+        """
         try:
             model = create_model(
                 self.model_name, n_sensors=n_sensors, window=self.window, **self.model_args
@@ -403,7 +365,7 @@ class AnomalyDetector:
         self.n_features_ = n_sensors
         self.scaler = StandardScaler().fit(rows)
         torch.manual_seed(self.seed)
-        self.model_ = self._build(n_sensors)
+        self.model_ = self.build_model(n_sensors)
         scaled = torch.as_tensor(self.scaler.transform(rows), dtype=torch.float32)  # (N, S)
         split = self._split(len(rows))
         with torch_threads(self.num_threads):
@@ -485,7 +447,10 @@ class AnomalyDetector:
         count = len(rows) - self.window + 1  # windows: (N-W+1, W, S) if made all at once
         planned = self.epochs * math.ceil(count / self.batch_size)
         budget = planned if self.steps is None else min(planned, self.step_budget(rows.shape[1]))
-        checks = self._check_windows(held_out) if budget < planned else None
+        checks = None
+        if budget < planned and held_out is not None:
+            checks = check_windows(held_out, self.window)
+            checks = None if checks is None else checks.to(self.device)
         trained = train_windows(
             self.fitted_model(),
             rows,
@@ -504,32 +469,15 @@ class AnomalyDetector:
         self.holdout_loss_ = trained.holdout_loss
 
     def step_budget(self, sensors: int) -> int:
-        """The fit's budget of steps for ``sensors`` sensors: :attr:`steps` up to
-        :data:`WIDE_SENSORS` sensors; past that the work of :attr:`steps` steps of
-        :data:`WIDE_SENSORS` sensors (a step costs in proportion to the sensors), but at least
-        :data:`MIN_WIDE_STEPS` (or :attr:`steps`, when fewer). Without a budget (``steps=None``)
-        a large number.
+        """The fit's budget of steps for ``sensors`` sensors
+        (:func:`~cnnlstm.anomaly.training.step_budget` of :attr:`steps`).
 
         Example:
             >>> detector = AnomalyDetector()
             >>> detector.step_budget(20), detector.step_budget(640), detector.step_budget(2000)
             (500, 50, 20)
         """
-        if self.steps is None:
-            return np.iinfo(np.int64).max
-        if sensors <= WIDE_SENSORS:
-            return self.steps
-        return max(min(self.steps, MIN_WIDE_STEPS), self.steps * WIDE_SENSORS // sensors)
-
-    def _check_windows(self, held_out: Tensor | None) -> Tensor | None:
-        """Up to :data:`_CHECK_WINDOWS` held-out windows, evenly spaced, or None if none."""
-        if held_out is None or len(held_out) < self.window:
-            return None
-        windows = held_out.unfold(0, self.window, 1).permute(0, 2, 1)  # (K, W, S)
-        count = _CHECK_WINDOWS * WIDE_SENSORS // max(WIDE_SENSORS, windows.shape[-1])
-        count = max(count, _CHECK_WINDOWS // 64)  # the work of 1024 windows of 64 sensors, >= 16
-        step = max(1, len(windows) // count)
-        return windows[::step][:count].contiguous().to(self.device)
+        return step_budget(self.steps, sensors)
 
     # --- scoring -----------------------------------------------------------------------------
 
@@ -724,96 +672,23 @@ class AnomalyDetector:
     # --- saving ------------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write the fitted detector to one file (``torch.save`` of plain values and tensors)."""
-        model = self.fitted_model()
-        state = {
-            "format": _FORMAT,
-            "model": self.model_name,
-            "model_args": {
-                k: list(v) if isinstance(v, tuple) else v for k, v in self.model_args.items()
-            },
-            "config": {
-                "window": self.window,
-                "epochs": self.epochs,
-                "steps": self.steps,
-                "batch_size": self.batch_size,
-                "lr": self.lr,
-                "threshold": self.threshold,
-                "quantile": self.quantile,
-                "factor": self.factor,
-                "pot_init": self.pot_init,
-                "holdout": self.holdout,
-                "smooth": self.smooth,
-                "combine": self.combine,
-                "scoring": self.scoring,
-                "error_weight": self.error_weight,
-                "pca_factor": self.pca_factor,
-                "pca_tau": self.pca_tau,
-                "discrete": self.discrete,
-                "seed": self.seed,
-                "num_threads": self.num_threads,
-            },
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "scaler": self.scaler.state_dict(),
-            "threshold_": self.threshold_,
-            "columns_": list(self.columns_),
-            "error_scale_": torch.from_numpy(self.error_scale_.copy()),
-            "train_scores_": torch.from_numpy(self.train_scores_.copy()),
-            "error_threshold_": self.error_threshold_,
-            "level_threshold_": self.level_threshold_,
-            "longest_repeat_": torch.from_numpy(self.longest_repeat_.copy()),
-            "level_": self.level_.state_dict() if self.level_ is not None else None,
-            "checks_": self.checks_.state_dict() if self.checks_ is not None else None,
-        }
-        torch.save(state, Path(path))
+        """Write the fitted detector to one file (``torch.save`` of plain values and tensors:
+        :func:`~cnnlstm.anomaly.saved.detector_state`)."""
+        torch.save(detector_state(self), Path(path))
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu") -> AnomalyDetector:
-        """Read a detector written by :meth:`save` (``weights_only=True``: no code runs).
+        """Read a detector written by :meth:`save` (``weights_only=True``: no code runs); a file
+        saved before a setting existed scores as it did (:data:`~cnnlstm.anomaly.saved.BEFORE`).
 
         Raises:
             DataError: the file is missing or not a saved detector.
         """
-        path = Path(path)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise DataError(f"{path}: no such file.") from None
-        except Exception as error:
-            raise DataError(f"{path}: not a saved AnomalyDetector ({error}).") from None
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise DataError(f"{path}: not a saved AnomalyDetector (format {_FORMAT}).")
-        # saved before: combine -> mean; the budget -> none (they are fitted already); the row
-        # checks -> none, with the error weight of then
-        before = {"error_weight": 0.5, "pca_factor": None, "pca_tau": None, "discrete": False}
-        config = {"combine": "mean", "steps": None, **before, **state["config"]}
+        state = read_state(Path(path))
         detector = cls(
-            model=state["model"], model_args=state["model_args"], device=device, **config
+            model=state["model"], model_args=state["model_args"], device=device, **state["config"]
         )
-        detector.columns_ = list(state["columns_"])
-        detector.n_features_ = len(detector.columns_)
-        detector.scaler = StandardScaler().load_state_dict(state["scaler"])
-        detector.model_ = detector._build(detector.n_features_)
-        try:
-            detector.model_.load_state_dict(state["state_dict"])
-        except RuntimeError as error:  # e.g. saved when the family had other default sizes
-            first = str(error).strip().splitlines()[-1].strip()
-            raise DataError(
-                f"{path}: its weights do not fit a {state['model']!r} built from the saved "
-                f"settings ({first}); it was saved by another cnnlstm version: fit it again."
-            ) from None
-        detector.model_.eval()
-        detector.threshold_ = float(state["threshold_"])
-        detector.error_scale_ = state["error_scale_"].numpy()
-        detector.train_scores_ = state["train_scores_"].numpy()
-        detector.error_threshold_ = float(state.get("error_threshold_", detector.threshold_))
-        detector.level_threshold_ = float(state.get("level_threshold_", math.nan))
-        if state.get("longest_repeat_") is not None:  # saved before it was kept: unknown
-            detector.longest_repeat_ = state["longest_repeat_"].numpy()
-        if state.get("level_") is not None:
-            detector.level_ = HeldShift.from_state_dict(state["level_"])
-        if state.get("checks_") is not None:
-            detector.checks_ = RowChecks.from_state_dict(state["checks_"])
+        restore_fitted(detector, state, Path(path))
         return detector
 
     def __repr__(self) -> str:

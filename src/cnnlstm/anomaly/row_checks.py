@@ -30,7 +30,15 @@ import numpy as np
 from cnnlstm.anomaly.baselines import PCABaseline
 from cnnlstm.anomaly.discrete import DiscreteStates
 
-__all__ = ["DISCRETE_SCORE", "PCA_FACTOR", "PCA_TAU", "RowChecks", "RowState", "moving_means"]
+__all__ = [
+    "DISCRETE_SCORE",
+    "PCA_FACTOR",
+    "PCA_TAU",
+    "RowChecks",
+    "RowState",
+    "check_pca_settings",
+    "moving_means",
+]
 
 DISCRETE_SCORE = 2.0
 """An unseen discrete state's part, in units of the alarm level (above 1: it always alarms)."""
@@ -71,6 +79,16 @@ def moving_means(rows: np.ndarray, tau: int, start: np.ndarray) -> tuple[np.ndar
         before[first + 1 : first + n] = after[:-1]
         mean = after[-1]
     return before, mean
+
+
+def check_pca_settings(pca_factor: float | None, pca_tau: int | None) -> None:
+    """Raise ValueError unless ``pca_factor`` is positive or None and ``pca_tau`` a positive
+    int or None."""
+    if pca_factor is not None and not pca_factor > 0:
+        raise ValueError(f"pca_factor has to be positive or None, but got {pca_factor!r}")
+    bad_tau = isinstance(pca_tau, bool) or not isinstance(pca_tau, int) or pca_tau < 1
+    if pca_tau is not None and bad_tau:
+        raise ValueError(f"pca_tau has to be a positive int or None, but got {pca_tau!r}")
 
 
 @dataclass
@@ -121,11 +139,7 @@ class RowChecks:
         discrete: bool = True,
         quantile: float = 0.99,
     ) -> None:
-        if pca_factor is not None and not pca_factor > 0:
-            raise ValueError(f"pca_factor has to be positive or None, but got {pca_factor!r}")
-        bad_tau = isinstance(pca_tau, bool) or not isinstance(pca_tau, int) or pca_tau < 1
-        if pca_tau is not None and bad_tau:
-            raise ValueError(f"pca_tau has to be a positive int or None, but got {pca_tau!r}")
+        check_pca_settings(pca_factor, pca_tau)
         if not 0 < quantile < 1:
             raise ValueError(f"quantile has to be in (0, 1), but got {quantile!r}")
         self.pca_factor = pca_factor

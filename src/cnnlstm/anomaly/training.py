@@ -17,7 +17,20 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CHECKS", "LOG_LINES", "PATIENCE", "Training", "said_in_lines", "train_windows"]
+__all__ = [
+    "CHECKS",
+    "CHECK_WINDOWS",
+    "DEFAULT_STEPS",
+    "LOG_LINES",
+    "MIN_WIDE_STEPS",
+    "PATIENCE",
+    "WIDE_SENSORS",
+    "Training",
+    "check_windows",
+    "said_in_lines",
+    "step_budget",
+    "train_windows",
+]
 
 CHECKS = 10
 """With a binding budget, the held-out loss is measured this many times over the budget."""
@@ -37,6 +50,56 @@ class Training(NamedTuple):
     """Each epoch's mean training loss (the last epoch's over the steps it ran)."""
     holdout_loss: list[float]
     """The held-out loss at each measurement (empty when none was measured)."""
+
+
+DEFAULT_STEPS = 500
+"""The fit's budget of optimisation steps (batches). A small training set runs all its epochs
+within it (SKAB's 400 rows: 5 batches x 40 epochs = 200 steps), so it trains as it did before
+there was a budget; a large one stops at the budget, or earlier when the held-out calibration
+loss stops improving, so a fit costs bounded time whatever the number of training rows."""
+
+WIDE_SENSORS = 64
+"""Up to this many sensors the fit's budget is :data:`DEFAULT_STEPS` steps; a step costs in
+proportion to the sensors, so past it the budget is the work of those steps on this many sensors
+(:func:`step_budget`): 2,000 sensors get 20 steps. Few steps detect as well as
+many on wide plants (the design notes have the figures): the level score carries most of the
+detection, and a few steps of the predictor learn the rows' persistence."""
+MIN_WIDE_STEPS = 20
+"""The fewest steps a wide fit gets."""
+CHECK_WINDOWS = 1024
+"""The held-out windows the loss is measured on (evenly spaced), at most."""
+
+
+def step_budget(steps: int | None, sensors: int) -> int:
+    """The fit's budget of steps for ``sensors`` sensors: ``steps`` up to :data:`WIDE_SENSORS`
+    sensors; past that the work of ``steps`` steps of :data:`WIDE_SENSORS` sensors (a step costs
+    in proportion to the sensors), but at least :data:`MIN_WIDE_STEPS` (or ``steps``, when
+    fewer). Without a budget (``steps`` None) a large number.
+
+    Example:
+        >>> [step_budget(500, 20), step_budget(500, 640), step_budget(500, 2000)]
+        [500, 50, 20]
+        >>> step_budget(5, 2000)
+        5
+    """
+    if steps is None:
+        return 2**63 - 1
+    if sensors <= WIDE_SENSORS:
+        return steps
+    return max(min(steps, MIN_WIDE_STEPS), steps * WIDE_SENSORS // sensors)
+
+
+def check_windows(held_out: Tensor, window: int) -> Tensor | None:
+    """Up to :data:`CHECK_WINDOWS` windows of ``(N, S)`` held-out rows, evenly spaced (fewer when
+    the sensors are many: the work of that many windows of :data:`WIDE_SENSORS` sensors, at least
+    16), or None when the rows hold no whole window."""
+    if len(held_out) < window:
+        return None
+    windows = held_out.unfold(0, window, 1).permute(0, 2, 1)  # (K, W, S)
+    count = CHECK_WINDOWS * WIDE_SENSORS // max(WIDE_SENSORS, windows.shape[-1])
+    count = max(count, CHECK_WINDOWS // 64)
+    step = max(1, len(windows) // count)
+    return windows[::step][:count].contiguous()
 
 
 def train_windows(

@@ -21,8 +21,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from cnnlstm.anomaly.baselines import BASELINES
-from cnnlstm.anomaly.detector import WIDE_SENSORS, AnomalyDetector
+from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.held_shift import ROWS_PER_SENSOR
+from cnnlstm.anomaly.training import WIDE_SENSORS
 from cnnlstm.commands import atomic_file
 from cnnlstm.commands.detect.baseline import BaselineDetector, Detector
 from cnnlstm.commands.detect.notes import Notes
