@@ -18,8 +18,8 @@ from cnnlstm.data.sensor_plant import (
     Anomaly,
     SensorPlant,
     sensor_names,
-    write_skab_csv,
 )
+from cnnlstm.data.skab_files import write_skab_csv
 
 # the bundled development data sit in shared/ beside the checkout
 SKAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "skab"

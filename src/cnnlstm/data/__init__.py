@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from cnnlstm.data.mnist import load_mnist, read_idx, render_digits
     from cnnlstm.data.moving_digits import DigitClips, MovingDigits
     from cnnlstm.data.sensor_module import SensorDataModule
-    from cnnlstm.data.sensor_plant import ANOMALY_KINDS, Anomaly, SensorPlant, write_skab_csv
+    from cnnlstm.data.sensor_plant import ANOMALY_KINDS, Anomaly, SensorPlant
     from cnnlstm.data.sensors import SKAB, SensorCSV, SensorWindows, StandardScaler, sniff_delimiter
+    from cnnlstm.data.skab_files import write_skab_csv
     from cnnlstm.data.text_folder import TextLineDataModule, TextLineFolder
     from cnnlstm.data.text_lines import TextLines
     from cnnlstm.data.video import OnTruncated, Orientation, VideoFolder
@@ -72,7 +73,7 @@ _LAZY = {
     "read_idx": "cnnlstm.data.mnist",
     "render_digits": "cnnlstm.data.mnist",
     "sniff_delimiter": "cnnlstm.data.sensors",
-    "write_skab_csv": "cnnlstm.data.sensor_plant",
+    "write_skab_csv": "cnnlstm.data.skab_files",
 }
 
 __all__ = [

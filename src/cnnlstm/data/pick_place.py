@@ -32,12 +32,11 @@ ends a second before it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from cnnlstm.data.sensor_plant import start_time, write_skab_csv
+from cnnlstm.data.skab_files import SkabWriter, start_time
 from cnnlstm.extras import importing
 
 if TYPE_CHECKING:  # pandas loads on first use
@@ -156,7 +155,7 @@ class PickPlaceAnomaly(NamedTuple):
     detail: str
 
 
-class PickPlace:
+class PickPlace(SkabWriter):
     """Generator of a pick-and-place machine's recordings with labelled anomalies (see the module
     docstring).
 
@@ -437,21 +436,6 @@ class PickPlace:
             raise ValueError(f"rows has to be at least 1, but got {rows}")
         step, place, noise = self._recording(np.random.default_rng([self.seed, 2, index]), rows)
         return self._frame(self._signals(step, place, noise), before=True)
-
-    def write_csv(
-        self, path: str | Path, rows: int, *, anomalies: bool = True, index: int = 0
-    ) -> pd.DataFrame:
-        """Write :meth:`generate`'s recording to ``path`` as SKAB's files are written (``;``
-        separated, ``YYYY-MM-DD HH:MM:SS``, PLC signals as ``0``/``1``) and return it."""
-        frame = self.generate(rows, anomalies=anomalies, index=index)
-        write_skab_csv(frame, path)
-        return frame
-
-    def write_normal_csv(self, path: str | Path, rows: int, *, index: int = 0) -> pd.DataFrame:
-        """Write :meth:`normal`'s recording to ``path`` (no label columns) and return it."""
-        frame = self.normal(rows, index=index)
-        write_skab_csv(frame, path)
-        return frame
 
     def __repr__(self) -> str:
         return (

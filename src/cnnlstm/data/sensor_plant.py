@@ -38,6 +38,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from cnnlstm.data.skab_files import SkabWriter, start_time
 from cnnlstm.extras import importing
 
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
@@ -50,8 +51,6 @@ __all__ = [
     "PlantChunk",
     "SensorPlant",
     "sensor_names",
-    "start_time",
-    "write_skab_csv",
 ]
 
 ANOMALY_KINDS: tuple[str, ...] = ("spike", "drift", "stuck", "decouple", "noise")
@@ -146,45 +145,6 @@ def sensor_names(n_sensors: int) -> list[str]:
     return names
 
 
-def start_time(start: str) -> pd.Timestamp:
-    """A generator's first time, from text like ``"2021-01-01 00:00:00"``.
-
-    Raises:
-        ValueError: text that is not a time.
-    """
-    with importing("generating sensor files (cnnlstm.data.sensor_plant)", "sensors"):
-        import pandas as pd
-    try:
-        return pd.Timestamp(start)
-    except ValueError:
-        raise ValueError(
-            f"start has to be a time like '2021-01-01 00:00:00', but got {start!r}"
-        ) from None
-
-
-def write_skab_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write ``frame`` as SKAB writes its files: ``;`` separated, ``datetime`` first as
-    ``YYYY-MM-DD HH:MM:SS``, sensor values with 6 significant digits, labels as ``0.0``/``1.0``.
-
-    Args:
-        frame: a frame from :meth:`SensorPlant.generate` or :meth:`SensorPlant.normal`.
-        path: the file to write.
-    """
-    with importing("reading and writing sensor files (cnnlstm.data.sensor_plant)", "sensors"):
-        import pandas as pd
-
-    out = pd.DataFrame(index=frame.index)
-    for column in frame.columns:
-        values = frame[column]
-        if column == "datetime":
-            out[column] = pd.to_datetime(values).dt.strftime("%Y-%m-%d %H:%M:%S")
-        elif column in ("anomaly", "changepoint"):
-            out[column] = np.char.mod("%.1f", values.to_numpy(dtype=np.float64))
-        else:
-            out[column] = np.char.mod("%.6g", values.to_numpy(dtype=np.float64))
-    out.to_csv(path, sep=";", index=False)
-
-
 def _bounds(
     rows: int, chunk_rows: int, segments: Sequence[tuple[int, int]]
 ) -> list[tuple[int, int]]:
@@ -206,7 +166,7 @@ def _bounds(
     return bounds
 
 
-class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
+class SensorPlant(Dataset[tuple[Tensor, Tensor]], SkabWriter):
     """Generator of correlated sensor streams with labelled anomalies (see the module docstring).
 
     The plant's sensors (levels, gains, lags, noise) are fixed by ``seed``; each recording
@@ -554,25 +514,6 @@ class SensorPlant(Dataset[tuple[Tensor, Tensor]]):
         self._check_rows(rows, False)
         values, _ = self._recording(np.random.default_rng([self.seed, 2, index]), rows)
         return self._frame(values, before=True)
-
-    def write_csv(
-        self, path: str | Path, rows: int, *, anomalies: bool = True, index: int = 0
-    ) -> pd.DataFrame:
-        """Write :meth:`generate`'s recording to ``path`` in SKAB's layout and return it.
-
-        The file is ``;`` separated with the header
-        ``datetime;<sensors>;anomaly;changepoint`` and times as ``YYYY-MM-DD HH:MM:SS``.
-        """
-        frame = self.generate(rows, anomalies=anomalies, index=index)
-        write_skab_csv(frame, path)
-        return frame
-
-    def write_normal_csv(self, path: str | Path, rows: int, *, index: int = 0) -> pd.DataFrame:
-        """Write :meth:`normal`'s recording to ``path`` as SKAB's ``anomaly-free.csv`` is
-        written (no label columns) and return it."""
-        frame = self.normal(rows, index=index)
-        write_skab_csv(frame, path)
-        return frame
 
     def chunks(
         self,
