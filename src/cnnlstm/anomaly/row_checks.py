@@ -207,6 +207,24 @@ class RowChecks:
         worst = (z * ((projected / arrays.root) @ arrays.components)).argmax(axis=1)
         return t2, worst
 
+    def _checked(
+        self, rows: Any, state: RowState | None, *, terms: bool
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """The rows, T² over its alarm level (None without T²), with ``terms`` the sensor with
+        the largest term of each, and the discrete sensors' blame (None without them); advances
+        ``state`` (a fresh one when None) past the rows."""
+        x = np.asarray(rows, dtype=np.float64)
+        state = self.start() if state is None else state
+        t2 = worst = blame = None
+        if self.pca_ is not None and self.pca_threshold_ > 0 and len(x):
+            t2, worst = self._t2(x, state, terms=terms)
+            t2 = t2 / self.pca_threshold_
+        if self.states_ is not None and len(self.states_.columns_):
+            blame = self.states_.unseen(x, state.previous)  # (M, D)
+        if len(x):
+            state.previous = x[-1].copy()
+        return x, t2, worst, blame
+
     def parts(self, rows: Any, state: RowState | None = None) -> np.ndarray:
         """``(M, S)``: each sensor's part of each row's score, in units of the alarm level.
 
@@ -214,37 +232,27 @@ class RowChecks:
             rows: ``(M, S)`` rows in the units of the training rows.
             state: where the stream is (advanced to after these rows), or None for a fresh one.
         """
-        x = np.asarray(rows, dtype=np.float64)
-        state = self.start() if state is None else state
+        x, t2, worst, blame = self._checked(rows, state, terms=True)
         parts = np.zeros(x.shape)
-        if self.pca_ is not None and self.pca_threshold_ > 0 and len(x):
-            t2, worst = self._t2(x, state)
-            parts[np.arange(len(x)), worst] = t2 / self.pca_threshold_
-        if self.states_ is not None and len(self.states_.columns_):
-            blame = self.states_.unseen(x, state.previous)  # (M, D)
-            columns = parts[:, self.states_.columns_]
-            parts[:, self.states_.columns_] = np.where(blame, DISCRETE_SCORE, columns)
-        if len(x):
-            state.previous = x[-1].copy()
+        if t2 is not None:
+            parts[np.arange(len(x)), worst] = t2
+        if blame is not None:
+            columns = self.discrete_columns
+            parts[:, columns] = np.where(blame, DISCRETE_SCORE, parts[:, columns])
         return parts
 
     def scores(self, rows: Any, state: RowState | None = None) -> np.ndarray:
-        """``(M,)``: each row's largest part (:meth:`parts`' row maxima, 0 with no check).
+        """``(M,)``: each row's largest part (:meth:`parts`' row maxima, 0 with no check),
+        without working out which sensor T² names.
 
         Args:
             rows: ``(M, S)`` rows in the units of the training rows.
             state: where the stream is (advanced to after these rows), or None for a fresh one.
         """
-        x = np.asarray(rows, dtype=np.float64)
-        state = self.start() if state is None else state
-        scores = np.zeros(len(x))
-        if self.pca_ is not None and self.pca_threshold_ > 0 and len(x):
-            scores = self._t2(x, state, terms=False)[0] / self.pca_threshold_
-        if self.states_ is not None and len(self.states_.columns_):
-            unseen = self.states_.unseen(x, state.previous).any(axis=1)
-            scores = np.where(unseen, np.maximum(scores, DISCRETE_SCORE), scores)
-        if len(x):
-            state.previous = x[-1].copy()
+        x, t2, _, blame = self._checked(rows, state, terms=False)
+        scores = np.zeros(len(x)) if t2 is None else t2
+        if blame is not None:
+            scores = np.where(blame.any(axis=1), np.maximum(scores, DISCRETE_SCORE), scores)
         return scores
 
     def score_row(self, row: np.ndarray, state: RowState) -> float:
