@@ -220,6 +220,11 @@ def test_text_lines_folder_reads_back_as_the_text_folder_config_reads_it(
         (["moving-digits", "m.csv"], "OUTPUT has to be a .npz file for moving-digits"),
         (["digit-clips", "c.avi"], "or a folder (no suffix) for PNG frames"),
         (["text-lines", "t.tsv"], "or a folder (no suffix) for PNG line images and labels.tsv"),
+        (["pick-place", "m.csv", "--sensors", "9"], "--sensors is for sensor-plant"),
+        (["pick-place", "m.csv", "--rows", "900"], "--rows has to be at least 985"),
+        (["pick-place", "m.csv", "--samples", "3"], "pick-place takes --rows"),
+        (["pick-place", "m.npz"], "OUTPUT has to be a .csv file for pick-place"),
+        (["pick-place", "m.csv", "--clean-rows", "-1"], "--clean-rows has to be a non-negative"),
     ],
 )
 def test_mistakes_are_one_line_and_write_nothing(

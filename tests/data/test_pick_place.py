@@ -209,28 +209,3 @@ def test_generate_pick_place_same_seed_same_bytes(tmp_path: Path) -> None:
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     written = pd.read_csv(tmp_path / "c.csv", sep=";")
     assert len(written) == 2000 and written["changepoint"].sum() == 4  # 2 anomalies
-
-
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        (["pick-place", "m.csv", "--sensors", "9"], "--sensors is for sensor-plant"),
-        (["pick-place", "m.csv", "--rows", "900"], "--rows has to be at least 985"),
-        (["pick-place", "m.csv", "--samples", "3"], "pick-place takes --rows"),
-        (["pick-place", "m.npz"], "OUTPUT has to be a .csv file for pick-place"),
-        (["pick-place", "m.csv", "--clean-rows", "-1"], "--clean-rows has to be a non-negative"),
-    ],
-)
-def test_generate_pick_place_mistakes_are_one_line_and_write_nothing(
-    argv: list[str],
-    expected: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("cnnlstm generate: error: "), err
-    assert expected in err[0]
-    assert list(tmp_path.iterdir()) == []
