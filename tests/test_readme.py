@@ -127,3 +127,31 @@ def test_every_flag_the_anomaly_pages_name_is_a_detect_option() -> None:
     benchmark_files.configure(protocols)
     options = {f for action in protocols.choices["files"]._actions for f in action.option_strings}
     assert sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", compare)) - options) == []
+
+
+def test_the_quick_start_prints_what_the_front_page_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The quick start's two cnnlstm commands, run here, flag what README's printed block says:
+    the same rows and spans, and the metrics to the digits it prints (a row or two may move
+    with other CPU kernels, so within a little of them)."""
+    from cnnlstm.cli import main
+
+    shown = section(read(ROOT / "README.md"), "## What the main job prints")
+    headline = re.search(r"flagged (\d+) of the (\d+) rows after .* in (\d+) spans", shown)
+    metrics = re.search(r"│ +([\d.]+) │ +([\d.]+) │ +([\d.]+) │ +([\d.]+) │ +([\d.]+) │", shown)
+    assert headline is not None and metrics is not None
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "sensor-plant", "plant.csv"]) == 0
+    capsys.readouterr()
+    assert main(["detect", "plant.csv", "--train-rows", "400", "--output", "scores.csv"]) == 0
+    printed = capsys.readouterr().out
+    ran = re.search(r"flagged (\d+) of the (\d+) rows after .* in (\d+) spans", printed)
+    numbers = re.search(r"│ +([\d.]+) │ +([\d.]+) │ +([\d.]+) │ +([\d.]+) │ +([\d.]+) │", printed)
+    assert ran is not None and numbers is not None, printed
+    flagged, rows, spans = (int(g) for g in headline.groups())
+    assert int(ran.group(2)) == rows
+    assert abs(int(ran.group(1)) - flagged) <= 5 and abs(int(ran.group(3)) - spans) <= 2
+    closeness = (0.01,) * 3 + (0.5,) * 2  # precision, recall, F1; FAR and MAR in %
+    for want, got, close in zip(metrics.groups(), numbers.groups(), closeness, strict=True):
+        assert float(got) == pytest.approx(float(want), abs=close), (want, got)
