@@ -133,8 +133,11 @@ def test_the_quick_start_prints_what_the_front_page_shows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The quick start's two cnnlstm commands, run here, flag what README's printed block says:
-    the same rows and spans, and the metrics to the digits it prints (a row or two may move
-    with other CPU kernels, so within a little of them)."""
+    the rows and spans, and the metrics. Other CPU kernels fit the model with other rounding
+    and move a few rows (with ``ATEN_CPU_CAPABILITY=default``: 389 rows in 28 spans, F1 0.682,
+    against the block's 381, 20 and 0.686), so each figure is checked to within a margin that
+    such rounding stays inside and a change of the defaults does not (round 2's defaults
+    flagged 482 rows, FAR 14.2 %)."""
     from cnnlstm.cli import main
 
     shown = section(read(ROOT / "README.md"), "## What the main job prints")
@@ -151,7 +154,8 @@ def test_the_quick_start_prints_what_the_front_page_shows(
     assert ran is not None and numbers is not None, printed
     flagged, rows, spans = (int(g) for g in headline.groups())
     assert int(ran.group(2)) == rows
-    assert abs(int(ran.group(1)) - flagged) <= 5 and abs(int(ran.group(3)) - spans) <= 2
-    closeness = (0.01,) * 3 + (0.5,) * 2  # precision, recall, F1; FAR and MAR in %
+    assert abs(int(ran.group(1)) - flagged) <= 0.02 * rows
+    assert abs(int(ran.group(3)) - spans) <= 10
+    closeness = (0.03,) * 3 + (1.5,) * 2  # precision, recall, F1; FAR and MAR in %
     for want, got, close in zip(metrics.groups(), numbers.groups(), closeness, strict=True):
         assert float(got) == pytest.approx(float(want), abs=close), (want, got)
