@@ -63,8 +63,8 @@ def test_warm_scores_are_those_of_the_training_tail_and_input_scored_as_one(
     tail = int(found.group(1))
     detector = AnomalyDetector.load(Path(str(warm_run["saved"])))
     # The warm-up the rows before INPUT have to give: a first score (window + smooth - 2) and
-    # the level score's trailing mean (10 rows) and its hold (15 rows).
-    assert tail == max(8 + 5 - 2, 10 - 1 + 15 - 1)
+    # the level score's trailing mean (5 rows) and its hold (15 rows).
+    assert tail == max(8 + 5 - 2, 5 - 1 + 15 - 1)
     train, names = _sensor_rows(ASD_TRAIN)
     test, test_names = _sensor_rows(ASD_TEST)
     assert names == test_names == detector.columns_
@@ -145,7 +145,7 @@ def test_stream_with_train_warms_up_as_the_offline_run(
     monkeypatch.setattr(sys, "stdin", io.StringIO(ASD_TEST.read_text()))
     code, streamed, err = run_detect(["-", "--stream", "--train", str(ASD_TRAIN), *TINY])
     assert code == 0, err
-    assert "warmed up on the last 23 rows of" in err and "5.0 min before stdin begins" in err
+    assert "warmed up on the last 18 rows of" in err and "5.0 min before stdin begins" in err
     offline = pd.read_csv(Path(str(warm_run["out"])))
     online = pd.read_csv(io.StringIO(streamed))
     assert online["datetime"].tolist() == offline["datetime"].tolist()

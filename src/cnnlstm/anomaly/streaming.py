@@ -52,7 +52,7 @@ class StreamScorer:
         >>> detector = AnomalyDetector(window=16, epochs=1).fit(rng.normal(size=(100, 3)))
         >>> scorer = detector.stream()
         >>> score, flag = scorer.update(rng.normal(size=3))  # row 0: nothing predicted it yet,
-        >>> flag  # its score is its T² part alone (and the level's, once it has 10 rows)
+        >>> flag  # its score is its T² part alone (and the level's, once it has 5 rows)
         0
         >>> scorer.rows_seen
         1

@@ -359,8 +359,8 @@ def _print_result(
     inside = int(scored.flags[:start].sum())
     if inside:
         console.print(
-            f"in the training rows 0-{start - 1} (fitted on, not counted above): {inside} rows "
-            f"flagged in {k} span{'' if k == 1 else 's'}",
+            f"in the training rows 0-{start - 1} (fitted on, not counted above): {inside} "
+            f"row{'' if inside == 1 else 's'} flagged in {k} span{'' if k == 1 else 's'}",
             soft_wrap=True,
         )
     if len(spans.spans) > k:
