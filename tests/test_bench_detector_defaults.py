@@ -54,9 +54,10 @@ def test_two_data_sets_end_to_end_match_the_library_counted_by_hand(
     assert "### Round 2: the top 10 of 16 (no valve1)" in printed
     assert "### Round 3: the top 7 of 7 (no valve1)" in printed
     assert "### Round 4: the top 6 of 6 (no valve1)" in printed
+    assert "### Round 5: the top 6 of 6 (no valve1)" in printed
     header = (
-        "| data set | PCA T² | max z | round 2's choice | round 3's choice | chosen "
-        "| library flags agree |"
+        "| data set | PCA T² | max z | round 2's choice | round 3's choice | round 4's choice "
+        "| chosen | library flags agree |"
     )
     assert header in printed
     assert [row["data_set"] for row in result["rows"]] == ["plant", "asd/omi-5"]
@@ -64,8 +65,9 @@ def test_two_data_sets_end_to_end_match_the_library_counted_by_hand(
     assert len(result["round1"]["ranking"]) == len(result["round2"]["ranking"]) == 10
     assert len(result["round3"]["ranking"]) == result["round3"]["candidates"] == 7
     assert len(result["round4"]["ranking"]) == result["round4"]["candidates"] == 6
+    assert len(result["round5"]["ranking"]) == result["round5"]["candidates"] == 6
     assert result["round3"]["ranking"][0]["points"] <= 4  # 2 targets a data set
-    top = result["round4"]["ranking"][0]  # no valve1: every candidate is eligible
+    top = result["round5"]["ranking"][0]  # no valve1: every candidate is eligible
     assert result["chosen"] == {key: top[key] for key in bench.Candidate._fields}
     taus = {row["pca_tau"] for row in result["round3"]["ranking"]}
     assert taus == {None, *bench.TAUS}
@@ -88,6 +90,7 @@ def test_two_data_sets_end_to_end_match_the_library_counted_by_hand(
     # round 2's 0.181 / 0.67
     assert round(f1, 3) == 0.202 and round(recall, 2) == 0.67
     assert round(omi["round3_choice_f1"], 3) == 0.190
+    assert round(omi["round4_choice_f1"], 3) == 0.202
     assert round(omi["round2_choice_f1"], 3) == 0.181
     assert round(omi["round2_choice_event_recall"], 2) == 0.67
 
@@ -165,10 +168,11 @@ def _held_by_loop(scores: list[float], hold: int) -> list[float]:
     return [max(scores[max(0, i - hold + 1) : i + 1]) for i in range(len(scores))]
 
 
-def test_round4_candidates_on_a_valve1_file_hold_and_average_the_level_part() -> None:
-    """On one valve1 file, each round-4 candidate flags a row where the score without the level
-    part does, or where the level part of a ``HeldShift`` with the candidate's trailing mean,
-    over its alarm level and held by a plain loop for the candidate's rows, is above 1."""
+def test_rounds_4_and_5_on_a_valve1_file_hold_average_and_freeze_the_level_part() -> None:
+    """On one valve1 file, each round-4 and round-5 candidate flags a row where the score without
+    the level part does, or where the level part of a ``HeldShift`` with the candidate's
+    trailing mean and release level, over its alarm level and held by a plain loop for the
+    candidate's rows, is above 1."""
     piece = bench.load_set("valve1", DATA)[0]
     fitted = bench.fit_piece(piece)
     n_train = len(piece.train)
@@ -177,9 +181,11 @@ def test_round4_candidates_on_a_valve1_file_hold_and_average_the_level_part() ->
     keep = np.ones(piece.train.shape[1], dtype=bool)
     keep[fitted.discrete] = False
     counts = set()
-    for candidate in bench.ROUND4:
+    for candidate in [*bench.ROUND4, *bench.ROUND5]:
         no_level = bench.candidate_flags(fitted, candidate._replace(level_factor=math.inf))
-        held = HeldShift(fast=candidate.fast).fit(fitted.standard_train, leave_out=fitted.discrete)
+        held = HeldShift(fast=candidate.fast, release=candidate.release).fit(
+            fitted.standard_train, leave_out=fitted.discrete
+        )
         level_train = held.deviations(fitted.standard_train)[:, keep].max(axis=1)
         level_all = held.deviations(fitted.standard_all)[:, keep].max(axis=1)
         alarm = float(np.quantile(level_train[calibrate:], 0.99)) * candidate.level_factor
@@ -188,7 +194,7 @@ def test_round4_candidates_on_a_valve1_file_hold_and_average_the_level_part() ->
         flags = bench.candidate_flags(fitted, candidate)
         np.testing.assert_array_equal(flags, expected)
         counts.add(int(flags.sum()))
-    assert len(counts) > 2  # the candidates differ on this file
+    assert len(counts) > 4  # the candidates differ on this file
 
 
 def test_pooled_metrics_pool_events_across_files() -> None:
@@ -263,8 +269,14 @@ def test_the_grids_and_their_changes() -> None:
     }
     assert bench.ROUND2_CHOICE._replace(row_factor=3.0, pca_tau=50) == bench.ROUND3_CHOICE
     # round 4's choice: the level part's mean over 5 rows; from round 3's choice one change
-    assert bench.DEFAULTS in bench.ROUND4
-    assert bench.changes(bench.DEFAULTS, bench.ROUND3_CHOICE) == 1
+    assert bench.ROUND4_CHOICE in bench.ROUND4 and bench.ROUND4_CHOICE in bench.ROUND5
+    assert bench.changes(bench.ROUND4_CHOICE, bench.ROUND3_CHOICE) == 1
+    assert {(c.release, c.fast) for c in bench.ROUND5} == {
+        (r, fast) for r in (1.0, 0.5, 0.25) for fast in (10, 5)
+    }
+    assert all(c._replace(release=1.0, fast=5) == bench.ROUND4_CHOICE for c in bench.ROUND5)
+    # round 5 kept round 4's choice
+    assert bench.DEFAULTS == bench.ROUND4_CHOICE
     assert bench.DEFAULTS.label().endswith("row part pca 3x minus mean tau 50")
     # DEFAULTS is what AnomalyDetector() is built with
     detector, d = AnomalyDetector(), bench.DEFAULTS
@@ -275,7 +287,7 @@ def test_the_grids_and_their_changes() -> None:
     )
     assert (detector.error_weight, LEVEL_FACTOR) == (d.error_weight, d.level_factor)
     assert (detector.pca_factor, detector.pca_tau) == (d.row_factor, d.pca_tau)
-    assert (HeldShift().fast, HOLD) == (d.fast, d.hold)
+    assert (HeldShift().fast, HOLD, HeldShift().release) == (d.fast, d.hold, d.release)
 
 
 def test_an_unknown_data_set_is_named(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.held_shift import (
+    FAST,
     HeldShift,
     TrailingMax,
     combine_scores,
@@ -32,6 +33,7 @@ def slow_held_shift(
     freeze: float,
     max_freeze: int,
     persistence: float,
+    release: float = 1.0,
     ridge: float = 1.0,
     warmup: int = 100,
 ) -> tuple[np.ndarray, list[bool], int]:
@@ -75,7 +77,9 @@ def slow_held_shift(
             dev = sum(series[t - fast + 1 : t + 1]) / fast - base
             out.append(dev)
             follow = True
-            if use_freeze and abs(dev) / scale > freeze:
+            # frozen above `freeze` units, and while frozen above `release * freeze`
+            level = release * freeze if frozen else freeze
+            if use_freeze and abs(dev) / scale > level:
                 frozen += 1
                 if frozen > max_freeze and not released:
                     releases += 1
@@ -116,10 +120,24 @@ def sensors() -> tuple[np.ndarray, np.ndarray]:
     return rows[:300], rows[300:]
 
 
-def test_deviations_match_a_slow_loop(sensors: tuple[np.ndarray, np.ndarray]) -> None:
+@pytest.mark.parametrize("release", [1.0, 0.5, 0.25])
+def test_deviations_match_a_slow_loop(
+    sensors: tuple[np.ndarray, np.ndarray], release: float
+) -> None:
     train, test = sensors
-    held = HeldShift(**SETTINGS).fit(train)  # type: ignore[arg-type]
-    expected, active, releases = slow_held_shift(train, test, **SETTINGS)  # type: ignore[arg-type]
+    held = HeldShift(**SETTINGS, release=release).fit(train)  # type: ignore[arg-type]
+    expected, active, releases = slow_held_shift(
+        train,
+        test,
+        **SETTINGS,  # type: ignore[arg-type]
+        release=release,
+    )
+    if release < 1:  # the hysteresis changes the deviations of these rows
+        without, _, _ = slow_held_shift(train, test, **SETTINGS)  # type: ignore[arg-type]
+        assert np.abs(expected - without).max() > 0.5
+    state = held.start()
+    streamed = [held.update(state, row) for row in test]
+    np.testing.assert_allclose(streamed, expected.max(axis=1), rtol=1e-9, atol=1e-9)
     assert active == [True, True, True, False]  # the random walk is left out
     assert releases > 0  # the held shift outlasted max_freeze: the release path ran
     np.testing.assert_allclose(held.deviations(test), expected, rtol=1e-9, atol=1e-9)
@@ -164,6 +182,35 @@ def test_a_held_shift_stays_visible_and_a_false_alarm_is_released() -> None:
     assert held[220:500].min() > 2 * quiet  # visible while held, up to max_freeze
     assert free[400:500].max() < held[400:500].min() / 2  # an unfrozen baseline absorbs it
     assert held[650:].max() < held[220:500].min() / 2  # after max_freeze it follows again
+
+
+def test_a_noisy_mean_keeps_a_held_shift_with_hysteresis() -> None:
+    """A 5-row mean dips under the freeze level now and then while a 3 sd shift is held: without
+    hysteresis the baseline follows on those rows and creeps to the shift; with ``release``
+    0.5 it stays frozen, and the shift stays visible until ``max_freeze``."""
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(400, 3))
+    test = rng.normal(size=(700, 3))
+    test[200:, 1] += 3.0
+    plain = HeldShift(fast=5, tau=50.0, max_freeze=300).fit(train)
+    kept = HeldShift(fast=5, tau=50.0, max_freeze=300, release=0.5).fit(train)
+    before, after = plain.score(test), kept.score(test)
+    quiet = max(before[20:200].max(), after[20:200].max())
+    held = [(start, start + 70) for start in range(220, 500, 70)]  # four stretches of the shift
+    crept = [float(np.median(before[a:b])) for a, b in held]
+    kept_up = [float(np.median(after[a:b])) for a, b in held]
+    assert crept[-1] < crept[0] / 2 and before[220:500].min() < quiet  # absorbed on the way
+    assert min(kept_up) > 0.9 * max(kept_up) and after[220:500].min() > quiet  # visible
+    assert np.median(after[650:]) < min(kept_up) / 3  # after max_freeze it follows again
+
+
+def test_a_held_shift_saved_before_the_hysteresis_loads_without_it() -> None:
+    held = HeldShift(release=0.5).fit(np.random.default_rng(0).normal(size=(300, 3)))
+    state = held.state_dict()
+    assert state["release"] == 0.5
+    assert HeldShift.from_state_dict(state).release == 0.5
+    del state["release"]  # a file written before the setting existed
+    assert HeldShift.from_state_dict(state).release == 1.0
 
 
 def test_cross_sensor_weights_and_residuals() -> None:
@@ -315,6 +362,29 @@ def test_detector_level_scores_combine_error_and_level(
     ]
     np.testing.assert_allclose(detector.score(rows), expected, rtol=1e-6, atol=1e-9)
     assert (detector.train_scores_ >= 0).all() and len(detector.train_scores_) == 400
+
+
+def test_detector_level_mean_sets_the_held_shift_mean(
+    level_detector: AnomalyDetector, plant_rows: np.ndarray, tmp_path: Path
+) -> None:
+    """``level_mean`` is the held-shift score's trailing mean: the detector's level part is a
+    ``HeldShift(fast=10)`` fitted on the standardised training rows, and saving keeps it."""
+    rows = plant_rows[:900]
+    ten = AnomalyDetector(
+        scoring="level", window=16, epochs=2, batch_size=32, seed=0, pca_factor=None, level_mean=10
+    ).fit(rows[:400])
+    standard = (rows - rows[:400].mean(axis=0)) / rows[:400].std(axis=0)
+    expected = HeldShift(fast=10).fit(standard[:400]).score(standard)
+    np.testing.assert_allclose(ten.score(rows, part="level"), expected, rtol=1e-9, atol=1e-9)
+    default = level_detector.score(rows, part="level")  # the 5-row mean, FAST
+    assert level_detector.level_ is not None and level_detector.level_.fast == FAST == 5
+    assert np.abs(default - expected).max() > 0.5
+    ten.save(tmp_path / "ten.pt")
+    again = AnomalyDetector.load(tmp_path / "ten.pt")
+    assert again.level_mean == 10 and again.level_ is not None and again.level_.fast == 10
+    np.testing.assert_allclose(again.score(rows), ten.score(rows), rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="level_mean has to be a positive int, but got 0"):
+        AnomalyDetector(level_mean=0)
 
 
 def test_detector_level_stream_equals_offline(

@@ -131,3 +131,27 @@ def test_a_signal_that_never_changed_in_training_is_named(
     ) in out
     assert main([str(path), "--train-rows", "400", "-o", str(tmp_path / "t.csv"), *TINY]) == 0
     assert "holds one value" not in capsys.readouterr().out
+
+
+def test_level_mean_sets_the_level_score_s_mean(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path
+) -> None:
+    path, _, _ = machine
+    _, ten = _run(path, tmp_path / "ten.csv", "--level-mean", "10")
+    _, five = _run(path, tmp_path / "five.csv")
+    assert ten.level_mean == 10 and ten.level_ is not None and ten.level_.fast == 10
+    assert five.level_mean == 5 and five.level_ is not None and five.level_.fast == 5
+    # the level part of the 10-row mean scores 0 over its first 9 rows, the 5-row one over 4
+    rows = pd.read_csv(path, sep=None, engine="python")[ten.columns_].to_numpy()
+    level_ten, level_five = ten.score(rows, part="level"), five.score(rows, part="level")
+    assert level_ten[:9].max() == 0.0 < level_ten[9]
+    assert level_five[:4].max() == 0.0 < level_five[4]
+
+
+def test_level_mean_has_to_be_a_positive_number(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _, _ = machine
+    code = main([str(path), "-o", str(tmp_path / "x.csv"), "--level-mean", "0", *TINY])
+    assert code != 0
+    assert "level_mean has to be a positive int, but got 0" in capsys.readouterr().err

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from cnnlstm.anomaly.held_shift import (
     ERROR_WEIGHT,
+    FAST,
     HOLD,
     LEVEL_FACTOR,
     ROWS_PER_SENSOR,
@@ -131,6 +132,10 @@ class AnomalyDetector:
             ``quantile`` on the calibration rows; None leaves T² out.
         pca_tau: the time constant (rows) of the moving mean of the rows T² judges a row
             against (so a slow drift does not alarm); None judges it against the training mean.
+        level_mean: with ``scoring="level"``, the rows of each sensor's trailing mean that the
+            held-shift level score judges (:class:`~cnnlstm.anomaly.held_shift.HeldShift`'s
+            ``fast``): 5 finds short events; 10 keeps a long held fault visible through its
+            noise (the design notes, "Defaults for other machines").
         discrete: with ``scoring="level"``, the sensors with a few whole values (PLC signals,
             steps, modes) are judged by their joint states and state changes against those
             of the training rows, not by their errors and levels
@@ -187,6 +192,7 @@ class AnomalyDetector:
         error_weight: float = ERROR_WEIGHT,
         pca_factor: float | None = PCA_FACTOR,
         pca_tau: int | None = PCA_TAU,
+        level_mean: int = FAST,
         discrete: bool = True,
         seed: int = 0,
         device: str = "cpu",
@@ -199,6 +205,7 @@ class AnomalyDetector:
             ("epochs", epochs),
             ("batch_size", batch_size),
             ("smooth", smooth),
+            ("level_mean", level_mean),
         ):
             if not _is_count(value, 1):
                 raise ValueError(f"{name} has to be a positive int, but got {value!r}")
@@ -251,6 +258,7 @@ class AnomalyDetector:
         self.error_weight = float(error_weight)
         self.pca_factor = None if pca_factor is None else float(pca_factor)
         self.pca_tau = pca_tau
+        self.level_mean = level_mean
         self.discrete = bool(discrete)
         self.seed = seed
         self.device = torch.device(device)
@@ -391,7 +399,7 @@ class AnomalyDetector:
         self.level_threshold_ = math.nan
         if self.checks_ is not None:
             standard = np.asarray(self.scaler.transform(rows), dtype=np.float64)  # (N, S)
-            self.level_ = HeldShift().fit(standard, leave_out=discrete)
+            self.level_ = HeldShift(fast=self.level_mean).fit(standard, leave_out=discrete)
             level = self.level_.score(standard)  # (N,)
             self.level_threshold_ = float(np.quantile(level[calibrate:], self.quantile))
             self.level_threshold_ *= LEVEL_FACTOR

@@ -17,10 +17,13 @@ Per sensor, all causal, with every statistic from the training rows only:
    temperature) says nothing by its level, so that sensor is left to the predictor.
 3. **Deviation.** The trailing mean of the last ``fast`` residuals minus a slow baseline, an
    exponential moving average with time constant ``tau`` rows that starts at the training level
-   (0); the first ``fast - 1`` rows of a stream, before the mean is whole, score 0. While a
-   sensor's deviation is above ``freeze`` (in its training unit) the baseline is frozen, so a
-   held shift stays visible and slow drift is absorbed; after ``max_freeze`` alarming rows in a
-   row it follows again until that sensor's alarm ends, so a false alarm cannot latch forever.
+   (0); the first ``fast - 1`` rows of a stream, before the mean is whole, score 0. Once a
+   sensor's deviation is above ``freeze`` (in its training unit) the baseline is frozen, and it
+   stays frozen until the deviation is back under ``release * freeze`` (a hysteresis: a noisy
+   mean that dips under the freeze level for a row does not let the baseline creep to the held
+   level), so a held shift stays visible and slow drift is absorbed; after ``max_freeze``
+   frozen rows in a row it follows again until that sensor's freeze ends, so a false alarm
+   cannot latch forever.
 4. **Unit.** Deviations are divided by their root mean square on the training rows (computed
    with the baseline never frozen, from row ``warmup`` on, once the baseline has settled).
 
@@ -46,6 +49,7 @@ __all__ = [
     "FAST",
     "HOLD",
     "LEVEL_FACTOR",
+    "RELEASE",
     "ROWS_PER_SENSOR",
     "HeldShift",
     "HeldShiftState",
@@ -69,6 +73,8 @@ FAST = 5
 """Rows of a sensor's trailing mean that :class:`HeldShift` judges against its baseline. 10
 until round 4 of the defaults for other machines (the design notes): a shorter mean flags fewer
 normal rows next to short events on server telemetry."""
+RELEASE = 1.0
+"""A frozen baseline follows again once its deviation is under this times the freeze level."""
 
 ROWS_PER_SENSOR = 5
 """Fewer training rows a sensor than this, and the cross-sensor fit follows the training rows so
@@ -309,7 +315,8 @@ class HeldShiftState:
     """Where a stream is: the last ``fast`` residuals, the baselines, the frozen-row counts,
     which sensors' baselines were released (they follow until their alarm ends), and the
     fitted constants a row needs: the map to its scaled cross-sensor residuals
-    (``row @ project + offset``), each sensor's freeze level in residual units (``limit``) and
+    (``row @ project + offset``), each sensor's freeze level in residual units (``limit``), the
+    level a frozen baseline stays frozen above (``unfreeze``) and
     the factor from a deviation to its score (``weight``, 0 for sensors the gate leaves out).
 
     The residuals (a ring: row ``slot`` is overwritten next) and the baseline are the rows of
@@ -325,6 +332,7 @@ class HeldShiftState:
     project: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
     offset: np.ndarray = field(default_factory=lambda: np.empty(0))
     limit: np.ndarray = field(default_factory=lambda: np.empty(0))
+    unfreeze: np.ndarray = field(default_factory=lambda: np.empty(0))
     weight: np.ndarray = field(default_factory=lambda: np.empty(0))
     rows: int = 0
     slot: int = 0
@@ -356,9 +364,11 @@ class HeldShift:
     Args:
         fast: rows of the trailing mean.
         tau: the baseline's time constant in rows (its weight per row is ``1 / tau``).
-        freeze: a sensor's baseline stops while its deviation is above this many units.
+        freeze: a sensor's baseline stops once its deviation is above this many units.
+        release: ... and stays stopped until the deviation is back under ``release * freeze``
+            units, in ``(0, 1]`` (1: it follows on any row under ``freeze``).
         max_freeze: after this many frozen rows in a row the baseline follows again (until the
-            deviation is back under ``freeze``).
+            deviation is back under ``release * freeze``).
         persistence: sensors whose training residual has a lag-1 autocorrelation at least this
             are not scored.
         ridge: the cross-sensor regression's penalty.
@@ -387,6 +397,7 @@ class HeldShift:
         fast: int = FAST,
         tau: float = 100.0,
         freeze: float = 5.0,
+        release: float = RELEASE,
         max_freeze: int = 500,
         persistence: float = 0.5,
         ridge: float = 1.0,
@@ -399,6 +410,8 @@ class HeldShift:
             raise ValueError(f"tau has to be at least 1 row, but got {tau!r}")
         if not freeze > 0:
             raise ValueError(f"freeze has to be positive, but got {freeze!r}")
+        if not 0 < release <= 1:
+            raise ValueError(f"release has to be in (0, 1], but got {release!r}")
         if not -1 <= persistence <= 1:
             raise ValueError(f"persistence has to be in [-1, 1], but got {persistence!r}")
         if not ridge >= 0:
@@ -406,6 +419,7 @@ class HeldShift:
         self.fast = fast
         self.tau = float(tau)
         self.freeze = float(freeze)
+        self.release = float(release)
         self.max_freeze = max_freeze
         self.persistence = float(persistence)
         self.ridge = float(ridge)
@@ -478,6 +492,7 @@ class HeldShift:
             project=project,
             offset=offset,
             limit=self.freeze * self.deviation_scale_,
+            unfreeze=self.release * self.freeze * self.deviation_scale_,
             weight=self._weight(),
         )
 
@@ -505,6 +520,8 @@ class HeldShift:
             return size
         alarm = state.alarm
         np.greater(size, state.limit, out=alarm)  # above `freeze` units
+        if not state.quiet:  # a frozen baseline stays frozen above `release * freeze` units
+            alarm |= (state.frozen > 0) & (size > state.unfreeze)
         if True not in alarm.tolist():  # the usual row: every baseline follows, counts reset
             if not state.quiet:
                 state.frozen[...] = 0
@@ -666,6 +683,7 @@ class HeldShift:
             "fast": self.fast,
             "tau": self.tau,
             "freeze": self.freeze,
+            "release": self.release,
             "max_freeze": self.max_freeze,
             "persistence": self.persistence,
             "ridge": self.ridge,
@@ -683,6 +701,7 @@ class HeldShift:
             fast=int(state["fast"]),
             tau=float(state["tau"]),
             freeze=float(state["freeze"]),
+            release=float(state.get("release", 1.0)),  # saved before the hysteresis: none
             max_freeze=int(state["max_freeze"]),
             persistence=float(state["persistence"]),
             ridge=float(state["ridge"]),
@@ -700,5 +719,6 @@ class HeldShift:
         fitted = f"active={int(self.active_.sum())}/{self.n_sensors}" if self.n_sensors else ""
         return (
             f"HeldShift(fast={self.fast}, tau={self.tau:g}, freeze={self.freeze:g}, "
+            f"release={self.release:g}, "
             f"persistence={self.persistence:g}{', ' + fitted if fitted else ''})"
         )

@@ -161,6 +161,13 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
         f"before it with this time constant in rows (default {_default('pca_tau')}), so a slow "
         "drift does not alarm; off judges it against the training mean",
     },
+    "level_mean": {
+        "type": int,
+        "metavar": "N",
+        "help": "with --scoring level: the held-shift level score judges each sensor's mean over "
+        f"the last N rows (default {_default('level_mean')}, for short events); 10 keeps a "
+        "fault held for a long time (a valve that stays shut) visible through its noise",
+    },
     "discrete": {
         "choices": ("on", "off"),
         "help": "with --scoring level: judge the sensors with a few whole values (PLC signals, "
