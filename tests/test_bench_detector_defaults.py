@@ -195,6 +195,12 @@ def test_rounds_4_and_5_on_a_valve1_file_hold_average_and_freeze_the_level_part(
         np.testing.assert_array_equal(flags, expected)
         counts.add(int(flags.sum()))
     assert len(counts) > 4  # the candidates differ on this file
+    # round 3's choice is the library's detector with --level-mean 10, as the docs say
+    ten = AnomalyDetector(level_mean=10).fit(piece.train)
+    rows = np.concatenate([piece.train[-fitted.warm :], piece.test])
+    round3 = bench.candidate_flags(fitted, bench.ROUND3_CHOICE)
+    np.testing.assert_array_equal(ten.predict(rows)[fitted.warm :].astype(bool), round3)
+    assert (round3 != bench.candidate_flags(fitted, bench.DEFAULTS)).any()
 
 
 def test_pooled_metrics_pool_events_across_files() -> None:
