@@ -15,7 +15,7 @@ import pytest
 from cnnlstm.anomaly.baselines import PCABaseline, ZScoreBaseline
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.commands.benchmark import main
-from cnnlstm.commands.benchmark.files import find_data_sets
+from cnnlstm.commands.benchmark.files import find_data_sets, run_files
 
 ASD = Path(__file__).resolve().parents[3] / "shared" / "data" / "asd"
 SENSORS = ["flow", "pressure", "temp", "valve"]
@@ -183,6 +183,27 @@ def test_a_detector_is_fitted_on_the_training_rows_and_scores_them_warm(
             ref[k] for k in ("tp", "fp", "fn", "tn")
         ]
         assert row["events_found"] == len(ref["delays"]) and row["events"] == 5
+
+
+def test_level_mean_reaches_the_detector(plant: Path, tmp_path: Path) -> None:
+    """--level-mean 10: the flags of a detector fitted here with ``level_mean=10``, not the
+    default's, and the settings are in files.json; 0 is refused."""
+    x, y = _read_plant(plant)
+    ten = AnomalyDetector(epochs=1, seed=0, level_mean=10).fit(x[:400], columns=SENSORS)
+    five = AnomalyDetector(epochs=1, seed=0).fit(x[:400], columns=SENSORS)
+    flags = {d: d.score(x)[400:] > d.threshold_ for d in (ten, five)}
+    assert (flags[ten] != flags[five]).any()  # the setting matters on this file
+    argv = ["files", str(plant), "--models", "window_cnnlstm", "--epochs", "1"]
+    assert main([*argv, "--level-mean", "10", "--output", str(tmp_path / "ten")]) == 0
+    document = _document(tmp_path / "ten")
+    assert document["detector_settings"] == {"seed": 0, "epochs": 1, "level_mean": 10}
+    (row,) = document["rows"]
+    ref = _reference(y[400:], flags[ten])
+    assert [row["tp"], row["fp"], row["fn"], row["tn"]] == [
+        ref[k] for k in ("tp", "fp", "fn", "tn")
+    ]
+    with pytest.raises(ValueError, match="--level-mean has to be a positive int, but got 0"):
+        run_files(find_data_sets([plant]), models=["window_cnnlstm"], level_mean=0)
 
 
 def test_the_figures_do_not_depend_on_the_jobs(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 ::
 
     cnnlstm benchmark files DATA [DATA ...] [--models A,B] [--train-rows N] [--warm-rows N]
-                                 [--epochs N] [--nan POLICY] [--output DIR] [--jobs N]
+                                 [--epochs N] [--level-mean N] [--nan POLICY] [--output DIR]
+                                 [--jobs N]
 
 DATA names folders or files. A data set is a pair ``<name>_train.csv`` (normal rows) +
 ``<name>_test.csv`` (the rows to judge, labelled in an ``anomaly`` column, 0 or 1), or one
@@ -59,6 +60,7 @@ from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.evaluation import Counts, binary_counts, skab_scores
 from cnnlstm.anomaly.events import detection_delays, point_adjusted_counts
+from cnnlstm.anomaly.held_shift import FAST
 from cnnlstm.commands import USER_ERRORS, atomic_file, error_message
 from cnnlstm.commands.benchmark.runs import (
     add_model_options,
@@ -199,6 +201,13 @@ def configure(protocols: argparse._SubParsersAction[Any]) -> None:
         help="training passes of the detector families (default: each family's own)",
     )
     files.add_argument(
+        "--level-mean",
+        metavar="N",
+        type=int,
+        help="the detector families' held-shift level score judges each sensor's mean over the "
+        f"last N rows (default {FAST}, as cnnlstm detect; 10 for faults held a long time)",
+    )
+    files.add_argument(
         "--nan",
         choices=("fail", "ffill", "interpolate"),
         default="fail",
@@ -223,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
         train_rows=args.train_rows,
         warm_rows=args.warm_rows,
         epochs=args.epochs,
+        level_mean=args.level_mean,
         nan=args.nan,
         seed=args.seed,
         jobs=args.jobs,
@@ -328,6 +338,7 @@ def run_files(
     train_rows: int | None = None,
     warm_rows: int = WARM_ROWS,
     epochs: int | None = None,
+    level_mean: int | None = None,
     nan: str = "fail",
     seed: int = 0,
     jobs: int = 1,
@@ -342,6 +353,9 @@ def run_files(
             default, at most half the file).
         warm_rows: training rows scored before the test rows, then dropped.
         epochs: the detector families' training passes (None: each family's own).
+        level_mean: the rows of the detector families' held-shift level mean
+            (:class:`~cnnlstm.anomaly.detector.AnomalyDetector`'s ``level_mean``; None: its
+            default).
         nan: the reader's ``nan_policy``.
         seed: seeds every detector.
         jobs: data sets run at once, each in a process of its own; the figures do not depend on
@@ -354,8 +368,8 @@ def run_files(
         set that failed has its ``error`` and is left out of the rows.
 
     Raises:
-        ValueError: an unknown model, or a ``train_rows``, ``warm_rows``, ``epochs`` or ``jobs``
-            out of range.
+        ValueError: an unknown model, or a ``train_rows``, ``warm_rows``, ``epochs``,
+            ``level_mean`` or ``jobs`` out of range.
     """
     chosen_models(argparse.Namespace(model=list(models)), DEFAULT_MODELS)  # checks the names
     check_jobs(jobs)
@@ -363,6 +377,7 @@ def run_files(
         ("--train-rows", train_rows, 1),
         ("--warm-rows", warm_rows, 0),
         ("--epochs", epochs, 1),
+        ("--level-mean", level_mean, 1),
     ):
         if value is not None and (isinstance(value, bool) or value < least):
             kind = "a positive int" if least else "an int >= 0"
@@ -370,6 +385,8 @@ def run_files(
     options: dict[str, Any] = {"seed": seed}
     if epochs is not None:
         options["epochs"] = epochs
+    if level_mean is not None:
+        options["level_mean"] = level_mean
     settings = (tuple(models), train_rows, warm_rows, options, nan)
     pooled = {name: Tally() for name in models}
     per_set: dict[str, list[dict[str, Any]]] = {}
@@ -396,6 +413,7 @@ def run_files(
     return {
         "benchmark": "files",
         "models": list(models),
+        "detector_settings": dict(options),
         "data_sets": described,
         "rows": [pooled[name].row(name) for name in models] if per_set else [],
         "per_data_set": per_set,
