@@ -85,6 +85,30 @@ def test_the_error_score_row_is_a_detector_fitted_with_scoring_error(
     assert (row["tp"], row["fp"]) == (tp, fp)
 
 
+def test_level_mean_is_the_detectors_setting(tmp_path: Path) -> None:
+    """--level-mean 10: the row is the protocol run by hand with ``level_mean=10``, named in the
+    title; 0 is refused."""
+    argv = ["skab", str(SKAB_DIR), "--quick", "--model", "window_cnnlstm", "--scoring", "level"]
+    assert main([*argv, "--level-mean", "10", "--output", str(tmp_path)]) == 0
+    document = json.loads((tmp_path / "skab.json").read_text())
+    assert document["benchmark"] == "SKAB (3 files, quick, --level-mean 10)"
+    tp = fp = 0
+    changed = False
+    for name in QUICK_FILES:
+        frame = pd.read_csv(SKAB_DIR / name, sep=";")
+        rows = frame.drop(columns=["datetime", "anomaly", "changepoint"]).to_numpy()
+        ten = AnomalyDetector(epochs=QUICK_EPOCHS, seed=0, level_mean=10).fit(rows[:400])
+        flags = ten.predict(rows)[400:]
+        five = AnomalyDetector(epochs=QUICK_EPOCHS, seed=0).fit(rows[:400])
+        changed |= bool((five.predict(rows)[400:] != flags).any())
+        labels = frame["anomaly"].to_numpy()[400:]
+        tp += int(((flags == 1) & (labels == 1)).sum())
+        fp += int(((flags == 1) & (labels == 0)).sum())
+    assert changed  # the setting matters on these files
+    assert (document["rows"][0]["tp"], document["rows"][0]["fp"]) == (tp, fp)
+    assert main([*argv, "--level-mean", "0"]) == 2
+
+
 def test_floor_row_equals_the_labels_counted_by_hand(quick_run: tuple[int, Path]) -> None:
     _, out = quick_run
     anomalous = normal = 0
