@@ -150,7 +150,10 @@ def test_models_option_takes_a_comma_separated_list(capsys: pytest.CaptureFixtur
     code = main(["skab", str(SKAB_DIR), "--quick", "--models", "nope,mscred", "--model", "x"])
     assert code == 2
     err = capsys.readouterr().err
+    assert "--model and --models have to name" in err
     assert "but got x, nope" in err  # --model first, then --models, in order
+    assert main(["skab", str(SKAB_DIR), "--quick", "--models", "window_cnnlstm,pcaa"]) == 2
+    assert "error: --models has to name the detector families" in capsys.readouterr().err
 
 
 def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -160,7 +163,7 @@ def test_bad_arguments_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["skab", str(SKAB_DIR), "--quick", "--model", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        "cnnlstm benchmark: error: --model has to be one of the detector families "
+        "cnnlstm benchmark: error: --model has to name the detector families "
         "window_cnnlstm, mscred, convlstm_ae or the baselines pca, zscore, but got nope"
     ]
 

@@ -557,6 +557,12 @@ def test_quick_start_pipeline_generate_detect_report(
     assert "flagged spans and the sensors behind them" in printed
     spans = re.findall(r"  - rows (\d+)-(\d+): ([A-Za-z0-9 ,]+)", summary)  # each span, named
     assert spans and all(names for _, _, names in spans)
+    # the summary counts the rows the console does: those after the training rows
+    headline = re.search(r"flagged (\d+) of the (\d+) rows after the 400 training rows", printed)
+    assert headline is not None
+    flagged, judged = headline.groups()
+    assert f"- rows judged: {judged} (after the 400 training rows)" in summary
+    assert f"- rows flagged: {flagged} (" in summary
 
     source = pd.read_csv(tmp_path / "plant.csv", sep=";")
     scores = pd.read_csv(tmp_path / "scores.csv")

@@ -154,4 +154,4 @@ def test_level_mean_has_to_be_a_positive_number(
     path, _, _ = machine
     code = main([str(path), "-o", str(tmp_path / "x.csv"), "--level-mean", "0", *TINY])
     assert code != 0
-    assert "level_mean has to be a positive int, but got 0" in capsys.readouterr().err
+    assert "--level-mean has to be a positive int, but got 0" in capsys.readouterr().err

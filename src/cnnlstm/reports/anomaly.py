@@ -241,6 +241,7 @@ def draw_detection(
     metrics: Mapping[str, float] | None = None,
     path: str | Path,
     title: str | None = None,
+    counts: tuple[int, int] | None = None,
 ) -> Path:
     """Draw a :class:`DetectionTrace` to a 1600x900 PNG: the panels :func:`plot_detection`
     describes, each lane drawn through its minimum and maximum per pixel column.
@@ -253,6 +254,8 @@ def draw_detection(
         metrics: scores against the labels to print under the title.
         path: the PNG to write.
         title: a title over the panels.
+        counts: ``(flagged rows, flagged spans)`` after the ``train_rows``, as the command counts
+            them, for the score panel's title; None: the trace's, over every row.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -349,9 +352,13 @@ def draw_detection(
         floor = min(float(np.quantile(positive, 0.01)), threshold) / 1.5
         ax_score.set_ylim(floor, max(float(np.nanmax(top)), threshold) * 1.5)
     ax_score.set_ylabel("score (log)" if threshold > 0 else "score", fontsize=11)
+    flagged, spans = (trace.flagged, trace.spans) if counts is None else counts
+    judged = f"{n} rows"
+    if counts is not None and train_rows:
+        judged = f"the {n - train_rows} rows after the {train_rows} training rows"
     ax_score.set_title(
-        f"Anomaly score: {trace.flagged} of {n} rows above the threshold {threshold:.4g}, in "
-        f"{trace.spans} spans",
+        f"Anomaly score: {flagged} of {judged} above the threshold {threshold:.4g}, in "
+        f"{spans} span{'' if spans == 1 else 's'}",
         fontsize=13,
         loc="left",
     )
@@ -452,6 +459,7 @@ def write_summary(
     plot_name: str,
     flagged_spans: Sequence[tuple[int, int]] | None = None,
     span_sensors: Sequence[Sequence[str]] | None = None,
+    train_rows: int = 0,
 ) -> Path:
     """Write a short Markdown summary of a detection run beside its plot.
 
@@ -460,7 +468,7 @@ def write_summary(
         input_name: the file that was scored.
         model: the detector, as a user would name it (e.g. ``"AnomalyDetector(conv-lstm)"``).
         threshold: the score threshold in use.
-        n_rows: rows scored.
+        n_rows: rows judged (after the training rows, when ``train_rows``).
         n_flagged: rows flagged as anomalous.
         metrics: scores against the input's labels (e.g. from
             :func:`cnnlstm.anomaly.evaluation.skab_scores`, plus ``"nab"``), or ``None`` without
@@ -469,6 +477,7 @@ def write_summary(
         flagged_spans: ``(start, stop)`` row spans of flagged rows (stop exclusive); the first
             ten are listed.
         span_sensors: the sensors behind each flagged span, listed beside it.
+        train_rows: the rows the detector was fitted on before the judged ones (0: none).
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
@@ -481,6 +490,8 @@ def write_summary(
         >>> p.read_text().splitlines()[0]
         '# Anomaly detection: a.csv'
     """
+    if train_rows < 0:
+        raise ValueError(f"train_rows has to be >= 0, but got {train_rows}")
     if n_rows < 0 or not 0 <= n_flagged <= n_rows:
         raise ValueError(f"n_flagged has to be between 0 and n_rows={n_rows}, but got {n_flagged}")
     share = 100.0 * n_flagged / n_rows if n_rows else 0.0
@@ -489,7 +500,8 @@ def write_summary(
         "",
         f"- model: {model}",
         f"- threshold: {threshold:.6g} (set on the training rows only)",
-        f"- rows scored: {n_rows}",
+        f"- rows judged: {n_rows}"
+        + (f" (after the {train_rows} training rows)" if train_rows else ""),
         f"- rows flagged: {n_flagged} ({share:.1f} %)",
     ]
     if flagged_spans is not None and span_sensors is not None:

@@ -175,8 +175,9 @@ def configure(protocols: argparse._SubParsersAction[Any]) -> None:
         metavar="DATA",
         type=Path,
         nargs="+",
-        help="folders (every data set in them) or files (NAME_train.csv finds NAME_test.csv "
-        "beside it; another file is one labelled data set)",
+        help="folders (every data set in them) or files (NAME_train.csv or NAME_test.csv pairs "
+        "with the other beside it; another file, or a NAME_test.csv alone, is one labelled "
+        "data set)",
     )
     add_model_options(files, DEFAULT_MODELS, unit="data sets")
     files.add_argument(

@@ -82,8 +82,11 @@ def chosen_models(args: argparse.Namespace, default: Sequence[str]) -> tuple[str
     models = tuple(dict.fromkeys(chosen)) if chosen else tuple(default)
     unknown = [name for name in models if name not in MODELS]
     if unknown:
+        named = (("--model", args.model), ("--models", getattr(args, "models", None)))
+        given = [flag for flag, value in named if value] or ["--model"]
+        flags = " and ".join(given) + (" have" if len(given) > 1 else " has")
         raise ValueError(
-            f"--model has to be one of the detector families {', '.join(DETECTOR_FAMILIES)} or "
+            f"{flags} to name the detector families {', '.join(DETECTOR_FAMILIES)} or "
             f"the baselines {', '.join(BASELINE_MODELS)}, but got {', '.join(unknown)}"
         )
     return models

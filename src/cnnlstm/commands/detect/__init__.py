@@ -37,7 +37,7 @@ from typing import Any
 from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, AnomalyDetector
 from cnnlstm.commands import USER_ERRORS, Command, user_error
-from cnnlstm.commands.detect.fitting import huge_pages
+from cnnlstm.commands.detect.fitting import huge_pages, new_detector
 from cnnlstm.commands.detect.many import find_inputs, run_many
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.offline import run_file
@@ -367,6 +367,7 @@ def settings_from_flags(args: argparse.Namespace, *, many: bool = False) -> Dete
             detector[name] = None
     if "discrete" in detector:
         detector["discrete"] = detector["discrete"] == "on"
+    new_detector(detector)  # a bad setting stops the run before any file is read
     if args.load is not None:
         given = [f"--{name.replace('_', '-')}" for name in detector]
         given += ["--train"] * (args.train is not None)

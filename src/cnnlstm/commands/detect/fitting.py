@@ -79,11 +79,18 @@ def new_detector(options: Mapping[str, Any]) -> Detector:
         try:
             return BaselineDetector(model, quantile=options.get("quantile"))
         except ValueError as error:
-            raise ValueError(f"--{error}") from None
+            raise ValueError(_as_flag(str(error))) from None
     try:
         return AnomalyDetector(**options)
     except ValueError as error:
-        raise ValueError(f"--{error}") from None
+        raise ValueError(_as_flag(str(error))) from None
+
+
+def _as_flag(message: str) -> str:
+    """``"level_mean has to be ..."`` -> ``"--level-mean has to be ..."``: a setting's message
+    names the flag a user types."""
+    name, _, rest = message.partition(" ")
+    return f"--{name.replace('_', '-')} {rest}"
 
 
 def fit_detector(fit: FitOptions, head: Head | None, read: ReadOptions, notes: Notes) -> Fitted:

@@ -220,6 +220,7 @@ def write_report(
         metrics=metrics,
         path=temporary(plot),
         title=f"{input_path}: {detector.model_name}",
+        counts=(flagged, len(spans)),
     )
     write_summary(
         temporary(summary),
@@ -232,5 +233,6 @@ def write_report(
         plot_name=plot.name,
         flagged_spans=spans,
         span_sensors=culprits,
+        train_rows=min(fitted_rows, trace.rows),
     )
     return plot, summary
