@@ -95,11 +95,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from benchmarks.common import cpu_pressure
 from cnnlstm.anomaly.baselines import PCABaseline, ZScoreBaseline
+from cnnlstm.anomaly.combine import HOLD, combine_scores
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.discrete import DiscreteStates
 from cnnlstm.anomaly.evaluation import binary_counts, skab_scores
 from cnnlstm.anomaly.events import detection_delays
-from cnnlstm.anomaly.held_shift import HOLD, HeldShift, combine_scores
+from cnnlstm.anomaly.held_shift import HeldShift
 from cnnlstm.anomaly.row_checks import moving_means
 from cnnlstm.anomaly.thresholds import ThresholdName, score_threshold
 from cnnlstm.data.sensor_plant import SensorPlant

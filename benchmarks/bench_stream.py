@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from benchmarks.common import cpu_pressure, report
+from cnnlstm.anomaly.combine import HOLD, TrailingMax
 from cnnlstm.anomaly.detector import AnomalyDetector
-from cnnlstm.anomaly.held_shift import HOLD, TrailingMax
 from cnnlstm.data.sensor_plant import SensorPlant
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from benchmarks import bench_detector_defaults as bench
 from cnnlstm.anomaly.baselines import PCABaseline
+from cnnlstm.anomaly.combine import HOLD
 from cnnlstm.anomaly.detector import AnomalyDetector
-from cnnlstm.anomaly.held_shift import HOLD, LEVEL_FACTOR, HeldShift
+from cnnlstm.anomaly.held_shift import LEVEL_FACTOR, HeldShift
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

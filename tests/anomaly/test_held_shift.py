@@ -8,17 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnnlstm.anomaly.combine import trailing_max
 from cnnlstm.anomaly.detector import AnomalyDetector
-from cnnlstm.anomaly.held_shift import (
-    FAST,
-    HeldShift,
-    TrailingMax,
-    combine_scores,
-    cross_sensor_residuals,
-    cross_sensor_weights,
-    lag1_autocorrelation,
-    trailing_max,
-)
+from cnnlstm.anomaly.held_shift import FAST, HeldShift
 from cnnlstm.data.sensor_plant import SensorPlant
 
 SETTINGS = {"fast": 5, "tau": 20.0, "freeze": 3.0, "max_freeze": 30, "persistence": 0.5}
@@ -213,75 +205,6 @@ def test_a_held_shift_saved_before_the_hysteresis_loads_without_it() -> None:
     assert HeldShift.from_state_dict(state).release == 1.0
 
 
-def test_cross_sensor_weights_and_residuals() -> None:
-    rng = np.random.default_rng(1)
-    base = rng.normal(size=(500, 1))
-    rows = np.hstack([base, 2 * base + 0.1 * rng.normal(size=(500, 1)), rng.normal(size=(500, 1))])
-    rows += np.array([5.0, -3.0, 1.0])
-    weights = cross_sensor_weights(rows, ridge=0.0)
-    assert weights.shape == (4, 3)
-    np.testing.assert_array_equal(np.diag(weights[:3]), 0.0)
-    assert weights[0, 1] == pytest.approx(2.0, abs=0.05)  # sensor 1 is twice sensor 0
-    residual = cross_sensor_residuals(rows, weights)
-    np.testing.assert_allclose(residual.mean(axis=0), 0.0, atol=1e-9)  # intercepts fitted
-    assert residual[:, 1].std() < 0.15 < residual[:, 2].std()  # explained vs independent
-
-
-@pytest.mark.parametrize(
-    ("rows", "sensors", "ridge"), [(500, 3, 1.0), (60, 40, 0.5), (300, 120, 2.0)]
-)
-def test_cross_sensor_weights_match_one_ridge_fit_per_sensor(
-    rows: int, sensors: int, ridge: float
-) -> None:
-    """The one-inverse path against the textbook: each sensor's ridge fit on the others as an
-    augmented least-squares problem ``[X; sqrt(ridge) I] w = [x_s; 0]``, solved on its own
-    (``rows < sensors`` included: only the penalty makes that one well posed)."""
-    rng = np.random.default_rng(sensors)
-    mixing = rng.normal(size=(sensors, sensors)) / np.sqrt(sensors)
-    x = rng.normal(size=(rows, sensors)) @ mixing + rng.normal(size=sensors) * 10
-    weights = cross_sensor_weights(x, ridge=ridge)
-    centred = x - x.mean(axis=0)
-    for s in range(sensors):
-        others = [o for o in range(sensors) if o != s]
-        design = np.vstack([centred[:, others], np.sqrt(ridge) * np.eye(len(others))])
-        target = np.concatenate([centred[:, s], np.zeros(len(others))])
-        expected = np.linalg.lstsq(design, target, rcond=None)[0]
-        np.testing.assert_allclose(weights[others, s], expected, rtol=1e-7, atol=1e-9)
-        assert weights[s, s] == 0.0
-        intercept = x[:, s].mean() - x.mean(axis=0)[others] @ expected
-        assert weights[sensors, s] == pytest.approx(intercept, rel=1e-7, abs=1e-9)
-
-
-def test_lag1_autocorrelation_matches_a_loop() -> None:
-    x = np.random.default_rng(2).normal(size=(50, 3)).cumsum(axis=0)
-    for s in range(3):
-        c = x[:, s] - x[:, s].mean()
-        expected = sum(c[t] * c[t - 1] for t in range(1, 50)) / sum(v * v for v in c)
-        assert lag1_autocorrelation(x)[s] == pytest.approx(expected)
-    assert lag1_autocorrelation(np.ones((10, 1)))[0] == 1.0  # constant: persistent
-
-
-def test_trailing_max_and_its_stream_match_a_loop() -> None:
-    values = np.random.default_rng(3).normal(size=40)
-    for hold in (1, 3, 15, 60):
-        expected = [max(values[max(0, t - hold + 1) : t + 1]) for t in range(40)]
-        np.testing.assert_array_equal(trailing_max(values, hold), expected)
-        stream = TrailingMax(hold)
-        np.testing.assert_array_equal([stream.update(v) for v in values], expected)
-
-
-def test_combine_scores_matches_a_loop() -> None:
-    rng = np.random.default_rng(4)
-    error, level = rng.exponential(size=30), rng.exponential(size=30)
-    got = combine_scores(error, 2.0, level, 3.0, error_weight=0.5, hold=4)
-    expected = [
-        max(0.5 * error[t] / 2.0, max(level[max(0, t - 3) : t + 1]) / 3.0) for t in range(30)
-    ]
-    np.testing.assert_allclose(got, expected)
-    only_error = combine_scores(error, 2.0, level, 0.0, error_weight=0.5, hold=4)
-    np.testing.assert_allclose(only_error, 0.25 * error)  # a zero threshold switches a part off
-
-
 def test_state_dict_round_trip(sensors: tuple[np.ndarray, np.ndarray]) -> None:
     train, test = sensors
     held = HeldShift(**SETTINGS).fit(train)  # type: ignore[arg-type]
@@ -417,34 +340,6 @@ def test_detector_level_save_load(
 def test_detector_rejects_an_unknown_scoring() -> None:
     with pytest.raises(ValueError, match="scoring has to be 'error' or 'level', but got 'x'"):
         AnomalyDetector(scoring="x")  # type: ignore[arg-type]
-
-
-def test_combine_scores_of_columns_equals_each_column_alone() -> None:
-    rng = np.random.default_rng(0)
-    error = rng.exponential(size=(300, 7))
-    level = rng.exponential(size=(300, 7)) * (rng.random((300, 7)) < 0.05)
-    both = combine_scores(error, 2.0, level, 3.0, error_weight=0.5, hold=15)
-    for k in range(7):
-        alone = combine_scores(error[:, k], 2.0, level[:, k], 3.0, error_weight=0.5, hold=15)
-        np.testing.assert_array_equal(both[:, k], alone)
-    with pytest.raises(ValueError, match=r"\(N,\) or \(N, S\) of one shape"):
-        combine_scores(error, 2.0, level[:, :3], 3.0)
-
-
-def _plain_trailing_max(values: np.ndarray, hold: int) -> np.ndarray:
-    out = values.copy()
-    for lag in range(1, min(hold, len(values))):
-        out[lag:] = np.maximum(out[lag:], values[:-lag])
-    return out
-
-
-@pytest.mark.parametrize("hold", [1, 2, 3, 7, 8, 9, 15, 16, 40])
-def test_trailing_max_equals_the_max_over_each_lag(hold: int) -> None:
-    values = np.random.default_rng(hold).normal(size=(37, 3))
-    for n in (0, 1, 5, 37):
-        np.testing.assert_array_equal(
-            trailing_max(values[:n], hold), _plain_trailing_max(values[:n], hold)
-        )
 
 
 @pytest.mark.parametrize("frozen", [True, False])

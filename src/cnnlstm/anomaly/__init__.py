@@ -8,6 +8,8 @@
 - :mod:`cnnlstm.anomaly.thresholds`: thresholds from training scores (quantile, POT).
 - :mod:`cnnlstm.anomaly.rows`: the checks of the rows a detector takes.
 - :mod:`cnnlstm.anomaly.held_shift`: the held-shift level score beside the model's error.
+- :mod:`cnnlstm.anomaly.cross_sensor`: each sensor against the others of its row (its inputs).
+- :mod:`cnnlstm.anomaly.combine`: the error and level parts as one alarm score.
 - :mod:`cnnlstm.anomaly.discrete`: discrete signals (PLC states) judged by the states seen.
 - :mod:`cnnlstm.anomaly.evaluation`: SKAB's outlier metrics and NAB scores.
 - :mod:`cnnlstm.anomaly.events`: counting by event (point adjustment, event recall, delays).

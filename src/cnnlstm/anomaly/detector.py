@@ -23,15 +23,8 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor, nn
 
-from cnnlstm.anomaly.held_shift import (
-    ERROR_WEIGHT,
-    FAST,
-    HOLD,
-    LEVEL_FACTOR,
-    ROWS_PER_SENSOR,
-    HeldShift,
-    combine_scores,
-)
+from cnnlstm.anomaly.combine import ERROR_WEIGHT, HOLD, combine_scores
+from cnnlstm.anomaly.held_shift import FAST, LEVEL_FACTOR, ROWS_PER_SENSOR, HeldShift
 from cnnlstm.anomaly.row_checks import PCA_FACTOR, PCA_TAU, RowChecks, check_pca_settings
 from cnnlstm.anomaly.rows import as_rows, longest_repeats, torch_threads
 from cnnlstm.anomaly.saved import detector_state, read_state, restore_fitted

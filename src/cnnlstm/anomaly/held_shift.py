@@ -4,13 +4,15 @@ A next-row predictor (``window_cnnlstm``) sees a step in a sensor when it happen
 to expect the new level: its error is back to normal a few rows after the onset while the fault
 goes on. SKAB's valve faults are mostly such held shifts (the flow rate drops and stays down),
 so :class:`HeldShift` scores the *level* of each sensor against a slow baseline that stops
-following the sensor while the sensor is off it, and :func:`combine_scores` puts that score
-beside the predictor's error (either can raise the alarm).
+following the sensor while the sensor is off it, and
+:func:`~cnnlstm.anomaly.combine.combine_scores` puts that score beside the predictor's error
+(either can raise the alarm).
 
 Per sensor, all causal, with every statistic from the training rows only:
 
 1. **Cross-sensor residual.** Each standardised sensor minus a ridge regression of it on the
-   other sensors of the same row (:func:`cross_sensor_weights`), in units of its training sd.
+   other sensors of the same row (:func:`~cnnlstm.anomaly.cross_sensor.cross_sensor_weights`),
+   in units of its training sd.
    What the plant's shared load explains cancels; what one sensor does on its own remains.
 2. **Gate.** A held-shift test assumes a sensor is noise around a level. A residual that wanders
    by itself (lag-1 autocorrelation of at least ``persistence`` on the training rows, e.g. a
@@ -35,7 +37,6 @@ How the settings were chosen, with the grid and the figures, is in the manual's 
 
 from __future__ import annotations
 
-import collections
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,31 +45,24 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from cnnlstm.anomaly.cross_sensor import (
+    as_matrix,
+    cross_sensor_residuals,
+    cross_sensor_weights,
+    lag1_autocorrelation,
+)
+
 __all__ = [
-    "ERROR_WEIGHT",
     "FAST",
-    "HOLD",
     "LEVEL_FACTOR",
     "RELEASE",
     "ROWS_PER_SENSOR",
     "HeldShift",
     "HeldShiftState",
-    "TrailingMax",
-    "combine_scores",
-    "cross_sensor_residuals",
-    "cross_sensor_weights",
-    "lag1_autocorrelation",
-    "trailing_max",
 ]
 
 LEVEL_FACTOR = 2.0
 """The level threshold: this times the training level scores' ``quantile``."""
-ERROR_WEIGHT = 1.0
-"""The predictor's error counts at this weight: it alarms at ``1 / ERROR_WEIGHT`` times its own
-threshold. 0.5 until the defaults were chosen again on other machines' data (the design notes,
-"Defaults for other machines"): the error alarms at its own threshold, like the other parts."""
-HOLD = 15
-"""Rows a level alarm is held after the shift ends (a trailing max of the level score)."""
 FAST = 5
 """Rows of a sensor's trailing mean that :class:`HeldShift` judges against its baseline. 10
 until round 4 of the defaults for other machines (the design notes): a shorter mean flags fewer
@@ -93,221 +87,6 @@ def _check_int(name: str, value: object, *, least: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
         kind = {0: "a non-negative int", 1: "a positive int"}.get(least, f"an int >= {least}")
         raise ValueError(f"{name} has to be {kind}, but got {value!r}")
-
-
-def _as_matrix(x: Any, who: str) -> np.ndarray:
-    rows: np.ndarray = np.asarray(x, dtype=np.float64)
-    if rows.ndim != 2:
-        raise ValueError(f"{who} has to be rows (N, S), but got an array of shape {rows.shape}")
-    return rows
-
-
-def lag1_autocorrelation(x: np.ndarray) -> np.ndarray:
-    """Each column's lag-1 autocorrelation, about its mean.
-
-    ``sum((x[t] - m)(x[t-1] - m)) / sum((x[t] - m)^2)``; a constant column has no
-    autocorrelation to measure and gets 1.0 (it counts as persistent).
-
-    Args:
-        x: ``(N, S)`` rows, ``N >= 2``.
-
-    Returns:
-        ``(S,)`` autocorrelations.
-
-    Example:
-        >>> x = np.random.default_rng(0).normal(size=(5000, 2)).cumsum(axis=0)
-        >>> lag1_autocorrelation(x).round(1)
-        array([1., 1.])
-    """
-    rows = _as_matrix(x, "x")
-    if rows.shape[0] < 2:
-        raise ValueError(f"x has to have at least 2 rows, but got {rows.shape[0]}")
-    centred = rows - rows.mean(axis=0)
-    power = (centred * centred).sum(axis=0)  # (S,)
-    lagged = (centred[1:] * centred[:-1]).sum(axis=0)  # (S,)
-    safe = np.where(power > 0, power, 1.0)
-    return np.where(power > 0, lagged / safe, 1.0)
-
-
-def cross_sensor_weights(rows: np.ndarray, *, ridge: float = 1.0) -> np.ndarray:
-    """Ridge regression of each sensor on the other sensors of the same row.
-
-    For sensor ``s``, ``w_s = argmin |x_s - c_s - X_{-s} w|^2 + ridge |w|^2`` on centred columns
-    (the intercept ``c_s`` is not penalised).
-
-    Args:
-        rows: ``(N, S)`` training rows.
-        ridge: the penalty, ``>= 0``.
-
-    Returns:
-        ``(S + 1, S)``: column ``s`` holds sensor ``s``'s coefficients on the ``S`` sensors
-        (its own is 0) and, last, its intercept, so the prediction is ``[x, 1] @ W``.
-
-    Example:
-        >>> x = np.random.default_rng(0).normal(size=(100, 3))
-        >>> cross_sensor_weights(x).shape
-        (4, 3)
-    """
-    x: np.ndarray = _as_matrix(rows, "rows")
-    if not ridge >= 0:
-        raise ValueError(f"ridge has to be >= 0, but got {ridge!r}")
-    n_sensors = x.shape[1]
-    mean = x.mean(axis=0)
-    centred = x - mean
-    weights = np.zeros((n_sensors + 1, n_sensors))
-    coefficients = _all_regressions(centred, ridge) if ridge > 0 and n_sensors > 1 else None
-    if coefficients is not None:
-        weights[:n_sensors] = coefficients
-    else:  # no penalty (the Gram matrix may be singular): one least-squares problem a sensor
-        for s in range(n_sensors):
-            others = [o for o in range(n_sensors) if o != s]
-            if others:
-                design = centred[:, others]  # (N, S-1)
-                gram = design.T @ design + ridge * np.eye(len(others))
-                coef = np.linalg.lstsq(gram, design.T @ centred[:, s], rcond=None)[0]
-                weights[others, s] = coef
-    weights[n_sensors] = mean - mean @ weights[:n_sensors]
-    return weights
-
-
-def _all_regressions(centred: np.ndarray, ridge: float) -> np.ndarray | None:
-    """Every sensor's ridge coefficients on the others from one inverse, or None if unstable.
-
-    With ``P = (X^T X + ridge I)^-1`` over all ``S`` sensors, sensor ``s``'s coefficients on the
-    others are ``-P[o, s] / P[s, s]`` (the block inverse of the Gram matrix; the penalty on
-    ``s``'s own diagonal cancels). One ``(S, S)`` inverse instead of ``S`` solves of size
-    ``S - 1``: 1,000 sensors take under a second instead of minutes.
-
-    Returns:
-        ``(S, S)``: column ``s`` holds sensor ``s``'s coefficients, 0 on the diagonal.
-    """
-    gram = centred.T @ centred  # (S, S)
-    gram[np.diag_indices_from(gram)] += ridge
-    try:
-        inverse = np.linalg.inv(gram)
-    except np.linalg.LinAlgError:
-        return None
-    diagonal = np.diag(inverse).copy()
-    if not (np.isfinite(inverse).all() and (diagonal > 0).all()):
-        return None
-    coefficients: np.ndarray = -inverse / diagonal  # (S, S): column s divided by P[s, s]
-    coefficients[np.diag_indices_from(coefficients)] = 0.0
-    return coefficients
-
-
-def cross_sensor_residuals(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``(N, S)`` rows minus what :func:`cross_sensor_weights` predicts from the other sensors.
-
-    Example:
-        >>> x = np.random.default_rng(0).normal(size=(100, 3))
-        >>> cross_sensor_residuals(x, cross_sensor_weights(x)).shape
-        (100, 3)
-    """
-    x: np.ndarray = _as_matrix(rows, "rows")
-    if weights.shape != (x.shape[1] + 1, x.shape[1]):
-        raise ValueError(
-            f"weights has to be (S + 1, S) = ({x.shape[1] + 1}, {x.shape[1]}) for {x.shape[1]} "
-            f"sensors, but got {weights.shape}"
-        )
-    prediction: np.ndarray = x @ weights[:-1] + weights[-1]  # (N, S)
-    residual: np.ndarray = x - prediction
-    return residual
-
-
-def trailing_max(scores: np.ndarray, hold: int) -> np.ndarray:
-    """Each value replaced by the largest of the last ``hold`` values (itself included), along
-    the first axis (each column of ``(N, S)`` on its own).
-
-    Example:
-        >>> trailing_max(np.array([0.0, 3.0, 0.0, 0.0, 1.0]), 2).tolist()
-        [0.0, 3.0, 3.0, 0.0, 1.0]
-    """
-    _check_int("hold", hold, least=1)
-    values: np.ndarray = np.asarray(scores, dtype=np.float64)
-    return _trailing_max(values, hold)
-
-
-def _trailing_max(values: np.ndarray, hold: int) -> np.ndarray:
-    """:func:`trailing_max` by doubling: the max over 2, 4, 8... rows, then two windows that
-    overlap to ``hold`` rows; about ``2 log2(hold)`` passes instead of ``hold - 1`` (exact:
-    a max rounds nothing)."""
-    out: np.ndarray = values.copy()
-    n = len(values)
-    width = 1  # out[t] is the max of rows t - width + 1 .. t (fewer at the start)
-    while 2 * width <= hold and width < n:
-        out[width:] = np.maximum(out[width:], out[:-width])  # made whole, then stored
-        width *= 2
-    rest = min(hold, n) - width  # the rows of the window `out` does not cover yet
-    if rest > 0:
-        # the window of rows t - hold + 1 .. t is that of out[t] and of out[t - rest]
-        out[rest:] = np.maximum(out[rest:], out[:-rest])
-    return out
-
-
-class TrailingMax:
-    """:func:`trailing_max` one value at a time, for streams.
-
-    Example:
-        >>> held = TrailingMax(2)
-        >>> [held.update(v) for v in (0.0, 3.0, 0.0, 0.0)]
-        [0.0, 3.0, 3.0, 0.0]
-    """
-
-    def __init__(self, hold: int) -> None:
-        _check_int("hold", hold, least=1)
-        self._recent: collections.deque[float] = collections.deque(maxlen=hold)
-
-    def update(self, value: float) -> float:
-        """Add ``value``; returns the largest of the last ``hold`` values."""
-        self._recent.append(float(value))
-        return max(self._recent)
-
-
-def combine_scores(
-    error_scores: np.ndarray,
-    error_threshold: float,
-    level_scores: np.ndarray,
-    level_threshold: float,
-    *,
-    error_weight: float = ERROR_WEIGHT,
-    hold: int = HOLD,
-) -> np.ndarray:
-    """One score in units of the alarm level: ``max(w * error / t_e, held(level / t_l))``.
-
-    A row is flagged when the result is above 1: the error above ``t_e / w`` or the level score
-    above ``t_l`` within the last ``hold`` rows. A threshold that is not positive (nothing to
-    score) switches its part off.
-
-    Args:
-        error_scores: ``(N,)`` the predictor's scores, or ``(N, S)``: each column on its own
-            (each sensor's part of the scores, as one would combine each column alone).
-        error_threshold: their threshold ``t_e``.
-        level_scores: ``(N,)`` :meth:`HeldShift.score` values (``(N, S)`` with the errors).
-        level_threshold: their threshold ``t_l``.
-        error_weight: ``w``.
-        hold: rows a level alarm is held (:func:`trailing_max`).
-
-    Returns:
-        ``(N,)`` (or ``(N, S)``) combined scores.
-
-    Example:
-        >>> error, level = np.array([0.0, 0.0, 0.0, 8.0]), np.array([2.0, 0.0, 0.0, 0.0])
-        >>> combine_scores(error, 2.0, level, 1.0, error_weight=0.5, hold=2).tolist()
-        [2.0, 2.0, 0.0, 2.0]
-    """
-    error = np.asarray(error_scores, dtype=np.float64)
-    level = np.asarray(level_scores, dtype=np.float64)
-    if error.shape != level.shape or error.ndim not in (1, 2):
-        raise ValueError(
-            f"error_scores and level_scores have to be (N,) or (N, S) of one shape, but got "
-            f"{error.shape} and {level.shape}"
-        )
-    out = np.zeros_like(error)
-    if error_threshold > 0:
-        out = np.maximum(out, error_weight * error / error_threshold)
-    if level_threshold > 0:
-        out = np.maximum(out, trailing_max(level / level_threshold, hold))
-    return out
 
 
 @dataclass
@@ -448,7 +227,7 @@ class HeldShift:
         Raises:
             ValueError: not ``(N, S)`` with ``N >= 2``, or values that are not finite.
         """
-        x = _as_matrix(rows, "rows")
+        x = as_matrix(rows, "rows")
         if x.shape[0] < 2 or not np.isfinite(x).all():
             raise ValueError(
                 f"rows has to be at least 2 finite rows (N, S), but got shape {x.shape}"
@@ -637,7 +416,7 @@ class HeldShift:
 
     def _check_rows(self, rows: Any) -> np.ndarray:
         self._check_fitted()
-        x = _as_matrix(rows, "rows")
+        x = as_matrix(rows, "rows")
         if x.shape[1] != self.n_sensors:
             raise ValueError(
                 f"rows has to have the {self.n_sensors} sensors it was fitted on, but got "

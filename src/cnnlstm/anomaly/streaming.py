@@ -18,7 +18,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
-from cnnlstm.anomaly.held_shift import HOLD, TrailingMax, combine_scores
+from cnnlstm.anomaly.combine import HOLD, TrailingMax, combine_scores
 from cnnlstm.anomaly.rows import all_finite, torch_threads
 from cnnlstm.errors import DataError
 
@@ -302,7 +302,7 @@ class ChunkScorer:
     def _combine(
         self, error_scores: np.ndarray, level_scores: np.ndarray, *, carry: str
     ) -> np.ndarray:
-        """:func:`~cnnlstm.anomaly.held_shift.combine_scores` of these rows of the stream, with the
+        """:func:`~cnnlstm.anomaly.combine.combine_scores` of these rows of the stream, with the
         detector's thresholds: the held level score reaches back over the last ``HOLD - 1``
         level scores, kept in the attribute ``carry`` (their error part is not used again)."""
         detector = self.detector

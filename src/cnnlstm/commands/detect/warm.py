@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from cnnlstm.anomaly.combine import HOLD
 from cnnlstm.anomaly.detector import AnomalyDetector
-from cnnlstm.anomaly.held_shift import HOLD
 from cnnlstm.data.sensor_times import duration_text, seconds_from_start
 
 __all__ = ["GAP_STEPS", "TrainingTail", "training_tail", "warm_rows", "warm_up"]
