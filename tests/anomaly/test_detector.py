@@ -12,6 +12,7 @@ import torch
 
 from cnnlstm.anomaly.baselines import PCABaseline
 from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, AnomalyDetector
+from cnnlstm.anomaly.rows import STANDARD_LIMIT, FarValue
 from cnnlstm.anomaly.thresholds import pot_threshold
 from cnnlstm.anomaly.training import MIN_WIDE_STEPS, WIDE_SENSORS
 from cnnlstm.data.sensor_plant import SensorPlant
@@ -213,14 +214,15 @@ def test_smoothing_keeps_nothing_of_a_huge_error(small_rows: np.ndarray) -> None
     cumulative sum would carry ~1e-16 of it, here ~1e3 against scores near 1)."""
     detector = quick(smooth=4).fit(small_rows[:150])
     rows = small_rows[150:260].copy()
-    rows[30, 1] += 1e9 * small_rows[:150, 1].std()  # a squared error near 1e19
+    rows[30, 1] += 0.9e9 * small_rows[:150, 1].std()  # a squared error near 1e18, under the
+    # limit (STANDARD_LIMIT) past which a value is refused
     ratios = _error_ratios(detector, rows)  # (M - 1, S): ratios[k] is row k + 1
     first = detector.window - 1 + 3
     expected = [0.0] * first
     for t in range(first, len(rows)):  # each window's sums, made from scratch
         recent = ratios[t - 4 : t]
         expected.append(max(sum(recent[:, j]) / len(recent) for j in range(rows.shape[1])))
-    assert min(expected[30:35]) > 1e18 and max(expected[36:]) < 100  # in the window, then out
+    assert min(expected[30:35]) > 1e17 and max(expected[36:]) < 100  # in the window, then out
     scorer = detector.stream()
     streamed = [scorer.update(row)[0] for row in rows]
     np.testing.assert_allclose(streamed, expected, rtol=1e-5, atol=1e-6)
@@ -228,7 +230,9 @@ def test_smoothing_keeps_nothing_of_a_huge_error(small_rows: np.ndarray) -> None
     np.testing.assert_allclose(offline, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_stream_rejects_nan_and_inf_but_takes_huge_values(small_rows: np.ndarray) -> None:
+def test_stream_rejects_nan_inf_and_sentinels_but_takes_large_values(
+    small_rows: np.ndarray,
+) -> None:
     detector = quick().fit(small_rows[:150])
     scorer = detector.stream()
     scorer.update(small_rows[150])
@@ -237,10 +241,14 @@ def test_stream_rejects_nan_and_inf_but_takes_huge_values(small_rows: np.ndarray
         row[2] = bad
         with pytest.raises(DataError, match="expected 4 finite values"):
             scorer.update(row)
+    with pytest.raises(FarValue, match="row 0, sensor 'column0': 1e\\+308 is"):
+        scorer.update(np.full(4, 1e308))  # finite, but its square overflows: a sentinel
     assert scorer.rows_seen == 1  # a rejected row does not advance the stream
-    with np.errstate(all="ignore"):  # finite, though their sum overflows
-        scorer.update(np.full(4, 1e308))
-    assert scorer.rows_seen == 2
+    for row in small_rows[151:200]:  # past the warm-up: every row gets a score
+        scorer.update(row)
+    large = detector.scaler.mean + 0.5 * STANDARD_LIMIT * detector.scaler.std
+    score, flag = scorer.update(large)  # half a billion training sds: scored, and flagged
+    assert scorer.rows_seen == 51 and np.isfinite(score) and flag == 1
 
 
 def test_window_models_get_fewer_epochs_by_default() -> None:

@@ -60,3 +60,34 @@ def test_torch_threads_restores_the_setting() -> None:
     assert torch.get_num_threads() == before
     with torch_threads(0):  # 0: unchanged
         assert torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize(
+    ("model", "window"), [("window_cnnlstm", 16), ("mscred", 32), ("convlstm_ae", 32)]
+)
+def test_a_value_past_the_limit_is_named_and_one_under_it_scores_finite(
+    model: str, window: int
+) -> None:
+    """A sentinel (1e300) made the scores NaN, which no threshold flags: it is refused, by row
+    and sensor, by score(), chunks() and stream(). A value just under the limit scores finite
+    in every model family, and its row is flagged."""
+    from cnnlstm.anomaly import AnomalyDetector
+    from cnnlstm.anomaly.rows import STANDARD_LIMIT, FarValue
+
+    rng = np.random.default_rng(0)
+    detector = AnomalyDetector(model=model, window=window, epochs=1).fit(rng.normal(size=(300, 4)))
+    mean, sd = detector.scaler.mean[2], detector.scaler.std[2]
+    rows = rng.normal(size=(120, 4))
+    rows[60, 2] = mean + 0.99 * STANDARD_LIMIT * sd
+    scores = detector.score(rows)
+    assert np.isfinite(scores).all() and scores[60:80].max() > detector.threshold_
+    rows[70, 2] = 1e300
+    for score, row in (
+        (detector.score, 70),
+        (lambda x: detector.chunks().update(x), 70),
+        (lambda x: [detector.stream().update(r) for r in x[70:]], 0),  # one row at a time
+    ):
+        with pytest.raises(FarValue, match=rf"row {row}, sensor 'column2': 1e\+300 is ") as caught:
+            score(rows)
+        assert (caught.value.row, caught.value.column, caught.value.value) == (row, 2, 1e300)
+        assert "training sds from that sensor's training mean" in str(caught.value)

@@ -317,3 +317,23 @@ def test_files_are_read_as_detect_reads_them(plant: Path, tmp_path: Path) -> Non
 
 def _strip(out: Path) -> list[dict[str, object]]:
     return [{k: v for k, v in row.items() if k != "seconds"} for row in _document(out)["rows"]]
+
+
+def test_labels_coded_minus_one_and_one_fail_their_data_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A -1/1 coded file was counted as all anomalous without a word; now it fails, named by
+    its line, and the other data set is scored (exit code 1)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    _write_plant(data / "good.csv", seed=5)
+    coded = pd.read_csv(data / "good.csv", sep=";", decimal=",")
+    coded["anomaly"] = np.where(coded["anomaly"] == 1, 1, -1)
+    coded.to_csv(data / "coded.csv", sep=";", decimal=",", index=False)
+    assert main(["files", str(data), "--models", "pca", "--output", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "coded.csv: line 2, label column 'anomaly': '-1' is neither 0 (normal) nor 1" in err
+    document = _document(tmp_path / "out")
+    failed = {d["name"]: d["error"] for d in document["data_sets"]}
+    assert failed["good"] is None and "is neither 0 (normal) nor 1" in failed["coded"]
+    assert document["rows"][0]["events"] == 5  # the good file's alone

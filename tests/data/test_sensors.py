@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import itertools
 import math
+import re
 import statistics
 import warnings
 from pathlib import Path
@@ -231,6 +232,34 @@ def test_time_columns_headers_and_one_column(tmp_path: Path) -> None:
     assert data.feature_names == ["t", "a", "b"] and data.label_names == ["anomaly", "status"]
     picked = SensorCSV(tmp_path / "e.csv", window=2, columns=["b"])
     assert picked.feature_names == ["b"] and picked.features[:, 0].tolist() == [0, -1, -2, -3, -4]
+
+
+@pytest.mark.parametrize(
+    ("name", "coding", "line", "cell"),
+    [("anomaly", (-1, 1), 2, "-1"), ("Anomaly", (0, 2), 3, "2"), ("changepoint", (1, 2), 3, "2")],
+)
+def test_an_anomaly_label_other_than_0_or_1_is_refused_by_both_readers(
+    tmp_path: Path, name: str, coding: tuple[int, int], line: int, cell: str
+) -> None:
+    """A -1/1 or 0/2 coding of a binary label column would count every row (or none) as
+    anomalous; both readers stop on its first such cell, by line. Another label column keeps
+    its class ids."""
+    from cnnlstm.data.sensor_chunks import SensorChunks
+
+    normal, anomalous = coding
+    labels = [normal, anomalous, anomalous, normal, normal, normal]
+    rows = [f"{i},{i * 0.5},{label},{i % 3}" for i, label in enumerate(labels)]
+    path = tmp_path / "coded.csv"
+    path.write_text(f"a,b,{name},status\n" + "\n".join(rows) + "\n")
+    want = re.escape(f"line {line}, label column '{name}': '{cell}' is neither 0 (normal) nor 1")
+    with pytest.raises(DataError, match=want):
+        SensorCSV(path, window=1, label_columns=(name, "status"))
+    with pytest.raises(DataError, match=want):
+        list(SensorChunks(path, cells=8, label_columns=(name, "status")))
+    fine = tmp_path / "fine.csv"
+    fine.write_text("a,b,anomaly,status\n" + "\n".join(f"{i},1,{i % 2},{i % 3}" for i in range(6)))
+    data = SensorCSV(fine, window=1, label_columns=("anomaly", "status"))
+    assert data.labels is not None and data.labels[:, 1].tolist() == [0, 1, 2, 0, 1, 2]
 
 
 def test_bad_files_name_the_line_and_column(tmp_path: Path) -> None:

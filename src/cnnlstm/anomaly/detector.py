@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from cnnlstm.anomaly.combine import ERROR_WEIGHT, HOLD, combine_scores
 from cnnlstm.anomaly.held_shift import FAST, LEVEL_FACTOR, ROWS_PER_SENSOR, HeldShift
 from cnnlstm.anomaly.row_checks import PCA_FACTOR, PCA_TAU, RowChecks, check_pca_settings
-from cnnlstm.anomaly.rows import as_rows, longest_repeats, torch_threads
+from cnnlstm.anomaly.rows import as_rows, check_standardised, longest_repeats, torch_threads
 from cnnlstm.anomaly.saved import detector_state, read_state, restore_fitted
 from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
 from cnnlstm.anomaly.thresholds import ThresholdName, score_threshold
@@ -591,13 +591,16 @@ class AnomalyDetector:
         """Checked ``(M, S)`` rows, standardised with the training rows' scaler (float64).
 
         Raises:
-            DataError: not fitted, another number (or other names) of columns, NaN; the message
-                starts with ``who``.
+            DataError: not fitted, another number (or other names) of columns, NaN, or a value
+                past :data:`~cnnlstm.anomaly.rows.STANDARD_LIMIT` training sds
+                (:class:`~cnnlstm.anomaly.rows.FarValue`); the message starts with ``who``.
         """
         self.fitted_model()
         rows = as_rows(x, who)
         self._check_columns(rows.shape[1], columns, who)
-        return np.asarray(self.scaler.transform(rows), dtype=np.float64)
+        standard = np.asarray(self.scaler.transform(rows), dtype=np.float64)  # (M, S)
+        check_standardised(standard, rows, self.columns_, who)
+        return standard
 
     def _errors(self, standard: np.ndarray) -> np.ndarray:
         """``(M, S)`` standardised rows -> the model's ``(M, S)`` errors, on its threads."""

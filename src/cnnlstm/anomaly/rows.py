@@ -19,7 +19,65 @@ import torch
 
 from cnnlstm.errors import DataError
 
-__all__ = ["all_finite", "as_rows", "longest_repeats", "torch_threads"]
+__all__ = [
+    "STANDARD_LIMIT",
+    "FarValue",
+    "all_finite",
+    "as_rows",
+    "check_standardised",
+    "longest_repeats",
+    "torch_threads",
+]
+
+STANDARD_LIMIT = 1e9
+"""The most training sds from its training mean a value may be and still be scored: past it the
+models' float32 arithmetic overflows (a square of 1e20 is inf) and the scores turn NaN, which is
+never above a threshold. No sensor reading is that far; a sentinel (1e300, 9.99e37) or a unit
+error is."""
+
+
+class FarValue(DataError):
+    """A value more than :data:`STANDARD_LIMIT` training sds from its training mean: ``row`` and
+    ``column`` index the rows given, ``value`` is the value as given, ``sds`` how far it is."""
+
+    def __init__(self, where: str, *, row: int, column: int, value: float, sds: float) -> None:
+        self.row, self.column, self.value, self.sds = row, column, value, sds
+        super().__init__(self.located(where))
+
+    def located(self, where: str) -> str:
+        """The message, with ``where`` (a file and line, or a row and sensor) in front."""
+        return (
+            f"{where}: {self.value:.6g} is {self.sds:.3g} training sds from that sensor's training "
+            f"mean, more than the {STANDARD_LIMIT:g} the detector can score (its arithmetic would "
+            f"overflow); a sentinel value or a unit error? Leave that cell empty and fill the gap "
+            f"(--nan ffill), or fix the unit."
+        )
+
+
+def check_standardised(
+    standard: np.ndarray, rows: np.ndarray, columns: list[str], who: str
+) -> None:
+    """Raise :class:`FarValue` for the first value of ``(M, S)`` standardised ``standard`` (of the
+    given ``rows``) beyond :data:`STANDARD_LIMIT` training sds.
+
+    Example:
+        >>> rows = np.array([[1.0, 2.0], [3.0, 1e300]])
+        >>> check_standardised(rows / 1.0, rows, ["a", "b"], "score")
+        Traceback (most recent call last):
+        ...
+        cnnlstm.anomaly.rows.FarValue: score: row 1, sensor 'b': 1e+300 is 1e+300 training sds ...
+    """
+    if not len(standard) or float(np.abs(standard).max()) <= STANDARD_LIMIT:
+        return
+    row, column = (int(i) for i in np.argwhere(np.abs(standard) > STANDARD_LIMIT)[0])
+    name = columns[column] if column < len(columns) else str(column)
+    raise FarValue(
+        f"{who}: row {row}, sensor {name!r}",
+        row=row,
+        column=column,
+        value=float(rows[row, column]),
+        sds=float(abs(standard[row, column])),
+    )
 
 
 @contextlib.contextmanager

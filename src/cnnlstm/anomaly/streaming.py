@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
 from cnnlstm.anomaly.combine import HOLD, TrailingMax, combine_scores
-from cnnlstm.anomaly.rows import all_finite, torch_threads
+from cnnlstm.anomaly.rows import all_finite, check_standardised, torch_threads
 from cnnlstm.errors import DataError
 
 if TYPE_CHECKING:  # the detector builds its scorers: the type alone comes from there
@@ -98,7 +98,9 @@ class StreamScorer:
         after); ``window_cnnlstm`` needs no torch call.
 
         Raises:
-            DataError: another number of values than the fitted columns, or NaN.
+            DataError: another number of values than the fitted columns, or NaN; a value past
+                :data:`~cnnlstm.anomaly.rows.STANDARD_LIMIT` training sds
+                (:class:`~cnnlstm.anomaly.rows.FarValue`).
         """
         values = np.asarray(row, dtype=np.float64)
         if values.shape != self._mean.shape or not all_finite(values):
@@ -108,6 +110,7 @@ class StreamScorer:
             )
         standard = np.subtract(values, self._mean, out=self._standard)
         np.divide(standard, self._std, out=standard)  # (S,) float64, as score() does
+        check_standardised(standard[None], values[None], self.detector.columns_, "StreamScorer")
         scaled = self._scaled
         scaled[...] = standard  # (S,) float32, the model's input, as score() does
         self.rows_seen += 1

@@ -33,7 +33,10 @@ from cnnlstm.extras import importing
 if TYPE_CHECKING:  # pandas loads on first use: `import cnnlstm` stays fast
     import pandas as pd
 
-__all__ = ["NanPolicy", "SensorColumns"]
+__all__ = ["BINARY_LABELS", "NanPolicy", "SensorColumns"]
+
+BINARY_LABELS = ("anomaly", "changepoint")
+"""Label columns (by name, any case) that hold 0 and 1 only: a row is normal or it is not."""
 
 NanPolicy = Literal["fail", "ffill", "interpolate"]
 
@@ -275,8 +278,8 @@ class SensorColumns:
         return bool(unread.str.lower().isin(self._missing).all())
 
     def label_values(self, column: pd.Series, name: str) -> np.ndarray:
-        """The label column ``name`` as int64; a cell that is not a whole number is a
-        DataError naming its line."""
+        """The label column ``name`` as int64; a cell that is not a whole number, or in a column
+        named ``anomaly`` or ``changepoint`` not 0 or 1, is a DataError naming its line."""
         values = self._numbers(column, name)
         bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values)))
         if len(bad):
@@ -285,6 +288,16 @@ class SensorColumns:
                 f"{self.path}: line {self.lines[row]}, label column {name!r}: "
                 f"{column.iloc[row]!r} is not a whole number; labels are 0/1 (or class ids)."
             )
+        if name.strip().lower() in BINARY_LABELS:
+            outside = np.flatnonzero((values != 0) & (values != 1))
+            if len(outside):
+                row = outside[0]
+                kind, cell = name.strip().lower(), str(column.iloc[row])
+                raise DataError(
+                    f"{self.path}: line {self.lines[row]}, label column {name!r}: {cell!r} is "
+                    f"neither 0 (normal) nor 1 ({kind}); write the labels as 0/1 (a -1/1 or 1/2 "
+                    f"coding as 0/1)."
+                )
         return values.astype(np.int64)
 
     def apply_nan_policy(self, raw: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from cnnlstm.anomaly.rows import FarValue
 from cnnlstm.commands.detect.baseline import Detector, load_detector
 from cnnlstm.commands.detect.fitting import Fitted, check_saved_columns, fit_detector
 from cnnlstm.commands.detect.notes import Notes
@@ -51,6 +52,7 @@ from cnnlstm.commands.detect.watch import (
     flat_message,
 )
 from cnnlstm.data.sensor_chunks import SensorChunks, SensorPart
+from cnnlstm.errors import DataError
 
 if TYPE_CHECKING:
     from cnnlstm.reports.detection_trace import DetectionTrace
@@ -224,7 +226,11 @@ def score_file(
         writer = csv.writer(file, lineterminator="\n")
         writer.writerow(["datetime" if chunks.time_columns else "row", "score", "anomaly"])
         for part in source:
-            part_scores, part_parts = scorer.update(part.features, columns=names)
+            try:
+                part_scores, part_parts = scorer.update(part.features, columns=names)
+            except FarValue as far:  # the row of this part -> the line of the file
+                where = f"{chunks.path}: line {part.lines[far.row]}, column {names[far.column]!r}"
+                raise DataError(far.located(where)) from None
             part_flags = (part_scores > detector.threshold_).astype(np.int8)
             cells = time_texts(part.times, part.start, len(part_flags), utc=chunks.utc)
             shown = [f"{score:.8g}" for score in part_scores.tolist()]

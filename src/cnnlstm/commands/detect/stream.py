@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from cnnlstm.anomaly.rows import FarValue
 from cnnlstm.anomaly.streaming import StreamScorer
 from cnnlstm.commands.detect.baseline import BaselineStream, Detector, load_detector
 from cnnlstm.commands.detect.fitting import check_saved_columns, fit_detector, save_detector
@@ -114,7 +115,11 @@ def run_stream(settings: DetectSettings) -> int:
                 )
             values[holes] = last[holes]
         last = values
-        score, flag = scorer.update(values)
+        try:
+            score, flag = scorer.update(values)
+        except FarValue as far:
+            where = f"stdin: line {line}, column {detector.columns_[far.column]!r}"
+            raise DataError(far.located(where)) from None
         clock = " ".join(cells[i].strip() for i in time_at)
         when = _stream_time(clock, line) if time_at else str(count)
         print(f"{when},{score:.8g},{flag}", file=out, flush=True)
