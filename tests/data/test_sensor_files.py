@@ -317,3 +317,32 @@ def test_decimal_comma_text_column_names_every_numeric_column(tmp_path: Path) ->
         match=r"'Datum' holds dates or times, not readings; leave it out with columns=\['a'\]",
     ):
         SensorCSV(path, window=1, datetime_column=None)
+
+
+@pytest.mark.parametrize("mix", ["block", "alternate"])
+def test_a_column_that_mixes_dotted_and_iso_dates_reads_each_right(
+    tmp_path: Path, mix: str
+) -> None:
+    """Day-first dotted dates and ISO dates in one column: an ISO date is never read day first
+    (2020-03-09 stayed 2020-09-03 when the first rows were 09.03.2020), and a dotted one is
+    read day first beside ISO ones; both readers give the times of an all-ISO file."""
+    from cnnlstm.data.sensor_chunks import SensorChunks
+
+    start = dt.datetime(2020, 3, 9, 10, 14, 33)
+    stamps = [start + dt.timedelta(seconds=i) for i in range(300)]
+
+    def text(i: int, when: dt.datetime) -> str:
+        dotted = i < 150 if mix == "block" else i % 2 == 1
+        return when.strftime("%d.%m.%Y %H:%M:%S" if dotted else "%Y-%m-%d %H:%M:%S")
+
+    rows = [f"{text(i, when)};{i};{i % 7}" for i, when in enumerate(stamps)]
+    path = tmp_path / "mixed.csv"
+    path.write_text("datetime;a;b\n" + "\n".join(rows) + "\n")
+    want = np.array(stamps, dtype="datetime64[ns]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = SensorCSV(path, window=1)
+        parts = list(SensorChunks(path, cells=120))
+    np.testing.assert_array_equal(whole.times, want)
+    np.testing.assert_array_equal(np.concatenate([part.times for part in parts]), want)
+    assert len(parts) > 2

@@ -232,6 +232,12 @@ def _datetimes(
                     text[failed], errors="coerce", utc=True, format="mixed", **options
                 )
                 stamps[failed] = again
+            if options.get("dayfirst"):  # a year-first date is never day first (ISO 8601)
+                iso = text.astype(str).str.match(r"\s*\d{4}[-/.]").to_numpy()
+                if iso.any():
+                    stamps[iso] = pd.to_datetime(
+                        text[iso], errors="coerce", utc=True, format="mixed"
+                    )
         return stamps
 
     first = text.iloc[0]
@@ -242,7 +248,15 @@ def _datetimes(
         except (ValueError, TypeError, OverflowError):
             utc = False
     if re.match(r"\d{4}[-/.]", first):  # the year first: never day first (ISO 8601)
-        return parse(), utc, None
+        stamps = parse()
+        dotted = text.astype(str).str.match(r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}").to_numpy()
+        if dotted.any():  # a column that mixes in 13.01.2021: dates with dots are day first
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stamps[dotted] = pd.to_datetime(
+                    text[dotted], errors="coerce", utc=True, dayfirst=True, format="mixed"
+                )
+        return stamps, utc, None
     if dayfirst is not None:
         return parse(dayfirst=dayfirst), utc, dayfirst
     readings = [parse(dayfirst=False), parse(dayfirst=True)]
