@@ -185,18 +185,21 @@ def test_a_detector_is_fitted_on_the_training_rows_and_scores_them_warm(
         assert row["events_found"] == len(ref["delays"]) and row["events"] == 5
 
 
-def test_level_mean_reaches_the_detector(plant: Path, tmp_path: Path) -> None:
-    """--level-mean 10: the flags of a detector fitted here with ``level_mean=10``, not the
-    default's, and the settings are in files.json; 0 is refused."""
+def test_level_mean_and_steps_reach_the_detector(plant: Path, tmp_path: Path) -> None:
+    """--level-mean 10 --steps 3: the flags of a detector fitted here with ``level_mean=10``
+    and ``steps=3``, not the default's, and the settings are in files.json; 0 is refused."""
     x, y = _read_plant(plant)
-    ten = AnomalyDetector(epochs=1, seed=0, level_mean=10).fit(x[:400], columns=SENSORS)
-    five = AnomalyDetector(epochs=1, seed=0).fit(x[:400], columns=SENSORS)
+    ten = AnomalyDetector(epochs=1, steps=3, seed=0, level_mean=10).fit(x[:400], columns=SENSORS)
+    five = AnomalyDetector(epochs=1, steps=3, seed=0).fit(x[:400], columns=SENSORS)
+    assert ten.steps_ == 3
     flags = {d: d.score(x)[400:] > d.threshold_ for d in (ten, five)}
     assert (flags[ten] != flags[five]).any()  # the setting matters on this file
     argv = ["files", str(plant), "--models", "window_cnnlstm", "--epochs", "1"]
+    argv += ["--steps", "3"]
     assert main([*argv, "--level-mean", "10", "--output", str(tmp_path / "ten")]) == 0
     document = _document(tmp_path / "ten")
-    assert document["detector_settings"] == {"seed": 0, "epochs": 1, "level_mean": 10}
+    settings = {"seed": 0, "epochs": 1, "steps": 3, "level_mean": 10}
+    assert document["detector_settings"] == settings
     (row,) = document["rows"]
     ref = _reference(y[400:], flags[ten])
     assert [row["tp"], row["fp"], row["fn"], row["tn"]] == [
@@ -204,6 +207,8 @@ def test_level_mean_reaches_the_detector(plant: Path, tmp_path: Path) -> None:
     ]
     with pytest.raises(ValueError, match="--level-mean has to be a positive int, but got 0"):
         run_files(find_data_sets([plant]), models=["window_cnnlstm"], level_mean=0)
+    with pytest.raises(ValueError, match="--steps has to be a positive int, but got 0"):
+        run_files(find_data_sets([plant]), models=["window_cnnlstm"], steps=0)
 
 
 def test_the_figures_do_not_depend_on_the_jobs(tmp_path: Path) -> None:

@@ -3,8 +3,8 @@
 ::
 
     cnnlstm benchmark files DATA [DATA ...] [--models A,B] [--train-rows N] [--warm-rows N]
-                                 [--epochs N] [--level-mean N] [--nan POLICY] [--output DIR]
-                                 [--jobs N]
+                                 [--epochs N] [--steps N] [--level-mean N] [--nan POLICY]
+                                 [--output DIR] [--jobs N]
 
 DATA names folders or files. A data set is a pair ``<name>_train.csv`` (normal rows) +
 ``<name>_test.csv`` (the rows to judge, labelled in an ``anomaly`` column, 0 or 1), or one
@@ -202,6 +202,12 @@ def configure(protocols: argparse._SubParsersAction[Any]) -> None:
         help="training passes of the detector families (default: each family's own)",
     )
     files.add_argument(
+        "--steps",
+        metavar="N",
+        type=int,
+        help="the detector families' budget of optimisation steps (default: cnnlstm detect's)",
+    )
+    files.add_argument(
         "--level-mean",
         metavar="N",
         type=int,
@@ -233,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         train_rows=args.train_rows,
         warm_rows=args.warm_rows,
         epochs=args.epochs,
+        steps=args.steps,
         level_mean=args.level_mean,
         nan=args.nan,
         seed=args.seed,
@@ -339,6 +346,7 @@ def run_files(
     train_rows: int | None = None,
     warm_rows: int = WARM_ROWS,
     epochs: int | None = None,
+    steps: int | None = None,
     level_mean: int | None = None,
     nan: str = "fail",
     seed: int = 0,
@@ -354,6 +362,7 @@ def run_files(
             default, at most half the file).
         warm_rows: training rows scored before the test rows, then dropped.
         epochs: the detector families' training passes (None: each family's own).
+        steps: the detector families' budget of optimisation steps (None: the detector's).
         level_mean: the rows of the detector families' held-shift level mean
             (:class:`~cnnlstm.anomaly.detector.AnomalyDetector`'s ``level_mean``; None: its
             default).
@@ -370,7 +379,7 @@ def run_files(
 
     Raises:
         ValueError: an unknown model, or a ``train_rows``, ``warm_rows``, ``epochs``,
-            ``level_mean`` or ``jobs`` out of range.
+            ``steps``, ``level_mean`` or ``jobs`` out of range.
     """
     chosen_models(argparse.Namespace(model=list(models)), DEFAULT_MODELS)  # checks the names
     check_jobs(jobs)
@@ -378,6 +387,7 @@ def run_files(
         ("--train-rows", train_rows, 1),
         ("--warm-rows", warm_rows, 0),
         ("--epochs", epochs, 1),
+        ("--steps", steps, 1),
         ("--level-mean", level_mean, 1),
     ):
         if value is not None and (isinstance(value, bool) or value < least):
@@ -386,6 +396,8 @@ def run_files(
     options: dict[str, Any] = {"seed": seed}
     if epochs is not None:
         options["epochs"] = epochs
+    if steps is not None:
+        options["steps"] = steps
     if level_mean is not None:
         options["level_mean"] = level_mean
     settings = (tuple(models), train_rows, warm_rows, options, nan)
