@@ -91,3 +91,24 @@ def test_a_value_past_the_limit_is_named_and_one_under_it_scores_finite(
             score(rows)
         assert (caught.value.row, caught.value.column, caught.value.value) == (row, 2, 1e300)
         assert "training sds from that sensor's training mean" in str(caught.value)
+
+
+def test_a_sentinel_among_the_training_rows_is_refused_and_plain_columns_are_not() -> None:
+    """A 1e300 (or 1e20) cell in the training rows made its sensor's sd inf (or its own), so
+    every other value of that sensor scored 0: fit refuses it by training row and sensor. A
+    rare step, a 0/1 signal that is mostly 0 and a constant column fit as before."""
+    from cnnlstm.anomaly import AnomalyDetector
+    from cnnlstm.anomaly.rows import FarValue, check_training_spread
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(300, 4))
+    rows[:, 1] = (rng.random(300) < 0.02).astype(float)  # a 0/1 signal, mostly 0: MAD 0
+    rows[:, 2] = 7.0  # constant
+    rows[250:, 3] += 40.0  # a step of 40 sds: far, but a reading
+    check_training_spread(rows, ["a", "b", "c", "d"], "fit")  # nothing to refuse
+    for sentinel in (1e300, 1e20):
+        bad = rows.copy()
+        bad[120, 0] = sentinel
+        with pytest.raises(FarValue, match=r"AnomalyDetector\.fit: training row 120, sensor 'a'"):
+            AnomalyDetector(window=16, epochs=1).fit(bad, columns=["a", "b", "c", "d"])
+    AnomalyDetector(window=16, epochs=1).fit(rows)  # the plain rows fit

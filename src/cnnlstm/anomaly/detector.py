@@ -26,7 +26,13 @@ from torch import Tensor, nn
 from cnnlstm.anomaly.combine import ERROR_WEIGHT, HOLD, combine_scores
 from cnnlstm.anomaly.held_shift import FAST, LEVEL_FACTOR, ROWS_PER_SENSOR, HeldShift
 from cnnlstm.anomaly.row_checks import PCA_FACTOR, PCA_TAU, RowChecks, check_pca_settings
-from cnnlstm.anomaly.rows import as_rows, check_standardised, longest_repeats, torch_threads
+from cnnlstm.anomaly.rows import (
+    as_rows,
+    check_standardised,
+    check_training_spread,
+    longest_repeats,
+    torch_threads,
+)
 from cnnlstm.anomaly.saved import detector_state, read_state, restore_fitted
 from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
 from cnnlstm.anomaly.thresholds import ThresholdName, score_threshold
@@ -332,7 +338,9 @@ class AnomalyDetector:
 
         Raises:
             DataError: fewer rows than ``window + smooth - 1`` (the first scored row), NaN or
-                infinite values, or ``columns`` of another length than ``S``.
+                infinite values, ``columns`` of another length than ``S``, or a value more than
+                :data:`~cnnlstm.anomaly.rows.STANDARD_LIMIT` spreads from its column's median
+                (:class:`~cnnlstm.anomaly.rows.FarValue`: a sentinel among the training rows).
 
         Warns:
             UserWarning: with ``scoring="level"``, fewer than
@@ -362,6 +370,7 @@ class AnomalyDetector:
                 f"but got {len(names)} names: {names}."
             )
         self.columns_ = names or [f"column{i}" for i in range(n_sensors)]
+        check_training_spread(rows, self.columns_, "AnomalyDetector.fit")
         self.longest_repeat_ = longest_repeats(rows)
         self.n_features_ = n_sensors
         self.scaler = StandardScaler().fit(rows)

@@ -25,6 +25,7 @@ __all__ = [
     "all_finite",
     "as_rows",
     "check_standardised",
+    "check_training_spread",
     "longest_repeats",
     "torch_threads",
 ]
@@ -40,17 +41,26 @@ class FarValue(DataError):
     """A value more than :data:`STANDARD_LIMIT` training sds from its training mean: ``row`` and
     ``column`` index the rows given, ``value`` is the value as given, ``sds`` how far it is."""
 
-    def __init__(self, where: str, *, row: int, column: int, value: float, sds: float) -> None:
-        self.row, self.column, self.value, self.sds = row, column, value, sds
+    def __init__(
+        self,
+        where: str,
+        *,
+        row: int,
+        column: int,
+        value: float,
+        sds: float,
+        unit: str = "training sds from that sensor's training mean",
+    ) -> None:
+        self.row, self.column, self.value, self.sds, self.unit = row, column, value, sds, unit
         super().__init__(self.located(where))
 
     def located(self, where: str) -> str:
         """The message, with ``where`` (a file and line, or a row and sensor) in front."""
         return (
-            f"{where}: {self.value:.6g} is {self.sds:.3g} training sds from that sensor's training "
-            f"mean, more than the {STANDARD_LIMIT:g} the detector can score (its arithmetic would "
-            f"overflow); a sentinel value or a unit error? Leave that cell empty and fill the gap "
-            f"(--nan ffill), or fix the unit."
+            f"{where}: {self.value:.6g} is {self.sds:.3g} {self.unit}, more than the "
+            f"{STANDARD_LIMIT:g} the detector can score (its arithmetic would overflow); a "
+            f"sentinel value or a unit error? Leave that cell empty and fill the gap (--nan "
+            f"ffill), or fix the unit."
         )
 
 
@@ -191,6 +201,48 @@ def as_rows(x: Any, who: str) -> np.ndarray:
             f"first (SensorCSV(nan_policy='ffill' or 'interpolate'))."
         )
     return rows
+
+
+def check_training_spread(rows: np.ndarray, columns: list[str], who: str) -> None:
+    """Raise :class:`FarValue` for the first training value more than :data:`STANDARD_LIMIT`
+    robust spreads from its column's median: a sentinel among the training rows would make
+    the column's sd its own (every other value then stands at 0), or overflow it.
+
+    The spread is the median absolute deviation, or the sd where that is 0 (a column that holds
+    one value in most rows); a constant column has none and is never refused.
+
+    Example:
+        >>> rows = np.array([[1.0, 2.0], [3.0, 1e20], [2.0, 2.5], [2.5, 3.0]])
+        >>> check_training_spread(rows, ["a", "b"], "fit")
+        Traceback (most recent call last):
+        ...
+        cnnlstm.anomaly.rows.FarValue: fit: training row 1, sensor 'b': 1e+20 is 2e+20 times ...
+    """
+    values = np.asarray(rows, dtype=np.float64)
+    if not len(values):
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        median = np.median(values, axis=0)  # (S,)
+        deviation = np.abs(values - median)  # (N, S)
+        spread = np.median(deviation, axis=0)  # (S,)
+        spread = np.where(spread > 0, spread, values.std(axis=0))
+        usable = np.isfinite(spread) & (spread > 0)
+        far = (deviation > STANDARD_LIMIT * np.where(usable, spread, np.inf)) | ~np.isfinite(
+            deviation
+        )
+    if not far.any():
+        return
+    row, column = (int(i) for i in np.argwhere(far)[0])
+    name = columns[column] if column < len(columns) else str(column)
+    sds = float(deviation[row, column] / spread[column]) if usable[column] else math.inf
+    raise FarValue(
+        f"{who}: training row {row}, sensor {name!r}",
+        row=row,
+        column=column,
+        value=float(values[row, column]),
+        sds=sds,
+        unit="times the spread of that sensor's training rows from their median",
+    )
 
 
 def longest_repeats(rows: np.ndarray) -> np.ndarray:
