@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +28,7 @@ from cnnlstm.anomaly.row_checks import PCA_FACTOR, PCA_TAU, RowChecks, check_pca
 from cnnlstm.anomaly.rows import (
     as_rows,
     check_standardised,
-    check_training_spread,
+    check_training_rows,
     longest_repeats,
     torch_threads,
 )
@@ -347,36 +346,21 @@ class AnomalyDetector:
                 :data:`~cnnlstm.anomaly.held_shift.ROWS_PER_SENSOR` rows a sensor.
         """
         rows = as_rows(train, "AnomalyDetector.fit")
-        if rows.shape[0] <= self.first_scored():
-            raise DataError(
-                f"AnomalyDetector.fit: needs at least window + smooth - 1 = "
-                f"{self.first_scored() + 1} training rows (window={self.window}, "
-                f"smooth={self.smooth}) to score one, but got "
-                f"{rows.shape[0]}; pass more normal rows, or a smaller window or smooth."
-            )
         n_sensors = rows.shape[1]
-        if self.scoring == "level" and len(rows) < ROWS_PER_SENSOR * n_sensors:
-            warnings.warn(
-                f"AnomalyDetector.fit: {len(rows)} training rows for {n_sensors} sensors: the "
-                f"level score needs about {ROWS_PER_SENSOR} rows a sensor "
-                f"({ROWS_PER_SENSOR * n_sensors} here), or it flags most later rows; fit on more "
-                "normal rows, fewer sensors, or scoring='error'",
-                stacklevel=2,
-            )
-        names = [str(c) for c in columns] if columns is not None else None
-        if names is not None and len(names) != n_sensors:
-            raise DataError(
-                f"AnomalyDetector.fit: columns has to name the {n_sensors} sensors of the rows, "
-                f"but got {len(names)} names: {names}."
-            )
-        self.columns_ = names or [f"column{i}" for i in range(n_sensors)]
-        check_training_spread(rows, self.columns_, "AnomalyDetector.fit")
+        self.columns_ = check_training_rows(
+            rows,
+            columns,
+            first_scored=self.first_scored(),
+            settings=f"window={self.window}, smooth={self.smooth}",
+            rows_per_sensor=ROWS_PER_SENSOR if self.scoring == "level" else None,
+        )
         self.longest_repeat_ = longest_repeats(rows)
         self.n_features_ = n_sensors
         self.scaler = StandardScaler().fit(rows)
         torch.manual_seed(self.seed)
         self.model_ = self.build_model(n_sensors)
-        scaled = torch.as_tensor(self.scaler.transform(rows), dtype=torch.float32)  # (N, S)
+        standard = np.asarray(self.scaler.transform(rows), dtype=np.float64)  # (N, S)
+        scaled = torch.as_tensor(standard, dtype=torch.float32)  # (N, S)
         split = self._split(len(rows))
         with torch_threads(self.num_threads):
             self._train(scaled[:split], progress, held_out=scaled[split:], log=log)
@@ -400,7 +384,6 @@ class AnomalyDetector:
         self.level_ = None
         self.level_threshold_ = math.nan
         if self.checks_ is not None:
-            standard = np.asarray(self.scaler.transform(rows), dtype=np.float64)  # (N, S)
             self.level_ = HeldShift(fast=self.level_mean).fit(standard, leave_out=discrete)
             level = self.level_.score(standard)  # (N,)
             self.level_threshold_ = float(np.quantile(level[calibrate:], self.quantile))

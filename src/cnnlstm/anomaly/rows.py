@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,11 +26,14 @@ __all__ = [
     "all_finite",
     "as_rows",
     "check_standardised",
+    "check_training_rows",
     "check_training_spread",
     "longest_repeats",
     "torch_threads",
 ]
 
+_BLOCK_COLUMNS = 256
+"""Columns :func:`check_training_spread` and :func:`longest_repeats` take at once."""
 STANDARD_LIMIT = 1e9
 """The most training sds from its training mean a value may be and still be scored: past it the
 models' float32 arithmetic overflows (a square of 1e20 is inf) and the scores turn NaN, which is
@@ -203,6 +207,51 @@ def as_rows(x: Any, who: str) -> np.ndarray:
     return rows
 
 
+def check_training_rows(
+    rows: np.ndarray,
+    columns: Sequence[str] | None,
+    *,
+    first_scored: int,
+    settings: str,
+    rows_per_sensor: int | None,
+) -> list[str]:
+    """The checks :meth:`~cnnlstm.anomaly.detector.AnomalyDetector.fit` makes of ``(N, S)``
+    training rows; returns their ``S`` sensor names (``column0``... without ``columns``).
+
+    Raises:
+        DataError: no more rows than ``first_scored`` (``settings`` names the window and the
+            smoothing that set it), ``columns`` of another length than ``S``, or a sentinel
+            (:func:`check_training_spread`).
+
+    Warns:
+        UserWarning: fewer than ``rows_per_sensor`` rows a sensor (None: no such need).
+    """
+    n_rows, n_sensors = rows.shape
+    if n_rows <= first_scored:
+        raise DataError(
+            f"AnomalyDetector.fit: needs at least window + smooth - 1 = {first_scored + 1} "
+            f"training rows ({settings}) to score one, but got {n_rows}; pass more normal "
+            f"rows, or a smaller window or smooth."
+        )
+    if rows_per_sensor is not None and n_rows < rows_per_sensor * n_sensors:
+        warnings.warn(
+            f"AnomalyDetector.fit: {n_rows} training rows for {n_sensors} sensors: the level "
+            f"score needs about {rows_per_sensor} rows a sensor ({rows_per_sensor * n_sensors} "
+            f"here), or it flags most later rows; fit on more normal rows, fewer sensors, or "
+            f"scoring='error'",
+            stacklevel=3,
+        )
+    names = [str(c) for c in columns] if columns is not None else None
+    if names is not None and len(names) != n_sensors:
+        raise DataError(
+            f"AnomalyDetector.fit: columns has to name the {n_sensors} sensors of the rows, "
+            f"but got {len(names)} names: {names}."
+        )
+    names = names or [f"column{i}" for i in range(n_sensors)]
+    check_training_spread(rows, names, "AnomalyDetector.fit")
+    return names
+
+
 def check_training_spread(rows: np.ndarray, columns: list[str], who: str) -> None:
     """Raise :class:`FarValue` for the first training value more than :data:`STANDARD_LIMIT`
     robust spreads from its column's median: a sentinel among the training rows would make
@@ -221,28 +270,28 @@ def check_training_spread(rows: np.ndarray, columns: list[str], who: str) -> Non
     values = np.asarray(rows, dtype=np.float64)
     if not len(values):
         return
-    with np.errstate(over="ignore", invalid="ignore"):
-        median = np.median(values, axis=0)  # (S,)
-        deviation = np.abs(values - median)  # (N, S)
-        spread = np.median(deviation, axis=0)  # (S,)
-        spread = np.where(spread > 0, spread, values.std(axis=0))
-        usable = np.isfinite(spread) & (spread > 0)
-        far = (deviation > STANDARD_LIMIT * np.where(usable, spread, np.inf)) | ~np.isfinite(
-            deviation
+    for first in range(0, values.shape[1], _BLOCK_COLUMNS):  # (N, 256) scratch at most
+        block = values[:, first : first + _BLOCK_COLUMNS]  # (N, s)
+        with np.errstate(over="ignore", invalid="ignore"):
+            deviation = np.abs(block - np.median(block, axis=0))  # (N, s)
+            spread = np.median(deviation, axis=0)  # (s,)
+            spread = np.where(spread > 0, spread, block.std(axis=0))
+            usable = np.isfinite(spread) & (spread > 0)
+            limit = STANDARD_LIMIT * np.where(usable, spread, np.inf)
+            far = (deviation > limit) | ~np.isfinite(deviation)
+        if not far.any():
+            continue
+        row, at = (int(i) for i in np.argwhere(far)[0])
+        column = first + at
+        name = columns[column] if column < len(columns) else str(column)
+        raise FarValue(
+            f"{who}: training row {row}, sensor {name!r}",
+            row=row,
+            column=column,
+            value=float(values[row, column]),
+            sds=float(deviation[row, at] / spread[at]) if usable[at] else math.inf,
+            unit="times the spread of that sensor's training rows from their median",
         )
-    if not far.any():
-        return
-    row, column = (int(i) for i in np.argwhere(far)[0])
-    name = columns[column] if column < len(columns) else str(column)
-    sds = float(deviation[row, column] / spread[column]) if usable[column] else math.inf
-    raise FarValue(
-        f"{who}: training row {row}, sensor {name!r}",
-        row=row,
-        column=column,
-        value=float(values[row, column]),
-        sds=sds,
-        unit="times the spread of that sensor's training rows from their median",
-    )
 
 
 def longest_repeats(rows: np.ndarray) -> np.ndarray:
@@ -258,10 +307,10 @@ def longest_repeats(rows: np.ndarray) -> np.ndarray:
     if not len(values):
         return longest
     index = np.arange(len(values))[:, None]  # (N, 1)
-    for first in range(0, values.shape[1], 256):  # a block of columns: (N, 256) at most
-        block = values[:, first : first + 256]  # (N, s)
+    for first in range(0, values.shape[1], _BLOCK_COLUMNS):  # a block: (N, 256) at most
+        block = values[:, first : first + _BLOCK_COLUMNS]  # (N, s)
         changed = np.ones(block.shape, dtype=bool)
         changed[1:] = block[1:] != block[:-1]
         starts = np.maximum.accumulate(np.where(changed, index, 0), axis=0)  # each run's start
-        longest[first : first + 256] = (index - starts).max(axis=0) + 1
+        longest[first : first + _BLOCK_COLUMNS] = (index - starts).max(axis=0) + 1
     return longest

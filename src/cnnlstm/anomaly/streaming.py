@@ -19,7 +19,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor
 
 from cnnlstm.anomaly.combine import HOLD, TrailingMax, combine_scores
-from cnnlstm.anomaly.rows import all_finite, check_standardised, torch_threads
+from cnnlstm.anomaly.rows import STANDARD_LIMIT, all_finite, check_standardised, torch_threads
 from cnnlstm.errors import DataError
 
 if TYPE_CHECKING:  # the detector builds its scorers: the type alone comes from there
@@ -74,6 +74,7 @@ class StreamScorer:
         self._ones = np.ones(detector.smooth)  # ones @ _recent: each sensor's sum of errors
         self._sums = np.zeros(n)  # (S,)
         self._standard = np.zeros(n)  # (S,) float64: the row standardised
+        self._far = np.zeros(n)  # (S,): its absolute values, against STANDARD_LIMIT
         self._scaled = np.zeros(n, dtype=np.float32)  # (S,): the model's input
         self._squared = np.zeros(n, dtype=np.float32)  # (S,): the row's squared error
         self._slot = 0
@@ -110,7 +111,8 @@ class StreamScorer:
             )
         standard = np.subtract(values, self._mean, out=self._standard)
         np.divide(standard, self._std, out=standard)  # (S,) float64, as score() does
-        check_standardised(standard[None], values[None], self.detector.columns_, "StreamScorer")
+        if np.abs(standard, out=self._far).max() > STANDARD_LIMIT:  # a sentinel: say where
+            check_standardised(standard[None], values[None], self.detector.columns_, "StreamScorer")
         scaled = self._scaled
         scaled[...] = standard  # (S,) float32, the model's input, as score() does
         self.rows_seen += 1

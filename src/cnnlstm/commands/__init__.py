@@ -37,6 +37,7 @@ __all__ = [
     "atomic_file",
     "atomic_folder",
     "error_message",
+    "flag_name",
     "positive_int",
     "user_error",
 ]
@@ -53,6 +54,16 @@ COMMAND_EXTRAS: dict[str, str] = {
 USER_ERRORS: tuple[type[BaseException], ...] = (CNNLSTMError, OSError, ValueError)
 """The exceptions that mean the user asked for something that cannot be done (``OSError``: a
 missing file, a folder that cannot be written)."""
+
+
+def flag_name(name: str) -> str:
+    """The flag a user types for the setting ``name``.
+
+    Example:
+        >>> flag_name("level_mean")
+        '--level-mean'
+    """
+    return f"--{name.replace('_', '-')}"
 
 
 def user_error(command: str, error: BaseException | str) -> int:

@@ -50,7 +50,14 @@ from typing import Any
 
 import numpy as np
 
-from cnnlstm.commands import USER_ERRORS, Command, atomic_file, atomic_folder, user_error
+from cnnlstm.commands import (
+    USER_ERRORS,
+    Command,
+    atomic_file,
+    atomic_folder,
+    flag_name,
+    user_error,
+)
 
 __all__ = [
     "DEFAULT_SAMPLES",
@@ -157,10 +164,6 @@ def normal_path(output: str | Path) -> Path:
 # ----------------------------------------------------------------------------- checks
 
 
-def _flag(name: str) -> str:
-    return f"--{name.replace('_', '-')}"
-
-
 def _check_args(args: argparse.Namespace) -> None:
     if args.name in _RECORDINGS:
         if args.samples is not None:
@@ -175,15 +178,15 @@ def _check_args(args: argparse.Namespace) -> None:
         for name in ("rows", "normal_rows"):
             value = getattr(args, name)
             if value is not None and value < 1:
-                raise ValueError(f"{_flag(name)} has to be a positive int, but got {value}")
+                raise ValueError(f"{flag_name(name)} has to be a positive int, but got {value}")
         for name in ("anomalies", "clean_rows"):
             value = getattr(args, name)
             if value is not None and value < 0:
-                raise ValueError(f"{_flag(name)} has to be a non-negative int, but got {value}")
+                raise ValueError(f"{flag_name(name)} has to be a non-negative int, but got {value}")
         if args.sensors is not None and not 8 <= args.sensors <= 64:
             raise ValueError(f"--sensors has to be in [8, 64], but got {args.sensors}")
     else:
-        given = [_flag(name) for name in _PLANT_FLAGS if getattr(args, name) is not None]
+        given = [flag_name(name) for name in _PLANT_FLAGS if getattr(args, name) is not None]
         if given:
             raise ValueError(
                 f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for sensor-plant and "

@@ -1,10 +1,5 @@
-"""``cnnlstm benchmark files``: the detectors and the classic baselines on a user's own files.
-
-::
-
-    cnnlstm benchmark files DATA [DATA ...] [--models A,B] [--train-rows N] [--warm-rows N]
-                                 [--epochs N] [--steps N] [--level-mean N] [--nan POLICY]
-                                 [--output DIR] [--jobs N]
+"""``cnnlstm benchmark files``: the detectors and the classic baselines on a user's own files
+(its flags: ``cnnlstm benchmark files --help``).
 
 DATA names folders or files. A data set is a pair ``<name>_train.csv`` (normal rows) +
 ``<name>_test.csv`` (the rows to judge, labelled in an ``anomaly`` column, 0 or 1), or one

@@ -36,7 +36,7 @@ from typing import Any
 
 from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, AnomalyDetector
-from cnnlstm.commands import USER_ERRORS, Command, user_error
+from cnnlstm.commands import USER_ERRORS, Command, flag_name, user_error
 from cnnlstm.commands.detect.fitting import huge_pages, new_detector
 from cnnlstm.commands.detect.many import find_inputs, run_many
 from cnnlstm.commands.detect.notes import Notes
@@ -230,7 +230,7 @@ def _configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--report", metavar="DIR", type=Path, help="write a plot and a Markdown summary here"
     )
     for name, options in _DETECTOR_FLAGS.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, **options)
+        parser.add_argument(flag_name(name), dest=name, **options)
     parser.add_argument(
         "--columns",
         metavar="A,B,C",
@@ -369,7 +369,7 @@ def settings_from_flags(args: argparse.Namespace, *, many: bool = False) -> Dete
         detector["discrete"] = detector["discrete"] == "on"
     new_detector(detector)  # a bad setting stops the run before any file is read
     if args.load is not None:
-        given = [f"--{name.replace('_', '-')}" for name in detector]
+        given = [flag_name(name) for name in detector]
         given += ["--train"] * (args.train is not None)
         given += ["--train-rows"] * (args.train_rows is not None)
         if given:

@@ -24,7 +24,7 @@ from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.held_shift import ROWS_PER_SENSOR
 from cnnlstm.anomaly.training import WIDE_SENSORS
-from cnnlstm.commands import atomic_file
+from cnnlstm.commands import atomic_file, flag_name
 from cnnlstm.commands.detect.baseline import BaselineDetector, Detector
 from cnnlstm.commands.detect.notes import Notes
 from cnnlstm.commands.detect.reading import Head, columns_flag, read_file
@@ -67,9 +67,7 @@ def new_detector(options: Mapping[str, Any]) -> Detector:
     alone); its messages name the flags."""
     model = options.get("model")
     if model in BASELINES:
-        others = [
-            f"--{name.replace('_', '-')}" for name in options if name not in ("model", "quantile")
-        ]
+        others = [flag_name(name) for name in options if name not in ("model", "quantile")]
         if others:
             them = "it" if len(others) == 1 else "them"
             raise ValueError(
@@ -90,7 +88,7 @@ def _as_flag(message: str) -> str:
     """``"level_mean has to be ..."`` -> ``"--level-mean has to be ..."``: a setting's message
     names the flag a user types."""
     name, _, rest = message.partition(" ")
-    return f"--{name.replace('_', '-')} {rest}"
+    return f"{flag_name(name)} {rest}"
 
 
 def fit_detector(fit: FitOptions, head: Head | None, read: ReadOptions, notes: Notes) -> Fitted:
