@@ -56,6 +56,7 @@ def test_two_data_sets_end_to_end_match_the_library_counted_by_hand(
     assert "### Round 3: the top 7 of 7 (no valve1)" in printed
     assert "### Round 4: the top 6 of 6 (no valve1)" in printed
     assert "### Round 5: the top 6 of 6 (no valve1)" in printed
+    assert "### Round 6: the top 4 of 4 (no valve1)" in printed
     header = (
         "| data set | PCA T² | max z | round 2's choice | round 3's choice | round 4's choice "
         "| chosen | library flags agree |"
@@ -67,8 +68,13 @@ def test_two_data_sets_end_to_end_match_the_library_counted_by_hand(
     assert len(result["round3"]["ranking"]) == result["round3"]["candidates"] == 7
     assert len(result["round4"]["ranking"]) == result["round4"]["candidates"] == 6
     assert len(result["round5"]["ranking"]) == result["round5"]["candidates"] == 6
+    assert len(result["round6"]["ranking"]) == result["round6"]["candidates"] == 4
+    # round 6's step (0): no bound lets a glitch drag T²'s mean; every bound passes
+    glitches = {r["pca_bound"]: r["glitch_rows"] for r in result["round6"]["ranking"]}
+    assert glitches[None] > 100 and max(glitches[b] for b in (2.0, 1.0, 0.5)) <= 5
+    assert result["round6"]["eligible"] == 3
     assert result["round3"]["ranking"][0]["points"] <= 4  # 2 targets a data set
-    top = result["round5"]["ranking"][0]  # no valve1: every candidate is eligible
+    top = result["round6"]["ranking"][0]  # the first eligible one (no valve1)
     assert result["chosen"] == {key: top[key] for key in bench.Candidate._fields}
     taus = {row["pca_tau"] for row in result["round3"]["ranking"]}
     assert taus == {None, *bench.TAUS}
@@ -282,9 +288,12 @@ def test_the_grids_and_their_changes() -> None:
         (r, fast) for r in (1.0, 0.5, 0.25) for fast in (10, 5)
     }
     assert all(c._replace(release=1.0, fast=5) == bench.ROUND4_CHOICE for c in bench.ROUND5)
-    # round 5 kept round 4's choice
-    assert bench.DEFAULTS == bench.ROUND4_CHOICE
-    assert bench.DEFAULTS.label().endswith("row part pca 3x minus mean tau 50")
+    # round 5 kept round 4's choice; round 6 bounded T²'s moving mean at 2x
+    assert [c.pca_bound for c in bench.ROUND6] == [None, 2.0, 1.0, 0.5]
+    assert all(c._replace(pca_bound=None) == bench.ROUND4_CHOICE for c in bench.ROUND6)
+    assert bench.DEFAULTS == bench.ROUND6_CHOICE == bench.ROUND4_CHOICE._replace(pca_bound=2.0)
+    assert bench.changes(bench.ROUND6_CHOICE, bench.ROUND4_CHOICE) == 1
+    assert bench.DEFAULTS.label().endswith("row part pca 3x minus mean tau 50 (step bound 2x)")
     # DEFAULTS is what AnomalyDetector() is built with
     detector, d = AnomalyDetector(), bench.DEFAULTS
     assert (detector.smooth, detector.discrete, detector.threshold) == (
@@ -294,6 +303,7 @@ def test_the_grids_and_their_changes() -> None:
     )
     assert (detector.error_weight, LEVEL_FACTOR) == (d.error_weight, d.level_factor)
     assert (detector.pca_factor, detector.pca_tau) == (d.row_factor, d.pca_tau)
+    assert detector.pca_bound == d.pca_bound
     assert (HeldShift().fast, HOLD, HeldShift().release) == (d.fast, d.hold, d.release)
 
 

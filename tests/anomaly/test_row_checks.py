@@ -6,12 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
+from cnnlstm.anomaly.combine import HOLD
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.discrete import DiscreteStates
+from cnnlstm.anomaly.held_shift import FAST
 from cnnlstm.anomaly.row_checks import DISCRETE_SCORE, RowChecks, moving_means
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _machine(rows: int, seed: int) -> np.ndarray:
@@ -196,3 +201,96 @@ def test_moving_means_against_a_loop(tau: int) -> None:
     np.testing.assert_allclose(after, mean, rtol=1e-10, atol=1e-12)
     empty_before, empty_after = moving_means(rows[:0], tau, start)
     assert empty_before.shape == (0, 3) and np.array_equal(empty_after, start)
+
+
+def _bounded_loop(
+    rows: np.ndarray, tau: int, start: np.ndarray, project: np.ndarray, limit: float
+) -> tuple[list[list[float]], list[float]]:
+    """The bounded moving mean by scalar loops: a step whose T² is over ``limit`` is scaled by
+    ``sqrt(limit / T²)`` before it moves the mean."""
+    mean = start.tolist()
+    befores = []
+    for row in rows.tolist():
+        befores.append(list(mean))
+        step = [x - m for x, m in zip(row, mean, strict=True)]
+        images = [sum(step[s] * project[s, k] for s in range(len(step))) for k in range(2)]
+        t2 = sum(v * v for v in images)
+        shrink = 1.0 if t2 <= limit else (limit / t2) ** 0.5
+        mean = [m + d * shrink / tau for m, d in zip(mean, step, strict=True)]
+    return befores, mean
+
+
+@pytest.mark.parametrize("tau", [1, 7, 50])
+def test_bounded_moving_means_against_a_loop(tau: int) -> None:
+    rng = np.random.default_rng(10 + tau)
+    rows = rng.normal(size=(400, 3)) + np.linspace(0, 5, 400)[:, None]
+    rows[[5, 63, 64, 65, 200]] += np.array([1e4, -50.0, 30.0])  # glitches, across a block edge
+    rows[300:340, 1] += 8.0  # a held change: a run of shrunk steps
+    project = rng.normal(size=(3, 2))
+    start = np.array([1.0, -2.0, 0.5])
+    limit = 25.0
+    before, after = moving_means(rows, tau, start, project=project, limit=limit)
+    befores, mean = _bounded_loop(rows, tau, start, project, limit)
+    np.testing.assert_allclose(before, np.array(befores), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(after, np.array(mean), rtol=1e-9, atol=1e-9)
+    steps = rows - before
+    shrunk = ((steps @ project) ** 2).sum(axis=1) > limit
+    assert 10 < shrunk.sum() < 200  # the bound acts on some rows, not on most
+    plain, _ = moving_means(rows, tau, start)
+    assert np.abs(plain - before).max() > 10  # and it changes the means
+    # with no row over the limit, the bounded mean is the plain one
+    calm = rng.normal(size=(100, 3))
+    np.testing.assert_allclose(
+        moving_means(calm, tau, start, project=project, limit=1e12)[0],
+        moving_means(calm, tau, start)[0],
+        rtol=1e-12,
+        atol=1e-12,
+    )
+
+
+def test_bounded_t2_streams_chunks_and_saves_as_it_scores() -> None:
+    train, test = _machine(600, 0), _machine(300, 8)
+    test[50, 3] += 1e4  # a glitch
+    test[150:190, 4] += 1.0  # a held change
+    checks = RowChecks(pca_bound=1.0).fit(train, calibrate=450)
+    batch = checks.scores(test)
+    state = checks.start()
+    for i, row in enumerate(test):
+        assert checks.score_row(row, state) == pytest.approx(batch[i], rel=1e-9, abs=1e-12)
+    chunked = checks.start()
+    pieces = [checks.scores(test[i : i + 23], chunked) for i in range(0, len(test), 23)]
+    np.testing.assert_allclose(np.concatenate(pieces), batch, rtol=1e-9)
+    again = RowChecks.from_state_dict(checks.state_dict())
+    assert again.pca_bound == 1.0
+    np.testing.assert_array_equal(again.scores(test), batch)
+    # the alarm level is the plain moving mean's: the bound changes only later rows' scores
+    plain = RowChecks(pca_bound=None).fit(train, calibrate=450)
+    assert plain.pca_threshold_ == checks.pca_threshold_
+    np.testing.assert_array_equal(plain.scores(test)[:51], batch[:51])
+    assert (plain.scores(test)[51:] > 1).sum() > (batch[51:] > 1).sum() + 20
+    with pytest.raises(ValueError, match="pca_bound has to be positive or None"):
+        RowChecks(pca_bound=0.0)
+
+
+def test_a_glitch_in_a_real_file_flags_a_few_rows() -> None:
+    """SKAB valve1/1.csv fitted on its first 400 rows: a reading 10,000 training sds off, in
+    one judged row of each sensor in turn, adds to the default detector's flags only the rows
+    whose level part's trailing mean holds it, and the level alarm's hold after them (T²
+    against an unbounded moving mean alone added over 100)."""
+    frame = pd.read_csv(DATA / "skab" / "valve1" / "1.csv", sep=";", index_col="datetime")
+    x = frame.drop(columns=["anomaly", "changepoint"]).to_numpy(np.float64)
+    train, test = x[:400], x[400:]
+    detector = AnomalyDetector().fit(train)
+    assert detector.pca_bound is not None and detector.checks_ is not None
+    flags = detector.predict(test)
+    unbounded = RowChecks(pca_bound=None).fit(train, calibrate=300)
+    unbounded.pca_threshold_ = detector.checks_.pca_threshold_  # the same T², no bound
+    plain_t2 = unbounded.scores(test) > 1
+    sd = train.std(axis=0)
+    for sensor in range(x.shape[1]):
+        moved = test.copy()
+        moved[100, sensor] += 1e4 * sd[sensor]
+        added = detector.predict(moved) & ~flags
+        assert added[100], sensor
+        assert not added[100 + FAST + HOLD - 1 :].any(), (sensor, np.flatnonzero(added))
+        assert ((unbounded.scores(moved) > 1) & ~plain_t2).sum() > 100  # what the bound stops

@@ -24,7 +24,13 @@ from torch import Tensor, nn
 
 from cnnlstm.anomaly.combine import ERROR_WEIGHT, HOLD, combine_scores
 from cnnlstm.anomaly.held_shift import FAST, LEVEL_FACTOR, ROWS_PER_SENSOR, HeldShift
-from cnnlstm.anomaly.row_checks import PCA_FACTOR, PCA_TAU, RowChecks, check_pca_settings
+from cnnlstm.anomaly.row_checks import (
+    PCA_BOUND,
+    PCA_FACTOR,
+    PCA_TAU,
+    RowChecks,
+    check_pca_settings,
+)
 from cnnlstm.anomaly.rows import (
     as_rows,
     check_standardised,
@@ -130,6 +136,9 @@ class AnomalyDetector:
             ``quantile`` on the calibration rows; None leaves T² out.
         pca_tau: the time constant (rows) of the moving mean of the rows T² judges a row
             against (so a slow drift does not alarm); None judges it against the training mean.
+        pca_bound: a row whose T² is above this times its alarm level moves that moving mean
+            only as far as a row at that level would, so a glitch of one row (a ``-9999`` for a
+            missing value) does not alarm on the rows after it; None: no bound.
         level_mean: with ``scoring="level"``, the rows of each sensor's trailing mean that the
             held-shift level score judges (:class:`~cnnlstm.anomaly.held_shift.HeldShift`'s
             ``fast``): 5 finds short events; 10 keeps a long held fault visible through its
@@ -190,6 +199,7 @@ class AnomalyDetector:
         error_weight: float = ERROR_WEIGHT,
         pca_factor: float | None = PCA_FACTOR,
         pca_tau: int | None = PCA_TAU,
+        pca_bound: float | None = PCA_BOUND,
         level_mean: int = FAST,
         discrete: bool = True,
         seed: int = 0,
@@ -229,7 +239,7 @@ class AnomalyDetector:
         for setting, given, ok, want in rules:
             if not ok:
                 raise ValueError(f"{setting} has to be {want}, but got {given!r}")
-        check_pca_settings(pca_factor, pca_tau)
+        check_pca_settings(pca_factor, pca_tau, pca_bound)
         self.model_name = model
         self.model_args = dict(model_args or {})
         for key in ("n_sensors", "window"):
@@ -256,6 +266,7 @@ class AnomalyDetector:
         self.error_weight = float(error_weight)
         self.pca_factor = None if pca_factor is None else float(pca_factor)
         self.pca_tau = pca_tau
+        self.pca_bound = None if pca_bound is None else float(pca_bound)
         self.level_mean = level_mean
         self.discrete = bool(discrete)
         self.seed = seed
@@ -373,6 +384,7 @@ class AnomalyDetector:
             self.checks_ = RowChecks(
                 pca_factor=self.pca_factor,
                 pca_tau=self.pca_tau,
+                pca_bound=self.pca_bound,
                 discrete=self.discrete,
                 quantile=self.quantile,
             ).fit(rows, calibrate=calibrate)

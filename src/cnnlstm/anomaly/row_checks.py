@@ -22,6 +22,7 @@ call to the next, so chunks and single rows give the whole stream's parts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from cnnlstm.anomaly.discrete import DiscreteStates
 
 __all__ = [
     "DISCRETE_SCORE",
+    "PCA_BOUND",
     "PCA_FACTOR",
     "PCA_TAU",
     "RowChecks",
@@ -46,15 +48,32 @@ PCA_FACTOR = 3.0
 """T² alarms at this times its ``quantile`` on the calibration rows."""
 PCA_TAU = 50
 """The time constant, in rows, of the moving mean T² judges a row against."""
+PCA_BOUND: float | None = 2.0
+"""A row moves T²'s moving mean at most as far as a row whose T² is this times the alarm level
+would (None: no bound; :func:`moving_means`). Round 6 of the defaults for other machines (the
+design notes): with no bound a glitch of one row flagged up to 222 rows after it."""
 _BLOCK = 64
 """Rows :func:`moving_means` takes at once (one product with a ``(64, 64)`` matrix of weights)."""
+_RESTART = 8
+"""Rows of the block after a shrunk step (alarms come in runs); it doubles back to ``_BLOCK``."""
 
 
-def moving_means(rows: np.ndarray, tau: int, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def moving_means(
+    rows: np.ndarray,
+    tau: int,
+    start: np.ndarray,
+    *,
+    project: np.ndarray | None = None,
+    limit: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The exponential moving mean of ``(M, S)`` rows before each row, and after the last.
 
-    ``m_t = m_{t-1} + (x_t - m_{t-1}) / tau`` from ``m_{-1} = start``; computed ``_BLOCK`` rows
-    at a time as one matrix product of decay weights.
+    ``m_t = m_{t-1} + s_t / tau`` from ``m_{-1} = start``, with the step ``s_t = x_t - m_{t-1}``.
+    With ``project`` (``(S, K)``) and ``limit``, a step whose T², ``|s_t @ project|^2``, is
+    above ``limit`` is shrunk to the step in its direction whose T² is ``limit`` (a Huber step),
+    so no single row moves the mean further than a row at ``limit`` would. Computed up to
+    ``_BLOCK`` rows at a time as one matrix product of decay weights; a shrunk step starts a new
+    block.
 
     Returns:
         ``(before (M, S), after (S,))``: ``before[t] = m_{t-1}``, ``after = m_{M-1}``.
@@ -63,6 +82,10 @@ def moving_means(rows: np.ndarray, tau: int, start: np.ndarray) -> tuple[np.ndar
         >>> before, after = moving_means(np.array([[2.0], [2.0]]), 2, np.zeros(1))
         >>> before.ravel().tolist(), after.tolist()
         ([0.0, 1.0], [1.5])
+        >>> rows = np.array([[100.0], [0.0]])  # a glitch: its step's T² is 10,000
+        >>> before, after = moving_means(rows, 2, np.zeros(1), project=np.ones((1, 1)), limit=4.0)
+        >>> before.ravel().tolist(), after.tolist()  # it moves the mean as a step of 2 would
+        ([0.0, 1.0], [0.5])
     """
     rate = 1.0 / tau
     steps = np.arange(_BLOCK)
@@ -71,24 +94,41 @@ def moving_means(rows: np.ndarray, tau: int, start: np.ndarray) -> tuple[np.ndar
     decay = (1.0 - rate) ** (steps + 1)  # (B,): what is left of the mean before the block
     before = np.empty_like(rows, dtype=np.float64)
     mean = np.asarray(start, dtype=np.float64).copy()
-    for first in range(0, len(rows), _BLOCK):
-        block = rows[first : first + _BLOCK]
+    bounded = project is not None and limit is not None
+    first, size = 0, _BLOCK
+    while first < len(rows):
+        block = rows[first : first + size]
         n = len(block)
         after = weights[:n, :n] @ block + decay[:n, None] * mean  # (n, S): the mean after each
         before[first] = mean
         before[first + 1 : first + n] = after[:-1]
+        if bounded:
+            assert project is not None and limit is not None
+            step = block - before[first : first + n]  # (n, S)
+            t2 = ((step @ project) ** 2).sum(axis=1)  # (n,)
+            over = np.flatnonzero(t2 > limit)
+            if len(over):  # rows up to the first one over are right; shrink its step
+                k = int(over[0])
+                mean = before[first + k] + step[k] * (math.sqrt(limit / t2[k]) * rate)
+                first, size = first + k + 1, _RESTART
+                continue
         mean = after[-1]
+        first, size = first + n, min(2 * size, _BLOCK)
     return before, mean
 
 
-def check_pca_settings(pca_factor: float | None, pca_tau: int | None) -> None:
-    """Raise ValueError unless ``pca_factor`` is positive or None and ``pca_tau`` a positive
-    int or None."""
+def check_pca_settings(
+    pca_factor: float | None, pca_tau: int | None, pca_bound: float | None = None
+) -> None:
+    """Raise ValueError unless ``pca_factor`` and ``pca_bound`` are positive or None and
+    ``pca_tau`` a positive int or None."""
     if pca_factor is not None and not pca_factor > 0:
         raise ValueError(f"pca_factor has to be positive or None, but got {pca_factor!r}")
     bad_tau = isinstance(pca_tau, bool) or not isinstance(pca_tau, int) or pca_tau < 1
     if pca_tau is not None and bad_tau:
         raise ValueError(f"pca_tau has to be a positive int or None, but got {pca_tau!r}")
+    if pca_bound is not None and not pca_bound > 0:
+        raise ValueError(f"pca_bound has to be positive or None, but got {pca_bound!r}")
 
 
 @dataclass
@@ -109,6 +149,9 @@ class RowChecks:
             None leaves T² out.
         pca_tau: the time constant (rows) of the moving mean T² judges a row against; None
             judges each row against the training mean.
+        pca_bound: a row whose T² is above this times the alarm level moves the moving mean
+            only as far as a row at that level would (:func:`moving_means`), so a glitch of one
+            row does not drag the mean and alarm on the rows after it; None: no bound.
         discrete: judge the discrete sensors by their states (and leave their errors and levels
             out); False treats them as the other sensors.
         quantile: the calibration rows' quantile T²'s alarm level is made from.
@@ -136,14 +179,16 @@ class RowChecks:
         *,
         pca_factor: float | None = PCA_FACTOR,
         pca_tau: int | None = PCA_TAU,
+        pca_bound: float | None = PCA_BOUND,
         discrete: bool = True,
         quantile: float = 0.99,
     ) -> None:
-        check_pca_settings(pca_factor, pca_tau)
+        check_pca_settings(pca_factor, pca_tau, pca_bound)
         if not 0 < quantile < 1:
             raise ValueError(f"quantile has to be in (0, 1), but got {quantile!r}")
         self.pca_factor = pca_factor
         self.pca_tau = pca_tau
+        self.pca_bound = None if pca_bound is None else float(pca_bound)
         self.discrete = discrete
         self.quantile = quantile
         self.pca_: PCABaseline | None = None
@@ -198,7 +243,11 @@ class RowChecks:
         assert arrays.project is not None
         z = (rows - arrays.mean) / arrays.std  # (M, S)
         if self.pca_tau is not None:
-            before, state.mean = moving_means(z, self.pca_tau, state.mean)
+            limit = self._step_limit()
+            project = None if limit is None else arrays.project
+            before, state.mean = moving_means(
+                z, self.pca_tau, state.mean, project=project, limit=limit
+            )
             z = z - before
         projected = z @ arrays.project  # (M, K): p_k / sqrt(l_k)
         t2: np.ndarray = (projected**2).sum(axis=1)
@@ -206,6 +255,13 @@ class RowChecks:
             return t2, None
         worst = (z * ((projected / arrays.root) @ arrays.components)).argmax(axis=1)
         return t2, worst
+
+    def _step_limit(self) -> float | None:
+        """The T² above which a row's step into the moving mean is shrunk (None: never; also
+        while :meth:`fit` sets the alarm level, from the plain moving mean)."""
+        if self.pca_bound is None or not math.isfinite(self.pca_threshold_):
+            return None
+        return self.pca_bound * self.pca_threshold_
 
     def _checked(
         self, rows: Any, state: RowState | None, *, terms: bool
@@ -265,10 +321,14 @@ class RowChecks:
             z = (row - arrays.mean) / arrays.std
             if self.pca_tau is not None:
                 before = state.mean
-                state.mean = before + (z - before) / self.pca_tau
                 z = z - before
             projected = z @ arrays.project
-            score = float(projected @ projected) / self.pca_threshold_
+            t2 = float(projected @ projected)
+            if self.pca_tau is not None:
+                limit = self._step_limit()
+                shrink = 1.0 if limit is None or t2 <= limit else math.sqrt(limit / t2)
+                state.mean = before + z * (shrink / self.pca_tau)
+            score = t2 / self.pca_threshold_
         if arrays.columns is not None:
             found = arrays.states.get(tuple(row[arrays.columns].tolist()))
             unseen = found is None
@@ -290,6 +350,7 @@ class RowChecks:
         return {
             "pca_factor": self.pca_factor,
             "pca_tau": self.pca_tau,
+            "pca_bound": self.pca_bound,
             "discrete": self.discrete,
             "quantile": self.quantile,
             "n_sensors": self.n_sensors_,
@@ -305,6 +366,7 @@ class RowChecks:
         checks = cls(
             pca_factor=None if factor is None else float(factor),
             pca_tau=None if tau is None else int(tau),
+            pca_bound=state.get("pca_bound"),  # files saved before it: no bound
             discrete=bool(state["discrete"]),
             quantile=float(state["quantile"]),
         )
@@ -319,6 +381,7 @@ class RowChecks:
     def __repr__(self) -> str:
         return (
             f"RowChecks(pca_factor={self.pca_factor}, pca_tau={self.pca_tau}, "
+            f"pca_bound={self.pca_bound}, "
             f"discrete={self.discrete}, discrete_columns={self.discrete_columns.tolist()})"
         )
 

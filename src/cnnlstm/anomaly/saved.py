@@ -31,7 +31,7 @@ FORMAT = "cnnlstm.AnomalyDetector/1"
 SETTINGS = (
     "window", "epochs", "steps", "batch_size", "lr", "threshold", "quantile", "factor",
     "pot_init", "holdout", "smooth", "combine", "scoring", "error_weight", "pca_factor",
-    "pca_tau", "level_mean", "discrete", "seed", "num_threads",
+    "pca_tau", "pca_bound", "level_mean", "discrete", "seed", "num_threads",
 )  # fmt: skip
 """The constructor settings a file keeps (beside ``model`` and ``model_args``)."""
 BEFORE: dict[str, Any] = {
@@ -40,11 +40,13 @@ BEFORE: dict[str, Any] = {
     "error_weight": 0.5,
     "pca_factor": None,
     "pca_tau": None,
+    "pca_bound": None,
     "level_mean": 10,
     "discrete": False,
 }
 """The settings of files saved before each existed: the sensors' mean, no budget (they are
-fitted already), the error at half weight, no row checks and the level score's 10-row mean."""
+fitted already), the error at half weight, no row checks, no bound on T²'s moving mean and the
+level score's 10-row mean."""
 
 
 def detector_state(detector: AnomalyDetector) -> dict[str, Any]:
