@@ -294,3 +294,23 @@ def test_a_glitch_in_a_real_file_flags_a_few_rows() -> None:
         assert added[100], sensor
         assert not added[100 + FAST + HOLD - 1 :].any(), (sensor, np.flatnonzero(added))
         assert ((unbounded.scores(moved) > 1) & ~plain_t2).sum() > 100  # what the bound stops
+
+
+def test_a_file_saved_before_the_bound_loads_without_it(
+    machine_detector: AnomalyDetector, tmp_path: Path
+) -> None:
+    """A detector saved before ``pca_bound`` existed scores as it did then: T²'s moving mean
+    unbounded, so a glitch drags it and the rows after the glitch score higher."""
+    assert machine_detector.pca_bound == 2.0
+    machine_detector.save(tmp_path / "d.pt")
+    state = torch.load(tmp_path / "d.pt", weights_only=True)
+    del state["config"]["pca_bound"]
+    del state["checks_"]["pca_bound"]
+    torch.save(state, tmp_path / "old.pt")
+    old = AnomalyDetector.load(tmp_path / "old.pt")
+    assert old.pca_bound is None and old.checks_ is not None and old.checks_.pca_bound is None
+    test = _machine(300, 9)
+    test[150, 4] += 1e4  # a glitch in a motor current
+    bounded, unbounded = machine_detector.score(test), old.score(test)
+    np.testing.assert_array_equal(unbounded[:151], bounded[:151])
+    assert (unbounded[151:] > 1).sum() > (bounded[151:] > 1).sum() + 20

@@ -102,6 +102,28 @@ def test_pca_tau_off_judges_rows_against_the_training_mean(
     )
 
 
+def test_pca_bound_sets_or_drops_the_bound_on_t2s_moving_mean(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _, _ = machine
+    _, default = _run(path, tmp_path / "default.csv")
+    _, off = _run(path, tmp_path / "off.csv", "--pca-bound", "off")
+    _, one = _run(path, tmp_path / "one.csv", "--pca-bound", "1")
+    assert (default.pca_bound, off.pca_bound, one.pca_bound) == (2.0, None, 1.0)
+    assert default.checks_ is not None and off.checks_ is not None
+    assert (default.checks_.pca_bound, off.checks_.pca_bound) == (2.0, None)
+    rows = pd.read_csv(path, sep=None, engine="python")[off.columns_].to_numpy()
+    rows[350, 3] += 1e4  # a glitch in a motor current
+    glitch_off = off.checks_.scores(rows)[351:] > 1
+    glitch_default = default.checks_.scores(rows)[351:] > 1
+    assert glitch_off.sum() > glitch_default.sum() + 20  # the unbounded mean is dragged
+    with pytest.raises(SystemExit):
+        main([str(path), "-o", str(tmp_path / "x.csv"), "--pca-bound", "-1"])
+    assert (
+        "--pca-bound: has to be a positive number or off, but got '-1'" in capsys.readouterr().err
+    )
+
+
 def test_pca_factor_has_to_be_a_positive_number_or_off(
     machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -82,7 +82,7 @@ def _default(name: str) -> Any:
 
 
 def _factor_or_off(text: str) -> float | str:
-    """``--pca-factor``'s value: a positive number, or ``"off"``."""
+    """``--pca-factor``'s and ``--pca-bound``'s value: a positive number, or ``"off"``."""
     if text == "off":
         return text
     try:
@@ -160,6 +160,14 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
         "help": "with --scoring level: T2 judges each row against a moving mean of the rows "
         f"before it with this time constant in rows (default {_default('pca_tau')}), so a slow "
         "drift does not alarm; off judges it against the training mean",
+    },
+    "pca_bound": {
+        "metavar": "F|off",
+        "type": _factor_or_off,
+        "help": "with --scoring level: a row whose T2 is over F times T2's alarm level moves that "
+        f"moving mean only as a row at that level would (default {_default('pca_bound')}), so "
+        "a one-row glitch (a -9999 for a missing value) does not alarm on the rows after it; "
+        "off: no bound",
     },
     "level_mean": {
         "type": int,
@@ -362,7 +370,7 @@ def settings_from_flags(args: argparse.Namespace, *, many: bool = False) -> Dete
     detector = {
         name: getattr(args, name) for name in _DETECTOR_FLAGS if getattr(args, name) is not None
     }
-    for name in ("pca_factor", "pca_tau"):
+    for name in ("pca_factor", "pca_tau", "pca_bound"):
         if detector.get(name) == "off":
             detector[name] = None
     if "discrete" in detector:
