@@ -170,12 +170,9 @@ def test_a_file_saved_before_the_row_checks_scores_as_it_did(
         AnomalyDetector(error_weight=-1.0)
 
 
-def test_score_row_is_scores_one_row_at_a_time() -> None:
-    train, test = _machine(600, 0), _machine(300, 8)
-    test[30, 1] = 1.0 - test[30, 1]  # a flag alone: an unseen state
-    test[31:33, 0] = 3.0  # a value no flag took, twice: the second row's change is not judged
-    test[200, 5] += 2.0
-    checks = RowChecks().fit(train, calibrate=450)
+def _scores_row_by_row_and_in_chunks(checks: RowChecks, test: np.ndarray) -> np.ndarray:
+    """``checks.scores(test)``, after checking that row-by-row :meth:`RowChecks.score_row` and
+    chunks of 23 rows give the same."""
     batch = checks.scores(test)
     state = checks.start()
     for i, row in enumerate(test):
@@ -183,6 +180,16 @@ def test_score_row_is_scores_one_row_at_a_time() -> None:
     chunked = checks.start()
     pieces = [checks.scores(test[i : i + 23], chunked) for i in range(0, len(test), 23)]
     np.testing.assert_allclose(np.concatenate(pieces), batch, rtol=1e-9)
+    return batch
+
+
+def test_score_row_is_scores_one_row_at_a_time() -> None:
+    train, test = _machine(600, 0), _machine(300, 8)
+    test[30, 1] = 1.0 - test[30, 1]  # a flag alone: an unseen state
+    test[31:33, 0] = 3.0  # a value no flag took, twice: the second row's change is not judged
+    test[200, 5] += 2.0
+    checks = RowChecks().fit(train, calibrate=450)
+    batch = _scores_row_by_row_and_in_chunks(checks, test)
     assert batch[30] == batch[31] == batch[32] == DISCRETE_SCORE
     plain = RowChecks(pca_factor=None, discrete=False).fit(train)
     assert plain.score_row(test[0], plain.start()) == 0.0
@@ -253,13 +260,7 @@ def test_bounded_t2_streams_chunks_and_saves_as_it_scores() -> None:
     test[50, 3] += 1e4  # a glitch
     test[150:190, 4] += 1.0  # a held change
     checks = RowChecks(pca_bound=1.0).fit(train, calibrate=450)
-    batch = checks.scores(test)
-    state = checks.start()
-    for i, row in enumerate(test):
-        assert checks.score_row(row, state) == pytest.approx(batch[i], rel=1e-9, abs=1e-12)
-    chunked = checks.start()
-    pieces = [checks.scores(test[i : i + 23], chunked) for i in range(0, len(test), 23)]
-    np.testing.assert_allclose(np.concatenate(pieces), batch, rtol=1e-9)
+    batch = _scores_row_by_row_and_in_chunks(checks, test)
     again = RowChecks.from_state_dict(checks.state_dict())
     assert again.pca_bound == 1.0
     np.testing.assert_array_equal(again.scores(test), batch)
