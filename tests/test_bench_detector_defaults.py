@@ -57,9 +57,10 @@ def test_two_data_sets_end_to_end_match_the_library_counted_by_hand(
     assert "### Round 4: the top 6 of 6 (no valve1)" in printed
     assert "### Round 5: the top 6 of 6 (no valve1)" in printed
     assert "### Round 6: the top 4 of 4 (no valve1)" in printed
+    assert "### Round 7: the top 5 of 5 (no valve1)" in printed
     header = (
         "| data set | PCA T² | max z | round 2's choice | round 3's choice | round 4's choice "
-        "| chosen | library flags agree |"
+        "| round 6's choice | chosen | library flags agree |"
     )
     assert header in printed
     assert [row["data_set"] for row in result["rows"]] == ["plant", "asd/omi-5"]
@@ -73,8 +74,9 @@ def test_two_data_sets_end_to_end_match_the_library_counted_by_hand(
     glitches = {r["pca_bound"]: r["glitch_rows"] for r in result["round6"]["ranking"]}
     assert glitches[None] > 100 and max(glitches[b] for b in (2.0, 1.0, 0.5)) <= 5
     assert result["round6"]["eligible"] == 3
+    assert len(result["round7"]["ranking"]) == result["round7"]["candidates"] == 5
     assert result["round3"]["ranking"][0]["points"] <= 4  # 2 targets a data set
-    top = result["round6"]["ranking"][0]  # the first eligible one (no valve1)
+    top = result["round7"]["ranking"][0]  # no valve1: every candidate is eligible
     assert result["chosen"] == {key: top[key] for key in bench.Candidate._fields}
     taus = {row["pca_tau"] for row in result["round3"]["ranking"]}
     assert taus == {None, *bench.TAUS}
@@ -190,7 +192,7 @@ def test_rounds_4_and_5_on_a_valve1_file_hold_average_and_freeze_the_level_part(
     counts = set()
     for candidate in [*bench.ROUND4, *bench.ROUND5]:
         no_level = bench.candidate_flags(fitted, candidate._replace(level_factor=math.inf))
-        held = HeldShift(fast=candidate.fast, release=candidate.release).fit(
+        held = HeldShift(fast=candidate.fast, release=candidate.release, floor=0.0).fit(
             fitted.standard_train, leave_out=fitted.discrete
         )
         level_train = held.deviations(fitted.standard_train)[:, keep].max(axis=1)
@@ -202,8 +204,9 @@ def test_rounds_4_and_5_on_a_valve1_file_hold_average_and_freeze_the_level_part(
         np.testing.assert_array_equal(flags, expected)
         counts.add(int(flags.sum()))
     assert len(counts) > 4  # the candidates differ on this file
-    # round 3's choice is the library's detector with --level-mean 10, as the docs say
-    ten = AnomalyDetector(level_mean=10).fit(piece.train)
+    # round 3's choice is the library's detector with --level-mean 10 (and, since rounds 6 and
+    # 7, --pca-bound off --level-floor 0)
+    ten = AnomalyDetector(level_mean=10, pca_bound=None, level_floor=0.0).fit(piece.train)
     rows = np.concatenate([piece.train[-fitted.warm :], piece.test])
     round3 = bench.candidate_flags(fitted, bench.ROUND3_CHOICE)
     np.testing.assert_array_equal(ten.predict(rows)[fitted.warm :].astype(bool), round3)
@@ -291,8 +294,14 @@ def test_the_grids_and_their_changes() -> None:
     # round 5 kept round 4's choice; round 6 bounded T²'s moving mean at 2x
     assert [c.pca_bound for c in bench.ROUND6] == [None, 2.0, 1.0, 0.5]
     assert all(c._replace(pca_bound=None) == bench.ROUND4_CHOICE for c in bench.ROUND6)
-    assert bench.DEFAULTS == bench.ROUND6_CHOICE == bench.ROUND4_CHOICE._replace(pca_bound=2.0)
+    assert bench.ROUND4_CHOICE._replace(pca_bound=2.0) == bench.ROUND6_CHOICE
     assert bench.changes(bench.ROUND6_CHOICE, bench.ROUND4_CHOICE) == 1
+    # round 7 floored the level part's unit at 0.1 sd
+    assert [c.level_floor for c in bench.ROUND7] == [0.0, 0.05, 0.1, 0.2, 0.3]
+    assert all(c._replace(level_floor=0.0) == bench.ROUND6_CHOICE for c in bench.ROUND7)
+    assert bench.DEFAULTS == bench.ROUND7_CHOICE == bench.ROUND6_CHOICE._replace(level_floor=0.1)
+    assert bench.changes(bench.ROUND7_CHOICE, bench.ROUND6_CHOICE) == 1
+    assert "(unit at least 0.1 sd)" in bench.DEFAULTS.label()
     assert bench.DEFAULTS.label().endswith("row part pca 3x minus mean tau 50 (step bound 2x)")
     # DEFAULTS is what AnomalyDetector() is built with
     detector, d = AnomalyDetector(), bench.DEFAULTS
@@ -304,6 +313,7 @@ def test_the_grids_and_their_changes() -> None:
     assert (detector.error_weight, LEVEL_FACTOR) == (d.error_weight, d.level_factor)
     assert (detector.pca_factor, detector.pca_tau) == (d.row_factor, d.pca_tau)
     assert detector.pca_bound == d.pca_bound
+    assert detector.level_floor == HeldShift().floor == d.level_floor
     assert (HeldShift().fast, HOLD, HeldShift().release) == (d.fast, d.hold, d.release)
 
 

@@ -124,6 +124,26 @@ def test_pca_bound_sets_or_drops_the_bound_on_t2s_moving_mean(
     )
 
 
+def test_level_floor_sets_the_held_shift_floor(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _, _ = machine
+    _, default = _run(path, tmp_path / "default.csv")
+    _, none = _run(path, tmp_path / "none.csv", "--level-floor", "0")
+    _, high = _run(path, tmp_path / "high.csv", "--level-floor", "0.5")
+    assert (default.level_floor, none.level_floor, high.level_floor) == (0.1, 0.0, 0.5)
+    held = [d.level_ for d in (default, none, high)]
+    assert all(h is not None for h in held)
+    units = [h.deviation_scale_ * h.residual_scale_ for h in held if h is not None]
+    active = held[1].active_ if held[1] is not None else None
+    assert active is not None and active.any()
+    assert units[2][active].min() == pytest.approx(0.5)  # every scored sensor's unit raised
+    assert units[1][active].min() < 0.5
+    assert main([str(path), "-o", str(tmp_path / "x.csv"), "--level-floor", "-1"]) != 0
+    assert "--level-floor has to be a finite number >= 0, but got -1.0" in capsys.readouterr().err
+    assert not (tmp_path / "x.csv").exists()  # stopped before any file was read or written
+
+
 def test_pca_factor_has_to_be_a_positive_number_or_off(
     machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

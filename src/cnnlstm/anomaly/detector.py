@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from torch import Tensor, nn
 
 from cnnlstm.anomaly.combine import ERROR_WEIGHT, HOLD, combine_scores
-from cnnlstm.anomaly.held_shift import FAST, LEVEL_FACTOR, ROWS_PER_SENSOR, HeldShift
+from cnnlstm.anomaly.held_shift import FAST, FLOOR, LEVEL_FACTOR, ROWS_PER_SENSOR, HeldShift
 from cnnlstm.anomaly.row_checks import (
     PCA_BOUND,
     PCA_FACTOR,
@@ -143,6 +143,10 @@ class AnomalyDetector:
             held-shift level score judges (:class:`~cnnlstm.anomaly.held_shift.HeldShift`'s
             ``fast``): 5 finds short events; 10 keeps a long held fault visible through its
             noise (the design notes, "Defaults for other machines").
+        level_floor: with ``scoring="level"``, the smallest unit of a sensor's level deviation,
+            in its own training sds (``HeldShift``'s ``floor``): a sensor tied to others by a
+            near-exact relation, or held nearly constant, does not count a move of a few
+            hundredths of its sd as a large shift; 0: no floor.
         discrete: with ``scoring="level"``, the sensors with a few whole values (PLC signals,
             steps, modes) are judged by their joint states and state changes against those
             of the training rows, not by their errors and levels
@@ -201,6 +205,7 @@ class AnomalyDetector:
         pca_tau: int | None = PCA_TAU,
         pca_bound: float | None = PCA_BOUND,
         level_mean: int = FAST,
+        level_floor: float = FLOOR,
         discrete: bool = True,
         seed: int = 0,
         device: str = "cpu",
@@ -235,6 +240,7 @@ class AnomalyDetector:
             ("factor", factor, factor > 0, "positive"),
             ("scoring", scoring, scoring in ("error", "level"), "'error' or 'level'"),
             ("error_weight", error_weight, error_weight > 0, "positive"),
+            ("level_floor", level_floor, 0 <= level_floor < math.inf, "a finite number >= 0"),
         )
         for setting, given, ok, want in rules:
             if not ok:
@@ -268,6 +274,7 @@ class AnomalyDetector:
         self.pca_tau = pca_tau
         self.pca_bound = None if pca_bound is None else float(pca_bound)
         self.level_mean = level_mean
+        self.level_floor = float(level_floor)
         self.discrete = bool(discrete)
         self.seed = seed
         self.device = torch.device(device)
@@ -396,7 +403,9 @@ class AnomalyDetector:
         self.level_ = None
         self.level_threshold_ = math.nan
         if self.checks_ is not None:
-            self.level_ = HeldShift(fast=self.level_mean).fit(standard, leave_out=discrete)
+            self.level_ = HeldShift(fast=self.level_mean, floor=self.level_floor).fit(
+                standard, leave_out=discrete
+            )
             level = self.level_.score(standard)  # (N,)
             self.level_threshold_ = float(np.quantile(level[calibrate:], self.quantile))
             self.level_threshold_ *= LEVEL_FACTOR

@@ -27,7 +27,10 @@ Per sensor, all causal, with every statistic from the training rows only:
    frozen rows in a row it follows again until that sensor's freeze ends, so a false alarm
    cannot latch forever.
 4. **Unit.** Deviations are divided by their root mean square on the training rows (computed
-   with the baseline never frozen, from row ``warmup`` on, once the baseline has settled).
+   with the baseline never frozen, from row ``warmup`` on, once the baseline has settled), or by
+   ``floor`` of the sensor's own training sd where that is larger: a sensor tied to others by a
+   near-exact relation, or held nearly constant, would otherwise count a move of a few
+   hundredths of its sd as many units.
 
 A row's level score is the largest scaled deviation over the sensors that pass the gate.
 
@@ -54,6 +57,7 @@ from cnnlstm.anomaly.cross_sensor import (
 
 __all__ = [
     "FAST",
+    "FLOOR",
     "LEVEL_FACTOR",
     "RELEASE",
     "ROWS_PER_SENSOR",
@@ -69,6 +73,10 @@ until round 4 of the defaults for other machines (the design notes): a shorter m
 normal rows next to short events on server telemetry."""
 RELEASE = 1.0
 """A frozen baseline follows again once its deviation is under this times the freeze level."""
+FLOOR = 0.1
+"""The smallest unit of a deviation, in the sensor's own training sds (0: none). Round 7 of the
+defaults for other machines (the design notes): on server telemetry 6-11 sensors a machine had
+units of 0.0003-0.012 sds, and without the floor flagged moves of a few hundredths of an sd."""
 
 ROWS_PER_SENSOR = 5
 """Fewer training rows a sensor than this, and the cross-sensor fit follows the training rows so
@@ -153,6 +161,8 @@ class HeldShift:
         ridge: the cross-sensor regression's penalty.
         warmup: training rows the baseline settles over before the unit is measured (at most
             half the training rows).
+        floor: the smallest unit of a sensor's deviation, in that sensor's own training sds
+            (the standardised rows' units); 0: none.
 
     Attributes:
         weights_: ``(S + 1, S)`` :func:`cross_sensor_weights`.
@@ -181,6 +191,7 @@ class HeldShift:
         persistence: float = 0.5,
         ridge: float = 1.0,
         warmup: int = 100,
+        floor: float = FLOOR,
     ) -> None:
         _check_int("fast", fast, least=1)
         _check_int("max_freeze", max_freeze, least=1)
@@ -195,6 +206,8 @@ class HeldShift:
             raise ValueError(f"persistence has to be in [-1, 1], but got {persistence!r}")
         if not ridge >= 0:
             raise ValueError(f"ridge has to be >= 0, but got {ridge!r}")
+        if not 0 <= floor < math.inf:
+            raise ValueError(f"floor has to be a finite number >= 0, but got {floor!r}")
         self.fast = fast
         self.tau = float(tau)
         self.freeze = float(freeze)
@@ -203,6 +216,7 @@ class HeldShift:
         self.persistence = float(persistence)
         self.ridge = float(ridge)
         self.warmup = warmup
+        self.floor = float(floor)
         self.weights_ = np.empty((0, 0))
         self.residual_scale_ = np.empty(0)
         self.active_ = np.empty(0, dtype=bool)
@@ -242,7 +256,8 @@ class HeldShift:
         self.deviation_scale_ = np.ones(x.shape[1])
         free = self._deviations(x, frozen=False)  # (N, S) in residual units
         settled = free[min(self.warmup, x.shape[0] // 2) :]
-        self.deviation_scale_ = np.maximum(np.sqrt((settled**2).mean(axis=0)), _FLOOR)
+        unit = np.maximum(np.sqrt((settled**2).mean(axis=0)), _FLOOR)  # in residual units
+        self.deviation_scale_ = np.maximum(unit, self.floor / self.residual_scale_)
         return self
 
     def _check_fitted(self) -> None:
@@ -467,6 +482,7 @@ class HeldShift:
             "persistence": self.persistence,
             "ridge": self.ridge,
             "warmup": self.warmup,
+            "floor": self.floor,
             "weights": self.weights_.tolist(),
             "residual_scale": self.residual_scale_.tolist(),
             "active": self.active_.tolist(),
@@ -485,6 +501,8 @@ class HeldShift:
             persistence=float(state["persistence"]),
             ridge=float(state["ridge"]),
             warmup=int(state["warmup"]),
+            floor=float(state.get("floor", 0.0)),  # saved before the floor: none (its units
+            # are fitted arrays, kept as they were)
         )
         held.weights_ = np.asarray(state["weights"], dtype=np.float64)
         held.residual_scale_ = np.asarray(state["residual_scale"], dtype=np.float64)
@@ -498,6 +516,6 @@ class HeldShift:
         fitted = f"active={int(self.active_.sum())}/{self.n_sensors}" if self.n_sensors else ""
         return (
             f"HeldShift(fast={self.fast}, tau={self.tau:g}, freeze={self.freeze:g}, "
-            f"release={self.release:g}, "
+            f"release={self.release:g}, floor={self.floor:g}, "
             f"persistence={self.persistence:g}{', ' + fitted if fitted else ''})"
         )

@@ -31,7 +31,7 @@ FORMAT = "cnnlstm.AnomalyDetector/1"
 SETTINGS = (
     "window", "epochs", "steps", "batch_size", "lr", "threshold", "quantile", "factor",
     "pot_init", "holdout", "smooth", "combine", "scoring", "error_weight", "pca_factor",
-    "pca_tau", "pca_bound", "level_mean", "discrete", "seed", "num_threads",
+    "pca_tau", "pca_bound", "level_mean", "level_floor", "discrete", "seed", "num_threads",
 )  # fmt: skip
 """The constructor settings a file keeps (beside ``model`` and ``model_args``)."""
 BEFORE: dict[str, Any] = {
@@ -42,11 +42,12 @@ BEFORE: dict[str, Any] = {
     "pca_tau": None,
     "pca_bound": None,
     "level_mean": 10,
+    "level_floor": 0.0,
     "discrete": False,
 }
 """The settings of files saved before each existed: the sensors' mean, no budget (they are
-fitted already), the error at half weight, no row checks, no bound on T²'s moving mean and the
-level score's 10-row mean."""
+fitted already), the error at half weight, no row checks, no bound on T²'s moving mean, the level
+score's 10-row mean and no floor on its unit."""
 
 
 def detector_state(detector: AnomalyDetector) -> dict[str, Any]:

@@ -176,6 +176,13 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
         f"the last N rows (default {_default('level_mean')}, for short events); 10 keeps a "
         "fault held for a long time (a valve that stays shut) visible through its noise",
     },
+    "level_floor": {
+        "type": float,
+        "metavar": "F",
+        "help": "with --scoring level: a level shift counts in units of at least F of the "
+        f"sensor's training sd (default {_default('level_floor')}), so metrics tied by a "
+        "near-exact relation or held nearly constant do not alarm on tiny moves; 0: no floor",
+    },
     "discrete": {
         "choices": ("on", "off"),
         "help": "with --scoring level: judge the sensors with a few whole values (PLC signals, "
