@@ -54,8 +54,9 @@ would (None: no bound; :func:`moving_means`). Round 6 of the defaults for other 
 design notes): with no bound a glitch of one row flagged up to 222 rows after it."""
 _BLOCK = 64
 """Rows :func:`moving_means` takes at once (one product with a ``(64, 64)`` matrix of weights)."""
-_RESTART = 8
-"""Rows of the block after a shrunk step (alarms come in runs); it doubles back to ``_BLOCK``."""
+_CALM = 8
+"""After a shrunk step :func:`moving_means` goes row by row (alarms come in runs) until this many
+rows in a row are under the limit, then takes blocks again."""
 
 
 def moving_means(
@@ -71,9 +72,9 @@ def moving_means(
     ``m_t = m_{t-1} + s_t / tau`` from ``m_{-1} = start``, with the step ``s_t = x_t - m_{t-1}``.
     With ``project`` (``(S, K)``) and ``limit``, a step whose T², ``|s_t @ project|^2``, is
     above ``limit`` is shrunk to the step in its direction whose T² is ``limit`` (a Huber step),
-    so no single row moves the mean further than a row at ``limit`` would. Computed up to
-    ``_BLOCK`` rows at a time as one matrix product of decay weights; a shrunk step starts a new
-    block.
+    so no single row moves the mean further than a row at ``limit`` would. Computed ``_BLOCK``
+    rows at a time as one matrix product of decay weights, and row by row from a shrunk step
+    until ``_CALM`` rows in a row are under the limit.
 
     Returns:
         ``(before (M, S), after (S,))``: ``before[t] = m_{t-1}``, ``after = m_{M-1}``.
@@ -94,27 +95,64 @@ def moving_means(
     decay = (1.0 - rate) ** (steps + 1)  # (B,): what is left of the mean before the block
     before = np.empty_like(rows, dtype=np.float64)
     mean = np.asarray(start, dtype=np.float64).copy()
-    bounded = project is not None and limit is not None
-    first, size = 0, _BLOCK
+    first = 0
     while first < len(rows):
-        block = rows[first : first + size]
+        block = rows[first : first + _BLOCK]
         n = len(block)
         after = weights[:n, :n] @ block + decay[:n, None] * mean  # (n, S): the mean after each
         before[first] = mean
         before[first + 1 : first + n] = after[:-1]
-        if bounded:
-            assert project is not None and limit is not None
+        if project is not None and limit is not None:
             step = block - before[first : first + n]  # (n, S)
             t2 = ((step @ project) ** 2).sum(axis=1)  # (n,)
             over = np.flatnonzero(t2 > limit)
-            if len(over):  # rows up to the first one over are right; shrink its step
-                k = int(over[0])
-                mean = before[first + k] + step[k] * (math.sqrt(limit / t2[k]) * rate)
-                first, size = first + k + 1, _RESTART
+            if len(over):  # rows before the first one over are right; from it, row by row
+                first, mean = _bounded_rows(
+                    rows,
+                    first + int(over[0]),
+                    before[first + int(over[0])],
+                    before,
+                    project,
+                    limit,
+                    rate,
+                )
                 continue
         mean = after[-1]
-        first, size = first + n, min(2 * size, _BLOCK)
+        first += n
     return before, mean
+
+
+def _bounded_rows(
+    rows: np.ndarray,
+    first: int,
+    mean: np.ndarray,
+    before: np.ndarray,
+    project: np.ndarray,
+    limit: float,
+    rate: float,
+) -> tuple[int, np.ndarray]:
+    """:func:`moving_means`' bounded steps one row at a time from row ``first`` (``mean``: the
+    mean before it), filling ``before``, until ``_CALM`` rows in a row are under ``limit`` or
+    the rows end; returns the next row and the mean before it."""
+    calm, t = 0, first
+    mean = mean.copy()
+    step = np.empty_like(mean)
+    image = np.empty(project.shape[1])
+    while t < len(rows) and calm < _CALM:
+        before[t] = mean
+        np.subtract(rows[t], mean, out=step)
+        np.dot(step, project, out=image)
+        t2 = float(np.dot(image, image))
+        if t2 > limit:
+            shrink = math.sqrt(limit / t2) * rate
+            calm = 0
+        else:
+            shrink = rate
+            calm += 1
+        step *= shrink
+        mean += step
+        t += 1
+    return t, mean
 
 
 def check_pca_settings(
