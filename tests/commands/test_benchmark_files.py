@@ -211,6 +211,33 @@ def test_level_mean_and_steps_reach_the_detector(plant: Path, tmp_path: Path) ->
         run_files(find_data_sets([plant]), models=["window_cnnlstm"], steps=0)
 
 
+def test_level_floor_and_pca_bound_reach_the_detector(plant: Path, tmp_path: Path) -> None:
+    """--level-floor 0.5 --pca-bound off: the flags of a detector fitted here with those
+    settings, not the default's, and the settings are in files.json; bad values are refused."""
+    x, y = _read_plant(plant)
+    given = AnomalyDetector(epochs=1, steps=3, seed=0, level_floor=0.5, pca_bound=None)
+    given.fit(x[:400], columns=SENSORS)
+    default = AnomalyDetector(epochs=1, steps=3, seed=0).fit(x[:400], columns=SENSORS)
+    flags = {d: d.score(x)[400:] > d.threshold_ for d in (given, default)}
+    assert (flags[given] != flags[default]).any()  # the settings matter on this file
+    argv = ["files", str(plant), "--models", "window_cnnlstm", "--epochs", "1", "--steps", "3"]
+    argv += ["--level-floor", "0.5", "--pca-bound", "off", "--output", str(tmp_path / "out")]
+    assert main(argv) == 0
+    document = _document(tmp_path / "out")
+    settings = {"seed": 0, "epochs": 1, "steps": 3, "level_floor": 0.5, "pca_bound": None}
+    assert document["detector_settings"] == settings
+    (row,) = document["rows"]
+    ref = _reference(y[400:], flags[given])
+    assert [row["tp"], row["fp"], row["fn"], row["tn"]] == [
+        ref[k] for k in ("tp", "fp", "fn", "tn")
+    ]
+    sets = find_data_sets([plant])
+    with pytest.raises(ValueError, match="--level-floor has to be a finite number >= 0"):
+        run_files(sets, models=["window_cnnlstm"], level_floor=-1.0)
+    with pytest.raises(ValueError, match="--pca-bound has to be a positive number or off"):
+        run_files(sets, models=["window_cnnlstm"], pca_bound=0.0)
+
+
 def test_the_figures_do_not_depend_on_the_jobs(tmp_path: Path) -> None:
     """Two data sets (a pair in a folder, one file beside it) in two processes: every figure as
     with one job, only the seconds differ."""

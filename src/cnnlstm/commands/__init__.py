@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import sys
@@ -39,6 +40,7 @@ __all__ = [
     "error_message",
     "flag_name",
     "positive_int",
+    "positive_or_off",
     "user_error",
 ]
 
@@ -102,6 +104,24 @@ def positive_int(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"has to be a positive integer, but got {text!r}")
+    return value
+
+
+def positive_or_off(text: str) -> float | str:
+    """An ``argparse`` type: ``text`` as a positive number, or the word ``"off"``.
+
+    Example:
+        >>> positive_or_off("2"), positive_or_off("off")
+        (2.0, 'off')
+    """
+    if text == "off":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"has to be a positive number or off, but got {text!r}")
     return value
 
 

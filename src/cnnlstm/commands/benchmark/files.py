@@ -55,8 +55,8 @@ from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import AnomalyDetector
 from cnnlstm.anomaly.evaluation import Counts, binary_counts, skab_scores
 from cnnlstm.anomaly.events import detection_delays, point_adjusted_counts
-from cnnlstm.anomaly.held_shift import FAST
 from cnnlstm.commands import USER_ERRORS, atomic_file, error_message
+from cnnlstm.commands.benchmark.detector_options import add_detector_options, detector_settings
 from cnnlstm.commands.benchmark.runs import (
     add_model_options,
     check_jobs,
@@ -202,13 +202,7 @@ def configure(protocols: argparse._SubParsersAction[Any]) -> None:
         type=int,
         help="the detector families' budget of optimisation steps (default: cnnlstm detect's)",
     )
-    files.add_argument(
-        "--level-mean",
-        metavar="N",
-        type=int,
-        help="the detector families' held-shift level score judges each sensor's mean over the "
-        f"last N rows (default {FAST}, as cnnlstm detect; 10 for faults held a long time)",
-    )
+    add_detector_options(files)
     files.add_argument(
         "--nan",
         choices=("fail", "ffill", "interpolate"),
@@ -236,6 +230,8 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         steps=args.steps,
         level_mean=args.level_mean,
+        level_floor=args.level_floor,
+        pca_bound=args.pca_bound,
         nan=args.nan,
         seed=args.seed,
         jobs=args.jobs,
@@ -343,6 +339,8 @@ def run_files(
     epochs: int | None = None,
     steps: int | None = None,
     level_mean: int | None = None,
+    level_floor: float | None = None,
+    pca_bound: float | str | None = None,
     nan: str = "fail",
     seed: int = 0,
     jobs: int = 1,
@@ -361,6 +359,10 @@ def run_files(
         level_mean: the rows of the detector families' held-shift level mean
             (:class:`~cnnlstm.anomaly.detector.AnomalyDetector`'s ``level_mean``; None: its
             default).
+        level_floor: the smallest unit of their level score, in a sensor's training sds
+            (``level_floor``; None: the default).
+        pca_bound: their bound on T²'s moving mean (``pca_bound``; ``"off"``: none; None: the
+            default).
         nan: the reader's ``nan_policy``.
         seed: seeds every detector.
         jobs: data sets run at once, each in a process of its own; the figures do not depend on
@@ -374,7 +376,8 @@ def run_files(
 
     Raises:
         ValueError: an unknown model, or a ``train_rows``, ``warm_rows``, ``epochs``,
-            ``steps``, ``level_mean`` or ``jobs`` out of range.
+            ``steps``, ``level_mean``, ``level_floor``, ``pca_bound`` or ``jobs`` out of
+            range.
     """
     chosen_models(argparse.Namespace(model=list(models)), DEFAULT_MODELS)  # checks the names
     check_jobs(jobs)
@@ -383,18 +386,18 @@ def run_files(
         ("--warm-rows", warm_rows, 0),
         ("--epochs", epochs, 1),
         ("--steps", steps, 1),
-        ("--level-mean", level_mean, 1),
     ):
         if value is not None and (isinstance(value, bool) or value < least):
             kind = "a positive int" if least else "an int >= 0"
             raise ValueError(f"{flag} has to be {kind}, but got {value!r}")
     options: dict[str, Any] = {"seed": seed}
+    options |= detector_settings(
+        level_mean=level_mean, level_floor=level_floor, pca_bound=pca_bound
+    )
     if epochs is not None:
         options["epochs"] = epochs
     if steps is not None:
         options["steps"] = steps
-    if level_mean is not None:
-        options["level_mean"] = level_mean
     settings = (tuple(models), train_rows, warm_rows, options, nan)
     pooled = {name: Tally() for name in models}
     per_set: dict[str, list[dict[str, Any]]] = {}

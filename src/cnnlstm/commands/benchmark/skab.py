@@ -3,7 +3,8 @@
 ::
 
     cnnlstm benchmark skab DATA_DIR [--model NAME ... | --models A,B] [--scoring level,error]
-                                    [--level-mean N] [--output DIR] [--quick] [--jobs N]
+                                    [--level-mean N] [--level-floor F] [--pca-bound F|off]
+                                    [--output DIR] [--quick] [--jobs N]
 
 For each of SKAB's labelled files (``valve1/*.csv``, ``valve2/*.csv``, ``other/*.csv``) and each
 model: fit an :class:`~cnnlstm.anomaly.detector.AnomalyDetector` on the first :data:`TRAIN_ROWS`
@@ -65,9 +66,13 @@ from cnnlstm.anomaly.evaluation import (
     nab_score,
     skab_scores,
 )
-from cnnlstm.anomaly.held_shift import FAST
 from cnnlstm.anomaly.leaderboard import leaderboard_table
 from cnnlstm.commands import atomic_file
+from cnnlstm.commands.benchmark.detector_options import (
+    add_detector_options,
+    detector_settings,
+    settings_label,
+)
 from cnnlstm.commands.benchmark.runs import (
     MODELS,
     add_model_options,
@@ -206,13 +211,7 @@ def configure(protocols: argparse._SubParsersAction[Any]) -> None:
         help="write skab.json (every figure) and skab.md (the tables) here; the screen shows "
         "the tables only",
     )
-    skab.add_argument(
-        "--level-mean",
-        metavar="N",
-        type=int,
-        help="the detector families' held-shift level score judges each sensor's mean over the "
-        f"last N rows (default {FAST}, as cnnlstm detect; 10 is round 3's: F1 0.849 here)",
-    )
+    add_detector_options(skab)
     skab.add_argument(
         "--quick",
         action="store_true",
@@ -234,12 +233,17 @@ def run(args: argparse.Namespace) -> int:
         scorings=scorings,
         quick=args.quick,
         level_mean=args.level_mean,
+        level_floor=args.level_floor,
+        pca_bound=args.pca_bound,
         seed=args.seed,
         jobs=args.jobs,
     )
     wall = time.perf_counter() - started
     table = leaderboard_table(rows)
-    level = "" if args.level_mean is None else f", --level-mean {args.level_mean}"
+    given = detector_settings(
+        level_mean=args.level_mean, level_floor=args.level_floor, pca_bound=args.pca_bound
+    )
+    level = f", {settings_label(given)}" if given else ""
     title = f"SKAB ({rows[0]['files']} files{', quick' if args.quick else ''}{level})"
     places = f"#### Per folder, and where the false alarms fall\n\n{false_alarm_table(rows)}"
     print(f"### {title}\n\n{table}\n\n{places}\n\nwall time {wall:.0f} s", flush=True)
@@ -269,6 +273,8 @@ def run_skab(
     scorings: Sequence[str] = SCORINGS,
     quick: bool = False,
     level_mean: int | None = None,
+    level_floor: float | None = None,
+    pca_bound: float | str | None = None,
     seed: int = 0,
     jobs: int = 1,
 ) -> list[dict[str, Any]]:
@@ -286,6 +292,10 @@ def run_skab(
         quick: the first file of each folder and :data:`QUICK_EPOCHS` epochs.
         level_mean: the rows of the detector families' held-shift level mean
             (:class:`AnomalyDetector`'s ``level_mean``; None: its default).
+        level_floor: the smallest unit of their level score, in a sensor's training sds
+            (``level_floor``; None: the default).
+        pca_bound: their bound on T²'s moving mean (``pca_bound``; ``"off"``: none; None: the
+            default).
         seed: seeds every detector.
         jobs: files run at once, each in a process of its own; the results do not depend on it
             (only the seconds do).
@@ -297,7 +307,8 @@ def run_skab(
     Raises:
         DataError: no SKAB layout, a file without an ``anomaly`` label or too short to judge.
         ValueError: a model that is neither a detector family nor a baseline, an unknown
-            scoring, ``level_mean`` < 1 or ``jobs`` < 1.
+            scoring, a ``level_mean``, ``level_floor`` or ``pca_bound`` out of range, or
+            ``jobs`` < 1.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -319,10 +330,9 @@ def run_skab(
     options: dict[str, Any] = {"seed": seed, "scoring": "level" if "level" in scorings else "error"}
     if quick:
         options["epochs"] = QUICK_EPOCHS
-    if level_mean is not None:
-        if isinstance(level_mean, bool) or level_mean < 1:
-            raise ValueError(f"--level-mean has to be a positive int, but got {level_mean!r}")
-        options["level_mean"] = level_mean
+    options |= detector_settings(
+        level_mean=level_mean, level_floor=level_floor, pca_bound=pca_bound
+    )
     chosen_models(argparse.Namespace(model=list(models)), DEFAULT_MODELS)  # checks the names
     check_jobs(jobs)
     progress = Progress(

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import math
 import warnings
 from pathlib import Path
 from typing import Any
 
 from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, AnomalyDetector
-from cnnlstm.commands import USER_ERRORS, Command, flag_name, user_error
+from cnnlstm.commands import USER_ERRORS, Command, flag_name, positive_or_off, user_error
 from cnnlstm.commands.detect.fitting import huge_pages, new_detector
 from cnnlstm.commands.detect.many import find_inputs, run_many
 from cnnlstm.commands.detect.notes import Notes
@@ -79,19 +78,6 @@ def _default(name: str) -> Any:
     """The default of an :class:`AnomalyDetector` argument, read from its signature (the flags
     leave the defaults to it)."""
     return inspect.signature(AnomalyDetector).parameters[name].default
-
-
-def _factor_or_off(text: str) -> float | str:
-    """``--pca-factor``'s and ``--pca-bound``'s value: a positive number, or ``"off"``."""
-    if text == "off":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"has to be a positive number or off, but got {text!r}")
-    return value
 
 
 def _rows_or_off(text: str) -> int | str:
@@ -150,7 +136,7 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
     },
     "pca_factor": {
         "metavar": "F|off",
-        "type": _factor_or_off,
+        "type": positive_or_off,
         "help": "with --scoring level: the row's PCA T2 beside the model, alarming at F times its "
         f"training quantile (default {_default('pca_factor')}); off leaves it out",
     },
@@ -163,7 +149,7 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
     },
     "pca_bound": {
         "metavar": "F|off",
-        "type": _factor_or_off,
+        "type": positive_or_off,
         "help": "with --scoring level: a row whose T2 is over F times T2's alarm level moves that "
         f"moving mean only as a row at that level would (default {_default('pca_bound')}), so "
         "a one-row glitch (a -9999 for a missing value) does not alarm on the rows after it; "
