@@ -103,7 +103,7 @@ def test_pca_tau_off_judges_rows_against_the_training_mean(
 
 
 def test_pca_bound_sets_or_drops_the_bound_on_t2s_moving_mean(
-    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path
 ) -> None:
     path, _, _ = machine
     _, default = _run(path, tmp_path / "default.csv")
@@ -117,11 +117,6 @@ def test_pca_bound_sets_or_drops_the_bound_on_t2s_moving_mean(
     glitch_off = off.checks_.scores(rows)[351:] > 1
     glitch_default = default.checks_.scores(rows)[351:] > 1
     assert glitch_off.sum() > glitch_default.sum() + 20  # the unbounded mean is dragged
-    with pytest.raises(SystemExit):
-        main([str(path), "-o", str(tmp_path / "x.csv"), "--pca-bound", "-1"])
-    assert (
-        "--pca-bound: has to be a positive number or off, but got '-1'" in capsys.readouterr().err
-    )
 
 
 def test_level_floor_sets_the_held_shift_floor(
@@ -144,15 +139,19 @@ def test_level_floor_sets_the_held_shift_floor(
     assert not (tmp_path / "x.csv").exists()  # stopped before any file was read or written
 
 
-def test_pca_factor_has_to_be_a_positive_number_or_off(
-    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("flag", "value"), [("--pca-factor", "0"), ("--pca-bound", "-1")])
+def test_pca_factor_and_bound_have_to_be_a_positive_number_or_off(
+    machine: tuple[Path, PickPlace, list[str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    value: str,
 ) -> None:
     path, _, _ = machine
     with pytest.raises(SystemExit):
-        main([str(path), "-o", str(tmp_path / "x.csv"), "--pca-factor", "0"])
-    assert (
-        "--pca-factor: has to be a positive number or off, but got '0'" in capsys.readouterr().err
-    )
+        main([str(path), "-o", str(tmp_path / "x.csv"), flag, value])
+    expected = f"{flag}: has to be a positive number or off, but got '{value}'"
+    assert expected in capsys.readouterr().err
 
 
 def test_a_signal_that_never_changed_in_training_is_named(
