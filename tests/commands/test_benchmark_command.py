@@ -107,7 +107,8 @@ def test_level_mean_is_the_detectors_setting(tmp_path: Path) -> None:
     assert changed  # the setting matters on these files
     assert (document["rows"][0]["tp"], document["rows"][0]["fp"]) == (tp, fp)
     assert main([*argv, "--level-mean", "0"]) == 2
-    assert main([*argv, "--level-floor", "-1"]) == 2
+    with pytest.raises(SystemExit):
+        main([*argv, "--level-floor", "-1"])
 
 
 def test_floor_row_equals_the_labels_counted_by_hand(quick_run: tuple[int, Path]) -> None:

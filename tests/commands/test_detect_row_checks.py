@@ -124,7 +124,7 @@ def test_level_floor_sets_the_held_shift_floor(
 ) -> None:
     path, _, _ = machine
     _, default = _run(path, tmp_path / "default.csv")
-    _, none = _run(path, tmp_path / "none.csv", "--level-floor", "0")
+    _, none = _run(path, tmp_path / "none.csv", "--level-floor", "off")
     _, high = _run(path, tmp_path / "high.csv", "--level-floor", "0.5")
     assert (default.level_floor, none.level_floor, high.level_floor) == (0.1, 0.0, 0.5)
     held = [d.level_ for d in (default, none, high)]
@@ -134,8 +134,9 @@ def test_level_floor_sets_the_held_shift_floor(
     assert active is not None and active.any()
     assert units[2][active].min() == pytest.approx(0.5)  # every scored sensor's unit raised
     assert units[1][active].min() < 0.5
-    assert main([str(path), "-o", str(tmp_path / "x.csv"), "--level-floor", "-1"]) != 0
-    assert "--level-floor has to be a finite number >= 0, but got -1.0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([str(path), "-o", str(tmp_path / "x.csv"), "--level-floor", "-1"])
+    assert "--level-floor: has to be a number >= 0 or off, but got '-1'" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()  # stopped before any file was read or written
 
 

@@ -137,8 +137,9 @@ class AnomalyDetector:
         pca_tau: the time constant (rows) of the moving mean of the rows T² judges a row
             against (so a slow drift does not alarm); None judges it against the training mean.
         pca_bound: a row whose T² is above this times its alarm level moves that moving mean
-            only as far as a row at that level would, so a glitch of one row (a ``-9999`` for a
-            missing value) does not alarm on the rows after it; None: no bound.
+            only as far as a row at that level would, so T² does not alarm for hundreds of rows
+            after a glitch of one row (a ``-9999`` for a missing value; the level part still
+            flags the rows its trailing mean and hold cover); None: no bound.
         level_mean: with ``scoring="level"``, the rows of each sensor's trailing mean that the
             held-shift level score judges (:class:`~cnnlstm.anomaly.held_shift.HeldShift`'s
             ``fast``): 5 finds short events; 10 keeps a long held fault visible through its

@@ -189,7 +189,8 @@ class RowChecks:
             judges each row against the training mean.
         pca_bound: a row whose T² is above this times the alarm level moves the moving mean
             only as far as a row at that level would (:func:`moving_means`), so a glitch of one
-            row does not drag the mean and alarm on the rows after it; None: no bound.
+            row does not drag the mean and T² does not alarm on the rows after it; None: no
+            bound.
         discrete: judge the discrete sensors by their states (and leave their errors and levels
             out); False treats them as the other sensors.
         quantile: the calibration rows' quantile T²'s alarm level is made from.

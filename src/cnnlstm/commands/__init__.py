@@ -41,6 +41,7 @@ __all__ = [
     "flag_name",
     "positive_int",
     "positive_or_off",
+    "size_or_off",
     "user_error",
 ]
 
@@ -122,6 +123,24 @@ def positive_or_off(text: str) -> float | str:
         value = math.nan
     if not value > 0:
         raise argparse.ArgumentTypeError(f"has to be a positive number or off, but got {text!r}")
+    return value
+
+
+def size_or_off(text: str) -> float:
+    """An ``argparse`` type: ``text`` as a finite number of at least 0, the word ``"off"`` as 0.
+
+    Example:
+        >>> size_or_off("0.2"), size_or_off("off")
+        (0.2, 0.0)
+    """
+    if text == "off":
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"has to be a number >= 0 or off, but got {text!r}")
     return value
 
 

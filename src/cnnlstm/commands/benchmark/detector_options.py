@@ -16,7 +16,7 @@ from typing import Any
 
 from cnnlstm.anomaly.held_shift import FAST, FLOOR
 from cnnlstm.anomaly.row_checks import PCA_BOUND
-from cnnlstm.commands import flag_name, positive_or_off
+from cnnlstm.commands import flag_name, positive_or_off, size_or_off
 
 __all__ = ["add_detector_options", "detector_settings", "settings_label"]
 
@@ -32,10 +32,10 @@ def add_detector_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--level-floor",
-        metavar="F",
-        type=float,
+        metavar="F|off",
+        type=size_or_off,
         help="the level score's smallest unit, in a sensor's training sds (default "
-        f"{FLOOR}, as cnnlstm detect; 0: none)",
+        f"{FLOOR}, as cnnlstm detect; 0 or off: none)",
     )
     parser.add_argument(
         "--pca-bound",

@@ -35,7 +35,14 @@ from typing import Any
 
 from cnnlstm.anomaly.baselines import BASELINES
 from cnnlstm.anomaly.detector import DEFAULT_EPOCHS, AnomalyDetector
-from cnnlstm.commands import USER_ERRORS, Command, flag_name, positive_or_off, user_error
+from cnnlstm.commands import (
+    USER_ERRORS,
+    Command,
+    flag_name,
+    positive_or_off,
+    size_or_off,
+    user_error,
+)
 from cnnlstm.commands.detect.fitting import huge_pages, new_detector
 from cnnlstm.commands.detect.many import find_inputs, run_many
 from cnnlstm.commands.detect.notes import Notes
@@ -152,8 +159,8 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
         "type": positive_or_off,
         "help": "with --scoring level: a row whose T2 is over F times T2's alarm level moves that "
         f"moving mean only as a row at that level would (default {_default('pca_bound')}), so "
-        "a one-row glitch (a -9999 for a missing value) does not alarm on the rows after it; "
-        "off: no bound",
+        "T2 does not alarm for hundreds of rows after a one-row glitch (a -9999 for a missing "
+        "value; the level score still flags the 19 rows its mean and hold cover); off: no bound",
     },
     "level_mean": {
         "type": int,
@@ -163,11 +170,11 @@ _DETECTOR_FLAGS: dict[str, dict[str, Any]] = {
         "fault held for a long time (a valve that stays shut) visible through its noise",
     },
     "level_floor": {
-        "type": float,
-        "metavar": "F",
+        "type": size_or_off,
+        "metavar": "F|off",
         "help": "with --scoring level: a level shift counts in units of at least F of the "
         f"sensor's training sd (default {_default('level_floor')}), so metrics tied by a "
-        "near-exact relation or held nearly constant do not alarm on tiny moves; 0: no floor",
+        "near-exact relation or held nearly constant do not alarm on tiny moves; 0 or off: none",
     },
     "discrete": {
         "choices": ("on", "off"),
