@@ -140,6 +140,24 @@ def test_level_floor_sets_the_held_shift_floor(
     assert not (tmp_path / "x.csv").exists()  # stopped before any file was read or written
 
 
+def test_scoring_error_refuses_the_other_parts_flags(
+    machine: tuple[Path, PickPlace, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--scoring error scores the model's error alone: a flag of the level score, T² or the
+    discrete states would change nothing, so it is refused by name before a file is read."""
+    path, _, _ = machine
+    out = tmp_path / "x.csv"
+    argv = [str(path), "-o", str(out), "--scoring", "error", "--level-floor", "0.2"]
+    assert main([*argv, "--pca-bound", "off"]) == 2
+    err = capsys.readouterr().err
+    assert "--scoring error scores the model's error alone, so --pca-bound, --level-floor" in err
+    assert "leave them out, or leave out --scoring error." in err
+    assert not out.exists()
+    flags, detector = _run(path, out, "--scoring", "error")  # alone it runs
+    assert detector.scoring == "error" and detector.checks_ is None and detector.level_ is None
+    assert flags.dtype == bool or set(np.unique(flags)) <= {0, 1}
+
+
 @pytest.mark.parametrize(("flag", "value"), [("--pca-factor", "0"), ("--pca-bound", "-1")])
 def test_pca_factor_and_bound_have_to_be_a_positive_number_or_off(
     machine: tuple[Path, PickPlace, list[str]],

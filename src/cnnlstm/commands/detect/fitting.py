@@ -60,6 +60,10 @@ def huge_pages() -> None:
     os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 
+_LEVEL_SETTINGS = ("pca_factor", "pca_tau", "pca_bound", "level_mean", "level_floor", "discrete")
+"""The detector settings only ``scoring="level"`` uses: its T², held-shift and discrete parts."""
+
+
 def new_detector(options: Mapping[str, Any]) -> Detector:
     """A new, unfitted detector with the arguments the flags gave (the others are
     AnomalyDetector's defaults), or with ``--model pca|zscore`` a baseline
@@ -78,6 +82,15 @@ def new_detector(options: Mapping[str, Any]) -> Detector:
             return BaselineDetector(model, quantile=options.get("quantile"))
         except ValueError as error:
             raise ValueError(_as_flag(str(error))) from None
+    if options.get("scoring") == "error":
+        unused = [flag_name(name) for name in _LEVEL_SETTINGS if name in options]
+        if unused:
+            them = "it" if len(unused) == 1 else "them"
+            raise ValueError(
+                "--scoring error scores the model's error alone, so "
+                f"{', '.join(unused)} (settings of --scoring level's other parts) cannot be "
+                f"given with it; leave {them} out, or leave out --scoring error."
+            )
     try:
         return AnomalyDetector(**options)
     except ValueError as error:
