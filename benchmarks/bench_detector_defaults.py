@@ -429,8 +429,8 @@ def fit_piece(piece: Piece) -> Fitted:
             )
             levels = (held.deviations(standard_train), held.deviations(standard_all))
             levels_fast[fast, release] = levels
-    levels_floor = {}
-    for floor in FLOORS:
+    levels_floor = {0.0: levels_fast[5, 1.0]}  # no floor: that one is made above
+    for floor in FLOORS[1:]:
         held = HeldShift(fast=5, release=1.0, floor=floor).fit(
             standard_train, leave_out=detector.discrete_columns
         )

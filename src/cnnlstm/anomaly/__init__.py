@@ -7,6 +7,7 @@
 - :mod:`cnnlstm.anomaly.training`: training a model family within a budget of steps.
 - :mod:`cnnlstm.anomaly.thresholds`: thresholds from training scores (quantile, POT).
 - :mod:`cnnlstm.anomaly.rows`: the checks of the rows a detector takes.
+- :mod:`cnnlstm.anomaly.settings`: the checks of a detector's settings.
 - :mod:`cnnlstm.anomaly.held_shift`: the held-shift level score beside the model's error.
 - :mod:`cnnlstm.anomaly.cross_sensor`: each sensor against the others of its row (its inputs).
 - :mod:`cnnlstm.anomaly.combine`: the error and level parts as one alarm score.

@@ -24,13 +24,7 @@ from torch import Tensor, nn
 
 from cnnlstm.anomaly.combine import ERROR_WEIGHT, HOLD, combine_scores
 from cnnlstm.anomaly.held_shift import FAST, FLOOR, LEVEL_FACTOR, ROWS_PER_SENSOR, HeldShift
-from cnnlstm.anomaly.row_checks import (
-    PCA_BOUND,
-    PCA_FACTOR,
-    PCA_TAU,
-    RowChecks,
-    check_pca_settings,
-)
+from cnnlstm.anomaly.row_checks import PCA_BOUND, PCA_FACTOR, PCA_TAU, RowChecks
 from cnnlstm.anomaly.rows import (
     as_rows,
     check_standardised,
@@ -39,6 +33,7 @@ from cnnlstm.anomaly.rows import (
     torch_threads,
 )
 from cnnlstm.anomaly.saved import detector_state, read_state, restore_fitted
+from cnnlstm.anomaly.settings import check_settings
 from cnnlstm.anomaly.streaming import ChunkScorer, StreamScorer
 from cnnlstm.anomaly.thresholds import ThresholdName, score_threshold
 from cnnlstm.anomaly.training import (
@@ -69,11 +64,6 @@ costs it several times what it costs ``window_cnnlstm``, and it gets fewer passe
 not tuned for accuracy (the design notes have the timings)."""
 
 _EPS = 1e-8
-
-
-def _is_count(value: object, least: int) -> bool:
-    """An int (not a bool) of at least ``least``."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 class AnomalyDetector:
@@ -214,47 +204,31 @@ class AnomalyDetector:
     ) -> None:
         if epochs is None:  # a family's own default; other registered models get the window's
             epochs = DEFAULT_EPOCHS.get(model, DEFAULT_EPOCHS["window_cnnlstm"])
-        for name, value in (
-            ("window", window),
-            ("epochs", epochs),
-            ("batch_size", batch_size),
-            ("smooth", smooth),
-            ("level_mean", level_mean),
-        ):
-            if not _is_count(value, 1):
-                raise ValueError(f"{name} has to be a positive int, but got {value!r}")
-        rules: tuple[tuple[str, object, bool, str], ...] = (
-            ("steps", steps, steps is None or _is_count(steps, 1), "a positive int or None"),
-            ("window", window, window >= 2, "at least 2"),
-            ("lr", lr, lr > 0, "positive"),
-            ("combine", combine, combine in ("max", "mean"), "'max' or 'mean'"),
-            ("threshold", threshold, threshold in ("quantile", "pot"), "'quantile' or 'pot'"),
-            ("quantile", quantile, 0 < quantile < 1, "in (0, 1)"),
-            (
-                "pot_init",
-                pot_init,
-                threshold != "pot" or 0 < pot_init < quantile,
-                f"in (0, quantile) = (0, {quantile})",
-            ),
-            ("num_threads", num_threads, _is_count(num_threads, 0), "a non-negative int"),
-            ("holdout", holdout, 0 <= holdout < 1, "in [0, 1)"),
-            ("factor", factor, factor > 0, "positive"),
-            ("scoring", scoring, scoring in ("error", "level"), "'error' or 'level'"),
-            ("error_weight", error_weight, error_weight > 0, "positive"),
-            ("level_floor", level_floor, 0 <= level_floor < math.inf, "a finite number >= 0"),
-        )
-        for setting, given, ok, want in rules:
-            if not ok:
-                raise ValueError(f"{setting} has to be {want}, but got {given!r}")
-        check_pca_settings(pca_factor, pca_tau, pca_bound)
         self.model_name = model
         self.model_args = dict(model_args or {})
-        for key in ("n_sensors", "window"):
-            if key in self.model_args:
-                raise ValueError(
-                    f"model_args has to leave out {key!r} (the detector sets it), but got "
-                    f"{key}={self.model_args[key]!r}"
-                )
+        check_settings(
+            model_args=self.model_args,
+            window=window,
+            epochs=epochs,
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            threshold=threshold,
+            quantile=quantile,
+            factor=factor,
+            pot_init=pot_init,
+            holdout=holdout,
+            smooth=smooth,
+            combine=combine,
+            scoring=scoring,
+            error_weight=error_weight,
+            pca_factor=pca_factor,
+            pca_tau=pca_tau,
+            pca_bound=pca_bound,
+            level_mean=level_mean,
+            level_floor=level_floor,
+            num_threads=num_threads,
+        )
         self.window = window
         self.epochs: int = epochs
         self.steps = steps

@@ -58,6 +58,33 @@ class FarValue(DataError):
         self.row, self.column, self.value, self.sds, self.unit = row, column, value, sds, unit
         super().__init__(self.located(where))
 
+    @classmethod
+    def in_rows(
+        cls,
+        who: str,
+        rows: np.ndarray,
+        columns: Sequence[str],
+        far: np.ndarray,
+        sds: np.ndarray,
+        *,
+        first_column: int = 0,
+        **unit: str,
+    ) -> FarValue:
+        """The error for the first value ``far`` ``(M, s)`` marks in ``rows`` ``(M, s)``, the
+        columns ``first_column`` on of ``columns``; ``sds`` ``(M, s)`` says how far each value
+        is, ``who`` whose rows (``"fit: training"``, ``"score:"``); ``unit`` passes on."""
+        row, at = (int(i) for i in np.argwhere(far)[0])
+        column = first_column + at
+        name = columns[column] if column < len(columns) else str(column)
+        return cls(
+            f"{who} row {row}, sensor {name!r}",
+            row=row,
+            column=column,
+            value=float(rows[row, at]),
+            sds=float(sds[row, at]),
+            **unit,
+        )
+
     def located(self, where: str) -> str:
         """The message, with ``where`` (a file and line, or a row and sensor) in front."""
         return (
@@ -83,15 +110,8 @@ def check_standardised(
     """
     if not len(standard) or float(np.abs(standard).max()) <= STANDARD_LIMIT:
         return
-    row, column = (int(i) for i in np.argwhere(np.abs(standard) > STANDARD_LIMIT)[0])
-    name = columns[column] if column < len(columns) else str(column)
-    raise FarValue(
-        f"{who}: row {row}, sensor {name!r}",
-        row=row,
-        column=column,
-        value=float(rows[row, column]),
-        sds=float(abs(standard[row, column])),
-    )
+    far = np.abs(standard)
+    raise FarValue.in_rows(f"{who}:", rows, columns, far > STANDARD_LIMIT, far)
 
 
 @contextlib.contextmanager
@@ -281,15 +301,15 @@ def check_training_spread(rows: np.ndarray, columns: list[str], who: str) -> Non
             far = (deviation > limit) | ~np.isfinite(deviation)
         if not far.any():
             continue
-        row, at = (int(i) for i in np.argwhere(far)[0])
-        column = first + at
-        name = columns[column] if column < len(columns) else str(column)
-        raise FarValue(
-            f"{who}: training row {row}, sensor {name!r}",
-            row=row,
-            column=column,
-            value=float(values[row, column]),
-            sds=float(deviation[row, at] / spread[at]) if usable[at] else math.inf,
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sds = np.where(usable, deviation / spread, math.inf)  # (N, s)
+        raise FarValue.in_rows(
+            f"{who}: training",
+            block,
+            columns,
+            far,
+            sds,
+            first_column=first,
             unit="times the spread of that sensor's training rows from their median",
         )
 
