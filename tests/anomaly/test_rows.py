@@ -112,3 +112,12 @@ def test_a_sentinel_among_the_training_rows_is_refused_and_plain_columns_are_not
         with pytest.raises(FarValue, match=r"AnomalyDetector\.fit: training row 120, sensor 'a'"):
             AnomalyDetector(window=16, epochs=1).fit(bad, columns=["a", "b", "c", "d"])
     AnomalyDetector(window=16, epochs=1).fit(rows)  # the plain rows fit
+    # past the first block of 256 columns the error still names the file's column and row
+    wide = rng.normal(size=(40, 600))
+    wide[7, 300] = 1e20
+    names = [f"s{i}" for i in range(600)]
+    with pytest.raises(FarValue, match=r"fit: training row 7, sensor 's300': 1e\+20 is") as far:
+        check_training_spread(wide, names, "fit")
+    assert (far.value.row, far.value.column, far.value.value) == (7, 300, 1e20)
+    mad = np.median(np.abs(wide[:, 300] - np.median(wide[:, 300])))  # the spread, by hand
+    assert far.value.sds == pytest.approx(abs(1e20 - np.median(wide[:, 300])) / mad, rel=1e-9)
